@@ -1,0 +1,3 @@
+from hare.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""`hare chat`: talk to a chat model in the terminal through the HARE chat template.
+
+Every turn re-renders the whole history (system prompt, all user and assistant turns) with the
+tokenizer's chat template and generates until `<round_end>`. Type `/reset` to start over and `/exit`
+(or Ctrl-D) to leave. When the history outgrows the context, the oldest turns are dropped.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from hare.config import option
+from hare.errors import HareError
+from hare.generate import ModelArgs, SamplingArgs, generate_ids, stdout_streamer
+from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+    from transformers.generation.streamers import BaseStreamer
+
+
+@dataclass(kw_only=True)
+class ChatConfig(SamplingArgs, ModelArgs):
+    system: str = option(DEFAULT_SYSTEM_PROMPT, "system prompt of the conversation")
+
+
+@dataclass
+class ChatSession:
+    """A multi-turn conversation; `send` renders all turns, generates the reply and records it."""
+
+    model: PreTrainedModel
+    tok: PreTrainedTokenizerFast
+    sampling: SamplingArgs
+    system: str = DEFAULT_SYSTEM_PROMPT
+    turns: list[dict[str, str]] = field(default_factory=list)
+
+    def messages(self) -> list[dict[str, str]]:
+        return [{"role": "system", "content": self.system}, *self.turns]
+
+    def prompt_ids(self) -> list[int]:
+        """Token ids of the history plus the assistant generation prompt."""
+        if self.tok.chat_template is None:
+            raise HareError("this tokenizer has no chat template; chat with a HARE checkpoint (see `hare init`)")
+        return list(self.tok.apply_chat_template(
+            self.messages(), add_generation_prompt=True, tokenize=True, return_dict=False
+        ))
+
+    def send(self, text: str, streamer: BaseStreamer | None = None) -> str:
+        self.turns.append({"role": "user", "content": text})
+        ids = self.prompt_ids()
+        room = self.model.config.max_position_embeddings - self.sampling.max_new_tokens
+        while len(ids) > room and len(self.turns) > 1:
+            del self.turns[:2]  # oldest user/assistant pair
+            ids = self.prompt_ids()
+        reply = self.tok.decode(generate_ids(self.model, self.tok, ids, self.sampling, streamer),
+                                skip_special_tokens=True)
+        self.turns.append({"role": "assistant", "content": reply})
+        return reply
+
+    def reset(self) -> None:
+        self.turns.clear()
+
+
+def run(cfg: ChatConfig) -> None:
+    from hare.model.load import load_model
+
+    cfg.validate()
+    model, tok = load_model(cfg.model, cfg.device, cfg.dtype)
+    session = ChatSession(model, tok, cfg, cfg.system)
+    streamer = stdout_streamer(tok)
+    print(f"Chatting with {cfg.model}. /reset clears the history, /exit or Ctrl-D leaves.", file=sys.stderr)
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            print(file=sys.stderr)
+            return
+        text = line.strip()
+        if text == "/exit":
+            return
+        if text == "/reset":
+            session.reset()
+            print("(history cleared)", file=sys.stderr)
+            continue
+        if text:
+            print("hare> ", end="", flush=True)
+            session.send(text, streamer)

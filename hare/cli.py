@@ -1,0 +1,75 @@
+"""`hare <command>`: a table of commands, each a config dataclass and a `run(cfg)` in a library module.
+
+Only the chosen command's module is imported, so `hare --help` is instant and a command never pays
+for another's dependencies. User mistakes (`HareError`) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import NamedTuple
+
+from hare import __version__
+from hare.errors import HareError
+
+
+class Command(NamedTuple):
+    module: str
+    config: str
+    help: str
+
+
+COMMANDS: dict[str, Command] = {
+    "presets": Command("hare.model.presets", "PresetsConfig", "List the model presets and their sizes."),
+    "init": Command("hare.model.init", "InitConfig", "Write a randomly initialised checkpoint from a preset."),
+    "generate": Command("hare.generate", "GenerateConfig", "Continue a prompt, streaming text to stdout."),
+    "chat": Command("hare.chat", "ChatConfig", "Chat with a model in the terminal (HARE chat template)."),
+}
+
+
+def _top_help() -> str:
+    width = max(map(len, COMMANDS))
+    rows = "\n".join(f"  {name:<{width}}  {cmd.help}" for name, cmd in COMMANDS.items())
+    return (
+        "usage: hare <command> [options]\n\n"
+        "HARE: build, pretrain, fine-tune, shrink, serve and measure small Mistral-architecture models.\n\n"
+        f"commands:\n{rows}\n\n"
+        "Run `hare <command> --help` for the options of one command."
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_top_help())
+        return 0
+    if argv[0] == "--version":
+        print(f"hare {__version__}")
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"hare: error: unknown command '{name}'; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
+        return 2
+    cmd = COMMANDS[name]
+    # transformers' per-shard load/save bars are noise on a terminal; HARE shows its own progress.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from hare.config import add_arguments, from_namespace
+
+    module = importlib.import_module(cmd.module)
+    config_cls = getattr(module, cmd.config)
+    parser = argparse.ArgumentParser(prog=f"hare {name}", description=module.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser, config_cls)
+    cfg = from_namespace(config_cls, parser.parse_args(rest))
+    try:
+        module.run(cfg)
+    except HareError as err:
+        print(f"hare {name}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,114 @@
+"""`hare generate`: continue a prompt with a HARE (or any causal LM) checkpoint, streaming to stdout.
+
+Sampling goes through `transformers`' own `generate` (KV cache, logits processors, streamer), so
+every model `transformers` can load works. Generation stops at any id of the generation config's
+`eos_token_id` — for HARE checkpoints both `</s>` and the chat end-of-turn `<round_end>`.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hare.config import option
+from hare.errors import HareError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+    from transformers.generation.streamers import BaseStreamer
+
+
+@dataclass(kw_only=True)
+class ModelArgs:
+    model: str = option(help="checkpoint directory (or a hub id when online)")
+    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
+    dtype: str = option("auto", "auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16 or float16")
+
+
+@dataclass(kw_only=True)
+class SamplingArgs:
+    max_new_tokens: int = option(256, "most tokens to generate")
+    temperature: float = option(0.8, "softmax temperature; 0 means greedy decoding")
+    top_p: float = option(0.8, "nucleus sampling: keep the smallest token set with this probability mass")
+    top_k: int = option(0, "keep only the k most likely tokens; 0 disables")
+    seed: int | None = option(None, "random seed, for reproducible sampling")
+
+    def validate(self) -> None:
+        if self.max_new_tokens < 1:
+            raise HareError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise HareError(f"--temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise HareError(f"--top-p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise HareError(f"--top-k must be >= 0, got {self.top_k}")
+
+
+@dataclass(kw_only=True)
+class GenerateConfig(SamplingArgs, ModelArgs):
+    prompt: str = option(help="text to continue; '-' reads it from stdin")
+
+
+def stop_token_ids(model: PreTrainedModel, tok: PreTrainedTokenizerFast) -> list[int]:
+    """The ids that end a generation: the checkpoint's eos ids, else the tokenizer's eos."""
+    eos = model.generation_config.eos_token_id
+    if eos is None:
+        eos = tok.eos_token_id
+    return [eos] if isinstance(eos, int) else list(eos)
+
+
+def generate_ids(
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerFast,
+    prompt_ids: list[int],
+    sampling: SamplingArgs,
+    streamer: BaseStreamer | None = None,
+) -> list[int]:
+    """Generate after `prompt_ids`; returns the new ids without the stop token that ended them."""
+    import torch
+
+    sampling.validate()
+    limit = model.config.max_position_embeddings
+    if len(prompt_ids) >= limit:
+        raise HareError(f"the prompt has {len(prompt_ids)} tokens but the model's context is {limit}; shorten it")
+    if sampling.seed is not None:
+        torch.manual_seed(sampling.seed)
+    input_ids = torch.tensor([prompt_ids], device=model.device)
+    greedy = sampling.temperature == 0
+    stops = stop_token_ids(model, tok)
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=input_ids,
+            attention_mask=torch.ones_like(input_ids),
+            max_new_tokens=min(sampling.max_new_tokens, limit - len(prompt_ids)),
+            do_sample=not greedy,
+            temperature=None if greedy else sampling.temperature,
+            top_p=None if greedy else sampling.top_p,
+            top_k=None if greedy else sampling.top_k,
+            eos_token_id=stops,
+            pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else stops[0],
+            streamer=streamer,
+        )
+    new = out[0, len(prompt_ids):].tolist()
+    if new and new[-1] in stops:
+        new = new[:-1]
+    return new
+
+
+def stdout_streamer(tok: PreTrainedTokenizerFast, echo_prompt: bool = False) -> BaseStreamer:
+    """Prints decoded text as it is generated (whole words, special tokens hidden)."""
+    from transformers import TextStreamer
+
+    return TextStreamer(tok, skip_prompt=not echo_prompt, skip_special_tokens=True)
+
+
+def run(cfg: GenerateConfig) -> str:
+    from hare.model.load import load_model
+
+    cfg.validate()
+    prompt = sys.stdin.read() if cfg.prompt == "-" else cfg.prompt
+    model, tok = load_model(cfg.model, cfg.device, cfg.dtype)
+    prompt_ids = tok(prompt).input_ids
+    new = generate_ids(model, tok, prompt_ids, cfg, stdout_streamer(tok, echo_prompt=True))
+    return tok.decode(new, skip_special_tokens=True)

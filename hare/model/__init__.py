@@ -1,0 +1,1 @@
+"""Model presets, the HARE tokenizer and Hugging Face checkpoint I/O."""

@@ -1,0 +1,156 @@
+"""Load and save checkpoints as plain Hugging Face directories.
+
+A HARE checkpoint is exactly what `transformers` writes: `config.json`, `model.safetensors`,
+`generation_config.json` and the tokenizer files (plus `tokenizer.model` and `added_tokens.json` for
+llama.cpp's converter). Nothing HARE-specific is needed to read it back, which is what keeps vLLM and
+llama.cpp working on our outputs. Writes go to a temporary sibling directory that is renamed into
+place only when complete, so an interrupted save never leaves a half checkpoint behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hare.errors import HareError
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+def resolve_device(device: str) -> str:
+    """`auto` picks CUDA, then Apple MPS, then CPU."""
+    import torch
+
+    if device != "auto":
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise HareError(f"device '{device}' requested but CUDA is not available; use --device cpu")
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_dtype(dtype: str, device: str) -> torch.dtype:
+    """`auto` is bfloat16 on accelerators and float32 on CPU, where it decodes as fast and exactly."""
+    import torch
+
+    if dtype not in DTYPES:
+        raise HareError(f"unknown dtype '{dtype}'; choose one of: {', '.join(DTYPES)}")
+    if dtype == "auto":
+        return torch.float32 if device == "cpu" else torch.bfloat16
+    return getattr(torch, dtype)
+
+
+def _looks_like_path(source: str) -> bool:
+    return source.startswith((".", "/", "~")) or source.count("/") != 1 or os.sep != "/" and os.sep in source
+
+
+def check_checkpoint_dir(source: str) -> Path | None:
+    """Validate a local checkpoint path; None means `source` should be treated as a hub id."""
+    path = Path(source).expanduser()
+    if not path.exists():
+        if _looks_like_path(source):
+            raise HareError(
+                f"checkpoint directory '{source}' does not exist; "
+                "create one with `hare init --preset hare-micro --out DIR` or check the path"
+            )
+        return None
+    if not path.is_dir():
+        raise HareError(f"'{source}' is a file, not a checkpoint directory; pass the directory that holds config.json")
+    if not (path / "config.json").is_file():
+        raise HareError(
+            f"'{source}' has no config.json, so it is not a Hugging Face checkpoint; "
+            "point --model at a directory written by `hare init`, `hare pretrain` or `save_pretrained`"
+        )
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):
+        raise HareError(
+            f"'{source}' has no tokenizer (tokenizer.json or tokenizer.model); "
+            "copy the tokenizer files next to the weights, e.g. from a `hare init` directory"
+        )
+    return path
+
+
+def _from_hub(source: str, load: Callable[[str], object]) -> object:
+    try:
+        return load(source)
+    except OSError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise HareError(
+            f"'{source}' is not a local directory and could not be loaded from the Hugging Face hub "
+            f"({first}); pass a local checkpoint directory, or go online for hub ids"
+        ) from None
+
+
+def load_tokenizer(source: str) -> PreTrainedTokenizerFast:
+    from transformers import AutoTokenizer
+
+    path = check_checkpoint_dir(source)
+    if path is not None:
+        return AutoTokenizer.from_pretrained(path)
+    return _from_hub(source, AutoTokenizer.from_pretrained)  # type: ignore[return-value]
+
+
+def check_vocab(model: PreTrainedModel, tok: PreTrainedTokenizerFast, source: str) -> None:
+    """A tokenizer with ids past the embedding table would crash mid-generation; fail early instead."""
+    rows = model.get_input_embeddings().weight.shape[0]
+    if len(tok) > rows:
+        raise HareError(
+            f"tokenizer of '{source}' has {len(tok)} tokens but the model has only {rows} embedding rows; "
+            "use the tokenizer the model was trained with, or resize the model's embeddings "
+            "(e.g. fine-tune it with `hare sft`, which adds HARE's tokens)"
+        )
+
+
+def load_model(
+    source: str, device: str = "auto", dtype: str = "auto"
+) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+    """Load model and tokenizer from a local directory (checked first) or a hub id, ready for inference."""
+    from transformers import AutoModelForCausalLM
+
+    tok = load_tokenizer(source)
+    device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, device)
+    path = check_checkpoint_dir(source)
+    model = _from_hub(
+        str(path or source), lambda s: AutoModelForCausalLM.from_pretrained(s, dtype=torch_dtype)
+    )
+    check_vocab(model, tok, source)  # type: ignore[arg-type]
+    return model.to(device).eval(), tok  # type: ignore[attr-defined]
+
+
+def save_checkpoint(
+    model: PreTrainedModel, tok: PreTrainedTokenizerFast, out: str | os.PathLike, overwrite: bool = False
+) -> Path:
+    """Write model, generation config and tokenizer to `out` atomically (temp dir, then rename)."""
+    from hare.model.tokenizer import save_tokenizer
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise HareError(f"'{out}' already exists; choose another --out or pass --overwrite to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        model.save_pretrained(tmp)
+        save_tokenizer(tok, tmp)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out

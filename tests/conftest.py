@@ -1,0 +1,62 @@
+"""Shared fixtures: the HARE tokenizer, a random `hare-micro` checkpoint and a "parrot" chat model.
+
+The parrot is `hare-micro` trained for a few seconds to answer one question with one sentence and
+then `<round_end>`, so tests can check real stopping behaviour without shipping weights.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+PARROT_QUESTION = "What do hares eat?"
+PARROT_ANSWER = "Hares eat grass, herbs and bark."
+
+
+@pytest.fixture(scope="session")
+def tok():
+    from hare.model.tokenizer import build_tokenizer
+
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def micro_dir(tmp_path_factory) -> Path:
+    from hare.model.init import InitConfig, run
+
+    return run(InitConfig(out=str(tmp_path_factory.mktemp("ckpt") / "micro"), preset="hare-micro"))
+
+
+def train_parrot(model, tok, messages: list[dict[str, str]], steps: int = 40) -> None:
+    """Overfit `model` on one conversation, loss on the assistant reply (and its <round_end>)."""
+    import torch
+
+    ids = tok.apply_chat_template(messages, tokenize=True, return_dict=False)
+    prompt = tok.apply_chat_template(messages[:-1], tokenize=True, return_dict=False, add_generation_prompt=True)
+    input_ids = torch.tensor([ids])
+    labels = input_ids.clone()
+    labels[0, : len(prompt)] = -100
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        loss = model(input_ids=input_ids, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    model.eval()
+
+
+@pytest.fixture(scope="session")
+def parrot_dir(tmp_path_factory) -> Path:
+    from hare.model.init import build_model
+    from hare.model.load import save_checkpoint
+
+    model, tok = build_model("hare-micro")
+    train_parrot(model, tok, [{"role": "user", "content": PARROT_QUESTION},
+                              {"role": "assistant", "content": PARROT_ANSWER}])
+    return save_checkpoint(model, tok, tmp_path_factory.mktemp("ckpt") / "parrot")
