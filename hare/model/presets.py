@@ -22,7 +22,7 @@ VOCAB_MULTIPLE = 64
 _COMMON: dict[str, Any] = {
     "hidden_act": "silu",
     "rms_norm_eps": 1e-5,
-    "rope_theta": 10000.0,
+    "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
     "sliding_window": 4096,
     "tie_word_embeddings": False,
     "initializer_range": 0.02,

@@ -1,0 +1,84 @@
+"""Generation and chat: stopping at <round_end>, multi-turn history, sampling options."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import PARROT_ANSWER, PARROT_QUESTION
+
+from hare.chat import ChatSession
+from hare.errors import HareError
+from hare.generate import SamplingArgs, generate_ids
+from hare.model.load import load_model
+
+GREEDY = SamplingArgs(temperature=0, max_new_tokens=40)
+
+
+@pytest.fixture(scope="module")
+def parrot(parrot_dir):
+    return load_model(str(parrot_dir), device="cpu")
+
+
+def test_generation_stops_at_round_end(parrot):
+    model, tok = parrot
+    prompt = tok.apply_chat_template([{"role": "user", "content": PARROT_QUESTION}],
+                                     add_generation_prompt=True, tokenize=True, return_dict=False)
+    new = generate_ids(model, tok, prompt, GREEDY)
+    assert tok.decode(new) == PARROT_ANSWER
+    # Left alone, the model would go on past its answer; the stop token is what ended it.
+    assert len(new) < GREEDY.max_new_tokens
+
+
+def test_generate_without_a_stop_runs_to_max_new_tokens(parrot):
+    model, tok = parrot
+    model.generation_config.eos_token_id = [tok.eos_token_id]  # forget <round_end>
+    try:
+        prompt = tok.apply_chat_template([{"role": "user", "content": PARROT_QUESTION}],
+                                         add_generation_prompt=True, tokenize=True, return_dict=False)
+        new = generate_ids(model, tok, prompt, SamplingArgs(temperature=0, max_new_tokens=25))
+        assert tok.decode(new, skip_special_tokens=False).startswith(PARROT_ANSWER + "<round_end>")
+    finally:
+        model.generation_config.eos_token_id = [32001, tok.eos_token_id]
+
+
+def test_chat_session_keeps_every_turn(parrot):
+    model, tok = parrot
+    session = ChatSession(model, tok, GREEDY)
+    assert session.send(PARROT_QUESTION) == PARROT_ANSWER
+    session.send("And in winter?")
+    rendered = tok.decode(session.prompt_ids()[:-1])
+    assert [t["role"] for t in session.turns] == ["user", "assistant", "user", "assistant"]
+    assert PARROT_QUESTION in rendered and PARROT_ANSWER in rendered and "And in winter?" in rendered
+    expected = tok.apply_chat_template(session.messages(), add_generation_prompt=True, tokenize=True,
+                                       return_dict=False)
+    assert session.prompt_ids() == list(expected)
+    session.reset()
+    assert session.turns == []
+
+
+def test_seeded_sampling_is_reproducible(parrot):
+    model, tok = parrot
+    prompt = tok("Once upon a time").input_ids
+    runs = [generate_ids(model, tok, prompt, SamplingArgs(temperature=1.0, top_p=1.0, seed=s, max_new_tokens=12))
+            for s in (7, 7, 8)]
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
+
+
+def test_top_k_one_is_greedy(parrot):
+    model, tok = parrot
+    prompt = tok("Hares").input_ids
+    greedy = generate_ids(model, tok, prompt, SamplingArgs(temperature=0, max_new_tokens=10))
+    top1 = generate_ids(model, tok, prompt, SamplingArgs(temperature=1.5, top_k=1, seed=3, max_new_tokens=10))
+    assert top1 == greedy
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"max_new_tokens": 0}, "--max-new-tokens"),
+    ({"temperature": -1.0}, "--temperature"),
+    ({"top_p": 0.0}, "--top-p"),
+    ({"top_k": -2}, "--top-k"),
+])
+def test_bad_sampling_options(parrot, bad, message):
+    model, tok = parrot
+    with pytest.raises(HareError, match=message):
+        generate_ids(model, tok, [1], SamplingArgs(**bad))
