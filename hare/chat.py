@@ -67,6 +67,10 @@ def run(cfg: ChatConfig) -> None:
     from hare.model.load import load_model
 
     cfg.validate()
+    try:
+        import readline  # noqa: F401  (line editing and history for input())
+    except ImportError:
+        pass
     model, tok = load_model(cfg.model, cfg.device, cfg.dtype)
     session = ChatSession(model, tok, cfg, cfg.system)
     streamer = stdout_streamer(tok)
