@@ -1,0 +1,482 @@
+"""`hare data pack`: tokenize documents into flat token shards that training memory-maps.
+
+Inputs are text files (one document each), JSONL or JSONL.gz files (one document per line),
+parquet files, directories of those (recursed in sorted order), and Hugging Face dataset names
+(streamed). Each document becomes `<s> tokens </s>`; documents are laid end to end in raw
+little-endian shards `train-00000.bin`, … and `val-00000.bin`, … described by `meta.json`
+(`hare.data.shards` reads them and documents the format).
+
+Non-empty document i, counted over all inputs in reading order, goes to the validation split
+when i % round(1 / val_fraction) == 0, so the split depends only on the inputs: no seed, and the
+same bytes for any number of workers.
+
+Memory stays flat however large the inputs: documents are read lazily, tokenized in batches by
+worker processes with a bounded number of batches in flight, and appended to the open shard. The
+result appears atomically: shards and then `meta.json` go to a hidden directory next to `--out`,
+which is renamed into place only when complete, so an interrupted run leaves nothing to train on.
+
+    hare data pack --inputs corpus/ more.jsonl.gz --out data/packed --workers 8
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import importlib
+import itertools
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+import uuid
+import zlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, closing
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+from hare import __version__
+from hare.config import option
+from hare.data.shards import FORMAT, VERSION
+from hare.errors import HareError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from transformers import PreTrainedTokenizerFast
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".parquet")
+SPLITS = ("train", "val")
+BATCH_DOCUMENTS = 256  # documents per tokenizer task: big enough to amortise pickling, small in memory
+# A bare `name` or `owner/name` that is not a path on disk is taken for a Hugging Face dataset id.
+HF_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+INSTALL_DATA = "install with: bash scripts/setup.sh data"
+
+
+@dataclass
+class PackConfig:
+    inputs: list[str] = option(
+        help="text, JSONL, JSONL.gz or parquet files, directories of them (recursed), or Hugging Face dataset names"
+    )
+    out: str = option(help="directory to create (written atomically)")
+    tokenizer: str | None = option(None, "checkpoint directory whose tokenizer to use (default: the HARE tokenizer)")
+    text_field: str = option("text", "JSONL field, parquet column or dataset column holding the text")
+    val_fraction: float = option(
+        0.01, "share of documents for the val split (every round(1/x)-th, from the first); 0 for none"
+    )
+    workers: int = option(1, "tokenizer processes; the output is identical for any number")
+    shard_tokens: int = option(
+        50_000_000, "tokens per shard file before a new one starts (documents are never split across files)"
+    )
+    split: str = option("train", "split to read from Hugging Face datasets")
+    overwrite: bool = option(False, "replace --out if it already exists (only once the new data is complete)")
+
+    def validate(self) -> None:
+        if not self.inputs:
+            raise HareError("no --inputs given; pass files, directories or Hugging Face dataset names")
+        if not 0 <= self.val_fraction <= 0.5:
+            raise HareError(f"--val-fraction must be in [0, 0.5], got {self.val_fraction}")
+        if self.workers < 1:
+            raise HareError(f"--workers must be at least 1, got {self.workers}")
+        if self.shard_tokens < 1:
+            raise HareError(f"--shard-tokens must be at least 1, got {self.shard_tokens}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading documents
+
+
+def _require(module: str, purpose: str) -> ModuleType:
+    """Import an optional dependency of the `data` extra, or say how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise HareError(f"{purpose} needs the optional package '{module.split('.')[0]}'; {INSTALL_DATA}") from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+@dataclass(frozen=True)
+class HubDataset:
+    """A Hugging Face dataset opened for streaming up front, so a bad name fails before any work."""
+
+    name: str
+    records: Iterable[dict[str, Any]]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def open_hub_dataset(name: str, split: str) -> HubDataset:
+    datasets = _require("datasets", f"reading the Hugging Face dataset '{name}'")
+    try:
+        return HubDataset(name, datasets.load_dataset(name, split=split, streaming=True))
+    except Exception as err:  # hub, network, auth and bad-split errors all mean: this name cannot be read
+        raise HareError(
+            f"'{name}' is not a local path and could not be loaded as a Hugging Face dataset, split '{split}' "
+            f"({_first_line(err)}); check the path, the name and --split, and go online for hub datasets"
+        ) from None
+
+
+def expand_inputs(inputs: list[str], split: str) -> list[Path | HubDataset]:
+    """Files stay, directories become their data files (sorted, hidden ones skipped), other names are
+    opened as Hugging Face datasets."""
+    sources: list[Path | HubDataset] = []
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            files = sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.name.endswith(SUFFIXES)
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not files:
+                raise HareError(f"directory '{item}' holds no {', '.join(SUFFIXES)} files; point --inputs at the data")
+            sources += files
+        elif path.is_file():
+            if not path.name.endswith(SUFFIXES):
+                raise HareError(f"'{item}' is not a {', '.join(SUFFIXES)} file; convert it or pass a supported file")
+            sources.append(path)
+        elif HF_NAME.fullmatch(item) and not item.endswith(SUFFIXES):
+            sources.append(open_hub_dataset(item, split))
+        else:
+            raise HareError(f"input '{item}' does not exist; pass files, directories or Hugging Face dataset names")
+    return sources
+
+
+def _read_txt(path: Path, field: str) -> Iterator[str]:
+    try:
+        yield path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise HareError(f"'{path}' is not UTF-8 text; convert it to UTF-8") from None
+
+
+def _read_jsonl(path: Path, field: str) -> Iterator[str | None]:
+    opener: Callable[..., IO[bytes]] = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as lines:
+        for lineno, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line.decode("utf-8"))
+            except ValueError as err:
+                raise HareError(f"'{path}' line {lineno} is not valid JSON ({err}); fix or remove that line") from None
+            if not isinstance(record, dict) or field not in record:
+                raise HareError(
+                    f"'{path}' line {lineno} has no field '{field}'; pass --text-field with the field holding the text"
+                )
+            yield record[field]
+
+
+def _read_parquet(path: Path, field: str) -> Iterator[str | None]:
+    pq = _require("pyarrow.parquet", "reading parquet files")
+    try:
+        parquet = pq.ParquetFile(path)
+    except ValueError as err:
+        raise HareError(f"'{path}' is not a readable parquet file ({_first_line(err)})") from None
+    columns = parquet.schema_arrow.names
+    if field not in columns:
+        raise HareError(f"'{path}' has no column '{field}' (columns: {', '.join(columns)}); pass --text-field")
+    for batch in parquet.iter_batches(batch_size=1024, columns=[field]):
+        yield from batch.column(0).to_pylist()
+
+
+def _read_hub(source: HubDataset, field: str) -> Iterator[str | None]:
+    for record in source.records:
+        if field not in record:
+            columns = ", ".join(record)
+            raise HareError(f"dataset '{source}' has no column '{field}' (columns: {columns}); pass --text-field")
+        yield record[field]
+
+
+def read_source(source: Path | HubDataset, field: str) -> Iterator[str | None]:
+    """The raw texts of one input, in order (None where a record has no text)."""
+    if isinstance(source, HubDataset):
+        yield from _read_hub(source, field)
+        return
+    reader = {".txt": _read_txt, ".parquet": _read_parquet}.get(source.suffix, _read_jsonl)
+    try:
+        yield from reader(source, field)
+    except (OSError, EOFError, zlib.error) as err:  # unreadable, truncated or corrupt (gzip) file
+        raise HareError(f"cannot read '{source}' ({_first_line(err)}); check the file") from None
+
+
+class Documents:
+    """The non-empty texts of all sources in reading order; `skipped` counts the empty ones passed over."""
+
+    def __init__(self, sources: list[Path | HubDataset], field: str) -> None:
+        self.sources, self.field = sources, field
+        self.skipped = 0
+
+    def __iter__(self) -> Iterator[str]:
+        for source in self.sources:
+            for text in read_source(source, self.field):
+                if text is not None and not isinstance(text, str):
+                    raise HareError(
+                        f"'{source}': field '{self.field}' holds {type(text).__name__}, not text; pass --text-field"
+                    )
+                if text is None or not text.strip():
+                    self.skipped += 1
+                    continue
+                yield text
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokenizing
+
+
+def load_pack_tokenizer(source: str | None) -> PreTrainedTokenizerFast:
+    """The tokenizer of checkpoint `source`, or the HARE tokenizer when None."""
+    from hare.model.load import load_tokenizer
+    from hare.model.tokenizer import build_tokenizer
+
+    tok = build_tokenizer() if source is None else load_tokenizer(source)
+    if tok.bos_token_id is None or tok.eos_token_id is None:
+        raise HareError(f"the tokenizer of '{source}' has no BOS or EOS token; packing marks documents with both")
+    return tok
+
+
+def token_dtype(vocab_size: int) -> str:
+    """Little-endian uint16 while every id fits (half the disk and page cache), else uint32."""
+    return "<u2" if vocab_size <= 65535 else "<u4"
+
+
+def encode(tok: PreTrainedTokenizerFast, dtype: str, texts: list[str]) -> list[np.ndarray]:
+    """`<s> text </s>` token ids of each text."""
+    import numpy as np
+
+    # verbose=False: a document longer than the model context is fine here; training cuts windows.
+    ids = tok(texts, add_special_tokens=False, verbose=False).input_ids
+    return [np.array([tok.bos_token_id, *doc, tok.eos_token_id], dtype=dtype) for doc in ids]
+
+
+_worker_encode: Callable[[list[str]], list[np.ndarray]] | None = None  # this worker's tokenizer, built once
+
+
+def _init_encoder(source: str | None, dtype: str) -> None:
+    global _worker_encode
+    # The processes are the parallelism; each tokenizer's own thread pool would oversubscribe the cores.
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    _worker_encode = functools.partial(encode, load_pack_tokenizer(source), dtype)
+
+
+def _encode_in_worker(texts: list[str]) -> list[np.ndarray]:
+    assert _worker_encode is not None, "worker started without _init_encoder"
+    return _worker_encode(texts)
+
+
+def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    # Ctrl-C goes to the whole process group; the parent handles it and terminates the pool, so
+    # workers ignore it instead of each printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def ordered_imap(
+    fn: Callable[[T], R],
+    items: Iterable[T],
+    workers: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+    ahead: int | None = None,
+) -> Iterator[R]:
+    """`map(fn, items)` on `workers` spawned processes, in order, with at most `ahead` (default
+    2 × workers) items taken from `items` whose results have not been yielded yet.
+
+    `Pool.imap` also keeps order, but its feeder thread drains `items` as fast as it can, which
+    would read a corpus larger than memory into the task queue. Here reading waits for results.
+    """
+    ahead = ahead or 2 * workers
+    with multiprocessing.get_context("spawn").Pool(workers, _start_worker, (initializer, initargs)) as pool:
+        pending: deque[multiprocessing.pool.AsyncResult[R]] = deque()
+        for item in items:
+            pending.append(pool.apply_async(fn, (item,)))
+            if len(pending) >= ahead:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def encode_batches(
+    batches: Iterable[list[str]], tok: PreTrainedTokenizerFast, source: str | None, dtype: str, workers: int
+) -> Iterator[list[np.ndarray]]:
+    """Token arrays of each batch of texts, in order; `workers` > 1 tokenizes in that many processes."""
+    if workers == 1:
+        return (encode(tok, dtype, batch) for batch in batches)
+    return ordered_imap(_encode_in_worker, batches, workers, _init_encoder, (source, dtype))
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+class ShardWriter:
+    """Appends documents to `<split>-00000.bin`, `<split>-00001.bin`, …
+
+    A new file starts before one would pass `shard_tokens`, so no document spans two files; a
+    document longer than `shard_tokens` gets a file of its own.
+    """
+
+    def __init__(self, directory: Path, split: str, shard_tokens: int) -> None:
+        self.directory, self.split, self.shard_tokens = directory, split, shard_tokens
+        self.shards: list[dict[str, Any]] = []
+        self._file: IO[bytes] | None = None
+
+    def add(self, ids: np.ndarray) -> None:
+        if not self.shards or self.shards[-1]["tokens"] + len(ids) > self.shard_tokens:
+            self._start_shard()
+        assert self._file is not None
+        self._file.write(ids.tobytes())
+        self.shards[-1]["tokens"] += len(ids)
+        self.shards[-1]["documents"] += 1
+
+    def _start_shard(self) -> None:
+        self.close()
+        name = f"{self.split}-{len(self.shards):05d}.bin"
+        self._file = open(self.directory / name, "wb")  # kept open across add() calls
+        self.shards.append({"file": name, "tokens": 0, "documents": 0})
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "tokens": sum(s["tokens"] for s in self.shards),
+            "documents": sum(s["documents"] for s in self.shards),
+            "shards": self.shards,
+        }
+
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def write_shards(
+    docs: Iterable[str], tok: PreTrainedTokenizerFast, cfg: PackConfig, dtype: str, directory: Path
+) -> dict[str, dict[str, Any]]:
+    """Tokenize `docs` into the train and val shards in `directory`; returns each split's summary."""
+    from tqdm import tqdm
+
+    every = round(1 / cfg.val_fraction) if cfg.val_fraction > 0 else 0
+    encoded = encode_batches(batched(docs, BATCH_DOCUMENTS), tok, cfg.tokenizer, dtype, cfg.workers)
+    index = tokens = 0
+    start = time.monotonic()
+    with ExitStack() as stack:
+        writers = {split: stack.enter_context(ShardWriter(directory, split, cfg.shard_tokens)) for split in SPLITS}
+        bar = stack.enter_context(tqdm(unit=" docs", file=sys.stderr, desc="packing"))
+        stack.enter_context(closing(encoded))  # stops the worker pool if anything below fails
+        for batch in encoded:
+            for ids in batch:
+                writers["val" if every and index % every == 0 else "train"].add(ids)
+                index += 1
+                tokens += len(ids)
+            bar.set_postfix_str(f"{tokens / max(time.monotonic() - start, 1e-9):,.0f} tokens/s", refresh=False)
+            bar.update(len(batch))
+    return {split: writer.summary() for split, writer in writers.items()}
+
+
+def _check_splits(splits: dict[str, dict[str, Any]], skipped: int) -> None:
+    if not splits["train"]["documents"] + splits["val"]["documents"]:
+        raise HareError(f"the inputs hold no documents ({skipped} empty skipped); check --inputs and --text-field")
+    if not splits["train"]["tokens"]:
+        raise HareError(
+            f"all {splits['val']['documents']} documents went to the val split and train is empty; "
+            "add more data or pass --val-fraction 0"
+        )
+
+
+def _meta(
+    cfg: PackConfig, tok: PreTrainedTokenizerFast, dtype: str, splits: dict[str, Any], skipped: int
+) -> dict[str, Any]:
+    from hare.model.tokenizer import fingerprint
+
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "dtype": {"<u2": "uint16", "<u4": "uint32"}[dtype],
+        "tokenizer": {"fingerprint": fingerprint(tok), "vocab_size": len(tok)},
+        "bos_token_id": tok.bos_token_id,
+        "eos_token_id": tok.eos_token_id,
+        "splits": splits,
+        "sources": list(cfg.inputs),
+        "text_field": cfg.text_field,
+        "val_fraction": cfg.val_fraction,
+        "skipped_empty": skipped,
+        "created_by": f"hare {__version__}",
+    }
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise HareError(f"'{out}' is a file; choose a directory path for --out")
+    if out.exists() and not overwrite:
+        raise HareError(f"'{out}' already exists; choose another --out or pass --overwrite to replace it")
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+        out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(out)
+
+
+def _summary(out: Path, splits: dict[str, dict[str, Any]], seconds: float) -> str:
+    train, val = splits["train"], splits["val"]
+    rate = (train["tokens"] + val["tokens"]) / max(seconds, 1e-9)
+    return (
+        f"packed {out}: train {train['tokens']:,} tokens / {train['documents']:,} docs, "
+        f"val {val['tokens']:,} tokens / {val['documents']:,} docs, "
+        f"{len(train['shards']) + len(val['shards'])} shards, {seconds:.1f} s, {rate:,.0f} tokens/s"
+    )
+
+
+def run(cfg: PackConfig) -> Path:
+    """Pack `cfg.inputs` into `cfg.out` (atomically) and return its path."""
+    cfg.validate()
+    out = Path(cfg.out).expanduser()
+    _check_out(out, cfg.overwrite)
+    docs = Documents(expand_inputs(cfg.inputs, cfg.split), cfg.text_field)
+    tok = load_pack_tokenizer(cfg.tokenizer)
+    dtype = token_dtype(len(tok))
+    start = time.monotonic()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir()
+    try:
+        splits = write_shards(docs, tok, cfg, dtype, tmp)
+        _check_splits(splits, docs.skipped)
+        meta = _meta(cfg, tok, dtype, splits, docs.skipped)
+        # meta.json last: the reader treats a directory without it as not packed.
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _move_into_place(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    print(_summary(out, splits, time.monotonic() - start))
+    return out
