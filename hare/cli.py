@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 from typing import NamedTuple
@@ -27,7 +28,13 @@ COMMANDS: dict[str, Command] = {
     "init": Command("hare.model.init", "InitConfig", "Write a randomly initialised checkpoint from a preset."),
     "generate": Command("hare.generate", "GenerateConfig", "Continue a prompt, streaming text to stdout."),
     "chat": Command("hare.chat", "ChatConfig", "Chat with a model in the terminal (HARE chat template)."),
+    "data pack": Command("hare.data.pack", "PackConfig",
+                         "Tokenize text/JSONL/parquet/HF datasets into memory-mappable token shards."),
+    "pretrain": Command("hare.train.pretrain", "PretrainArgs",
+                        "Pretrain or continue pretraining (YAML config + overrides; runs under torchrun)."),
 }
+# First words of two-word commands ("data pack"): `hare data --help` lists that group.
+GROUPS = sorted({name.split()[0] for name in COMMANDS if " " in name})
 
 
 def _top_help() -> str:
@@ -50,12 +57,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hare {__version__}")
         return 0
     name, rest = argv[0], argv[1:]
+    if name in GROUPS and rest and not rest[0].startswith("-"):
+        name, rest = f"{name} {rest[0]}", rest[1:]
+    elif name in GROUPS:
+        subs = [c for c in COMMANDS if c.startswith(name + " ")]
+        print(f"usage: hare {name} <{'|'.join(s.split()[1] for s in subs)}> [options]\n")
+        print("\n".join(f"  {c:<14}  {COMMANDS[c].help}" for c in subs))
+        return 0 if rest and rest[0] in ("-h", "--help") else 2
     if name not in COMMANDS:
         print(f"hare: error: unknown command '{name}'; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
     cmd = COMMANDS[name]
     # transformers' per-shard load/save bars are noise on a terminal; HARE shows its own progress.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # transformers imports torchao whenever it is installed; on CPU wheels torchao then logs that
+    # its CUDA kernels are missing, and torch that torchao registers enums the old way. Not ours to show.
+    for noisy in ("torchao", "torch.utils._pytree"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     from hare.config import add_arguments, from_namespace
 
     module = importlib.import_module(cmd.module)

@@ -60,3 +60,35 @@ def parrot_dir(tmp_path_factory) -> Path:
     train_parrot(model, tok, [{"role": "user", "content": PARROT_QUESTION},
                               {"role": "assistant", "content": PARROT_ANSWER}])
     return save_checkpoint(model, tok, tmp_path_factory.mktemp("ckpt") / "parrot")
+
+
+def write_corpus(path: Path, docs: int = 300, seed: int = 0) -> Path:
+    """A small JSONL corpus of varied, learnable sentences (arithmetic and facts about animals)."""
+    import json
+    import random
+
+    rng = random.Random(seed)
+    animals = ["hare", "fox", "owl", "deer", "badger", "otter", "lynx", "heron"]
+    foods = ["grass", "berries", "fish", "insects", "bark", "seeds", "mice", "roots"]
+    with path.open("w") as f:
+        for _ in range(docs):
+            lines = []
+            for _ in range(rng.randint(2, 6)):
+                a, b = rng.randint(1, 99), rng.randint(1, 99)
+                animal, food = rng.choice(animals), rng.choice(foods)
+                lines.append(rng.choice([
+                    f"The {animal} eats {food}. {a} plus {b} is {a + b}.",
+                    f"A {animal} can find {a} pieces of {food} and then {b} more, {a + b} in all.",
+                    f"In winter the {animal} looks for {food} near the river.",
+                ]))
+            f.write(json.dumps({"text": " ".join(lines)}) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def packed_dir(tmp_path_factory) -> Path:
+    from hare.data.pack import PackConfig, run
+
+    root = tmp_path_factory.mktemp("data")
+    corpus = write_corpus(root / "corpus.jsonl")
+    return run(PackConfig(inputs=[str(corpus)], out=str(root / "packed"), val_fraction=0.1))

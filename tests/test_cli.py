@@ -26,6 +26,12 @@ def test_top_level_help_lists_every_command(capsys):
         assert name in out and cmd.help in out
 
 
+def test_group_help_lists_its_subcommands(capsys):
+    assert main(["data", "--help"]) == 0
+    assert "pack" in capsys.readouterr().out
+    assert main(["data"]) == 2
+
+
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_command_help_describes_every_option(name, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -34,7 +40,7 @@ def test_command_help_describes_every_option(name, capsys):
     out = capsys.readouterr().out
     config = getattr(importlib.import_module(COMMANDS[name].module), COMMANDS[name].config)
     for f in dataclasses.fields(config):
-        assert "--" + f.name.replace("_", "-") in out
+        assert (f.name if f.metadata.get("positional") else "--" + f.name.replace("_", "-")) in out
         assert f.metadata.get("help"), f"{name} --{f.name} has no help text"
 
 

@@ -130,9 +130,16 @@ def load_model(
 
 
 def save_checkpoint(
-    model: PreTrainedModel, tok: PreTrainedTokenizerFast, out: str | os.PathLike, overwrite: bool = False
+    model: PreTrainedModel,
+    tok: PreTrainedTokenizerFast,
+    out: str | os.PathLike,
+    overwrite: bool = False,
+    state_dict: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write model, generation config and tokenizer to `out` atomically (temp dir, then rename)."""
+    """Write model, generation config and tokenizer to `out` atomically (temp dir, then rename).
+
+    `state_dict` overrides the model's own tensors, e.g. full weights gathered from FSDP shards.
+    """
     from hare.model.tokenizer import save_tokenizer
 
     out = Path(out)
@@ -141,7 +148,7 @@ def save_checkpoint(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
-        model.save_pretrained(tmp)
+        model.save_pretrained(tmp, state_dict=state_dict)
         save_tokenizer(tok, tmp)
         if out.exists():
             old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")

@@ -159,3 +159,11 @@ def save_tokenizer(tok: PreTrainedTokenizerFast, directory: str | os.PathLike) -
     shutil.copyfile(sentencepiece_model_path(), directory / "tokenizer.model")
     extra = {t: i for t, i in tok.get_vocab().items() if i >= BASE_VOCAB_SIZE}
     (directory / "added_tokens.json").write_text(json.dumps(extra, indent=2) + "\n")
+
+
+def fingerprint(tok: PreTrainedTokenizerFast) -> str:
+    """A short hash of the token → id mapping; data packed with one tokenizer is only valid for it."""
+    import hashlib
+
+    items = sorted(tok.get_vocab().items(), key=lambda kv: kv[1])
+    return hashlib.sha256(json.dumps(items, ensure_ascii=False).encode()).hexdigest()[:16]

@@ -1,0 +1,86 @@
+"""Training batches from packed token shards, identical for any number of ranks.
+
+The packed stream of each shard is cut into windows of `seq_len + 1` tokens (inputs plus the
+shifted targets). A global step consumes `G = global_batch_tokens / seq_len` windows at positions
+`step·G … step·G + G − 1` of an endless sequence of shuffled epochs (a fresh permutation per epoch,
+seeded). Window `j` of a step belongs to rank `j mod world`, so the union over ranks — and hence the
+averaged gradient — is the same whether one process or many run it, and the data position is a pure
+function of the step: resuming needs nothing but the step number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hare.config import option
+from hare.errors import HareError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+
+@dataclass
+class DataConfig:
+    path: str = option("", "directory written by `hare data pack`")
+    seq_len: int = option(2048, "tokens per training sequence")
+    seed: int = option(0, "seed of the per-epoch shuffle of sequences")
+
+
+class Windows:
+    """Random access to the `seq_len + 1`-token windows of a list of token shards."""
+
+    def __init__(self, shards: list[np.ndarray], seq_len: int):
+        import numpy as np
+
+        self.shards, self.seq_len = shards, seq_len
+        counts = [max(0, (len(s) - 1) // seq_len) for s in shards]
+        self.starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        import numpy as np
+
+        shard = int(np.searchsorted(self.starts, index, side="right")) - 1
+        offset = (index - int(self.starts[shard])) * self.seq_len
+        return self.shards[shard][offset : offset + self.seq_len + 1]
+
+
+class GlobalBatches:
+    """The windows of every global step, split into per-rank micro-batches."""
+
+    def __init__(self, windows: Windows, global_seqs: int, seed: int):
+        if len(windows) == 0:
+            raise HareError(
+                f"the packed data holds no full sequence of {windows.seq_len + 1} tokens; "
+                "pack more text or lower data.seq_len"
+            )
+        self.windows, self.global_seqs, self.seed = windows, global_seqs, seed
+        self._epoch, self._perm = -1, None
+
+    def _permutation(self, epoch: int) -> np.ndarray:
+        import numpy as np
+
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.windows))
+        return self._perm  # type: ignore[return-value]
+
+    def micro_batches(self, step: int, rank: int, world: int, micro: int) -> list[torch.Tensor]:
+        """This rank's sequences of global step `step`, as `(micro, seq_len + 1)` int64 tensors."""
+        import numpy as np
+        import torch
+
+        n = len(self.windows)
+        rows = []
+        for j in range(rank, self.global_seqs, world):
+            position = step * self.global_seqs + j
+            rows.append(self.windows[int(self._permutation(position // n)[position % n])])
+        batch = torch.from_numpy(np.stack(rows).astype(np.int64))
+        return list(batch.split(micro))
+
+    def epoch_of(self, step: int) -> float:
+        return step * self.global_seqs / len(self.windows)

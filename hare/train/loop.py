@@ -1,0 +1,179 @@
+"""The training loop shared by every job: one `train_step`, one `evaluate`, one `fit`.
+
+A step accumulates gradients over this rank's micro-batches (loss scaled by 1/accumulation so the
+sum is a mean), lets DDP/FSDP2 average across ranks on the last micro-batch only, clips, and steps
+optimizer and schedule. The loss is computed here, in fp32, from shifted targets, so it is the same
+token-mean cross-entropy on every parallel layout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from hare.config import option
+from hare.train.distributed import Dist, all_reduce_mean
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from hare.train.batches import GlobalBatches, Windows
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int = option(1000, "optimizer steps to train for")
+    global_batch_tokens: int = option(2_097_152, "tokens per optimizer step over all ranks (HARE: 1024 × 2048)")
+    micro_batch_size: int = option(8, "sequences per forward pass on each rank; accumulation makes up the rest")
+    precision: Literal["bf16", "fp32"] = option("bf16", "bf16 autocast with fp32 master weights, or plain fp32")
+    parallel: Literal["ddp", "fsdp2"] = option("ddp", "replicate (DDP) or shard (FSDP2 fully_shard) the model")
+    activation_checkpointing: bool = option(False, "recompute layer activations in backward to save memory")
+    compile: bool = option(False, "torch.compile the model")
+    fp8: bool = option(False, "torchao float8 training of the linear layers (GPUs with compute capability >= 8.9)")
+    fp8_emulate: bool = option(False, "with fp8: emulate float8 matmuls so the fp8 path runs on CPU (slow; tests)")
+    seed: int = option(0, "seed of the weight initialisation")
+    device: str = option("auto", "auto, cpu or cuda (each rank takes cuda:LOCAL_RANK)")
+
+
+@dataclass
+class LogConfig:
+    eval_every_steps: int = option(500, "validation loss every this many steps (0: only at the end)")
+    eval_batches: int = option(10, "validation size in micro-batches (split over the ranks)")
+    tensorboard: bool = option(False, "also write TensorBoard scalars to OUT/tensorboard")
+    peak_flops: float = option(0.0, "per-device peak FLOP/s for MFU; 0 = GPU spec sheet or a matmul measured here")
+    progress: bool = option(True, "show a progress bar")
+
+
+def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    import torch
+
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def lm_loss(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy of `(B, T+1)` token windows, in fp32."""
+    import torch.nn.functional as F
+
+    logits = model(input_ids=batch[:, :-1], use_cache=False).logits
+    return F.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten())
+
+
+def _sync_context(model: nn.Module, sync: bool) -> contextlib.AbstractContextManager:
+    """Skip the gradient all-reduce on all but the last micro-batch (DDP and FSDP2)."""
+    if hasattr(model, "no_sync") and not sync:
+        return model.no_sync()
+    if hasattr(model, "set_requires_gradient_sync"):
+        model.set_requires_gradient_sync(sync)
+    return contextlib.nullcontext()
+
+
+def train_step(
+    model: nn.Module,
+    micro_batches: list[torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    grad_clip: float,
+    precision: str,
+    d: Dist,
+) -> tuple[float, float]:
+    """One optimizer step over this rank's micro-batches; returns (global mean loss, grad norm)."""
+    import torch
+
+    total = torch.zeros((), device=d.device)
+    for i, batch in enumerate(micro_batches):
+        with _sync_context(model, i == len(micro_batches) - 1), autocast(precision, d.device):
+            loss = lm_loss(model, batch.to(d.device, non_blocking=True)) / len(micro_batches)
+        loss.backward()
+        total += loss.detach()
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else float("inf"))
+    if hasattr(norm, "full_tensor"):
+        norm = norm.full_tensor()
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return all_reduce_mean(total, d).item(), float(norm)
+
+
+def evaluate(model: nn.Module, windows: Windows, batches: int, micro: int, precision: str, d: Dist) -> float:
+    """Mean loss over the first `batches × micro` validation windows, whatever the number of ranks.
+
+    Window j goes to rank j mod world; every rank runs the same number of forwards (FSDP2 needs
+    matching collectives), padding with a zero-weight repeat where the windows don't divide evenly.
+    """
+    import math
+
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    total = batches * micro
+    mine = list(range(d.rank, total, d.world))
+    forwards = math.ceil(math.ceil(total / d.world) / micro)
+    sums = torch.zeros(2, device=d.device)  # (summed token losses, tokens)
+    model.eval()
+    with torch.no_grad():
+        for b in range(forwards):
+            chunk = mine[b * micro:(b + 1) * micro]
+            weights = torch.tensor([1.0] * len(chunk) + [0.0] * (micro - len(chunk)), device=d.device)
+            rows = [windows[j % len(windows)] for j in chunk + [0] * (micro - len(chunk))]
+            batch = torch.from_numpy(np.stack(rows).astype(np.int64)).to(d.device)
+            with autocast(precision, d.device):
+                logits = model(input_ids=batch[:, :-1], use_cache=False).logits
+            token_losses = F.cross_entropy(logits.transpose(1, 2).float(), batch[:, 1:], reduction="none")
+            sums[0] += (token_losses.sum(dim=1) * weights).sum()
+            sums[1] += weights.sum() * token_losses.shape[1]
+    model.train()
+    if d.world > 1:
+        import torch.distributed as dist
+
+        dist.all_reduce(sums)
+    return (sums[0] / sums[1]).item()
+
+
+@dataclass
+class Progress:
+    """What `fit` reports after each step."""
+
+    step: int
+    loss: float
+    lr: float
+    grad_norm: float
+    tokens_per_s: float
+    mfu: float
+
+
+def fit(
+    model: nn.Module,
+    batches: GlobalBatches,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    cfg: TrainConfig,
+    grad_clip: float,
+    d: Dist,
+    start_step: int,
+    flops_per_token: float,
+    peak_flops: float,
+    on_step: Callable[[Progress], None],
+) -> None:
+    """Run steps `start_step … cfg.max_steps − 1`; `on_step` logs, evaluates and checkpoints."""
+    import torch
+
+    model.train()
+    micro = cfg.micro_batch_size
+    for step in range(start_step, cfg.max_steps):
+        started = time.perf_counter()
+        lr = scheduler.get_last_lr()[0]
+        loss, norm = train_step(model, batches.micro_batches(step, d.rank, d.world, micro), optimizer,
+                                scheduler, grad_clip, cfg.precision, d)
+        if d.device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - started
+        tokens_per_s = cfg.global_batch_tokens / seconds
+        mfu = tokens_per_s * flops_per_token / (peak_flops * d.world)
+        on_step(Progress(step + 1, loss, lr, norm, tokens_per_s, mfu))

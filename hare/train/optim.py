@@ -1,0 +1,71 @@
+"""AdamW with decoupled weight decay on matrices only, and the learning-rate schedules.
+
+Norm weights and biases are excluded from weight decay (they are 1-D): decaying a norm's gain toward 0
+fights the normalisation. Schedules are pure functions of the step, so resuming needs only the step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from hare.config import option
+from hare.errors import HareError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+@dataclass
+class OptimConfig:
+    lr: float = option(5e-4, "peak learning rate (HARE README: 5e-4; the paper says 3e-4)")
+    betas: tuple[float, float] = option((0.9, 0.95), "AdamW betas")
+    eps: float = option(1e-8, "AdamW epsilon")
+    weight_decay: float = option(0.1, "decoupled weight decay for weight matrices (not norms/biases)")
+    grad_clip: float = option(1.0, "clip the global gradient norm to this; 0 disables")
+
+
+@dataclass
+class ScheduleConfig:
+    name: Literal["cosine", "constant", "wsd"] = option("cosine", "warmup then cosine / constant / warmup-stable-decay")
+    warmup_steps: int = option(2000, "linear warmup steps from 0 to the peak lr")
+    min_lr_ratio: float = option(0.1, "final lr as a fraction of the peak (cosine and wsd)")
+    decay_fraction: float = option(0.2, "wsd: the last fraction of steps that decays linearly")
+
+
+def build_optimizer(model: nn.Module, cfg: OptimConfig, fused: bool = False) -> torch.optim.Optimizer:
+    import torch
+
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, eps=cfg.eps, fused=fused or None)
+
+
+def lr_factor(step: int, total: int, cfg: ScheduleConfig) -> float:
+    """Multiplier of the peak lr for optimizer step `step` (0-based) of `total`."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.name == "constant":
+        return 1.0
+    floor = cfg.min_lr_ratio
+    if cfg.name == "cosine":
+        progress = (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    decay_steps = max(1, round(total * cfg.decay_fraction))
+    decay_start = total - decay_steps
+    if step < decay_start:
+        return 1.0
+    return 1.0 - (1 - floor) * (step - decay_start + 1) / decay_steps
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, total: int, cfg: ScheduleConfig
+) -> torch.optim.lr_scheduler.LambdaLR:
+    import torch
+
+    if cfg.warmup_steps < 0 or not 0 <= cfg.min_lr_ratio <= 1 or not 0 < cfg.decay_fraction <= 1:
+        raise HareError("schedule: need warmup_steps >= 0, 0 <= min_lr_ratio <= 1 and 0 < decay_fraction <= 1")
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, cfg))
