@@ -32,6 +32,8 @@ COMMANDS: dict[str, Command] = {
                          "Tokenize text/JSONL/parquet/HF datasets into memory-mappable token shards."),
     "pretrain": Command("hare.train.pretrain", "PretrainArgs",
                         "Pretrain or continue pretraining (YAML config + overrides; runs under torchrun)."),
+    "bench train": Command("hare.bench.train", "BenchTrainConfig",
+                           "Training tokens/s vs Hugging Face Trainer, and the fraction of measured peak FLOP/s."),
 }
 # First words of two-word commands ("data pack"): `hare data --help` lists that group.
 GROUPS = sorted({name.split()[0] for name in COMMANDS if " " in name})

@@ -32,7 +32,6 @@ import shutil
 import signal
 import sys
 import time
-import uuid
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -43,6 +42,7 @@ from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from hare import __version__
+from hare.atomic import move_into_place, temp_sibling
 from hare.config import option
 from hare.data.shards import FORMAT, VERSION
 from hare.errors import HareError
@@ -436,16 +436,6 @@ def _check_out(out: Path, overwrite: bool) -> None:
         raise HareError(f"'{out}' already exists; choose another --out or pass --overwrite to replace it")
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-        out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old)
-    else:
-        tmp.rename(out)
-
-
 def _summary(out: Path, splits: dict[str, dict[str, Any]], seconds: float) -> str:
     train, val = splits["train"], splits["val"]
     rate = (train["tokens"] + val["tokens"]) / max(seconds, 1e-9)
@@ -466,7 +456,7 @@ def run(cfg: PackConfig) -> Path:
     dtype = token_dtype(len(tok))
     start = time.monotonic()
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = temp_sibling(out)
     tmp.mkdir()
     try:
         splits = write_shards(docs, tok, cfg, dtype, tmp)
@@ -474,7 +464,7 @@ def run(cfg: PackConfig) -> Path:
         meta = _meta(cfg, tok, dtype, splits, docs.skipped)
         # meta.json last: the reader treats a directory without it as not packed.
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        _move_into_place(tmp, out)
+        move_into_place(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

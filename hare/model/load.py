@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hare.atomic import move_into_place, temp_sibling
 from hare.errors import HareError
 
 if TYPE_CHECKING:
@@ -146,17 +146,11 @@ def save_checkpoint(
     if out.exists() and not overwrite:
         raise HareError(f"'{out}' already exists; choose another --out or pass --overwrite to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = temp_sibling(out)
     try:
         model.save_pretrained(tmp, state_dict=state_dict)
         save_tokenizer(tok, tmp)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
-            out.rename(old)
-            tmp.rename(out)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(out)
+        move_into_place(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

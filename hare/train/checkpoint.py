@@ -53,11 +53,15 @@ class CheckpointConfig:
     keep_last: int = option(3, "how many step checkpoints to keep (older ones are deleted)")
 
 
+PREFIX = "lm."  # the HF model's parameters inside the training module (loss.CausalLMLoss)
+
+
 def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Collective: the unsharded, unwrapped weights on CPU (FSDP2 shards gathered, DDP prefix dropped)."""
+    """Collective: the HF model's unsharded weights on CPU (FSDP2 shards gathered, wrappers' prefixes dropped)."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return {key.removeprefix(PREFIX): value for key, value in full.items()}
 
 
 def save(
@@ -122,6 +126,7 @@ def load(
     weights: dict[str, torch.Tensor] = {}
     for file in sorted((path / "model").glob("*.safetensors")):
         weights.update(load_file(file))
+    weights = {PREFIX + key: value for key, value in weights.items()}
     set_model_state_dict(model, weights, options=StateDictOptions(full_state_dict=True))
     optim_state = get_optimizer_state_dict(model, optimizer)
     with warnings.catch_warnings():

@@ -57,13 +57,13 @@ def ensure_group() -> None:
         dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
 
 
-def wrap(model: nn.Module, how: Literal["ddp", "fsdp2"], d: Dist) -> nn.Module:
-    """DDP replicates the model; FSDP2 (`fully_shard`) shards each decoder layer and the rest."""
+def wrap(model: nn.Module, how: Literal["ddp", "fsdp2"], d: Dist, layers: list[nn.Module]) -> nn.Module:
+    """DDP replicates the model; FSDP2 (`fully_shard`) shards each of `layers` and then the rest."""
     if how == "fsdp2":
         from torch.distributed.fsdp import fully_shard
 
         ensure_group()
-        for layer in model.model.layers:  # type: ignore[union-attr]
+        for layer in layers:
             fully_shard(layer)
         fully_shard(model)
         return model

@@ -56,14 +56,6 @@ def autocast(precision: str, device: torch.device) -> contextlib.AbstractContext
     return contextlib.nullcontext()
 
 
-def lm_loss(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy of `(B, T+1)` token windows, in fp32."""
-    import torch.nn.functional as F
-
-    logits = model(input_ids=batch[:, :-1], use_cache=False).logits
-    return F.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten())
-
-
 def _sync_context(model: nn.Module, sync: bool) -> contextlib.AbstractContextManager:
     """Skip the gradient all-reduce on all but the last micro-batch (DDP and FSDP2)."""
     if hasattr(model, "no_sync") and not sync:
@@ -88,7 +80,7 @@ def train_step(
     total = torch.zeros((), device=d.device)
     for i, batch in enumerate(micro_batches):
         with _sync_context(model, i == len(micro_batches) - 1), autocast(precision, d.device):
-            loss = lm_loss(model, batch.to(d.device, non_blocking=True)) / len(micro_batches)
+            loss = model(batch.to(d.device, non_blocking=True)) / len(micro_batches)
         loss.backward()
         total += loss.detach()
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else float("inf"))
@@ -110,7 +102,8 @@ def evaluate(model: nn.Module, windows: Windows, batches: int, micro: int, preci
 
     import numpy as np
     import torch
-    import torch.nn.functional as F
+
+    from hare.train.loss import IGNORE
 
     total = batches * micro
     mine = list(range(d.rank, total, d.world))
@@ -120,14 +113,14 @@ def evaluate(model: nn.Module, windows: Windows, batches: int, micro: int, preci
     with torch.no_grad():
         for b in range(forwards):
             chunk = mine[b * micro:(b + 1) * micro]
-            weights = torch.tensor([1.0] * len(chunk) + [0.0] * (micro - len(chunk)), device=d.device)
             rows = [windows[j % len(windows)] for j in chunk + [0] * (micro - len(chunk))]
             batch = torch.from_numpy(np.stack(rows).astype(np.int64)).to(d.device)
+            targets = batch[:, 1:].clone()
+            targets[len(chunk):] = IGNORE  # padding rows keep the forwards even across ranks
             with autocast(precision, d.device):
-                logits = model(input_ids=batch[:, :-1], use_cache=False).logits
-            token_losses = F.cross_entropy(logits.transpose(1, 2).float(), batch[:, 1:], reduction="none")
-            sums[0] += (token_losses.sum(dim=1) * weights).sum()
-            sums[1] += weights.sum() * token_losses.shape[1]
+                mean = model(batch[:, :-1], targets)
+            counted = len(chunk) * targets.shape[1]
+            sums += torch.stack([mean * counted, torch.tensor(float(counted), device=d.device)])
     model.train()
     if d.world > 1:
         import torch.distributed as dist

@@ -113,20 +113,24 @@ def validate(cfg: PretrainConfig, model: PreTrainedModel, world: int) -> int:
     return accumulation_steps(cfg, world)
 
 
-def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist) -> tuple[nn.Module, nn.Module]:
-    """Move, transform and wrap the model; returns (module to train, module whose state to save)."""
-    import torch
+def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist) -> nn.Module:
+    """Move, transform and wrap the model for training; the result's forward returns the loss.
 
+    `torch.compile` applies in place to the decoder stack (`Module.compile`), so parameter names and
+    checkpoints are the same with or without it.
+    """
     from hare.train.distributed import wrap
     from hare.train.fp8 import apply_fp8
+    from hare.train.loss import CausalLMLoss
 
     model.to(d.device)
     if cfg.activation_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if cfg.fp8:
         apply_fp8(model, d.device, cfg.fp8_emulate)
-    wrapped = wrap(model, cfg.parallel, d)
-    return (torch.compile(wrapped) if cfg.compile else wrapped), wrapped
+    if cfg.compile:
+        model.model.compile()
+    return wrap(CausalLMLoss(model), cfg.parallel, d, layers=list(model.model.layers))
 
 
 def train(cfg: PretrainConfig, resume: bool = False) -> Path:
@@ -161,12 +165,12 @@ def train(cfg: PretrainConfig, resume: bool = False) -> Path:
     global_seqs = cfg.train.global_batch_tokens // cfg.data.seq_len
     batches = GlobalBatches(train_windows, global_seqs, cfg.data.seed)
 
-    model, state_model = prepare(hf_model, cfg.train, d)
-    optimizer = build_optimizer(state_model, cfg.optim, fused=d.device.type == "cuda")
+    model = prepare(hf_model, cfg.train, d)
+    optimizer = build_optimizer(model, cfg.optim, fused=True)
     scheduler = build_scheduler(optimizer, cfg.train.max_steps, cfg.schedule)
     start = 0
     if found:
-        state = checkpoint.load(found, state_model, optimizer, d)
+        state = checkpoint.load(found, model, optimizer, d)
         scheduler.load_state_dict(state["scheduler"])
         start = state["step"]
     compute_dtype = torch.bfloat16 if cfg.train.precision == "bf16" else torch.float32
@@ -209,14 +213,14 @@ def train(cfg: PretrainConfig, resume: bool = False) -> Path:
         if cfg.log.eval_every_steps and p.step % cfg.log.eval_every_steps == 0 and p.step < cfg.train.max_steps:
             run_eval(p.step)
         if cfg.checkpoint.every_steps and p.step % cfg.checkpoint.every_steps == 0:
-            checkpoint.save(out, p.step, state_model, hf_model, tok, optimizer,
+            checkpoint.save(out, p.step, model, hf_model, tok, optimizer,
                             {"scheduler": scheduler.state_dict(), "config": to_yaml(cfg)}, d, cfg.checkpoint.keep_last)
 
     fit(model, batches, optimizer, scheduler, cfg.train, cfg.optim.grad_clip, d, start, fpt, peak, on_step)
     bar.close()
     run_eval(cfg.train.max_steps)
     final = out / "final"
-    full = checkpoint.full_state_dict(state_model)
+    full = checkpoint.full_state_dict(model)
     if d.is_main:
         save_checkpoint(hf_model, tok, final, overwrite=True, state_dict=full)
         _print_summary(summary, cfg, start, final)

@@ -1,0 +1,90 @@
+"""Next-token loss without materialising the logits: a fused, chunked `lm_head` + cross-entropy.
+
+With a 32k vocabulary the logits of a batch dwarf everything else a small model computes on:
+8 × 256 tokens × 32,064 × 4 bytes = 263 MB of fp32 per micro-batch, written, read by log-softmax,
+read and written again by its backward. On CPUs, where memory bandwidth is scarce, that traffic cost
+more than the model's matrix multiplies. So, as Liger-Kernel does on GPUs, the loss is computed
+chunk by chunk of tokens: each chunk's logits are formed (in the training precision, softmax in
+fp32), turned into the loss and straight into the gradients of the hidden states and of the output
+weights (softmax − one-hot), and dropped. Backward then only scales those stored gradients. Same
+FLOPs as the plain path, a few MB of logits alive at any time. Targets of -100 are ignored (SFT masks).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
+
+IGNORE = -100
+TINY = torch.finfo(torch.float32).tiny  # p below this would mean a loss above 87 nats
+CHUNK_ELEMENTS = 1 << 23  # logits per chunk: 8M floats = 32 MB, cache- and allocator-friendly
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,  # type: ignore[override]
+                compute_dtype: torch.dtype, need_grad: bool) -> torch.Tensor:
+        with torch.autocast(hidden.device.type, enabled=False):
+            valid = targets != IGNORE
+            count = valid.sum().clamp(min=1).to(torch.float32)
+            w = weight.to(compute_dtype)
+            grad_hidden = torch.empty_like(hidden) if need_grad else None
+            grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if need_grad else None
+            total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+            chunk = max(1, CHUNK_ELEMENTS // weight.shape[0])
+            for start in range(0, hidden.shape[0], chunk):
+                h = hidden[start:start + chunk].to(compute_dtype)
+                t = targets[start:start + chunk]
+                keep = valid[start:start + chunk]
+                # One fused softmax pass gives both the loss (−log p[target]) and its gradient.
+                probs = torch.softmax((h @ w.T).float(), dim=-1)
+                picked = probs.gather(1, t.clamp(min=0)[:, None])[:, 0]
+                total -= (picked.clamp(min=TINY).log() * keep).sum()
+                if need_grad:
+                    rows = torch.arange(len(t), device=t.device)
+                    probs[rows, t.clamp(min=0)] -= 1.0
+                    probs.mul_((keep / count)[:, None])
+                    g = probs.to(compute_dtype)
+                    grad_hidden[start:start + chunk] = g @ w  # type: ignore[index]
+                    grad_weight += (g.T @ h).float()  # type: ignore[operator]
+            if need_grad:
+                ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype))  # type: ignore[union-attr]
+        return total / count
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
+        grad_hidden, grad_weight = ctx.saved_tensors
+        return grad_hidden * grad_output, grad_weight * grad_output, None, None, None
+
+
+def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
+                         compute_dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Mean cross-entropy of `hidden @ weight.T` against `targets` (-100 ignored), fused and chunked."""
+    need_grad = torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad)
+    return _LinearCrossEntropy.apply(hidden.flatten(0, -2), weight, targets.flatten(), compute_dtype, need_grad)
+
+
+class CausalLMLoss(nn.Module):
+    """Wraps a HF causal LM so that `forward(batch)` returns the mean next-token loss.
+
+    Training wraps (DDP/FSDP2) this module, so the fused loss runs inside the wrapped forward.
+    Its parameters are the LM's under the prefix `lm.`; checkpoints strip it (see checkpoint.py).
+    """
+
+    def __init__(self, lm: PreTrainedModel):
+        super().__init__()
+        self.lm = lm
+
+    def forward(self, batch: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
+        """`batch` is `(B, T+1)` windows; or `(B, T)` inputs with explicit `(B, T)` targets."""
+        if targets is None:
+            batch, targets = batch[:, :-1], batch[:, 1:]
+        hidden = self.lm.model(input_ids=batch, use_cache=False).last_hidden_state
+        dtype = torch.get_autocast_dtype(hidden.device.type) if torch.is_autocast_enabled(hidden.device.type) \
+            else torch.float32
+        return linear_cross_entropy(hidden, self.lm.lm_head.weight, targets, dtype)

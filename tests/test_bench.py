@@ -1,0 +1,23 @@
+"""`hare bench train` compares HARE's engine with the HF Trainer on identical work."""
+
+from __future__ import annotations
+
+import pytest
+
+from hare.bench.train import BenchTrainConfig, run
+from hare.errors import HareError
+
+
+def test_bench_train_measures_both_engines(packed_dir, capsys):
+    result = run(BenchTrainConfig(preset="hare-micro", data=str(packed_dir), seq_len=32, micro_batch_size=4,
+                                  steps=2, warmup_steps=1, compile=False, device="cpu"))
+    assert result["hare_tokens_per_s"] > 0 and result["hf_trainer_tokens_per_s"] > 0
+    assert result["speedup"] == pytest.approx(result["hare_tokens_per_s"] / result["hf_trainer_tokens_per_s"])
+    assert 0 < result["fraction_of_peak"] == pytest.approx(result["hare_flops_per_s"] / result["peak_flops_per_s"])
+    out = capsys.readouterr().out
+    assert "HARE / HF Trainer" in out and "of a measured" in out
+
+
+def test_bench_train_rejects_too_few_steps(packed_dir):
+    with pytest.raises(HareError, match="--steps"):
+        run(BenchTrainConfig(data=str(packed_dir), steps=1))
