@@ -10,7 +10,7 @@ from hare.errors import HareError
 
 def test_bench_train_measures_both_engines(packed_dir, capsys):
     result = run(BenchTrainConfig(preset="hare-micro", data=str(packed_dir), seq_len=32, micro_batch_size=4,
-                                  steps=2, warmup_steps=1, compile=False, device="cpu"))
+                                  steps=2, warmup_steps=1, rounds=1, compile=False, device="cpu"))
     assert result["hare_tokens_per_s"] > 0 and result["hf_trainer_tokens_per_s"] > 0
     assert result["speedup"] == pytest.approx(result["hare_tokens_per_s"] / result["hf_trainer_tokens_per_s"])
     assert 0 < result["fraction_of_peak"] == pytest.approx(result["hare_flops_per_s"] / result["peak_flops_per_s"])

@@ -218,6 +218,15 @@ def test_failed_save_leaves_previous_checkpoint_latest(packed_dir, tmp_path, mon
     assert checkpoint.latest(out).name == "step-00000002"
 
 
+@pytest.mark.parametrize("option", ["train.activation_checkpointing=true", "train.compile=true"])
+def test_memory_and_speed_options_keep_the_numbers(option, reference_run, packed_dir, tmp_path):
+    out = tmp_path / "run"
+    train(small_config(packed_dir, out, "train.max_steps=12", "checkpoint.every_steps=0", option))
+    reference = losses(reference_run)
+    for step, value in losses(out).items():  # same maths; compiled kernels may round differently
+        assert value == pytest.approx(reference[step], rel=1e-3, abs=1e-3), (step, value, reference[step])
+
+
 def test_continue_pretraining_from_a_checkpoint(reference_run, packed_dir, tmp_path):
     out = tmp_path / "continued"
     train(small_config(packed_dir, out, f"model.init_from={reference_run / 'final'}", "train.max_steps=2",
@@ -230,11 +239,20 @@ def test_continue_pretraining_from_a_checkpoint(reference_run, packed_dir, tmp_p
 # --- distributed ---------------------------------------------------------------------------------
 
 
-def torchrun(nproc: int, *args: str) -> subprocess.CompletedProcess:
+def torchrun(nproc: int, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run `hare pretrain` under torchrun; on a hang, kill the whole process group (workers included)."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
            "-m", "hare", "pretrain", *args]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"torchrun hung for {timeout} s: {err[-3000:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 @pytest.mark.parametrize("parallel", ["ddp", "fsdp2"])

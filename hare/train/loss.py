@@ -25,33 +25,57 @@ TINY = torch.finfo(torch.float32).tiny  # p below this would mean a loss above 8
 CHUNK_ELEMENTS = 1 << 23  # logits per chunk: 8M floats = 32 MB, cache- and allocator-friendly
 
 
+def _chunk(h: torch.Tensor, w: torch.Tensor, t: torch.Tensor, weight: torch.Tensor, need_grad: bool):
+    """Loss sum of one chunk and, if asked, the gradients of its hidden states and of `w`.
+
+    `weight` is 1/valid-count for counted tokens and 0 for ignored ones. One softmax in fp32 gives
+    both the loss (−log p[target]) and its gradient (p − one-hot); under `torch.compile` the whole
+    body becomes a single pass over the chunk's logits between the matmuls.
+    """
+    probs = torch.softmax((h @ w.T).float(), dim=-1)
+    target = t.clamp(min=0)[:, None]
+    loss = -(probs.gather(1, target)[:, 0].clamp(min=TINY).log() * (weight > 0)).sum()
+    if not need_grad:
+        return loss, None, None
+    g = (probs.scatter_add(1, target, -torch.ones_like(probs[:, :1])) * weight[:, None]).to(h.dtype)
+    return loss, g @ w, (g.T @ h).float()
+
+
+_compiled_chunk = None
+
+
+def _chunk_fn(compile: bool):
+    global _compiled_chunk
+    if not compile:
+        return _chunk
+    if _compiled_chunk is None:
+        _compiled_chunk = torch.compile(_chunk)
+    return _compiled_chunk
+
+
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,  # type: ignore[override]
-                compute_dtype: torch.dtype, need_grad: bool) -> torch.Tensor:
+                compute_dtype: torch.dtype, need_grad: bool, compile: bool) -> torch.Tensor:
         with torch.autocast(hidden.device.type, enabled=False):
             valid = targets != IGNORE
             count = valid.sum().clamp(min=1).to(torch.float32)
+            token_weight = valid / count
             w = weight.to(compute_dtype)
             grad_hidden = torch.empty_like(hidden) if need_grad else None
             grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if need_grad else None
             total = torch.zeros((), dtype=torch.float32, device=hidden.device)
-            chunk = max(1, CHUNK_ELEMENTS // weight.shape[0])
+            pieces = -(-hidden.shape[0] * weight.shape[0] // CHUNK_ELEMENTS)  # ceil
+            chunk = -(-hidden.shape[0] // pieces)  # equal chunks: one compiled shape, not two
+            body = _chunk_fn(compile)
             for start in range(0, hidden.shape[0], chunk):
-                h = hidden[start:start + chunk].to(compute_dtype)
-                t = targets[start:start + chunk]
-                keep = valid[start:start + chunk]
-                # One fused softmax pass gives both the loss (−log p[target]) and its gradient.
-                probs = torch.softmax((h @ w.T).float(), dim=-1)
-                picked = probs.gather(1, t.clamp(min=0)[:, None])[:, 0]
-                total -= (picked.clamp(min=TINY).log() * keep).sum()
+                rows = slice(start, start + chunk)
+                loss, g_hidden, g_weight = body(hidden[rows].to(compute_dtype), w, targets[rows],
+                                                token_weight[rows], need_grad)
+                total += loss
                 if need_grad:
-                    rows = torch.arange(len(t), device=t.device)
-                    probs[rows, t.clamp(min=0)] -= 1.0
-                    probs.mul_((keep / count)[:, None])
-                    g = probs.to(compute_dtype)
-                    grad_hidden[start:start + chunk] = g @ w  # type: ignore[index]
-                    grad_weight += (g.T @ h).float()  # type: ignore[operator]
+                    grad_hidden[rows] = g_hidden  # type: ignore[index]
+                    grad_weight += g_weight  # type: ignore[operator]
             if need_grad:
                 ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype))  # type: ignore[union-attr]
         return total / count
@@ -59,14 +83,15 @@ class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
         grad_hidden, grad_weight = ctx.saved_tensors
-        return grad_hidden * grad_output, grad_weight * grad_output, None, None, None
+        return grad_hidden * grad_output, grad_weight * grad_output, None, None, None, None
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
-                         compute_dtype: torch.dtype = torch.float32) -> torch.Tensor:
+                         compute_dtype: torch.dtype = torch.float32, compile: bool = False) -> torch.Tensor:
     """Mean cross-entropy of `hidden @ weight.T` against `targets` (-100 ignored), fused and chunked."""
     need_grad = torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad)
-    return _LinearCrossEntropy.apply(hidden.flatten(0, -2), weight, targets.flatten(), compute_dtype, need_grad)
+    return _LinearCrossEntropy.apply(hidden.flatten(0, -2), weight, targets.flatten(), compute_dtype,
+                                     need_grad, compile)
 
 
 class CausalLMLoss(nn.Module):
@@ -76,9 +101,9 @@ class CausalLMLoss(nn.Module):
     Its parameters are the LM's under the prefix `lm.`; checkpoints strip it (see checkpoint.py).
     """
 
-    def __init__(self, lm: PreTrainedModel):
+    def __init__(self, lm: PreTrainedModel, compile: bool = False):
         super().__init__()
-        self.lm = lm
+        self.lm, self.compile = lm, compile
 
     def forward(self, batch: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
         """`batch` is `(B, T+1)` windows; or `(B, T)` inputs with explicit `(B, T)` targets."""
@@ -87,4 +112,4 @@ class CausalLMLoss(nn.Module):
         hidden = self.lm.model(input_ids=batch, use_cache=False).last_hidden_state
         dtype = torch.get_autocast_dtype(hidden.device.type) if torch.is_autocast_enabled(hidden.device.type) \
             else torch.float32
-        return linear_cross_entropy(hidden, self.lm.lm_head.weight, targets, dtype)
+        return linear_cross_entropy(hidden, self.lm.lm_head.weight, targets, dtype, self.compile)

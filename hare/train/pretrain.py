@@ -125,12 +125,12 @@ def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist) -> nn.Module:
 
     model.to(d.device)
     if cfg.activation_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     if cfg.fp8:
         apply_fp8(model, d.device, cfg.fp8_emulate)
     if cfg.compile:
         model.model.compile()
-    return wrap(CausalLMLoss(model), cfg.parallel, d, layers=list(model.model.layers))
+    return wrap(CausalLMLoss(model, compile=cfg.compile), cfg.parallel, d, layers=list(model.model.layers))
 
 
 def train(cfg: PretrainConfig, resume: bool = False) -> Path:
