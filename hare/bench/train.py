@@ -115,9 +115,10 @@ def time_hf_trainer(cfg: BenchTrainConfig, windows: Windows, d: Any, tmp: Path) 
 
 def _tokens_per_s(cfg: BenchTrainConfig, times: list[float]) -> float:
     """Throughput at the median step time: robust to a neighbour's burst on a shared machine."""
+    import itertools
     import statistics
 
-    step = statistics.median(b - a for a, b in zip(times, times[1:]))
+    step = statistics.median(b - a for a, b in itertools.pairwise(times))
     return cfg.micro_batch_size * cfg.seq_len / step
 
 
