@@ -10,8 +10,9 @@ function of the step: resuming needs nothing but the step number.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hare.config import option
 from hare.errors import HareError
@@ -49,16 +50,26 @@ class Windows:
         return self.shards[shard][offset : offset + self.seq_len + 1]
 
 
-class GlobalBatches:
-    """The windows of every global step, split into per-rank micro-batches."""
+def collate_windows(rows: list[np.ndarray]) -> dict[str, torch.Tensor]:
+    """Pretraining rows: `seq_len + 1` tokens each → inputs and next-token targets."""
+    import numpy as np
+    import torch
 
-    def __init__(self, windows: Windows, global_seqs: int, seed: int):
+    batch = torch.from_numpy(np.stack(rows).astype(np.int64))
+    return {"input_ids": batch[:, :-1], "targets": batch[:, 1:]}
+
+
+class GlobalBatches:
+    """The items (windows, or packed SFT rows) of every global step, split into per-rank micro-batches."""
+
+    def __init__(self, windows: Any, global_seqs: int, seed: int,
+                 collate: Callable[[list[Any]], dict[str, torch.Tensor]] = collate_windows):
         if len(windows) == 0:
             raise HareError(
                 f"the packed data holds no full sequence of {windows.seq_len + 1} tokens; "
                 "pack more text or lower data.seq_len"
             )
-        self.windows, self.global_seqs, self.seed = windows, global_seqs, seed
+        self.windows, self.global_seqs, self.seed, self.collate = windows, global_seqs, seed, collate
         self._epoch, self._perm = -1, None
 
     def _permutation(self, epoch: int) -> np.ndarray:
@@ -69,18 +80,14 @@ class GlobalBatches:
             self._perm = np.random.default_rng([self.seed, epoch]).permutation(len(self.windows))
         return self._perm  # type: ignore[return-value]
 
-    def micro_batches(self, step: int, rank: int, world: int, micro: int) -> list[torch.Tensor]:
-        """This rank's sequences of global step `step`, as `(micro, seq_len + 1)` int64 tensors."""
-        import numpy as np
-        import torch
-
+    def micro_batches(self, step: int, rank: int, world: int, micro: int) -> list[dict[str, torch.Tensor]]:
+        """This rank's items of global step `step`, collated `micro` at a time."""
         n = len(self.windows)
         rows = []
         for j in range(rank, self.global_seqs, world):
             position = step * self.global_seqs + j
             rows.append(self.windows[int(self._permutation(position // n)[position % n])])
-        batch = torch.from_numpy(np.stack(rows).astype(np.int64))
-        return list(batch.split(micro))
+        return [self.collate(rows[i:i + micro]) for i in range(0, len(rows), micro)]
 
     def epoch_of(self, step: int) -> float:
         return step * self.global_seqs / len(self.windows)

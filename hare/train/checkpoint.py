@@ -1,8 +1,10 @@
 """Training checkpoints: a plain HF model directory plus the full training state, written atomically.
 
 Layout of `OUT/step-00001000/`:
-  model/         the fp32 master weights as a Hugging Face checkpoint (vanilla transformers loads it)
-  optimizer/     AdamW state through `torch.distributed.checkpoint` (each rank writes its own shard)
+  model/         the weights for users: a Hugging Face checkpoint (vanilla transformers loads it), or
+                 for LoRA runs the merged model — written by the job's `export` function
+  state/         model and AdamW state through `torch.distributed.checkpoint` (each rank writes its
+                 own shards); resume reads only this, so it never depends on HF key names
   rng-R.pt       each rank's torch RNG state
   trainer.json   step, scheduler state, counters and the resolved config — written last
 
@@ -18,6 +20,7 @@ import json
 import re
 import shutil
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +31,6 @@ from hare.train.distributed import Dist, barrier
 if TYPE_CHECKING:
     import torch
     from torch import nn
-    from transformers import PreTrainedTokenizerFast
 
 FORMAT_VERSION = 1
 _STEP_DIR = re.compile(r"^step-(\d{8})$")
@@ -68,19 +70,16 @@ def save(
     out: Path,
     step: int,
     model: nn.Module,
-    hf_model: nn.Module,
-    tok: PreTrainedTokenizerFast,
     optimizer: torch.optim.Optimizer,
     trainer_state: dict[str, Any],
     d: Dist,
     keep_last: int,
+    export: Callable[[Path, dict[str, torch.Tensor]], None],
 ) -> Path:
-    """Collective: every rank must call it. Returns the final checkpoint directory."""
+    """Collective: every rank must call it. `export(dir, full_state)` writes `model/` on rank 0."""
     import torch
     import torch.distributed.checkpoint as dcp
-    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
-
-    from hare.model.tokenizer import save_tokenizer
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_optimizer_state_dict
 
     final = step_dir(out, step)
     tmp = final.with_name(final.name + ".tmp")
@@ -89,18 +88,17 @@ def save(
         tmp.mkdir(parents=True)
     barrier(d)
     full = full_state_dict(model)
-    optim_state = get_optimizer_state_dict(model, optimizer)
+    state = {"model": get_model_state_dict(model), "optimizer": get_optimizer_state_dict(model, optimizer)}
     with warnings.catch_warnings():  # one process without a group is a supported case, not a problem
         warnings.filterwarnings("ignore", message="torch.distributed is disabled")
-        dcp.save({"optimizer": optim_state}, checkpoint_id=str(tmp / "optimizer"))
+        dcp.save(state, checkpoint_id=str(tmp / "state"))
     torch.save(torch.get_rng_state(), tmp / f"rng-{d.rank}.pt")
     if d.is_main:
-        hf_model.save_pretrained(tmp / "model", state_dict=full)
-        save_tokenizer(tok, tmp / "model")
+        export(tmp / "model", full)
     barrier(d)
     if d.is_main:
-        state = {"format_version": FORMAT_VERSION, "step": step, **trainer_state}
-        (tmp / "trainer.json").write_text(json.dumps(state, indent=2) + "\n")
+        record = {"format_version": FORMAT_VERSION, "step": step, **trainer_state}
+        (tmp / "trainer.json").write_text(json.dumps(record, indent=2) + "\n")
         tmp.rename(final)
         complete = sorted(p for p in out.iterdir() if _STEP_DIR.match(p.name))
         for old in complete[: max(0, len(complete) - keep_last)]:
@@ -109,30 +107,23 @@ def save(
     return final
 
 
-def load(
-    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, d: Dist
-) -> dict[str, Any]:
+def load(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, d: Dist) -> dict[str, Any]:
     """Restore weights, optimizer and this rank's RNG from `path`; returns trainer.json."""
     import torch
     import torch.distributed.checkpoint as dcp
-    from safetensors.torch import load_file
     from torch.distributed.checkpoint.state_dict import (
-        StateDictOptions,
+        get_model_state_dict,
         get_optimizer_state_dict,
         set_model_state_dict,
         set_optimizer_state_dict,
     )
 
-    weights: dict[str, torch.Tensor] = {}
-    for file in sorted((path / "model").glob("*.safetensors")):
-        weights.update(load_file(file))
-    weights = {PREFIX + key: value for key, value in weights.items()}
-    set_model_state_dict(model, weights, options=StateDictOptions(full_state_dict=True))
-    optim_state = get_optimizer_state_dict(model, optimizer)
+    state = {"model": get_model_state_dict(model), "optimizer": get_optimizer_state_dict(model, optimizer)}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="torch.distributed is disabled")
-        dcp.load({"optimizer": optim_state}, checkpoint_id=str(path / "optimizer"))
-    set_optimizer_state_dict(model, optimizer, optim_state)
+        dcp.load(state, checkpoint_id=str(path / "state"))
+    set_model_state_dict(model, state["model"])
+    set_optimizer_state_dict(model, optimizer, state["optimizer"])
     rng = path / f"rng-{d.rank}.pt"
     if rng.is_file():
         torch.set_rng_state(torch.load(rng))

@@ -67,20 +67,36 @@ def _sync_context(model: nn.Module, sync: bool) -> contextlib.AbstractContextMan
 
 def train_step(
     model: nn.Module,
-    micro_batches: list[torch.Tensor],
+    micro_batches: list[dict[str, torch.Tensor]],
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     grad_clip: float,
     precision: str,
     d: Dist,
-) -> tuple[float, float]:
-    """One optimizer step over this rank's micro-batches; returns (global mean loss, grad norm)."""
+) -> tuple[float, float, int]:
+    """One optimizer step over this rank's micro-batches.
+
+    Every micro-batch's summed loss is divided by the number of counted targets in the whole global
+    batch (all ranks), times the ranks that DDP/FSDP2 average over: the step then minimises the true
+    token mean even when micro-batches hold different numbers of trained tokens (SFT masks, padding).
+    Returns (global mean loss, gradient norm, input tokens processed over all ranks).
+    """
     import torch
 
+    from hare.train.loss import IGNORE
+
+    batches = [{k: v.to(d.device, non_blocking=True) for k, v in b.items()} for b in micro_batches]
+    counts = torch.tensor([sum(int((b["targets"] != IGNORE).sum()) for b in batches),
+                           sum(b["input_ids"].numel() for b in batches)], device=d.device, dtype=torch.float64)
+    if d.world > 1:
+        import torch.distributed as dist
+
+        dist.all_reduce(counts)
+    divisor = (counts[0].clamp(min=1) / d.world).float()
     total = torch.zeros((), device=d.device)
-    for i, batch in enumerate(micro_batches):
-        with _sync_context(model, i == len(micro_batches) - 1), autocast(precision, d.device):
-            loss = model(batch.to(d.device, non_blocking=True)) / len(micro_batches)
+    for i, batch in enumerate(batches):
+        with _sync_context(model, i == len(batches) - 1), autocast(precision, d.device):
+            loss = model(**batch, divisor=divisor)
         loss.backward()
         total += loss.detach()
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip > 0 else float("inf"))
@@ -89,7 +105,7 @@ def train_step(
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return all_reduce_mean(total, d).item(), float(norm)
+    return all_reduce_mean(total, d).item(), float(norm), int(counts[1])
 
 
 def evaluate(model: nn.Module, windows: Windows, batches: int, micro: int, precision: str, d: Dist) -> float:
@@ -162,11 +178,11 @@ def fit(
     for step in range(start_step, cfg.max_steps):
         started = time.perf_counter()
         lr = scheduler.get_last_lr()[0]
-        loss, norm = train_step(model, batches.micro_batches(step, d.rank, d.world, micro), optimizer,
-                                scheduler, grad_clip, cfg.precision, d)
+        loss, norm, tokens = train_step(model, batches.micro_batches(step, d.rank, d.world, micro), optimizer,
+                                        scheduler, grad_clip, cfg.precision, d)
         if d.device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
-        tokens_per_s = cfg.global_batch_tokens / seconds
+        tokens_per_s = tokens / seconds
         mfu = tokens_per_s * flops_per_token / (peak_flops * d.world)
         on_step(Progress(step + 1, loss, lr, norm, tokens_per_s, mfu))

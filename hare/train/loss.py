@@ -90,6 +90,7 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: to
                          compute_dtype: torch.dtype = torch.float32, compile: bool = False) -> torch.Tensor:
     """Mean cross-entropy of `hidden @ weight.T` against `targets` (-100 ignored), fused and chunked."""
     need_grad = torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad)
+    # (a frozen lm_head, as under LoRA, still gets its gradient computed here: cheap next to the rest)
     return _LinearCrossEntropy.apply(hidden.flatten(0, -2), weight, targets.flatten(), compute_dtype,
                                      need_grad, compile)
 
@@ -105,11 +106,16 @@ class CausalLMLoss(nn.Module):
         super().__init__()
         self.lm, self.compile = lm, compile
 
-    def forward(self, batch: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
-        """`batch` is `(B, T+1)` windows; or `(B, T)` inputs with explicit `(B, T)` targets."""
-        if targets is None:
-            batch, targets = batch[:, :-1], batch[:, 1:]
-        hidden = self.lm.model(input_ids=batch, use_cache=False).last_hidden_state
+    def forward(self, input_ids: torch.Tensor, targets: torch.Tensor, divisor: torch.Tensor | None = None,
+                **model_kwargs: torch.Tensor) -> torch.Tensor:
+        """Loss of `(B, T)` inputs against `(B, T)` targets (-100 ignored): the mean over counted
+        targets, or their sum over `divisor` (the engine passes the global token count, so that
+        micro-batches with different numbers of counted tokens still average correctly).
+        `model_kwargs` go to the decoder (position_ids and a 4-D mask for packed samples)."""
+        hidden = self.lm.model(input_ids=input_ids, use_cache=False, **model_kwargs).last_hidden_state
         dtype = torch.get_autocast_dtype(hidden.device.type) if torch.is_autocast_enabled(hidden.device.type) \
             else torch.float32
-        return linear_cross_entropy(hidden, self.lm.lm_head.weight, targets, dtype, self.compile)
+        loss = linear_cross_entropy(hidden, self.lm.lm_head.weight, targets, dtype, self.compile)
+        if divisor is None:
+            return loss
+        return loss * (targets != IGNORE).sum() / divisor

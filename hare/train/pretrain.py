@@ -140,6 +140,7 @@ def train(cfg: PretrainConfig, resume: bool = False) -> Path:
 
     from hare.data.shards import check_tokenizer, load_meta, open_split
     from hare.model.load import save_checkpoint
+    from hare.model.tokenizer import save_tokenizer
     from hare.train import checkpoint
     from hare.train.batches import GlobalBatches, Windows
     from hare.train.distributed import barrier, init, shutdown
@@ -177,6 +178,10 @@ def train(cfg: PretrainConfig, resume: bool = False) -> Path:
     peak = cfg.log.peak_flops or peak_flops(d.device, compute_dtype)
     fpt = flops_per_token(hf_model.config, cfg.data.seq_len)
 
+    def export(directory: Path, full: dict[str, Any]) -> None:
+        hf_model.save_pretrained(directory, state_dict=full)
+        save_tokenizer(tok, directory)
+
     writer = None
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -213,8 +218,8 @@ def train(cfg: PretrainConfig, resume: bool = False) -> Path:
         if cfg.log.eval_every_steps and p.step % cfg.log.eval_every_steps == 0 and p.step < cfg.train.max_steps:
             run_eval(p.step)
         if cfg.checkpoint.every_steps and p.step % cfg.checkpoint.every_steps == 0:
-            checkpoint.save(out, p.step, model, hf_model, tok, optimizer,
-                            {"scheduler": scheduler.state_dict(), "config": to_yaml(cfg)}, d, cfg.checkpoint.keep_last)
+            state = {"scheduler": scheduler.state_dict(), "config": to_yaml(cfg)}
+            checkpoint.save(out, p.step, model, optimizer, state, d, cfg.checkpoint.keep_last, export)
 
     fit(model, batches, optimizer, scheduler, cfg.train, cfg.optim.grad_clip, d, start, fpt, peak, on_step)
     bar.close()

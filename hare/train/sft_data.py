@@ -1,0 +1,161 @@
+"""SFT data: four conversation formats → HARE chat messages → token ids with assistant-only labels.
+
+Formats (one JSON object per line; `auto` detects the format from the first record, and a file that
+mixes formats is an error naming the line):
+  openai    {"messages": [{"role": "system"|"user"|"assistant", "content": ...}, ...]}
+  alpaca    {"instruction": ..., "input"?: ..., "output": ..., "system"?: ...}
+  sharegpt  {"conversations": [{"from": "system"|"human"|"gpt", "value": ...}, ...]}
+  firefly   {"system"?: ..., "conversation": [{"human": ..., "assistant": ...}, ...]}
+
+Labels come from the chat template's own `{% generation %}` markers: the template is rendered once
+per sample, the marked character spans (each assistant reply plus its "<round_end>\\n") are mapped
+onto tokens through the tokenizer's offsets, and every other token gets label -100. Rendering the
+whole conversation and tokenizing it once keeps the ids identical to what inference tokenizes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hare.errors import HareError
+from hare.train.loss import IGNORE
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
+FORMATS = ("openai", "alpaca", "sharegpt", "firefly")
+_KEYS = {"openai": "messages", "sharegpt": "conversations", "firefly": "conversation", "alpaca": "instruction"}
+_SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
+Message = dict[str, str]
+
+
+def detect_format(record: dict[str, Any]) -> str | None:
+    found = [name for name, key in _KEYS.items() if key in record]
+    return found[0] if len(found) == 1 else None
+
+
+def to_messages(record: dict[str, Any], fmt: str) -> list[Message]:
+    """Convert one record of format `fmt` to chat messages (KeyError/TypeError on a malformed record)."""
+    if fmt == "openai":
+        return [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
+    if fmt == "alpaca":
+        prompt = record["instruction"] + (f"\n\n{record['input']}" if record.get("input") else "")
+        system = [{"role": "system", "content": record["system"]}] if record.get("system") else []
+        return [*system, {"role": "user", "content": prompt}, {"role": "assistant", "content": record["output"]}]
+    if fmt == "sharegpt":
+        return [{"role": _SHAREGPT_ROLES[t["from"]], "content": t["value"]} for t in record["conversations"]]
+    messages = [{"role": "system", "content": record["system"]}] if record.get("system") else []
+    for turn in record["conversation"]:
+        messages += [{"role": "user", "content": turn["human"]}, {"role": "assistant", "content": turn["assistant"]}]
+    return messages
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    yield number, line
+    except OSError as err:
+        raise HareError(f"cannot read SFT data '{path}': {err.strerror or err}") from None
+
+
+def read_conversations(path: str | Path, fmt: str = "auto") -> Iterator[tuple[str, list[Message]]]:
+    """Yield (`file:line`, messages) for every record; every problem names its file and line."""
+    path = Path(path)
+    if fmt != "auto" and fmt not in FORMATS:
+        raise HareError(f"unknown SFT format '{fmt}'; choose auto or one of: {', '.join(FORMATS)}")
+    file_format = None if fmt == "auto" else fmt
+    for number, line in _lines(path):
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise HareError(f"{where}: not valid JSON ({err.msg})") from None
+        found = detect_format(record) if isinstance(record, dict) else None
+        if file_format is None:
+            if found is None:
+                raise HareError(f"{where}: cannot tell the format; records need one of the keys "
+                                f"{', '.join(_KEYS.values())} (or pass --format)")
+            file_format = found
+        elif found is not None and found != file_format:
+            raise HareError(f"{where}: a {found} record in a {file_format} file; keep one format per file")
+        try:
+            messages = to_messages(record, file_format)
+        except (KeyError, TypeError) as err:
+            raise HareError(f"{where}: not a valid {file_format} record (missing or bad {err})") from None
+        if not any(m["role"] == "assistant" for m in messages):
+            raise HareError(f"{where}: conversation has no assistant turn, so there is nothing to learn")
+        yield where, messages
+
+
+@dataclass
+class Sample:
+    """One tokenized conversation: ids and labels of equal length (-100 where no loss is taken)."""
+
+    ids: list[int]
+    labels: list[int]
+    where: str = ""
+
+
+def encode(tok: PreTrainedTokenizerFast, messages: list[Message], system: str) -> Sample:
+    """Render through the chat template and label exactly the generation-marked characters."""
+    from transformers.utils.chat_template_utils import render_jinja_template
+
+    if messages[0]["role"] != "system":
+        messages = [{"role": "system", "content": system}, *messages]
+    (text,), (spans,) = render_jinja_template([messages], chat_template=tok.chat_template,
+                                              return_assistant_tokens_mask=True, **tok.special_tokens_map)
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    labels = [IGNORE] * len(enc.input_ids)
+    for i, (start, end) in enumerate(enc.offset_mapping):
+        # A token belongs to a reply if its characters lie inside a marked span; the "▁" that the
+        # tokenizer inserts before "\n" after <round_end> has an empty span at the "\n", hence <=.
+        if any(s <= start and (end <= e if end > start else start < e) for s, e in spans):
+            labels[i] = enc.input_ids[i]
+    return Sample(list(enc.input_ids), labels)
+
+
+@dataclass
+class Limits:
+    seq_len: int
+    truncate: bool = True
+    stats: dict[str, int] = field(default_factory=lambda: {"truncated": 0, "dropped": 0})
+
+
+def fit_to_length(tok: PreTrainedTokenizerFast, messages: list[Message], system: str, limits: Limits,
+                  where: str) -> Sample | None:
+    """Encode; if too long, drop whole trailing turns until the sample fits (None if nothing fits)."""
+    sample = encode(tok, messages, system)
+    if len(sample.ids) <= limits.seq_len + 1:
+        return sample
+    if not limits.truncate:
+        raise HareError(f"{where}: {len(sample.ids)} tokens exceed data.seq_len={limits.seq_len}; "
+                        "raise data.seq_len or allow truncation (data.truncate=true)")
+    cuts = [i + 1 for i, m in enumerate(messages) if m["role"] == "assistant"][:-1]
+    for cut in reversed(cuts):
+        sample = encode(tok, messages[:cut], system)
+        if len(sample.ids) <= limits.seq_len + 1:
+            limits.stats["truncated"] += 1
+            return sample
+    limits.stats["dropped"] += 1
+    return None
+
+
+def pack(samples: list[Sample], seq_len: int) -> list[list[Sample]]:
+    """Greedy packing in order: each row holds whole samples totalling at most `seq_len + 1` tokens."""
+    rows: list[list[Sample]] = []
+    used = seq_len + 2  # forces a new row first
+    for sample in samples:
+        if used + len(sample.ids) > seq_len + 1:
+            rows.append([])
+            used = 0
+        rows[-1].append(sample)
+        used += len(sample.ids)
+    return rows
