@@ -139,7 +139,7 @@ def test_run_learns_and_writes_everything(reference_run):
     val = losses(reference_run, "val")
     assert sorted(val) == [6, 12] and val[12] < val[6]
     record = json.loads((reference_run / "metrics.jsonl").read_text().splitlines()[0])
-    for key in ("lr", "grad_norm", "tokens", "tokens_per_s", "mfu"):
+    for key in ("lr", "grad_norm", "step_tokens", "tokens_per_s", "mfu"):
         assert record[key] > 0
     assert [p.name for p in sorted(reference_run.glob("step-*"))] == ["step-00000008", "step-00000012"]
     assert list((reference_run / "tensorboard").glob("events.out.tfevents.*"))

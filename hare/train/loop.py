@@ -153,6 +153,7 @@ class Progress:
     loss: float
     lr: float
     grad_norm: float
+    tokens: int  # input tokens of this step, all ranks
     tokens_per_s: float
     mfu: float
 
@@ -185,4 +186,4 @@ def fit(
         seconds = time.perf_counter() - started
         tokens_per_s = tokens / seconds
         mfu = tokens_per_s * flops_per_token / (peak_flops * d.world)
-        on_step(Progress(step + 1, loss, lr, norm, tokens_per_s, mfu))
+        on_step(Progress(step + 1, loss, lr, norm, tokens, tokens_per_s, mfu))

@@ -13,7 +13,6 @@ on 1 CPU or 16 GPUs. Every input is checked before the first step.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,120 +134,43 @@ def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist) -> nn.Module:
 
 def train(cfg: PretrainConfig, resume: bool = False) -> Path:
     """Train per `cfg` (on this rank); returns the directory of the final HF checkpoint."""
-    import torch
-    from tqdm import tqdm
-
     from hare.data.shards import check_tokenizer, load_meta, open_split
-    from hare.model.load import save_checkpoint
     from hare.model.tokenizer import save_tokenizer
-    from hare.train import checkpoint
+    from hare.train import checkpoint, job
     from hare.train.batches import GlobalBatches, Windows
-    from hare.train.distributed import barrier, init, shutdown
-    from hare.train.loop import evaluate, fit
-    from hare.train.metrics import MetricsWriter, flops_per_token, peak_flops
-    from hare.train.optim import build_optimizer, build_scheduler
+    from hare.train.distributed import init
+    from hare.train.loop import evaluate
 
     if not cfg.data.path:
         raise HareError("no training data: pass --data DIR (a directory written by `hare data pack`)")
     d = init(cfg.train.device)
-    out = Path(cfg.out)
-    found = checkpoint.latest(out)
+    found = checkpoint.latest(cfg.out)
     if found and not resume:
-        raise HareError(f"'{out}' already holds checkpoints ({found.name}); pass --resume to continue, or a new --out")
+        raise HareError(f"'{cfg.out}' already holds checkpoints ({found.name}); pass --resume to continue, "
+                        "or a new --out")
     meta = load_meta(cfg.data.path)
     hf_model, tok = start_model(cfg.model, cfg.train.seed)
     check_tokenizer(meta, tok, cfg.data.path)
     accum = validate(cfg, hf_model, d.world)
     train_windows = Windows(open_split(cfg.data.path, "train"), cfg.data.seq_len)
-    val_windows: Windows | None = Windows(open_split(cfg.data.path, "val"), cfg.data.seq_len)
-    if not len(val_windows):  # type: ignore[arg-type]
-        val_windows = None  # no held-out split (or too short for one sequence): skip validation
+    val_windows = Windows(open_split(cfg.data.path, "val"), cfg.data.seq_len)
     global_seqs = cfg.train.global_batch_tokens // cfg.data.seq_len
-    batches = GlobalBatches(train_windows, global_seqs, cfg.data.seed)
-
     model = prepare(hf_model, cfg.train, d)
-    optimizer = build_optimizer(model, cfg.optim, fused=True)
-    scheduler = build_scheduler(optimizer, cfg.train.max_steps, cfg.schedule)
-    start = 0
-    if found:
-        state = checkpoint.load(found, model, optimizer, d)
-        scheduler.load_state_dict(state["scheduler"])
-        start = state["step"]
-    compute_dtype = torch.bfloat16 if cfg.train.precision == "bf16" else torch.float32
-    peak = cfg.log.peak_flops or peak_flops(d.device, compute_dtype)
-    fpt = flops_per_token(hf_model.config, cfg.data.seq_len)
 
     def export(directory: Path, full: dict[str, Any]) -> None:
         hf_model.save_pretrained(directory, state_dict=full)
         save_tokenizer(tok, directory)
 
-    writer = None
-    if d.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(to_yaml(cfg))
-        writer = MetricsWriter(out, cfg.log.tensorboard)
-        if resume and not found:
-            print(f"pretrain: no checkpoint in '{out}' yet, starting from step 0")
-        print(f"pretrain: {len(train_windows):,} sequences of {cfg.data.seq_len} tokens, "
-              f"{global_seqs} per step ({accum} micro-batches of {cfg.train.micro_batch_size} × {d.world} ranks), "
-              f"steps {start}→{cfg.train.max_steps}{' (resumed from ' + found.name + ')' if found else ''}")
-    bar = tqdm(total=cfg.train.max_steps, initial=start, disable=not (d.is_main and cfg.log.progress),
-               unit="step", dynamic_ncols=True)
-    summary: dict[str, Any] = {"started": time.time(), "tokens": 0, "mfu": []}
+    def validation() -> float:
+        return evaluate(model, val_windows, cfg.log.eval_batches, cfg.train.micro_batch_size, cfg.train.precision, d)
 
-    def run_eval(step: int) -> None:
-        if val_windows is None:
-            return
-        loss = evaluate(model, val_windows, cfg.log.eval_batches, cfg.train.micro_batch_size,
-                        cfg.train.precision, d)
-        summary["val_loss"] = loss
-        if writer:
-            writer.write({"kind": "val", "step": step, "loss": loss, "ppl": float(torch.tensor(loss).exp())})
-            bar.write(f"step {step}: val loss {loss:.4f}, ppl {torch.tensor(loss).exp().item():.2f}")
-
-    def on_step(p: Any) -> None:
-        summary.update(tokens=summary["tokens"] + cfg.train.global_batch_tokens, loss=p.loss)
-        summary["mfu"].append(p.mfu)
-        if writer:
-            writer.write({"kind": "train", "step": p.step, "loss": p.loss, "lr": p.lr, "grad_norm": p.grad_norm,
-                          "tokens": p.step * cfg.train.global_batch_tokens, "tokens_per_s": p.tokens_per_s,
-                          "mfu": p.mfu, "epoch": batches.epoch_of(p.step)})
-        bar.set_postfix(loss=f"{p.loss:.4f}", lr=f"{p.lr:.2e}", tok_s=f"{p.tokens_per_s:,.0f}", mfu=f"{p.mfu:.1%}")
-        bar.update(1)
-        if cfg.log.eval_every_steps and p.step % cfg.log.eval_every_steps == 0 and p.step < cfg.train.max_steps:
-            run_eval(p.step)
-        if cfg.checkpoint.every_steps and p.step % cfg.checkpoint.every_steps == 0:
-            state = {"scheduler": scheduler.state_dict(), "config": to_yaml(cfg)}
-            checkpoint.save(out, p.step, model, optimizer, state, d, cfg.checkpoint.keep_last, export)
-
-    fit(model, batches, optimizer, scheduler, cfg.train, cfg.optim.grad_clip, d, start, fpt, peak, on_step)
-    bar.close()
-    run_eval(cfg.train.max_steps)
-    final = out / "final"
-    full = checkpoint.full_state_dict(model)
-    if d.is_main:
-        save_checkpoint(hf_model, tok, final, overwrite=True, state_dict=full)
-        _print_summary(summary, cfg, start, final)
-        writer.close()  # type: ignore[union-attr]
-    barrier(d)
-    shutdown()
-    return final
-
-
-def _print_summary(summary: dict[str, Any], cfg: PretrainConfig, start: int, final: Path) -> None:
-    seconds = time.time() - summary["started"]
-    steps = cfg.train.max_steps - start
-    mfu = sum(summary["mfu"]) / max(1, len(summary["mfu"]))
-    lines = [f"trained {steps} steps ({summary['tokens']:,} tokens) in {seconds:.1f} s: "
-             f"{summary['tokens'] / max(seconds, 1e-9):,.0f} tokens/s, MFU {mfu:.1%}"]
-    if "loss" in summary:
-        lines.append(f"final train loss {summary['loss']:.4f}")
-    if "val_loss" in summary:
-        import math
-
-        lines.append(f"val loss {summary['val_loss']:.4f} (ppl {math.exp(summary['val_loss']):.2f})")
-    lines.append(f"model: {final}")
-    print("; ".join(lines))
+    return job.run(job.Job(
+        name="pretrain", cfg=cfg, model=model, model_config=hf_model.config, seq_len=cfg.data.seq_len,
+        batches=GlobalBatches(train_windows, global_seqs, cfg.data.seed), export=export,
+        evaluate=validation if len(val_windows) else None,  # no held-out sequence: no validation
+        describe=f"{len(train_windows):,} sequences of {cfg.data.seq_len} tokens, {global_seqs} per step "
+                 f"({accum} micro-batches of {cfg.train.micro_batch_size} × {d.world} ranks)",
+    ), d, found, resume)
 
 
 def run(args: PretrainArgs) -> Path | None:

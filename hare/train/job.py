@@ -1,0 +1,127 @@
+"""Running a training job: what pretraining and SFT share beyond the loop itself.
+
+Given a prepared model, its batches and an export function, `run` builds optimizer and schedule,
+resumes from the newest complete checkpoint, shows progress (loss, lr, tokens/s, MFU), writes
+metrics, evaluates, checkpoints every N steps, and exports the final model atomically to OUT/final.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+    from transformers import PretrainedConfig
+
+    from hare.train.batches import GlobalBatches
+    from hare.train.distributed import Dist
+
+Export = Callable[[Path, dict[str, "torch.Tensor"]], None]
+
+
+@dataclass
+class Job:
+    name: str  # "pretrain", "sft": prefixes the log lines
+    cfg: Any  # the resolved config: out, train, optim, schedule, checkpoint, log sections
+    model: nn.Module  # prepared (wrapped) training module; forward returns the loss
+    model_config: PretrainedConfig
+    batches: GlobalBatches
+    seq_len: int
+    export: Export  # writes the user-facing model directory from the full state dict (rank 0)
+    evaluate: Callable[[], float] | None = None
+    describe: str = ""
+
+
+def run(job: Job, d: Dist, found: Path | None, resume: bool) -> Path:
+    """Train `job` to `train.max_steps`; returns OUT/final."""
+    import torch
+    from tqdm import tqdm
+
+    from hare.atomic import move_into_place, temp_sibling
+    from hare.config import to_yaml
+    from hare.train import checkpoint
+    from hare.train.distributed import barrier, shutdown
+    from hare.train.loop import fit
+    from hare.train.metrics import MetricsWriter, flops_per_token, peak_flops
+    from hare.train.optim import build_optimizer, build_scheduler
+
+    cfg, out = job.cfg, Path(job.cfg.out)
+    optimizer = build_optimizer(job.model, cfg.optim, fused=True)
+    scheduler = build_scheduler(optimizer, cfg.train.max_steps, cfg.schedule)
+    start = 0
+    if found:
+        state = checkpoint.load(found, job.model, optimizer, d)
+        scheduler.load_state_dict(state["scheduler"])
+        start = state["step"]
+    compute_dtype = torch.bfloat16 if cfg.train.precision == "bf16" else torch.float32
+    peak = cfg.log.peak_flops or peak_flops(d.device, compute_dtype)
+    fpt = flops_per_token(job.model_config, job.seq_len)
+    writer = None
+    if d.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(to_yaml(cfg))
+        writer = MetricsWriter(out, cfg.log.tensorboard)
+        if resume and not found:
+            print(f"{job.name}: no checkpoint in '{out}' yet, starting from step 0")
+        print(f"{job.name}: {job.describe}, steps {start}→{cfg.train.max_steps}"
+              f"{' (resumed from ' + found.name + ')' if found else ''}")
+    bar = tqdm(total=cfg.train.max_steps, initial=start, disable=not (d.is_main and cfg.log.progress),
+               unit="step", dynamic_ncols=True)
+    summary: dict[str, Any] = {"started": time.time(), "tokens": 0, "mfu": []}
+
+    def run_eval(step: int) -> None:
+        if job.evaluate is None:
+            return
+        loss = summary["val_loss"] = job.evaluate()
+        if writer:
+            writer.write({"kind": "val", "step": step, "loss": loss, "ppl": math.exp(min(loss, 50))})
+            bar.write(f"step {step}: val loss {loss:.4f}, ppl {math.exp(min(loss, 50)):.2f}")
+
+    def on_step(p: Any) -> None:
+        summary.update(tokens=summary["tokens"] + p.tokens, loss=p.loss)
+        summary["mfu"].append(p.mfu)
+        if writer:
+            writer.write({"kind": "train", "step": p.step, "loss": p.loss, "lr": p.lr, "grad_norm": p.grad_norm,
+                          "step_tokens": p.tokens, "tokens_per_s": p.tokens_per_s, "mfu": p.mfu,
+                          "epoch": job.batches.epoch_of(p.step)})
+        bar.set_postfix(loss=f"{p.loss:.4f}", lr=f"{p.lr:.2e}", tok_s=f"{p.tokens_per_s:,.0f}", mfu=f"{p.mfu:.1%}")
+        bar.update(1)
+        if cfg.log.eval_every_steps and p.step % cfg.log.eval_every_steps == 0 and p.step < cfg.train.max_steps:
+            run_eval(p.step)
+        if cfg.checkpoint.every_steps and p.step % cfg.checkpoint.every_steps == 0:
+            state = {"scheduler": scheduler.state_dict(), "config": to_yaml(cfg)}
+            checkpoint.save(out, p.step, job.model, optimizer, state, d, cfg.checkpoint.keep_last, job.export)
+
+    fit(job.model, job.batches, optimizer, scheduler, cfg.train, cfg.optim.grad_clip, d, start, fpt, peak, on_step)
+    bar.close()
+    run_eval(cfg.train.max_steps)
+    final = out / "final"
+    full = checkpoint.full_state_dict(job.model)
+    if d.is_main:
+        tmp = temp_sibling(final)
+        job.export(tmp, full)
+        move_into_place(tmp, final)
+        _print_summary(job.name, summary, cfg.train.max_steps - start, final)
+        writer.close()  # type: ignore[union-attr]
+    barrier(d)
+    shutdown()
+    return final
+
+
+def _print_summary(name: str, summary: dict[str, Any], steps: int, final: Path) -> None:
+    seconds = time.time() - summary["started"]
+    mfu = sum(summary["mfu"]) / max(1, len(summary["mfu"]))
+    parts = [f"{name}: trained {steps} steps ({summary['tokens']:,} tokens) in {seconds:.1f} s: "
+             f"{summary['tokens'] / max(seconds, 1e-9):,.0f} tokens/s, MFU {mfu:.1%}"]
+    if "loss" in summary:
+        parts.append(f"final train loss {summary['loss']:.4f}")
+    if "val_loss" in summary:
+        parts.append(f"val loss {summary['val_loss']:.4f} (ppl {math.exp(min(summary['val_loss'], 50)):.2f})")
+    parts.append(f"model: {final}")
+    print("; ".join(parts))
