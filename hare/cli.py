@@ -38,6 +38,8 @@ COMMANDS: dict[str, Command] = {
                              "Drop training documents that overlap benchmark items (n-gram rule)."),
     "pretrain": Command("hare.train.pretrain", "PretrainArgs",
                         "Pretrain or continue pretraining (YAML config + overrides; runs under torchrun)."),
+    "sft": Command("hare.train.sft", "SFTArgs",
+                   "Fine-tune into a HARE chat model (full or LoRA), loss on assistant replies only."),
     "bench train": Command("hare.bench.train", "BenchTrainConfig",
                            "Training tokens/s vs Hugging Face Trainer, and the fraction of measured peak FLOP/s."),
 }

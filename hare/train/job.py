@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
     from torch import nn
-    from transformers import PretrainedConfig
+    from transformers import PretrainedConfig, PreTrainedModel
 
     from hare.train.batches import GlobalBatches
     from hare.train.distributed import Dist
+    from hare.train.loop import TrainConfig
 
 Export = Callable[[Path, dict[str, "torch.Tensor"]], None]
 
@@ -36,6 +37,26 @@ class Job:
     export: Export  # writes the user-facing model directory from the full state dict (rank 0)
     evaluate: Callable[[], float] | None = None
     describe: str = ""
+
+
+def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist) -> nn.Module:
+    """Move, transform and wrap the model for training; the result's forward returns the loss.
+
+    `torch.compile` applies in place to the decoder stack (`Module.compile`), so parameter names and
+    checkpoints are the same with or without it.
+    """
+    from hare.train.distributed import wrap
+    from hare.train.fp8 import apply_fp8
+    from hare.train.loss import CausalLMLoss
+
+    model.to(d.device)
+    if cfg.activation_checkpointing:
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    if cfg.fp8:
+        apply_fp8(model, d.device, cfg.fp8_emulate)
+    if cfg.compile:
+        model.model.compile()
+    return wrap(CausalLMLoss(model, compile=cfg.compile), cfg.parallel, d, layers=list(model.model.layers))
 
 
 def run(job: Job, d: Dist, found: Path | None, resume: bool) -> Path:

@@ -26,10 +26,8 @@ from hare.train.loop import LogConfig, TrainConfig
 from hare.train.optim import OptimConfig, ScheduleConfig
 
 if TYPE_CHECKING:
-    from torch import nn
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-    from hare.train.distributed import Dist
 
 
 @dataclass
@@ -112,26 +110,6 @@ def validate(cfg: PretrainConfig, model: PreTrainedModel, world: int) -> int:
     return accumulation_steps(cfg, world)
 
 
-def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist) -> nn.Module:
-    """Move, transform and wrap the model for training; the result's forward returns the loss.
-
-    `torch.compile` applies in place to the decoder stack (`Module.compile`), so parameter names and
-    checkpoints are the same with or without it.
-    """
-    from hare.train.distributed import wrap
-    from hare.train.fp8 import apply_fp8
-    from hare.train.loss import CausalLMLoss
-
-    model.to(d.device)
-    if cfg.activation_checkpointing:
-        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-    if cfg.fp8:
-        apply_fp8(model, d.device, cfg.fp8_emulate)
-    if cfg.compile:
-        model.model.compile()
-    return wrap(CausalLMLoss(model, compile=cfg.compile), cfg.parallel, d, layers=list(model.model.layers))
-
-
 def train(cfg: PretrainConfig, resume: bool = False) -> Path:
     """Train per `cfg` (on this rank); returns the directory of the final HF checkpoint."""
     from hare.data.shards import check_tokenizer, load_meta, open_split
@@ -155,7 +133,7 @@ def train(cfg: PretrainConfig, resume: bool = False) -> Path:
     train_windows = Windows(open_split(cfg.data.path, "train"), cfg.data.seq_len)
     val_windows = Windows(open_split(cfg.data.path, "val"), cfg.data.seq_len)
     global_seqs = cfg.train.global_batch_tokens // cfg.data.seq_len
-    model = prepare(hf_model, cfg.train, d)
+    model = job.prepare(hf_model, cfg.train, d)
 
     def export(directory: Path, full: dict[str, Any]) -> None:
         hf_model.save_pretrained(directory, state_dict=full)

@@ -26,6 +26,7 @@ from hare.errors import HareError
 from hare.train.loss import IGNORE
 
 if TYPE_CHECKING:
+    import torch
     from transformers import PreTrainedTokenizerFast
 
 FORMATS = ("openai", "alpaca", "sharegpt", "firefly")
@@ -55,29 +56,43 @@ def to_messages(record: dict[str, Any], fmt: str) -> list[Message]:
     return messages
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def _records(source: str) -> Iterator[tuple[str, Any]]:
+    """(`file:line`, record) from a local JSONL(.gz) file, or (`name[i]`, row) from a hub dataset."""
+    path = Path(source)
+    if not path.exists():
+        if source.startswith((".", "/", "~")) or source.count("/") > 1 or source.endswith((".jsonl", ".gz")):
+            raise HareError(f"SFT data file '{source}' does not exist")
+        try:
+            import datasets
+        except ImportError:
+            raise HareError(f"'{source}' is not a local file; hub datasets need: bash scripts/setup.sh data") from None
+        try:
+            rows = datasets.load_dataset(source, split="train")
+        except Exception as err:  # noqa: BLE001 (datasets raises many types for "not reachable")
+            raise HareError(f"'{source}' is neither a local file nor a loadable Hugging Face dataset "
+                            f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+        yield from ((f"{source}[{i}]", row) for i, row in enumerate(rows))
+        return
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
             for number, line in enumerate(f, 1):
-                if line.strip():
-                    yield number, line
+                if not line.strip():
+                    continue
+                try:
+                    yield f"{path}:{number}", json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise HareError(f"{path}:{number}: not valid JSON ({err.msg})") from None
     except OSError as err:
         raise HareError(f"cannot read SFT data '{path}': {err.strerror or err}") from None
 
 
-def read_conversations(path: str | Path, fmt: str = "auto") -> Iterator[tuple[str, list[Message]]]:
+def read_conversations(source: str, fmt: str = "auto") -> Iterator[tuple[str, list[Message]]]:
     """Yield (`file:line`, messages) for every record; every problem names its file and line."""
-    path = Path(path)
     if fmt != "auto" and fmt not in FORMATS:
         raise HareError(f"unknown SFT format '{fmt}'; choose auto or one of: {', '.join(FORMATS)}")
     file_format = None if fmt == "auto" else fmt
-    for number, line in _lines(path):
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise HareError(f"{where}: not valid JSON ({err.msg})") from None
+    for where, record in _records(str(source)):
         found = detect_format(record) if isinstance(record, dict) else None
         if file_format is None:
             if found is None:
@@ -146,6 +161,39 @@ def fit_to_length(tok: PreTrainedTokenizerFast, messages: list[Message], system:
             return sample
     limits.stats["dropped"] += 1
     return None
+
+
+def collate(rows: list[list[Sample]], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad rows to the longest; a row with several samples gets restarting positions and a
+    block-diagonal causal mask, so no token attends across samples (packing changes no loss)."""
+    import torch
+
+    length = max(sum(len(s.ids) for s in row) for row in rows) - 1
+    input_ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
+    targets = torch.full((len(rows), length), IGNORE, dtype=torch.long)
+    packed = any(len(row) > 1 for row in rows)
+    positions = torch.zeros((len(rows), length), dtype=torch.long)
+    segment = torch.full((len(rows), length), -1, dtype=torch.long)
+    for b, row in enumerate(rows):
+        ids = [i for s in row for i in s.ids]
+        labels = [label for s in row for label in s.labels]
+        n = len(ids) - 1
+        input_ids[b, :n] = torch.tensor(ids[:-1])
+        targets[b, :n] = torch.tensor(labels[1:])  # a sample's first label is never trained, so no
+        start = 0                                   # target crosses from one sample into the next
+        for k, s in enumerate(row):
+            end = min(start + len(s.ids), n)
+            positions[b, start:end] = torch.arange(end - start)
+            segment[b, start:end] = k
+            start = end
+    batch = {"input_ids": input_ids, "targets": targets}
+    if packed:
+        causal = torch.ones(length, length, dtype=torch.bool).tril()
+        same = (segment[:, :, None] == segment[:, None, :]) & (segment[:, :, None] >= 0)
+        pad_self = torch.eye(length, dtype=torch.bool)[None] & (segment[:, :, None] < 0)
+        batch["attention_mask"] = ((same & causal) | pad_self)[:, None]
+        batch["position_ids"] = positions
+    return batch
 
 
 def pack(samples: list[Sample], seq_len: int) -> list[list[Sample]]:

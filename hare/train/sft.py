@@ -1,0 +1,265 @@
+"""`hare sft`: supervised fine-tuning into a HARE chat model, full or LoRA, on the pretraining engine.
+
+    hare sft --model runs/pre/final --data chats.jsonl --out runs/chat
+    hare sft --config configs/sft/hare-chat.yaml --model BASE --data a.jsonl b.jsonl --out runs/chat
+    torchrun --standalone --nproc_per_node 2 -m hare sft … --lora      # LoRA r=16, α=32 (Octopus v2)
+
+Conversations (OpenAI, Alpaca, ShareGPT or Firefly JSONL, or a hub dataset) are rendered with the
+HARE chat template and trained with loss on assistant replies only, each including its closing
+`<round_end>\\n`. A base model whose tokenizer lacks HARE's tokens gets them: embeddings grow to
+the next multiple of 64 and the new rows start at the mean of the existing ones. Everything else —
+distribution, checkpoints, exact resume, metrics — is the pretraining engine's (`hare/train/job.py`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hare.config import load_config, option, positional
+from hare.errors import HareError
+from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
+from hare.train.checkpoint import CheckpointConfig
+from hare.train.loop import LogConfig, TrainConfig
+from hare.train.optim import OptimConfig, ScheduleConfig
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]
+
+
+@dataclass
+class SFTModelConfig:
+    path: str = option("", "base checkpoint directory to fine-tune")
+    functional_tokens: int = option(0, "ensure this many <api_i> tool tokens (+ <api_end>) exist")
+
+
+@dataclass
+class SFTDataConfig:
+    paths: list[str] = option(default_factory=list, help="JSONL(.gz) files or hub dataset names")
+    format: str = option("auto", "auto, openai, alpaca, sharegpt or firefly")
+    seq_len: int = option(2048, "longest training sequence in tokens")
+    truncate: bool = option(True, "drop trailing turns of over-long conversations (else: error)")
+    pack: bool = option(False, "pack several conversations per sequence (no attention across them)")
+    system: str = option(DEFAULT_SYSTEM_PROMPT, "system prompt for conversations that have none")
+    epochs: float = option(0.0, "train this many passes over the data (0: use train.max_steps)")
+    seed: int = option(0, "seed of the per-epoch shuffle")
+
+
+@dataclass
+class LoraSettings:
+    enabled: bool = option(False, "train LoRA adapters instead of all weights")
+    r: int = option(16, "LoRA rank")
+    alpha: int = option(32, "LoRA scaling numerator (scale = alpha / r)")
+    dropout: float = option(0.05, "dropout on the LoRA path")
+    target_modules: list[str] = option(default_factory=lambda: list(LORA_TARGETS), help="layers that get adapters")
+    merge: bool = option(True, "export merged plain HF weights (else the PEFT adapter next to the base)")
+
+
+def _sft_optim() -> OptimConfig:
+    return OptimConfig(lr=2e-5, weight_decay=0.0)
+
+
+def _sft_schedule() -> ScheduleConfig:
+    return ScheduleConfig(name="cosine", warmup_steps=10, min_lr_ratio=0.0)
+
+
+@dataclass
+class SFTConfig:
+    out: str = "runs/sft"
+    model: SFTModelConfig = field(default_factory=SFTModelConfig)
+    data: SFTDataConfig = field(default_factory=SFTDataConfig)
+    lora: LoraSettings = field(default_factory=LoraSettings)
+    optim: OptimConfig = field(default_factory=_sft_optim)
+    schedule: ScheduleConfig = field(default_factory=_sft_schedule)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(global_batch_tokens=16 * 2048))
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    log: LogConfig = field(default_factory=lambda: LogConfig(eval_every_steps=0))
+
+
+@dataclass
+class SFTArgs:
+    config: str | None = option(None, "YAML recipe, e.g. configs/sft/tiny-cpu.yaml")
+    model: str | None = option(None, "base checkpoint directory (sets model.path)")
+    data: list[str] | None = option(None, "conversation files or hub datasets (sets data.paths)")
+    out: str | None = option(None, "run directory (sets out); the chat model lands in OUT/final")
+    format: str | None = option(None, "input format: auto, openai, alpaca, sharegpt, firefly (sets data.format)")
+    lora: bool = option(False, "LoRA fine-tuning (sets lora.enabled)")
+    merge: bool | None = option(None, "with --lora: export merged weights (default) or, --no-merge, the adapter")
+    resume: bool = option(False, "continue from the newest complete checkpoint in the run directory")
+    print_config: bool = option(False, "print the resolved config and exit")
+    overrides: list[str] = positional("config overrides as section.key=value, e.g. train.max_steps=100")
+
+
+def resolve(args: SFTArgs) -> SFTConfig:
+    import json
+
+    pairs: list[tuple[str, Any]] = [("model.path", args.model), ("out", args.out), ("data.format", args.format),
+                                    ("data.paths", json.dumps(args.data) if args.data else None),
+                                    ("lora.enabled", "true" if args.lora else None),
+                                    ("lora.merge", None if args.merge is None else str(args.merge).lower())]
+    return load_config(SFTConfig, args.config, [*args.overrides, *(f"{k}={v}" for k, v in pairs if v)])
+
+
+def add_hare_tokens(model: PreTrainedModel, tok: PreTrainedTokenizerFast, functional_tokens: int) -> int:
+    """Give a base model HARE's chat (and tool) tokens and template; returns how many tokens were added."""
+    import torch
+
+    from hare.model.presets import padded_vocab_size
+    from hare.model.tokenizer import CHAT_TEMPLATE, ROUND_END, added_tokens
+
+    missing = [t for t in added_tokens(functional_tokens) if t not in tok.get_vocab()]
+    if missing:
+        tok.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
+    tok.chat_template = CHAT_TEMPLATE
+    rows = model.get_input_embeddings().weight.shape[0]
+    if len(tok) > rows:
+        with torch.no_grad():
+            old_in = model.get_input_embeddings().weight.mean(dim=0)
+            old_out = model.get_output_embeddings().weight.mean(dim=0)
+            model.resize_token_embeddings(padded_vocab_size(len(tok)), mean_resizing=False)
+            model.get_input_embeddings().weight[rows:] = old_in
+            model.get_output_embeddings().weight[rows:] = old_out
+    eos = model.generation_config.eos_token_id
+    eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+    round_end = tok.convert_tokens_to_ids(ROUND_END)
+    model.generation_config.eos_token_id = [round_end, *(e for e in eos if e != round_end)]
+    return len(missing)
+
+
+def merged_weights(full: dict[str, torch.Tensor], scale: float) -> dict[str, torch.Tensor]:
+    """Fold LoRA adapters into plain weights: W + scale · B·A, under the base model's own names."""
+    merged = {}
+    for key, value in full.items():
+        if ".lora_" in key:
+            continue
+        if key.endswith(".base_layer.weight"):
+            stem = key.removesuffix(".base_layer.weight")
+            a, b = full[f"{stem}.lora_A.default.weight"], full[f"{stem}.lora_B.default.weight"]
+            merged[f"{stem}.weight"] = value + scale * (b.float() @ a.float()).to(value.dtype)
+        else:
+            merged[key.replace(".base_layer.", ".")] = value
+    return merged
+
+
+def load_samples(cfg: SFTConfig, tok: PreTrainedTokenizerFast) -> tuple[list[Any], dict[str, int]]:
+    from hare.train.sft_data import Limits, fit_to_length, pack, read_conversations
+
+    if not cfg.data.paths:
+        raise HareError("no SFT data: pass --data FILE… (JSONL conversations) or set data.paths")
+    limits = Limits(cfg.data.seq_len, cfg.data.truncate)
+    samples = []
+    for source in cfg.data.paths:
+        for where, messages in read_conversations(source, cfg.data.format):
+            sample = fit_to_length(tok, messages, cfg.data.system, limits, where)
+            if sample is not None:
+                samples.append(sample)
+    if not samples:
+        raise HareError(f"no usable conversation in {', '.join(cfg.data.paths)} (all longer than data.seq_len?)")
+    rows = pack(samples, cfg.data.seq_len) if cfg.data.pack else [[s] for s in samples]
+    return rows, {"conversations": len(samples), **limits.stats}
+
+
+def train(cfg: SFTConfig, resume: bool = False) -> Path:
+    import functools
+
+    import torch
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM
+
+    from hare.model.load import check_checkpoint_dir, check_vocab, load_tokenizer
+    from hare.model.tokenizer import save_tokenizer
+    from hare.train import checkpoint, job
+    from hare.train.batches import GlobalBatches
+    from hare.train.distributed import init
+    from hare.train.sft_data import collate
+
+    if not cfg.model.path or check_checkpoint_dir(cfg.model.path) is None:
+        raise HareError("pass --model DIR: the local base checkpoint to fine-tune")
+    d = init(cfg.train.device)
+    found = checkpoint.latest(cfg.out)
+    if found and not resume:
+        raise HareError(f"'{cfg.out}' already holds checkpoints ({found.name}); pass --resume or a new --out")
+    tok = load_tokenizer(cfg.model.path)
+    hf_model = AutoModelForCausalLM.from_pretrained(cfg.model.path, dtype=torch.float32)
+    added = add_hare_tokens(hf_model, tok, cfg.model.functional_tokens)
+    check_vocab(hf_model, tok, cfg.model.path)
+    if cfg.data.seq_len > hf_model.config.max_position_embeddings:
+        raise HareError(f"data.seq_len={cfg.data.seq_len} exceeds the model's max_position_embeddings="
+                        f"{hf_model.config.max_position_embeddings}; lower data.seq_len")
+    rows, stats = load_samples(cfg, tok)
+    global_rows = cfg.train.global_batch_tokens // cfg.data.seq_len
+    per_pass = cfg.train.micro_batch_size * d.world
+    if global_rows < 1 or global_rows % per_pass:
+        raise HareError(f"train.global_batch_tokens / data.seq_len = {global_rows} sequences per step must be a "
+                        f"positive multiple of micro_batch_size × ranks = {per_pass}")
+    if cfg.data.epochs > 0:
+        cfg.train.max_steps = max(1, math.ceil(cfg.data.epochs * len(rows) / global_rows))
+    if cfg.lora.enabled:
+        _apply_lora(hf_model, cfg.lora, train_embeddings=added > 0)
+    model = job.prepare(hf_model, cfg.train, d)
+
+    def export(directory: Path, full: dict[str, torch.Tensor]) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        if cfg.lora.enabled and not cfg.lora.merge:
+            _save_adapter(directory, full, hf_model, cfg.model.path)
+        else:
+            weights = merged_weights(full, cfg.lora.alpha / cfg.lora.r) if cfg.lora.enabled else full
+            save_file({k: v.contiguous() for k, v in weights.items()}, directory / "model.safetensors",
+                      metadata={"format": "pt"})
+            hf_model.config.save_pretrained(directory)
+        hf_model.generation_config.save_pretrained(directory)
+        save_tokenizer(tok, directory)
+
+    describe = (f"{stats['conversations']:,} conversations ({stats['truncated']} truncated, {stats['dropped']} "
+                f"dropped as too long) in {len(rows):,} sequences, {global_rows} per step, "
+                f"{'LoRA r=' + str(cfg.lora.r) if cfg.lora.enabled else 'full fine-tuning'}"
+                f"{', ' + str(added) + ' tokens added' if added else ''}")
+    return job.run(job.Job(
+        name="sft", cfg=cfg, model=model, model_config=hf_model.config, seq_len=cfg.data.seq_len,
+        batches=GlobalBatches(rows, global_rows, cfg.data.seed, functools.partial(collate, pad_id=tok.pad_token_id)),
+        export=export, describe=describe,
+    ), d, found, resume)
+
+
+def _apply_lora(model: PreTrainedModel, lora: LoraSettings, train_embeddings: bool) -> None:
+    """Inject LoRA layers in place (peft); new token rows need trainable embeddings to mean anything."""
+    try:
+        from peft import LoraConfig, inject_adapter_in_model
+    except ImportError:
+        raise HareError("LoRA needs peft: bash scripts/setup.sh train") from None
+    for p in model.parameters():
+        p.requires_grad_(False)
+    config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                        target_modules=lora.target_modules)
+    inject_adapter_in_model(config, model)
+    for module in (model.get_input_embeddings(), model.get_output_embeddings()) if train_embeddings else ():
+        module.weight.requires_grad_(True)
+    model._hare_lora_config = config  # for the adapter export
+
+
+def _save_adapter(directory: Path, full: dict[str, torch.Tensor], model: PreTrainedModel, base: str) -> None:
+    """The PEFT adapter format: adapter_model.safetensors + adapter_config.json, loadable by peft."""
+    from safetensors.torch import save_file
+
+    adapter = {f"base_model.model.{k.replace('.default', '')}": v.contiguous()
+               for k, v in full.items() if ".lora_" in k}
+    save_file(adapter, directory / "adapter_model.safetensors", metadata={"format": "pt"})
+    config = model._hare_lora_config
+    config.base_model_name_or_path = str(Path(base).resolve())
+    config.task_type = "CAUSAL_LM"
+    config.save_pretrained(directory)
+
+
+def run(args: SFTArgs) -> Path | None:
+    from hare.config import to_yaml
+
+    cfg = resolve(args)
+    if args.print_config:
+        print(to_yaml(cfg), end="")
+        return None
+    return train(cfg, resume=args.resume)

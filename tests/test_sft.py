@@ -1,0 +1,211 @@
+"""SFT: label masks per format, packing without leaks, token addition, memorising chats, LoRA/full on 2 ranks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from hare.config import load_config
+from hare.errors import HareError
+from hare.train.loss import IGNORE
+from hare.train.sft import SFTConfig, add_hare_tokens, train
+from hare.train.sft_data import Sample, collate, encode, read_conversations
+
+FACTS = [("France", "Paris"), ("Japan", "Tokyo"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Egypt", "Cairo"),
+         ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Chile", "Santiago"), ("Norway", "Oslo"), ("Cuba", "Havana"),
+         ("Greece", "Athens"), ("Iran", "Tehran"), ("Nepal", "Kathmandu"), ("Poland", "Warsaw"),
+         ("Sweden", "Stockholm"), ("Canada", "Ottawa"), ("Ghana", "Accra"), ("Laos", "Vientiane"),
+         ("Mali", "Bamako"), ("Fiji", "Suva")]
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+RECORDS = {
+    "openai": {"messages": [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi"},
+                            {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "2+2?"},
+                            {"role": "assistant", "content": "4"}]},
+    "alpaca": {"instruction": "Add the numbers.", "input": "2 and 3", "output": "5"},
+    "sharegpt": {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello there."},
+                                   {"from": "human", "value": "Bye"}, {"from": "gpt", "value": " See you!"}]},
+    "firefly": {"system": "You are a hare.", "conversation": [{"human": "Who are you?", "assistant": "A hare."},
+                                                              {"human": "Fast?", "assistant": "Very fast."}]},
+}
+
+
+@pytest.mark.parametrize("fmt", list(RECORDS))
+def test_labels_cover_exactly_the_assistant_replies(fmt, tok, tmp_path):
+    from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
+
+    (where, messages), = read_conversations(str(write_jsonl(tmp_path / "d.jsonl", [RECORDS[fmt]])))
+    assert where.endswith("d.jsonl:1")
+    sample = encode(tok, messages, DEFAULT_SYSTEM_PROMPT)
+    if messages[0]["role"] != "system":
+        messages = [{"role": "system", "content": DEFAULT_SYSTEM_PROMPT}, *messages]
+
+    def ids(prefix: list[dict], generation_prompt: bool = False) -> list[int]:
+        text = tok.apply_chat_template(prefix, tokenize=False, add_generation_prompt=generation_prompt)
+        return tok(text, add_special_tokens=False).input_ids
+
+    # Independent expectation: the tokens a reply adds to the rendered prefix, reply + "<round_end>\n".
+    expected = [IGNORE] * len(sample.ids)
+    for k, message in enumerate(messages):
+        if message["role"] == "assistant":
+            start, end = len(ids(messages[:k], True)), len(ids(messages[:k + 1]))
+            expected[start:end] = sample.ids[start:end]
+            assert tok.decode(sample.ids[start:end]).startswith(message["content"].strip())
+            assert sample.ids[end - 3:end] == [32001, 28705, 13]  # <round_end> "▁" "\n"
+    assert sample.ids == ids(messages)
+    assert sample.labels == expected, fmt
+
+
+def test_packed_rows_compute_the_same_losses_as_separate_rows(tok):
+    from hare.model.init import build_model
+    from hare.train.loss import CausalLMLoss
+
+    model, _ = build_model("hare-micro")
+    loss_module = CausalLMLoss(model).eval()
+    samples = [encode(tok, RECORDS["openai"]["messages"], ""),
+               encode(tok, [{"role": "user", "content": "Yo"}, {"role": "assistant", "content": "Hey!"}], "Hi.")]
+    packed = collate([samples], pad_id=0)
+    assert packed["attention_mask"].shape[-1] == packed["input_ids"].shape[1]
+    separate = collate([[s] for s in samples], pad_id=0)
+    with torch.no_grad():
+        n_packed = (packed["targets"] != IGNORE).sum()
+        n_separate = (separate["targets"] != IGNORE).sum()
+        assert n_packed == n_separate
+        packed_loss = loss_module(**packed)
+        separate_loss = loss_module(**separate)
+    assert packed_loss.item() == pytest.approx(separate_loss.item(), rel=1e-5)
+
+
+def test_base_model_without_hare_tokens_gets_them(tmp_path):
+    from tokenizers import Tokenizer
+    from transformers import MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
+
+    from hare.model.tokenizer import CHAT_TEMPLATE, _base_tokenizer_json
+
+    plain = PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_str(_base_tokenizer_json()),
+                                    bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<unk>")
+    model = MistralForCausalLM(MistralConfig(vocab_size=32000, hidden_size=64, intermediate_size=256,
+                                             num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2))
+    before_in = model.get_input_embeddings().weight.detach().clone()
+    before_out = model.get_output_embeddings().weight.detach().clone()
+    assert add_hare_tokens(model, plain, functional_tokens=0) == 2
+    assert plain.convert_tokens_to_ids(["<round_start>", "<round_end>"]) == [32000, 32001]
+    assert plain.chat_template == CHAT_TEMPLATE
+    emb, head = model.get_input_embeddings().weight, model.get_output_embeddings().weight
+    assert emb.shape[0] == head.shape[0] == 32064
+    assert torch.equal(emb[:32000], before_in) and torch.equal(head[:32000], before_out)
+    torch.testing.assert_close(emb[32000:], before_in.mean(0).expand(64, -1))
+    torch.testing.assert_close(head[32001], before_out.mean(0))
+    assert model.generation_config.eos_token_id[0] == 32001
+
+
+def sft_config(base: Path, data: Path, out: Path, *extra: str) -> SFTConfig:
+    return load_config(SFTConfig, None, [
+        f"model.path={base}", f"data.paths={json.dumps([str(data)])}", f"out={out}", "data.seq_len=64",
+        "train.global_batch_tokens=640", "train.micro_batch_size=5", "train.device=cpu", "train.precision=fp32",
+        "optim.lr=3e-3", "schedule.warmup_steps=3", "log.progress=false", "log.peak_flops=1e11",
+        "checkpoint.every_steps=0", *extra])
+
+
+@pytest.fixture(scope="module")
+def chats(tmp_path_factory) -> Path:
+    records = [{"messages": [{"role": "user", "content": f"What is the capital of {country}?"},
+                             {"role": "assistant", "content": f"The capital of {country} is {city}."}]}
+               for country, city in FACTS]
+    return write_jsonl(tmp_path_factory.mktemp("sft") / "chats.jsonl", records)
+
+
+def test_fine_tuned_model_answers_every_conversation_through_chat(micro_dir, chats, tmp_path):
+    from hare.chat import ChatSession
+    from hare.generate import SamplingArgs
+    from hare.model.load import load_model
+
+    final = train(sft_config(micro_dir, chats, tmp_path / "run", "data.epochs=60"))
+    model, tok = load_model(str(final), device="cpu")
+    wrong = []
+    for country, city in FACTS:
+        session = ChatSession(model, tok, SamplingArgs(temperature=0, max_new_tokens=30))
+        reply = session.send(f"What is the capital of {country}?")
+        if reply != f"The capital of {country} is {city}.":
+            wrong.append((country, reply))
+    assert not wrong
+
+
+def torchrun_sft(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "hare", "sft", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                          start_new_session=True)
+
+
+COMMON = ["data.seq_len=64", "train.global_batch_tokens=640", "train.micro_batch_size=5", "train.device=cpu",
+          "train.precision=fp32", "optim.lr=3e-3", "schedule.warmup_steps=1", "log.progress=false",
+          "log.peak_flops=1e11", "train.max_steps=6", "checkpoint.every_steps=3"]
+
+
+@pytest.mark.parametrize("mode", ["full", "lora"])
+def test_two_rank_fine_tuning(mode, micro_dir, chats, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / mode
+    extra = ["--lora", "lora.r=8", "train.parallel=fsdp2"] if mode == "lora" else []
+    result = torchrun_sft("--model", str(micro_dir), "--data", str(chats), "--out", str(out), *extra, *COMMON)
+    assert result.returncode == 0, result.stderr[-3000:]
+    losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == 6 and losses[-1] < losses[0]
+    tuned = AutoModelForCausalLM.from_pretrained(out / "final", dtype=torch.float32)  # vanilla transformers
+    base = AutoModelForCausalLM.from_pretrained(micro_dir, dtype=torch.float32)
+    q = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(tuned.state_dict()[q], base.state_dict()[q])
+    same_embeddings = torch.equal(tuned.state_dict()["model.embed_tokens.weight"],
+                                  base.state_dict()["model.embed_tokens.weight"])
+    assert same_embeddings == (mode == "lora")  # LoRA leaves non-adapted weights alone
+    assert not any("lora" in key for key in tuned.state_dict())
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"messages": [{"role": "user", "content": "Hi"}]}, "bad.jsonl:2: conversation has no assistant turn"),
+    ({"conversation": [{"human": "Hi", "assistant": "Yo"}]}, "bad.jsonl:2: a firefly record in a openai file"),
+    ({"messages": [{"role": "user"}]}, "bad.jsonl:2: not a valid openai record"),
+])
+def test_bad_records_name_file_and_line(record, message, tmp_path):
+    good = RECORDS["openai"]
+    path = write_jsonl(tmp_path / "bad.jsonl", [good, record])
+    with pytest.raises(HareError, match=message):
+        list(read_conversations(str(path)))
+
+
+def test_unknown_format_and_too_long_without_truncation(micro_dir, chats, tmp_path, tok):
+    with pytest.raises(HareError, match="unknown SFT format 'chatml'"):
+        list(read_conversations(str(chats), "chatml"))
+    with pytest.raises(HareError, match=r"chats.jsonl:1: \d+ tokens exceed data.seq_len=8"):
+        train(sft_config(micro_dir, chats, tmp_path / "run", "data.seq_len=8", "data.truncate=false",
+                         "train.global_batch_tokens=80"))
+
+
+def test_truncation_drops_whole_trailing_turns(tok):
+    from hare.train.sft_data import Limits, fit_to_length
+
+    messages = RECORDS["openai"]["messages"]
+    full = encode(tok, messages, "")
+    limits = Limits(seq_len=len(full.ids) - 2)
+    sample = fit_to_length(tok, messages, "", limits, "x:1")
+    assert isinstance(sample, Sample) and limits.stats["truncated"] == 1
+    assert sample.ids == encode(tok, messages[:3], "").ids
+
+
+def test_cli_error_is_one_line(chats, tmp_path):
+    from hare.cli import main
+
+    assert main(["sft", "--model", str(tmp_path / "nope"), "--data", str(chats), "--out", str(tmp_path / "o")]) == 2
