@@ -1,0 +1,194 @@
+"""Text normalisation, word n-gram hashing and line-numbered JSONL reading shared by dedup and decontam.
+
+Both commands compare documents by their words, so they must agree on what a word is:
+`normalize` lowercases, turns every punctuation character (anything that is neither a letter,
+digit, underscore nor whitespace) into a space, and collapses runs of whitespace into one space.
+"Hello,  World!" and "hello world" therefore normalise to the same text.
+
+N-grams are hashed to 64-bit integers so that large benchmark sets and corpora fit in numpy
+arrays: each distinct word gets the first 8 bytes of its blake2b digest (cached), and an n-gram's
+hash is a polynomial over its word hashes modulo 2^64, finished with a splitmix64 mix. The
+polynomial is computed with n vectorised numpy operations per document instead of one hash call
+per n-gram, which is what makes decontaminating a million documents practical on a few cores.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from hare.errors import HareError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_PUNCT = re.compile(r"[^\w\s]+")
+_SPACE = re.compile(r"\s+")
+_WORD_CACHE: dict[str, int] = {}
+_WORD_CACHE_LIMIT = 2_000_000  # entries (~200 MB worst case); cleared when passed, so memory stays bounded
+_MULT = 0x100000001B3  # FNV-64 prime: odd, so multiplication mod 2^64 is a bijection
+
+
+def normalize(text: str) -> str:
+    """Lowercase, punctuation → space, whitespace runs → one space, stripped."""
+    return _SPACE.sub(" ", _PUNCT.sub(" ", text.lower())).strip()
+
+
+def words(text: str) -> list[str]:
+    """The words of `normalize(text)`."""
+    return normalize(text).split()
+
+
+def text_digest(text: str) -> bytes:
+    """A 16-byte fingerprint of the normalised text (exact-duplicate key)."""
+    return hashlib.blake2b(normalize(text).encode("utf-8"), digest_size=16).digest()
+
+
+def word_hashes(tokens: list[str]) -> np.ndarray:
+    """uint64 hash of each word (blake2b, 8 bytes; cached per process)."""
+    import numpy as np
+
+    cache = _WORD_CACHE
+    if len(cache) > _WORD_CACHE_LIMIT:
+        cache.clear()
+    out = []
+    for w in tokens:
+        h = cache.get(w)
+        if h is None:
+            h = cache[w] = int.from_bytes(hashlib.blake2b(w.encode("utf-8"), digest_size=8).digest(), "little")
+        out.append(h)
+    return np.array(out, dtype=np.uint64)
+
+
+def ngram_hashes(hashed_words: np.ndarray, n: int) -> np.ndarray:
+    """uint64 hashes of every word n-gram (in order, with repeats); empty when fewer than n words."""
+    import numpy as np
+
+    count = len(hashed_words) - n + 1
+    if count <= 0:
+        return np.empty(0, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        h = hashed_words[:count].copy()
+        for k in range(1, n):
+            h *= np.uint64(_MULT)
+            h += hashed_words[k:k + count]
+        # splitmix64 finaliser: spreads the polynomial's low-bit structure over all 64 bits
+        h ^= h >> np.uint64(30)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(27)
+        h *= np.uint64(0x94D049BB133111EB)
+        h ^= h >> np.uint64(31)
+    return h
+
+
+def shingles(tokens: list[str], n: int) -> list[bytes]:
+    """Word n-grams as UTF-8 byte strings (for MinHash); the whole text when shorter than n."""
+    if len(tokens) < n:
+        return [" ".join(tokens).encode("utf-8")] if tokens else []
+    return [" ".join(tokens[i:i + n]).encode("utf-8") for i in range(len(tokens) - n + 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Line-numbered JSONL
+
+
+def _open(path: Path, mode: str) -> IO[bytes]:
+    return gzip.open(path, mode) if path.name.endswith(".gz") else open(path, mode)  # type: ignore[return-value]
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line without its newline) of each non-blank line of a JSONL(.gz) file."""
+    try:
+        with _open(path, "rb") as lines:
+            for lineno, line in enumerate(lines, 1):
+                if line.strip():
+                    yield lineno, line.rstrip(b"\r\n")
+    except (OSError, EOFError) as err:
+        raise HareError(f"cannot read '{path}' ({err}); check the file") from None
+
+
+def parse_record(path: Path | str, lineno: int, line: bytes) -> dict[str, Any]:
+    """One JSONL line as a dict; bad JSON names file and line."""
+    try:
+        record = json.loads(line)
+    except ValueError as err:
+        raise HareError(f"'{path}' line {lineno} is not valid JSON ({err}); fix or remove that line") from None
+    if not isinstance(record, dict):
+        raise HareError(f"'{path}' line {lineno} is not a JSON object; each line must be one record")
+    return record
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+    """(line number, raw line, record) of each non-blank line; bad JSON names file and line."""
+    for lineno, line in iter_lines(path):
+        yield lineno, line, parse_record(path, lineno, line)
+
+
+def record_text(record: dict[str, Any], field: str, path: Path | str, lineno: int) -> str:
+    """The text field of a record, or a HareError naming file and line."""
+    text = record.get(field)
+    if not isinstance(text, str):
+        what = "has no field" if field not in record else "has a non-text field"
+        raise HareError(f"'{path}' line {lineno} {what} '{field}'; pass --text-field with the field holding the text")
+    return text
+
+
+def input_files(inputs: list[str]) -> list[Path]:
+    """JSONL(.gz) inputs, directories expanded (sorted); a missing path is a HareError."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.name.endswith((".jsonl", ".jsonl.gz")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise HareError(f"input '{item}' does not exist; pass JSONL or JSONL.gz files or directories of them")
+    if not files:
+        raise HareError("no input files found; pass JSONL or JSONL.gz files with --inputs")
+    return files
+
+
+class AtomicLines:
+    """Write lines to a hidden sibling of `out` (gzip when it ends in .gz) and rename it into place on success."""
+
+    def __init__(self, out: Path) -> None:
+        from hare.atomic import temp_sibling
+
+        self.out = out
+        self.tmp = temp_sibling(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        raw = open(self.tmp, "wb")
+        self._file: IO[bytes] = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if out.name.endswith(
+            ".gz") else raw
+        self._raw = raw
+
+    def write(self, line: bytes) -> None:
+        self._file.write(line + b"\n")
+
+    def __enter__(self) -> AtomicLines:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._file.close()
+        self._raw.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.out)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temp file, then rename)."""
+    from hare.atomic import temp_sibling
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_sibling(path)
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

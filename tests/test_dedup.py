@@ -1,0 +1,58 @@
+"""`hare data dedup`: exact and near duplicates go, distinct documents and first occurrences stay."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from hare.cli import main
+from hare.data.dedup import DedupConfig, run
+from hare.data.ngrams import normalize
+from hare.errors import HareError
+
+BASE = ("The red fox crossed the frozen river at dawn while the village still slept and the baker lit his ovens "
+        "for the first loaves of the morning, humming an old song about the sea.")
+NEAR = BASE.replace("about the sea.", "about the ocean.")
+OTHER = "Copper conducts electricity well, which is why most household wiring uses copper cables inside walls."
+
+
+def write_jsonl(path: Path, texts: list[str]) -> Path:
+    path.write_text("".join(json.dumps({"text": t, "id": i}) + "\n" for i, t in enumerate(texts)))
+    return path
+
+
+def test_exact_and_near_duplicates_removed(tmp_path):
+    a = write_jsonl(tmp_path / "a.jsonl", [BASE, OTHER, "  THE red fox crossed the frozen river, at dawn " + BASE[44:]])
+    b = write_jsonl(tmp_path / "b.jsonl", [NEAR, "A completely different sentence about hares eating clover."])
+    out = tmp_path / "out.jsonl.gz"
+    report = run(DedupConfig(inputs=[str(a), str(b)], out=str(out), report=str(tmp_path / "r.json")))
+    with gzip.open(out, "rt") as f:
+        kept = [json.loads(line)["text"] for line in f]
+    assert kept == [BASE, OTHER, "A completely different sentence about hares eating clover."]
+    assert report["documents"] == 5 and report["kept"] == 3
+    assert report["exact_duplicates"] == 1 and report["near_duplicates"] == 1
+    exact, near = report["removed"]
+    assert exact == {"doc": f"{a}:3", "duplicate_of": f"{a}:1", "kind": "exact", "jaccard": 1.0}
+    assert near["doc"] == f"{b}:1" and near["duplicate_of"] == f"{a}:1" and near["kind"] == "near"
+    assert 0.8 <= near["jaccard"] < 1
+    assert json.loads((tmp_path / "r.json").read_text())["removed"] == report["removed"]
+
+
+def test_normalisation_is_documented_behaviour():
+    assert normalize("Hello,  World!\n") == normalize("hello world") == "hello world"
+
+
+def test_bad_line_names_file_and_line(tmp_path, capsys):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"text": "fine"}) + "\n{not json\n")
+    with pytest.raises(HareError, match=r"bad.jsonl' line 2"):
+        run(DedupConfig(inputs=[str(bad)], out=str(tmp_path / "o.jsonl")))
+    assert not (tmp_path / "o.jsonl").exists() and not list(tmp_path.glob(".o.jsonl*"))
+    missing = write_jsonl(tmp_path / "m.jsonl", ["x"])
+    code = main(["data", "dedup", "--inputs", str(missing), "--out", str(tmp_path / "o.jsonl"),
+                 "--text-field", "body"])
+    err = capsys.readouterr().err
+    assert code == 2 and "m.jsonl' line 1" in err and "Traceback" not in err
