@@ -205,6 +205,36 @@ def test_truncation_drops_whole_trailing_turns(tok):
     assert sample.ids == encode(tok, messages[:3], "").ids
 
 
+@pytest.mark.parametrize("recipe", sorted((Path(__file__).resolve().parents[1] / "configs" / "sft").glob("*.yaml")),
+                         ids=lambda p: p.stem)
+def test_shipped_sft_recipes_load(recipe):
+    from hare.train.sft import SFTArgs, resolve
+
+    cfg = resolve(SFTArgs(config=str(recipe), model="m", data=["d.jsonl"]))
+    assert cfg.data.paths == ["d.jsonl"] and cfg.model.path == "m"
+    assert (cfg.train.global_batch_tokens // cfg.data.seq_len) % cfg.train.micro_batch_size == 0
+    if recipe.stem == "hare-chat":
+        assert cfg.optim.lr == 1e-6 and cfg.train.global_batch_tokens // cfg.data.seq_len == 1024
+
+
+def test_lora_run_resumes_to_identical_losses(micro_dir, chats, tmp_path):
+    import shutil
+
+    out = tmp_path / "lora"
+    cfg = ["lora.enabled=true", "lora.r=4", "train.max_steps=6", "checkpoint.every_steps=3"]
+    train(sft_config(micro_dir, chats, out, *cfg))
+
+    def losses() -> dict[int, float]:
+        records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        return {r["step"]: r["loss"] for r in records}
+
+    before = losses()
+    shutil.rmtree(out / "step-00000006")
+    shutil.rmtree(out / "final")
+    train(sft_config(micro_dir, chats, out, *cfg), resume=True)
+    assert losses() == before
+
+
 def test_cli_error_is_one_line(chats, tmp_path):
     from hare.cli import main
 
