@@ -32,12 +32,12 @@ def _units(quantity: str) -> Callable[[random.Random], Conversion]:
         value = rng.randint(1, 500) / pick(rng, (1, 10, 4))
         result = round(value * factor, 2)
         if rng.random() < 0.5:
-            text = (f"How many {dst} are in {fmt(value)} {src}?\n\nOne of the {src} is {factor} "
-                    f"{dst}, so multiply: {fmt(value)} × {factor} = {fmt(result)}. "
+            text = (f"How many {dst} are in {fmt(value)} {src}?\n\nThe factor from {src} to {dst} is "
+                    f"{factor}, so multiply: {fmt(value)} × {factor} = {fmt(result)}. "
                     f"{fmt(value)} {src} is {fmt(result)} {dst}.")
         else:
             text = (f"Convert {fmt(value)} {src} to {dst}.\n\nThis is a {quantity} conversion. "
-                    f"Each of the {src} equals {factor} {dst}. {fmt(value)} × {factor} = {fmt(result)}, "
+                    f"To go from {src} to {dst}, multiply by {factor}. {fmt(value)} × {factor} = {fmt(result)}, "
                     f"so the answer is {fmt(result)} {dst}.")
         return text, value, result
     return convert
