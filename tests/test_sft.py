@@ -132,6 +132,8 @@ def test_fine_tuned_model_answers_every_conversation_through_chat(micro_dir, cha
     from hare.model.load import load_model
 
     final = train(sft_config(micro_dir, chats, tmp_path / "run", "data.epochs=60"))
+    first, *_, last = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert last["loss"] < 0.2 < 5 < first["loss"]
     model, tok = load_model(str(final), device="cpu")
     wrong = []
     for country, city in FACTS:
@@ -215,6 +217,15 @@ def test_shipped_sft_recipes_load(recipe):
     assert (cfg.train.global_batch_tokens // cfg.data.seq_len) % cfg.train.micro_batch_size == 0
     if recipe.stem == "hare-chat":
         assert cfg.optim.lr == 1e-6 and cfg.train.global_batch_tokens // cfg.data.seq_len == 1024
+
+
+def test_validation_holds_out_conversations(micro_dir, chats, tmp_path):
+    out = tmp_path / "val"
+    train(sft_config(micro_dir, chats, out, "data.val_fraction=0.25", "train.max_steps=4",
+                     "train.global_batch_tokens=320", "log.eval_every_steps=2", "log.eval_batches=1"))
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    val = [r for r in records if r["kind"] == "val"]
+    assert [r["step"] for r in val] == [2, 4] and val[1]["loss"] < val[0]["loss"]
 
 
 def test_lora_run_resumes_to_identical_losses(micro_dir, chats, tmp_path):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from hare.train.batches import GlobalBatches, Windows
+    from hare.train.batches import GlobalBatches
 
 
 @dataclass
@@ -108,41 +108,40 @@ def train_step(
     return all_reduce_mean(total, d).item(), float(norm), int(counts[1])
 
 
-def evaluate(model: nn.Module, windows: Windows, batches: int, micro: int, precision: str, d: Dist) -> float:
-    """Mean loss over the first `batches × micro` validation windows, whatever the number of ranks.
+def evaluate(model: nn.Module, items: Any, collate: Callable[[list[Any]], dict[str, torch.Tensor]],
+             batches: int, micro: int, precision: str, d: Dist) -> float:
+    """Token-mean loss over the first `batches × micro` held-out items, whatever the number of ranks.
 
-    Window j goes to rank j mod world; every rank runs the same number of forwards (FSDP2 needs
-    matching collectives), padding with a zero-weight repeat where the windows don't divide evenly.
+    Item j goes to rank j mod world; every rank runs the same number of forwards (FSDP2 needs
+    matching collectives), filling a short last micro-batch with rows whose targets are ignored.
     """
     import math
 
-    import numpy as np
     import torch
 
     from hare.train.loss import IGNORE
 
-    total = batches * micro
+    total = min(batches * micro, len(items))
     mine = list(range(d.rank, total, d.world))
     forwards = math.ceil(math.ceil(total / d.world) / micro)
-    sums = torch.zeros(2, device=d.device)  # (summed token losses, tokens)
+    sums = torch.zeros(2, device=d.device)  # (summed token losses, counted tokens)
     model.eval()
     with torch.no_grad():
         for b in range(forwards):
             chunk = mine[b * micro:(b + 1) * micro]
-            rows = [windows[j % len(windows)] for j in chunk + [0] * (micro - len(chunk))]
-            batch = torch.from_numpy(np.stack(rows).astype(np.int64)).to(d.device)
-            targets = batch[:, 1:].clone()
-            targets[len(chunk):] = IGNORE  # padding rows keep the forwards even across ranks
+            batch = collate([items[j] for j in chunk + [0] * (micro - len(chunk))])
+            batch["targets"][len(chunk):] = IGNORE
+            batch = {k: v.to(d.device) for k, v in batch.items()}
             with autocast(precision, d.device):
-                mean = model(batch[:, :-1], targets)
-            counted = len(chunk) * targets.shape[1]
-            sums += torch.stack([mean * counted, torch.tensor(float(counted), device=d.device)])
+                mean = model(**batch)
+            counted = (batch["targets"] != IGNORE).sum()
+            sums += torch.stack([mean * counted, counted.float()])
     model.train()
     if d.world > 1:
         import torch.distributed as dist
 
         dist.all_reduce(sums)
-    return (sums[0] / sums[1]).item()
+    return (sums[0] / sums[1].clamp(min=1)).item()
 
 
 @dataclass

@@ -115,7 +115,7 @@ def train(cfg: PretrainConfig, resume: bool = False) -> Path:
     from hare.data.shards import check_tokenizer, load_meta, open_split
     from hare.model.tokenizer import save_tokenizer
     from hare.train import checkpoint, job
-    from hare.train.batches import GlobalBatches, Windows
+    from hare.train.batches import GlobalBatches, Windows, collate_windows
     from hare.train.distributed import init
     from hare.train.loop import evaluate
 
@@ -140,7 +140,8 @@ def train(cfg: PretrainConfig, resume: bool = False) -> Path:
         save_tokenizer(tok, directory)
 
     def validation() -> float:
-        return evaluate(model, val_windows, cfg.log.eval_batches, cfg.train.micro_batch_size, cfg.train.precision, d)
+        return evaluate(model, val_windows, collate_windows, cfg.log.eval_batches, cfg.train.micro_batch_size,
+                        cfg.train.precision, d)
 
     return job.run(job.Job(
         name="pretrain", cfg=cfg, model=model, model_config=hf_model.config, seq_len=cfg.data.seq_len,

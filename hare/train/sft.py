@@ -47,6 +47,7 @@ class SFTDataConfig:
     pack: bool = option(False, "pack several conversations per sequence (no attention across them)")
     system: str = option(DEFAULT_SYSTEM_PROMPT, "system prompt for conversations that have none")
     epochs: float = option(0.0, "train this many passes over the data (0: use train.max_steps)")
+    val_fraction: float = option(0.0, "hold out every round(1/x)-th conversation for validation loss (0: none)")
     seed: int = option(0, "seed of the per-epoch shuffle")
 
 
@@ -146,7 +147,8 @@ def merged_weights(full: dict[str, torch.Tensor], scale: float) -> dict[str, tor
     return merged
 
 
-def load_samples(cfg: SFTConfig, tok: PreTrainedTokenizerFast) -> tuple[list[Any], dict[str, int]]:
+def load_samples(cfg: SFTConfig, tok: PreTrainedTokenizerFast) -> tuple[list[Any], list[Any], dict[str, int]]:
+    """Training rows (packed or one conversation each), held-out rows, and counts for the log."""
     from hare.train.sft_data import Limits, fit_to_length, pack, read_conversations
 
     if not cfg.data.paths:
@@ -160,8 +162,15 @@ def load_samples(cfg: SFTConfig, tok: PreTrainedTokenizerFast) -> tuple[list[Any
                 samples.append(sample)
     if not samples:
         raise HareError(f"no usable conversation in {', '.join(cfg.data.paths)} (all longer than data.seq_len?)")
+    if not 0 <= cfg.data.val_fraction <= 0.5:
+        raise HareError(f"data.val_fraction must be in [0, 0.5], got {cfg.data.val_fraction}")
+    every = round(1 / cfg.data.val_fraction) if cfg.data.val_fraction else 0
+    held_out = [[s] for i, s in enumerate(samples) if every and i % every == every - 1]
+    samples = [s for i, s in enumerate(samples) if not (every and i % every == every - 1)]
+    if not samples:
+        raise HareError("data.val_fraction leaves no conversation to train on; lower it or add data")
     rows = pack(samples, cfg.data.seq_len) if cfg.data.pack else [[s] for s in samples]
-    return rows, {"conversations": len(samples), **limits.stats}
+    return rows, held_out, {"conversations": len(samples), "held_out": len(held_out), **limits.stats}
 
 
 def train(cfg: SFTConfig, resume: bool = False) -> Path:
@@ -176,6 +185,7 @@ def train(cfg: SFTConfig, resume: bool = False) -> Path:
     from hare.train import checkpoint, job
     from hare.train.batches import GlobalBatches
     from hare.train.distributed import init
+    from hare.train.loop import evaluate
     from hare.train.sft_data import collate
 
     if not cfg.model.path or check_checkpoint_dir(cfg.model.path) is None:
@@ -191,7 +201,7 @@ def train(cfg: SFTConfig, resume: bool = False) -> Path:
     if cfg.data.seq_len > hf_model.config.max_position_embeddings:
         raise HareError(f"data.seq_len={cfg.data.seq_len} exceeds the model's max_position_embeddings="
                         f"{hf_model.config.max_position_embeddings}; lower data.seq_len")
-    rows, stats = load_samples(cfg, tok)
+    rows, held_out, stats = load_samples(cfg, tok)
     global_rows = cfg.train.global_batch_tokens // cfg.data.seq_len
     per_pass = cfg.train.micro_batch_size * d.world
     if global_rows < 1 or global_rows % per_pass:
@@ -215,14 +225,21 @@ def train(cfg: SFTConfig, resume: bool = False) -> Path:
         hf_model.generation_config.save_pretrained(directory)
         save_tokenizer(tok, directory)
 
-    describe = (f"{stats['conversations']:,} conversations ({stats['truncated']} truncated, {stats['dropped']} "
+    pad = functools.partial(collate, pad_id=tok.pad_token_id)
+
+    def validation() -> float:
+        return evaluate(model, held_out, pad, cfg.log.eval_batches, cfg.train.micro_batch_size,
+                        cfg.train.precision, d)
+
+    describe = (f"{stats['conversations']:,} conversations ({stats['held_out']} held out, "
+                f"{stats['truncated']} truncated, {stats['dropped']} "
                 f"dropped as too long) in {len(rows):,} sequences, {global_rows} per step, "
                 f"{'LoRA r=' + str(cfg.lora.r) if cfg.lora.enabled else 'full fine-tuning'}"
                 f"{', ' + str(added) + ' tokens added' if added else ''}")
     return job.run(job.Job(
         name="sft", cfg=cfg, model=model, model_config=hf_model.config, seq_len=cfg.data.seq_len,
-        batches=GlobalBatches(rows, global_rows, cfg.data.seed, functools.partial(collate, pad_id=tok.pad_token_id)),
-        export=export, describe=describe,
+        batches=GlobalBatches(rows, global_rows, cfg.data.seed, pad), export=export,
+        evaluate=validation if held_out else None, describe=describe,
     ), d, found, resume)
 
 
