@@ -246,6 +246,14 @@ def test_lora_run_resumes_to_identical_losses(micro_dir, chats, tmp_path):
     assert losses() == before
 
 
+def test_overrides_after_data_files_are_overrides():
+    from hare.train.sft import SFTArgs, resolve
+
+    cfg = resolve(SFTArgs(model="m", data=["a.jsonl", "b.jsonl", "train.max_steps=5"], overrides=["optim.lr=1e-4"]))
+    assert cfg.data.paths == ["a.jsonl", "b.jsonl"]
+    assert cfg.train.max_steps == 5 and cfg.optim.lr == 1e-4
+
+
 def test_cli_error_is_one_line(chats, tmp_path):
     from hare.cli import main
 

@@ -98,7 +98,13 @@ class SFTArgs:
 
 def resolve(args: SFTArgs) -> SFTConfig:
     import json
+    import re
 
+    # `--data a.jsonl train.max_steps=5`: argparse's nargs="+" swallows the overrides; give them back.
+    override = re.compile(r"^[a-z_]+(\.[a-z_]+)+=")
+    moved = [x for x in args.data or [] if override.match(x)]
+    args.data = [x for x in args.data or [] if not override.match(x)] or None
+    args.overrides = [*moved, *args.overrides]
     pairs: list[tuple[str, Any]] = [("model.path", args.model), ("out", args.out), ("data.format", args.format),
                                     ("data.paths", json.dumps(args.data) if args.data else None),
                                     ("lora.enabled", "true" if args.lora else None),
