@@ -42,6 +42,13 @@ COMMANDS: dict[str, Command] = {
                    "Fine-tune into a HARE chat model (full or LoRA), loss on assistant replies only."),
     "bench train": Command("hare.bench.train", "BenchTrainConfig",
                            "Training tokens/s vs Hugging Face Trainer, and the fraction of measured peak FLOP/s."),
+    "eval lm": Command("hare.eval.harness", "LmEvalConfig",
+                       "Open LLM Leaderboard suite (MMLU, ARC, TruthfulQA, Winogrande, HellaSwag, GSM8K) via lm-eval."),
+    "eval ppl": Command("hare.eval.ppl", "PplConfig", "Sliding-window perplexity of text or JSONL, with tokens/s."),
+    "eval leakage": Command("hare.eval.leakage", "LeakageConfig",
+                            "Benchmark-leakage test: 5-gram accuracy on originals vs paraphrases (Xu et al. 2024)."),
+    "eval compare": Command("hare.eval.compare", "CompareConfig",
+                            "One Markdown leaderboard table from several `hare eval lm --output` JSON files."),
 }
 # First words of two-word commands ("data pack"): `hare data --help` lists that group.
 GROUPS = sorted({name.split()[0] for name in COMMANDS if " " in name})

@@ -1,0 +1,169 @@
+"""`hare eval lm`: the Open LLM Leaderboard suite through lm-eval, printed as HARE's Markdown table.
+
+MMLU 5-shot (acc), ARC-Challenge 25-shot (acc_norm), TruthfulQA 0-shot (mc2), Winogrande 5-shot (acc),
+HellaSwag 10-shot (acc_norm) and GSM8K 5-shot (exact match, strict "#### n" filter) — the settings
+of the HARE README. Scoring is lm-eval's own (`simple_evaluate` on an in-memory `HFLM`); HARE only
+supplies task YAMLs (`hare/eval/tasks/`) that read local files, so evaluation runs offline.
+
+Data: `--data-dir` holds one file per task in the dataset's usual schema (`mmlu.jsonl`,
+`arc_challenge.jsonl`, `truthfulqa_mc.jsonl`, `winogrande.jsonl`, `hellaswag.jsonl`, `gsm8k.jsonl`;
+`.json` or `.parquet` also work). Without it, the shipped tiny fixtures are used: a handful of
+invented items per task, enough to check the pipeline, meaningless as scores. Few-shot examples are
+drawn from the same file as the evaluated items (lm-eval never shows an item as its own example).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from hare.config import option
+from hare.errors import HareError
+from hare.eval.report import average, format_size, markdown_table
+from hare.generate import ModelArgs
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+TASK_DIR = Path(__file__).parent / "tasks"
+FIXTURE_DIR = TASK_DIR / "fixtures"
+SUFFIXES = (".jsonl", ".json", ".parquet")
+
+
+class Task(NamedTuple):
+    column: str  # header in the leaderboard table
+    file: str  # data file stem; the shipped YAML is hare_<file>.yaml and the lm-eval task hare_<file>
+    metric: str  # lm-eval result key "<metric>,<filter>"
+
+    @property
+    def lm_name(self) -> str:
+        return f"hare_{self.file}"
+
+
+TASKS: dict[str, Task] = {
+    "mmlu": Task("MMLU", "mmlu", "acc,none"),
+    "arc": Task("ARC", "arc_challenge", "acc_norm,none"),
+    "truthfulqa": Task("TruthfulQA", "truthfulqa_mc", "acc,none"),  # mc2: the YAML's process_results
+    "winogrande": Task("Winogrande", "winogrande", "acc,none"),
+    "hellaswag": Task("HellaSwag", "hellaswag", "acc_norm,none"),
+    "gsm8k": Task("GSM8K", "gsm8k", "exact_match,strict-match"),
+}
+
+
+@dataclass(kw_only=True)
+class LmEvalConfig(ModelArgs):
+    suite: Literal["leaderboard"] = option("leaderboard", "benchmark suite (the HARE README's six tasks)")
+    tasks: list[str] | None = option(None, f"run only these tasks of the suite: {', '.join(TASKS)}")
+    limit: int | None = option(None, "evaluate at most this many items per task (few-shot pool stays whole)")
+    batch_size: int = option(8, "lm-eval batch size")
+    data_dir: str | None = option(None, "folder with local task files (mmlu.jsonl, arc_challenge.jsonl, …); "
+                                        "default: the shipped tiny fixtures")
+    output: str | None = option(None, "also write the full results (scores and lm-eval's raw numbers) as JSON here")
+
+
+def select_tasks(names: list[str] | None) -> list[str]:
+    """The suite's task keys, in table order; unknown names are a user error."""
+    if not names:
+        return list(TASKS)
+    unknown = [n for n in names if n.lower() not in TASKS]
+    if unknown:
+        raise HareError(f"unknown task {', '.join(repr(n) for n in unknown)}; choose from: {', '.join(TASKS)}")
+    wanted = {n.lower() for n in names}
+    return [n for n in TASKS if n in wanted]
+
+
+def find_data(data_dir: str | None, names: list[str]) -> dict[str, Path]:
+    """Task key → data file; every missing file is named in one error."""
+    root = Path(data_dir).expanduser() if data_dir else FIXTURE_DIR
+    if data_dir and not root.is_dir():
+        raise HareError(f"--data-dir '{data_dir}' is not a directory; point it at the folder with the task files")
+    found: dict[str, Path] = {}
+    missing: list[str] = []
+    for name in names:
+        candidates = [root / (TASKS[name].file + s) for s in SUFFIXES]
+        hit = next((p for p in candidates if p.is_file()), None)
+        if hit is None:
+            missing.append(str(candidates[0]))
+        else:
+            found[name] = hit
+    if missing:
+        raise HareError(
+            f"{len(missing)} task file(s) missing: {', '.join(missing)} (.json or .parquet also accepted); "
+            "add them in each dataset's usual schema, or pick fewer with --tasks"
+        )
+    return found
+
+
+def write_task_yamls(files: dict[str, Path], where: Path) -> None:
+    """One YAML per task that includes the shipped config and points `data_files` at the chosen file."""
+    import yaml
+
+    for name, path in files.items():
+        task = TASKS[name]
+        cfg = {
+            "include": str(TASK_DIR / f"{task.lm_name}.yaml"),
+            "task": task.lm_name,
+            "dataset_path": "parquet" if path.suffix == ".parquet" else "json",
+            "dataset_kwargs": {"data_files": {"test": str(path.resolve())}},
+        }
+        (where / f"{task.lm_name}.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def evaluate(
+    model: PreTrainedModel, tok: PreTrainedTokenizerFast, files: dict[str, Path],
+    limit: int | None = None, batch_size: int = 8,
+) -> dict[str, Any]:
+    """lm-eval's `simple_evaluate` on the given tasks; returns its results dict."""
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    with tempfile.TemporaryDirectory(prefix="hare-tasks-") as tmp:
+        write_task_yamls(files, Path(tmp))
+        manager = TaskManager(include_path=tmp, include_defaults=False)
+        lm = HFLM(pretrained=model, tokenizer=tok, batch_size=batch_size)
+        return lm_eval.simple_evaluate(
+            model=lm, tasks=[TASKS[n].lm_name for n in files], task_manager=manager, limit=limit,
+            log_samples=False,
+        )
+
+
+def summarise(results: dict[str, Any], names: list[str], model_name: str, params: int) -> dict[str, Any]:
+    """HARE's row: scores in percent by table column, their mean, and lm-eval's raw numbers."""
+    scores = {TASKS[n].column: 100 * float(results["results"][TASKS[n].lm_name][TASKS[n].metric]) for n in names}
+    return {
+        "model": model_name,
+        "size": format_size(params),
+        "params": params,
+        "avg": average(scores),
+        "scores": scores,
+        "metrics": {TASKS[n].column: TASKS[n].metric for n in names},
+        "n_shot": {TASKS[n].column: results.get("n-shot", {}).get(TASKS[n].lm_name) for n in names},
+        "lm_eval": results["results"],
+    }
+
+
+def run(cfg: LmEvalConfig) -> dict[str, Any]:
+    from hare.model.load import load_model
+
+    if cfg.limit is not None and cfg.limit < 1:
+        raise HareError(f"--limit must be at least 1, got {cfg.limit}")
+    if cfg.batch_size < 1:
+        raise HareError(f"--batch-size must be at least 1, got {cfg.batch_size}")
+    names = select_tasks(cfg.tasks)
+    files = find_data(cfg.data_dir, names)
+    model, tok = load_model(cfg.model, cfg.device, cfg.dtype)
+    results = evaluate(model, tok, files, cfg.limit, cfg.batch_size)
+    params = sum(p.numel() for p in model.parameters())
+    summary = summarise(results, names, Path(cfg.model).name or cfg.model, params)
+    summary.update(suite=cfg.suite, data=str(cfg.data_dir or "fixtures"), limit=cfg.limit)
+    if cfg.data_dir is None:
+        print(f"Data: no --data-dir, so HARE's tiny invented fixtures ({FIXTURE_DIR}); "
+              "these scores only show that the pipeline works.\n")
+    print(markdown_table([summary]))
+    if cfg.output:
+        Path(cfg.output).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return summary

@@ -1,0 +1,203 @@
+"""Evaluation: the leaderboard suite through lm-eval, sliding-window perplexity, leakage Δ, compare, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from hare.cli import main
+from hare.eval.harness import FIXTURE_DIR, TASKS
+from hare.eval.report import COLUMNS
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+HEADER = "| Model | Size | avg | MMLU | ARC | TruthfulQA | Winogrande | HellaSwag | GSM8K |"
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    return err
+
+
+def test_fixtures_hold_enough_items_for_each_shot_count():
+    shots = {"mmlu": 5, "arc_challenge": 25, "truthfulqa_mc": 0, "winogrande": 5, "hellaswag": 10, "gsm8k": 5}
+    for stem, n in shots.items():
+        lines = (FIXTURE_DIR / f"{stem}.json").read_text().splitlines()
+        assert len(lines) >= n + 2, stem
+
+
+def test_leaderboard_suite_runs_end_to_end_on_the_fixtures(micro_dir, tmp_path, capsys):
+    out = tmp_path / "micro.json"
+    assert main(["eval", "lm", "--model", str(micro_dir), "--limit", "2", "--device", "cpu",
+                 "--output", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "fixtures" in captured.out
+    table = captured.out.strip().splitlines()[-3:]
+    assert table[0] == HEADER
+    assert table[2].startswith("| micro | 17.6M | ")
+    result = json.loads(out.read_text())
+    assert list(result["scores"]) == list(COLUMNS)
+    assert all(0 <= v <= 100 for v in result["scores"].values())
+    assert result["avg"] == pytest.approx(sum(result["scores"].values()) / 6)
+    assert result["size"] == "17.6M" and result["params"] > 17_000_000
+    assert result["n_shot"] == {"MMLU": 5, "ARC": 25, "TruthfulQA": 0, "Winogrande": 5, "HellaSwag": 10, "GSM8K": 5}
+    for task in TASKS.values():  # lm-eval's raw metric is the one the table shows
+        assert 100 * result["lm_eval"][task.lm_name][task.metric] == pytest.approx(result["scores"][task.column])
+
+
+@pytest.fixture(scope="module")
+def micro(micro_dir):
+    from hare.model.load import load_model
+
+    return load_model(str(micro_dir), "cpu")
+
+
+def direct_nll(model, ids: list[int], begin: int, targets: range) -> float:
+    """NLL of ids[t] for t in targets, seeing ids[begin:t] only, straight from the logits."""
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=torch.tensor([ids[begin:targets.stop]])).logits[0].float(), -1)
+    return -sum(logp[t - begin - 1, ids[t]].item() for t in targets)
+
+
+def test_perplexity_matches_a_hand_computation(micro):
+    from hare.eval.ppl import perplexity, sliding_nll
+
+    model, tok = micro
+    ids = tok("The hare eats grass near the river and the fox eats mice.").input_ids
+    total, n = sliding_nll(model, ids, window=512, stride=256)
+    assert n == len(ids) - 1
+    assert total == pytest.approx(direct_nll(model, ids, 0, range(1, len(ids))), rel=1e-4)
+    result = perplexity(model, tok, [tok.decode(ids[1:])], window=512, stride=256)
+    assert result["ppl"] == pytest.approx(torch.tensor(total / n).exp().item(), rel=1e-4)
+    assert result["tokens_per_s"] > 0
+
+
+def test_sliding_window_scores_each_token_once_with_its_window(micro):
+    from hare.eval.ppl import sliding_nll
+
+    model, tok = micro
+    ids = tok(" ".join(["The hare eats grass near the river."] * 4)).input_ids
+    window, stride = 8, 3
+    assert len(ids) > 3 * window
+    expected, prev_end = 0.0, 1
+    for begin in range(0, len(ids), stride):  # the windows, computed independently
+        end = min(begin + window, len(ids))
+        expected += direct_nll(model, ids, begin, range(prev_end, end))
+        prev_end = end
+        if end == len(ids):
+            break
+    total, n = sliding_nll(model, ids, window, stride)
+    assert n == len(ids) - 1
+    assert total == pytest.approx(expected, rel=1e-4)
+
+
+def test_ppl_command_reads_jsonl(micro_dir, tmp_path, capsys):
+    from hare.eval.ppl import PplConfig, run
+
+    data = tmp_path / "d.jsonl"
+    data.write_text(json.dumps({"text": "The owl hunts mice at night."}) + "\n" + json.dumps({"text": "Hi."}) + "\n")
+    result = run(PplConfig(model=str(micro_dir), data=str(data), window=16, stride=4, device="cpu"))
+    assert result["texts"] == 2 and result["ppl"] > 1
+    assert "tokens/s" in capsys.readouterr().out
+
+
+GSM8K_REWRITES = [
+    "Morning: {a} seeds. Evening: {b} seeds. Sum them up for the {animal}.\nAdd {a} to {b}; the total is {c}.",
+    "How many seeds in total, if {a} are gathered early and {b} late by a {animal}?\nTogether that makes {c}.",
+]
+
+
+def leakage_files(tmp_path: Path) -> tuple[Path, Path, list[str]]:
+    """Four GSM8K fixture items and hand-written paraphrases of them."""
+    import re
+
+    items = [json.loads(line) for line in (FIXTURE_DIR / "gsm8k.json").read_text().splitlines()[:4]]
+    rewrites = []
+    for k, item in enumerate(items):
+        a, b = map(int, re.findall(r"(\d+) seeds", item["question"]))
+        animal = item["question"].split()[1]
+        rewrites.append({"text": GSM8K_REWRITES[k % 2].format(a=a, b=b, c=a + b, animal=animal)})
+    bench, rewritten = tmp_path / "bench.jsonl", tmp_path / "rewritten.jsonl"
+    bench.write_text("".join(json.dumps(i) + "\n" for i in items))
+    rewritten.write_text("".join(json.dumps(r) + "\n" for r in rewrites))
+    return bench, rewritten, [f"{i['question']}\n{i['answer']}" for i in items]
+
+
+def test_leakage_delta_is_large_after_memorising_and_near_zero_before(micro_dir, tmp_path):
+    from hare.eval.leakage import LeakageConfig, run
+    from hare.model.init import build_model
+    from hare.model.load import save_checkpoint
+
+    bench, rewritten, texts = leakage_files(tmp_path)
+    clean = run(LeakageConfig(model=str(micro_dir), benchmark=str(bench), rewritten=str(rewritten), device="cpu"))
+    assert abs(clean["delta"]) < 5
+
+    model, tok = build_model("hare-micro")
+    batches = [torch.tensor([tok(t).input_ids]) for t in texts]
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model.train()
+    for _ in range(20):  # memorise the benchmark items (a contaminated pretraining run, in miniature)
+        for ids in batches:
+            model(input_ids=ids, labels=ids).loss.backward()
+            opt.step()
+            opt.zero_grad()
+    leaked = save_checkpoint(model.eval(), tok, tmp_path / "leaked")
+    result = run(LeakageConfig(model=str(leaked), benchmark=str(bench), rewritten=str(rewritten), device="cpu"))
+    assert result["original"]["accuracy"] >= 60  # the first position (after BOS) cannot know the item
+    assert result["delta"] > 40
+
+
+def test_positions_are_evenly_spaced_and_in_range():
+    from hare.eval.leakage import positions
+
+    assert positions(25, 5, 5) == [1, 6, 10, 15, 20]
+    assert positions(6, 5, 5) == [1] and positions(5, 5, 5) == []
+
+
+def test_compare_builds_one_table_from_several_results(tmp_path, capsys):
+    a = {"model": "a", "size": "1.1B", "avg": 40.17, "scores": dict(zip(COLUMNS, [35.74, 38.4, 42.08, 59.27,
+                                                                                 57.46, 8.04], strict=True))}
+    b = {"model": "b", "size": "17.6M", "avg": 30.0, "scores": {"MMLU": 25.0, "GSM8K": 35.0}}
+    files = []
+    for r in (a, b):
+        files.append(tmp_path / f"{r['model']}.json")
+        files[-1].write_text(json.dumps(r))
+    assert main(["eval", "compare", *map(str, files)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == HEADER
+    assert lines[2] == "| a | 1.1B | 40.17 | 35.74 | 38.40 | 42.08 | 59.27 | 57.46 | 8.04 |"
+    assert lines[3] == "| b | 17.6M | 30.00 | 25.00 | – | – | – | – | 35.00 |"
+
+
+def test_missing_data_files_are_listed_in_one_error(tmp_path, capsys):
+    (tmp_path / "mmlu.jsonl").write_text("{}\n")
+    assert main(["eval", "lm", "--model", "nowhere/at/all", "--data-dir", str(tmp_path)]) == 2
+    err = one_error_line(capsys)
+    for stem in ("arc_challenge", "truthfulqa_mc", "winogrande", "hellaswag", "gsm8k"):
+        assert str(tmp_path / f"{stem}.jsonl") in err
+    assert "mmlu" not in err.replace(str(tmp_path), "")
+
+
+def test_unknown_task_is_a_one_line_error(capsys):
+    assert main(["eval", "lm", "--model", "nowhere/at/all", "--tasks", "mmlu", "bogus"]) == 2
+    assert "unknown task 'bogus'" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("command", [["lm"], ["ppl", "--data", "x.txt"],
+                                     ["leakage", "--benchmark", "b.jsonl", "--rewritten", "r.jsonl"]])
+def test_bad_model_dir_is_a_one_line_error(command, tmp_path, capsys):
+    for name in ("x.txt", "b.jsonl", "r.jsonl"):
+        (tmp_path / name).write_text(json.dumps({"text": "one two three four five six seven"}) + "\n")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["eval", *command, "--model", str(tmp_path / "no-such-model")]) == 2
+    finally:
+        os.chdir(cwd)
+    assert "does not exist" in one_error_line(capsys)
