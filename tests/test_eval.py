@@ -201,3 +201,47 @@ def test_bad_model_dir_is_a_one_line_error(command, tmp_path, capsys):
     finally:
         os.chdir(cwd)
     assert "does not exist" in one_error_line(capsys)
+
+
+def test_leakage_rewrites_through_a_teacher_server(micro_dir, tmp_path):
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from hare.errors import HareError
+    from hare.eval.leakage import LeakageConfig, run
+
+    prompts = []
+
+    class Teacher(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            prompt = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"][0]["content"]
+            prompts.append(prompt)
+            text = " ".join(reversed(prompt.split("\n\n", 1)[1].split()))  # a "paraphrase"
+            data = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    bench, _, texts = leakage_files(tmp_path)
+    server = HTTPServer(("127.0.0.1", 0), Teacher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    saved = tmp_path / "rewrites.jsonl"
+    try:
+        result = run(LeakageConfig(model=str(micro_dir), benchmark=str(bench), teacher=url,
+                                   save_rewrites=str(saved), device="cpu"))
+    finally:
+        server.shutdown()
+        server.server_close()  # the port now refuses connections: "teacher down"
+    assert len(prompts) == len(texts) and all(t in p for t, p in zip(texts, prompts, strict=True))
+    rewrites = [json.loads(line)["text"] for line in saved.read_text().splitlines()]
+    assert rewrites == [" ".join(reversed(t.split())) for t in texts]
+    assert result["rewritten"]["predictions"] > 0
+    with pytest.raises(HareError, match="exactly one of --rewritten"):
+        run(LeakageConfig(model=str(micro_dir), benchmark=str(bench), device="cpu"))
+    with pytest.raises(HareError, match=f"{url}/v1/chat/completions is unreachable"):
+        run(LeakageConfig(model=str(micro_dir), benchmark=str(bench), teacher=url, device="cpu"))

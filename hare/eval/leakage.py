@@ -16,6 +16,7 @@ of its K positions at once; the result equals running `generate` K times (up to 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hare.config import option
@@ -29,7 +30,10 @@ if TYPE_CHECKING:
 @dataclass(kw_only=True)
 class LeakageConfig(ModelArgs):
     benchmark: str = option(help="JSONL of original items: a 'text' field, or 'question' and 'answer' (GSM8K)")
-    rewritten: str = option(help="JSONL of paraphrased rewrites of the same items, same order and schema")
+    rewritten: str | None = option(None, "JSONL of paraphrased rewrites of the same items, same order and schema")
+    teacher: str | None = option(None, "OpenAI-compatible server that writes the rewrites (instead of --rewritten)")
+    teacher_model: str = option("teacher", "model name sent to the teacher server")
+    save_rewrites: str | None = option(None, "with --teacher: also write the rewrites to this JSONL file")
     ngram: int = option(5, "tokens predicted per position")
     points: int = option(5, "evenly spaced prediction positions per item")
 
@@ -85,12 +89,36 @@ def ngram_accuracy(model: PreTrainedModel, tok: Any, texts: list[str], ngram: in
     return {"accuracy": 100 * hits / predictions, "hits": hits, "predictions": predictions}
 
 
+REWRITE_PROMPT = ("Rewrite the following text so that it keeps exactly the same meaning and facts but uses "
+                  "different wording and sentence structure. Reply with the rewritten text only.\n\n{text}")
+
+
+def rewrite(texts: list[str], cfg: LeakageConfig) -> list[str]:
+    """Paraphrases of `texts` from the teacher (Xu et al. rewrite each benchmark item with an LLM)."""
+    import json
+
+    from hare.atomic import temp_sibling
+    from hare.teacher import chat
+
+    rewrites = [chat(cfg.teacher, REWRITE_PROMPT.format(text=t), cfg.teacher_model, seed=i,  # type: ignore[arg-type]
+                     fix="start the server or fix --teacher") for i, t in enumerate(texts)]
+    if cfg.save_rewrites:
+        out = Path(cfg.save_rewrites)
+        tmp = temp_sibling(out)
+        tmp.write_text("".join(json.dumps({"text": r}) + "\n" for r in rewrites))
+        tmp.rename(out)
+    return rewrites
+
+
 def run(cfg: LeakageConfig) -> dict[str, Any]:
     from hare.model.load import load_model
 
     if cfg.ngram < 1 or cfg.points < 1:
         raise HareError(f"--ngram and --points must be at least 1, got {cfg.ngram} and {cfg.points}")
-    original, rewritten = read_items(cfg.benchmark), read_items(cfg.rewritten)
+    if (cfg.rewritten is None) == (cfg.teacher is None):
+        raise HareError("pass exactly one of --rewritten FILE (your paraphrases) or --teacher URL (to write them)")
+    original = read_items(cfg.benchmark)
+    rewritten = read_items(cfg.rewritten) if cfg.rewritten else rewrite(original, cfg)
     if len(original) != len(rewritten):
         raise HareError(f"'{cfg.benchmark}' has {len(original)} items but '{cfg.rewritten}' has {len(rewritten)}; "
                         "the rewrites must paraphrase the same items, one per line in the same order")
