@@ -309,13 +309,14 @@ def run(cfg: DecontamConfig) -> dict[str, Any]:
         verdicts = ordered_imap(_check_batch, batches, cfg.workers, _init_worker, state)
     dropped: list[dict[str, Any]] = []
     hit: set[int] = set()
-    docs = 0
+    docs = words = 0
     start = time.monotonic()
     with AtomicLines(Path(cfg.out)) as out:
         for batch in verdicts:
             path, lines = sent.popleft()
             for verdict, (no, line) in zip(batch, lines, strict=True):
                 docs += 1
+                words += len(line.split())  # whitespace words of the record: the unit n-grams are made of
                 if verdict is None:
                     out.write(line)
                     continue
@@ -330,9 +331,11 @@ def run(cfg: DecontamConfig) -> dict[str, Any]:
         benches[int(index.item_bench[item])]["items_hit"] += 1
     report = {"documents": docs, "kept": docs - len(dropped), "dropped": len(dropped), "mode": cfg.mode,
               "n": cfg.n, "min_n": cfg.min_n, "threshold": cfg.threshold, "seconds": round(seconds, 3),
-              "docs_per_s": round(docs / max(seconds, 1e-9), 1), "benchmarks": benches, "dropped_documents": dropped}
+              "docs_per_s": round(docs / max(seconds, 1e-9), 1), "words_per_s": round(words / max(seconds, 1e-9)),
+              "benchmarks": benches, "dropped_documents": dropped}
     if cfg.report:
         write_json(Path(cfg.report), report)
     print(f"decontam {cfg.out}: kept {docs - len(dropped):,} of {docs:,} docs, dropped {len(dropped):,} "
-          f"({cfg.mode} rule), {docs / max(seconds, 1e-9):,.0f} docs/s", file=sys.stdout)
+          f"({cfg.mode} rule), {docs / max(seconds, 1e-9):,.0f} docs/s, {words / max(seconds, 1e-9):,.0f} words/s",
+          file=sys.stdout)
     return report
