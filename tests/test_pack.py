@@ -298,3 +298,12 @@ def test_cli_packs_and_reports_errors_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err and len(err.splitlines()) == 1
     assert err.startswith("hare data pack: error: input") and "does not exist" in err
+
+
+def test_a_raw_file_given_as_packed_data_says_how_to_pack_it(tmp_path):
+    from hare.data.shards import load_meta
+
+    raw = tmp_path / "corpus.jsonl"
+    raw.write_text('{"text": "hi"}\n')
+    with pytest.raises(HareError, match=f"pack it first: hare data pack --inputs {raw}"):
+        load_meta(raw)

@@ -57,6 +57,9 @@ def _check_shards(meta: dict[str, Any], root: Path, path: str | os.PathLike) -> 
 def load_meta(path: str | os.PathLike) -> dict[str, Any]:
     """The `meta.json` of a packed dataset, after checking that every shard it lists is complete."""
     root = Path(path).expanduser()
+    if root.is_file():
+        raise HareError(f"'{path}' is a file, but training reads a packed directory; "
+                        f"pack it first: hare data pack --inputs {path} --out DIR")
     if not root.is_dir():
         raise HareError(f"packed dataset '{path}' does not exist; create one with `hare data pack`")
     if not (root / "meta.json").is_file():
