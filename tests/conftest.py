@@ -92,3 +92,24 @@ def packed_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data")
     corpus = write_corpus(root / "corpus.jsonl")
     return run(PackConfig(inputs=[str(corpus)], out=str(root / "packed"), val_fraction=0.1))
+
+
+def torchrun(command: str, *args: str, nproc: int = 2, timeout: float = 600):
+    """Run `hare COMMAND` under torchrun on CPU; on a hang, kill the whole process group (workers too)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+           "-m", "hare", command, *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"torchrun hung for {timeout} s: {err[-3000:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)

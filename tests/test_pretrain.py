@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import torchrun
 
 from hare.config import load_config
 from hare.errors import HareError
@@ -239,28 +240,12 @@ def test_continue_pretraining_from_a_checkpoint(reference_run, packed_dir, tmp_p
 # --- distributed ---------------------------------------------------------------------------------
 
 
-def torchrun(nproc: int, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run `hare pretrain` under torchrun; on a hang, kill the whole process group (workers included)."""
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-           "-m", "hare", "pretrain", *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"torchrun hung for {timeout} s: {err[-3000:]}")
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-
-
 @pytest.mark.parametrize("parallel", ["ddp", "fsdp2"])
 def test_two_ranks_match_one(parallel, reference_run, packed_dir, tmp_path):
     out = tmp_path / parallel
     args = ["--data", str(packed_dir), "--out", str(out), *SMALL, "train.max_steps=12",
             f"train.parallel={parallel}", "checkpoint.every_steps=6", "log.eval_every_steps=6"]
-    result = torchrun(2, *args)
+    result = torchrun("pretrain", *args)
     assert result.returncode == 0, result.stderr[-3000:]
     one, two = losses(reference_run), losses(out)
     assert sorted(two) == sorted(one)
@@ -272,7 +257,7 @@ def test_two_ranks_match_one(parallel, reference_run, packed_dir, tmp_path):
         before = losses(out)
         shutil.rmtree(out / "step-00000012")
         shutil.rmtree(out / "final")
-        result = torchrun(2, *args, "--resume")
+        result = torchrun("pretrain", *args, "--resume")
         assert result.returncode == 0, result.stderr[-3000:]
         assert losses(out) == before
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import torchrun
 
 from hare.config import load_config
 from hare.errors import HareError
@@ -144,13 +142,6 @@ def test_fine_tuned_model_answers_every_conversation_through_chat(micro_dir, cha
     assert not wrong
 
 
-def torchrun_sft(*args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "hare", "sft", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"},
-                          start_new_session=True)
-
-
 COMMON = ["data.seq_len=64", "train.global_batch_tokens=640", "train.micro_batch_size=5", "train.device=cpu",
           "train.precision=fp32", "optim.lr=3e-3", "schedule.warmup_steps=1", "log.progress=false",
           "log.peak_flops=1e11", "train.max_steps=6", "checkpoint.every_steps=3"]
@@ -162,7 +153,7 @@ def test_two_rank_fine_tuning(mode, micro_dir, chats, tmp_path):
 
     out = tmp_path / mode
     extra = ["--lora", "lora.r=8", "train.parallel=fsdp2"] if mode == "lora" else []
-    result = torchrun_sft("--model", str(micro_dir), "--data", str(chats), "--out", str(out), *extra, *COMMON)
+    result = torchrun("sft", "--model", str(micro_dir), "--data", str(chats), "--out", str(out), *extra, *COMMON)
     assert result.returncode == 0, result.stderr[-3000:]
     losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(losses) == 6 and losses[-1] < losses[0]

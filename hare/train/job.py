@@ -59,6 +59,38 @@ def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist) -> nn.Module:
     return wrap(CausalLMLoss(model, compile=cfg.compile), cfg.parallel, d, layers=list(model.model.layers))
 
 
+def find_checkpoint(out: str, resume: bool) -> Path | None:
+    """The checkpoint to resume from; a run directory with checkpoints is never silently reused."""
+    from hare.errors import HareError
+    from hare.train import checkpoint
+
+    found = checkpoint.latest(out)
+    if found and not resume:
+        raise HareError(f"'{out}' already holds checkpoints ({found.name}); pass --resume to continue, "
+                        "or a new --out")
+    return found
+
+
+def check_shapes(cfg: TrainConfig, seq_len: int, model_config: PretrainedConfig, world: int) -> int:
+    """Reject bad step shapes before any work; returns the micro-batches per rank per step."""
+    from hare.errors import HareError
+
+    if cfg.max_steps < 1 or cfg.micro_batch_size < 1 or seq_len < 2:
+        raise HareError("need train.max_steps >= 1, train.micro_batch_size >= 1 and data.seq_len >= 2")
+    if seq_len > model_config.max_position_embeddings:
+        raise HareError(f"data.seq_len={seq_len} exceeds the model's max_position_embeddings="
+                        f"{model_config.max_position_embeddings}; lower data.seq_len")
+    if cfg.fp8_emulate and not cfg.fp8:
+        raise HareError("train.fp8_emulate only applies with train.fp8=true")
+    per_pass = seq_len * cfg.micro_batch_size * world
+    if cfg.global_batch_tokens % per_pass:
+        raise HareError(
+            f"train.global_batch_tokens={cfg.global_batch_tokens} is not divisible by seq_len × "
+            f"micro_batch_size × ranks = {seq_len} × {cfg.micro_batch_size} × {world} = {per_pass}; "
+            "choose a global batch that is a multiple of it")
+    return cfg.global_batch_tokens // per_pass
+
+
 def run(job: Job, d: Dist, found: Path | None, resume: bool) -> Path:
     """Train `job` to `train.max_steps`; returns OUT/final."""
     import torch

@@ -66,55 +66,23 @@ def resolve(args: PretrainArgs) -> PretrainConfig:
     return load_config(PretrainConfig, args.config, [*args.overrides, *shortcuts])
 
 
-def accumulation_steps(cfg: PretrainConfig, world: int) -> int:
-    """Micro-batches per rank per step, derived from the global token batch."""
-    per_pass = cfg.data.seq_len * cfg.train.micro_batch_size * world
-    if cfg.train.global_batch_tokens % per_pass:
-        raise HareError(
-            f"train.global_batch_tokens={cfg.train.global_batch_tokens} is not divisible by seq_len × "
-            f"micro_batch_size × ranks = {cfg.data.seq_len} × {cfg.train.micro_batch_size} × {world} = {per_pass}; "
-            "choose a global batch that is a multiple of it"
-        )
-    return cfg.train.global_batch_tokens // per_pass
-
-
 def start_model(cfg: ModelConfig, seed: int) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
     """A new model from a preset, or an existing checkpoint (fp32 master weights either way)."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
     from hare.model.init import build_model
-    from hare.model.load import check_checkpoint_dir, check_vocab, load_tokenizer
+    from hare.model.load import check_checkpoint_dir, load_model
 
     if cfg.init_from is None:
         return build_model(cfg.preset, cfg.functional_tokens, seed)
     if check_checkpoint_dir(cfg.init_from) is None:
         raise HareError(f"model.init_from '{cfg.init_from}' is not a local checkpoint directory")
-    tok = load_tokenizer(cfg.init_from)
-    model = AutoModelForCausalLM.from_pretrained(cfg.init_from, dtype=torch.float32)
-    check_vocab(model, tok, cfg.init_from)
-    return model, tok
-
-
-def validate(cfg: PretrainConfig, model: PreTrainedModel, world: int) -> int:
-    """Reject bad settings before any work; returns the accumulation steps."""
-    if cfg.train.max_steps < 1 or cfg.train.micro_batch_size < 1 or cfg.data.seq_len < 2:
-        raise HareError("need train.max_steps >= 1, train.micro_batch_size >= 1 and data.seq_len >= 2")
-    if cfg.data.seq_len > model.config.max_position_embeddings:
-        raise HareError(
-            f"data.seq_len={cfg.data.seq_len} exceeds the model's max_position_embeddings="
-            f"{model.config.max_position_embeddings}; lower data.seq_len"
-        )
-    if cfg.train.fp8_emulate and not cfg.train.fp8:
-        raise HareError("train.fp8_emulate only applies with train.fp8=true")
-    return accumulation_steps(cfg, world)
+    return load_model(cfg.init_from, device="cpu", dtype="float32")
 
 
 def train(cfg: PretrainConfig, resume: bool = False) -> Path:
     """Train per `cfg` (on this rank); returns the directory of the final HF checkpoint."""
     from hare.data.shards import check_tokenizer, load_meta, open_split
     from hare.model.tokenizer import save_tokenizer
-    from hare.train import checkpoint, job
+    from hare.train import job
     from hare.train.batches import GlobalBatches, Windows, collate_windows
     from hare.train.distributed import init
     from hare.train.loop import evaluate
@@ -122,14 +90,11 @@ def train(cfg: PretrainConfig, resume: bool = False) -> Path:
     if not cfg.data.path:
         raise HareError("no training data: pass --data DIR (a directory written by `hare data pack`)")
     d = init(cfg.train.device)
-    found = checkpoint.latest(cfg.out)
-    if found and not resume:
-        raise HareError(f"'{cfg.out}' already holds checkpoints ({found.name}); pass --resume to continue, "
-                        "or a new --out")
+    found = job.find_checkpoint(cfg.out, resume)
     meta = load_meta(cfg.data.path)
     hf_model, tok = start_model(cfg.model, cfg.train.seed)
     check_tokenizer(meta, tok, cfg.data.path)
-    accum = validate(cfg, hf_model, d.world)
+    accum = job.check_shapes(cfg.train, cfg.data.seq_len, hf_model.config, d.world)
     train_windows = Windows(open_split(cfg.data.path, "train"), cfg.data.seq_len)
     val_windows = Windows(open_split(cfg.data.path, "val"), cfg.data.seq_len)
     global_seqs = cfg.train.global_batch_tokens // cfg.data.seq_len

@@ -182,13 +182,11 @@ def load_samples(cfg: SFTConfig, tok: PreTrainedTokenizerFast) -> tuple[list[Any
 def train(cfg: SFTConfig, resume: bool = False) -> Path:
     import functools
 
-    import torch
     from safetensors.torch import save_file
-    from transformers import AutoModelForCausalLM
 
-    from hare.model.load import check_checkpoint_dir, check_vocab, load_tokenizer
+    from hare.model.load import check_checkpoint_dir, load_model
     from hare.model.tokenizer import save_tokenizer
-    from hare.train import checkpoint, job
+    from hare.train import job
     from hare.train.batches import GlobalBatches
     from hare.train.distributed import init
     from hare.train.loop import evaluate
@@ -197,32 +195,21 @@ def train(cfg: SFTConfig, resume: bool = False) -> Path:
     if not cfg.model.path or check_checkpoint_dir(cfg.model.path) is None:
         raise HareError("pass --model DIR: the local base checkpoint to fine-tune")
     d = init(cfg.train.device)
-    found = checkpoint.latest(cfg.out)
-    if found and not resume:
-        raise HareError(f"'{cfg.out}' already holds checkpoints ({found.name}); pass --resume or a new --out")
-    tok = load_tokenizer(cfg.model.path)
-    hf_model = AutoModelForCausalLM.from_pretrained(cfg.model.path, dtype=torch.float32)
-    added = add_hare_tokens(hf_model, tok, cfg.model.functional_tokens)
-    check_vocab(hf_model, tok, cfg.model.path)
-    if cfg.data.seq_len > hf_model.config.max_position_embeddings:
-        raise HareError(f"data.seq_len={cfg.data.seq_len} exceeds the model's max_position_embeddings="
-                        f"{hf_model.config.max_position_embeddings}; lower data.seq_len")
+    found = job.find_checkpoint(cfg.out, resume)
+    hf_model, tok = load_model(cfg.model.path, device="cpu", dtype="float32")
+    added = add_hare_tokens(hf_model, tok, cfg.model.functional_tokens)  # grows embeddings to fit
+    job.check_shapes(cfg.train, cfg.data.seq_len, hf_model.config, d.world)
     rows, held_out, stats = load_samples(cfg, tok)
     global_rows = cfg.train.global_batch_tokens // cfg.data.seq_len
-    per_pass = cfg.train.micro_batch_size * d.world
-    if global_rows < 1 or global_rows % per_pass:
-        raise HareError(f"train.global_batch_tokens / data.seq_len = {global_rows} sequences per step must be a "
-                        f"positive multiple of micro_batch_size × ranks = {per_pass}")
     if cfg.data.epochs > 0:
         cfg.train.max_steps = max(1, math.ceil(cfg.data.epochs * len(rows) / global_rows))
-    if cfg.lora.enabled:
-        _apply_lora(hf_model, cfg.lora, train_embeddings=added > 0)
+    lora_config = _apply_lora(hf_model, cfg.lora, train_embeddings=added > 0) if cfg.lora.enabled else None
     model = job.prepare(hf_model, cfg.train, d)
 
     def export(directory: Path, full: dict[str, torch.Tensor]) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         if cfg.lora.enabled and not cfg.lora.merge:
-            _save_adapter(directory, full, hf_model, cfg.model.path)
+            _save_adapter(directory, full, lora_config, cfg.model.path)
         else:
             weights = merged_weights(full, cfg.lora.alpha / cfg.lora.r) if cfg.lora.enabled else full
             save_file({k: v.contiguous() for k, v in weights.items()}, directory / "model.safetensors",
@@ -249,7 +236,7 @@ def train(cfg: SFTConfig, resume: bool = False) -> Path:
     ), d, found, resume)
 
 
-def _apply_lora(model: PreTrainedModel, lora: LoraSettings, train_embeddings: bool) -> None:
+def _apply_lora(model: PreTrainedModel, lora: LoraSettings, train_embeddings: bool) -> Any:
     """Inject LoRA layers in place (peft); new token rows need trainable embeddings to mean anything."""
     try:
         from peft import LoraConfig, inject_adapter_in_model
@@ -262,17 +249,16 @@ def _apply_lora(model: PreTrainedModel, lora: LoraSettings, train_embeddings: bo
     inject_adapter_in_model(config, model)
     for module in (model.get_input_embeddings(), model.get_output_embeddings()) if train_embeddings else ():
         module.weight.requires_grad_(True)
-    model._hare_lora_config = config  # for the adapter export
+    return config
 
 
-def _save_adapter(directory: Path, full: dict[str, torch.Tensor], model: PreTrainedModel, base: str) -> None:
+def _save_adapter(directory: Path, full: dict[str, torch.Tensor], config: Any, base: str) -> None:
     """The PEFT adapter format: adapter_model.safetensors + adapter_config.json, loadable by peft."""
     from safetensors.torch import save_file
 
     adapter = {f"base_model.model.{k.replace('.default', '')}": v.contiguous()
                for k, v in full.items() if ".lora_" in k}
     save_file(adapter, directory / "adapter_model.safetensors", metadata={"format": "pt"})
-    config = model._hare_lora_config
     config.base_model_name_or_path = str(Path(base).resolve())
     config.task_type = "CAUSAL_LM"
     config.save_pretrained(directory)
