@@ -14,6 +14,7 @@ distribution, checkpoints, exact resume, metrics — is the pretraining engine's
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ class SFTDataConfig:
     system: str = option(DEFAULT_SYSTEM_PROMPT, "system prompt for conversations that have none")
     epochs: float = option(0.0, "train this many passes over the data (0: use train.max_steps)")
     val_fraction: float = option(0.0, "hold out every round(1/x)-th conversation for validation loss (0: none)")
+    val_paths: list[str] = option(default_factory=list, help="conversation files used only for validation loss")
     seed: int = option(0, "seed of the per-epoch shuffle")
 
 
@@ -138,6 +140,18 @@ def add_hare_tokens(model: PreTrainedModel, tok: PreTrainedTokenizerFast, functi
     return len(missing)
 
 
+def init_token_rows(model: PreTrainedModel, tok: PreTrainedTokenizerFast, texts: dict[str, str]) -> None:
+    """Start each new token at the mean embedding of the text that explains it (Octopus' functional
+    tokens: the function's name and description), so it means something before the first step."""
+    import torch
+
+    with torch.no_grad():
+        for table in (model.get_input_embeddings().weight, model.get_output_embeddings().weight):
+            for token, text in texts.items():
+                ids = tok(text, add_special_tokens=False).input_ids
+                table[tok.convert_tokens_to_ids(token)] = table[ids].mean(dim=0)
+
+
 def merged_weights(full: dict[str, torch.Tensor], scale: float) -> dict[str, torch.Tensor]:
     """Fold LoRA adapters into plain weights: W + scale · B·A, under the base model's own names."""
     merged = {}
@@ -160,18 +174,20 @@ def load_samples(cfg: SFTConfig, tok: PreTrainedTokenizerFast) -> tuple[list[Any
     if not cfg.data.paths:
         raise HareError("no SFT data: pass --data FILE… (JSONL conversations) or set data.paths")
     limits = Limits(cfg.data.seq_len, cfg.data.truncate)
-    samples = []
-    for source in cfg.data.paths:
-        for where, messages in read_conversations(source, cfg.data.format):
-            sample = fit_to_length(tok, messages, cfg.data.system, limits, where)
-            if sample is not None:
-                samples.append(sample)
+
+    def read(paths: list[str]) -> list[Any]:
+        encoded = (fit_to_length(tok, messages, cfg.data.system, limits, where)
+                   for source in paths for where, messages in read_conversations(source, cfg.data.format))
+        return [s for s in encoded if s is not None]
+
+    samples = read(cfg.data.paths)
     if not samples:
         raise HareError(f"no usable conversation in {', '.join(cfg.data.paths)} (all longer than data.seq_len?)")
     if not 0 <= cfg.data.val_fraction <= 0.5:
         raise HareError(f"data.val_fraction must be in [0, 0.5], got {cfg.data.val_fraction}")
     every = round(1 / cfg.data.val_fraction) if cfg.data.val_fraction else 0
     held_out = [[s] for i, s in enumerate(samples) if every and i % every == every - 1]
+    held_out += [[s] for s in read(cfg.data.val_paths)]
     samples = [s for i, s in enumerate(samples) if not (every and i % every == every - 1)]
     if not samples:
         raise HareError("data.val_fraction leaves no conversation to train on; lower it or add data")
@@ -179,7 +195,9 @@ def load_samples(cfg: SFTConfig, tok: PreTrainedTokenizerFast) -> tuple[list[Any
     return rows, held_out, {"conversations": len(samples), "held_out": len(held_out), **limits.stats}
 
 
-def train(cfg: SFTConfig, resume: bool = False) -> Path:
+def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | None = None,
+          extra: Callable[[Path], None] | None = None) -> Path:
+    """Fine-tune; `token_init` maps new tokens to explaining text, `extra(dir)` adds files to exports."""
     import functools
 
     from safetensors.torch import save_file
@@ -198,12 +216,16 @@ def train(cfg: SFTConfig, resume: bool = False) -> Path:
     found = job.find_checkpoint(cfg.out, resume)
     hf_model, tok = load_model(cfg.model.path, device="cpu", dtype="float32")
     added = add_hare_tokens(hf_model, tok, cfg.model.functional_tokens)  # grows embeddings to fit
+    if token_init and not found:
+        init_token_rows(hf_model, tok, token_init)
     job.check_shapes(cfg.train, cfg.data.seq_len, hf_model.config, d.world)
     rows, held_out, stats = load_samples(cfg, tok)
     global_rows = cfg.train.global_batch_tokens // cfg.data.seq_len
     if cfg.data.epochs > 0:
         cfg.train.max_steps = max(1, math.ceil(cfg.data.epochs * len(rows) / global_rows))
-    lora_config = _apply_lora(hf_model, cfg.lora, train_embeddings=added > 0) if cfg.lora.enabled else None
+    lora_config = None
+    if cfg.lora.enabled:  # new or re-initialised token rows must train, or they mean nothing
+        lora_config = _apply_lora(hf_model, cfg.lora, train_embeddings=added > 0 or bool(token_init))
     model = job.prepare(hf_model, cfg.train, d)
 
     def export(directory: Path, full: dict[str, torch.Tensor]) -> None:
@@ -217,6 +239,8 @@ def train(cfg: SFTConfig, resume: bool = False) -> Path:
             hf_model.config.save_pretrained(directory)
         hf_model.generation_config.save_pretrained(directory)
         save_tokenizer(tok, directory)
+        if extra is not None:
+            extra(directory)
 
     pad = functools.partial(collate, pad_id=tok.pad_token_id)
 

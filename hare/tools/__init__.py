@@ -1,0 +1,1 @@
+"""Octopus-v2-style tool calling: specs, data, training, calls and evaluation."""

@@ -1,0 +1,143 @@
+"""`hare tools call`: one query in, the validated function calls out, as JSON.
+
+    hare tools call --model runs/tools/final "take a selfie"
+    [{"name": "take_a_photo", "arguments": {"camera": "front"}}]
+
+The prompt is the HARE chat template with a fixed system turn (`TOOL_SYSTEM`), identical in
+training (`hare tools train`) and here. Because every call shares the prompt's head — the system
+turn up to the user's text — its KV cache is computed once at load time, as Octopus precomputes
+its prefix, and each call only runs its own query and answer tokens. Decoding is greedy and stops
+at `<api_end>`. The answer is parsed and validated against the spec (`hare.tools.calls`); malformed
+output gives a structured error, and nothing is ever executed.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hare.config import option, positional
+from hare.errors import HareError
+from hare.model.tokenizer import API_END, ROUND_END, functional_token
+from hare.tools.calls import Call, CallError, parse
+from hare.tools.spec import SPEC_FILE, Function, check_capacity, load_spec
+
+if TYPE_CHECKING:
+    import torch
+
+TOOL_SYSTEM = "You are an on-device assistant. Answer with function calls."
+_SENTINEL = "\x00QUERY\x00"
+
+
+def tool_messages(query: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": TOOL_SYSTEM}, {"role": "user", "content": query}]
+
+
+@dataclass
+class CallResult:
+    calls: list[Call] | CallError
+    raw: str
+    latency_s: float
+    new_tokens: int
+
+
+class ToolCaller:
+    """A tool model, its spec and the cached prompt head, ready for many calls."""
+
+    def __init__(self, model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto",
+                 max_new_tokens: int = 128) -> None:
+        from hare.model.load import load_model
+
+        path = Path(spec) if spec else Path(model) / SPEC_FILE
+        if not spec and not path.is_file():
+            raise HareError(f"{model} has no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
+        self.functions: list[Function] = load_spec(path)
+        self.model, self.tok = load_model(model, device, dtype)
+        vocab = self.tok.get_vocab()
+        if functional_token(0) not in vocab or API_END not in vocab:
+            raise HareError(f"{model} has no functional tokens (<api_0>…<api_end>); train a tool model with "
+                            "`hare tools train`")
+        check_capacity(self.functions, sum(functional_token(i) in vocab for i in range(len(self.functions))))
+        self.max_new_tokens = max_new_tokens
+        self.stops = {vocab[t] for t in (API_END, ROUND_END) if t in vocab} | {self.tok.eos_token_id}
+        text = self.tok.apply_chat_template(tool_messages(_SENTINEL), tokenize=False, add_generation_prompt=True)
+        self.head, self.tail = text.split(_SENTINEL)
+        self.head_ids: list[int] = self.tok(self.head, add_special_tokens=False).input_ids
+        self.head_cache = self._prefill(self.head_ids)
+
+    def _prefill(self, ids: list[int]) -> Any:
+        import torch
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        with torch.inference_mode():
+            self.model(input_ids=torch.tensor([ids], device=self.model.device), past_key_values=cache, use_cache=True)
+        return cache
+
+    def prompt_ids(self, query: str) -> list[int]:
+        return self.tok(self.head + query + self.tail, add_special_tokens=False).input_ids
+
+    def generate(self, query: str) -> list[int]:
+        """Greedy answer ids (without the stop token), reusing the cached head of the prompt."""
+        import torch
+
+        ids = self.prompt_ids(query)
+        pairs = enumerate(zip(ids, self.head_ids, strict=False))
+        shared = next((i for i, (a, b) in pairs if a != b), len(self.head_ids))
+        shared = min(shared, len(ids) - 1)  # at least one new token to compute logits from
+        cache = copy.deepcopy(self.head_cache)
+        cache.crop(shared - len(self.head_ids))  # transformers 5: a negative count of tokens to drop
+        new: list[int] = []
+        step = ids[shared:]
+        with torch.inference_mode():
+            for _ in range(self.max_new_tokens):
+                logits = self._logits(step, cache)
+                token = int(logits.argmax())
+                if token in self.stops:
+                    break
+                new.append(token)
+                step = [token]
+        return new
+
+    def _logits(self, step: list[int], cache: Any) -> torch.Tensor:
+        import torch
+
+        out = self.model(input_ids=torch.tensor([step], device=self.model.device), past_key_values=cache,
+                         use_cache=True, logits_to_keep=1)
+        return out.logits[0, -1]
+
+    def __call__(self, query: str) -> CallResult:
+        start = time.perf_counter()
+        new = self.generate(query)
+        raw = self.tok.decode(new) + API_END
+        calls = parse(raw, self.functions)
+        return CallResult(calls, raw, time.perf_counter() - start, len(new))
+
+
+@dataclass(kw_only=True)
+class ToolCallConfig:
+    model: str = option(help="tool model directory (from `hare tools train`)")
+    query: list[str] = positional("the user's request(s); each prints one JSON line")
+    spec: str | None = option(None, "API spec (default: MODEL/tools.json, saved by `hare tools train`)")
+    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
+    dtype: str = option("auto", "auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16 or float16")
+    raw: bool = option(False, "also print the model's raw output and the latency")
+
+
+def run(cfg: ToolCallConfig) -> list[CallResult]:
+    if not cfg.query:
+        raise HareError('pass the request to answer, e.g. hare tools call --model DIR "take a selfie"')
+    caller = ToolCaller(cfg.model, cfg.spec, cfg.device, cfg.dtype)
+    results = []
+    for query in cfg.query:
+        result = caller(query)
+        body: Any = result.calls.to_json() if isinstance(result.calls, CallError) else result.calls
+        if cfg.raw:
+            body = {"result": body, "raw": result.raw, "latency_ms": round(result.latency_s * 1000, 1)}
+        print(json.dumps(body, ensure_ascii=False))
+        results.append(result)
+    return results

@@ -1,0 +1,142 @@
+"""The call format: writing calls as functional-token text, reading model output back, checking it.
+
+    <api_7>(contact_name='Ana', message='on my way')<api_end>          one call
+    <api_2>(location='Oslo');<api_11>(level=3)<api_end>                two independent calls
+    <api_end>                                                          no function serves the query
+
+Function i is `<api_i>`; arguments are keyword Python literals in the schema's property order, and
+an argument equal to its schema default is left out (the parser fills it back), which keeps the
+generation short. The bare `<api_end>` is the explicit no-call answer: one token, and as final as a
+call. Parsing goes through `ast` (literals only) so model output is never executed; anything that
+does not parse or fails the JSON Schema becomes a `CallError` with the raw text, never an exception.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from hare.model.tokenizer import API_END, functional_token
+from hare.tools.spec import Function
+
+Call = dict[str, Any]  # {"name": str, "arguments": {...}}, OpenAI's shape
+_TOKEN = re.compile(r"<api_(\d+)>")
+
+
+@dataclass
+class CallError:
+    """Why model output is not a valid call list; `raw` is the text it came from."""
+
+    kind: str  # "syntax", "unknown_function" or "invalid_arguments"
+    message: str
+    raw: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"error": {"type": self.kind, "message": self.message, "raw": self.raw}}
+
+
+def render(calls: list[Call], functions: list[Function]) -> str:
+    """The training target for `calls` (complete, with defaults), ending with `<api_end>`."""
+    by_name = {f.name: f for f in functions}
+    parts = []
+    for call in calls:
+        fn = by_name[call["name"]]
+        args = call.get("arguments", {})
+        shown = [f"{k}={args[k]!r}" for k in fn.properties if k in args and args[k] != fn.defaults.get(k, ...)]
+        parts.append(f"{functional_token(fn.index)}({', '.join(shown)})")
+    return ";".join(parts) + API_END
+
+
+def parse(text: str, functions: list[Function]) -> list[Call] | CallError:
+    """Calls from model output (text up to or including `<api_end>`), validated and completed."""
+    raw = text
+    text = text.split(API_END, 1)[0].strip()
+    if not text:
+        return []
+    pieces = _TOKEN.split(text)
+    if pieces[0].strip():
+        return CallError("syntax", f"output does not start with a functional token: {pieces[0].strip()!r}", raw)
+    calls = []
+    for index, body in zip(pieces[1::2], pieces[2::2], strict=True):
+        i = int(index)
+        if i >= len(functions):
+            return CallError("unknown_function", f"<api_{i}> names no function of the spec "
+                                                 f"({len(functions)} functions)", raw)
+        body = body.strip().removesuffix(";").strip()
+        try:
+            node = ast.parse(f"f{body}", mode="eval").body
+            if not isinstance(node, ast.Call) or node.func.id != "f":  # type: ignore[attr-defined]
+                raise ValueError("not a call")
+            positional = [ast.literal_eval(a) for a in node.args]
+            named = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
+        except (SyntaxError, ValueError, TypeError, AttributeError, MemoryError, RecursionError):
+            return CallError("syntax", f"arguments of <api_{i}> are not name=literal pairs: {body!r}", raw)
+        fn = functions[i]
+        if len(positional) > len(fn.properties):
+            return CallError("invalid_arguments", f"{fn.name} takes {len(fn.properties)} arguments, "
+                                                  f"got {len(positional)} positional", raw)
+        arguments = dict(zip(fn.properties, positional, strict=False)) | named
+        checked = validate(fn, arguments)
+        if isinstance(checked, str):
+            return CallError("invalid_arguments", checked, raw)
+        calls.append({"name": fn.name, "arguments": checked})
+    return calls
+
+
+def validate(fn: Function, arguments: dict[str, Any]) -> dict[str, Any] | str:
+    """Arguments with defaults filled and types coerced, or the first reason they fail the schema."""
+    from jsonschema import Draft202012Validator
+
+    unknown = [k for k in arguments if k not in fn.properties]
+    if unknown:
+        return f"{fn.name} has no argument {unknown[0]!r} (it takes: {', '.join(fn.properties) or 'none'})"
+    full = fn.defaults | {k: _coerce(v, fn.properties[k]) for k, v in arguments.items()}
+    error = next(iter(Draft202012Validator(fn.parameters).iter_errors(full)), None)
+    if error is not None:
+        where = ".".join(map(str, error.absolute_path)) or "arguments"
+        return f"{fn.name}: {where}: {error.message}"
+    return full
+
+
+def _coerce(value: Any, schema: dict[str, Any]) -> Any:
+    """The obvious conversions a small model gets wrong in form but right in meaning ('5' → 5)."""
+    kind = schema.get("type")
+    try:
+        if kind == "integer" and not isinstance(value, bool) and float(value) == int(float(value)):
+            return int(float(value))
+        if kind == "number" and not isinstance(value, bool):
+            return float(value)
+    except (TypeError, ValueError):
+        return value
+    if kind == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if kind == "string" and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def normalize(calls: list[Call], functions: list[Function]) -> list[tuple[str, tuple[tuple[str, Any], ...]]]:
+    """A comparable form: defaults filled, strings stripped and case-folded, numbers by value."""
+    by_name = {f.name: f for f in functions}
+
+    def norm(v: Any) -> Any:
+        if isinstance(v, str):
+            return " ".join(v.split()).casefold()
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, int | float):
+            return float(v)
+        if isinstance(v, list):
+            return tuple(norm(x) for x in v)
+        if isinstance(v, dict):
+            return tuple(sorted((k, norm(x)) for k, x in v.items()))
+        return v
+
+    out = []
+    for call in calls:
+        fn = by_name.get(call["name"])
+        args = (fn.defaults if fn else {}) | call.get("arguments", {})
+        out.append((call["name"], tuple(sorted((k, norm(v)) for k, v in args.items()))))
+    return sorted(out)

@@ -1,0 +1,192 @@
+"""`hare tools data`: Octopus-style tool-calling data from an API spec alone.
+
+    hare tools data --spec examples/android_apis.json --out data/tools
+    hare tools data --spec my_api.json --per-function 300 --irrelevant 600 --teacher http://127.0.0.1:4999
+
+Writes `train.jsonl` and `val.jsonl`, one `{"query", "calls", "template", "kind"}` per line, where
+`calls` is the exact expected call list with defaults filled (empty for a query no function serves),
+plus the spec as `tools.json`. Queries are single calls, two independent calls in one request
+("parallel"), and irrelevant requests (chit-chat, general knowledge, near misses, gibberish).
+
+The split is by wording: each function's templates, the parallel connectors and the irrelevant
+items are divided between train and validation, and so is every value bank, so validation accuracy
+measures generalisation to phrasings and values the model never saw.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hare.config import option
+from hare.errors import HareError
+from hare.tools.phrasing import PLACEHOLDER, Phrasing, Template, arg_phrases, generic_phrasing, load_phrase_bank
+from hare.tools.slots import Filler, values_bank
+from hare.tools.spec import Function, load_spec, save_spec
+
+CONNECTORS = ["{a} and {b}", "{a}, then {b}", "{a}. also {b}", "{a} and also {b}", "first {a}, then {b}",
+              "{a}; {b}", "{a} and after that {b}", "{a}, and {b} too", "{a} plus {b}", "{a}. after that, {b}"]
+PARAPHRASE_PROMPT = ("Rewrite this request to a phone assistant in different words, as a user would type it. "
+                     "Keep these exact strings unchanged: {keep}. Reply with the rewritten request only.\n\n"
+                     "Request: {query}")
+
+
+@dataclass(kw_only=True)
+class ToolDataConfig:
+    spec: str = option("android", "API spec: a JSON file of OpenAI tool definitions, or 'android' (bundled)")
+    out: str = option("data/tools", "output directory (train.jsonl, val.jsonl, tools.json)")
+    per_function: int = option(200, "training queries per function (validation gets val_fraction as many)")
+    irrelevant: int = option(400, "training queries that no function serves (answer: no call)")
+    parallel: int = option(200, "training queries with two independent calls")
+    val_fraction: float = option(0.25, "share of templates, connectors and values held out for validation")
+    phrases: str | None = option(None, "your phrase bank YAML (same format as hare/tools/phrases/android_apis.yaml)")
+    teacher: str | None = option(None, "OpenAI-compatible server whose paraphrases are added (verified)")
+    teacher_model: str = option("default", "model name sent to the teacher")
+    teacher_fraction: float = option(0.2, "share of single-call queries sent to the teacher for a paraphrase")
+    seed: int = option(0, "random seed; the same seed gives the same data")
+    overwrite: bool = option(False, "replace an existing output directory")
+
+
+class Generator:
+    """Draws queries for one split; deterministic given the seed."""
+
+    def __init__(self, phrasings: list[Phrasing], split: str, cfg: ToolDataConfig) -> None:
+        self.split, self.cfg = split, cfg
+        self.rng = random.Random(f"{cfg.seed}:{split}")
+        self.filler = Filler(self.rng, split, cfg.seed, cfg.val_fraction)
+        self.phrasings = {p.function.name: (p, self.half(p.templates, p.function.name)) for p in phrasings}
+
+    def half(self, items: list[Any], key: str) -> list[Any]:
+        """This split's share of `items`; at least one each when there are two or more."""
+        if len(items) < 2:
+            return items
+        order = random.Random(f"{self.cfg.seed}:split:{key}").sample(items, len(items))
+        cut = min(len(items) - 1, max(1, round(len(items) * self.cfg.val_fraction)))
+        return order[:cut] if self.split == "val" else order[cut:]
+
+    def single(self, fn: Function) -> tuple[str, dict[str, Any], str, list[str]]:
+        """(query, call, template id, the surfaces that a paraphrase must keep)."""
+        phrasing, templates = self.phrasings[fn.name]
+        template: Template = self.rng.choice(templates)
+        text = template.text
+        if "{args}" in text:
+            optional = [a for a in fn.properties if a not in fn.required and self.rng.random() < 0.5]
+            said = [a for a in fn.properties if a in fn.required or a in optional]
+            text = text.replace("{args}", arg_phrases(fn, said, self.rng))
+        if not text.startswith("{") and self.rng.random() < 0.3:  # never re-case a value
+            text = text[:1].upper() + text[1:]
+        chosen = dict(template.fixed)
+        surfaces = []
+        for arg in PLACEHOLDER.findall(text):
+            value, surface = self.filler.fill(phrasing.slots[arg], chosen)
+            chosen[arg] = value
+            surfaces.append(surface)
+            text = text.replace("{" + arg + "}", surface, 1)
+        query = " ".join(text.split()).strip(" ,")
+        return query, {"name": fn.name, "arguments": fn.defaults | chosen}, template.id, surfaces
+
+    def irrelevant(self) -> tuple[str, str]:
+        kind = self.rng.choice([*values_bank()["irrelevant"], "gibberish"])
+        if kind == "gibberish":
+            words = ["".join(self.rng.choices(string.ascii_lowercase, k=self.rng.randint(2, 9)))
+                     for _ in range(self.rng.randint(1, 6))]
+            return " ".join(words), "irrelevant:gibberish"
+        return self.rng.choice(self.filler.half(f"irrelevant.{kind}")), f"irrelevant:{kind}"
+
+    def records(self, functions: list[Function], per_function: int, irrelevant: int, parallel: int) -> list[dict]:
+        out, seen = [], set()
+
+        def add(query: str, calls: list[dict], template: str, kind: str, keep: list[str]) -> None:
+            if query.casefold() not in seen:
+                seen.add(query.casefold())
+                out.append({"query": query, "calls": calls, "template": template, "kind": kind, "keep": keep})
+
+        for fn in functions:
+            for _ in range(per_function):
+                query, call, template, keep = self.single(fn)
+                add(query, [call], template, "single", keep)
+        for _ in range(irrelevant):
+            query, template = self.irrelevant()
+            add(query, [], template, "irrelevant", [])
+        connectors = self.half(CONNECTORS, "connectors")
+        for _ in range(parallel if len(functions) > 1 else 0):
+            a, b = self.rng.sample(functions, 2)
+            (qa, ca, ta, ka), (qb, cb, tb, kb) = self.single(a), self.single(b)
+            query = self.rng.choice(connectors).format(a=qa, b=qb)
+            add(query, [ca, cb], f"{ta}+{tb}", "parallel", ka + kb)
+        return out
+
+
+def paraphrase(records: list[dict], cfg: ToolDataConfig) -> list[dict]:
+    """Teacher paraphrases of some single-call queries, kept only if every slot surface survives.
+    Queries without slot values are not sent: nothing could verify that a paraphrase kept their meaning."""
+    from tqdm import tqdm
+
+    from hare.teacher import chat
+
+    rng = random.Random(f"{cfg.seed}:teacher")
+    chosen = [r for r in records if r["kind"] == "single" and r["keep"] and rng.random() < cfg.teacher_fraction]
+    extra = []
+    for r in tqdm(chosen, desc="teacher paraphrases", unit="query"):
+        keep = ", ".join(f'"{s}"' for s in r["keep"]) or "nothing"
+        reply = chat(cfg.teacher, PARAPHRASE_PROMPT.format(keep=keep, query=r["query"]), cfg.teacher_model,
+                     seed=cfg.seed, fix="start the teacher server or drop --teacher").strip().strip('"')
+        if reply and "\n" not in reply and reply.casefold() != r["query"].casefold() \
+                and all(s.casefold() in reply.casefold() for s in r["keep"]):  # the values survived
+            extra.append(r | {"query": reply, "template": r["template"] + ":teacher"})
+    return extra
+
+
+def generate(cfg: ToolDataConfig) -> dict[str, list[dict]]:
+    """Both splits in memory; `run` writes them."""
+    for name, n in (("per_function", cfg.per_function), ("irrelevant", cfg.irrelevant), ("parallel", cfg.parallel)):
+        if n < 0:
+            raise HareError(f"--{name.replace('_', '-')} must be >= 0, got {n}")
+    if not 0 < cfg.val_fraction < 1:
+        raise HareError(f"--val-fraction must be in (0, 1), got {cfg.val_fraction}")
+    functions = load_spec(cfg.spec)
+    bank = load_phrase_bank(Path(cfg.phrases) if cfg.phrases else None, functions)
+    phrasings = [bank.get(fn.name) or generic_phrasing(fn) for fn in functions]
+    splits = {}
+    for split, scale in (("train", 1.0), ("val", cfg.val_fraction)):
+        gen = Generator(phrasings, split, cfg)
+        counts = (round(n * scale) for n in (cfg.per_function, cfg.irrelevant, cfg.parallel))
+        splits[split] = gen.records(functions, *counts)
+    train_queries = {r["query"].casefold() for r in splits["train"]}
+    splits["val"] = [r for r in splits["val"] if r["query"].casefold() not in train_queries]
+    if cfg.teacher:
+        for split in splits:
+            splits[split] += paraphrase(splits[split], cfg)
+    return splits
+
+
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    with path.open("w") as f:
+        for r in records:
+            f.write(json.dumps({k: v for k, v in r.items() if k != "keep"}, ensure_ascii=False) + "\n")
+
+
+def run(cfg: ToolDataConfig) -> Path:
+    from hare.atomic import move_into_place, temp_sibling
+
+    out = Path(cfg.out)
+    if out.exists() and not cfg.overwrite:
+        raise HareError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
+    splits = generate(cfg)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_sibling(out)
+    tmp.mkdir()
+    for split, records in splits.items():
+        write_jsonl(tmp / f"{split}.jsonl", records)
+    save_spec(load_spec(cfg.spec), tmp)
+    move_into_place(tmp, out)
+    for split, records in splits.items():
+        kinds = {k: sum(r["kind"] == k for r in records) for k in ("single", "parallel", "irrelevant")}
+        templates = len({r["template"].split("+")[0] for r in records})
+        print(f"{split}: {len(records):,} queries ({', '.join(f'{v:,} {k}' for k, v in kinds.items())}) "
+              f"from {templates} templates -> {out / (split + '.jsonl')}")
+    return out

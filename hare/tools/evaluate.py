@@ -1,0 +1,105 @@
+"""`hare tools eval`: how often a tool model calls the right functions with the right arguments.
+
+    hare tools eval --model runs/tools/final --data data/tools/val.jsonl [--json] [--output report.json]
+
+Per query (`{"query", "calls"}` lines; an empty list means no call is expected):
+- function accuracy: the set of called names equals the expected set (a malformed answer is wrong);
+- exact-call accuracy: names and arguments equal after normalisation (defaults filled, strings
+  stripped and compared case-insensitively, numbers by value; call order ignored);
+- no-call accuracy: among queries that expect no call, the share answered with none;
+- latency p50/p95 per call, tokenization to validated result;
+and the failures, each with expected and produced calls. Records carrying a `kind` (as `hare tools
+data` writes) are also scored per kind.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hare.config import option
+from hare.tools.call import CallResult, ToolCaller
+from hare.tools.calls import CallError, normalize
+from hare.tools.train import read_records
+
+
+@dataclass(kw_only=True)
+class ToolEvalConfig:
+    model: str = option(help="tool model directory (from `hare tools train`)")
+    data: str = option(help="JSONL of {\"query\", \"calls\"} records, e.g. data/tools/val.jsonl")
+    spec: str | None = option(None, "API spec (default: MODEL/tools.json)")
+    limit: int = option(0, "evaluate only the first N records (0: all)")
+    json: bool = option(False, "print the report as JSON instead of a table")
+    output: str | None = option(None, "also write the JSON report (with every failure) to this file")
+    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
+
+
+def score(caller: ToolCaller, records: list[dict[str, Any]], progress: bool = True) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    rows = []
+    for record in tqdm(records, desc="tool calls", unit="query", disable=not progress):
+        result: CallResult = caller(record["query"])
+        expected = record["calls"]
+        got = result.calls
+        names_ok = not isinstance(got, CallError) and {c["name"] for c in got} == {c["name"] for c in expected}
+        exact = names_ok and normalize(got, caller.functions) == normalize(expected, caller.functions)
+        rows.append({"query": record["query"], "kind": record.get("kind", "all"), "expected": expected,
+                     "got": got.to_json() if isinstance(got, CallError) else got, "function_ok": names_ok,
+                     "exact": exact, "no_call_expected": not expected, "latency_s": result.latency_s})
+    return summarize(rows)
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def rate(items: list[dict[str, Any]], key: str) -> float | None:
+        return sum(r[key] for r in items) / len(items) if items else None
+
+    latencies = sorted(r["latency_s"] for r in rows)
+    no_call = [r for r in rows if r["no_call_expected"]]
+    kinds = sorted({r["kind"] for r in rows})
+    return {
+        "queries": len(rows),
+        "function_accuracy": rate(rows, "function_ok"),
+        "exact_call_accuracy": rate(rows, "exact"),
+        "no_call_accuracy": rate(no_call, "exact"),
+        "latency_ms_p50": 1000 * statistics.median(latencies) if latencies else None,
+        "latency_ms_p95": 1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None,
+        "by_kind": {k: {"queries": sum(r["kind"] == k for r in rows),
+                        "function_accuracy": rate([r for r in rows if r["kind"] == k], "function_ok"),
+                        "exact_call_accuracy": rate([r for r in rows if r["kind"] == k], "exact")} for k in kinds},
+        "failures": [{k: r[k] for k in ("query", "expected", "got")} for r in rows if not r["exact"]],
+    }
+
+
+def table(report: dict[str, Any], shown_failures: int = 10) -> str:
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.2f} %"
+
+    lines = [f"queries              {report['queries']}",
+             f"function accuracy    {pct(report['function_accuracy'])}",
+             f"exact-call accuracy  {pct(report['exact_call_accuracy'])}",
+             f"no-call accuracy     {pct(report['no_call_accuracy'])}",
+             f"latency p50 / p95    {report['latency_ms_p50']:.1f} / {report['latency_ms_p95']:.1f} ms"]
+    if len(report["by_kind"]) > 1:
+        lines += [f"  {k:<12} {v['queries']:>5} queries  function {pct(v['function_accuracy'])}  "
+                  f"exact {pct(v['exact_call_accuracy'])}" for k, v in report["by_kind"].items()]
+    failures = report["failures"]
+    if failures:
+        lines.append(f"failures ({len(failures)}; first {min(shown_failures, len(failures))}):")
+        for f in failures[:shown_failures]:
+            lines += [f"  {f['query']!r}", f"    expected {json.dumps(f['expected'])}",
+                      f"    got      {json.dumps(f['got'])}"]
+    return "\n".join(lines)
+
+
+def run(cfg: ToolEvalConfig) -> dict[str, Any]:
+    caller = ToolCaller(cfg.model, cfg.spec, cfg.device)
+    records = read_records(Path(cfg.data), caller.functions)
+    report = score(caller, records[: cfg.limit] if cfg.limit else records)
+    print(json.dumps(report, indent=1) if cfg.json else table(report))
+    if cfg.output:
+        Path(cfg.output).write_text(json.dumps(report, indent=1) + "\n")
+    return report

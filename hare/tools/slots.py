@@ -1,0 +1,171 @@
+"""Slot values for generated tool queries: each filler returns the call's value and how a user says it.
+
+The value is what the function receives (`"19:30"`, `"+14155550132"`, `True`); the surface is what
+appears in the query (`"7:30 pm"`, `"+1 (415) 555-0132"`, `"turn on"`). Most string values are copied
+verbatim, so the model must learn to copy; times, dates, numbers written as words, languages and
+formatted phone numbers must be transformed, which is where small models fail first.
+
+Banks come from `phrases/values.yaml`; every bank is split once into train and validation values, so
+validation queries also carry values the model never saw.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+GENERATED = ("person", "email", "e164", "time", "datetime", "int", "language")
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December"]
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+# E.164 country code → digits after it, for plausible numbers.
+_COUNTRIES = [("1", 10), ("44", 10), ("49", 10), ("33", 9), ("91", 10), ("61", 9), ("81", 10), ("34", 9)]
+
+
+@cache
+def values_bank() -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load((resources.files("hare.tools") / "phrases" / "values.yaml").read_text())
+
+
+def number_words(n: int) -> str:
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    return str(n)
+
+
+@dataclass
+class Slot:
+    """How one argument gets values: a bank name, a generator, or an explicit value → surfaces map."""
+
+    kind: str                                   # bank name, one of GENERATED, or "map"
+    surfaces: dict[Any, list[str]] | None = None  # for "map": enum/boolean value → ways to say it
+    low: int = 0
+    high: int = 100
+
+
+class Filler:
+    """Draws (value, surface) pairs from the train or validation half of every bank."""
+
+    def __init__(self, rng: random.Random, split: str, seed: int, val_fraction: float) -> None:
+        self.rng, self.split, self.seed, self.val_fraction = rng, split, seed, val_fraction
+
+    def pick(self, bank: str) -> str:
+        return self.rng.choice(self.half(bank))
+
+    def half(self, bank: str) -> list[str]:
+        """A fixed, seed-dependent split of the bank; tiny banks give both splits all their values."""
+        items: Any = values_bank()
+        for part in bank.split("."):  # "irrelevant.chitchat" is a category of the irrelevant bank
+            items = items[part]
+        items = list(items)
+        if len(items) < 8:
+            return items
+        order = random.Random(f"{self.seed}:{bank}").sample(items, len(items))
+        cut = max(1, round(len(items) * self.val_fraction))
+        return order[:cut] if self.split == "val" else order[cut:]
+
+    def fill(self, slot: Slot, chosen: dict[str, Any]) -> tuple[Any, str]:
+        r = self.rng
+        if slot.kind == "map":
+            assert slot.surfaces
+            value = r.choice(list(slot.surfaces))
+            return value, r.choice(slot.surfaces[value])
+        if slot.kind in values_bank() and slot.kind != "language":
+            v = self.pick(slot.kind)
+            return v, v
+        return getattr(self, "_" + slot.kind)(slot, chosen)
+
+    def _person(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
+        name = self.pick("first_name")
+        if self.rng.random() < 0.4:
+            name += " " + self.pick("last_name")
+        return name, name
+
+    def _email(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
+        first, last = self.pick("first_name").lower(), self.pick("last_name").lower()
+        local = self.rng.choice([f"{first}.{last}", f"{first}{last}", f"{first}_{last}", f"{first[0]}{last}",
+                                 f"{first}{self.rng.randint(1, 99)}"])
+        address = f"{local}@{self.pick('email_domain')}".replace(" ", "")
+        return address, address
+
+    def _e164(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
+        code, n = self.rng.choice(_COUNTRIES)
+        digits = str(self.rng.randint(2, 9)) + "".join(str(self.rng.randint(0, 9)) for _ in range(n - 1))
+        value = f"+{code}{digits}"
+        a, b, c = digits[:3], digits[3:6], digits[6:]
+        return value, self.rng.choice([value, value, f"+{code} {a} {b} {c}", f"+{code} ({a}) {b}-{c}",
+                                       f"+{code}-{a}-{b}-{c}"])
+
+    def _time(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
+        hour, minute = self.rng.randint(0, 23), self.rng.choice(range(0, 60, 5))
+        return f"{hour:02d}:{minute:02d}", self._clock(hour, minute)
+
+    def _clock(self, hour: int, minute: int) -> str:
+        twelve, half = (hour % 12 or 12), ("am" if hour < 12 else "pm")
+        forms = [f"{hour:02d}:{minute:02d}", f"{twelve}:{minute:02d} {half}"]
+        if minute == 0:
+            forms.append(f"{twelve} {half}")
+        return self.rng.choice(forms)
+
+    def _datetime(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
+        start = next((v for v in chosen.values() if isinstance(v, str) and v.count("-") == 4), None)
+        if start is not None:  # an end time: the same day as the start, 30 minutes to 3 hours later
+            y, mo, d, h, mi = map(int, start.split("-"))
+            end = min(h * 60 + mi + self.rng.choice([30, 45, 60, 90, 120, 180]), 23 * 60 + 45)
+            h, mi = divmod(end, 60)
+            return f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}-{mi:02d}", self._clock(h, mi)
+        y, mo, d = self.rng.randint(2024, 2027), self.rng.randint(1, 12), self.rng.randint(1, 28)
+        h, mi = self.rng.randint(7, 20), self.rng.choice([0, 15, 30, 45])
+        day = self.rng.choice([f"{MONTHS[mo - 1]} {d}, {y}", f"{d} {MONTHS[mo - 1]} {y}", f"{y}-{mo:02d}-{d:02d}"])
+        return f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}-{mi:02d}", f"{day} at {self._clock(h, mi)}"
+
+    def _int(self, slot: Slot, chosen: dict[str, Any]) -> tuple[int, str]:
+        n = self.rng.randint(slot.low, slot.high)
+        return n, number_words(n) if n < 100 and self.rng.random() < 0.3 else str(n)
+
+    def _language(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
+        code = self.rng.choice(list(values_bank()["language"]))
+        return code, values_bank()["language"][code][0]
+
+
+def infer_slot(name: str, schema: dict[str, Any]) -> Slot:
+    """A slot for an argument of a spec without a phrase bank, from its type, format and name."""
+    kind, words = schema.get("type"), f"{name} {schema.get('description', '')}".lower()
+    if "enum" in schema:
+        return Slot("map", {v: [str(v).replace("_", " ")] for v in schema["enum"]})
+    if kind == "boolean":
+        return Slot("map", {True: ["on", "true", "yes"], False: ["off", "false", "no"]})
+    if kind in ("integer", "number"):
+        return int_slot(schema)
+    rules = [("email", "email"), ("phone", "e164"), ("language", "language"), ("city", "city"),
+             ("location", "city"), ("address", "place"), ("origin", "place"), ("destination", "place"),
+             ("device", "device_name"), ("song", "song"), ("music", "song"), ("video", "video_name"),
+             ("service", "music_service"), ("label", "alarm_label"), ("title", "event_title"),
+             ("subject", "email_title"), ("message", "message"), ("content", "email_content"),
+             ("text", "message"), ("name", "person"), ("query", "video_query"), ("topic", "news_topic")]
+    if schema.get("format") == "email":
+        return Slot("email")
+    if "time" in words and ":" in schema.get("pattern", ""):
+        return Slot("time")
+    return Slot(next((bank for key, bank in rules if key in name.lower()), "news_topic"))
+
+
+def parse_slot(spec: Any, schema: dict[str, Any]) -> Slot:
+    """A phrase bank's slot entry: a bank/generator name, or a value → surfaces mapping."""
+    if isinstance(spec, dict):
+        return Slot("map", {k: list(v) for k, v in spec.items()})
+    return int_slot(schema) if spec == "int" else Slot(str(spec))
+
+
+def int_slot(schema: dict[str, Any]) -> Slot:
+    low = int(schema.get("minimum", 0))
+    return Slot("int", low=low, high=int(schema.get("maximum", low + 100)))

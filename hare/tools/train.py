@@ -1,0 +1,131 @@
+"""`hare tools train`: fine-tune a model to answer requests with functional-token calls (Octopus v2).
+
+    hare tools data --out data/tools
+    hare tools train --model runs/pre/final --data data/tools --out runs/tools
+    hare tools call --model runs/tools/final "take a selfie"
+
+Each query becomes a conversation — system `TOOL_SYSTEM`, the user's query, and as reply the exact
+call text (`hare.tools.calls.render`) — and goes through `hare sft` (loss on the reply only; every
+engine feature applies: torchrun, LoRA, resume). Functional tokens start at the mean embedding of
+their function's name and description. The recipe depends on the model: models over 100M
+parameters get Octopus v2's (LoRA r=16/α=32 on q,k,v,o,up,down; lr 5e-5, 10 warm-up steps, linear
+decay, 3 epochs); smaller ones, which learn from scratch on a CPU, a full fine-tune with a high
+learning rate tuned on hare-tiny. `--config` replaces the recipe; `key=value` overrides adjust it.
+The trained model keeps its spec as `tools.json`, so `hare tools call` needs only `--model`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hare.config import load_config, option, positional
+from hare.errors import HareError
+from hare.tools.call import tool_messages
+from hare.tools.calls import render
+from hare.tools.spec import SPEC_FILE, Function, load_spec, save_spec
+
+SMALL_MODEL = 100_000_000
+OCTOPUS = ["optim.lr=5e-5", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=10",
+           "schedule.decay_fraction=1.0", "schedule.min_lr_ratio=0", "data.epochs=3", "data.seq_len=1024",
+           "data.pack=true", "train.global_batch_tokens=32768", "train.micro_batch_size=8", "lora.enabled=true",
+           "lora.r=16", "lora.alpha=32", "checkpoint.every_steps=500", "log.eval_every_steps=0"]
+TINY = ["optim.lr=2e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=20",
+        "schedule.decay_fraction=1.0", "schedule.min_lr_ratio=0", "data.epochs=3", "data.seq_len=256",
+        "data.pack=true", "train.global_batch_tokens=8192", "train.micro_batch_size=16", "train.device=cpu",
+        "checkpoint.every_steps=200", "checkpoint.keep_last=1", "log.eval_every_steps=0", "log.eval_batches=4"]
+
+
+@dataclass(kw_only=True)
+class ToolTrainArgs:
+    model: str = option(help="base checkpoint directory (e.g. a pretrained HARE model)")
+    data: str = option("data/tools", "output of `hare tools data` (a directory), or one JSONL of records")
+    spec: str | None = option(None, "API spec (default: DATA/tools.json)")
+    out: str = option("runs/tools", "run directory; the tool model lands in OUT/final")
+    config: str | None = option(None, "YAML recipe in `hare sft`'s format (default: chosen by model size)")
+    lora: bool | None = option(None, "LoRA instead of full fine-tuning (default: on above 100M parameters)")
+    describe: bool = option(False, "append the function descriptions after <api_end> in targets (Octopus)")
+    resume: bool = option(False, "continue from the newest complete checkpoint in the run directory")
+    print_config: bool = option(False, "print the resolved config and exit")
+    overrides: list[str] = positional("config overrides as section.key=value, e.g. data.epochs=5")
+
+
+def read_records(path: Path, functions: list[Function]) -> list[dict[str, Any]]:
+    """`{"query", "calls"}` lines, checked against the spec; errors name the line."""
+    from hare.tools.calls import validate
+
+    if not path.is_file():
+        raise HareError(f"{path} not found; make tool data with `hare tools data`")
+    by_name = {f.name: f for f in functions}
+    records = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            names = [c["name"] for c in record["calls"]]
+            arguments = [c.get("arguments", {}) for c in record["calls"]]
+            if not isinstance(record["query"], str):
+                raise TypeError("query")
+        except (ValueError, KeyError, TypeError):
+            raise HareError(f'{path}:{n}: expected {{"query": str, "calls": [{{"name", "arguments"}}]}}') from None
+        for name, args in zip(names, arguments, strict=True):
+            if name not in by_name:
+                raise HareError(f"{path}:{n}: unknown function '{name}'; the spec has: {', '.join(by_name)}")
+            checked = validate(by_name[name], args)
+            if isinstance(checked, str):
+                raise HareError(f"{path}:{n}: {checked}")
+        records.append(record)
+    if not records:
+        raise HareError(f"{path} holds no records")
+    return records
+
+
+def conversation(record: dict[str, Any], functions: list[Function], describe: bool) -> dict[str, Any]:
+    reply = render(record["calls"], functions)
+    if describe and record["calls"]:
+        by_name = {f.name: f for f in functions}
+        reply += "\n\n" + "\n".join(f"{c['name']}: {by_name[c['name']].description}" for c in record["calls"])
+    return {"messages": [*tool_messages(record["query"]), {"role": "assistant", "content": reply}]}
+
+
+def recipe(model: str) -> list[str]:
+    from transformers import AutoConfig
+
+    from hare.model.presets import count_parameters
+
+    return OCTOPUS if count_parameters(AutoConfig.from_pretrained(model)) > SMALL_MODEL else TINY
+
+
+def run(args: ToolTrainArgs) -> Path | None:
+    from hare.config import to_yaml
+    from hare.model.tokenizer import functional_token
+    from hare.train.sft import SFTConfig, train
+
+    data = Path(args.data)
+    train_file, val_file = (data / "train.jsonl", data / "val.jsonl") if data.is_dir() else (data, None)
+    spec = args.spec or (data / SPEC_FILE if data.is_dir() else None)
+    if spec is None:
+        raise HareError("pass --spec: the API spec the records were made for")
+    functions = load_spec(spec)
+    base = [] if args.config else recipe(args.model)
+    pairs = [f"model.path={args.model}", f"out={args.out}", f"model.functional_tokens={len(functions)}"]
+    if args.lora is not None:
+        pairs.append(f"lora.enabled={str(args.lora).lower()}")
+    cfg = load_config(SFTConfig, args.config, [*base, *pairs, *args.overrides])
+    if args.print_config:
+        print(to_yaml(cfg), end="")
+        return None
+    out = Path(cfg.out)
+    converted = out / "data"
+    converted.mkdir(parents=True, exist_ok=True)
+    splits = {"train": train_file, **({"val": val_file} if val_file and val_file.is_file() else {})}
+    for split, path in splits.items():
+        rows = [conversation(r, functions, args.describe) for r in read_records(path, functions)]
+        (converted / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    cfg.data.paths, cfg.data.format = [str(converted / "train.jsonl")], "openai"
+    cfg.data.val_paths = [str(converted / "val.jsonl")] if "val" in splits else []
+    token_init = {functional_token(f.index): f"{f.name.replace('_', ' ')}: {f.description}" for f in functions}
+    return train(cfg, resume=args.resume, token_init=token_init, extra=lambda d: save_spec(functions, d))

@@ -1,0 +1,192 @@
+"""Tool specs, the call format and `hare tools data`: checks, round trips, splits by wording, teacher."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from hare.cli import main
+from hare.errors import HareError
+from hare.tools.calls import CallError, normalize, parse, render
+from hare.tools.data import ToolDataConfig, generate
+from hare.tools.spec import check_capacity, load_spec, parse_spec
+
+ANDROID = load_spec("android")
+
+
+def fn(name: str, properties: dict | None = None, required: list | None = None) -> dict:
+    return {"type": "function", "function": {"name": name, "description": f"Does {name}.", "parameters": {
+        "type": "object", "properties": properties or {}, "required": required or []}}}
+
+
+def test_bundled_android_spec_is_octopus_order():
+    assert [f.name for f in ANDROID][:3] == ["take_a_photo", "get_trending_news", "get_weather_forecast"]
+    assert len(ANDROID) == 20 and ANDROID[19].name == "open_or_lock_door" and ANDROID[19].index == 19
+    assert ANDROID[0].defaults == {"camera": "back"} and ANDROID[10].defaults == {"label": "alarm"}
+
+
+@pytest.mark.parametrize("items, message", [
+    ([fn("a"), fn("a")], "duplicate function name 'a'"),
+    ([fn("a", {"x": {"type": "strin"}})], "not a valid JSON Schema"),
+    ([fn("a", {"class": {"type": "string"}})], "'class' of 'a' is not a Python identifier"),
+    ([fn("a", {"x": {"type": "string"}}, ["y"])], "requires ['y']"),
+    ([{"type": "function", "function": {"description": "no name"}}], "item 0 has no function name"),
+    ({"name": "a"}, "non-empty JSON list"),
+])
+def test_bad_specs_name_the_item(items, message):
+    with pytest.raises(HareError) as err:
+        parse_spec(items, "my.json")
+    assert message in str(err.value) and "my.json" in str(err.value)
+
+
+def test_more_functions_than_tokens_is_refused():
+    with pytest.raises(HareError, match="21 functions but the tokenizer has 20"):
+        check_capacity(parse_spec([fn(f"f{i}") for i in range(21)]), 20)
+
+
+def test_render_leaves_out_defaults_and_parse_fills_them():
+    calls = [{"name": "take_a_photo", "arguments": {"camera": "back"}},
+             {"name": "set_timer_alarm", "arguments": {"time": "07:30", "label": "gym"}}]
+    text = render(calls, ANDROID)
+    assert text == "<api_0>();<api_10>(time='07:30', label='gym')<api_end>"
+    assert parse(text, ANDROID) == calls
+    assert parse("<api_end>", ANDROID) == []
+
+
+@pytest.mark.parametrize("raw, kind", [
+    ("hello there", "syntax"),
+    ("<api_11>(level=", "syntax"),
+    ("<api_11>(level=__import__('os').system('rm -rf /'))<api_end>", "syntax"),
+    ("<api_42>()<api_end>", "unknown_function"),
+    ("<api_0>(camera='side')<api_end>", "invalid_arguments"),
+    ("<api_11>(level=11)<api_end>", "invalid_arguments"),
+    ("<api_11>(brightness=3)<api_end>", "invalid_arguments"),
+    ("<api_2>()<api_end>", "invalid_arguments"),  # location is required
+])
+def test_malformed_output_is_a_structured_error(raw, kind):
+    result = parse(raw, ANDROID)
+    assert isinstance(result, CallError) and result.kind == kind and result.raw == raw
+    assert result.to_json()["error"]["type"] == kind
+
+
+def test_parse_coerces_obvious_types_and_accepts_positional_arguments():
+    assert parse("<api_11>(level='7')", ANDROID) == [{"name": "change_screen_brightness", "arguments": {"level": 7}}]
+    assert parse("<api_15>(enabled='true')", ANDROID)[0]["arguments"] == {"enabled": True}
+    assert parse("<api_7>('Ana', 'hi')", ANDROID)[0]["arguments"] == {"contact_name": "Ana", "message": "hi"}
+
+
+def test_normalize_compares_strings_loosely_and_numbers_by_value():
+    a = [{"name": "send_text_message", "arguments": {"contact_name": " ana ", "message": "On my  way"}}]
+    b = [{"name": "send_text_message", "arguments": {"contact_name": "Ana", "message": "on my way"}}]
+    assert normalize(a, ANDROID) == normalize(b, ANDROID)
+    assert normalize([{"name": "set_volume", "arguments": {"level": 3.0, "volume_type": "ring"}}], ANDROID) == \
+        normalize([{"name": "set_volume", "arguments": {"level": 3, "volume_type": "ring"}}], ANDROID)
+    assert normalize(b, ANDROID) != normalize([{"name": "send_text_message",
+                                                "arguments": {"contact_name": "Ann", "message": "on my way"}}], ANDROID)
+
+
+@pytest.fixture(scope="module")
+def android_data():
+    return generate(ToolDataConfig(per_function=60, irrelevant=120, parallel=60, seed=3))
+
+
+def test_every_generated_record_round_trips_through_the_format(android_data):
+    for record in android_data["train"] + android_data["val"]:
+        assert normalize(parse(render(record["calls"], ANDROID), ANDROID), ANDROID) == \
+            normalize(record["calls"], ANDROID), record
+        for call in record["calls"]:  # complete calls: defaults filled
+            fn_ = next(f for f in ANDROID if f.name == call["name"])
+            assert set(fn_.required) | set(fn_.defaults) <= set(call["arguments"])
+
+
+def test_validation_uses_unseen_templates_connectors_and_queries(android_data):
+    train, val = android_data["train"], android_data["val"]
+    templates = {split: {r["template"] for r in rs if r["kind"] == "single"} for split, rs in android_data.items()}
+    assert templates["train"] and templates["val"] and not templates["train"] & templates["val"]
+    assert len({r["template"].split(":")[0] for r in val if r["kind"] == "single"}) == 20  # every function
+    assert not {r["query"].casefold() for r in train} & {r["query"].casefold() for r in val}
+    kinds = {k: sum(r["kind"] == k for r in train) for k in ("single", "parallel", "irrelevant")}
+    assert kinds["single"] > 900 and kinds["parallel"] > 50 and kinds["irrelevant"] > 50
+    assert all(len(r["calls"]) == 2 and r["calls"][0]["name"] != r["calls"][1]["name"]
+               for r in train if r["kind"] == "parallel")
+    assert all(r["calls"] == [] for r in train if r["kind"] == "irrelevant")
+
+
+def test_copied_values_appear_in_the_query_and_transformed_ones_are_right(android_data):
+    for r in android_data["train"]:
+        for call in r["calls"]:
+            if call["name"] in ("send_text_message", "get_weather_forecast", "search_youtube_videos"):
+                for value in call["arguments"].values():
+                    assert value.casefold() in r["query"].casefold(), r
+            if call["name"] == "make_phone_call":  # written with spaces, dashes or brackets, value in E.164
+                digits = "".join(ch for ch in r["query"] if ch.isdigit() or ch == "+")
+                assert call["arguments"]["phone_number"] in digits
+
+
+def test_same_seed_same_data_other_seed_other_data():
+    a = generate(ToolDataConfig(per_function=5, irrelevant=5, parallel=5, seed=1))
+    assert a == generate(ToolDataConfig(per_function=5, irrelevant=5, parallel=5, seed=1))
+    assert a != generate(ToolDataConfig(per_function=5, irrelevant=5, parallel=5, seed=2))
+
+
+def test_any_spec_gets_generic_phrasing(tmp_path):
+    spec = tmp_path / "shop.json"
+    spec.write_text(json.dumps([
+        fn("add_to_cart", {"product": {"type": "string", "description": "the product"},
+                           "quantity": {"type": "integer", "minimum": 1, "maximum": 9, "default": 1}}, ["product"]),
+        fn("set_dark_mode", {"enabled": {"type": "boolean"}}, ["enabled"]),
+        fn("pay", {"method": {"type": "string", "enum": ["card", "cash"]}}, ["method"]),
+    ]))
+    data = generate(ToolDataConfig(spec=str(spec), per_function=30, irrelevant=10, parallel=10))
+    functions = load_spec(spec)
+    for r in data["train"] + data["val"]:
+        assert isinstance(parse(render(r["calls"], functions), functions), list)
+    carts = [r for r in data["train"] if r["kind"] == "single" and r["calls"][0]["name"] == "add_to_cart"]
+    assert len(carts) >= 20 and all(r["calls"][0]["arguments"]["product"].casefold() in r["query"].casefold()
+                                    for r in carts)
+    assert {r["calls"][0]["arguments"]["quantity"] for r in carts} - {1}  # optional arguments sometimes said
+
+
+class Teacher(BaseHTTPRequestHandler):
+    """Paraphrases queries of even length by prefixing 'hey assistant,'; the others lose every value."""
+
+    def do_POST(self):  # noqa: N802
+        prompt = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"][0]["content"]
+        query = prompt.split("Request: ", 1)[1]
+        reply = f"hey assistant, {query}" if len(query) % 2 == 0 else "please help me"
+        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_teacher_paraphrases_are_kept_only_if_the_values_survive():
+    server = HTTPServer(("127.0.0.1", 0), Teacher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        data = generate(ToolDataConfig(per_function=10, irrelevant=0, parallel=0, teacher_fraction=1.0,
+                                       teacher=f"http://127.0.0.1:{server.server_port}"))
+    finally:
+        server.shutdown()
+    added = [r for r in data["train"] if r["template"].endswith(":teacher")]
+    assert any(r["query"].startswith("hey assistant, ") for r in added)
+    assert all(s.casefold() in r["query"].casefold() for r in added for s in r["keep"])
+    assert not any(r["query"] == "please help me" for r in added)
+
+
+def test_cli_writes_both_splits_and_the_spec(tmp_path, capsys):
+    out = tmp_path / "tools"
+    assert main(["tools", "data", "--out", str(out), "--per-function", "4", "--irrelevant", "4",
+                 "--parallel", "4"]) == 0
+    assert len(load_spec(out / "tools.json")) == 20
+    lines = [json.loads(x) for x in (out / "val.jsonl").read_text().splitlines()]
+    assert lines and set(lines[0]) == {"query", "calls", "template", "kind"}
+    assert main(["tools", "data", "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err

@@ -1,0 +1,131 @@
+"""`hare tools train/call/eval` on a hare-micro trained in seconds: calls, prefix cache, scores, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from hare.cli import main
+from hare.errors import HareError
+from hare.tools.call import ToolCaller
+from hare.tools.evaluate import ToolEvalConfig
+from hare.tools.evaluate import run as evaluate
+from hare.tools.spec import load_spec, save_spec
+from hare.tools.train import OCTOPUS, TINY, recipe
+
+SPEC = [f for f in load_spec("android") if f.name in ("take_a_photo", "get_weather_forecast", "set_volume")]
+RECORDS = [
+    {"query": "take a selfie", "calls": [{"name": "take_a_photo", "arguments": {"camera": "front"}}]},
+    {"query": "snap a picture", "calls": [{"name": "take_a_photo", "arguments": {"camera": "back"}}]},
+    {"query": "weather in Oslo", "calls": [{"name": "get_weather_forecast", "arguments": {"location": "Oslo"}}]},
+    {"query": "is it raining in Lima", "calls": [{"name": "get_weather_forecast", "arguments": {"location": "Lima"}}]},
+    {"query": "ringer volume to 3",
+     "calls": [{"name": "set_volume", "arguments": {"level": 3, "volume_type": "ring"}}]},
+    {"query": "media volume 8 and weather in Rome",
+     "calls": [{"name": "set_volume", "arguments": {"level": 8, "volume_type": "media"}},
+               {"name": "get_weather_forecast", "arguments": {"location": "Rome"}}]},
+    {"query": "tell me a joke", "calls": []},
+    {"query": "who wrote hamlet", "calls": []},
+]
+
+
+def write_records(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tool_model(micro_dir, tmp_path_factory) -> Path:
+    """hare-micro trained to answer RECORDS exactly (memorised, which is what a test can check fast)."""
+    from dataclasses import replace
+
+    from hare.tools.train import ToolTrainArgs, run
+
+    data = tmp_path_factory.mktemp("tooldata")
+    functions = [replace(f, index=i) for i, f in enumerate(SPEC)]
+    save_spec(functions, data)
+    write_records(data / "train.jsonl", RECORDS)
+    write_records(data / "val.jsonl", RECORDS)
+    out = tmp_path_factory.mktemp("toolrun") / "run"
+    return run(ToolTrainArgs(model=str(micro_dir), data=str(data), out=str(out), overrides=[
+        "data.epochs=0", "train.max_steps=70", "data.seq_len=128", "train.global_batch_tokens=512",
+        "train.micro_batch_size=4", "optim.lr=5e-3", "schedule.warmup_steps=5", "train.precision=fp32",
+        "log.progress=false", "checkpoint.every_steps=0"]))
+
+
+def test_trained_model_makes_exact_calls_and_no_call(tool_model):
+    caller = ToolCaller(str(tool_model), device="cpu")
+    assert [f.name for f in caller.functions] == ["take_a_photo", "get_weather_forecast", "set_volume"]
+    for record in RECORDS:
+        result = caller(record["query"])
+        assert result.calls == record["calls"], (record["query"], result.raw)
+        assert result.raw.endswith("<api_end>") and result.latency_s > 0
+
+
+def test_cached_prompt_head_gives_the_same_tokens_as_plain_greedy_generation(tool_model):
+    caller = ToolCaller(str(tool_model), device="cpu")
+    for query in ("weather in Oslo", "something it never saw: 日本語 and  spaces", ""):
+        ids = caller.prompt_ids(query)
+        plain = caller.model.generate(torch.tensor([ids]), max_new_tokens=caller.max_new_tokens, do_sample=False,
+                                      eos_token_id=sorted(caller.stops), pad_token_id=0)[0, len(ids):].tolist()
+        if plain and plain[-1] in caller.stops:
+            plain = plain[:-1]
+        assert caller.generate(query) == plain
+
+
+def test_new_tokens_start_from_their_function_description(micro_dir):
+    from hare.model.load import load_model
+    from hare.train.sft import init_token_rows
+
+    model, tok = load_model(str(micro_dir), "cpu", "float32")
+    init_token_rows(model, tok, {"<api_1>": "weather forecast"})
+    table = model.get_input_embeddings().weight
+    ids = tok("weather forecast", add_special_tokens=False).input_ids
+    assert torch.allclose(table[tok.convert_tokens_to_ids("<api_1>")], table[ids].mean(0))
+
+
+def test_cli_call_prints_json_and_eval_scores_with_failures(tool_model, tmp_path, capsys):
+    assert main(["tools", "call", "--model", str(tool_model), "--device", "cpu", "take a selfie", "--raw"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["result"] == RECORDS[0]["calls"] and line["latency_ms"] > 0
+    wrong = {"query": "weather in Oslo",
+             "calls": [{"name": "get_weather_forecast", "arguments": {"location": "Bergen"}}]}
+    data = write_records(tmp_path / "eval.jsonl", [*RECORDS, wrong])
+    report = evaluate(ToolEvalConfig(model=str(tool_model), data=str(data), device="cpu",
+                                     output=str(tmp_path / "r.json")))
+    n = len(RECORDS) + 1
+    assert report["queries"] == n and report["function_accuracy"] == 1.0
+    assert report["exact_call_accuracy"] == pytest.approx((n - 1) / n) and report["no_call_accuracy"] == 1.0
+    assert report["failures"] == [{"query": "weather in Oslo", "expected": wrong["calls"], "got": RECORDS[2]["calls"]}]
+    assert json.loads((tmp_path / "r.json").read_text())["latency_ms_p95"] >= report["latency_ms_p50"] > 0
+    assert "exact-call accuracy" in capsys.readouterr().out
+
+
+def test_eval_file_with_unknown_function_names_the_line(tool_model, tmp_path, capsys):
+    data = write_records(tmp_path / "eval.jsonl", [RECORDS[0], {"query": "order pizza", "calls": [{"name": "order"}]}])
+    assert main(["tools", "eval", "--model", str(tool_model), "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "eval.jsonl:2: unknown function 'order'" in err and "Traceback" not in err
+
+
+def test_model_without_functional_tokens_is_refused(tmp_path):
+    from hare.model.init import InitConfig
+    from hare.model.init import run as init
+
+    plain = init(InitConfig(out=str(tmp_path / "plain"), functional_tokens=0))
+    with pytest.raises(HareError, match="no functional tokens"):
+        ToolCaller(str(plain), spec="android")
+    with pytest.raises(HareError, match="pass --spec"):
+        ToolCaller(str(plain))
+
+
+def test_recipe_follows_model_size(tmp_path):
+    from hare.model.presets import padded_vocab_size, preset_config
+
+    for preset, expected in (("hare-1.1b", OCTOPUS), ("hare-tiny", TINY)):
+        preset_config(preset, padded_vocab_size(32023)).save_pretrained(tmp_path / preset)
+        assert recipe(str(tmp_path / preset)) == expected
+    assert "lora.enabled=true" in OCTOPUS and "optim.lr=5e-5" in OCTOPUS and "data.epochs=3" in OCTOPUS
