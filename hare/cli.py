@@ -24,6 +24,8 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
+    "quickstart": Command("hare.quickstart", "QuickstartConfig",
+                          "The whole recipe in ~10 CPU minutes: synth, pretrain, tool fine-tune, evaluate."),
     "presets": Command("hare.model.presets", "PresetsConfig", "List the model presets and their sizes."),
     "init": Command("hare.model.init", "InitConfig", "Write a randomly initialised checkpoint from a preset."),
     "generate": Command("hare.generate", "GenerateConfig", "Continue a prompt, streaming text to stdout."),

@@ -28,3 +28,15 @@ def test_fused_loss_matches_plain_cross_entropy():
     assert fused.item() == pytest.approx(reference.item(), abs=1e-5)
     for a, b in zip(fused_grads, grads, strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
+
+
+def test_fully_masked_batch_gives_zero_loss_and_zero_gradients():
+    import torch
+
+    import hare.train.loss as loss
+
+    hidden = torch.randn(5, 8, requires_grad=True)
+    weight = torch.randn(30, 8, requires_grad=True)
+    value = loss.linear_cross_entropy(hidden, weight, torch.full((5,), loss.IGNORE))
+    value.backward()
+    assert value.item() == 0 and not hidden.grad.any() and not weight.grad.any()

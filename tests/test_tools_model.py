@@ -57,7 +57,7 @@ def tool_model(micro_dir, tmp_path_factory) -> Path:
 
 
 def test_trained_model_makes_exact_calls_and_no_call(tool_model):
-    caller = ToolCaller(str(tool_model), device="cpu")
+    caller = ToolCaller.load(str(tool_model), device="cpu")
     assert [f.name for f in caller.functions] == ["take_a_photo", "get_weather_forecast", "set_volume"]
     for record in RECORDS:
         result = caller(record["query"])
@@ -66,7 +66,7 @@ def test_trained_model_makes_exact_calls_and_no_call(tool_model):
 
 
 def test_cached_prompt_head_gives_the_same_tokens_as_plain_greedy_generation(tool_model):
-    caller = ToolCaller(str(tool_model), device="cpu")
+    caller = ToolCaller.load(str(tool_model), device="cpu")
     for query in ("weather in Oslo", "something it never saw: 日本語 and  spaces", ""):
         ids = caller.prompt_ids(query)
         plain = caller.model.generate(torch.tensor([ids]), max_new_tokens=caller.max_new_tokens, do_sample=False,
@@ -117,9 +117,9 @@ def test_model_without_functional_tokens_is_refused(tmp_path):
 
     plain = init(InitConfig(out=str(tmp_path / "plain"), functional_tokens=0))
     with pytest.raises(HareError, match="no functional tokens"):
-        ToolCaller(str(plain), spec="android")
+        ToolCaller.load(str(plain), spec="android")
     with pytest.raises(HareError, match="pass --spec"):
-        ToolCaller(str(plain))
+        ToolCaller.load(str(plain))
 
 
 def test_recipe_follows_model_size(tmp_path):

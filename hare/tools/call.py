@@ -28,6 +28,7 @@ from hare.tools.spec import SPEC_FILE, Function, check_capacity, load_spec
 
 if TYPE_CHECKING:
     import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 TOOL_SYSTEM = "You are an on-device assistant. Answer with function calls."
 _SENTINEL = "\x00QUERY\x00"
@@ -48,18 +49,12 @@ class CallResult:
 class ToolCaller:
     """A tool model, its spec and the cached prompt head, ready for many calls."""
 
-    def __init__(self, model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto",
+    def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, functions: list[Function],
                  max_new_tokens: int = 128) -> None:
-        from hare.model.load import load_model
-
-        path = Path(spec) if spec else Path(model) / SPEC_FILE
-        if not spec and not path.is_file():
-            raise HareError(f"{model} has no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
-        self.functions: list[Function] = load_spec(path)
-        self.model, self.tok = load_model(model, device, dtype)
+        self.model, self.tok, self.functions = model, tok, functions
         vocab = self.tok.get_vocab()
         if functional_token(0) not in vocab or API_END not in vocab:
-            raise HareError(f"{model} has no functional tokens (<api_0>…<api_end>); train a tool model with "
+            raise HareError("the model has no functional tokens (<api_0>…<api_end>); train a tool model with "
                             "`hare tools train`")
         check_capacity(self.functions, sum(functional_token(i) in vocab for i in range(len(self.functions))))
         self.max_new_tokens = max_new_tokens
@@ -68,6 +63,17 @@ class ToolCaller:
         self.head, self.tail = text.split(_SENTINEL)
         self.head_ids: list[int] = self.tok(self.head, add_special_tokens=False).input_ids
         self.head_cache = self._prefill(self.head_ids)
+
+    @classmethod
+    def load(cls, model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto") -> ToolCaller:
+        """A tool model directory with its `tools.json` (or the given spec)."""
+        from hare.model.load import load_model
+
+        path = Path(spec) if spec else Path(model) / SPEC_FILE
+        if not spec and not path.is_file():
+            raise HareError(f"{model} has no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
+        functions = load_spec(path)
+        return cls(*load_model(model, device, dtype), functions)
 
     def _prefill(self, ids: list[int]) -> Any:
         import torch
@@ -131,7 +137,7 @@ class ToolCallConfig:
 def run(cfg: ToolCallConfig) -> list[CallResult]:
     if not cfg.query:
         raise HareError('pass the request to answer, e.g. hare tools call --model DIR "take a selfie"')
-    caller = ToolCaller(cfg.model, cfg.spec, cfg.device, cfg.dtype)
+    caller = ToolCaller.load(cfg.model, cfg.spec, cfg.device, cfg.dtype)
     results = []
     for query in cfg.query:
         result = caller(query)

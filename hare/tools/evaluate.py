@@ -96,7 +96,7 @@ def table(report: dict[str, Any], shown_failures: int = 10) -> str:
 
 
 def run(cfg: ToolEvalConfig) -> dict[str, Any]:
-    caller = ToolCaller(cfg.model, cfg.spec, cfg.device)
+    caller = ToolCaller.load(cfg.model, cfg.spec, cfg.device)
     records = read_records(Path(cfg.data), caller.functions)
     report = score(caller, records[: cfg.limit] if cfg.limit else records)
     print(json.dumps(report, indent=1) if cfg.json else table(report))

@@ -130,6 +130,7 @@ def evaluate(model: nn.Module, items: Any, collate: Callable[[list[Any]], dict[s
         for b in range(forwards):
             chunk = mine[b * micro:(b + 1) * micro]
             batch = collate([items[j] for j in chunk + [0] * (micro - len(chunk))])
+            batch["targets"] = batch["targets"].clone()  # pretraining targets share storage with the inputs
             batch["targets"][len(chunk):] = IGNORE
             batch = {k: v.to(d.device) for k, v in batch.items()}
             with autocast(precision, d.device):

@@ -7,7 +7,8 @@ more than the model's matrix multiplies. So, as Liger-Kernel does on GPUs, the l
 chunk by chunk of tokens: each chunk's logits are formed (in the training precision, softmax in
 fp32), turned into the loss and straight into the gradients of the hidden states and of the output
 weights (softmax − one-hot), and dropped. Backward then only scales those stored gradients. Same
-FLOPs as the plain path, a few MB of logits alive at any time. Targets of -100 are ignored (SFT masks).
+FLOPs as the plain path, a few MB of logits alive at any time. Targets of -100 (SFT prompts, padding)
+are dropped before the `lm_head` matmul: in tool-calling SFT that skips most of the vocabulary work.
 """
 
 from __future__ import annotations
@@ -90,9 +91,13 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: to
                          compute_dtype: torch.dtype = torch.float32, compile: bool = False) -> torch.Tensor:
     """Mean cross-entropy of `hidden @ weight.T` against `targets` (-100 ignored), fused and chunked."""
     need_grad = torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad)
+    hidden, targets = hidden.flatten(0, -2), targets.flatten()
+    keep = targets != IGNORE
+    if not bool(keep.all()):  # SFT: prompts get no loss, so their lm_head matmuls are skipped, not masked
+        keep[0] = keep[0] or not bool(keep.any())  # an all-ignored batch keeps one (zero-weight) row
+        hidden, targets = hidden[keep], targets[keep]
     # (a frozen lm_head, as under LoRA, still gets its gradient computed here: cheap next to the rest)
-    return _LinearCrossEntropy.apply(hidden.flatten(0, -2), weight, targets.flatten(), compute_dtype,
-                                     need_grad, compile)
+    return _LinearCrossEntropy.apply(hidden, weight, targets, compute_dtype, need_grad, compile)
 
 
 class CausalLMLoss(nn.Module):

@@ -1,0 +1,38 @@
+"""`hare quickstart`, fast variant: every stage leaves its artefact, the model calls, a rerun resumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hare.cli import main
+from hare.tools.call import ToolCaller
+from hare.tools.spec import load_spec
+
+
+def test_quickstart_runs_every_stage_and_resumes(tmp_path, capsys):
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps([f.to_openai() for f in load_spec("android")
+                                if f.name in ("take_a_photo", "get_weather_forecast", "set_volume")]))
+    out = tmp_path / "qs"
+    args = ["quickstart", "--out", str(out), "--preset", "hare-micro", "--spec", str(spec), "--docs", "400",
+            "--per-function", "8", "--pretrain-steps", "6", "--tool-epochs", "40"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    for artefact in ("corpus/manifest.json", "packed/meta.json", "pretrain/final/model.safetensors",
+                     "tools-data/train.jsonl", "tools-data/val.jsonl", "tools/final/tools.json", "eval.json"):
+        assert (out / artefact).is_file(), artefact
+    report = json.loads((out / "eval.json").read_text())
+    assert report["queries"] > 10 and 0 <= report["exact_call_accuracy"] <= 1
+    assert "function accuracy" in printed and "hare serve --model" in printed
+
+    caller = ToolCaller.load(str(out / "tools" / "final"), device="cpu")
+    records = [json.loads(x) for x in (out / "tools-data" / "train.jsonl").read_text().splitlines()]
+    singles = [r for r in records if r["kind"] == "single"][:12]
+    correct = sum(caller(r["query"]).calls == r["calls"] for r in singles)
+    assert correct >= 10, f"only {correct}/12 training queries answered with the exact call"
+
+    assert main(args) == 0  # everything complete: every stage is skipped
+    rerun = capsys.readouterr().out
+    assert rerun.count("already complete") == 4
+    assert Path(out / "eval.json").read_text() == json.dumps(report, indent=1) + "\n"
