@@ -34,18 +34,27 @@ def micro_dir(tmp_path_factory) -> Path:
 
 def train_parrot(model, tok, messages: list[dict[str, str]], steps: int = 40) -> None:
     """Overfit `model` on one conversation, loss on the assistant reply (and its <round_end>)."""
+    train_chats(model, tok, [messages], steps)
+
+
+def train_chats(model, tok, conversations: list[list[dict[str, str]]], steps: int = 40) -> None:
+    """Overfit `model` on conversations at once (one padded batch), loss on every assistant reply."""
     import torch
 
-    ids = tok.apply_chat_template(messages, tokenize=True, return_dict=False)
-    prompt = tok.apply_chat_template(messages[:-1], tokenize=True, return_dict=False, add_generation_prompt=True)
-    input_ids = torch.tensor([ids])
-    labels = input_ids.clone()
-    labels[0, : len(prompt)] = -100
+    rows = [tok.apply_chat_template(m, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+            for m in conversations]
+    width = max(len(r["input_ids"]) for r in rows)
+    input_ids = torch.full((len(rows), width), tok.pad_token_id)
+    labels = torch.full((len(rows), width), -100)
+    for i, r in enumerate(rows):
+        ids = torch.tensor(r["input_ids"])
+        input_ids[i, : len(ids)] = ids
+        labels[i, : len(ids)] = torch.where(torch.tensor(r["assistant_masks"]) == 1, ids, -100)
+    attention_mask = (torch.arange(width)[None, :] < torch.tensor([[len(r["input_ids"])] for r in rows])).long()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
     for _ in range(steps):
-        loss = model(input_ids=input_ids, labels=labels).loss
-        loss.backward()
+        model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss.backward()
         opt.step()
         opt.zero_grad()
     model.eval()
@@ -60,6 +69,41 @@ def parrot_dir(tmp_path_factory) -> Path:
     train_parrot(model, tok, [{"role": "user", "content": PARROT_QUESTION},
                               {"role": "assistant", "content": PARROT_ANSWER}])
     return save_checkpoint(model, tok, tmp_path_factory.mktemp("ckpt") / "parrot")
+
+
+# A chat model for the serving tests: the parrot's answer, plus a second turn that can only be
+# answered from the first one (without it, the model says it does not know).
+NAME_TURN = "My name is Ada."
+NAME_REPLY = "Hello Ada!"
+NAME_QUESTION = "What is my name?"
+NAME_ANSWER = "Your name is Ada."
+NAME_UNKNOWN = "I do not know your name."
+
+
+@pytest.fixture(scope="session")
+def chat_dir(tmp_path_factory) -> Path:
+    from hare.model.init import build_model
+    from hare.model.load import save_checkpoint
+
+    def turn(question: str, answer: str) -> list[dict[str, str]]:
+        return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+    model, tok = build_model("hare-micro")
+    train_chats(model, tok, [turn(PARROT_QUESTION, PARROT_ANSWER), turn(NAME_TURN, NAME_REPLY),
+                             turn(NAME_TURN, NAME_REPLY) + turn(NAME_QUESTION, NAME_ANSWER),
+                             turn(NAME_QUESTION, NAME_UNKNOWN)])
+    return save_checkpoint(model, tok, tmp_path_factory.mktemp("ckpt") / "chat")
+
+
+@pytest.fixture(scope="session")
+def chat_server(chat_dir):
+    """`hare serve` on the chat model, UI included, for the API, load and browser tests."""
+    pytest.importorskip("fastapi", reason="needs the serve extra: bash scripts/setup.sh serve")
+    from hare.serve.launch import serve_process
+
+    with serve_process("--model", str(chat_dir), "--max-tokens", "512", "--max-prompt-tokens", "300",
+                       "--max-body-bytes", "20000") as server:
+        yield server
 
 
 def write_corpus(path: Path, docs: int = 300, seed: int = 0) -> Path:

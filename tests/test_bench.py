@@ -21,3 +21,23 @@ def test_bench_train_measures_both_engines(packed_dir, capsys):
 def test_bench_train_rejects_too_few_steps(packed_dir):
     with pytest.raises(HareError, match="--steps"):
         run(BenchTrainConfig(data=str(packed_dir), steps=1))
+
+
+def test_bench_serve_measures_each_concurrency(micro_dir, capsys):
+    pytest.importorskip("fastapi", reason="needs the serve extra: bash scripts/setup.sh serve")
+    from hare.bench.serve import BenchServeConfig
+    from hare.bench.serve import run as bench_serve
+
+    result = bench_serve(BenchServeConfig(model=str(micro_dir), streams=[2], max_tokens=4, requests=1, rounds=1))
+    assert result["tokens_per_s_1"] > 0 and result["tokens_per_s_2"] > 0 and result["speedup_1"] == 1
+    assert result["speedup_2"] == pytest.approx(result["tokens_per_s_2"] / result["tokens_per_s_1"])
+    assert result["ttft_ms_1"] > 0 and result["ttft_ms_2"] > 0
+    assert "| 2 |" in capsys.readouterr().out
+
+
+def test_bench_serve_rejects_bad_levels():
+    from hare.bench.serve import BenchServeConfig
+    from hare.bench.serve import run as bench_serve
+
+    with pytest.raises(HareError, match="--streams"):
+        bench_serve(BenchServeConfig(streams=[0]))

@@ -1,0 +1,22 @@
+"""`hare serve`: one FastAPI process with an OpenAI-compatible API, the Gradio chat UI and a choice of engines.
+
+Layout: `app.py` (the command, routes, safety), `openai_schema.py` (request validation and response
+bodies), `engine.py` (the engine interface and the dynamically batching transformers engine),
+`backends.py` (llama.cpp and vLLM behind the same interface), `ui.py` (the Gradio page) and
+`launch.py` (start a server as a subprocess, for tests and `hare bench serve`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from hare.errors import HareError
+
+
+def require(module: str, extra: str = "serve", fix: str | None = None) -> ModuleType:
+    """Import an optional dependency, or say how to install it (by default: which extra has it)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise HareError(f"'{module}' is not installed; {fix or f'run `bash scripts/setup.sh {extra}`'}") from None

@@ -1,0 +1,210 @@
+"""The FastAPI application behind `hare serve`: OpenAI-compatible routes, /health, and the UI mount.
+
+Routes: `GET /v1/models`, `POST /v1/completions`, `POST /v1/chat/completions` (streaming as
+Server-Sent Events ending in `data: [DONE]`), `GET /health`, and `/` redirecting to the UI at
+`/gradio/`. Chat requests are rendered with the HARE chat template and stop at `<round_end>`.
+Requests go to the engine as soon as they are validated; the engine batches them. This module
+needs the `serve` extra (FastAPI resolves the route annotations against its imports).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+import jinja2
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+
+from hare.generate import SamplingArgs
+from hare.serve import openai_schema as oa
+from hare.serve.middleware import install
+from hare.serve.openai_schema import ApiError, ChatCompletionRequest, CompletionRequest
+
+if TYPE_CHECKING:
+    from hare.serve.engine import Engine, Piece
+    from hare.serve.server import ServeConfig
+
+# --- tool calling: the seam for the tool-calling module ------------------------------------------
+
+
+def tool_calls(engine: Engine, messages: list[dict[str, str]], tools: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The calls a tool model makes for a chat request with `tools` (OpenAI function specs).
+
+    Returns `[{"name": ..., "arguments": "<JSON object>"}, ...]`, parsed and checked against the
+    tools' schemas; an empty list means "no call", and the request is then answered as plain chat.
+    Raises ApiError (400) when the request cannot be served with tools.
+    """
+    if engine.functional_tokens == 0:
+        raise ApiError(400, "this model has no functional tokens (<api_0>…), so it cannot call tools; "
+                            "serve a HARE tool model or send the request without 'tools'", param="tools",
+                       code="tools_not_supported")
+    raise ApiError(400, "tool calling not available in this build of HARE yet; send the request without 'tools'",
+                   param="tools", code="tools_not_supported")
+
+
+# --- requests → sampling → responses ---------------------------------------------------------------
+
+
+def _sampling(cfg: ServeConfig, requested: int | None, default: int, body: Any) -> SamplingArgs:
+    if requested is not None and requested > cfg.max_tokens:
+        raise ApiError(400, f"max_tokens is {requested} but this server allows at most {cfg.max_tokens}",
+                       param="max_tokens")
+    return SamplingArgs(max_new_tokens=requested or default, temperature=body.temperature, top_p=body.top_p,
+                        seed=body.seed)
+
+
+def _check_prompt(engine: Engine, cfg: ServeConfig, ids: list[int], param: str) -> None:
+    limit = min(cfg.max_prompt_tokens or engine.context_length, engine.context_length - 1)
+    if len(ids) > limit:
+        raise ApiError(400, f"the prompt has {len(ids)} tokens but this server accepts at most {limit}; "
+                            "shorten it", param=param, code="context_length_exceeded")
+    if min(ids) < 0 or max(ids) >= engine.vocab_size:
+        raise ApiError(400, f"token ids must lie in [0, {engine.vocab_size})", param=param)
+
+
+async def _collect(pieces: AsyncIterator[Piece], request: Request) -> tuple[str, int, str]:
+    """The whole generation; a client that hangs up stops it (and frees its slot) at the next token."""
+    text, tokens, reason = [], 0, "stop"
+    try:
+        async for piece in pieces:
+            text.append(piece.text)
+            tokens += piece.tokens
+            reason = piece.finish_reason or reason
+            if await request.is_disconnected():
+                break
+    finally:
+        await pieces.aclose()  # type: ignore[attr-defined]
+    return "".join(text), tokens, reason
+
+
+def _sse(data: dict[str, Any] | str) -> str:
+    return f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n"
+
+
+async def _stream(pieces: AsyncIterator[Piece], chunk: Callable[[str | None, str | None], dict[str, Any]],
+                  usage_chunk: Callable[[int], dict[str, Any]] | None) -> AsyncIterator[str]:
+    """Server-Sent Events: `chunk(text, None)` per piece, `chunk(None, reason)` last, then [DONE].
+
+    A client that disconnects cancels this generator, whose `finally` cancels the generation.
+    """
+    tokens = 0
+    try:
+        async for piece in pieces:
+            tokens += piece.tokens
+            if piece.text:
+                yield _sse(chunk(piece.text, None))
+            if piece.finish_reason:
+                yield _sse(chunk(None, piece.finish_reason))
+        if usage_chunk is not None:
+            yield _sse(usage_chunk(tokens))
+    except Exception as err:  # the status line is sent: report in-band, as OpenAI does
+        yield _sse(oa.error_body(f"generation failed: {err}", "server_error"))
+    finally:
+        await pieces.aclose()  # type: ignore[attr-defined]
+    yield _sse("[DONE]")
+
+
+async def _respond(request: Request, body: Any, engine: Engine, prompt_ids: list[int], sampling: SamplingArgs,
+                   kind: Literal["text", "chat"]) -> Response:
+    """Run one generation and answer it as a completion or chat completion, streamed or whole."""
+    pieces = engine.generate(prompt_ids, sampling, body.stop, body.ignore_eos)
+    rid = oa.new_id("cmpl" if kind == "text" else "chatcmpl")
+    name = engine.model_name
+    if body.stream:
+        object_name = "text_completion" if kind == "text" else "chat.completion.chunk"
+
+        def chunk(text: str | None, reason: str | None) -> dict[str, Any]:
+            if kind == "text":
+                return oa.envelope(object_name, rid, name, [oa.text_choice(text or "", reason)])
+            return oa.envelope(object_name, rid, name,
+                               [oa.chat_choice({"content": text} if text else {}, reason, delta=True)])
+
+        def usage_chunk(tokens: int) -> dict[str, Any]:
+            return oa.envelope(object_name, rid, name, [], oa.usage(len(prompt_ids), tokens))
+
+        wants_usage = body.stream_options is not None and body.stream_options.include_usage
+        events = _stream(pieces, chunk, usage_chunk if wants_usage else None)
+        if kind == "chat":  # OpenAI opens a chat stream with the role
+            opening = _sse(oa.envelope(object_name, rid, name, [oa.chat_choice({"role": "assistant", "content": ""},
+                                                                             None, delta=True)]))
+            events = _prepend(opening, events)
+        return StreamingResponse(events, media_type="text/event-stream")
+    text, tokens, reason = await _collect(pieces, request)
+    counts = oa.usage(len(prompt_ids), tokens)
+    if kind == "text":
+        return JSONResponse(oa.envelope("text_completion", rid, name, [oa.text_choice(text, reason)], counts))
+    message = {"role": "assistant", "content": text}
+    return JSONResponse(oa.envelope("chat.completion", rid, name, [oa.chat_choice(message, reason)], counts))
+
+
+async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield first
+    async for item in rest:
+        yield item
+
+
+def _tool_call_response(engine: Engine, calls: list[dict[str, str]], stream: bool) -> Response:
+    rid, name = oa.new_id("chatcmpl"), engine.model_name
+    if not stream:
+        return JSONResponse(oa.envelope("chat.completion", rid, name,
+                                        [oa.chat_choice(oa.tool_call_message(calls), "tool_calls")]))
+    events = [oa.chat_choice(oa.tool_call_message(calls, delta=True), None, delta=True),
+              oa.chat_choice({}, "tool_calls", delta=True)]
+    text = "".join(_sse(oa.envelope("chat.completion.chunk", rid, name, [e])) for e in events) + _sse("[DONE]")
+    return StreamingResponse(iter([text]), media_type="text/event-stream")
+
+
+# --- the application -------------------------------------------------------------------------------
+
+
+def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
+    """The FastAPI app over `engine`: routes, error bodies, API key, body limit and the UI."""
+    app = FastAPI(title="HARE", version="1", docs_url="/docs", redoc_url=None)
+    install(app, cfg.api_key, cfg.max_body_bytes)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "model": engine.model_name, "backend": engine.backend, **engine.load()}
+
+    @app.get("/")
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/gradio/" if cfg.ui else "/docs")
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        card = {"id": engine.model_name, "object": "model", "created": 0, "owned_by": "hare",
+                "max_model_len": engine.context_length}
+        return {"object": "list", "data": [card]}
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest, request: Request) -> Any:
+        ids = engine.encode(body.prompt, bos=True) if isinstance(body.prompt, str) else list(body.prompt)
+        _check_prompt(engine, cfg, ids, "prompt")
+        return await _respond(request, body, engine, ids, _sampling(cfg, body.max_tokens, 16, body), "text")
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
+        messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+        if body.tools:
+            calls = tool_calls(engine, messages, [t.model_dump() for t in body.tools])
+            if calls:
+                return _tool_call_response(engine, calls, body.stream)
+        try:
+            ids = engine.chat_prompt(messages)
+        except jinja2.TemplateError as err:
+            raise ApiError(400, f"messages do not fit the HARE chat template: {err}", param="messages") from None
+        _check_prompt(engine, cfg, ids, "messages")
+        requested = body.max_completion_tokens or body.max_tokens
+        return await _respond(request, body, engine, ids, _sampling(cfg, requested, cfg.max_tokens, body), "chat")
+
+    if cfg.ui:
+        import gradio as gr
+
+        from hare.serve.ui import build_ui
+
+        auth = (lambda _user, password: secrets.compare_digest(password, cfg.api_key)) if cfg.api_key else None
+        gr.mount_gradio_app(app, build_ui(engine, cfg.max_tokens), path="/gradio", auth=auth)
+    return app

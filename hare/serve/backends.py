@@ -1,0 +1,165 @@
+"""The engines besides transformers, and `build_engine`, which picks one from `--backend`.
+
+- `llama.cpp`: a GGUF file through `llama-cpp-python` (the `gguf` extra). llama.cpp's Python binding
+  holds one sequence at a time, so requests take turns through the same bounded queue as the
+  transformers engine. Tokens come from `Llama.generate`, not `create_completion`, so that stopping
+  at `<round_end>`, `max_tokens` and the usage counts are decided by HARE exactly as on the other
+  engines, whatever end-of-generation tokens the GGUF's metadata names.
+- `vllm`: vLLM's `AsyncLLMEngine` on a CUDA GPU (vLLM batches and queues by itself).
+
+All three share the chat template (HARE's own tokenizer renders it; each engine tokenizes the text),
+so a conversation reaches every backend as the same token ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hare.errors import HareError
+from hare.generate import SamplingArgs
+from hare.model.tokenizer import ROUND_END, build_tokenizer, functional_token
+from hare.serve import require
+from hare.serve.engine import Engine, Piece, QueuedEngine, ServerBusy, cpu_threads, log
+
+if TYPE_CHECKING:
+    from hare.serve.server import ServeConfig
+
+# llama.cpp's context for a GGUF: HARE's sliding-attention window (the model's 32K would reserve a
+# KV cache of several GB for a 1.1B model).
+LLAMA_CPP_CONTEXT = 4096
+
+
+class LlamaCppEngine(QueuedEngine):
+    """A GGUF model through llama-cpp-python, one generation at a time."""
+
+    backend = "llama.cpp"
+
+    def __init__(self, path: str, model_name: str, max_waiting: int, threads: int) -> None:
+        llama_cpp = require("llama_cpp", "gguf")
+        if not Path(path).is_file():
+            raise HareError(f"--backend llama.cpp serves a GGUF file, and '{path}' is not a file; "
+                            "export one with `hare export gguf`")
+        self.llm = llama_cpp.Llama(model_path=path, n_ctx=LLAMA_CPP_CONTEXT, n_threads=threads, verbose=False)
+        self.model_name, self.context_length, self.vocab_size = model_name, self.llm.n_ctx(), self.llm.n_vocab()
+        self.chat_tokenizer = build_tokenizer()
+        self.functional_tokens = 0
+        while self._single_token(functional_token(self.functional_tokens)) is not None:
+            self.functional_tokens += 1
+        round_end = self._single_token(ROUND_END)
+        self.stops = frozenset({self.llm.token_eos()} | ({round_end} if round_end is not None else set()))
+        self._busy = False
+        super().__init__(max_waiting)
+
+    def _single_token(self, text: str) -> int | None:
+        ids = self.llm.tokenize(text.encode(), add_bos=False, special=True)
+        return ids[0] if len(ids) == 1 else None
+
+    def encode(self, text: str, bos: bool) -> list[int]:
+        return list(self.llm.tokenize(text.encode(), add_bos=bos, special=True))
+
+    def decode(self, ids: list[int]) -> str:
+        return self.llm.detokenize(ids).decode("utf-8", errors="replace")
+
+    def load(self) -> dict[str, int]:
+        return {"active": int(self._busy), "waiting": self._waiting.qsize(), "cancelled": self.cancelled}
+
+    def _serve(self) -> None:
+        import random
+
+        while not self._stopping.is_set():
+            request = self._next_waiting(block=True)
+            if request is None:
+                continue
+            s = request.sampling
+            self._busy = True
+            try:
+                self.llm.set_seed(s.seed if s.seed is not None else random.getrandbits(31))
+                # top_k 0 and min_p 0 switch llama.cpp's extra filters off: the same sampling as transformers.
+                for token in self.llm.generate(request.prompt, top_k=s.top_k, top_p=s.top_p, min_p=0.0,
+                                               temp=s.temperature, repeat_penalty=1.0):
+                    if request.cancelled:
+                        self.cancelled += 1
+                        break
+                    if request.step(token):
+                        break
+            except Exception as err:  # one failed generation fails its request, never the server
+                log.exception("llama.cpp generation failed")
+                request.emit(RuntimeError(f"generation failed: {err}"))
+            finally:
+                self._busy = False
+
+
+class VllmEngine(Engine):
+    """vLLM's asynchronous engine on a CUDA GPU; it schedules and batches by itself."""
+
+    backend = "vllm"
+
+    def __init__(self, model_dir: str, model_name: str, max_batch: int, max_waiting: int) -> None:
+        import torch
+        from transformers import AutoConfig, GenerationConfig
+
+        from hare.model.load import check_checkpoint_dir, load_tokenizer
+        from hare.model.tokenizer import num_functional_tokens
+
+        vllm = require("vllm", fix="install vLLM on a CUDA machine (`.venv/bin/pip install vllm`)")
+        if not torch.cuda.is_available():
+            raise HareError("--backend vllm needs a CUDA GPU and none is visible; "
+                            "use --backend transformers (CPU or GPU) or llama.cpp")
+        check_checkpoint_dir(model_dir)
+        self.tok = self.chat_tokenizer = load_tokenizer(model_dir)
+        self.model_name, self.functional_tokens = model_name, num_functional_tokens(self.tok)
+        self.vocab_size = len(self.tok)
+        self.context_length = AutoConfig.from_pretrained(model_dir).max_position_embeddings
+        eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
+        self.stops = [eos] if isinstance(eos, int) else list(eos or [self.tok.eos_token_id])
+        self.limit, self.running, self.cancelled = max_batch + max_waiting, 0, 0
+        self.engine = vllm.AsyncLLMEngine.from_engine_args(vllm.AsyncEngineArgs(model=model_dir,
+                                                                                max_num_seqs=max_batch))
+
+    def encode(self, text: str, bos: bool) -> list[int]:
+        return list(self.tok(text, add_special_tokens=bos).input_ids)
+
+    def load(self) -> dict[str, int]:
+        return {"active": self.running, "waiting": 0, "cancelled": self.cancelled}
+
+    def submit(self, prompt_ids: list[int], sampling: SamplingArgs, ignore_eos: bool) -> AsyncIterator[Piece]:
+        from vllm import SamplingParams
+
+        if self.running >= self.limit:
+            raise ServerBusy(f"{self.running} requests in flight; retry shortly")
+        params = SamplingParams(max_tokens=min(sampling.max_new_tokens, self.context_length - len(prompt_ids)),
+                                temperature=sampling.temperature, top_p=sampling.top_p,
+                                top_k=sampling.top_k or -1, seed=sampling.seed, ignore_eos=ignore_eos,
+                                stop_token_ids=[] if ignore_eos else self.stops, skip_special_tokens=True)
+        return self._pieces({"prompt_token_ids": prompt_ids}, params)
+
+    async def _pieces(self, prompt: dict[str, Any], params: Any) -> AsyncIterator[Piece]:
+        rid, text, tokens, finished = uuid.uuid4().hex, "", 0, False
+        self.running += 1
+        try:
+            async for out in self.engine.generate(prompt, params, rid):
+                result, finished = out.outputs[0], out.finished
+                yield Piece(result.text[len(text):], len(result.token_ids) - tokens,
+                            (result.finish_reason or "stop") if finished else None)
+                text, tokens = result.text, len(result.token_ids)
+        finally:
+            self.running -= 1
+            if not finished:
+                self.cancelled += 1
+                await self.engine.abort(rid)
+
+
+def build_engine(cfg: ServeConfig) -> Engine:
+    """The engine `--backend` names, serving `--model`."""
+    name = cfg.served_model_name or Path(cfg.model).name.removesuffix(".gguf")
+    if cfg.backend == "llama.cpp":
+        return LlamaCppEngine(cfg.model, name, cfg.max_waiting, cpu_threads(cfg.threads))
+    if cfg.backend == "vllm":
+        return VllmEngine(cfg.model, name, cfg.max_batch, cfg.max_waiting)
+    from hare.serve.batching import build_transformers_engine
+
+    return build_transformers_engine(cfg.model, name, cfg.device, cfg.dtype, cfg.max_batch, cfg.max_waiting,
+                                     cfg.threads)

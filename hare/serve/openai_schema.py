@@ -1,0 +1,144 @@
+"""OpenAI request bodies (validated with pydantic) and response bodies, as the official clients expect them.
+
+Field names, defaults and ranges follow the OpenAI API reference: `temperature` 1 and `top_p` 1 by
+default, `max_tokens` 16 for completions and unlimited (here: the server's cap) for chat, at most
+4 stop strings, `n` 1. Unknown fields are ignored, as OpenAI-compatible servers do, so newer clients
+keep working. `ignore_eos` is an extension (vLLM's name): generate exactly `max_tokens`, for
+benchmarks. Errors use OpenAI's `{"error": {"message", "type", "param", "code"}}` body.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class ApiError(Exception):
+    """An error the API answers with `status` and an OpenAI error body."""
+
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None,
+                 kind: str = "invalid_request_error") -> None:
+        super().__init__(message)
+        self.status, self.param, self.code, self.kind = status, param, code, kind
+
+    def body(self) -> dict[str, Any]:
+        return error_body(str(self), self.kind, self.param, self.code)
+
+
+def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None,
+               code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+class StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
+class _GenerationRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = "default"  # any name is accepted: the server serves one model
+    max_tokens: int | None = Field(None, ge=1)
+    temperature: float = Field(1.0, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    stop: str | list[str] | None = Field(None, validate_default=True)
+    seed: int | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    n: Literal[1] = 1  # one choice per request
+    ignore_eos: bool = False
+
+    @field_validator("stop")
+    @classmethod
+    def _at_most_four(cls, stop: str | list[str] | None) -> list[str]:
+        stops = [stop] if isinstance(stop, str) else list(stop or [])
+        if len(stops) > 4:
+            raise ValueError("at most 4 stop sequences")
+        return stops
+
+
+class CompletionRequest(_GenerationRequest):
+    prompt: str | list[str] | list[int] = Field(min_length=1)
+    echo: Literal[False] = False
+
+    @field_validator("prompt")
+    @classmethod
+    def _one_prompt(cls, prompt: str | list[str] | list[int]) -> str | list[int]:
+        if isinstance(prompt, list) and isinstance(prompt[0], str):
+            if len(prompt) != 1:
+                raise ValueError("one prompt per request (send several requests; the server batches them)")
+            return prompt[0]
+        return prompt
+
+
+class ContentPart(BaseModel):
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(part.text for part in self.content)
+        return self.content or ""
+
+
+class FunctionSpec(BaseModel):
+    name: str = Field(min_length=1)
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolSpec(BaseModel):
+    type: Literal["function"]
+    function: FunctionSpec
+
+
+class ChatCompletionRequest(_GenerationRequest):
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_completion_tokens: int | None = Field(None, ge=1)  # the newer name of max_tokens
+    tools: list[ToolSpec] | None = None
+    tool_choice: Any = None
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+
+
+def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
+def envelope(object_name: str, rid: str, model: str, choices: list[dict[str, Any]],
+             usage_counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """The fields every completion, chat completion and streamed chunk share."""
+    body = {"id": rid, "object": object_name, "created": int(time.time()), "model": model, "choices": choices}
+    if usage_counts is not None:
+        body["usage"] = usage_counts
+    return body
+
+
+def text_choice(text: str, finish_reason: str | None) -> dict[str, Any]:
+    return {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}
+
+
+def chat_choice(message: dict[str, Any], finish_reason: str | None, delta: bool = False) -> dict[str, Any]:
+    return {"index": 0, "delta" if delta else "message": message, "logprobs": None, "finish_reason": finish_reason}
+
+
+def tool_call_message(calls: list[dict[str, Any]], delta: bool = False) -> dict[str, Any]:
+    """An assistant message carrying OpenAI `tool_calls` (`calls`: `{"name", "arguments"}` with JSON text)."""
+    entries = [{"id": new_id("call"), "type": "function",
+                "function": {"name": call["name"], "arguments": call["arguments"]}} for call in calls]
+    if delta:
+        entries = [{"index": i, **entry} for i, entry in enumerate(entries)]
+    return {"role": "assistant", "content": None, "tool_calls": entries}

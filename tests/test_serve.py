@@ -1,0 +1,151 @@
+"""The serving engine in-process: batched decoding equals one-at-a-time decoding, queues are bounded,
+stop strings, the UI's history, and the tool-calling seam."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from hare.errors import HareError
+from hare.generate import SamplingArgs, generate_ids
+
+pytest.importorskip("fastapi", reason="needs the serve extra: bash scripts/setup.sh serve")
+
+
+@pytest.fixture(scope="module")
+def engine(micro_dir):
+    from hare.serve.batching import build_transformers_engine
+
+    engine = build_transformers_engine(str(micro_dir), "micro", "cpu", "auto", max_batch=2, max_waiting=3)
+    yield engine
+    engine.close()
+
+
+async def _text(engine, ids: list[int], sampling: SamplingArgs, **kwargs) -> tuple[str, int, str]:
+    text, tokens, reason = "", 0, None
+    async for piece in engine.generate(ids, sampling, **kwargs):
+        text, tokens, reason = text + piece.text, tokens + piece.tokens, piece.finish_reason or reason
+    return text, tokens, reason
+
+
+def test_batched_greedy_decoding_matches_generate(engine):
+    """Prompts of different lengths decoded together (left padding, joins mid-flight) give exactly the
+    tokens `transformers.generate` gives each one alone."""
+    prompts = [engine.encode(text, bos=True) for text in ("The hare", "A fox ran over the hill and then", "Owls")]
+    jobs = [(p, SamplingArgs(max_new_tokens=n, temperature=0)) for p, n in zip(prompts, (4, 12, 12), strict=True)]
+    expected = [engine.decode(generate_ids(engine.model, engine.tok, p, s)) for p, s in jobs]
+
+    async def together():
+        return await asyncio.gather(*[_text(engine, p, s, ignore_eos=True) for p, s in jobs])
+
+    # max_batch=2: the third request waits, then joins the second one mid-flight when
+    # the first finishes, so both cache merging (unequal lengths) and row removal are exercised.
+    results = asyncio.run(together())
+    assert [r[0] for r in results] == expected
+    assert [r[1:] for r in results] == [(4, "length"), (12, "length"), (12, "length")]
+
+
+def test_seeded_sampling_repeats(engine):
+    ids = engine.encode("The hare", bos=True)
+    sampled = SamplingArgs(max_new_tokens=10, temperature=1.0, top_p=0.9, seed=7)
+    first, second = (asyncio.run(_text(engine, ids, sampled, ignore_eos=True))[0] for _ in range(2))
+    other = asyncio.run(_text(engine, ids, SamplingArgs(max_new_tokens=10, temperature=1.0, top_p=0.9, seed=8),
+                              ignore_eos=True))[0]
+    assert first == second and first != other
+
+
+def test_full_queue_refuses_and_cancelling_frees_slots(engine):
+    from hare.serve.engine import ServerBusy
+
+    ids = engine.encode("The hare", bos=True)
+    long = SamplingArgs(max_new_tokens=1000, temperature=0)
+
+    async def flood():
+        streams, refused = [], 0
+        for _ in range(6):  # 2 slots + 3 queue places: at least one of six must be refused
+            try:
+                streams.append(engine.generate(ids, long, ignore_eos=True))
+            except ServerBusy:
+                refused += 1
+        for stream in streams:
+            await anext(stream)
+            await stream.aclose()
+        return refused
+
+    before = engine.load()["cancelled"]
+    assert asyncio.run(flood()) >= 1
+    for _ in range(200):
+        if engine.load()["active"] == 0:
+            break
+        time.sleep(0.05)
+    assert engine.load()["active"] == 0 and engine.load()["cancelled"] > before
+
+
+def test_prompt_longer_than_context_is_refused(engine):
+    with pytest.raises(HareError, match="context"):
+        engine.generate([1] * engine.context_length, SamplingArgs(max_new_tokens=1))
+
+
+def test_stop_strings_cut_text_and_never_leak_a_prefix():
+    from hare.serve.engine import Piece, _apply_stops
+
+    async def pieces(texts):
+        for t in texts:
+            yield Piece(t, 1)
+        yield Piece("", 0, "length")
+
+    async def run(texts, stops):
+        out = [p async for p in _apply_stops(pieces(texts), stops)]
+        return [p.text for p in out], out[-1].finish_reason
+
+    assert asyncio.run(run(["Hares eat gr", "ass, herbs"], ["grass"])) == (["Hares eat ", ""], "stop")
+    assert asyncio.run(run(["ab", "c", "d"], ["cx"])) == (["ab", "", "cd", ""], "length")
+
+
+def test_ui_history_keeps_every_turn():
+    from hare.serve.ui import to_messages
+
+    history = [{"role": "user", "content": [{"type": "text", "text": "first"}]},
+               {"role": "assistant", "content": "one"},
+               {"role": "user", "content": "second"},
+               {"role": "assistant", "content": [{"type": "text", "text": "two"}]}]
+    assert to_messages("  ", history, "third") == [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "first"}, {"role": "assistant", "content": "one"},
+        {"role": "user", "content": "second"}, {"role": "assistant", "content": "two"},
+        {"role": "user", "content": "third"}]
+
+
+def test_tool_seam_answers_400(engine, tmp_path):
+    """Until the tool-calling module lands: a model without <api_i> tokens gets its own clear 400."""
+    from hare.model.init import InitConfig
+    from hare.model.init import run as init
+    from hare.serve.app import tool_calls
+    from hare.serve.batching import build_transformers_engine
+    from hare.serve.openai_schema import ApiError
+
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
+    messages = [{"role": "user", "content": "Weather in Paris?"}]
+    with pytest.raises(ApiError, match="tool calling not available") as err:
+        tool_calls(engine, messages, tools)
+    assert err.value.status == 400
+    plain = build_transformers_engine(str(init(InitConfig(out=str(tmp_path / "plain"), preset="hare-micro",
+                                                          functional_tokens=0))), "plain", "cpu", "auto", 1, 1)
+    try:
+        with pytest.raises(ApiError, match="no functional tokens") as err:
+            tool_calls(plain, messages, tools)
+        assert err.value.status == 400
+    finally:
+        plain.close()
+
+
+def test_tool_call_message_is_openai_shaped():
+    from hare.serve.openai_schema import tool_call_message
+
+    message = tool_call_message([{"name": "get_weather", "arguments": '{"city": "Paris"}'}], delta=True)
+    call = message["tool_calls"][0]
+    assert message["content"] is None and call["index"] == 0 and call["type"] == "function"
+    assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    assert call["id"].startswith("call-")

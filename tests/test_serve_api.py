@@ -1,0 +1,211 @@
+"""A live `hare serve` (subprocess, port 0) spoken to by the official `openai` client and raw HTTP:
+chat, completions, streaming, usage, stop, seed, tool requests, API keys, limits, error bodies,
+disconnects, 503 when full, and a bounded load test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from conftest import NAME_ANSWER, NAME_QUESTION, NAME_REPLY, NAME_TURN, PARROT_ANSWER, PARROT_QUESTION
+
+openai = pytest.importorskip("openai", reason="needs the dev extra: bash scripts/setup.sh dev")
+httpx = pytest.importorskip("httpx")
+
+ASK = [{"role": "user", "content": PARROT_QUESTION}]
+KEY = "test-key-123"
+
+
+@pytest.fixture(scope="module")
+def client(chat_server):
+    return openai.OpenAI(base_url=f"{chat_server.url}/v1", api_key="unused", max_retries=0, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def keyed_server(chat_dir):
+    """The same model behind an API key, with one slot and one queue place (to see 503s)."""
+    from hare.serve.launch import serve_process
+
+    with serve_process("--model", str(chat_dir), "--api-key", KEY, "--no-ui", "--max-batch", "1",
+                       "--max-waiting", "1") as server:
+        yield server
+
+
+def test_chat_reply_stops_at_round_end_with_usage(client, chat_dir, tok):
+    reply = client.chat.completions.create(model="chat", messages=ASK, temperature=0)
+    choice = reply.choices[0]
+    assert choice.message.content == PARROT_ANSWER and choice.message.role == "assistant"
+    assert choice.finish_reason == "stop"
+    prompt = tok.apply_chat_template(ASK, tokenize=True, return_dict=False, add_generation_prompt=True)
+    answer = tok(PARROT_ANSWER, add_special_tokens=False).input_ids
+    assert reply.usage.prompt_tokens == len(prompt)
+    assert reply.usage.completion_tokens == len(answer)
+    assert reply.usage.total_tokens == len(prompt) + len(answer)
+    assert reply.model == "chat" and reply.object == "chat.completion"
+
+
+def test_chat_uses_every_turn(client):
+    history = [{"role": "user", "content": NAME_TURN}, {"role": "assistant", "content": NAME_REPLY},
+               {"role": "user", "content": NAME_QUESTION}]
+    reply = client.chat.completions.create(model="chat", messages=history, temperature=0)
+    assert reply.choices[0].message.content == NAME_ANSWER
+
+
+def test_chat_stream_with_usage(client):
+    chunks = list(client.chat.completions.create(model="chat", messages=ASK, temperature=0, stream=True,
+                                                 stream_options={"include_usage": True}))
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == PARROT_ANSWER
+    assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) > 3  # really streamed
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    assert chunks[-1].usage.completion_tokens > 3 and not chunks[-1].choices
+
+
+def test_stop_string_cuts_the_reply(client):
+    reply = client.chat.completions.create(model="chat", messages=ASK, temperature=0, stop=["grass"])
+    assert reply.choices[0].message.content == "Hares eat " and reply.choices[0].finish_reason == "stop"
+
+
+def test_completion_length_limit_and_stream(client):
+    reply = client.completions.create(model="chat", prompt="The hare", max_tokens=5, temperature=0,
+                                      extra_body={"ignore_eos": True})
+    assert reply.choices[0].finish_reason == "length" and reply.usage.completion_tokens == 5
+    streamed = client.completions.create(model="chat", prompt="The hare", max_tokens=5, temperature=0, stream=True,
+                                         extra_body={"ignore_eos": True})
+    assert "".join(c.choices[0].text for c in streamed) == reply.choices[0].text
+
+
+def test_seed_makes_sampling_repeatable(client):
+    def sample(seed: int) -> str:
+        return client.completions.create(model="chat", prompt="The hare", max_tokens=12, temperature=1.0,
+                                         seed=seed, extra_body={"ignore_eos": True}).choices[0].text
+
+    assert sample(3) == sample(3)
+
+
+def test_models_and_tools(client):
+    assert [m.id for m in client.models.list().data] == ["chat"]
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
+                                               "parameters": {"type": "object", "properties": {}}}}]
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="chat", messages=ASK, tools=tools)
+    assert err.value.status_code == 400 and "tool calling not available" in str(err.value)
+
+
+def test_api_key_refused_and_accepted(keyed_server):
+    with pytest.raises(openai.AuthenticationError) as err:
+        openai.OpenAI(base_url=f"{keyed_server.url}/v1", api_key="nope", max_retries=0).models.list()
+    assert err.value.status_code == 401 and "API key" in str(err.value)
+    anonymous = httpx.post(f"{keyed_server.url}/v1/chat/completions", json={"messages": ASK})
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "invalid_api_key"
+    good = openai.OpenAI(base_url=f"{keyed_server.url}/v1", api_key=KEY, max_retries=0)
+    assert good.chat.completions.create(model="m", messages=ASK, temperature=0).choices[0].message.content \
+        == PARROT_ANSWER
+    assert httpx.get(f"{keyed_server.url}/health").json()["status"] == "ok"  # health needs no key
+
+
+def test_full_server_answers_503(keyed_server):
+    body = {"prompt": "The hare", "max_tokens": 400, "ignore_eos": True, "stream": True}
+    headers = {"Authorization": f"Bearer {KEY}"}
+
+    async def flood():
+        async with httpx.AsyncClient(base_url=keyed_server.url, headers=headers, timeout=60) as http:
+            async def one():
+                async with http.stream("POST", "/v1/completions", json=body) as response:
+                    if response.status_code != 200:
+                        return response.status_code, json.loads(await response.aread()), response.headers
+                    return 200, None, None  # leaving the block closes the stream: its slot is freed
+
+            return await asyncio.gather(*[one() for _ in range(4)])  # 1 slot + 1 queue place
+
+    results = asyncio.run(flood())
+    refused = [r for r in results if r[0] != 200]
+    assert refused and all(status == 503 for status, _, _ in refused)
+    assert refused[0][1]["error"]["code"] == "server_busy" and refused[0][2]["retry-after"] == "1"
+
+
+def test_disconnect_frees_the_slot(chat_server):
+    before = chat_server.health()["cancelled"]
+    body = {"prompt": "The hare", "max_tokens": 512, "ignore_eos": True, "stream": True}
+    with httpx.stream("POST", f"{chat_server.url}/v1/completions", json=body, timeout=60) as response:
+        next(response.iter_lines())  # the first event: generation is under way; then hang up
+    for _ in range(200):
+        health = chat_server.health()
+        if health["active"] == 0 and health["cancelled"] > before:
+            break
+        time.sleep(0.05)
+    assert health["cancelled"] == before + 1 and health["active"] == 0
+
+
+@pytest.mark.parametrize(("body", "status", "needle", "param"), [
+    (b'{"messages": [', 400, "not valid JSON", None),
+    ({"messages": []}, 400, "at least 1", "messages"),
+    ({"messages": ASK, "temperature": 5}, 400, "less than or equal to 2", "temperature"),
+    ({"messages": ASK, "n": 2}, 400, "", "n"),
+    ({"messages": ASK, "max_tokens": 100000}, 400, "at most 512", "max_tokens"),
+    ({"messages": [{"role": "robot", "content": "hi"}]}, 400, "", "messages.0.role"),
+    ({"messages": [*ASK, {"role": "system", "content": "late"}]}, 400, "chat template", "messages"),
+    ({"messages": [{"role": "user", "content": "hare " * 400}]}, 400, "at most 300", "messages"),
+    ({"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, 400, "at most 4", "stop"),
+    ({"prompt": [1, 99999999]}, 400, "token ids", "prompt"),
+    ({"messages": [{"role": "user", "content": "x" * 30000}]}, 413, "larger than", None),
+])
+def test_bad_requests_get_openai_error_bodies(chat_server, body, status, needle, param):
+    path = "/v1/completions" if isinstance(body, dict) and "prompt" in body else "/v1/chat/completions"
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = httpx.post(f"{chat_server.url}{path}", content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert needle in error["message"] and error["type"] == "invalid_request_error"
+    if param:
+        assert error["param"] == param
+
+
+def test_routes_redirect_and_404(chat_server):
+    root = httpx.get(chat_server.url, follow_redirects=False)
+    assert root.status_code in (302, 307) and root.headers["location"] == "/gradio/"
+    missing = httpx.get(f"{chat_server.url}/v1/nothing")
+    assert missing.status_code == 404 and "error" in missing.json()
+
+
+def test_load_50_clients_no_errors(chat_server):
+    """50 concurrent clients, 3 requests each (chat and completion, some streamed): every one answered."""
+    client = openai.AsyncOpenAI(base_url=f"{chat_server.url}/v1", api_key="unused", max_retries=0, timeout=120)
+
+    async def user(i: int) -> list[str]:
+        texts = []
+        for j in range(3):
+            if (i + j) % 3 == 0:
+                stream = await client.chat.completions.create(model="chat", messages=ASK, temperature=0,
+                                                              max_tokens=16, stream=True)
+                texts.append("".join([c.choices[0].delta.content or "" async for c in stream]))
+            elif (i + j) % 3 == 1:
+                reply = await client.chat.completions.create(model="chat", messages=ASK, temperature=0, max_tokens=16)
+                texts.append(reply.choices[0].message.content)
+            else:
+                reply = await client.completions.create(model="chat", prompt=f"Hare {i}", max_tokens=8, seed=i)
+                texts.append(reply.choices[0].text or "<empty>")
+        return texts
+
+    async def load():
+        return await asyncio.gather(*[user(i) for i in range(50)])
+
+    results = asyncio.run(load())
+    assert len(results) == 50 and all(len(r) == 3 and all(r) for r in results)
+    chats = {t for i, r in enumerate(results) for j, t in enumerate(r) if (i + j) % 3 != 2}
+    assert chats == {PARROT_ANSWER}  # batched greedy decoding: the same answer in every batch position
+    health = chat_server.health()
+    assert health["status"] == "ok" and health["active"] == 0 and health["waiting"] == 0
+
+
+def test_hare_teacher_client_talks_to_hare_serve(chat_server, keyed_server):
+    """`hare data synth --teacher` / `hare eval leakage --teacher` can use a `hare serve` as their teacher."""
+    from hare import teacher
+    from hare.errors import HareError
+
+    assert teacher.chat(chat_server.url, PARROT_QUESTION) == PARROT_ANSWER
+    assert teacher.chat(f"{keyed_server.url}/v1", PARROT_QUESTION, api_key=KEY) == PARROT_ANSWER
+    with pytest.raises(HareError, match="HTTP 401"):
+        teacher.chat(keyed_server.url, PARROT_QUESTION, api_key="wrong")

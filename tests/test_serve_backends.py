@@ -1,0 +1,57 @@
+"""The other engines behind the same API: llama.cpp on an exported GGUF, and vLLM's clear refusal here."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+
+import pytest
+from conftest import PARROT_ANSWER, PARROT_QUESTION
+
+pytest.importorskip("fastapi", reason="needs the serve extra: bash scripts/setup.sh serve")
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:  # a missing parent package
+        return False
+
+
+@pytest.mark.skipif(not _importable("llama_cpp"), reason="llama-cpp-python not installed (gguf extra, ~12 min build)")
+@pytest.mark.skipif(not _importable("hare.export.gguf"), reason="no GGUF exporter (hare.export.gguf) in this tree yet")
+def test_llama_cpp_backend_serves_an_exported_gguf(chat_dir, tmp_path, tok):
+    import openai
+
+    from hare.serve.launch import serve_process
+
+    gguf = tmp_path / "chat.gguf"
+    subprocess.run([sys.executable, "-m", "hare", "export", "gguf", "--model", str(chat_dir), "--out", str(gguf)],
+                   check=True)
+    with serve_process("--model", str(gguf), "--backend", "llama.cpp", "--no-ui") as server:
+        assert server.health()["backend"] == "llama.cpp"
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0)
+        ask = [{"role": "user", "content": PARROT_QUESTION}]
+        reply = client.chat.completions.create(model="chat", messages=ask, temperature=0)
+        assert reply.choices[0].message.content == PARROT_ANSWER and reply.choices[0].finish_reason == "stop"
+        assert reply.usage.completion_tokens == len(tok(PARROT_ANSWER, add_special_tokens=False).input_ids)
+        stream = client.chat.completions.create(model="chat", messages=ask, temperature=0, stream=True)
+        assert "".join(c.choices[0].delta.content or "" for c in stream) == PARROT_ANSWER
+
+
+@pytest.mark.parametrize(("backend", "needle"), [("vllm", "vllm"), ("llama.cpp", "llama")])
+def test_unavailable_backend_is_one_clear_line(micro_dir, capsys, backend, needle):
+    """Without vLLM (or a GPU) and without llama-cpp-python, or given a directory instead of a GGUF:
+    exit 2 with one line saying what to do, no traceback."""
+    from hare.cli import main
+
+    if backend == "vllm":
+        pytest.importorskip("torch")
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("a GPU is visible: vLLM may start here")
+    assert main(["serve", "--model", str(micro_dir), "--port", "0", "--backend", backend]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("hare serve: error:") and needle in err and "\n" not in err

@@ -1,0 +1,86 @@
+"""The Gradio page at /gradio/ in headless Chromium (Debian's chromium + chromedriver, via Selenium):
+a streamed reply, a second turn answered from the first, and clear."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import NAME_ANSWER, NAME_QUESTION, NAME_REPLY, NAME_TURN, NAME_UNKNOWN
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="needs the dev extra: bash scripts/setup.sh dev")
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="needs Debian's chromium and chromium-driver (apt-get install; .ci/run does)")
+
+# Records every text the newest bot message shows, so the test can see the reply grow.
+WATCH = """
+window.seen = [];
+new MutationObserver(() => {
+  const bots = document.querySelectorAll('[data-testid="bot"]');
+  if (bots.length) window.seen.push(bots[bots.length - 1].innerText.trim());
+}).observe(document.body, {subtree: true, childList: true, characterData: true});
+"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                 "--window-size=1280,1000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _bot_texts(driver) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [el.text.strip() for el in driver.find_elements(By.CSS_SELECTOR, '[data-testid="bot"]')]
+
+
+def _send(driver, text: str, expected_turns: int) -> str:
+    """Type a message, press Enter, wait until the reply is complete; returns the newest reply."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.CSS_SELECTOR, 'textarea[data-testid="textbox"]').send_keys(text + "\n")
+    wait = WebDriverWait(driver, 90, poll_frequency=0.2)
+    wait.until(lambda d: len(_bot_texts(d)) == expected_turns)
+    # Done when the submit button is back (it is a stop button while the reply streams).
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="submit-button"]'))
+    return _bot_texts(driver)[-1]
+
+
+def test_chat_ui_streams_and_remembers(chat_server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{chat_server.url}/")  # / redirects to /gradio/
+    WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, 'textarea[data-testid="textbox"]'))
+    assert browser.current_url.rstrip("/").endswith("/gradio")
+    # Greedy decoding, set through the page's own settings.
+    next(b for b in browser.find_elements(By.TAG_NAME, "button") if b.text.startswith("Settings")).click()
+    temperature = WebDriverWait(browser, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, 'input[aria-label="number input for Temperature (0 = greedy)"]'))
+    temperature.send_keys(Keys.CONTROL, "a")
+    temperature.send_keys("0", Keys.TAB)
+    assert temperature.get_attribute("value") == "0"
+
+    browser.execute_script(WATCH)
+    assert _send(browser, NAME_TURN, 1) == NAME_REPLY
+    seen = [t for t in browser.execute_script("return window.seen") if t]
+    assert any(len(t) < len(NAME_REPLY) and NAME_REPLY.startswith(t) for t in seen), seen  # it grew: streamed
+
+    # The model says NAME_ANSWER only when the first turn is in the prompt, NAME_UNKNOWN without it.
+    assert _send(browser, NAME_QUESTION, 2) == NAME_ANSWER
+
+    browser.find_element(By.CSS_SELECTOR, 'button[aria-label="Clear"]').click()
+    WebDriverWait(browser, 10).until(lambda d: not _bot_texts(d))
+    assert _send(browser, NAME_QUESTION, 1) == NAME_UNKNOWN
