@@ -106,6 +106,18 @@ def chat_server(chat_dir):
         yield server
 
 
+def odd_width_checkpoint(out: Path, intermediate: int) -> Path:
+    """A one-layer Mistral checkpoint whose FFN width some quantization block/group sizes cannot tile."""
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from hare.model.load import save_checkpoint
+    from hare.model.tokenizer import build_tokenizer
+
+    config = MistralConfig(vocab_size=32064, hidden_size=256, intermediate_size=intermediate, num_hidden_layers=1,
+                           num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    return save_checkpoint(MistralForCausalLM(config), build_tokenizer(), out)
+
+
 def write_corpus(path: Path, docs: int = 300, seed: int = 0) -> Path:
     """A small JSONL corpus of varied, learnable sentences (arithmetic and facts about animals)."""
     import json

@@ -9,13 +9,13 @@ place only when complete, so an interrupted save never leaves a half checkpoint 
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hare.atomic import move_into_place, temp_sibling
+from hare.atomic import atomic_output
 from hare.errors import HareError
 
 if TYPE_CHECKING:
@@ -112,21 +112,94 @@ def check_vocab(model: PreTrainedModel, tok: PreTrainedTokenizerFast, source: st
         )
 
 
+# Quantized checkpoints that plain `from_pretrained` cannot load without extra libraries: HARE loads
+# them itself (config.json `quantization_config.quant_method` → "module:function").
+QUANTIZED_LOADERS = {
+    "gptq": "hare.quantize.gptq:load_gptq",
+    "compressed-tensors": "hare.quantize.fp8_linear:load_fp8",
+}
+
+
+def quantization_method(path: Path) -> str | None:
+    """The `quant_method` a local checkpoint's config.json declares, if any."""
+    config = json.loads((path / "config.json").read_text())
+    return (config.get("quantization_config") or {}).get("quant_method")
+
+
+def full_precision_dir(source: str, job: str) -> Path:
+    """The local, unquantized checkpoint directory that an export or quantization `job` reads."""
+    path = check_checkpoint_dir(source)
+    if path is None:
+        raise HareError(f"'{source}' is not a local directory; {job} reads a local checkpoint")
+    method = quantization_method(path)
+    if method:
+        raise HareError(f"'{source}' is already quantized ({method}); {job} needs the full-precision "
+                        "checkpoint it was made from")
+    return path
+
+
 def load_model(
     source: str, device: str = "auto", dtype: str = "auto"
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
-    """Load model and tokenizer from a local directory (checked first) or a hub id, ready for inference."""
+    """Load model and tokenizer from a local directory (checked first) or a hub id, ready for inference.
+
+    GPTQ and FP8 (compressed-tensors) checkpoints written by `hare quantize` load through HARE's
+    own loaders, so `hare generate`, `hare chat` and `hare serve` take them like any checkpoint.
+    """
+    import importlib
+
     from transformers import AutoModelForCausalLM
 
     tok = load_tokenizer(source)
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
     path = check_checkpoint_dir(source)
-    model = _from_hub(
-        str(path or source), lambda s: AutoModelForCausalLM.from_pretrained(s, dtype=torch_dtype)
-    )
+    method = quantization_method(path) if path is not None else None
+    if method in QUANTIZED_LOADERS:
+        module, function = QUANTIZED_LOADERS[method].split(":")
+        model = getattr(importlib.import_module(module), function)(path, device, torch_dtype)
+    else:
+        model = _from_hub(
+            str(path or source), lambda s: AutoModelForCausalLM.from_pretrained(s, dtype=torch_dtype)
+        )
     check_vocab(model, tok, source)  # type: ignore[arg-type]
     return model.to(device).eval(), tok  # type: ignore[attr-defined]
+
+
+def weight_files(model_dir: Path) -> list[Path]:
+    """The checkpoint's safetensors files (one file, or the shards its index names)."""
+    index = model_dir / "model.safetensors.index.json"
+    if index.is_file():
+        names = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    else:
+        names = ["model.safetensors"]
+    files = [model_dir / n for n in names]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise HareError(f"'{model_dir}' has no {', '.join(missing)}; this command reads safetensors checkpoints "
+                        "(re-save the model with `save_pretrained`, which writes them)")
+    return files
+
+
+def iter_tensors(model_dir: Path) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, tensor) for every tensor of a checkpoint, one at a time (a 1.1B model never sits in memory twice)."""
+    from safetensors import safe_open
+
+    for file in weight_files(model_dir):
+        with safe_open(file, framework="pt") as f:
+            for key in f.keys():
+                yield key, f.get_tensor(key)
+
+
+def tensor_shapes(model_dir: Path) -> dict[str, list[int]]:
+    """Every tensor's shape, read from the safetensors headers only."""
+    from safetensors import safe_open
+
+    shapes = {}
+    for file in weight_files(model_dir):
+        with safe_open(file, framework="pt") as f:
+            shapes.update({key: f.get_slice(key).get_shape() for key in f.keys()})
+    return shapes
 
 
 def save_checkpoint(
@@ -142,16 +215,7 @@ def save_checkpoint(
     """
     from hare.model.tokenizer import save_tokenizer
 
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise HareError(f"'{out}' already exists; choose another --out or pass --overwrite to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_sibling(out)
-    try:
+    with atomic_output(out, overwrite, "--overwrite") as tmp:
         model.save_pretrained(tmp, state_dict=state_dict)
         save_tokenizer(tok, tmp)
-        move_into_place(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return out
+    return Path(out)

@@ -1,0 +1,1 @@
+"""Exports of HARE checkpoints to other runtimes' formats (`hare export gguf` for llama.cpp)."""

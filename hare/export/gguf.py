@@ -1,0 +1,272 @@
+"""`hare export gguf`: a HARE checkpoint as one GGUF file that llama.cpp runs, f16 down to Q4_K_M.
+
+    hare export gguf --model runs/chat/final --out hare-chat.q4_k_m.gguf --type q4_k_m
+
+The exporter is ours (llama.cpp's `convert_hf_to_gguf.py` ships in no wheel); the file format is
+the maintained `gguf` package's `GGUFWriter`, and K-quants come from llama.cpp's own quantizer.
+
+- Tensors are read from the checkpoint's safetensors and renamed to llama.cpp's `llama`
+  architecture names by `gguf.TensorNameMap`. Q and K projections are permuted per head:
+  transformers' rotary embedding rotates the two halves of a head (`rotate_half`), llama.cpp's
+  rotates adjacent pairs, so the rows are interleaved to make both compute the same attention.
+- f16, bf16, q8_0 and q4_0 are encoded in Python by `gguf.quants` (every 2-D weight in that type,
+  norms in f32). K-quants (q4_k_m, q5_k_m, q6_k) are made by `llama_cpp.llama_model_quantize`
+  from an intermediate f16 file, so llama.cpp picks its usual per-tensor mix (Q4_K_M keeps
+  `output` and half of `attn_v`/`ffn_down` at Q6_K).
+- Block sizes bound the widths: q8_0/q4_0 pack 32 values per block, K-quants 256 per super-block.
+  A weight whose rows are not a multiple is refused and named, rather than silently given
+  llama.cpp's fallback type.
+- The tokenizer is the checkpoint's sentencepiece `tokenizer.model` (pieces, scores, types) plus
+  its added tokens as control tokens, padded with unused tokens to the embedding rows. BOS/EOS
+  come from the tokenizer; `<round_end>` is the end-of-turn token, and `<api_end>` the
+  end-of-message token when the checkpoint's generation config stops on it, so llama.cpp stops
+  exactly where `hare generate` does. The chat template is stored without transformers'
+  `{% generation %}` markers, which only mark the SFT loss and which other Jinja engines reject.
+- llama.cpp's `llama` architecture has no sliding window: outputs match transformers for contexts
+  up to `sliding_window` (4096 for HARE) tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from hare.config import option
+from hare.errors import HareError, import_extra
+
+if TYPE_CHECKING:
+    import numpy as np
+    from transformers import PreTrainedTokenizerFast
+
+GgufType = Literal["f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k"]
+# Encoded in Python by `gguf.quants`: name → GGMLQuantizationType / LlamaFileType member names.
+PYTHON_TYPES = {"f16": ("F16", "MOSTLY_F16"), "bf16": ("BF16", "MOSTLY_BF16"),
+                "q8_0": ("Q8_0", "MOSTLY_Q8_0"), "q4_0": ("Q4_0", "MOSTLY_Q4_0")}
+# Made by llama.cpp's quantizer from an f16 file: name → llama_cpp ftype constant.
+LLAMA_CPP_TYPES = {"q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M", "q5_k_m": "LLAMA_FTYPE_MOSTLY_Q5_K_M",
+                   "q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K"}
+BLOCK = {"f16": 1, "bf16": 1, "q8_0": 32, "q4_0": 32, "q4_k_m": 256, "q5_k_m": 256, "q6_k": 256}
+_GENERATION_TAG = re.compile(r"\{%-?\s*(end)?generation\s*-?%\}")
+
+
+@dataclass
+class ExportGgufConfig:
+    model: str = option(help="checkpoint directory (HARE / Mistral / Llama, safetensors)")
+    out: str = option(help="GGUF file to write")
+    type: GgufType = option("f16", "weight type (q4_k_m: the usual phone/laptop choice)")
+    force: bool = option(False, "replace --out if it already exists")
+
+
+def check_widths(shapes: dict[str, list[int]], gguf_type: str) -> None:
+    """Refuse a type whose blocks do not tile every weight row, naming the first such weight."""
+    block = BLOCK[gguf_type]
+    for name, shape in shapes.items():
+        if len(shape) == 2 and shape[1] % block:
+            kind = "super-blocks" if block == 256 else "blocks"
+            fits = [t for t, b in BLOCK.items() if shape[1] % b == 0]
+            raise HareError(
+                f"--type {gguf_type} packs weight rows in {block}-value {kind}, but {name} has rows of "
+                f"{shape[1]} values (not a multiple of {block}); choose one of {', '.join(fits)}, "
+                "or a model whose widths are multiples of 256 (all HARE presets are)")
+
+
+def check_architecture(config: Any) -> float:
+    """The rope theta of a model this exporter can write; anything else is refused with the reason."""
+    if config.model_type not in ("mistral", "llama"):
+        raise HareError(f"GGUF export supports Mistral/Llama checkpoints, not model_type '{config.model_type}'")
+    if config.hidden_act != "silu" or getattr(config, "attention_bias", False) or getattr(config, "mlp_bias", False):
+        raise HareError("GGUF export supports SiLU MLPs without biases (the Mistral architecture)")
+    # transformers 5 keeps rope settings in `rope_parameters` (older checkpoints: `rope_theta`).
+    rope = getattr(config, "rope_parameters", None) or {"rope_type": "default", "rope_theta": config.rope_theta}
+    if rope.get("rope_type", "default") != "default":
+        raise HareError(f"GGUF export supports plain rotary embeddings, not rope_type '{rope['rope_type']}'")
+    return float(rope["rope_theta"])
+
+
+def _permute(w: np.ndarray, heads: int) -> np.ndarray:
+    """Rows of each head from halves order (transformers) to interleaved pairs (llama.cpp)."""
+    return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def _vocab(model_dir: Path, tok: PreTrainedTokenizerFast, rows: int) -> tuple[list[bytes], list[float], list[int]]:
+    """Token text, score and type of every embedding row, for llama.cpp's sentencepiece tokenizer."""
+    from gguf import TokenType
+    from sentencepiece import sentencepiece_model_pb2
+
+    spm = model_dir / "tokenizer.model"
+    if not spm.is_file():
+        raise HareError(f"'{model_dir}' has no tokenizer.model; GGUF export needs the sentencepiece model "
+                        "(HARE checkpoints carry it; copy it from a `hare init` directory)")
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(spm.read_bytes())
+    vocab = tok.get_vocab()
+    if any(vocab.get(p.piece) != i for i, p in enumerate(proto.pieces)):
+        raise HareError(f"'{model_dir}': tokenizer.json and tokenizer.model disagree on piece ids; "
+                        "re-save the tokenizer with HARE (`hare init` writes both)")
+    tokens = [p.piece.encode() for p in proto.pieces]
+    scores = [p.score for p in proto.pieces]
+    types = [int(p.type) for p in proto.pieces]
+    for token_id, added in sorted(tok.added_tokens_decoder.items()):
+        if token_id < len(proto.pieces):
+            continue  # <unk>, <s>, </s>: already control pieces of the sentencepiece model
+        if token_id != len(tokens):
+            raise HareError(f"added token '{added.content}' has id {token_id}, leaving a gap after {len(tokens) - 1}")
+        tokens.append(added.content.encode())
+        scores.append(-1000.0)
+        types.append(TokenType.CONTROL if added.special else TokenType.USER_DEFINED)
+    if len(tokens) > rows:
+        raise HareError(f"the tokenizer has {len(tokens)} tokens but the model only {rows} embedding rows")
+    pad = rows - len(tokens)
+    tokens += [f"[PAD{i}]".encode() for i in range(len(tokens), rows)]
+    return tokens, scores + [-1000.0] * pad, types + [TokenType.UNUSED] * pad
+
+
+def _add_tokenizer(writer: Any, model_dir: Path, tok: PreTrainedTokenizerFast, rows: int,
+                   stops: list[int]) -> None:
+    from hare.model.tokenizer import API_END, ROUND_END
+
+    tokens, scores, types = _vocab(model_dir, tok, rows)
+    writer.add_tokenizer_model("llama")
+    writer.add_tokenizer_pre("default")
+    writer.add_token_list(tokens)
+    writer.add_token_scores(scores)
+    writer.add_token_types(types)
+    writer.add_bos_token_id(tok.bos_token_id)
+    writer.add_eos_token_id(tok.eos_token_id)
+    writer.add_unk_token_id(tok.unk_token_id)
+    writer.add_pad_token_id(tok.pad_token_id if tok.pad_token_id is not None else tok.unk_token_id)
+    writer.add_add_bos_token(True)
+    writer.add_add_eos_token(False)
+    vocab = tok.get_vocab()
+    if ROUND_END in vocab:
+        writer.add_eot_token_id(vocab[ROUND_END])
+    if vocab.get(API_END) in stops:
+        writer.add_eom_token_id(vocab[API_END])
+    if tok.chat_template:
+        writer.add_chat_template(_GENERATION_TAG.sub("", tok.chat_template))
+
+
+def _add_hyperparameters(writer: Any, config: Any, rope_theta: float) -> None:
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    writer.add_context_length(config.max_position_embeddings)
+    writer.add_embedding_length(config.hidden_size)
+    writer.add_block_count(config.num_hidden_layers)
+    writer.add_feed_forward_length(config.intermediate_size)
+    writer.add_head_count(config.num_attention_heads)
+    writer.add_head_count_kv(config.num_key_value_heads)
+    writer.add_key_length(head_dim)
+    writer.add_value_length(head_dim)
+    writer.add_rope_dimension_count(head_dim)
+    writer.add_rope_freq_base(rope_theta)
+    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    writer.add_vocab_size(config.vocab_size)
+
+
+def _add_tensors(writer: Any, model_dir: Path, config: Any, gguf_type: str) -> None:
+    import gguf
+    import torch
+
+    from hare.model.load import iter_tensors
+
+    names = gguf.TensorNameMap(gguf.MODEL_ARCH.LLAMA, config.num_hidden_layers)
+    qtype = gguf.GGMLQuantizationType[PYTHON_TYPES[gguf_type][0]]
+    for key, tensor in iter_tensors(model_dir):
+        name = names.get_name(key, try_suffixes=(".weight", ".bias"))
+        if name is None:
+            if key.endswith("rotary_emb.inv_freq"):
+                continue  # recomputed by llama.cpp from the rope theta
+            raise HareError(f"checkpoint tensor '{key}' has no llama.cpp counterpart; is this a Mistral model?")
+        data = tensor.to(torch.float32).numpy()
+        if key.endswith("q_proj.weight"):
+            data = _permute(data, config.num_attention_heads)
+        elif key.endswith("k_proj.weight"):
+            data = _permute(data, config.num_key_value_heads)
+        if data.ndim == 1:
+            writer.add_tensor(name, data)  # norms stay f32, as in every llama.cpp model
+        elif qtype == gguf.GGMLQuantizationType.F16:
+            writer.add_tensor(name, data.astype("float16"))
+        else:
+            writer.add_tensor(name, gguf.quants.quantize(data, qtype), raw_dtype=qtype)
+
+
+def write_gguf(model_dir: Path, out: Path, gguf_type: str) -> None:
+    """Write `model_dir` as a GGUF file of a Python-encoded type (PYTHON_TYPES; widths checked by the caller)."""
+    from transformers import AutoConfig, GenerationConfig
+
+    from hare.model.load import load_tokenizer
+
+    gguf = import_extra("gguf", "gguf", "GGUF export")
+    config = AutoConfig.from_pretrained(model_dir)
+    rope_theta = check_architecture(config)
+    tok = load_tokenizer(str(model_dir))
+    try:
+        eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
+    except OSError:
+        eos = None
+    stops = [eos] if isinstance(eos, int) else list(eos or [])
+
+    writer = gguf.GGUFWriter(out, "llama")
+    writer.add_name(model_dir.name)
+    writer.add_file_type(gguf.LlamaFileType[PYTHON_TYPES[gguf_type][1]])
+    writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    _add_hyperparameters(writer, config, rope_theta)
+    _add_tokenizer(writer, model_dir, tok, config.vocab_size, stops)
+    _add_tensors(writer, model_dir, config, gguf_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def quantize_gguf(src: Path, dst: Path, gguf_type: str) -> None:
+    """llama.cpp's own quantizer (the `llama-quantize` tool, in-process): f16 GGUF → K-quant GGUF.
+
+    Its C code logs a line per tensor to stderr; that log is kept aside and shown only on failure.
+    """
+    import ctypes
+    import os
+    import sys
+    import tempfile
+
+    llama_cpp = import_extra("llama_cpp", "gguf", f"--type {gguf_type}")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, LLAMA_CPP_TYPES[gguf_type])
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as log:
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)
+        try:
+            status = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        if status != 0:
+            log.seek(0)
+            tail = log.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"llama_model_quantize({src} → {gguf_type}) failed with status {status}:\n{tail}")
+
+
+def run(cfg: ExportGgufConfig) -> Path:
+    from hare.atomic import atomic_output, remove, temp_sibling
+    from hare.model.load import full_precision_dir, tensor_shapes
+
+    if cfg.type not in BLOCK:
+        raise HareError(f"unsupported GGUF type '{cfg.type}'; choose one of: {', '.join(BLOCK)}")
+    model_dir = full_precision_dir(cfg.model, "GGUF export")
+    check_widths(tensor_shapes(model_dir), cfg.type)
+    out = Path(cfg.out)
+    with atomic_output(out, cfg.force) as tmp:
+        if cfg.type in PYTHON_TYPES:
+            write_gguf(model_dir, tmp, cfg.type)
+        else:
+            import_extra("llama_cpp", "gguf", f"--type {cfg.type}")  # fail before the long f16 write
+            f16 = temp_sibling(out, "f16")
+            try:
+                write_gguf(model_dir, f16, "f16")
+                quantize_gguf(f16, tmp, cfg.type)
+            finally:
+                remove(f16)
+    print(f"wrote {out} ({out.stat().st_size / 1e9:.3f} GB, {cfg.type})")
+    return out
