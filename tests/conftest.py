@@ -6,6 +6,7 @@ then `<round_end>`, so tests can check real stopping behaviour without shipping 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -169,3 +170,46 @@ def torchrun(command: str, *args: str, nproc: int = 2, timeout: float = 600):
         out, err = proc.communicate()
         pytest.fail(f"torchrun hung for {timeout} s: {err[-3000:]}")
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+# A tool model for the tool-calling and serving tests: hare-micro that answers TOOL_RECORDS exactly.
+TOOL_FUNCTIONS = ("take_a_photo", "get_weather_forecast", "set_volume")
+TOOL_RECORDS = [
+    {"query": "take a selfie", "calls": [{"name": "take_a_photo", "arguments": {"camera": "front"}}]},
+    {"query": "snap a picture", "calls": [{"name": "take_a_photo", "arguments": {"camera": "back"}}]},
+    {"query": "weather in Oslo", "calls": [{"name": "get_weather_forecast", "arguments": {"location": "Oslo"}}]},
+    {"query": "is it raining in Lima", "calls": [{"name": "get_weather_forecast", "arguments": {"location": "Lima"}}]},
+    {"query": "ringer volume to 3",
+     "calls": [{"name": "set_volume", "arguments": {"level": 3, "volume_type": "ring"}}]},
+    {"query": "media volume 8 and weather in Rome",
+     "calls": [{"name": "set_volume", "arguments": {"level": 8, "volume_type": "media"}},
+               {"name": "get_weather_forecast", "arguments": {"location": "Rome"}}]},
+    {"query": "tell me a joke", "calls": []},
+    {"query": "who wrote hamlet", "calls": []},
+]
+
+
+def write_records(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tool_model(micro_dir, tmp_path_factory) -> Path:
+    """hare-micro trained to answer RECORDS exactly (memorised, which is what a test can check fast)."""
+    from dataclasses import replace
+
+    from hare.tools.spec import load_spec, save_spec
+    from hare.tools.train import ToolTrainArgs, run
+
+    data = tmp_path_factory.mktemp("tooldata")
+    spec = [f for f in load_spec("android") if f.name in TOOL_FUNCTIONS]
+    functions = [replace(f, index=i) for i, f in enumerate(spec)]
+    save_spec(functions, data)
+    write_records(data / "train.jsonl", TOOL_RECORDS)
+    write_records(data / "val.jsonl", TOOL_RECORDS)
+    out = tmp_path_factory.mktemp("toolrun") / "run"
+    return run(ToolTrainArgs(model=str(micro_dir), data=str(data), out=str(out), overrides=[
+        "data.epochs=0", "train.max_steps=70", "data.seq_len=128", "train.global_batch_tokens=512",
+        "train.micro_batch_size=4", "optim.lr=5e-3", "schedule.warmup_steps=5", "train.precision=fp32",
+        "log.progress=false", "checkpoint.every_steps=0"]))

@@ -118,19 +118,29 @@ def test_ui_history_keeps_every_turn():
         {"role": "user", "content": "third"}]
 
 
-def test_tool_seam_answers_400(engine, tmp_path):
-    """Until the tool-calling module lands: a model without <api_i> tokens gets its own clear 400."""
+def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path):
+    """A tool model answers with validated calls; bad specs and models without functional tokens get 400s."""
+    import json
+
     from hare.model.init import InitConfig
     from hare.model.init import run as init
     from hare.serve.app import tool_calls
     from hare.serve.batching import build_transformers_engine
     from hare.serve.openai_schema import ApiError
 
-    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
+    tools = json.loads((tool_model / "tools.json").read_text())
+    engine = build_transformers_engine(str(tool_model), "tools", "cpu", "auto", 1, 1)
+    try:
+        assert tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], tools) == [
+            {"name": "get_weather_forecast", "arguments": '{"location": "Oslo"}'}]
+        assert tool_calls(engine, [{"role": "user", "content": "tell me a joke"}], tools) == []
+        with pytest.raises(ApiError, match="not a valid JSON Schema") as err:
+            tool_calls(engine, [{"role": "user", "content": "hi"}],
+                       [{"type": "function", "function": {"name": "f", "parameters": {"type": "strin"}}}])
+        assert err.value.status == 400
+    finally:
+        engine.close()
     messages = [{"role": "user", "content": "Weather in Paris?"}]
-    with pytest.raises(ApiError, match="tool calling not available") as err:
-        tool_calls(engine, messages, tools)
-    assert err.value.status == 400
     plain = build_transformers_engine(str(init(InitConfig(out=str(tmp_path / "plain"), preset="hare-micro",
                                                           functional_tokens=0))), "plain", "cpu", "auto", 1, 1)
     try:

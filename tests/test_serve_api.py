@@ -85,13 +85,33 @@ def test_seed_makes_sampling_repeatable(client):
     assert sample(3) == sample(3)
 
 
-def test_models_and_tools(client):
+def test_models_listed(client):
     assert [m.id for m in client.models.list().data] == ["chat"]
-    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
-                                               "parameters": {"type": "object", "properties": {}}}}]
-    with pytest.raises(openai.BadRequestError) as err:
-        client.chat.completions.create(model="chat", messages=ASK, tools=tools)
-    assert err.value.status_code == 400 and "tool calling not available" in str(err.value)
+
+
+def test_tool_model_answers_with_openai_tool_calls(tool_model):
+    import json
+
+    from hare.serve.launch import serve_process
+
+    tools = json.loads((tool_model / "tools.json").read_text())
+    with serve_process("--model", str(tool_model), "--no-ui") as server:
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0, timeout=60)
+        reply = client.chat.completions.create(model="t", tools=tools,
+                                               messages=[{"role": "user", "content": "ringer volume to 3"}])
+        choice = reply.choices[0]
+        assert choice.finish_reason == "tool_calls" and len(choice.message.tool_calls) == 1
+        call = choice.message.tool_calls[0].function
+        assert call.name == "set_volume" and json.loads(call.arguments) == {"level": 3, "volume_type": "ring"}
+        stream = client.chat.completions.create(model="t", tools=tools, stream=True, messages=[
+            {"role": "user", "content": "media volume 8 and weather in Rome"}])
+        names = [c.function.name for chunk in stream for d in [chunk.choices[0].delta] if d.tool_calls
+                 for c in d.tool_calls]
+        assert names == ["set_volume", "get_weather_forecast"]
+        with pytest.raises(openai.BadRequestError) as err:
+            client.chat.completions.create(model="t", tools=tools + tools[:1],
+                                           messages=[{"role": "user", "content": "weather in Oslo"}])
+        assert "duplicate function name 'take_a_photo'" in str(err.value)
 
 
 def test_api_key_refused_and_accepted(keyed_server):

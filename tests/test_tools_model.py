@@ -3,57 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import TOOL_RECORDS as RECORDS
+from conftest import write_records
 
 from hare.cli import main
 from hare.errors import HareError
 from hare.tools.call import ToolCaller
 from hare.tools.evaluate import ToolEvalConfig
 from hare.tools.evaluate import run as evaluate
-from hare.tools.spec import load_spec, save_spec
 from hare.tools.train import OCTOPUS, TINY, recipe
-
-SPEC = [f for f in load_spec("android") if f.name in ("take_a_photo", "get_weather_forecast", "set_volume")]
-RECORDS = [
-    {"query": "take a selfie", "calls": [{"name": "take_a_photo", "arguments": {"camera": "front"}}]},
-    {"query": "snap a picture", "calls": [{"name": "take_a_photo", "arguments": {"camera": "back"}}]},
-    {"query": "weather in Oslo", "calls": [{"name": "get_weather_forecast", "arguments": {"location": "Oslo"}}]},
-    {"query": "is it raining in Lima", "calls": [{"name": "get_weather_forecast", "arguments": {"location": "Lima"}}]},
-    {"query": "ringer volume to 3",
-     "calls": [{"name": "set_volume", "arguments": {"level": 3, "volume_type": "ring"}}]},
-    {"query": "media volume 8 and weather in Rome",
-     "calls": [{"name": "set_volume", "arguments": {"level": 8, "volume_type": "media"}},
-               {"name": "get_weather_forecast", "arguments": {"location": "Rome"}}]},
-    {"query": "tell me a joke", "calls": []},
-    {"query": "who wrote hamlet", "calls": []},
-]
-
-
-def write_records(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
-
-
-@pytest.fixture(scope="module")
-def tool_model(micro_dir, tmp_path_factory) -> Path:
-    """hare-micro trained to answer RECORDS exactly (memorised, which is what a test can check fast)."""
-    from dataclasses import replace
-
-    from hare.tools.train import ToolTrainArgs, run
-
-    data = tmp_path_factory.mktemp("tooldata")
-    functions = [replace(f, index=i) for i, f in enumerate(SPEC)]
-    save_spec(functions, data)
-    write_records(data / "train.jsonl", RECORDS)
-    write_records(data / "val.jsonl", RECORDS)
-    out = tmp_path_factory.mktemp("toolrun") / "run"
-    return run(ToolTrainArgs(model=str(micro_dir), data=str(data), out=str(out), overrides=[
-        "data.epochs=0", "train.max_steps=70", "data.seq_len=128", "train.global_batch_tokens=512",
-        "train.micro_batch_size=4", "optim.lr=5e-3", "schedule.warmup_steps=5", "train.precision=fp32",
-        "log.progress=false", "checkpoint.every_steps=0"]))
 
 
 def test_trained_model_makes_exact_calls_and_no_call(tool_model):

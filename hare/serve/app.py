@@ -9,6 +9,7 @@ needs the `serve` extra (FastAPI resolves the route annotations against its impo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -37,12 +38,33 @@ def tool_calls(engine: Engine, messages: list[dict[str, str]], tools: list[dict[
     tools' schemas; an empty list means "no call", and the request is then answered as plain chat.
     Raises ApiError (400) when the request cannot be served with tools.
     """
+    from hare.errors import HareError
+    from hare.tools.calls import CallError
+    from hare.tools.spec import check_capacity, parse_spec
+
     if engine.functional_tokens == 0:
         raise ApiError(400, "this model has no functional tokens (<api_0>…), so it cannot call tools; "
                             "serve a HARE tool model or send the request without 'tools'", param="tools",
                        code="tools_not_supported")
-    raise ApiError(400, "tool calling not available in this build of HARE yet; send the request without 'tools'",
-                   param="tools", code="tools_not_supported")
+    caller = engine.tool_caller()
+    if caller is None:
+        raise ApiError(400, f"tool calls are served by the transformers backend, not {engine.backend}; "
+                            "restart with --backend transformers or send the request without 'tools'",
+                       param="tools", code="tools_not_supported")
+    try:
+        functions = parse_spec(tools, "tools")
+        check_capacity(functions, engine.functional_tokens)
+    except HareError as err:
+        raise ApiError(400, f"{err} (send the tools in the order the model was trained on: its tools.json)",
+                       param="tools") from None
+    query = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    if not query.strip():
+        raise ApiError(400, "a request with tools needs a user message to answer", param="messages")
+    result = caller(query, functions)
+    if isinstance(result.calls, CallError):
+        raise ApiError(422, f"the model's answer is not a valid call ({result.calls.message}); nothing was "
+                            "executed", param="tools", code="invalid_tool_call")
+    return [{"name": c["name"], "arguments": json.dumps(c["arguments"])} for c in result.calls]
 
 
 # --- requests → sampling → responses ---------------------------------------------------------------
@@ -189,7 +211,7 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
         if body.tools:
-            calls = tool_calls(engine, messages, [t.model_dump() for t in body.tools])
+            calls = await asyncio.to_thread(tool_calls, engine, messages, [t.model_dump() for t in body.tools])
             if calls:
                 return _tool_call_response(engine, calls, body.stream)
         try:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     import torch
     from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerFast
 
+    from hare.tools.call import ToolCaller
+
 
 # Candidates examined for top_p before falling back to a full sort of a row (sorting 32K
 # probabilities costs ~2 ms on one CPU core; the nucleus of a trained model is nearly always smaller).
@@ -152,6 +154,7 @@ class TransformersEngine(QueuedEngine):
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else min(self.stops)
         self.max_batch = max_batch
         self._batch = Batch()
+        self._tools: ToolCaller | None = None
         super().__init__(max_waiting)
 
     def encode(self, text: str, bos: bool) -> list[int]:
@@ -162,6 +165,15 @@ class TransformersEngine(QueuedEngine):
 
     def load(self) -> dict[str, int]:
         return {"active": len(self._batch), "waiting": self._waiting.qsize(), "cancelled": self.cancelled}
+
+    def tool_caller(self) -> ToolCaller:
+        """Tool calls decode greedily on a thread of their own over the same (read-only) weights, with
+        the cached prompt head of `hare tools call`; one at a time, each a few dozen tokens."""
+        from hare.tools.call import ToolCaller
+
+        if self._tools is None:
+            self._tools = ToolCaller(self.model, self.tok, [])
+        return self._tools
 
     def _serve(self) -> None:
         import torch

@@ -27,6 +27,8 @@ from hare.generate import SamplingArgs
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
+    from hare.tools.call import ToolCaller
+
 log = logging.getLogger("hare.serve")
 
 
@@ -112,6 +114,10 @@ class Engine(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook: most engines have nothing to stop)
         """Stop background work (the scheduler thread); the default engine has none."""
+
+    def tool_caller(self) -> ToolCaller | None:
+        """The tool-calling decoder over this engine's model (None: the backend cannot serve tool calls)."""
+        return None
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> list[int]:
         """Token ids of a conversation through the HARE chat template, ending with the assistant prompt."""

@@ -116,11 +116,12 @@ class ToolCaller:
                          use_cache=True, logits_to_keep=1)
         return out.logits[0, -1]
 
-    def __call__(self, query: str) -> CallResult:
+    def __call__(self, query: str, functions: list[Function] | None = None) -> CallResult:
+        """One call; `functions` replaces the spec for this query (the server gets it per request)."""
         start = time.perf_counter()
         new = self.generate(query)
         raw = self.tok.decode(new) + API_END
-        calls = parse(raw, self.functions)
+        calls = parse(raw, self.functions if functions is None else functions)
         return CallResult(calls, raw, time.perf_counter() - start, len(new))
 
 
