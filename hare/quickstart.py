@@ -30,7 +30,7 @@ from hare.errors import HareError
 SAMPLES = ["take a selfie", "what's the weather like in Paris?", "text Maria saying running late",
            "set an alarm for 6:30 am", "turn the media volume up to 8", "who painted the mona lisa"]
 # Per minute of budget, measured on 2 quiet cores with hare-tiny.
-PRETRAIN_STEPS_PER_MINUTE = 12
+PRETRAIN_STEPS_PER_MINUTE = 4
 TOOL_EPOCHS_PER_MINUTE = 0.3
 
 
