@@ -146,9 +146,9 @@ def summary(run: Path, report: dict[str, Any], model: Path) -> str:
 
     rows = [("corpus tokens (train split)", num(train_tokens, ",")),
             ("pretrain tokens/s", num(_mean_tokens_per_s(run / "pretrain" / "metrics.jsonl"), ",.0f")),
-            ("pretrain val loss", num(_last(run / "pretrain" / "metrics.jsonl", "val", "val_loss"), ".3f")),
+            ("pretrain val loss", num(_last(run / "pretrain" / "metrics.jsonl", "val", "loss"), ".3f")),
             ("tool fine-tune tokens/s", num(_mean_tokens_per_s(run / "tools" / "metrics.jsonl"), ",.0f")),
-            ("tool fine-tune val loss", num(_last(run / "tools" / "metrics.jsonl", "val", "val_loss"), ".3f")),
+            ("tool fine-tune val loss", num(_last(run / "tools" / "metrics.jsonl", "val", "loss"), ".3f")),
             (f"held-out queries ({report['queries']})", ""),
             ("  function accuracy", pct(report["function_accuracy"])),
             ("  exact-call accuracy", pct(report["exact_call_accuracy"])),
@@ -162,7 +162,7 @@ def summary(run: Path, report: dict[str, Any], model: Path) -> str:
         lines.append(f"  {query!r:<40} -> {json.dumps(shown)}")
     lines += ["", "== next", f"  hare tools call --model {model} \"call +14155550132\"",
               f"  hare serve --model {model}", f"  hare export gguf --model {model} --out {run}/tools.gguf --type q8_0",
-              "  full-size recipe: README, section 'From quickstart to hare-1.1b'"]
+              "  full-size recipe: README, section 'Quickstart: what each stage did, and its full-size command'"]
     return "\n".join(lines)
 
 

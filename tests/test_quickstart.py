@@ -25,6 +25,7 @@ def test_quickstart_runs_every_stage_and_resumes(tmp_path, capsys):
     report = json.loads((out / "eval.json").read_text())
     assert report["queries"] > 10 and 0 <= report["exact_call_accuracy"] <= 1
     assert "function accuracy" in printed and "hare serve --model" in printed
+    assert "n/a" not in printed.split("== summary")[1].split("== sample")[0]  # every number was found
 
     caller = ToolCaller.load(str(out / "tools" / "final"), device="cpu")
     records = [json.loads(x) for x in (out / "tools-data" / "train.jsonl").read_text().splitlines()]

@@ -42,10 +42,13 @@ def test_new_tokens_start_from_their_function_description(micro_dir):
     from hare.train.sft import init_token_rows
 
     model, tok = load_model(str(micro_dir), "cpu", "float32")
-    init_token_rows(model, tok, {"<api_1>": "weather forecast"})
     table = model.get_input_embeddings().weight
+    before = table.detach().clone()
+    init_token_rows(model, tok, {"<api_1>": "weather forecast", "<api_2>": "weather report"})
     ids = tok("weather forecast", add_special_tokens=False).input_ids
-    assert torch.allclose(table[tok.convert_tokens_to_ids("<api_1>")], table[ids].mean(0))
+    api = tok.convert_tokens_to_ids(["<api_1>", "<api_2>"])
+    assert torch.allclose(table[api[0]], before[api[0]] + before[ids].mean(0))
+    assert torch.nn.functional.cosine_similarity(table[api[0]], table[api[1]], dim=0) < 0.9  # still apart
 
 
 def test_cli_call_prints_json_and_eval_scores_with_failures(tool_model, tmp_path, capsys):

@@ -6,8 +6,8 @@
 
 Each query becomes a conversation — system `TOOL_SYSTEM`, the user's query, and as reply the exact
 call text (`hare.tools.calls.render`) — and goes through `hare sft` (loss on the reply only; every
-engine feature applies: torchrun, LoRA, resume). Functional tokens start at the mean embedding of
-their function's name and description. The recipe depends on the model: models over 100M
+engine feature applies: torchrun, LoRA, resume). Each functional token's embedding gets the mean
+embedding of its function's name added. The recipe depends on the model: models over 100M
 parameters get Octopus v2's (LoRA r=16/α=32 on q,k,v,o,up,down; lr 5e-5, 10 warm-up steps, linear
 decay, 3 epochs); smaller ones, which learn from scratch on a CPU, a full fine-tune with a high
 learning rate tuned on hare-tiny. `--config` replaces the recipe; `key=value` overrides adjust it.
@@ -127,5 +127,5 @@ def run(args: ToolTrainArgs) -> Path | None:
         (converted / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     cfg.data.paths, cfg.data.format = [str(converted / "train.jsonl")], "openai"
     cfg.data.val_paths = [str(converted / "val.jsonl")] if "val" in splits else []
-    token_init = {functional_token(f.index): f"{f.name.replace('_', ' ')}: {f.description}" for f in functions}
+    token_init = {functional_token(f.index): f.name.replace("_", " ") for f in functions}
     return train(cfg, resume=args.resume, token_init=token_init, extra=lambda d: save_spec(functions, d))
