@@ -32,9 +32,9 @@ OCTOPUS = ["optim.lr=5e-5", "optim.weight_decay=0", "schedule.name=wsd", "schedu
            "schedule.decay_fraction=1.0", "schedule.min_lr_ratio=0", "data.epochs=3", "data.seq_len=1024",
            "data.pack=true", "train.global_batch_tokens=32768", "train.micro_batch_size=8", "lora.enabled=true",
            "lora.r=16", "lora.alpha=32", "checkpoint.every_steps=500", "log.eval_every_steps=0"]
-TINY = ["optim.lr=5e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=20",
+TINY = ["optim.lr=2e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=20",
         "schedule.decay_fraction=0.3", "schedule.min_lr_ratio=0", "data.epochs=3", "data.seq_len=256",
-        "data.pack=true", "train.global_batch_tokens=1024", "train.micro_batch_size=4", "train.device=cpu",
+        "data.pack=true", "train.global_batch_tokens=2048", "train.micro_batch_size=8", "train.device=cpu",
         "checkpoint.every_steps=200", "checkpoint.keep_last=1", "log.eval_every_steps=0", "log.eval_batches=4"]
 
 
