@@ -56,16 +56,12 @@ def _stage(name: str, done: Path, skip_note: str = "") -> bool:
     return True
 
 
-def _last(metrics: Path, kind: str, key: str) -> float | None:
+def _training_stats(metrics: Path) -> tuple[float | None, float | None]:
+    """Mean training tokens/s (step 1, with its warm-up, left out) and the last validation loss."""
     rows = [json.loads(x) for x in metrics.read_text().splitlines()] if metrics.is_file() else []
-    values = [r[key] for r in rows if r.get("kind") == kind and key in r]
-    return values[-1] if values else None
-
-
-def _mean_tokens_per_s(metrics: Path) -> float | None:
-    rows = [json.loads(x) for x in metrics.read_text().splitlines()] if metrics.is_file() else []
-    speeds = [r["tokens_per_s"] for r in rows if r.get("kind") == "train"][1:]  # step 1 includes warm-up
-    return sum(speeds) / len(speeds) if speeds else None
+    speeds = [r["tokens_per_s"] for r in rows if r.get("kind") == "train"][1:]
+    losses = [r["loss"] for r in rows if r.get("kind") == "val"]
+    return (sum(speeds) / len(speeds) if speeds else None), (losses[-1] if losses else None)
 
 
 def corpus(cfg: QuickstartConfig, run: Path) -> Path:
@@ -144,11 +140,11 @@ def summary(run: Path, report: dict[str, Any], model: Path) -> str:
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{100 * x:.2f} %"
 
+    pre_speed, pre_loss = _training_stats(run / "pretrain" / "metrics.jsonl")
+    tool_speed, tool_loss = _training_stats(run / "tools" / "metrics.jsonl")
     rows = [("corpus tokens (train split)", num(train_tokens, ",")),
-            ("pretrain tokens/s", num(_mean_tokens_per_s(run / "pretrain" / "metrics.jsonl"), ",.0f")),
-            ("pretrain val loss", num(_last(run / "pretrain" / "metrics.jsonl", "val", "loss"), ".3f")),
-            ("tool fine-tune tokens/s", num(_mean_tokens_per_s(run / "tools" / "metrics.jsonl"), ",.0f")),
-            ("tool fine-tune val loss", num(_last(run / "tools" / "metrics.jsonl", "val", "loss"), ".3f")),
+            ("pretrain tokens/s", num(pre_speed, ",.0f")), ("pretrain val loss", num(pre_loss, ".3f")),
+            ("tool fine-tune tokens/s", num(tool_speed, ",.0f")), ("tool fine-tune val loss", num(tool_loss, ".3f")),
             (f"held-out queries ({report['queries']})", ""),
             ("  function accuracy", pct(report["function_accuracy"])),
             ("  exact-call accuracy", pct(report["exact_call_accuracy"])),
