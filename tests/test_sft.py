@@ -249,3 +249,19 @@ def test_cli_error_is_one_line(chats, tmp_path):
     from hare.cli import main
 
     assert main(["sft", "--model", str(tmp_path / "nope"), "--data", str(chats), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_tied_embeddings_stay_tied_through_fine_tuning(tmp_path, chats):
+    """A model whose lm_head is its embedding (tiny presets may tie) exports one shared matrix."""
+    from hare.model.init import build_model
+    from hare.model.load import load_model, save_checkpoint
+
+    model, tok = build_model("hare-micro")
+    model.config.tie_word_embeddings = True
+    model.tie_weights()
+    base = save_checkpoint(model, tok, tmp_path / "tied")
+    final = train(sft_config(base, chats, tmp_path / "run", "train.max_steps=3"))
+    tuned, _ = load_model(str(final), device="cpu")
+    assert tuned.config.tie_word_embeddings
+    assert tuned.lm_head.weight.data_ptr() == tuned.model.embed_tokens.weight.data_ptr()
+    assert not torch.equal(tuned.model.embed_tokens.weight, model.model.embed_tokens.weight)

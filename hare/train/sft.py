@@ -202,8 +202,6 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
     """Fine-tune; `token_init` maps new tokens to explaining text, `extra(dir)` adds files to exports."""
     import functools
 
-    from safetensors.torch import save_file
-
     from hare.model.load import check_checkpoint_dir, load_model
     from hare.model.tokenizer import save_tokenizer
     from hare.train import job
@@ -236,9 +234,7 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
             _save_adapter(directory, full, lora_config, cfg.model.path)
         else:
             weights = merged_weights(full, cfg.lora.alpha / cfg.lora.r) if cfg.lora.enabled else full
-            save_file({k: v.contiguous() for k, v in weights.items()}, directory / "model.safetensors",
-                      metadata={"format": "pt"})
-            hf_model.config.save_pretrained(directory)
+            hf_model.save_pretrained(directory, state_dict=weights)  # drops a tied lm_head, as transformers does
         hf_model.generation_config.save_pretrained(directory)
         save_tokenizer(tok, directory)
         if extra is not None:
