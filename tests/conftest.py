@@ -210,6 +210,6 @@ def tool_model(micro_dir, tmp_path_factory) -> Path:
     write_records(data / "val.jsonl", TOOL_RECORDS)
     out = tmp_path_factory.mktemp("toolrun") / "run"
     return run(ToolTrainArgs(model=str(micro_dir), data=str(data), out=str(out), overrides=[
-        "data.epochs=0", "train.max_steps=70", "data.seq_len=128", "train.global_batch_tokens=512",
+        "data.epochs=0", "train.max_steps=100", "data.seq_len=128", "train.global_batch_tokens=512",
         "train.micro_batch_size=4", "optim.lr=5e-3", "schedule.warmup_steps=5", "train.precision=fp32",
         "log.progress=false", "checkpoint.every_steps=0"]))

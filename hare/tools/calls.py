@@ -1,15 +1,18 @@
 """The call format: writing calls as functional-token text, reading model output back, checking it.
 
-    <api_7>(contact_name='Ana', message='on my way')<api_end>          one call
-    <api_2>(location='Oslo');<api_11>(level=3)<api_end>                two independent calls
+    <api_7>(contact_name=' Ana', message=' on my way')<api_end>        one call
+    <api_2>(location=' Oslo');<api_11>(level=3)<api_end>               two independent calls
     <api_end>                                                          no function serves the query
 
 Function i is `<api_i>`; arguments are keyword Python literals in the schema's property order, and
 an argument equal to its schema default is left out (the parser fills it back), which keeps the
-generation short. The bare `<api_end>` is the explicit no-call answer: one token, and as final as a
-call. Parsing goes through `ast` (literals only) so model output is never executed; anything that
-does not parse or fails the JSON Schema becomes a `CallError` with the raw text, never an exception.
-"""
+generation short. A string value is written with one space after its opening quote
+(`location=' San Francisco'`): SentencePiece marks word starts, so only then are the value's tokens
+the same as in the user's text (`▁San ▁Francisco`, not `San ▁Francisco`) and copying a value the
+model never saw is a token-for-token copy; the parser strips the space. The bare `<api_end>` is the
+explicit no-call answer: one token, and as final as a call. Parsing goes through `ast` (literals
+only) so model output is never executed; anything that does not parse or fails the JSON Schema
+becomes a `CallError` with the raw text, never an exception."""
 
 from __future__ import annotations
 
@@ -44,9 +47,13 @@ def render(calls: list[Call], functions: list[Function]) -> str:
     for call in calls:
         fn = by_name[call["name"]]
         args = call.get("arguments", {})
-        shown = [f"{k}={args[k]!r}" for k in fn.properties if k in args and args[k] != fn.defaults.get(k, ...)]
+        shown = [f"{k}={_literal(args[k])}" for k in fn.properties if k in args and args[k] != fn.defaults.get(k, ...)]
         parts.append(f"{functional_token(fn.index)}({', '.join(shown)})")
     return ";".join(parts) + API_END
+
+
+def _literal(value: Any) -> str:
+    return repr(" " + value) if isinstance(value, str) else repr(value)
 
 
 def parse(text: str, functions: list[Function]) -> list[Call] | CallError:
@@ -58,10 +65,10 @@ def parse(text: str, functions: list[Function]) -> list[Call] | CallError:
     pieces = _TOKEN.split(text)
     if pieces[0].strip():
         return CallError("syntax", f"output does not start with a functional token: {pieces[0].strip()!r}", raw)
-    calls = []
+    calls, by_index = [], {f.index: f for f in functions}
     for index, body in zip(pieces[1::2], pieces[2::2], strict=True):
         i = int(index)
-        if i >= len(functions):
+        if i not in by_index:
             return CallError("unknown_function", f"<api_{i}> names no function of the spec "
                                                  f"({len(functions)} functions)", raw)
         body = body.strip().removesuffix(";").strip()
@@ -69,11 +76,11 @@ def parse(text: str, functions: list[Function]) -> list[Call] | CallError:
             node = ast.parse(f"f{body}", mode="eval").body
             if not isinstance(node, ast.Call) or node.func.id != "f":  # type: ignore[attr-defined]
                 raise ValueError("not a call")
-            positional = [ast.literal_eval(a) for a in node.args]
-            named = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
+            positional = [_strip(ast.literal_eval(a)) for a in node.args]
+            named = {kw.arg: _strip(ast.literal_eval(kw.value)) for kw in node.keywords if kw.arg}
         except (SyntaxError, ValueError, TypeError, AttributeError, MemoryError, RecursionError):
             return CallError("syntax", f"arguments of <api_{i}> are not name=literal pairs: {body!r}", raw)
-        fn = functions[i]
+        fn = by_index[i]
         if len(positional) > len(fn.properties):
             return CallError("invalid_arguments", f"{fn.name} takes {len(fn.properties)} arguments, "
                                                   f"got {len(positional)} positional", raw)
@@ -83,6 +90,10 @@ def parse(text: str, functions: list[Function]) -> list[Call] | CallError:
             return CallError("invalid_arguments", checked, raw)
         calls.append({"name": fn.name, "arguments": checked})
     return calls
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
 
 
 def validate(fn: Function, arguments: dict[str, Any]) -> dict[str, Any] | str:
