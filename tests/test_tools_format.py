@@ -51,9 +51,23 @@ def test_render_leaves_out_defaults_and_parse_fills_them():
     calls = [{"name": "take_a_photo", "arguments": {"camera": "back"}},
              {"name": "set_timer_alarm", "arguments": {"time": "07:30", "label": "gym"}}]
     text = render(calls, ANDROID)
-    assert text == "<api_0>();<api_10>(time='07:30', label='gym')<api_end>"
+    assert text == "<api_0>();<api_10>(time=' 07:30', label=' gym')<api_end>"
     assert parse(text, ANDROID) == calls
     assert parse("<api_end>", ANDROID) == []
+
+
+@pytest.mark.parametrize("value", ["San Francisco", "Ana", "the Premier League", "Min-jun Park"])
+def test_string_values_tokenize_as_in_the_query(value):
+    """The model copies a value it never saw token for token only if its tokens match the query's."""
+    from hare.model.tokenizer import build_tokenizer
+
+    tok = build_tokenizer()
+    call = render([{"name": "get_weather_forecast", "arguments": {"location": value}}], ANDROID)
+    query_ids = tok(f"what's the weather in {value}", add_special_tokens=False).input_ids
+    call_ids = tok(call, add_special_tokens=False).input_ids
+    value_ids = tok(f"in {value}", add_special_tokens=False).input_ids[1:]
+    assert query_ids[-len(value_ids):] == value_ids
+    assert any(call_ids[i:i + len(value_ids)] == value_ids for i in range(len(call_ids)))
 
 
 @pytest.mark.parametrize("raw, kind", [
@@ -190,3 +204,31 @@ def test_cli_writes_both_splits_and_the_spec(tmp_path, capsys):
     assert lines and set(lines[0]) == {"query", "calls", "template", "kind"}
     assert main(["tools", "data", "--out", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_call_grammar_accepts_every_rendered_target_token_by_token():
+    """Constrained decoding must never forbid an answer the model was trained to give."""
+    from hare.model.tokenizer import build_tokenizer
+    from hare.tools.grammar import CallGrammar
+
+    tok = build_tokenizer()
+    grammar = CallGrammar(ANDROID, tok)
+    records = generate(ToolDataConfig(per_function=6, irrelevant=10, parallel=10, seed=3))["val"]
+    for r in records:
+        text = ""
+        for token in tok(render(r["calls"], ANDROID), add_special_tokens=False).input_ids:
+            text += grammar.pieces[token]
+            assert grammar.allows(text), text
+        assert grammar.pattern.fullmatch(text), text
+
+
+@pytest.mark.parametrize("text", [
+    "<api_0> (kamera=", "<api_0> (camera=' side'", "<api_11> (level=11)", "<api_11> (level=' 7'",
+    "<api_15> (enabled=yes", "<api_8> (phone_number=' 555", "<api_5> (mode=", "<api_20>", "hello",
+    "<api_2> (location=' Oslo')<round_end>", "<api_10> (time=' 7:30 pm'",
+])
+def test_call_grammar_rejects_what_the_schema_forbids(text):
+    from hare.model.tokenizer import build_tokenizer
+    from hare.tools.grammar import CallGrammar
+
+    assert not CallGrammar(ANDROID, build_tokenizer()).allows(text)

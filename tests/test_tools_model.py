@@ -27,7 +27,7 @@ def test_trained_model_makes_exact_calls_and_no_call(tool_model):
 
 
 def test_cached_prompt_head_gives_the_same_tokens_as_plain_greedy_generation(tool_model):
-    caller = ToolCaller.load(str(tool_model), device="cpu")
+    caller = ToolCaller.load(str(tool_model), device="cpu", constrained=False)
     for query in ("weather in Oslo", "something it never saw: 日本語 and  spaces", ""):
         ids = caller.prompt_ids(query)
         plain = caller.model.generate(torch.tensor([ids]), max_new_tokens=caller.max_new_tokens, do_sample=False,
@@ -35,6 +35,31 @@ def test_cached_prompt_head_gives_the_same_tokens_as_plain_greedy_generation(too
         if plain and plain[-1] in caller.stops:
             plain = plain[:-1]
         assert caller.generate(query) == plain
+
+
+ODD_QUERIES = ["weather in Kathmandu please", "set the ringer volume to 9", "日本語 and  spaces", "", "a" * 300,
+               "take a selfie and weather in Oslo and ringer volume to 3 and tell me a joke", "Oslo Oslo Oslo",
+               "'); import os; os.system('x') #", "<api_1>(location='Lima')<api_end>"]
+
+
+def test_constrained_answers_always_parse_and_copy_free_text_from_the_query(tool_model):
+    """Under the grammar no answer is malformed, whatever the query; free-text values are spans of it."""
+    from hare.tools.grammar import MAX_CALLS
+
+    caller = ToolCaller.load(str(tool_model), device="cpu")
+    for query in ODD_QUERIES:
+        result = caller(query)
+        assert isinstance(result.calls, list), (query, result.raw)
+        assert len(result.calls) <= MAX_CALLS
+        for call in result.calls:
+            if call["name"] == "get_weather_forecast":
+                assert call["arguments"]["location"].casefold() in query.casefold(), (query, result.raw)
+            if call["name"] == "set_volume":
+                assert 0 <= call["arguments"]["level"] <= 10 and call["arguments"]["volume_type"] in (
+                    "ring", "media", "alarm")
+    free = ToolCaller.load(str(tool_model), device="cpu", constrained=False)
+    for record in RECORDS:  # what the model learnt, the grammar does not change
+        assert caller(record["query"]).calls == free(record["query"]).calls == record["calls"]
 
 
 def test_new_tokens_start_from_their_function_description(micro_dir):

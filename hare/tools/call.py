@@ -24,6 +24,7 @@ from hare.config import option, positional
 from hare.errors import HareError
 from hare.model.tokenizer import API_END, ROUND_END, functional_token
 from hare.tools.calls import Call, CallError, parse
+from hare.tools.grammar import CallGrammar
 from hare.tools.spec import SPEC_FILE, Function, check_capacity, load_spec
 
 if TYPE_CHECKING:
@@ -50,8 +51,10 @@ class ToolCaller:
     """A tool model, its spec and the cached prompt head, ready for many calls."""
 
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, functions: list[Function],
-                 max_new_tokens: int = 128) -> None:
-        self.model, self.tok, self.functions = model, tok, functions
+                 max_new_tokens: int = 128, constrained: bool = True, copy_values: bool = True) -> None:
+        self.model, self.tok, self.functions, self.constrained = model, tok, functions, constrained
+        self.copy_values = constrained and copy_values
+        self._grammars: dict[str, CallGrammar] = {}
         vocab = self.tok.get_vocab()
         if functional_token(0) not in vocab or API_END not in vocab:
             raise HareError("the model has no functional tokens (<api_0>…<api_end>); train a tool model with "
@@ -65,7 +68,8 @@ class ToolCaller:
         self.head_cache = self._prefill(self.head_ids)
 
     @classmethod
-    def load(cls, model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto") -> ToolCaller:
+    def load(cls, model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto",
+             constrained: bool = True) -> ToolCaller:
         """A tool model directory with its `tools.json` (or the given spec)."""
         from hare.model.load import load_model
 
@@ -73,7 +77,7 @@ class ToolCaller:
         if not spec and not path.is_file():
             raise HareError(f"{model} has no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
         functions = load_spec(path)
-        return cls(*load_model(model, device, dtype), functions)
+        return cls(*load_model(model, device, dtype), functions, constrained=constrained)
 
     def _prefill(self, ids: list[int]) -> Any:
         import torch
@@ -87,8 +91,16 @@ class ToolCaller:
     def prompt_ids(self, query: str) -> list[int]:
         return self.tok(self.head + query + self.tail, add_special_tokens=False).input_ids
 
-    def generate(self, query: str) -> list[int]:
-        """Greedy answer ids (without the stop token), reusing the cached head of the prompt."""
+    def grammar(self, functions: list[Function]) -> CallGrammar:
+        """The answer grammar of a spec, compiled once per distinct spec (the server passes one per request)."""
+        key = json.dumps([(f.name, f.parameters) for f in functions], sort_keys=True)
+        if key not in self._grammars:
+            self._grammars[key] = CallGrammar(functions, self.tok)
+        return self._grammars[key]
+
+    def generate(self, query: str, functions: list[Function] | None = None) -> list[int]:
+        """Greedy answer ids (without the stop token), reusing the cached head of the prompt; under the
+        spec's call grammar unless the caller was made with `constrained=False`."""
         import torch
 
         ids = self.prompt_ids(query)
@@ -97,12 +109,17 @@ class ToolCaller:
         shared = min(shared, len(ids) - 1)  # at least one new token to compute logits from
         cache = copy.deepcopy(self.head_cache)
         cache.crop(shared - len(self.head_ids))  # transformers 5: a negative count of tokens to drop
+        grammar = self.grammar(functions or self.functions) if self.constrained else None
         new: list[int] = []
-        step = ids[shared:]
+        text, step = "", ids[shared:]
         with torch.inference_mode():
             for _ in range(self.max_new_tokens):
                 logits = self._logits(step, cache)
-                token = int(logits.argmax())
+                if grammar is None:
+                    token = int(logits.argmax())
+                else:
+                    token = grammar.choose(text, logits, query if self.copy_values else None)
+                    text += grammar.pieces[token] or ""
                 if token in self.stops:
                     break
                 new.append(token)
@@ -119,9 +136,10 @@ class ToolCaller:
     def __call__(self, query: str, functions: list[Function] | None = None) -> CallResult:
         """One call; `functions` replaces the spec for this query (the server gets it per request)."""
         start = time.perf_counter()
-        new = self.generate(query)
+        functions = self.functions if functions is None else functions
+        new = self.generate(query, functions)
         raw = self.tok.decode(new) + API_END
-        calls = parse(raw, self.functions if functions is None else functions)
+        calls = parse(raw, functions)
         return CallResult(calls, raw, time.perf_counter() - start, len(new))
 
 
@@ -133,12 +151,13 @@ class ToolCallConfig:
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
     dtype: str = option("auto", "auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16 or float16")
     raw: bool = option(False, "also print the model's raw output and the latency")
+    constrained: bool = option(True, "decode under the spec's call grammar (valid syntax, names, enums, ranges)")
 
 
 def run(cfg: ToolCallConfig) -> list[CallResult]:
     if not cfg.query:
         raise HareError('pass the request to answer, e.g. hare tools call --model DIR "take a selfie"')
-    caller = ToolCaller.load(cfg.model, cfg.spec, cfg.device, cfg.dtype)
+    caller = ToolCaller.load(cfg.model, cfg.spec, cfg.device, cfg.dtype, cfg.constrained)
     results = []
     for query in cfg.query:
         result = caller(query)

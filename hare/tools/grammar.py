@@ -1,0 +1,160 @@
+"""Constrained decoding: every answer the tool decoder produces is a well-formed call list for the spec.
+
+The call format (`hare.tools.calls`) and each function's JSON Schema compile into one regular
+expression over the answer text: a functional token, its arguments in property order (required ones
+present, optional ones possibly left out), each value shaped by its schema (enum members, booleans,
+integers within `minimum`/`maximum`, string `pattern`s and e-mail format, any quoted string
+otherwise), `;` between at most `MAX_CALLS` calls and `<api_end>` at the end. At each step the
+decoder takes the most likely token whose text keeps the answer a prefix of some match (`regex`'s
+partial matching), so the model still decides everything the grammar leaves open — which function,
+which optional arguments, which words become a value — but can no longer misspell an argument name,
+break the syntax or pick a value outside an enum or range. Given the query, free-text values (strings
+with no enum, pattern or format) must also be spans of it: Octopus-style values are words the user
+said, and a small model that has not learnt to copy otherwise writes a value it memorised. When no
+span fits, the grammar alone decides. Parsing and validation still run afterwards."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from hare.model.tokenizer import API_END, ROUND_END, ROUND_START, functional_token
+from hare.tools.spec import Function
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedTokenizerFast
+
+_QUOTED = r"""(?:'[^'\\\n<]*'|"[^"\\\n<]*")"""  # no "<": a functional token never sits inside a value
+_BYTE = re.compile(r"<0x([0-9A-F]{2})>")
+_CALL_OR_VALUE = re.compile(r"<api_(\d+)>|(\w+)=\s*(['\"])")
+TOP_K = 64  # candidates checked before falling back to the whole vocabulary
+MAX_CALLS = 4  # per answer: a request names a few independent actions, and a looping model must stop
+
+
+def _enumerate(values: list[Any]) -> str:
+    return "(?:" + "|".join(re.escape(repr(" " + v) if isinstance(v, str) else repr(v)) for v in values) + ")"
+
+
+def value_pattern(schema: dict[str, Any]) -> str:
+    """The literals `render` may write for a value with this schema (and the obvious variants)."""
+    if "enum" in schema:
+        return _enumerate(list(schema["enum"]))
+    kind = schema.get("type")
+    if kind == "boolean":
+        return "(?:True|False)"
+    if kind == "integer":
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if low is not None and high is not None and 0 <= high - low <= 400:
+            return _enumerate(sorted(range(int(low), int(high) + 1), key=lambda n: -len(str(n))))
+        return r"-?\d+"
+    if kind == "number":
+        return r"-?\d+(?:\.\d+)?"
+    if kind == "string":
+        body = schema.get("pattern")
+        if body:
+            body = body.removeprefix("^").removesuffix("$")
+        elif schema.get("format") == "email":
+            body = r"[^'\s@]+@[^'\s@]+\.[^'\s@]+"
+        return f"(?:' ?(?:{body})')" if body else _QUOTED
+    return r"[^;<]*?"  # arrays, objects, untyped: left to validation
+
+
+def function_pattern(fn: Function) -> str:
+    """`<api_i>(a=…, b=…)` with the arguments in property order, optional ones skippable."""
+    args = [(name, f"{name}={value_pattern(schema)}", name in fn.required) for name, schema in fn.properties.items()]
+
+    def after(k: int) -> str:  # arguments from k on, each preceded by a comma
+        return "".join(f"(?:,\\s*{a})" + ("" if req else "?") for _, a, req in args[k:])
+
+    def first(k: int) -> str:  # arguments from k on, the first one without a comma
+        if k == len(args):
+            return ""
+        _, a, req = args[k]
+        return a + after(k + 1) if req else f"(?:{a}{after(k + 1)}|{first(k + 1)})"
+
+    return re.escape(functional_token(fn.index)) + r"\s*\(" + first(0) + r"\)"
+
+
+def answer_pattern(functions: list[Function]) -> str:
+    call = "(?:" + "|".join(function_pattern(fn) for fn in functions) + ")"
+    return f"(?:{call}(?:\\s*;\\s*{call}){{0,{MAX_CALLS - 1}}})?{re.escape(API_END)}"
+
+
+def is_free_text(schema: dict[str, Any]) -> bool:
+    """A string argument with no enum, pattern or format: its value is words taken from the request."""
+    return schema.get("type") == "string" and not {"enum", "pattern", "format"} & set(schema)
+
+
+class CallGrammar:
+    """Token choice under the answer grammar of one spec."""
+
+    def __init__(self, functions: list[Function], tok: PreTrainedTokenizerFast) -> None:
+        import regex
+
+        self.pattern = regex.compile(answer_pattern(functions))
+        self.tok = tok
+        self.free_text = {(f.index, name) for f in functions for name, s in f.properties.items() if is_free_text(s)}
+
+    @cached_property
+    def pieces(self) -> list[str | None]:
+        """Each token's text as it extends the answer; None for tokens an answer never contains
+        (control tokens, bytes outside ASCII)."""
+        texts: list[str | None] = []
+        control = {self.tok.bos_token, self.tok.eos_token, self.tok.unk_token, self.tok.pad_token, ROUND_START,
+                   ROUND_END}
+        for piece in self.tok.convert_ids_to_tokens(list(range(len(self.tok)))):
+            byte = _BYTE.fullmatch(piece or "")
+            if piece is None or piece in control:
+                texts.append(None)
+            elif byte:
+                code = int(byte.group(1), 16)
+                texts.append(chr(code) if 32 <= code < 127 else None)
+            else:
+                texts.append(piece.replace("\u2581", " "))
+        return texts
+
+    def allows(self, text: str) -> bool:
+        return self.pattern.fullmatch(text, partial=True) is not None
+
+    def copies(self, text: str, query: str) -> bool:
+        """False when `text` puts words into a free-text value that are not a span of the query."""
+        where = _last_value(text)
+        if where is None or where[:2] not in self.free_text:
+            return True
+        return where[2].strip().casefold() in query.casefold()
+
+    def choose(self, text: str, logits: torch.Tensor, query: str | None = None) -> int:
+        """The most likely token that keeps `text` a prefix of a valid answer and, given the `query`,
+        keeps free-text values spans of it (if no span fits, the grammar alone decides)."""
+        pieces, fallback = self.pieces, None
+        top = logits.topk(min(TOP_K, logits.numel())).indices.tolist()
+        for ids in (top, logits.argsort(descending=True).tolist()):
+            for token in ids:
+                piece = pieces[token] if token < len(pieces) else None
+                if piece is None or not self.allows(text + piece):
+                    continue
+                if query is None or self.copies(text + piece, query):
+                    return token
+                fallback = token if fallback is None else fallback
+            if fallback is not None:
+                return fallback
+        raise AssertionError(f"no token continues {text!r}; every printable ASCII character is a token")
+
+
+def _last_value(text: str) -> tuple[int, str, str] | None:
+    """(function index, argument, value) of the string value that `text` (a valid answer prefix) ends
+    in or has just closed (with at most the `,`/`)` after it); None when it ends elsewhere."""
+    fn, pos = -1, 0
+    while match := _CALL_OR_VALUE.search(text, pos):
+        if match.group(1):
+            fn, pos = int(match.group(1)), match.end()
+            continue
+        close = text.find(match.group(3), match.end())
+        if close < 0:
+            return fn, match.group(2), text[match.end():]
+        pos = close + 1
+        if len(text) - pos <= 1:
+            return fn, match.group(2), text[match.end():close]
+    return None
