@@ -134,6 +134,17 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path):
         assert tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], tools) == [
             {"name": "get_weather_forecast", "arguments": '{"location": "Oslo"}'}]
         assert tool_calls(engine, [{"role": "user", "content": "tell me a joke"}], tools) == []
+        # The model's tools.json maps names to tokens: any subset, any order; it only calls among them.
+        by_name = {t["function"]["name"]: t for t in tools}
+        swapped = [by_name["set_volume"], by_name["get_weather_forecast"]]
+        assert tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], swapped) == [
+            {"name": "get_weather_forecast", "arguments": '{"location": "Oslo"}'}]
+        only_camera = tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], [by_name["take_a_photo"]])
+        assert all(c["name"] == "take_a_photo" for c in only_camera)
+        stranger = {"type": "function", "function": {"name": "order_pizza", "parameters": {"type": "object"}}}
+        with pytest.raises(ApiError, match="not trained to call 'order_pizza'") as err:
+            tool_calls(engine, [{"role": "user", "content": "hi"}], [stranger])
+        assert err.value.status == 400
         with pytest.raises(ApiError, match="not a valid JSON Schema") as err:
             tool_calls(engine, [{"role": "user", "content": "hi"}],
                        [{"type": "function", "function": {"name": "f", "parameters": {"type": "strin"}}}])

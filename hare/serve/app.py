@@ -36,6 +36,9 @@ def tool_calls(engine: Engine, messages: list[dict[str, str]], tools: list[dict[
 
     Returns `[{"name": ..., "arguments": "<JSON object>"}, ...]`, parsed and checked against the
     tools' schemas; an empty list means "no call", and the request is then answered as plain chat.
+    When the model carries its `tools.json`, the request's tools are looked up there by name, so a
+    request may send any subset in any order and the model only calls among them; without it the
+    request's tools are taken as the trained spec, in token order.
     Raises ApiError (400) when the request cannot be served with tools.
     """
     from hare.errors import HareError
@@ -57,6 +60,13 @@ def tool_calls(engine: Engine, messages: list[dict[str, str]], tools: list[dict[
     except HareError as err:
         raise ApiError(400, f"{err} (send the tools in the order the model was trained on: its tools.json)",
                        param="tools") from None
+    if caller.functions:  # the model knows which function each <api_i> is: the request picks from them by name
+        trained = {f.name: f for f in caller.functions}
+        unknown = [f.name for f in functions if f.name not in trained]
+        if unknown:
+            raise ApiError(400, f"this model was not trained to call {unknown[0]!r}; it calls: "
+                                f"{', '.join(trained)}", param="tools", code="unknown_tool")
+        functions = [trained[f.name] for f in functions]
     query = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
     if not query.strip():
         raise ApiError(400, "a request with tools needs a user message to answer", param="messages")

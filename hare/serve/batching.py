@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from hare.generate import stop_token_ids
 from hare.serve.engine import QueuedEngine, Request, cpu_threads, log
+from hare.tools.spec import SPEC_FILE, Function, load_spec
 
 if TYPE_CHECKING:
     import torch
@@ -155,6 +156,7 @@ class TransformersEngine(QueuedEngine):
         self.max_batch = max_batch
         self._batch = Batch()
         self._tools: ToolCaller | None = None
+        self.trained_tools: list[Function] = []  # the model's tools.json: which function each <api_i> is
         super().__init__(max_waiting)
 
     def encode(self, text: str, bos: bool) -> list[int]:
@@ -172,7 +174,7 @@ class TransformersEngine(QueuedEngine):
         from hare.tools.call import ToolCaller
 
         if self._tools is None:
-            self._tools = ToolCaller(self.model, self.tok, [])
+            self._tools = ToolCaller(self.model, self.tok, self.trained_tools)
         return self._tools
 
     def _serve(self) -> None:
@@ -249,6 +251,8 @@ class TransformersEngine(QueuedEngine):
 def build_transformers_engine(model_dir: str, model_name: str, device: str, dtype: str, max_batch: int,
                               max_waiting: int, threads: int = 0) -> TransformersEngine:
     """Load the checkpoint and start the scheduler (on CPU with `cpu_threads(threads)` math threads)."""
+    from pathlib import Path
+
     import torch
 
     from hare.model.load import load_model
@@ -256,4 +260,7 @@ def build_transformers_engine(model_dir: str, model_name: str, device: str, dtyp
     model, tok = load_model(model_dir, device, dtype)
     if model.device.type == "cpu":
         torch.set_num_threads(cpu_threads(threads))
-    return TransformersEngine(model, tok, model_name, max_batch, max_waiting)
+    engine = TransformersEngine(model, tok, model_name, max_batch, max_waiting)
+    spec = Path(model_dir) / SPEC_FILE
+    engine.trained_tools = load_spec(spec) if spec.is_file() else []
+    return engine
