@@ -43,6 +43,8 @@ class ToolDataConfig:
     irrelevant: int = option(400, "training queries that no function serves (answer: no call)")
     parallel: int = option(200, "training queries with two independent calls")
     val_fraction: float = option(0.25, "share of templates, connectors and values held out for validation")
+    novel_values: float = option(0.5, "share of training values made up (new word combinations, invented words) "
+                                      "so the model learns to copy values rather than memorise the banks")
     phrases: str | None = option(None, "your phrase bank YAML (same format as hare/tools/phrases/android_apis.yaml)")
     teacher: str | None = option(None, "OpenAI-compatible server whose paraphrases are added (verified)")
     teacher_model: str = option("default", "model name sent to the teacher")
@@ -57,7 +59,7 @@ class Generator:
     def __init__(self, phrasings: list[Phrasing], split: str, cfg: ToolDataConfig) -> None:
         self.split, self.cfg = split, cfg
         self.rng = random.Random(f"{cfg.seed}:{split}")
-        self.filler = Filler(self.rng, split, cfg.seed, cfg.val_fraction)
+        self.filler = Filler(self.rng, split, cfg.seed, cfg.val_fraction, cfg.novel_values)
         self.phrasings = {p.function.name: (p, self.half(p.templates, p.function.name)) for p in phrasings}
 
     def half(self, items: list[Any], key: str) -> list[Any]:
@@ -148,6 +150,8 @@ def generate(cfg: ToolDataConfig) -> dict[str, list[dict]]:
             raise HareError(f"--{name.replace('_', '-')} must be >= 0, got {n}")
     if not 0 < cfg.val_fraction < 1:
         raise HareError(f"--val-fraction must be in (0, 1), got {cfg.val_fraction}")
+    if not 0 <= cfg.novel_values <= 1:
+        raise HareError(f"--novel-values must be in [0, 1], got {cfg.novel_values}")
     functions = load_spec(cfg.spec)
     bank = load_phrase_bank(Path(cfg.phrases) if cfg.phrases else None, functions)
     phrasings = [bank.get(fn.name) or generic_phrasing(fn) for fn in functions]

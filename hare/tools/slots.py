@@ -6,14 +6,17 @@ verbatim, so the model must learn to copy; times, dates, numbers written as word
 formatted phone numbers must be transformed, which is where small models fail first.
 
 Banks come from `phrases/values.yaml`; every bank is split once into train and validation values, so
-validation queries also carry values the model never saw.
+validation queries also carry values the model never saw. A bank of fifty cities is small enough to
+memorise, and a small model that memorises never learns to copy: it answers an unseen city with one
+it knows. So a share of training values (`novel`) is made up — new combinations of the training
+half's words and invented words — which no model can memorise, only copy.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -24,6 +27,7 @@ _ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
          "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
 _TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 # E.164 country code → digits after it, for plausible numbers.
+_CONSONANTS, _VOWELS = "bdfghklmnprstvz", "aeiou"
 _COUNTRIES = [("1", 10), ("44", 10), ("49", 10), ("33", 9), ("91", 10), ("61", 9), ("81", 10), ("34", 9)]
 
 
@@ -55,11 +59,35 @@ class Slot:
 class Filler:
     """Draws (value, surface) pairs from the train or validation half of every bank."""
 
-    def __init__(self, rng: random.Random, split: str, seed: int, val_fraction: float) -> None:
+    def __init__(self, rng: random.Random, split: str, seed: int, val_fraction: float, novel: float = 0.0) -> None:
         self.rng, self.split, self.seed, self.val_fraction = rng, split, seed, val_fraction
+        self.novel = novel if split == "train" else 0.0
 
-    def pick(self, bank: str) -> str:
-        return self.rng.choice(self.half(bank))
+    def pick(self, bank: str, novel: bool = True) -> str:
+        value = self.rng.choice(self.half(bank))
+        return self.made_up(value) if novel and self.rng.random() < self.novel else value
+
+    def made_up(self, like: str) -> str:
+        """A value nobody wrote, as long as `like` and cased like it: training-half words and invented ones."""
+        r = self.rng
+        words = []
+        for _ in range(max(1, len(like.split()) + r.choice([-1, 0, 0, 1]))):
+            if r.random() < 0.5:
+                words.append(r.choice(self.words))
+            else:
+                syllables = (r.choice(_CONSONANTS) + r.choice(_VOWELS) for _ in range(r.randint(1, 3)))
+                words.append("".join(syllables) + r.choice(["", "", "n", "r", "s", "k"]))
+        capitals = [w[:1].isupper() for w in like.split()] or [False]
+        if all(capitals):  # names and titles
+            words = [w[:1].upper() + w[1:] for w in words]
+        elif capitals[0]:  # a sentence
+            words[0] = words[0][:1].upper() + words[0][1:]
+        return " ".join(words)
+
+    @cached_property
+    def words(self) -> list[str]:
+        banks = [b for b, v in values_bank().items() if isinstance(v, list)]
+        return sorted({w for b in banks for v in self.half(b) for w in v.split() if w.isalpha()})
 
     def half(self, bank: str) -> list[str]:
         """A fixed, seed-dependent split of the bank; tiny banks give both splits all their values."""
@@ -94,7 +122,7 @@ class Filler:
         first, last = self.pick("first_name").lower(), self.pick("last_name").lower()
         local = self.rng.choice([f"{first}.{last}", f"{first}{last}", f"{first}_{last}", f"{first[0]}{last}",
                                  f"{first}{self.rng.randint(1, 99)}"])
-        address = f"{local}@{self.pick('email_domain')}".replace(" ", "")
+        address = f"{local}@{self.pick('email_domain', novel=False)}".replace(" ", "")
         return address, address
 
     def _e164(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
