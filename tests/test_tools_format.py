@@ -140,6 +140,18 @@ def test_copied_values_appear_in_the_query_and_transformed_ones_are_right(androi
                 assert call["arguments"]["phone_number"] in digits
 
 
+def test_half_the_training_values_are_made_up_and_validation_values_are_real(android_data):
+    from hare.tools.slots import values_bank
+
+    cities = set(values_bank()["city"])
+    locations = {split: [r["calls"][0]["arguments"]["location"] for r in records
+                         if r["kind"] == "single" and r["calls"][0]["name"] == "get_weather_forecast"]
+                 for split, records in android_data.items()}
+    made_up = sum(loc not in cities for loc in locations["train"]) / len(locations["train"])
+    assert 0.3 < made_up < 0.7
+    assert locations["val"] and all(loc in cities for loc in locations["val"])
+
+
 def test_same_seed_same_data_other_seed_other_data():
     a = generate(ToolDataConfig(per_function=5, irrelevant=5, parallel=5, seed=1))
     assert a == generate(ToolDataConfig(per_function=5, irrelevant=5, parallel=5, seed=1))
