@@ -119,33 +119,53 @@ class CallGrammar:
         return self.pattern.fullmatch(text, partial=True) is not None
 
     def copies(self, text: str, query: str) -> bool:
-        """False when `text` puts words into a free-text value that are not a span of the query."""
+        """False when `text` puts words into a free-text value that are not a span of the query's words
+        (an open value may end inside a word)."""
         where = _last_value(text)
         if where is None or where[:2] not in self.free_text:
             return True
-        return where[2].strip().casefold() in query.casefold()
+        value, is_open = where[2].strip(), where[3]
+        span = r"(?<!\w)" + re.escape(value) + ("" if is_open else r"(?!\w)")
+        return re.search(span, query, re.IGNORECASE) is not None
+
+    def span_tokens(self, query: str) -> list[int]:
+        """Every token a span of the query can be written with, and the tokens that close a value."""
+        words = re.findall(r"\w\S*", query)
+        ids = {t for w in [query, *words] for t in self.tok(w, add_special_tokens=False).input_ids}
+        return [*ids, *self.closers]
+
+    @cached_property
+    def closers(self) -> list[int]:
+        """Tokens that can end a value: their text starts with a quote."""
+        return [t for t, piece in enumerate(self.pieces) if piece and piece[0] in "'\""]
 
     def choose(self, text: str, logits: torch.Tensor, query: str | None = None) -> int:
-        """The most likely token that keeps `text` a prefix of a valid answer and, given the `query`,
-        keeps free-text values spans of it (if no span fits, the grammar alone decides)."""
-        pieces, fallback = self.pieces, None
-        top = logits.topk(min(TOP_K, logits.numel())).indices.tolist()
-        for ids in (top, logits.argsort(descending=True).tolist()):
+        """The most likely token that keeps `text` a prefix of a valid answer; inside a free-text value,
+        given the `query`, the most likely one that keeps the value a span of it (if none does, the
+        grammar alone decides)."""
+        pieces = self.pieces
+
+        def valid(ids: list[int], copy: bool) -> int | None:
             for token in ids:
                 piece = pieces[token] if token < len(pieces) else None
-                if piece is None or not self.allows(text + piece):
-                    continue
-                if query is None or self.copies(text + piece, query):
+                if piece is not None and self.allows(text + piece) and (not copy or self.copies(text + piece, query)):
                     return token
-                fallback = token if fallback is None else fallback
-            if fallback is not None:
-                return fallback
+            return None
+
+        where = _last_value(text) if query is not None else None
+        if where is not None and where[3] and where[:2] in self.free_text:
+            ranked = sorted(set(self.span_tokens(query)), key=lambda t: -float(logits[t]))
+            if (token := valid(ranked, copy=True)) is not None:
+                return token
+        for ids in (logits.topk(min(TOP_K, logits.numel())).indices.tolist(), logits.argsort(descending=True).tolist()):
+            if (token := valid(ids, copy=False)) is not None:
+                return token
         raise AssertionError(f"no token continues {text!r}; every printable ASCII character is a token")
 
 
-def _last_value(text: str) -> tuple[int, str, str] | None:
-    """(function index, argument, value) of the string value that `text` (a valid answer prefix) ends
-    in or has just closed (with at most the `,`/`)` after it); None when it ends elsewhere."""
+def _last_value(text: str) -> tuple[int, str, str, bool] | None:
+    """(function index, argument, value, still open) of the string value that `text` (a valid answer
+    prefix) ends in or has just closed (with at most the `,`/`)` after it); None when it ends elsewhere."""
     fn, pos = -1, 0
     while match := _CALL_OR_VALUE.search(text, pos):
         if match.group(1):
@@ -153,8 +173,8 @@ def _last_value(text: str) -> tuple[int, str, str] | None:
             continue
         close = text.find(match.group(3), match.end())
         if close < 0:
-            return fn, match.group(2), text[match.end():]
+            return fn, match.group(2), text[match.end():], True
         pos = close + 1
         if len(text) - pos <= 1:
-            return fn, match.group(2), text[match.end():close]
+            return fn, match.group(2), text[match.end():close], False
     return None
