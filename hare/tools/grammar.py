@@ -95,6 +95,7 @@ class CallGrammar:
 
         self.pattern = regex.compile(answer_pattern(functions))
         self.tok = tok
+        self._spans: tuple[str | None, list[int]] = (None, [])
         self.free_text = {(f.index, name) for f in functions for name, s in f.properties.items() if is_free_text(s)}
 
     @cached_property
@@ -129,10 +130,13 @@ class CallGrammar:
         return re.search(span, query, re.IGNORECASE) is not None
 
     def span_tokens(self, query: str) -> list[int]:
-        """Every token a span of the query can be written with, and the tokens that close a value."""
-        words = re.findall(r"\w\S*", query)
-        ids = {t for w in [query, *words] for t in self.tok(w, add_special_tokens=False).input_ids}
-        return [*ids, *self.closers]
+        """Every token a span of the query can be written with, and the tokens that close a value
+        (computed once per query: a value asks for them at every step)."""
+        if self._spans[0] != query:
+            words = re.findall(r"\w\S*", query)
+            ids = {t for w in [query, *words] for t in self.tok(w, add_special_tokens=False).input_ids}
+            self._spans = (query, sorted(ids | set(self.closers)))
+        return self._spans[1]
 
     @cached_property
     def closers(self) -> list[int]:
@@ -154,7 +158,8 @@ class CallGrammar:
 
         where = _last_value(text) if query is not None else None
         if where is not None and where[3] and where[:2] in self.free_text:
-            ranked = sorted(set(self.span_tokens(query)), key=lambda t: -float(logits[t]))
+            spans = self.span_tokens(query)
+            ranked = [spans[i] for i in logits[spans].argsort(descending=True).tolist()]
             if (token := valid(ranked, copy=True)) is not None:
                 return token
         for ids in (logits.topk(min(TOP_K, logits.numel())).indices.tolist(), logits.argsort(descending=True).tolist()):
