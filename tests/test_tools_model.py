@@ -62,6 +62,19 @@ def test_constrained_answers_always_parse_and_copy_free_text_from_the_query(tool
         assert caller(record["query"]).calls == free(record["query"]).calls == record["calls"]
 
 
+def test_required_argument_names_are_fed_in_one_pass(tool_model, monkeypatch):
+    """After `<api_i>` the grammar knows `(name` up to the `=` of a required argument: one forward pass
+    takes those tokens together, so a call costs fewer passes than it has tokens, with the same answer."""
+    caller = ToolCaller.load(str(tool_model), device="cpu")
+    passes = []
+    step = caller._logits
+    monkeypatch.setattr(caller, "_logits", lambda ids, cache: passes.append(len(ids)) or step(ids, cache))
+    result = caller("ringer volume to 3")
+    assert result.calls == [{"name": "set_volume", "arguments": {"level": 3, "volume_type": "ring"}}]
+    assert len(passes) - 1 < result.new_tokens + 1  # the prompt pass, then fewer than one per token
+    assert caller.grammar(caller.functions).forced("<api_2> (level=3, volume_type=' ri,") == []  # inside a value
+
+
 def test_new_tokens_start_from_their_function_description(micro_dir):
     from hare.model.load import load_model
     from hare.train.sft import init_token_rows

@@ -113,18 +113,20 @@ class ToolCaller:
         new: list[int] = []
         text, step = "", ids[shared:]
         with torch.inference_mode():
-            for _ in range(self.max_new_tokens):
+            while len(new) < self.max_new_tokens:
                 logits = self._logits(step, cache)
                 if grammar is None:
-                    token = int(logits.argmax())
+                    token, forced = int(logits.argmax()), []
                 else:
                     token = grammar.choose(text, logits, query if self.copy_values else None)
                     text += grammar.pieces[token] or ""
+                    forced = [] if token in self.stops else grammar.forced(text)  # fed with it, one pass
+                    text += "".join(grammar.pieces[t] or "" for t in forced)
                 if token in self.stops:
                     break
-                new.append(token)
-                step = [token]
-        return new
+                step = [token, *forced]
+                new += step
+        return new[: self.max_new_tokens]
 
     def _logits(self, step: list[int], cache: Any) -> torch.Tensor:
         import torch

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 _QUOTED = r"""(?:'[^'\\\n<]*'|"[^"\\\n<]*")"""  # no "<": a functional token never sits inside a value
 _BYTE = re.compile(r"<0x([0-9A-F]{2})>")
+_LAST_CALL = re.compile(r".*<api_(\d+)>", re.DOTALL)
+_STRING = re.compile(r"'[^']*'|\"[^\"]*\"")
 _CALL_OR_VALUE = re.compile(r"<api_(\d+)>|(\w+)=\s*(['\"])")
 TOP_K = 64  # candidates checked first; then 32x as many; then the whole vocabulary
 MAX_CALLS = 4  # per answer: a request names a few independent actions, and a looping model must stop
@@ -97,6 +99,40 @@ class CallGrammar:
         self.tok = tok
         self._spans: tuple[str | None, list[int]] = (None, [])
         self.free_text = {(f.index, name) for f in functions for name, s in f.properties.items() if is_free_text(s)}
+        self.functions = {f.index: f for f in functions}
+        self._names = {f.index: self._name_tokens(f) for f in functions}
+
+    def _name_tokens(self, fn: Function) -> list[list[int]]:
+        """For each argument, the tokens that lead up to its `=` as training tokenized them: `▁( contact _
+        name` for the first, `▁message` after the previous value's closing `',`."""
+        text = functional_token(fn.index) + "(" + ", ".join(f"{name}=' x'" for name in fn.properties) + ")"
+        ids = self.tok(text, add_special_tokens=False).input_ids
+        pieces = self.tok.convert_ids_to_tokens(ids)
+        out, start = [], 1
+        for i, piece in enumerate(pieces):
+            if piece.startswith("="):
+                out.append(ids[start:i])
+            elif piece.endswith(","):
+                start = i + 1
+        return out if len(out) == len(fn.properties) else []
+
+    def forced(self, text: str) -> list[int]:
+        """Tokens the answer must continue with after `text` — the argument name that comes next when it
+        is required — so the decoder can feed them in one forward pass instead of one step each."""
+        call = _LAST_CALL.search(text)
+        if call is None:
+            return []
+        fn = self.functions.get(int(call.group(1)))
+        names = self._names.get(fn.index, []) if fn else []
+        rest = _STRING.sub("''", text[call.end():])  # values out of the way; a "," can then only part arguments
+        if not names or "'" in rest or '"' in rest or not (rest == "" or rest.endswith(",")):  # or inside a value
+            return []
+        said = re.findall(r"(\w+)=", rest)
+        k = list(fn.properties).index(said[-1]) + 1 if said else 0
+        if k >= len(names) or list(fn.properties)[k] not in fn.required:
+            return []
+        ids = names[k]
+        return ids if self.allows(text + "".join(self.pieces[t] or "" for t in ids)) else []
 
     @cached_property
     def pieces(self) -> list[str | None]:
