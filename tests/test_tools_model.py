@@ -46,7 +46,7 @@ def test_constrained_answers_always_parse_and_copy_free_text_from_the_query(tool
     """Under the grammar no answer is malformed, whatever the query; free-text values are spans of it."""
     from hare.tools.grammar import MAX_CALLS
 
-    caller = ToolCaller.load(str(tool_model), device="cpu")
+    caller = ToolCaller.load(str(tool_model), device="cpu", copy_values=True)
     for query in ODD_QUERIES:
         result = caller(query)
         assert isinstance(result.calls, list), (query, result.raw)

@@ -51,7 +51,7 @@ class ToolCaller:
     """A tool model, its spec and the cached prompt head, ready for many calls."""
 
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, functions: list[Function],
-                 max_new_tokens: int = 128, constrained: bool = True, copy_values: bool = True) -> None:
+                 max_new_tokens: int = 128, constrained: bool = True, copy_values: bool = False) -> None:
         self.model, self.tok, self.functions, self.constrained = model, tok, functions, constrained
         self.copy_values = constrained and copy_values
         self._grammars: dict[str, CallGrammar] = {}
@@ -69,7 +69,7 @@ class ToolCaller:
 
     @classmethod
     def load(cls, model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto",
-             constrained: bool = True) -> ToolCaller:
+             constrained: bool = True, copy_values: bool = False) -> ToolCaller:
         """A tool model directory with its `tools.json` (or the given spec)."""
         from hare.model.load import load_model
 
@@ -77,7 +77,7 @@ class ToolCaller:
         if not spec and not path.is_file():
             raise HareError(f"{model} has no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
         functions = load_spec(path)
-        return cls(*load_model(model, device, dtype), functions, constrained=constrained)
+        return cls(*load_model(model, device, dtype), functions, constrained=constrained, copy_values=copy_values)
 
     def _prefill(self, ids: list[int]) -> Any:
         import torch
@@ -154,12 +154,13 @@ class ToolCallConfig:
     dtype: str = option("auto", "auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16 or float16")
     raw: bool = option(False, "also print the model's raw output and the latency")
     constrained: bool = option(True, "decode under the spec's call grammar (valid syntax, names, enums, ranges)")
+    copy_values: bool = option(False, "also make free-text values spans of the query (for models that copy well)")
 
 
 def run(cfg: ToolCallConfig) -> list[CallResult]:
     if not cfg.query:
         raise HareError('pass the request to answer, e.g. hare tools call --model DIR "take a selfie"')
-    caller = ToolCaller.load(cfg.model, cfg.spec, cfg.device, cfg.dtype, cfg.constrained)
+    caller = ToolCaller.load(cfg.model, cfg.spec, cfg.device, cfg.dtype, cfg.constrained, cfg.copy_values)
     results = []
     for query in cfg.query:
         result = caller(query)

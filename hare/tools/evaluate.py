@@ -36,6 +36,7 @@ class ToolEvalConfig:
     output: str | None = option(None, "also write the JSON report (with every failure) to this file")
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
     constrained: bool = option(True, "decode under the spec's call grammar, as `hare tools call` does")
+    copy_values: bool = option(False, "free-text values must be spans of the query (`hare tools call --copy-values`)")
 
 
 def score(caller: ToolCaller, records: list[dict[str, Any]], progress: bool = True) -> dict[str, Any]:
@@ -97,7 +98,7 @@ def table(report: dict[str, Any], shown_failures: int = 10) -> str:
 
 
 def run(cfg: ToolEvalConfig) -> dict[str, Any]:
-    caller = ToolCaller.load(cfg.model, cfg.spec, cfg.device, constrained=cfg.constrained)
+    caller = ToolCaller.load(cfg.model, cfg.spec, cfg.device, constrained=cfg.constrained, copy_values=cfg.copy_values)
     records = read_records(Path(cfg.data), caller.functions)
     report = score(caller, records[: cfg.limit] if cfg.limit else records)
     print(json.dumps(report, indent=1) if cfg.json else table(report))
