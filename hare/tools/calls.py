@@ -47,12 +47,13 @@ def render(calls: list[Call], functions: list[Function]) -> str:
     for call in calls:
         fn = by_name[call["name"]]
         args = call.get("arguments", {})
-        shown = [f"{k}={_literal(args[k])}" for k in fn.properties if k in args and args[k] != fn.defaults.get(k, ...)]
+        shown = [f"{k}={literal(args[k])}" for k in fn.properties if k in args and args[k] != fn.defaults.get(k, ...)]
         parts.append(f"{functional_token(fn.index)}({', '.join(shown)})")
     return ";".join(parts) + API_END
 
 
-def _literal(value: Any) -> str:
+def literal(value: Any) -> str:
+    """A value as the call format writes it (strings with their leading space)."""
     return repr(" " + value) if isinstance(value, str) else repr(value)
 
 

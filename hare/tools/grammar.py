@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from hare.model.tokenizer import API_END, ROUND_END, ROUND_START, functional_token
+from hare.tools.calls import literal
 from hare.tools.spec import Function
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ MAX_CALLS = 4  # per answer: a request names a few independent actions, and a lo
 
 
 def _enumerate(values: list[Any]) -> str:
-    return "(?:" + "|".join(re.escape(repr(" " + v) if isinstance(v, str) else repr(v)) for v in values) + ")"
+    return "(?:" + "|".join(re.escape(literal(v)) for v in values) + ")"
 
 
 def value_pattern(schema: dict[str, Any]) -> str:
@@ -84,9 +85,8 @@ def function_pattern(fn: Function) -> str:
 def _placeholder(schema: dict[str, Any]) -> str:
     """A value literal of the schema's type, written as `render` would."""
     if "enum" in schema:
-        value = schema["enum"][0]
-        return repr(" " + value) if isinstance(value, str) else repr(value)
-    return {"integer": "1", "number": "1.0", "boolean": "True"}.get(schema.get("type", ""), "' x'")
+        return literal(schema["enum"][0])
+    return {"integer": "1", "number": "1.0", "boolean": "True"}.get(schema.get("type", ""), literal("x"))
 
 
 def answer_pattern(functions: list[Function]) -> str:
