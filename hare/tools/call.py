@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 TOOL_SYSTEM = "You are an on-device assistant. Answer with function calls."
 _SENTINEL = "\x00QUERY\x00"
+GRAMMARS = 32
 
 
 def tool_messages(query: str) -> list[dict[str, str]]:
@@ -92,9 +93,12 @@ class ToolCaller:
         return self.tok(self.head + query + self.tail, add_special_tokens=False).input_ids
 
     def grammar(self, functions: list[Function]) -> CallGrammar:
-        """The answer grammar of a spec, compiled once per distinct spec (the server passes one per request)."""
-        key = json.dumps([(f.name, f.parameters) for f in functions], sort_keys=True)
+        """The answer grammar of a spec, compiled once per distinct spec (the server passes one per request;
+        the last `GRAMMARS` are kept, so clients sending ever new tool lists cannot grow memory)."""
+        key = json.dumps([(f.index, f.name, f.parameters) for f in functions], sort_keys=True)
         if key not in self._grammars:
+            if len(self._grammars) >= GRAMMARS:
+                del self._grammars[next(iter(self._grammars))]
             self._grammars[key] = CallGrammar(functions, self.tok)
         return self._grammars[key]
 

@@ -18,7 +18,7 @@ alone decides. Parsing and validation still run afterwards."""
 from __future__ import annotations
 
 import re
-from functools import cached_property
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from hare.model.tokenizer import API_END, ROUND_END, ROUND_START, functional_token
@@ -94,6 +94,25 @@ def answer_pattern(functions: list[Function]) -> str:
     return f"(?:{call}(?:\\s*;\\s*{call}){{0,{MAX_CALLS - 1}}})?{re.escape(API_END)}"
 
 
+@cache
+def token_texts(tok: PreTrainedTokenizerFast) -> tuple[list[str | None], list[int]]:
+    """Each token's text as it extends an answer (None for tokens an answer never contains: control
+    tokens, bytes outside ASCII), and the tokens that can end a value (their text starts with a quote).
+    Once per tokenizer: every spec's grammar shares them."""
+    texts: list[str | None] = []
+    control = {tok.bos_token, tok.eos_token, tok.unk_token, tok.pad_token, ROUND_START, ROUND_END}
+    for piece in tok.convert_ids_to_tokens(list(range(len(tok)))):
+        byte = _BYTE.fullmatch(piece or "")
+        if piece is None or piece in control:
+            texts.append(None)
+        elif byte:
+            code = int(byte.group(1), 16)
+            texts.append(chr(code) if 32 <= code < 127 else None)
+        else:
+            texts.append(piece.replace("\u2581", " "))
+    return texts, [t for t, piece in enumerate(texts) if piece and piece[0] in "'\""]
+
+
 def is_free_text(schema: dict[str, Any]) -> bool:
     """A string argument with no enum, pattern or format: its value is words taken from the request."""
     return schema.get("type") == "string" and not {"enum", "pattern", "format"} & set(schema)
@@ -107,6 +126,7 @@ class CallGrammar:
 
         self.pattern = regex.compile(answer_pattern(functions))
         self.tok = tok
+        self.pieces, self.closers = token_texts(tok)
         self._spans: tuple[str | None, list[int]] = (None, [])
         self.free_text = {(f.index, name) for f in functions for name, s in f.properties.items() if is_free_text(s)}
         self.functions = {f.index: f for f in functions}
@@ -146,24 +166,6 @@ class CallGrammar:
         ids = names[k]
         return ids if self.allows(text + "".join(self.pieces[t] or "" for t in ids)) else []
 
-    @cached_property
-    def pieces(self) -> list[str | None]:
-        """Each token's text as it extends the answer; None for tokens an answer never contains
-        (control tokens, bytes outside ASCII)."""
-        texts: list[str | None] = []
-        control = {self.tok.bos_token, self.tok.eos_token, self.tok.unk_token, self.tok.pad_token, ROUND_START,
-                   ROUND_END}
-        for piece in self.tok.convert_ids_to_tokens(list(range(len(self.tok)))):
-            byte = _BYTE.fullmatch(piece or "")
-            if piece is None or piece in control:
-                texts.append(None)
-            elif byte:
-                code = int(byte.group(1), 16)
-                texts.append(chr(code) if 32 <= code < 127 else None)
-            else:
-                texts.append(piece.replace("\u2581", " "))
-        return texts
-
     def allows(self, text: str) -> bool:
         return self.pattern.fullmatch(text, partial=True) is not None
 
@@ -185,11 +187,6 @@ class CallGrammar:
             ids = {t for w in [query, *words] for t in self.tok(w, add_special_tokens=False).input_ids}
             self._spans = (query, sorted(ids | set(self.closers)))
         return self._spans[1]
-
-    @cached_property
-    def closers(self) -> list[int]:
-        """Tokens that can end a value: their text starts with a quote."""
-        return [t for t, piece in enumerate(self.pieces) if piece and piece[0] in "'\""]
 
     def choose(self, text: str, logits: torch.Tensor, query: str | None = None) -> int:
         """The most likely token that keeps `text` a prefix of a valid answer; inside a free-text value,
