@@ -144,7 +144,7 @@ class TransformersEngine(QueuedEngine):
     backend = "transformers"
 
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, model_name: str,
-                 max_batch: int = 16, max_waiting: int = 64) -> None:
+                 max_batch: int = 16, max_waiting: int = 64, tools: list[Function] | None = None) -> None:
         from hare.model.tokenizer import num_functional_tokens
 
         self.model, self.tok, self.chat_tokenizer, self.model_name = model, tok, tok, model_name
@@ -156,7 +156,7 @@ class TransformersEngine(QueuedEngine):
         self.max_batch = max_batch
         self._batch = Batch()
         self._tools: ToolCaller | None = None
-        self.trained_tools: list[Function] = []  # the model's tools.json: which function each <api_i> is
+        self.trained_tools = tools or []  # the model's tools.json: which function each <api_i> is
         super().__init__(max_waiting)
 
     def encode(self, text: str, bos: bool) -> list[int]:
@@ -260,7 +260,5 @@ def build_transformers_engine(model_dir: str, model_name: str, device: str, dtyp
     model, tok = load_model(model_dir, device, dtype)
     if model.device.type == "cpu":
         torch.set_num_threads(cpu_threads(threads))
-    engine = TransformersEngine(model, tok, model_name, max_batch, max_waiting)
     spec = Path(model_dir) / SPEC_FILE
-    engine.trained_tools = load_spec(spec) if spec.is_file() else []
-    return engine
+    return TransformersEngine(model, tok, model_name, max_batch, max_waiting, load_spec(spec) if spec.is_file() else [])
