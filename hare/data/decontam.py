@@ -1,26 +1,38 @@
-"""`hare data decontam`: drop training documents that overlap benchmark items, HARE's way or GPT-3's.
+"""`hare data decontam`: drop training documents that hold benchmark items, HARE's way or GPT-3's.
 
 Benchmark items come from local JSONL(.gz) or parquet files in the schemas of the Open LLM
-Leaderboard six; the schema of each file is detected from its fields:
+Leaderboard six (`hare.data.benchmark_items`), each item as separate fields: the question (or
+context), the correct answer(s) and the choices. N-grams are cut inside one field, never across
+two, because leaked items are rarely framed as the benchmark frames them: a page quotes the
+question word for word but writes the choices as "(A) Oxygen (B) Nitrogen … Answer: B", or a
+GSM8K problem as "Problem: … Solution: …" without the "#### n" line. Joined into one text, most of
+an item's 13-grams spanned a field boundary, and such pages kept too few of them (the default rule
+dropped 4 of 10 in a trial).
 
-    mmlu        question, choices [..], answer (index)          text: question + every choice
-    arc         question, choices {text, label}, answerKey      text: question + every choice
-    truthfulqa  question, mc1_targets / mc2_targets {choices}   text: question + every mc1 (else mc2) choice
-    winogrande  sentence, option1, option2, answer              text: sentence with "_" filled by the answer
-    hellaswag   ctx, endings [..], label                        text: ctx + the correct ending
-    gsm8k       question, answer (worked solution)              text: question + answer without <<calc>> notes
+Words: option labels ("(A)", "A.", "B)"), labels such as "Question:", "Answer:", "Problem:",
+"Solution:", answer letters ("Answer: B"), numbering, "####" and GSM8K <<calc>> notes are removed
+(`decontam_words`), then the text is normalised as in dedup and the words hashed to uint64.
 
-Texts are normalised as in dedup (`hare.data.ngrams.normalize`) and cut into word n-grams hashed to
-uint64. An item with at least `--min-item-ngrams` n-grams of `--n` words uses those; a shorter item
-uses n-grams of `--min-n` words (HARE used 4–8 for short texts); an item with fewer than `--min-n`
-words is skipped and counted in the report. Each n-gram size keeps a sorted uint64 array of item
-n-gram hashes and, aligned with it, the item each belongs to, so a document costs one
-`searchsorted` per size.
+N-gram size per field (`gram_size`): `--n` (13) words when the field has at least
+`--min-item-ngrams` (4) of them, else `--min-n` (8) words, else the whole field as one n-gram.
+Questions of fewer than 4 words are skipped and counted in the report.
 
-Rules: `--mode hare` drops a document when more than `--threshold` of ANY single item's distinct
-n-grams occur in it; `--mode gpt3` drops it when any item n-gram occurs in it. Kept documents are
-written unchanged to `--out` atomically; `--report` gets per-benchmark counts (documents dropped,
-items hit) and every dropped document's `file:line` with the item and overlap.
+The HARE rule (default) drops a document when, for one item,
+  1. more than `--threshold` (50 %) of its question's distinct n-grams occur in it, and
+  2. if the question is short (sized below `--n`, i.e. under 16 words), more than `--threshold` of a
+     correct answer's 4-grams occur too; a shorter answer ("Nitrogen") must occur as a whole phrase.
+Why: 13-word runs of a 16+-word question almost never occur by chance, so the question alone
+convicts — a page that quotes it leaks the item even when its choices are framed differently. A
+short question's few 8-grams ("which of the following best describes the role of …") do recur in
+ordinary text on the same topic; with its correct answer beside it, the page holds what a model
+would have to recall. GPT-3's rule (`--mode gpt3`) drops on any shared n-gram of the question, of
+a choice or of a solution (fields of at least `--min-n` words). The index holds one sorted uint64
+array per n-gram size and, aligned with it, the field of each n-gram, so a document costs one
+`searchsorted` per size; answers are checked only for the rare documents whose question matched.
+
+Kept documents are written unchanged to `--out` atomically; `--report` gets per-benchmark counts
+and, for every dropped document, its `file:line`, the item, and the share of each matched field's
+n-grams found in it (`{"question": 0.83, "answer": 1.0}`).
 
     hare data decontam --inputs corpus.jsonl.gz --benchmarks evals/ --out clean.jsonl.gz --workers 8
 """
@@ -31,16 +43,16 @@ import re
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from hare.config import option
+from hare.data.benchmark_items import Item, benchmark_files, load_benchmark
 from hare.data.ngrams import (
     AtomicLines,
     input_files,
-    iter_jsonl,
     iter_lines,
     ngram_hashes,
     parse_record,
@@ -54,8 +66,11 @@ from hare.errors import HareError
 if TYPE_CHECKING:
     import numpy as np
 
-BENCH_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 BATCH_LINES = 512
+MIN_QUESTION_WORDS = 4  # a question shorter than this is skipped: a 3-word n-gram convicts nothing
+# An answer only confirms a question already found, so it is cut into the smallest n-grams HARE used for
+# short texts: a lightly reworded ending ("children" → "kids") still shows, a different answer does not.
+ANSWER_N = 4
 
 
 @dataclass
@@ -64,12 +79,13 @@ class DecontamConfig:
     out: str = option(help="JSONL file for the clean documents (.gz to compress); written atomically")
     benchmarks: list[str] = option(help="benchmark JSONL/parquet files, or directories of them")
     text_field: str = option("text", "JSON field holding the document text")
-    n: int = option(13, "words per n-gram for items long enough (see --min-item-ngrams)")
-    min_n: int = option(8, "words per n-gram for short items; items with fewer words are skipped")
-    min_item_ngrams: int = option(4, "an item with fewer n-grams of --n words than this counts as short")
+    n: int = option(13, "words per n-gram for fields long enough (see --min-item-ngrams)")
+    min_n: int = option(8, "words per n-gram for short fields; a field shorter still is one n-gram")
+    min_item_ngrams: int = option(4, "a field with fewer n-grams of --n words than this counts as short")
     mode: Literal["hare", "gpt3"] = option(
-        "hare", "hare: drop when > --threshold of one item's n-grams occur; gpt3: drop on any shared n-gram")
-    threshold: float = option(0.5, "share of an item's distinct n-grams that marks a document contaminated (hare)")
+        "hare", "hare: drop when > --threshold of an item's question n-grams occur (with its answer when the "
+                "question is short); gpt3: drop on any shared n-gram")
+    threshold: float = option(0.5, "share of a field's distinct n-grams that marks it as present (hare)")
     report: str | None = option(None, "JSON report path (per-benchmark counts and every dropped document)")
     workers: int = option(1, "processes checking documents; the output is identical for any number")
     overwrite: bool = option(False, "replace --out if it already exists")
@@ -88,180 +104,192 @@ class DecontamConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# Benchmark schemas
+# Words: markers and labels removed, then normalised as in dedup
+
+_MARKERS = re.compile(
+    r"<<[^>]*>>"  # GSM8K calculator notes
+    r"|(?i:\b(?:the\s+)?(?:correct\s+)?answer\s*(?:is\s*)?:?\s*)\(?[A-E]\)?(?![\w(])"  # "Answer: B", "answer is (C)"
+    r"|(?i:\b(?:question|answer|problem|solution|options?|choices?|context|sentence|explanation|q)\s*\d*\s*:)"
+    r"|\(\s*(?:[A-Ea-e]|\d{1,2}|[ivx]{1,4})\s*\)"  # "(A)", "(b)", "(2)", "(iv)"
+    r"|(?<![\w.,])[A-E][.):](?=\s)"  # "A.", "B)", "C:" before a space
+    r"|(?:(?m:^)|(?<=[:.?!]\s))\s*\d{1,2}[.)](?=\s)"  # numbering: "3." or "3)" opening a line or sentence
+)
 
 
-def _mmlu(r: dict[str, Any]) -> str:
-    return " ".join([r["question"], *map(str, r["choices"])])
-
-
-def _arc(r: dict[str, Any]) -> str:
-    return " ".join([r["question"], *map(str, r["choices"]["text"])])
-
-
-def _truthfulqa(r: dict[str, Any]) -> str:
-    targets = r.get("mc1_targets") or r.get("mc2_targets") or {}
-    return " ".join([r["question"], *map(str, targets.get("choices", []))])
-
-
-def _winogrande(r: dict[str, Any]) -> str:
-    answer = r["option1"] if str(r["answer"]) == "1" else r["option2"]
-    return str(r["sentence"]).replace("_", str(answer), 1)
-
-
-def _hellaswag(r: dict[str, Any]) -> str:
-    label = int(r["label"]) if str(r.get("label", "")).strip().lstrip("-").isdigit() else -1
-    ending = r["endings"][label] if 0 <= label < len(r["endings"]) else " ".join(r["endings"])
-    return f"{r['ctx']} {ending}"
-
-
-def _gsm8k(r: dict[str, Any]) -> str:
-    return f"{r['question']} {re.sub(r'<<[^>]*>>', '', str(r['answer']))}"
-
-
-# name → (test on a record's fields, item text); tried in order, so the most specific come first.
-SCHEMAS: dict[str, tuple[Callable[[dict[str, Any]], bool], Callable[[dict[str, Any]], str]]] = {
-    "truthfulqa": (lambda r: "question" in r and ("mc1_targets" in r or "mc2_targets" in r), _truthfulqa),
-    "arc": (lambda r: "question" in r and isinstance(r.get("choices"), dict) and "answerKey" in r, _arc),
-    "mmlu": (lambda r: "question" in r and isinstance(r.get("choices"), list) and "answer" in r, _mmlu),
-    "winogrande": (lambda r: {"sentence", "option1", "option2", "answer"} <= r.keys(), _winogrande),
-    "hellaswag": (lambda r: {"ctx", "endings"} <= r.keys(), _hellaswag),
-    "gsm8k": (lambda r: "question" in r and isinstance(r.get("answer"), str), _gsm8k),
-}
-
-
-def detect_schema(record: dict[str, Any], path: Path) -> str:
-    """The schema name whose fields `record` has; unknown → HareError listing the supported ones."""
-    for name, (test, _) in SCHEMAS.items():
-        if test(record):
-            return name
-    raise HareError(
-        f"benchmark file '{path}' has fields {sorted(record)}, which match no supported schema; supported: "
-        "mmlu (question, choices, answer), arc (question, choices{text,label}, answerKey), truthfulqa (question, "
-        "mc1_targets/mc2_targets), winogrande (sentence, option1, option2, answer), hellaswag (ctx, endings, label), "
-        "gsm8k (question, answer)"
-    )
-
-
-def _records(path: Path) -> Iterator[dict[str, Any]]:
-    if path.name.endswith(".parquet"):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            yield from pq.read_table(path).to_pylist()
-        except (OSError, ValueError, pa.ArrowException) as err:
-            raise HareError(f"cannot read benchmark file '{path}' as parquet ({err}); check the file") from None
-        return
-    for _, _, record in iter_jsonl(path):
-        yield record
-
-
-def benchmark_files(paths: list[str]) -> list[Path]:
-    files: list[Path] = []
-    for item in paths:
-        path = Path(item).expanduser()
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.name.endswith(BENCH_SUFFIXES))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise HareError(f"benchmark path '{item}' does not exist; pass benchmark files or a directory of them")
-    if not files:
-        raise HareError(f"no benchmark files ({', '.join(BENCH_SUFFIXES)}) found in {paths}; check --benchmarks")
-    return files
-
-
-def load_benchmark(path: Path) -> tuple[str, list[str]]:
-    """(schema, item texts) of one benchmark file."""
-    schema, texts = None, []
-    for record in _records(path):
-        schema = schema or detect_schema(record, path)
-        try:
-            texts.append(SCHEMAS[schema][1](record))
-        except (KeyError, IndexError, TypeError, AttributeError) as err:
-            raise HareError(f"benchmark file '{path}' item {len(texts)} does not fit the {schema} schema "
-                            f"({type(err).__name__}: {err}); fix the item") from None
-    if schema is None:
-        raise HareError(f"benchmark file '{path}' holds no items; remove it or point --benchmarks elsewhere")
-    return schema, texts
+def decontam_words(text: str) -> list[str]:
+    """The words n-grams are cut from: option labels, "Answer:"-style labels, answer letters, "####" and
+    <<calc>> notes removed, then `normalize`d; a label neither makes nor breaks a match."""
+    return words(_MARKERS.sub(" ", text))
 
 
 # ---------------------------------------------------------------------------------------------
-# The index: per n-gram size, sorted hashes and the item of each
+# The index: per n-gram size, sorted hashes and the field of each
+
+
+QUESTION, ANSWER, CHOICE = 0, 1, 2
+ROLES = ("question", "answer", "choice")
 
 
 @dataclass
 class Index:
-    sizes: dict[int, tuple[np.ndarray, np.ndarray]]  # n → (sorted uint64 hashes, item id of each)
-    totals: np.ndarray  # distinct n-grams per item (0: skipped)
+    sizes: dict[int, tuple[np.ndarray, np.ndarray]]  # n → (sorted uint64 hashes, field id of each)
+    field_item: np.ndarray  # item of each indexed field
+    field_role: np.ndarray  # QUESTION, ANSWER or CHOICE
+    field_total: np.ndarray  # distinct n-grams of each field
+    needs_answer: np.ndarray  # per item: its question is too short to convict a document alone
+    answers: list[list[np.ndarray]]  # per item: word hashes of each correct answer
+    skipped: np.ndarray  # per item: question too short to index
     item_bench: np.ndarray  # benchmark number of each item
     item_local: np.ndarray  # item number within its benchmark file
 
 
-def build_index(texts: list[tuple[int, int, str]], cfg: DecontamConfig) -> Index:
-    """Index the (benchmark number, item number, text) triples under cfg's n-gram rule."""
+def gram_size(words_: int, cfg: DecontamConfig) -> int:
+    """n when a text of `words_` words has at least --min-item-ngrams n-grams, else --min-n when it has that
+    many words, else all its words (one n-gram: the whole text)."""
+    if words_ - cfg.n + 1 >= cfg.min_item_ngrams:
+        return cfg.n
+    return cfg.min_n if words_ >= cfg.min_n else words_
+
+
+def field_grams(parts: tuple[str, ...], cfg: DecontamConfig) -> tuple[int, np.ndarray]:
+    """(n-gram size, distinct n-gram hashes) of a field; n-grams never cross from one part to the next."""
+    import numpy as np
+
+    hashed = [word_hashes(decontam_words(p)) for p in parts]
+    size = gram_size(max(map(len, hashed), default=0), cfg)
+    if size == 0:
+        return 0, np.empty(0, dtype=np.uint64)
+    return size, np.unique(np.concatenate([ngram_hashes(h, size) for h in hashed]))
+
+
+def _fields(item: Item, cfg: DecontamConfig) -> Iterator[tuple[int, tuple[str, ...]]]:
+    """(role, parts) of the fields the index holds: the question; under --mode gpt3 also every choice and
+    answer of at least --min-n words (GPT-3 counted any shared n-gram of the whole item)."""
+    yield QUESTION, item.question
+    if cfg.mode == "gpt3":
+        for role, texts in ((CHOICE, item.choices), (ANSWER, [a for a in item.answers if a not in item.choices])):
+            yield from ((role, (t,)) for t in texts if len(decontam_words(t)) >= cfg.min_n)
+
+
+def build_index(items: list[tuple[int, int, Item]], cfg: DecontamConfig) -> Index:
+    """Index the (benchmark number, item number, item) triples under cfg's n-gram rule."""
     import numpy as np
 
     per_size: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-    totals = np.zeros(len(texts), dtype=np.int64)
-    for item, (_, _, text) in enumerate(texts):
-        hashed = word_hashes(words(text))
-        size = cfg.n if len(hashed) - cfg.n + 1 >= cfg.min_item_ngrams else cfg.min_n
-        grams = np.unique(ngram_hashes(hashed, size))
-        if not len(grams):
-            continue
-        totals[item] = len(grams)
-        keys, owners = per_size.setdefault(size, ([], []))
-        keys.append(grams)
-        owners.append(np.full(len(grams), item, dtype=np.int32))
+    field_item, field_role, field_total = [], [], []
+    needs_answer = np.zeros(len(items), dtype=bool)
+    skipped = np.zeros(len(items), dtype=bool)
+    for i, (_, _, item) in enumerate(items):
+        for role, parts in _fields(item, cfg):
+            size, grams = field_grams(parts, cfg)
+            if role == QUESTION:
+                skipped[i] = size < MIN_QUESTION_WORDS
+                needs_answer[i] = size < cfg.n and bool(item.answers)
+            if not len(grams) or skipped[i]:
+                continue
+            keys, owners = per_size.setdefault(size, ([], []))
+            keys.append(grams)
+            owners.append(np.full(len(grams), len(field_item), dtype=np.int32))
+            field_item.append(i), field_role.append(role), field_total.append(len(grams))
     sizes = {}
     for size, (keys, owners) in sorted(per_size.items()):
         k, o = np.concatenate(keys), np.concatenate(owners)
         order = np.argsort(k, kind="stable")
         sizes[size] = (k[order], o[order])
-    bench = np.array([b for b, _, _ in texts], dtype=np.int32)
-    local = np.array([i for _, i, _ in texts], dtype=np.int32)
-    return Index(sizes, totals, bench, local)
+    answers = [[word_hashes(decontam_words(a)) for a in item.answers] for _, _, item in items]
+    return Index(sizes, np.array(field_item, dtype=np.int32), np.array(field_role, dtype=np.int8),
+                 np.array(field_total, dtype=np.int64), needs_answer, answers, skipped,
+                 np.array([b for b, _, _ in items], dtype=np.int32), np.array([i for _, i, _ in items], dtype=np.int32))
 
 
-def check_text(index: Index, text: str, mode: str, threshold: float) -> tuple[int, float] | None:
-    """(item id, overlap share) of the item that contaminates `text` most, or None when clean."""
+# ---------------------------------------------------------------------------------------------
+# Checking a document
+
+
+class DocGrams:
+    """A document's distinct n-gram hashes, computed once per size and only when asked for."""
+
+    def __init__(self, text: str) -> None:
+        self.hashed = word_hashes(decontam_words(text))
+        self._by_size: dict[int, np.ndarray] = {}
+
+    def __call__(self, size: int) -> np.ndarray:
+        import numpy as np
+
+        if size not in self._by_size:
+            self._by_size[size] = np.unique(ngram_hashes(self.hashed, size))
+        return self._by_size[size]
+
+
+def field_hits(index: Index, doc: DocGrams) -> tuple[np.ndarray, np.ndarray]:
+    """(field ids, share of each field's n-grams found in the document), for fields with any hit."""
     import numpy as np
 
-    hashed = word_hashes(words(text))
-    best: tuple[int, float] | None = None
+    found = []
     for size, (keys, owners) in index.sizes.items():
-        grams = np.unique(ngram_hashes(hashed, size))
+        grams = doc(size)
         lo = np.searchsorted(keys, grams, "left")
         hi = np.searchsorted(keys, grams, "right")
         hit = hi > lo
-        if not hit.any():
-            continue
-        items = np.concatenate([owners[a:b] for a, b in zip(lo[hit], hi[hit], strict=True)])
-        ids, counts = np.unique(items, return_counts=True)
-        share = counts / index.totals[ids]
-        top = int(np.argmax(share))
-        if best is None or share[top] > best[1]:
-            best = (int(ids[top]), float(share[top]))
-    if best is None or (mode == "hare" and best[1] <= threshold):
-        return None
+        if hit.any():
+            found += [owners[a:b] for a, b in zip(lo[hit], hi[hit], strict=True)]
+    if not found:
+        return np.empty(0, dtype=np.int32), np.empty(0)
+    fields, counts = np.unique(np.concatenate(found), return_counts=True)
+    return fields, counts / index.field_total[fields]
+
+
+def answer_share(index: Index, item: int, doc: DocGrams) -> float:
+    """The largest share of a correct answer's `ANSWER_N`-grams found in the document; an answer shorter
+    than that counts only as a whole phrase (1 or 0)."""
+    import numpy as np
+
+    best = 0.0
+    for hashed in index.answers[item]:
+        size = min(ANSWER_N, len(hashed))
+        if size:
+            grams = np.unique(ngram_hashes(hashed, size))
+            best = max(best, float(np.isin(grams, doc(size)).mean()))
     return best
 
 
-_worker_state: tuple[Index, str, str, float] | None = None
+def check_text(index: Index, text: str, cfg: DecontamConfig) -> tuple[int, dict[str, float]] | None:
+    """(item id, {field: share of its n-grams found}) of the item that contaminates `text`, or None when clean.
+
+    gpt3: the item with the largest share among those sharing any n-gram. hare: the item whose question
+    has the largest share above --threshold, and, for a short question, a correct answer above it too."""
+    import numpy as np
+
+    doc = DocGrams(text)
+    fields, share = field_hits(index, doc)
+    order = np.argsort(-share, kind="stable")
+    for f, found in zip(fields[order].tolist(), share[order].tolist(), strict=True):
+        item, role = int(index.field_item[f]), ROLES[index.field_role[f]]
+        if cfg.mode == "gpt3":
+            return item, {role: round(found, 4)}
+        if found <= cfg.threshold:
+            return None
+        if not index.needs_answer[item]:
+            return item, {role: round(found, 4)}
+        answer = answer_share(index, item, doc)
+        if answer > cfg.threshold:
+            return item, {role: round(found, 4), "answer": round(answer, 4)}
+    return None
 
 
-def _init_worker(index: Index, field: str, mode: str, threshold: float) -> None:
+_worker_state: tuple[Index, DecontamConfig] | None = None
+
+
+def _init_worker(index: Index, cfg: DecontamConfig) -> None:
     global _worker_state
-    _worker_state = (index, field, mode, threshold)
+    _worker_state = (index, cfg)
 
 
-def _check_batch(batch: tuple[str, list[tuple[int, bytes]]]) -> list[tuple[int, float] | None]:
+def _check_batch(batch: tuple[str, list[tuple[int, bytes]]]) -> list[tuple[int, dict[str, float]] | None]:
     assert _worker_state is not None, "worker started without _init_worker"
-    index, field, mode, threshold = _worker_state
+    index, cfg = _worker_state
     path, lines = batch
-    return [check_text(index, record_text(parse_record(path, no, line), field, path, no), mode, threshold)
+    return [check_text(index, record_text(parse_record(path, no, line), cfg.text_field, path, no), cfg)
             for no, line in lines]
 
 
@@ -279,15 +307,16 @@ def _batches(files: list[Path]) -> Iterator[tuple[str, list[tuple[int, bytes]]]]
 
 def _load_all(cfg: DecontamConfig) -> tuple[list[dict[str, Any]], Index]:
     benches: list[dict[str, Any]] = []
-    texts: list[tuple[int, int, str]] = []
+    items: list[tuple[int, int, Item]] = []
     for b, path in enumerate(benchmark_files(cfg.benchmarks)):
-        schema, items = load_benchmark(path)
-        benches.append({"file": str(path), "name": path.name, "schema": schema, "items": len(items)})
-        texts += [(b, i, t) for i, t in enumerate(items)]
-    index = build_index(texts, cfg)
+        schema, loaded = load_benchmark(path)
+        benches.append({"file": str(path), "name": path.name, "schema": schema, "items": len(loaded)})
+        items += [(b, i, item) for i, item in enumerate(loaded)]
+    index = build_index(items, cfg)
     for b, bench in enumerate(benches):
         mine = index.item_bench == b
-        bench["items_skipped_too_short"] = int((index.totals[mine] == 0).sum())
+        bench["items_skipped_too_short"] = int(index.skipped[mine].sum())
+        bench["items_needing_answer"] = int((index.needs_answer[mine] & ~index.skipped[mine]).sum())
         bench.update(documents_dropped=0, items_hit=0)
     return benches, index
 
@@ -299,43 +328,43 @@ def run(cfg: DecontamConfig) -> dict[str, Any]:
     cfg.validate()
     files = input_files(cfg.inputs)
     benches, index = _load_all(cfg)
-    state = (index, cfg.text_field, cfg.mode, cfg.threshold)
     sent: deque[tuple[str, list[tuple[int, bytes]]]] = deque()  # batches in flight, to write the kept lines
     batches = (sent.append(b) or b for b in _batches(files))
     if cfg.workers == 1:
-        _init_worker(*state)
+        _init_worker(index, cfg)
         verdicts: Iterator[list[Any]] = map(_check_batch, batches)
     else:
-        verdicts = ordered_imap(_check_batch, batches, cfg.workers, _init_worker, state)
+        verdicts = ordered_imap(_check_batch, batches, cfg.workers, _init_worker, (index, cfg))
     dropped: list[dict[str, Any]] = []
     hit: set[int] = set()
-    docs = words = 0
+    docs = words_seen = 0
     start = time.monotonic()
     with AtomicLines(Path(cfg.out)) as out:
         for batch in verdicts:
             path, lines = sent.popleft()
             for verdict, (no, line) in zip(batch, lines, strict=True):
                 docs += 1
-                words += len(line.split())  # whitespace words of the record: the unit n-grams are made of
+                words_seen += len(line.split())  # whitespace words of the record: the unit n-grams are made of
                 if verdict is None:
                     out.write(line)
                     continue
-                item, share = verdict
+                item, matched = verdict
                 bench = benches[int(index.item_bench[item])]
                 bench["documents_dropped"] += 1
                 hit.add(item)
                 dropped.append({"doc": f"{path}:{no}", "benchmark": bench["name"],
-                                "item": int(index.item_local[item]), "overlap": round(share, 4)})
+                                "item": int(index.item_local[item]), "matched": matched})
     seconds = time.monotonic() - start
     for item in hit:
         benches[int(index.item_bench[item])]["items_hit"] += 1
     report = {"documents": docs, "kept": docs - len(dropped), "dropped": len(dropped), "mode": cfg.mode,
               "n": cfg.n, "min_n": cfg.min_n, "threshold": cfg.threshold, "seconds": round(seconds, 3),
-              "docs_per_s": round(docs / max(seconds, 1e-9), 1), "words_per_s": round(words / max(seconds, 1e-9)),
-              "benchmarks": benches, "dropped_documents": dropped}
+              "docs_per_s": round(docs / max(seconds, 1e-9), 1),
+              "words_per_s": round(words_seen / max(seconds, 1e-9)), "benchmarks": benches,
+              "dropped_documents": dropped}
     if cfg.report:
         write_json(Path(cfg.report), report)
     print(f"decontam {cfg.out}: kept {docs - len(dropped):,} of {docs:,} docs, dropped {len(dropped):,} "
-          f"({cfg.mode} rule), {docs / max(seconds, 1e-9):,.0f} docs/s, {words / max(seconds, 1e-9):,.0f} words/s",
-          file=sys.stdout)
+          f"({cfg.mode} rule), {docs / max(seconds, 1e-9):,.0f} docs/s, "
+          f"{words_seen / max(seconds, 1e-9):,.0f} words/s", file=sys.stdout)
     return report

@@ -139,19 +139,22 @@ def record_text(record: dict[str, Any], field: str, path: Path | str, lineno: in
     return text
 
 
-def input_files(inputs: list[str]) -> list[Path]:
-    """JSONL(.gz) inputs, directories expanded (sorted); a missing path is a HareError."""
+def input_files(inputs: list[str], suffixes: tuple[str, ...] = (".jsonl", ".jsonl.gz"), flag: str = "--inputs",
+                ) -> list[Path]:
+    """Files named by `inputs`, directories expanded to their files ending in `suffixes` (sorted); a missing path,
+    or no file at all, is a HareError that names `flag`."""
+    kinds = ", ".join(suffixes)
     files: list[Path] = []
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.name.endswith((".jsonl", ".jsonl.gz")))
+            files += sorted(p for p in path.rglob("*") if p.name.endswith(suffixes))
         elif path.is_file():
             files.append(path)
         else:
-            raise HareError(f"input '{item}' does not exist; pass JSONL or JSONL.gz files or directories of them")
+            raise HareError(f"{flag} path '{item}' does not exist; pass {kinds} files or directories of them")
     if not files:
-        raise HareError("no input files found; pass JSONL or JSONL.gz files with --inputs")
+        raise HareError(f"no {kinds} files found in {inputs}; check {flag}")
     return files
 
 
