@@ -108,7 +108,7 @@ class VllmEngine(Engine):
         if not torch.cuda.is_available():
             raise HareError("--backend vllm needs a CUDA GPU and none is visible; "
                             "use --backend transformers (CPU or GPU) or llama.cpp")
-        check_checkpoint_dir(model_dir)
+        model_dir = str(check_checkpoint_dir(model_dir) or model_dir)  # a .gguf file or base name → its checkpoint
         self.tok = self.chat_tokenizer = load_tokenizer(model_dir)
         self.model_name, self.functional_tokens = model_name, num_functional_tokens(self.tok)
         self.vocab_size = len(self.tok)
