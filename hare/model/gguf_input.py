@@ -44,6 +44,7 @@ def cache_root() -> Path:
 
 
 def is_gguf(path: Path) -> bool:
+    """By name, so a broken `.gguf` file is reported as a broken GGUF, not as "not a directory"."""
     return path.suffix.lower() == GGUF_SUFFIX
 
 
@@ -60,8 +61,8 @@ def cached_checkpoint(src: Path) -> Path:
     if (out / "config.json").is_file():
         return out
     convert(src, out)
-    for stale in out.parent.glob(prefix + "*"):  # earlier versions of the same file
-        if stale != out and not stale.name.startswith("."):
+    for stale in out.parent.glob(prefix + "*"):  # earlier versions of the same file (temp dirs are hidden)
+        if stale != out:
             remove(stale)
     return out
 

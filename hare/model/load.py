@@ -3,8 +3,10 @@
 A HARE checkpoint is exactly what `transformers` writes: `config.json`, `model.safetensors`,
 `generation_config.json` and the tokenizer files (plus `tokenizer.model` and `added_tokens.json` for
 llama.cpp's converter). Nothing HARE-specific is needed to read it back, which is what keeps vLLM and
-llama.cpp working on our outputs. Writes go to a temporary sibling directory that is renamed into
-place only when complete, so an interrupted save never leaves a half checkpoint behind.
+llama.cpp working on our outputs. `--model` may also name a `.gguf` file or a named base; both
+resolve, through `check_checkpoint_dir`, to such a directory in the cache. Writes go to a temporary
+sibling directory that is renamed into place only when complete, so an interrupted save never
+leaves a half checkpoint behind.
 """
 
 from __future__ import annotations
