@@ -10,7 +10,7 @@ import pytest
 
 from hare.cli import main
 from hare.data.dedup import DedupConfig, run
-from hare.data.ngrams import normalize
+from hare.data.ngrams import normalize, shingles, words
 from hare.errors import HareError
 
 BASE = ("The red fox crossed the frozen river at dawn while the village still slept and the baker lit his ovens "
@@ -56,3 +56,36 @@ def test_bad_line_names_file_and_line(tmp_path, capsys):
                  "--text-field", "body"])
     err = capsys.readouterr().err
     assert code == 2 and "m.jsonl' line 1" in err and "Traceback" not in err
+
+
+# 45 words, 41 word 5-grams; one changed word leaves 36 shared of 46: Jaccard 0.78, just below 0.8
+FERRY = ("On the first cold morning of autumn the ferry left the harbour late because fog had settled over the water "
+         "and the captain waited for the lighthouse beam to cut through before steering past the rocks toward the "
+         "island where the market opened at nine")
+FERRY_SKIPPER = FERRY.replace("the captain", "the skipper")
+
+
+def test_a_near_miss_just_below_the_threshold_is_kept(tmp_path):
+    a, b = (set(shingles(words(t), 5)) for t in (FERRY, FERRY_SKIPPER))
+    assert 0.75 < len(a & b) / len(a | b) < 0.8
+    corpus = write_jsonl(tmp_path / "c.jsonl", [FERRY, FERRY_SKIPPER])
+    report = run(DedupConfig(inputs=[str(corpus)], out=str(tmp_path / "o.jsonl")))
+    assert report["kept"] == 2 and report["removed"] == []
+    report = run(DedupConfig(inputs=[str(corpus)], out=str(tmp_path / "o.jsonl"), threshold=0.7, overwrite=True))
+    assert report["near_duplicates"] == 1 and 0.7 <= report["removed"][0]["jaccard"] < 0.8
+
+
+def test_report_names_the_sources_that_repeat(tmp_path):
+    rows = [{"text": BASE, "strategy": "textbook", "template": "planet_intro"},
+            {"text": BASE, "strategy": "textbook", "template": "planet_intro"},
+            {"text": NEAR, "strategy": "textbook", "template": "planet_age"},
+            {"text": OTHER, "strategy": "math", "template": "shop"}]
+    corpus = tmp_path / "s.jsonl"
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = run(DedupConfig(inputs=[str(corpus)], out=str(tmp_path / "o.jsonl")))
+    assert report["by_source"] == {"textbook/planet_intro": {"documents": 2, "exact": 1, "near": 0},
+                                   "textbook/planet_age": {"documents": 1, "exact": 0, "near": 1},
+                                   "math/shop": {"documents": 1, "exact": 0, "near": 0}}
+    assert [r["source"] for r in report["removed"]] == ["textbook/planet_intro", "textbook/planet_age"]
+    plain = run(DedupConfig(inputs=[str(write_jsonl(tmp_path / "p.jsonl", [BASE, BASE]))], out=str(tmp_path / "p.out")))
+    assert "by_source" not in plain and "source" not in plain["removed"][0]

@@ -11,7 +11,10 @@ Documents are read in order (files as given, then line by line). Two passes happ
 Kept documents are written unchanged (the original JSON line) to `--out`, atomically (gzip when it
 ends in .gz). `--report` gets a JSON report: counts, and for every removed document its
 `file:line`, the `file:line` of the kept document it duplicates, `exact` or `near`, and the
-estimated Jaccard. Memory grows with the kept documents (one MinHash each), as for any MinHash-LSH.
+estimated Jaccard. When records name where they came from (`hare data synth` writes `strategy` and
+`template`), the report also counts documents and duplicates per source (`by_source`, most
+repeated first), so the templates that repeat themselves are named. Memory grows with the kept
+documents (one MinHash each), as for any MinHash-LSH.
 
     hare data dedup --inputs a.jsonl.gz b.jsonl --out clean.jsonl.gz --report dedup.json
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,8 @@ from typing import Any
 from hare.config import option
 from hare.data.ngrams import AtomicLines, input_files, iter_jsonl, record_text, shingles, text_digest, words, write_json
 from hare.errors import HareError
+
+SOURCE_FIELDS = ("strategy", "template")  # record fields that say where a document came from, when present
 
 
 @dataclass
@@ -89,6 +95,12 @@ class Deduplicator:
         return None
 
 
+def _most_repeated_first(by_source: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
+    order = sorted(by_source, key=lambda source: -by_source[source]["exact"] - by_source[source]["near"])
+    return {s: {"documents": by_source[s]["documents"], "exact": by_source[s]["exact"], "near": by_source[s]["near"]}
+            for s in order}
+
+
 def run(cfg: DedupConfig) -> dict[str, Any]:
     """Deduplicate `cfg.inputs` into `cfg.out`; returns the report (also written to `cfg.report`)."""
     cfg.validate()
@@ -96,6 +108,7 @@ def run(cfg: DedupConfig) -> dict[str, Any]:
     dedup = Deduplicator(cfg.threshold, cfg.num_perm, cfg.ngram)
     where: dict[int, str] = {}  # kept doc id → "file:line"
     removed: list[dict[str, Any]] = []
+    by_source: dict[str, Counter[str]] = defaultdict(Counter)  # "strategy/template" → documents, exact, near
     counts = {"documents": 0, "kept": 0, "exact_duplicates": 0, "near_duplicates": 0}
     start = time.monotonic()
     with AtomicLines(Path(cfg.out)) as out:
@@ -105,6 +118,9 @@ def run(cfg: DedupConfig) -> dict[str, Any]:
                 doc_id = counts["documents"]
                 counts["documents"] += 1
                 verdict = dedup.check(doc_id, text)
+                source = "/".join(str(record[k]) for k in SOURCE_FIELDS if k in record)
+                if source:
+                    by_source[source]["documents"] += 1
                 if verdict is None:
                     where[doc_id] = f"{path}:{lineno}"
                     counts["kept"] += 1
@@ -112,11 +128,15 @@ def run(cfg: DedupConfig) -> dict[str, Any]:
                     continue
                 kind, kept, jaccard = verdict
                 counts[f"{kind}_duplicates"] += 1
+                if source:
+                    by_source[source][kind] += 1
                 removed.append({"doc": f"{path}:{lineno}", "duplicate_of": where[kept], "kind": kind,
-                                "jaccard": round(jaccard, 4)})
+                                "jaccard": round(jaccard, 4), **({"source": source} if source else {})})
     seconds = time.monotonic() - start
     report = {**counts, "threshold": cfg.threshold, "num_perm": cfg.num_perm, "ngram": cfg.ngram,
               "inputs": [str(p) for p in files], "out": cfg.out, "seconds": round(seconds, 3), "removed": removed}
+    if by_source:
+        report["by_source"] = _most_repeated_first(by_source)
     if cfg.report:
         write_json(Path(cfg.report), report)
     print(f"dedup {cfg.out}: kept {counts['kept']:,} of {counts['documents']:,} docs "
