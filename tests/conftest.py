@@ -213,3 +213,49 @@ def tool_model(micro_dir, tmp_path_factory) -> Path:
         "data.epochs=0", "train.max_steps=100", "data.seq_len=128", "train.global_batch_tokens=512",
         "train.micro_batch_size=4", "optim.lr=5e-3", "schedule.warmup_steps=5", "train.precision=fp32",
         "log.progress=false", "checkpoint.every_steps=0"]))
+
+
+CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}"
+          "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+
+def byte_level_tokenizer(texts: list[str], vocab: int = 700):
+    """A GPT-2-style byte-level BPE with ChatML turns, as SmolLM2, Llama 3 or Qwen bring (trained here on
+    `texts`, so that words are whole tokens as in a real vocabulary)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+    backend.train_from_iterator(texts, trainers.BpeTrainer(
+        vocab_size=vocab, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<|im_start|>", eos_token="<|im_end|>",
+                                  pad_token="<|endoftext|>", unk_token="<|endoftext|>")
+    tok.chat_template = CHATML
+    return tok
+
+
+@pytest.fixture(scope="session")
+def foreign_dir(tmp_path_factory) -> Path:
+    """A tiny Llama model with a byte-level BPE tokenizer and its own ChatML template: a foreign base."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from hare.tools.calls import render
+    from hare.tools.data import ToolDataConfig, generate
+    from hare.tools.spec import load_spec
+
+    android = load_spec("android")
+    records = generate(ToolDataConfig(per_function=10, irrelevant=20, parallel=10, seed=1))["train"]
+    tok = byte_level_tokenizer([r["query"] for r in records] + [render(r["calls"], android) for r in records]
+                               + [r["query"] for r in TOOL_RECORDS])
+    torch_seed = __import__("torch").manual_seed(0)
+    del torch_seed
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=3,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    out = tmp_path_factory.mktemp("ckpt") / "foreign"
+    LlamaForCausalLM(config).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out

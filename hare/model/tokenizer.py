@@ -148,14 +148,22 @@ def num_functional_tokens(tok: PreTrainedTokenizerFast) -> int:
     return n
 
 
+def is_hare_vocabulary(tok: PreTrainedTokenizerFast) -> bool:
+    """True for Mistral's v1 pieces with HARE's tokens after them (a HARE model, not a foreign base)."""
+    return tok.convert_ids_to_tokens(1) == "<s>" and tok.convert_tokens_to_ids(ROUND_START) == BASE_VOCAB_SIZE
+
+
 def save_tokenizer(tok: PreTrainedTokenizerFast, directory: str | os.PathLike) -> None:
-    """Save in HF form plus `tokenizer.model` and `added_tokens.json`.
+    """Save in HF form; for HARE's vocabulary also `tokenizer.model` and `added_tokens.json`.
 
     llama.cpp's `convert_hf_to_gguf.py` and older sentencepiece-based loaders read those two files
-    rather than `tokenizer.json`.
+    rather than `tokenizer.json`. A foreign base (another vocabulary, e.g. SmolLM2's byte-level BPE)
+    is saved as transformers saves it: Mistral's sentencepiece model would misdescribe it.
     """
     directory = Path(directory)
     tok.save_pretrained(directory)
+    if not is_hare_vocabulary(tok):
+        return
     shutil.copyfile(sentencepiece_model_path(), directory / "tokenizer.model")
     extra = {t: i for t, i in tok.get_vocab().items() if i >= BASE_VOCAB_SIZE}
     (directory / "added_tokens.json").write_text(json.dumps(extra, indent=2) + "\n")

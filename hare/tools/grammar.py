@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 _QUOTED = r"""(?:'[^'\\\n<]*'|"[^"\\\n<]*")"""  # no "<": a functional token never sits inside a value
 _BYTE = re.compile(r"<0x([0-9A-F]{2})>")
+_TOKEN = re.compile(r"<api_(\d+|end)>")
 _LAST_CALL = re.compile(r".*<api_(\d+)>", re.DOTALL)
 _STRING = re.compile(r"'[^']*'|\"[^\"]*\"")
 _CALL_OR_VALUE = re.compile(r"<api_(\d+)>|(\w+)=\s*(['\"])")
@@ -101,16 +102,45 @@ def token_texts(tok: PreTrainedTokenizerFast) -> tuple[list[str | None], list[in
     Once per tokenizer: every spec's grammar shares them."""
     texts: list[str | None] = []
     control = {tok.bos_token, tok.eos_token, tok.unk_token, tok.pad_token, ROUND_START, ROUND_END}
+    control |= {t.content for t in tok.added_tokens_decoder.values() if not _TOKEN.fullmatch(t.content)}
+    text_of = _byte_level_text if _is_byte_level(tok) else _sentencepiece_text
     for piece in tok.convert_ids_to_tokens(list(range(len(tok)))):
-        byte = _BYTE.fullmatch(piece or "")
         if piece is None or piece in control:
             texts.append(None)
-        elif byte:
-            code = int(byte.group(1), 16)
-            texts.append(chr(code) if 32 <= code < 127 else None)
+        elif _TOKEN.fullmatch(piece):
+            texts.append(piece)
         else:
-            texts.append(piece.replace("\u2581", " "))
+            texts.append(text_of(piece))
     return texts, [t for t, piece in enumerate(texts) if piece and piece[0] in "'\""]
+
+
+def _is_byte_level(tok: PreTrainedTokenizerFast) -> bool:
+    """GPT-2-style byte-level BPE (SmolLM2, Llama 3, Qwen): pieces spell bytes as printable characters."""
+    return type(tok.backend_tokenizer.decoder).__name__ == "ByteLevel"
+
+
+def _sentencepiece_text(piece: str) -> str | None:
+    byte = _BYTE.fullmatch(piece)
+    if byte:
+        code = int(byte.group(1), 16)
+        return chr(code) if 32 <= code < 127 else None
+    return piece.replace("\u2581", " ")
+
+
+@cache
+def _byte_decoder() -> dict[str, int]:
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    return {char: byte for byte, char in bytes_to_unicode().items()}
+
+
+def _byte_level_text(piece: str) -> str | None:
+    """The piece's bytes as text; None for a piece that is not whole UTF-8 (part of a character)."""
+    decoder = _byte_decoder()
+    try:
+        return bytes(decoder[c] for c in piece).decode("utf-8")
+    except (KeyError, UnicodeDecodeError):
+        return None
 
 
 def is_free_text(schema: dict[str, Any]) -> bool:

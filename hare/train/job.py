@@ -59,6 +59,14 @@ def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist) -> nn.Module:
     return wrap(CausalLMLoss(model, compile=cfg.compile), cfg.parallel, d, layers=list(model.model.layers))
 
 
+def choose_precision(cfg: TrainConfig, d: Dist) -> str:
+    """Settle `precision=auto` for this machine before anything runs; returns what the log should say."""
+    from hare.train.precision import resolve
+
+    cfg.precision, why = resolve(cfg.precision, d.device)  # type: ignore[assignment]
+    return f"{cfg.precision} ({why})"
+
+
 def find_checkpoint(out: str, resume: bool) -> Path | None:
     """The checkpoint to resume from; a run directory with checkpoints is never silently reused."""
     from hare.errors import HareError

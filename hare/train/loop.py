@@ -29,7 +29,8 @@ class TrainConfig:
     max_steps: int = option(1000, "optimizer steps to train for")
     global_batch_tokens: int = option(2_097_152, "tokens per optimizer step over all ranks (HARE: 1024 × 2048)")
     micro_batch_size: int = option(8, "sequences per forward pass on each rank; accumulation makes up the rest")
-    precision: Literal["bf16", "fp32"] = option("bf16", "bf16 autocast with fp32 master weights, or plain fp32")
+    precision: Literal["auto", "bf16", "fp32"] = option(
+        "bf16", "bf16 autocast with fp32 master weights, plain fp32, or auto: the faster on this machine (measured)")
     parallel: Literal["ddp", "fsdp2"] = option("ddp", "replicate (DDP) or shard (FSDP2 fully_shard) the model")
     activation_checkpointing: bool = option(False, "recompute layer activations in backward to save memory")
     compile: bool = option(False, "torch.compile the model")

@@ -90,6 +90,7 @@ def train(cfg: PretrainConfig, resume: bool = False) -> Path:
     if not cfg.data.path:
         raise HareError("no training data: pass --data DIR (a directory written by `hare data pack`)")
     d = init(cfg.train.device)
+    precision = job.choose_precision(cfg.train, d)
     found = job.find_checkpoint(cfg.out, resume)
     meta = load_meta(cfg.data.path)
     hf_model, tok = start_model(cfg.model, cfg.train.seed)
@@ -113,7 +114,7 @@ def train(cfg: PretrainConfig, resume: bool = False) -> Path:
         batches=GlobalBatches(train_windows, global_seqs, cfg.data.seed), export=export,
         evaluate=validation if len(val_windows) else None,  # no held-out sequence: no validation
         describe=f"{len(train_windows):,} sequences of {cfg.data.seq_len} tokens, {global_seqs} per step "
-                 f"({accum} micro-batches of {cfg.train.micro_batch_size} × {d.world} ranks)",
+                 f"({accum} micro-batches of {cfg.train.micro_batch_size} × {d.world} ranks), {precision}",
     ), d, found, resume)
 
 

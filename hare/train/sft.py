@@ -37,6 +37,8 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]
 class SFTModelConfig:
     path: str = option("", "base checkpoint directory to fine-tune")
     functional_tokens: int = option(0, "ensure this many <api_i> tool tokens (+ <api_end>) exist")
+    freeze_layers: int = option(0, "keep the embeddings and the lowest N decoder layers fixed and train the rest "
+                                   "(backward stops at layer N: a pretrained base tunes faster on a CPU)")
 
 
 @dataclass
@@ -115,16 +117,22 @@ def resolve(args: SFTArgs) -> SFTConfig:
 
 
 def add_hare_tokens(model: PreTrainedModel, tok: PreTrainedTokenizerFast, functional_tokens: int) -> int:
-    """Give a base model HARE's chat (and tool) tokens and template; returns how many tokens were added."""
+    """Give a base model HARE's chat (and tool) tokens and template; returns how many tokens were added.
+
+    A foreign base that brings a chat template of its own (an instruct model such as SmolLM2, whose
+    ChatML turns its instruction tuning answers to) keeps that template and gets only the tool
+    tokens: HARE's `<round_start>`/`<round_end>` would be untrained rows where trained ones exist.
+    A base without a template gets HARE's template and its two tokens."""
     import torch
 
     from hare.model.presets import padded_vocab_size
-    from hare.model.tokenizer import CHAT_TEMPLATE, ROUND_END, added_tokens
+    from hare.model.tokenizer import CHAT_TEMPLATE, ROUND_END, ROUND_START, added_tokens, is_hare_vocabulary
 
-    missing = [t for t in added_tokens(functional_tokens) if t not in tok.get_vocab()]
+    native = bool(tok.chat_template) and not is_hare_vocabulary(tok)
+    wanted = [t for t in added_tokens(functional_tokens) if not (native and t in (ROUND_START, ROUND_END))]
+    missing = [t for t in wanted if t not in tok.get_vocab()]
     if missing:
         tok.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
-    tok.chat_template = CHAT_TEMPLATE
     rows = model.get_input_embeddings().weight.shape[0]
     if len(tok) > rows:
         with torch.no_grad():
@@ -133,6 +141,9 @@ def add_hare_tokens(model: PreTrainedModel, tok: PreTrainedTokenizerFast, functi
             model.resize_token_embeddings(padded_vocab_size(len(tok)), mean_resizing=False)
             model.get_input_embeddings().weight[rows:] = old_in
             model.get_output_embeddings().weight[rows:] = old_out
+    if native:
+        return len(missing)
+    tok.chat_template = CHAT_TEMPLATE
     eos = model.generation_config.eos_token_id
     eos = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
     round_end = tok.convert_tokens_to_ids(ROUND_END)
@@ -213,6 +224,7 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
     if not cfg.model.path or check_checkpoint_dir(cfg.model.path) is None:
         raise HareError("pass --model DIR: the local base checkpoint to fine-tune")
     d = init(cfg.train.device)
+    precision = job.choose_precision(cfg.train, d)
     found = job.find_checkpoint(cfg.out, resume)
     hf_model, tok = load_model(cfg.model.path, device="cpu", dtype="float32")
     added = add_hare_tokens(hf_model, tok, cfg.model.functional_tokens)  # grows embeddings to fit
@@ -224,8 +236,11 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
     if cfg.data.epochs > 0:
         cfg.train.max_steps = max(1, math.ceil(cfg.data.epochs * len(rows) / global_rows))
     lora_config = None
+    if cfg.model.freeze_layers:
+        freeze_lower(hf_model, cfg.model.freeze_layers, first_new_row=len(tok) - added)
     if cfg.lora.enabled:  # new or re-initialised token rows must train, or they mean nothing
-        lora_config = _apply_lora(hf_model, cfg.lora, train_embeddings=added > 0 or bool(token_init))
+        lora_config = _apply_lora(hf_model, cfg.lora, train_embeddings=added > 0 or bool(token_init),
+                                  first_layer=cfg.model.freeze_layers)
     model = job.prepare(hf_model, cfg.train, d)
 
     def export(directory: Path, full: dict[str, torch.Tensor]) -> None:
@@ -250,6 +265,8 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
                 f"{stats['truncated']} truncated, {stats['dropped']} "
                 f"dropped as too long) in {len(rows):,} sequences, {global_rows} per step, "
                 f"{'LoRA r=' + str(cfg.lora.r) if cfg.lora.enabled else 'full fine-tuning'}"
+                f"{', layers ' + str(cfg.model.freeze_layers) + '+ trained' if cfg.model.freeze_layers else ''}"
+                f", {precision}"
                 f"{', ' + str(added) + ' tokens added' if added else ''}")
     return job.run(job.Job(
         name="sft", cfg=cfg, model=model, model_config=hf_model.config, seq_len=cfg.data.seq_len,
@@ -258,19 +275,52 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
     ), d, found, resume)
 
 
-def _apply_lora(model: PreTrainedModel, lora: LoraSettings, train_embeddings: bool) -> Any:
-    """Inject LoRA layers in place (peft); new token rows need trainable embeddings to mean anything."""
+def freeze_lower(model: PreTrainedModel, layers: int, first_new_row: int) -> None:
+    """Train only the decoder layers from `layers` up, the final norm and the output rows of new tokens.
+
+    Nothing below layer `layers` needs a gradient then, so backward stops there: with 20 of a 30-layer
+    base frozen a step costs about half. Tied embeddings are untied first — the new tokens' output
+    rows must learn while their input rows, read at the bottom, stay fixed (a trainable input row
+    would pull the backward through every frozen layer again)."""
+    import torch
+
+    total = len(model.model.layers)
+    if not 0 < layers < total:
+        raise HareError(f"model.freeze_layers must be between 1 and {total - 1} for this {total}-layer model, "
+                        f"got {layers}")
+    if model.config.tie_word_embeddings:
+        model.lm_head.weight = torch.nn.Parameter(model.lm_head.weight.detach().clone())
+        model.config.tie_word_embeddings = False
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in [*model.model.layers[layers:].parameters(), *model.model.norm.parameters()]:
+        p.requires_grad_(True)
+    head = model.lm_head.weight.requires_grad_(True)
+    new_rows = (torch.arange(head.shape[0]) >= first_new_row)[:, None]
+    head.register_hook(lambda grad: grad * new_rows.to(grad.dtype))
+
+
+def _apply_lora(model: PreTrainedModel, lora: LoraSettings, train_embeddings: bool, first_layer: int = 0) -> Any:
+    """Inject LoRA layers in place (peft), on the layers from `first_layer` up; new token rows need
+    trainable embeddings to mean anything (with frozen lower layers, `freeze_lower` has made the
+    output rows trainable already)."""
     try:
         from peft import LoraConfig, inject_adapter_in_model
     except ImportError:
         raise HareError("LoRA needs peft: bash scripts/setup.sh train") from None
+    head = model.get_output_embeddings().weight
+    keep_head = first_layer > 0 and head.requires_grad
     for p in model.parameters():
         p.requires_grad_(False)
+    layers = list(range(first_layer, len(model.model.layers))) if first_layer else None
     config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                        target_modules=lora.target_modules)
+                        target_modules=lora.target_modules, layers_to_transform=layers)
     inject_adapter_in_model(config, model)
-    for module in (model.get_input_embeddings(), model.get_output_embeddings()) if train_embeddings else ():
-        module.weight.requires_grad_(True)
+    if keep_head:
+        head.requires_grad_(True)
+    elif train_embeddings:
+        for module in (model.get_input_embeddings(), model.get_output_embeddings()):
+            module.weight.requires_grad_(True)
     return config
 
 

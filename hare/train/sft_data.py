@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ FORMATS = ("openai", "alpaca", "sharegpt", "firefly")
 _KEYS = {"openai": "messages", "sharegpt": "conversations", "firefly": "conversation", "alpaca": "instruction"}
 _SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
 Message = dict[str, str]
+_GENERATION = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
 
 def detect_format(record: dict[str, Any]) -> str | None:
@@ -119,14 +121,38 @@ class Sample:
     where: str = ""
 
 
-def encode(tok: PreTrainedTokenizerFast, messages: list[Message], system: str) -> Sample:
-    """Render through the chat template and label exactly the generation-marked characters."""
+def render(tok: PreTrainedTokenizerFast, messages: list[Message]) -> tuple[str, list[tuple[int, int]]]:
+    """The conversation's text and the character spans of its assistant replies (with their end-of-turn).
+
+    HARE's template marks replies with `{% generation %}`; a foreign base's own template (ChatML and
+    the like) has no markers, so each reply's span is found by rendering the conversation up to its
+    prompt and up to its end: a template that renders turn by turn gives the reply as the difference.
+    """
     from transformers.utils.chat_template_utils import render_jinja_template
 
+    if _GENERATION.search(tok.chat_template):
+        (text,), (spans,) = render_jinja_template([messages], chat_template=tok.chat_template,
+                                                  return_assistant_tokens_mask=True, **tok.special_tokens_map)
+        return text, spans
+    text = tok.apply_chat_template(messages, tokenize=False)
+    spans = []
+    for k, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        head = tok.apply_chat_template(messages[:k], tokenize=False, add_generation_prompt=True)
+        upto = tok.apply_chat_template(messages[: k + 1], tokenize=False)
+        if not (upto.startswith(head) and text.startswith(upto)):
+            raise HareError("the tokenizer's chat template does not render a conversation turn by turn, so the "
+                            "assistant replies cannot be found; fine-tune with HARE's template instead")
+        spans.append((len(head), len(upto)))
+    return text, spans
+
+
+def encode(tok: PreTrainedTokenizerFast, messages: list[Message], system: str) -> Sample:
+    """Render through the chat template and label exactly the characters of the assistant replies."""
     if messages[0]["role"] != "system":
         messages = [{"role": "system", "content": system}, *messages]
-    (text,), (spans,) = render_jinja_template([messages], chat_template=tok.chat_template,
-                                              return_assistant_tokens_mask=True, **tok.special_tokens_map)
+    text, spans = render(tok, messages)
     enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
     labels = [IGNORE] * len(enc.input_ids)
     for i, (start, end) in enumerate(enc.offset_mapping):
