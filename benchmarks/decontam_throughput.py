@@ -6,6 +6,10 @@ Synthesises a benchmark set the size of the six (MMLU 14,042 + ARC-Challenge 1,1
 decontamination, and reports docs/s and the extrapolated time for 1M documents.
 
     .venv/bin/python benchmarks/decontam_throughput.py --docs 20000 --workers 2
+
+`--workdir DIR` keeps the synthesised corpus and benchmarks in DIR and reuses them on the next run
+with the same `--docs` (synthesising a million documents takes longer than checking them), so two
+versions of decontam can be timed on the same files one after the other.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -73,6 +78,21 @@ def synthesise(root: Path, docs: int, seed: int = 0) -> tuple[Path, Path]:
     return corpus, bench_dir
 
 
+def prepare(root: Path, docs: int) -> tuple[Path, Path]:
+    """The corpus and benchmark directory under `root`, synthesised unless a run with as many docs left them."""
+    marker = root / f"synthesised-{docs}"
+    if marker.exists():
+        return root / "corpus.jsonl", root / "benchmarks"
+    for stale in ("corpus.jsonl", "clean.jsonl"):
+        (root / stale).unlink(missing_ok=True)
+    shutil.rmtree(root / "benchmarks", ignore_errors=True)
+    t0 = time.monotonic()
+    corpus, benches = synthesise(root, docs)
+    marker.touch()
+    print(f"synthesised {docs:,} docs and {sum(n for _, n, _ in SIX):,} items in {time.monotonic() - t0:.1f} s")
+    return corpus, benches
+
+
 def main() -> None:
     from hare.data.decontam import DecontamConfig, run
 
@@ -80,16 +100,15 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=1_000_000, help="training documents to synthesise")
     parser.add_argument("--workers", type=int, default=2, help="decontam worker processes")
     parser.add_argument("--mode", choices=["hare", "gpt3"], default="hare")
+    parser.add_argument("--workdir", help="keep the synthesised files here and reuse them (default: a temp dir)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        t0 = time.monotonic()
-        corpus, benches = synthesise(root, args.docs)
-        items = sum(n for _, n, _ in SIX)
-        print(f"synthesised {args.docs:,} docs and {items:,} items in {time.monotonic() - t0:.1f} s")
+        root = Path(args.workdir or tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        corpus, benches = prepare(root, args.docs)
         t0 = time.monotonic()
         report = run(DecontamConfig(inputs=[str(corpus)], out=str(root / "clean.jsonl"), benchmarks=[str(benches)],
-                                    workers=args.workers, mode=args.mode))
+                                    workers=args.workers, mode=args.mode, overwrite=True))
         seconds = time.monotonic() - t0  # includes loading and indexing the benchmarks
         rate = args.docs / seconds
         print(json.dumps({"docs": args.docs, "workers": args.workers, "mode": args.mode, "dropped": report["dropped"],

@@ -29,9 +29,9 @@ GSM = ("Practice sheet. Priyanka bakes 4 trays of muffins with 9 muffins on each
        "school fair and gives 5 to her neighbours. How many muffins does she have left? She baked 4 * 9 = 36 muffins. "
        "She gave away 23 + 5 = 28 muffins. She has 36 - 28 = 8 left. #### 8")
 CLEAN = "Hares are fast runners and can reach speeds of seventy kilometres per hour across open fields in spring."
-# Shares one of the five 13-grams of an MMLU question.
-PARTIAL = ("Quiz night notes: which organ of a garden snail is mainly responsible for scraping algae from "
-           "aquarium glass, nobody knew.")
+# Shares one of the four 13-grams of an MMLU question (16 words once the article "a" is dropped).
+PARTIAL = ("Quiz night notes: which organ of a garden snail is mainly responsible for scraping algae from the "
+           "glass of an aquarium, nobody knew.")
 
 
 def write_jsonl(path: Path, texts: list[str]) -> Path:
@@ -85,9 +85,9 @@ def test_contaminated_documents_dropped(tmp_path):
     assert by_name["gsm8k.jsonl"]["documents_dropped"] == 1
     assert sum(b["documents_dropped"] for b in report["benchmarks"]) == 2
     assert [d["doc"] for d in report["dropped_documents"]] == [f"{corpus}:1", f"{corpus}:3"]
-    # a short context, so its ending must show too: 4 of the ending's 16 4-grams hold "kids" instead of "children"
+    # a short context, so its ending must show too: 4 of the ending's 15 4-grams hold "kids" instead of "children"
     assert report["dropped_documents"][0] == {"doc": f"{corpus}:1", "benchmark": "hellaswag.jsonl", "item": 2,
-                                              "matched": {"question": 1.0, "answer": 0.75}}
+                                              "matched": {"question": 1.0, "answer": 0.7333}}
     assert json.loads((tmp_path / "r.json").read_text())["dropped"] == 2
 
 
@@ -119,10 +119,11 @@ def test_the_framings_corpus(tmp_path, mode):
 def test_labels_and_markers_neither_make_nor_break_a_match():
     plain = decontam_words("Which gas? Oxygen Nitrogen Argon. 4 * 9 = 36 muffins.")
     for framed in ("Question: Which gas? (A) Oxygen (B) Nitrogen (C) Argon. Answer: B 4 * 9 = <<4*9=36>>36 muffins.",
-                   "1. Which gas?\nA. Oxygen\nB) Nitrogen\nC: Argon.\nThe correct answer is (B).\n4 * 9 = 36 muffins.",
+                   "1. Which gas?\nA. Oxygen\nB) Nitrogen\nC: Argon.\nAnswer: (B)\n4 * 9 = 36 muffins.",
                    "Problem: Which gas?\n(a) Oxygen (b) Nitrogen (c) Argon.\nSolution: 4 * 9 = 36 muffins.\n####"):
         assert decontam_words(framed) == plain, framed
-    assert decontam_words("I bought a car. A dog barked.") == ["i", "bought", "a", "car", "a", "dog", "barked"]
+    # the article goes with the letter A, on both sides alike; numbers inside a line stay
+    assert decontam_words("I bought a car. A dog barked.") == ["i", "bought", "car", "dog", "barked"]
     assert decontam_words("So 36 - 28 = 8. Then 9) went") == ["so", "36", "28", "8", "then", "9", "went"]
 
 

@@ -9,9 +9,10 @@ GSM8K problem as "Problem: … Solution: …" without the "#### n" line. Joined 
 an item's 13-grams spanned a field boundary, and such pages kept too few of them (the default rule
 dropped 4 of 10 in a trial).
 
-Words: option labels ("(A)", "A.", "B)"), labels such as "Question:", "Answer:", "Problem:",
-"Solution:", answer letters ("Answer: B"), numbering, "####" and GSM8K <<calc>> notes are removed
-(`decontam_words`), then the text is normalised as in dedup and the words hashed to uint64.
+Words (`decontam_words`): the text is normalised as in dedup, then option letters ("(A)", "A.",
+"B)"), label words ("Question:", "Answer:", "Problem:", "Solution:"), "####", GSM8K <<calc>> notes
+and line-opening numbers are dropped, on the item's side and the document's alike; the words are
+hashed to uint64.
 
 N-gram size per field (`gram_size`): `--n` (13) words when the field has at least
 `--min-item-ngrams` (4) of them, else `--min-n` (8) words, else the whole field as one n-gram.
@@ -27,8 +28,8 @@ short question's few 8-grams ("which of the following best describes the role of
 ordinary text on the same topic; with its correct answer beside it, the page holds what a model
 would have to recall. GPT-3's rule (`--mode gpt3`) drops on any shared n-gram of the question, of
 a choice or of a solution (fields of at least `--min-n` words). The index holds one sorted uint64
-array per n-gram size and, aligned with it, the field of each n-gram, so a document costs one
-`searchsorted` per size; answers are checked only for the rare documents whose question matched.
+array of the n-grams of every size and, aligned with it, the field of each, so a document costs one
+`searchsorted`; answers are checked only for the rare documents whose question matched.
 
 Kept documents are written unchanged to `--out` atomically; `--report` gets per-benchmark counts
 and, for every dropped document, its `file:line`, the item, and the share of each matched field's
@@ -55,6 +56,7 @@ from hare.data.ngrams import (
     input_files,
     iter_lines,
     ngram_hashes,
+    ngram_hashes_of_sizes,
     parse_record,
     record_text,
     word_hashes,
@@ -104,26 +106,30 @@ class DecontamConfig:
 
 
 # ---------------------------------------------------------------------------------------------
-# Words: markers and labels removed, then normalised as in dedup
+# Words: normalised as in dedup, without labels and markers
 
-_MARKERS = re.compile(
-    r"<<[^>]*>>"  # GSM8K calculator notes
-    r"|(?i:\b(?:the\s+)?(?:correct\s+)?answer\s*(?:is\s*)?:?\s*)\(?[A-E]\)?(?![\w(])"  # "Answer: B", "answer is (C)"
-    r"|(?i:\b(?:question|answer|problem|solution|options?|choices?|context|sentence|explanation|q)\s*\d*\s*:)"
-    r"|\(\s*(?:[A-Ea-e]|\d{1,2}|[ivx]{1,4})\s*\)"  # "(A)", "(b)", "(2)", "(iv)"
-    r"|(?<![\w.,])[A-E][.):](?=\s)"  # "A.", "B)", "C:" before a space
-    r"|(?:(?m:^)|(?<=[:.?!]\s))\s*\d{1,2}[.)](?=\s)"  # numbering: "3." or "3)" opening a line or sentence
-)
+_CALC = re.compile(r"<<[^>]*>>")  # GSM8K calculator notes: "4 * 9 = <<4*9=36>>36"
+_NUMBERING = re.compile(r"(?m)^[ \t]*(?:\d{1,2}|[ivxIVX]{1,4})[.)]")  # "3." or "iv)" opening a line
+# Labels and option letters, dropped as words on both sides: then "(A) Oxygen (B) Nitrogen Answer: B" holds
+# the words of "Oxygen Nitrogen" and nothing else, whatever the frame. Dropping the article "a" and a few
+# label words everywhere costs nothing, since items and documents lose them alike.
+LABEL_WORDS = frozenset({"a", "b", "c", "d", "e", "answer", "answers", "question", "problem", "solution",
+                         "options", "option", "choices", "q"})
 
 
 def decontam_words(text: str) -> list[str]:
-    """The words n-grams are cut from: option labels, "Answer:"-style labels, answer letters, "####" and
-    <<calc>> notes removed, then `normalize`d; a label neither makes nor breaks a match."""
-    return words(_MARKERS.sub(" ", text))
+    """The words n-grams are cut from: `normalize`d (so "####" and other punctuation go), without label
+    words and option letters, GSM8K <<calc>> notes and line-opening numbers; a label neither makes nor breaks
+    a match. Plain string tests guard the two regexes: a million documents pass through here."""
+    if "<<" in text:
+        text = _CALC.sub(" ", text)
+    if "." in text or ")" in text:
+        text = _NUMBERING.sub(" ", text)
+    return [w for w in words(text) if w not in LABEL_WORDS]
 
 
 # ---------------------------------------------------------------------------------------------
-# The index: per n-gram size, sorted hashes and the field of each
+# The index: sorted n-gram hashes and the field of each
 
 
 QUESTION, ANSWER, CHOICE = 0, 1, 2
@@ -132,12 +138,14 @@ ROLES = ("question", "answer", "choice")
 
 @dataclass
 class Index:
-    sizes: dict[int, tuple[np.ndarray, np.ndarray]]  # n → (sorted uint64 hashes, field id of each)
+    sizes: tuple[int, ...]  # the n-gram sizes the fields use
+    keys: np.ndarray  # sorted uint64 hashes of every field's n-grams, all sizes together
+    owners: np.ndarray  # field id of each key
     field_item: np.ndarray  # item of each indexed field
     field_role: np.ndarray  # QUESTION, ANSWER or CHOICE
     field_total: np.ndarray  # distinct n-grams of each field
     needs_answer: np.ndarray  # per item: its question is too short to convict a document alone
-    answers: list[list[np.ndarray]]  # per item: word hashes of each correct answer
+    answers: list[list[tuple[int, np.ndarray]]]  # per item: (size, sorted distinct n-grams) of each correct answer
     skipped: np.ndarray  # per item: question too short to index
     item_bench: np.ndarray  # benchmark number of each item
     item_local: np.ndarray  # item number within its benchmark file
@@ -172,10 +180,12 @@ def _fields(item: Item, cfg: DecontamConfig) -> Iterator[tuple[int, tuple[str, .
 
 
 def build_index(items: list[tuple[int, int, Item]], cfg: DecontamConfig) -> Index:
-    """Index the (benchmark number, item number, item) triples under cfg's n-gram rule."""
+    """Index the (benchmark number, item number, item) triples under cfg's n-gram rule. N-grams of every
+    size share one sorted array (64-bit hashes of different sizes do not collide in practice), so a
+    document costs one `searchsorted`."""
     import numpy as np
 
-    per_size: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    keys, owners, sizes = [], [], set()
     field_item, field_role, field_total = [], [], []
     needs_answer = np.zeros(len(items), dtype=bool)
     skipped = np.zeros(len(items), dtype=bool)
@@ -187,19 +197,27 @@ def build_index(items: list[tuple[int, int, Item]], cfg: DecontamConfig) -> Inde
                 needs_answer[i] = size < cfg.n and bool(item.answers)
             if not len(grams) or skipped[i]:
                 continue
-            keys, owners = per_size.setdefault(size, ([], []))
+            sizes.add(size)
             keys.append(grams)
             owners.append(np.full(len(grams), len(field_item), dtype=np.int32))
             field_item.append(i), field_role.append(role), field_total.append(len(grams))
-    sizes = {}
-    for size, (keys, owners) in sorted(per_size.items()):
-        k, o = np.concatenate(keys), np.concatenate(owners)
-        order = np.argsort(k, kind="stable")
-        sizes[size] = (k[order], o[order])
-    answers = [[word_hashes(decontam_words(a)) for a in item.answers] for _, _, item in items]
-    return Index(sizes, np.array(field_item, dtype=np.int32), np.array(field_role, dtype=np.int8),
-                 np.array(field_total, dtype=np.int64), needs_answer, answers, skipped,
-                 np.array([b for b, _, _ in items], dtype=np.int32), np.array([i for _, i, _ in items], dtype=np.int32))
+    k = np.concatenate(keys) if keys else np.empty(0, dtype=np.uint64)
+    o = np.concatenate(owners) if owners else np.empty(0, dtype=np.int32)
+    order = np.argsort(k, kind="stable")
+    answers = [[_answer_grams(a) for a in item.answers] for _, _, item in items]
+    return Index(tuple(sorted(sizes)), k[order], o[order], np.array(field_item, dtype=np.int32),
+                 np.array(field_role, dtype=np.int8), np.array(field_total, dtype=np.int64), needs_answer, answers,
+                 skipped, np.array([b for b, _, _ in items], dtype=np.int32),
+                 np.array([i for _, i, _ in items], dtype=np.int32))
+
+
+def _answer_grams(answer: str) -> tuple[int, np.ndarray]:
+    """(size, distinct n-grams) an answer is looked for by: `ANSWER_N`-grams, or the whole answer when shorter."""
+    import numpy as np
+
+    hashed = word_hashes(decontam_words(answer))
+    size = min(ANSWER_N, len(hashed))
+    return size, np.unique(ngram_hashes(hashed, size)) if size else np.empty(0, dtype=np.uint64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,35 +239,35 @@ class DocGrams:
         return self._by_size[size]
 
 
+def _present(keys: np.ndarray, grams: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(where each of `grams` would go in the sorted `keys`, whether it is there)."""
+    import numpy as np
+
+    at = np.searchsorted(keys, grams)
+    return at, keys[np.minimum(at, len(keys) - 1)] == grams if len(keys) else np.zeros(len(grams), dtype=bool)
+
+
 def field_hits(index: Index, doc: DocGrams) -> tuple[np.ndarray, np.ndarray]:
     """(field ids, share of each field's n-grams found in the document), for fields with any hit."""
     import numpy as np
 
-    found = []
-    for size, (keys, owners) in index.sizes.items():
-        grams = doc(size)
-        lo = np.searchsorted(keys, grams, "left")
-        hi = np.searchsorted(keys, grams, "right")
-        hit = hi > lo
-        if hit.any():
-            found += [owners[a:b] for a, b in zip(lo[hit], hi[hit], strict=True)]
-    if not found:
+    grams = np.unique(ngram_hashes_of_sizes(doc.hashed, index.sizes))  # sorted: each search narrows the next
+    lo, hit = _present(index.keys, grams)
+    if not hit.any():
         return np.empty(0, dtype=np.int32), np.empty(0)
-    fields, counts = np.unique(np.concatenate(found), return_counts=True)
+    hi = np.searchsorted(index.keys, grams[hit], "right")  # few n-grams hit, so this search is short
+    owners = np.concatenate([index.owners[a:b] for a, b in zip(lo[hit], hi, strict=True)])
+    fields, counts = np.unique(owners, return_counts=True)
     return fields, counts / index.field_total[fields]
 
 
 def answer_share(index: Index, item: int, doc: DocGrams) -> float:
     """The largest share of a correct answer's `ANSWER_N`-grams found in the document; an answer shorter
     than that counts only as a whole phrase (1 or 0)."""
-    import numpy as np
-
     best = 0.0
-    for hashed in index.answers[item]:
-        size = min(ANSWER_N, len(hashed))
-        if size:
-            grams = np.unique(ngram_hashes(hashed, size))
-            best = max(best, float(np.isin(grams, doc(size)).mean()))
+    for size, grams in index.answers[item]:
+        if len(grams):
+            best = max(best, float(_present(doc(size), grams)[1].mean()))
     return best
 
 

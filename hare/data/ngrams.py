@@ -68,23 +68,35 @@ def word_hashes(tokens: list[str]) -> np.ndarray:
 
 def ngram_hashes(hashed_words: np.ndarray, n: int) -> np.ndarray:
     """uint64 hashes of every word n-gram (in order, with repeats); empty when fewer than n words."""
+    return ngram_hashes_of_sizes(hashed_words, (n,))
+
+
+def ngram_hashes_of_sizes(hashed_words: np.ndarray, sizes: tuple[int, ...]) -> np.ndarray:
+    """`ngram_hashes` for each of `sizes`, concatenated in ascending size order. One pass serves every size:
+    the polynomial of an n-gram is that of its first n-1 words times the prime plus the n-th word."""
     import numpy as np
 
-    count = len(hashed_words) - n + 1
-    if count <= 0:
-        return np.empty(0, dtype=np.uint64)
+    wanted, parts = set(sizes), []
     with np.errstate(over="ignore"):
-        h = hashed_words[:count].copy()
-        for k in range(1, n):
-            h *= np.uint64(_MULT)
-            h += hashed_words[k:k + count]
+        h = hashed_words.copy()
+        for n in range(1, max(sizes, default=0) + 1):
+            count = len(hashed_words) - n + 1
+            if count <= 0:
+                break
+            if n > 1:
+                h = h[:count]
+                h *= np.uint64(_MULT)
+                h += hashed_words[n - 1:n - 1 + count]
+            if n in wanted:
+                parts.append(h.copy())
+        out = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
         # splitmix64 finaliser: spreads the polynomial's low-bit structure over all 64 bits
-        h ^= h >> np.uint64(30)
-        h *= np.uint64(0xBF58476D1CE4E5B9)
-        h ^= h >> np.uint64(27)
-        h *= np.uint64(0x94D049BB133111EB)
-        h ^= h >> np.uint64(31)
-    return h
+        out ^= out >> np.uint64(30)
+        out *= np.uint64(0xBF58476D1CE4E5B9)
+        out ^= out >> np.uint64(27)
+        out *= np.uint64(0x94D049BB133111EB)
+        out ^= out >> np.uint64(31)
+    return out
 
 
 def shingles(tokens: list[str], n: int) -> list[bytes]:
