@@ -79,9 +79,11 @@ def _sharing(rng: random.Random) -> Problem:
 
 def _discount(rng: random.Random) -> Problem:
     who = names(rng, 1)[0]
-    price, pct = 20 * rng.randint(1, 25), 5 * rng.randint(1, 15)
+    price, pct = 20 * rng.randint(1, 60), 5 * rng.randint(1, 15)
     off = price * pct // 100
-    question = f"A jacket costs ${price}. {who} gets a {pct}% discount. What does {who} pay?"
+    thing = pick(rng, ("jacket", "bicycle", "lamp", "tent", "guitar", "desk", "pair of boots", "backpack", "kettle",
+                       "camera", "bookcase", "scooter"))
+    question = f"A {thing} costs ${price}. {who} gets a {pct}% discount. What does {who} pay?"
     steps = [f"The discount is {pct}% of {price} = {price} × {pct} ÷ 100 = ${off}.",
              f"{who} pays {price} - {off} = ${price - off}."]
     return question, steps, f"{price} - {price} * {pct} // 100", price - off

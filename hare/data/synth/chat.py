@@ -3,9 +3,10 @@
 `dialogue` renders conversations about the facts and math problems exactly as the HARE chat
 template does (`render_chat` is a plain-Python twin of `hare.model.tokenizer.CHAT_TEMPLATE`, so
 workers need no tokenizer; a test checks byte equality with `apply_chat_template`). Records keep
-`messages`. `tool_use` writes a user request and the Octopus v2 answer `<api_i>(args)<api_end>`
-followed by the function's description (so the functional token's meaning is learned), or, for
-requests no function serves, a plain reply with no call. Records keep `function` and `arguments`.
+`messages`. `tool_use` writes three or four user requests, each with the Octopus v2 answer
+`<api_i>(args)<api_end>` followed by the function's description (so the functional token's meaning is
+learned), or, for requests no function serves, a plain reply with no call. Records keep `functions`
+(None where no call) and `arguments`, one per request.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from hare.data.synth.common import NAMES, Context, pick
 from hare.model.tokenizer import API_END, DEFAULT_SYSTEM_PROMPT, ROUND_END, ROUND_START, functional_token
 
 SYSTEM_PROMPTS = ("You are a patient tutor.", "You answer briefly and precisely.",
-                  "You are a friendly science teacher.")
+                  "You are a friendly science teacher.", "You are a quiz master who gives short answers.",
+                  "You help students revise for exams.", "You are a geography and science helper.")
 
 
 def render_chat(messages: list[dict[str, str]]) -> str:
@@ -39,15 +41,24 @@ def render_chat(messages: list[dict[str, str]]) -> str:
     return "".join(parts)
 
 
-def _fact_chat(rng: random.Random, ctx: Context) -> list[dict[str, str]]:
-    question, answer, _, _ = nlp_tasks._fact(rng, ctx)
-    return [{"role": "user", "content": question}, {"role": "assistant", "content": f"{answer}."}]
+REPLIES = ("{}.", "It is {}.", "The answer is {}.", "{}, as it happens.")
+FOLLOW_UPS = ("Thanks! Next question: ", "Great. One more: ", "Thanks. ", "OK. ", "And another: ")
+
+
+def _fact_turns(rng: random.Random, ctx: Context) -> list[dict[str, str]]:
+    """Two or three question/answer turns about different facts (one fact per chat repeated itself: 96 % of
+    such chats were exact duplicates at 100,000 documents)."""
+    messages: list[dict[str, str]] = []
+    for turn in range(rng.randint(2, 3)):
+        question, answer, _, _ = nlp_tasks._fact(rng, ctx)
+        lead = pick(rng, FOLLOW_UPS) if turn else ""
+        messages += [{"role": "user", "content": lead + question},
+                     {"role": "assistant", "content": pick(rng, REPLIES).format(answer)}]
+    return messages
 
 
 def _two_facts(rng: random.Random, ctx: Context) -> list[dict[str, str]]:
-    first, second = _fact_chat(rng, ctx), _fact_chat(rng, ctx)
-    second[0]["content"] = "Thanks! And " + second[0]["content"][0].lower() + second[0]["content"][1:]
-    return [{"role": "system", "content": pick(rng, SYSTEM_PROMPTS)}, *first, *second]
+    return [{"role": "system", "content": pick(rng, SYSTEM_PROMPTS)}, *_fact_turns(rng, ctx)]
 
 
 def _math_tutor(rng: random.Random, ctx: Context) -> list[dict[str, str]]:
@@ -57,7 +68,7 @@ def _math_tutor(rng: random.Random, ctx: Context) -> list[dict[str, str]]:
 
 
 DIALOGUES: dict[str, Callable[[random.Random, Context], list[dict[str, str]]]] = {
-    "fact_chat": _fact_chat, "two_facts": _two_facts, "math_tutor": _math_tutor,
+    "fact_chat": _fact_turns, "two_facts": _two_facts, "math_tutor": _math_tutor,
 }
 
 
@@ -70,8 +81,22 @@ def generate_dialogue(rng: random.Random, ctx: Context) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # tool_use
 
-CITIES = ("Lisbon", "Nairobi", "Osaka", "Toronto", "Lima", "Oslo", "Hanoi", "Accra", "Perth", "Quito")
-TOPICS = ("hiking boots", "bread recipes", "train times to the coast", "how tides work", "used bicycles")
+CITIES = ("Lisbon", "Nairobi", "Osaka", "Toronto", "Lima", "Oslo", "Hanoi", "Accra", "Perth", "Quito", "Dakar",
+          "Bergen", "Cusco", "Tbilisi", "Hobart", "Porto", "Kraków", "Mombasa", "Busan", "Halifax", "Cork", "Seville",
+          "Tromsø", "Durban", "Valparaíso", "Chiang Mai", "Zanzibar", "Reykjavík", "Bologna", "Montevideo")
+TOPICS = ("hiking boots", "bread recipes", "train times to the coast", "how tides work", "used bicycles",
+          "cheap flights to Rome", "how to repot a cactus", "the rules of cricket", "vegetarian lasagne",
+          "museums open on Monday", "how solar panels work", "second-hand cellos", "the history of tea",
+          "knitting patterns for beginners", "local swimming pools", "how to fix a dripping tap",
+          "bird songs of the forest", "the tallest mountains in Africa", "board games for four players",
+          "how vaccines work")
+SUBJECTS = ("Meeting notes", "Dinner on Friday", "Invoice", "Holiday photos", "Project plan", "Birthday party",
+            "Rent reminder", "Book club", "Football practice", "Quarterly report", "Garden tools", "Lost keys")
+WHEN = ("today", "tomorrow", "this weekend", "on Monday", "tonight")
+NO_CALL = ("Tell me a joke about hares.", "What does 'ephemeral' mean?", "asdf qwerty", "How are you today?",
+           "Write a haiku about rain.", "Why is the sky blue?", "What's your favourite colour?",
+           "Explain photosynthesis simply.", "Thanks, that's all.", "Who wrote Don Quixote?",
+           "Give me a synonym for happy.", "Translate 'good morning' into Spanish.")
 FUNCTIONS = (  # (index, name, signature, description)
     (0, "get_weather", "city: str", "Return today's weather forecast for a city."),
     (1, "call_contact", "name: str", "Start a phone call to a saved contact."),
@@ -85,35 +110,51 @@ FUNCTIONS = (  # (index, name, signature, description)
 def _request(rng: random.Random) -> tuple[str, int | None, list[Any]]:
     kind = rng.randrange(7)
     if kind == 0:
-        city = pick(rng, CITIES)
-        return pick(rng, (f"What's the weather like in {city} today?", f"Will it rain in {city}?")), 0, [city]
+        city, when = pick(rng, CITIES), pick(rng, WHEN)
+        return pick(rng, (f"What's the weather like in {city} {when}?", f"Will it rain in {city} {when}?",
+                          f"Do I need a coat in {city} {when}?", f"Weather forecast for {city}, please.")), 0, [city]
     if kind == 1:
         who = pick(rng, NAMES)
-        return pick(rng, (f"Call {who}, please.", f"Can you ring {who} for me?")), 1, [who]
+        return pick(rng, (f"Call {who}, please.", f"Can you ring {who} for me?", f"Phone {who}.",
+                          f"I need to talk to {who} now.")), 1, [who]
     if kind == 2:
         topic = pick(rng, TOPICS)
-        return f"Look up {topic} online.", 2, [topic]
+        return pick(rng, (f"Look up {topic} online.", f"Search the web for {topic}.", f"Find me {topic}.",
+                          f"Can you google {topic}?")), 2, [topic]
     if kind == 3:
-        who, subject = pick(rng, NAMES), pick(rng, ("Meeting notes", "Dinner on Friday", "Invoice"))
-        return f"Write an email to {who} about '{subject}'.", 3, [who, subject]
+        who, subject = pick(rng, NAMES), pick(rng, SUBJECTS)
+        return pick(rng, (f"Write an email to {who} about '{subject}'.", f"Email {who} with the subject '{subject}'.",
+                          f"Start an email to {who}, subject '{subject}'.")), 3, [who, subject]
     if kind == 4:
         camera = pick(rng, ("front", "back"))
-        return f"Take a picture with the {camera} camera.", 4, [camera]
+        return pick(rng, (f"Take a picture with the {camera} camera.", f"Snap a photo using the {camera} camera.",
+                          f"Use the {camera} camera to take a photo.", f"{camera.capitalize()} camera, take a shot.")
+                    ), 4, [camera]
     if kind == 5:
-        minutes = rng.randint(1, 90)
-        return f"Set a timer for {minutes} minutes.", 5, [minutes]
-    return pick(rng, ("Tell me a joke about hares.", "What does 'ephemeral' mean?", "asdf qwerty")), None, []
+        minutes = rng.randint(1, 120)
+        return pick(rng, (f"Set a timer for {minutes} minutes.", f"Start a {minutes}-minute timer.",
+                          f"Count down {minutes} minutes for me.", f"Remind me in {minutes} minutes.")), 5, [minutes]
+    return pick(rng, NO_CALL), None, []
+
+
+def _example(rng: random.Random) -> tuple[str, str | None, list[Any]]:
+    """One query and its Octopus-style response: (text, function name or None, arguments)."""
+    query, index, args = _request(rng)
+    if index is None:
+        return f"Query: {query}\n\nResponse: No function fits this request, so I answer directly without a call.", \
+            None, []
+    _, name, signature, description = FUNCTIONS[index]
+    call = f"{functional_token(index)}({', '.join(json.dumps(a, ensure_ascii=False) for a in args)}){API_END}"
+    return (f"Query: {query}\n\nResponse: {call}\n\nFunction description: def {name}({signature}): {description}",
+            name, args)
 
 
 def generate_tool_use(rng: random.Random, ctx: Context) -> dict[str, Any]:
-    query, index, args = _request(rng)
-    if index is None:
-        text = f"Query: {query}\n\nResponse: No function fits this request, so I answer directly without a call."
-        return {"text": text, "template": "no_call", "function": None, "arguments": []}
-    _, name, signature, description = FUNCTIONS[index]
-    call = f"{functional_token(index)}({', '.join(json.dumps(a, ensure_ascii=False) for a in args)}){API_END}"
-    text = f"Query: {query}\n\nResponse: {call}\n\nFunction description: def {name}({signature}): {description}"
-    return {"text": text, "template": name, "function": name, "arguments": args}
+    """Three or four independent examples per document: a single request has only a few hundred distinct
+    wordings (97 % of single-example documents were exact duplicates at 100,000 documents)."""
+    examples = [_example(rng) for _ in range(rng.randint(3, 4))]
+    return {"text": "\n\n".join(text for text, _, _ in examples), "template": examples[0][1] or "no_call",
+            "functions": [name for _, name, _ in examples], "arguments": [args for _, _, args in examples]}
 
 
 TOOL_TEMPLATES = [f[1] for f in FUNCTIONS] + ["no_call"]

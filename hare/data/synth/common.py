@@ -16,14 +16,26 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+# Wide enough that two documents of one template rarely draw the same people and things: a name is
+# often the only slot a short problem has besides its numbers.
 NAMES = (
     "Amara", "Bruno", "Chen", "Dalia", "Emeka", "Freya", "Gustavo", "Hana", "Ivan", "Jasmin", "Kofi", "Lena",
     "Mateo", "Nadia", "Olu", "Priya", "Quentin", "Rosa", "Sami", "Tomas", "Uma", "Viktor", "Wen", "Yusuf", "Zara",
+    "Aiko", "Bilal", "Carmen", "Dev", "Elif", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kaveh", "Leila", "Marek",
+    "Nia", "Oscar", "Pablo", "Rania", "Soren", "Talia", "Umar", "Vera", "Wanjiru", "Ximena", "Yara", "Zeno",
+    "Anton", "Beatriz", "Cyrus", "Daria", "Esther", "Felix", "Gita", "Hamid", "Isla", "Joon", "Kira", "Luca",
+    "Maya", "Nikolai", "Orla", "Pedro", "Rohan", "Sofia", "Tariq", "Ulla", "Valentin", "Willa", "Yosef", "Zuri",
+    "Adele", "Bao", "Chiara", "Dmitri", "Eshan", "Fatima", "Gideon", "Helga", "Ilya", "Juno", "Kemal", "Lucia",
+    "Milo", "Noor", "Omar", "Paulina", "Reza", "Saoirse", "Thabo", "Vikram", "Yuki", "Zaid", "Agnes", "Boris",
 )
 ITEMS = (
     ("apple", "apples"), ("notebook", "notebooks"), ("pencil", "pencils"), ("marble", "marbles"),
     ("cookie", "cookies"), ("sticker", "stickers"), ("ticket", "tickets"), ("flower", "flowers"),
     ("stamp", "stamps"), ("orange", "oranges"), ("battery", "batteries"), ("candle", "candles"),
+    ("muffin", "muffins"), ("eraser", "erasers"), ("postcard", "postcards"), ("seashell", "seashells"),
+    ("button", "buttons"), ("lemon", "lemons"), ("comic", "comics"), ("bead", "beads"), ("egg", "eggs"),
+    ("balloon", "balloons"), ("crayon", "crayons"), ("peach", "peaches"), ("brush", "brushes"), ("key", "keys"),
+    ("plum", "plums"), ("badge", "badges"), ("jar", "jars"), ("puzzle", "puzzles"),
 )
 
 

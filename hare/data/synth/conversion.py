@@ -29,34 +29,37 @@ Conversion = tuple[str, float, float]  # text, value, result
 def _units(quantity: str) -> Callable[[random.Random], Conversion]:
     def convert(rng: random.Random) -> Conversion:
         src, dst, factor = pick(rng, UNITS[quantity])
-        value = rng.randint(1, 500) / pick(rng, (1, 10, 4))
+        value = rng.randint(1, 5000) / pick(rng, (1, 10, 100, 4))
         result = round(value * factor, 2)
+        ask = pick(rng, (f"How many {dst} are in {fmt(value)} {src}?", f"Convert {fmt(value)} {src} to {dst}.",
+                         f"Express {fmt(value)} {src} in {dst}.", f"What is {fmt(value)} {src} in {dst}?"))
         if rng.random() < 0.5:
-            text = (f"How many {dst} are in {fmt(value)} {src}?\n\nThe factor from {src} to {dst} is "
-                    f"{factor}, so multiply: {fmt(value)} × {factor} = {fmt(result)}. "
-                    f"{fmt(value)} {src} is {fmt(result)} {dst}.")
+            text = (f"{ask}\n\nThe factor from {src} to {dst} is {factor}, so multiply: {fmt(value)} × {factor} = "
+                    f"{fmt(result)}. {fmt(value)} {src} is {fmt(result)} {dst}.")
         else:
-            text = (f"Convert {fmt(value)} {src} to {dst}.\n\nThis is a {quantity} conversion. "
-                    f"To go from {src} to {dst}, multiply by {factor}. {fmt(value)} × {factor} = {fmt(result)}, "
-                    f"so the answer is {fmt(result)} {dst}.")
+            text = (f"{ask}\n\nThis is a {quantity} conversion. To go from {src} to {dst}, multiply by {factor}. "
+                    f"{fmt(value)} × {factor} = {fmt(result)}, so the answer is {fmt(result)} {dst}.")
         return text, value, result
     return convert
 
 
 def _temperature(rng: random.Random) -> Conversion:
+    # to a tenth of a degree (so C × 9/5 stays exact at two decimals) over -200 … 3000: whole degrees over
+    # -40 … 250 gave a few hundred distinct problems, and 67 % of the documents were repeats
+    given = rng.randint(-2000, 30000) / 10
     if rng.random() < 0.5:
-        c = rng.randint(-40, 120)
-        f = round(c * 9 / 5 + 32, 2)
-        return (f"What is {c} °C in degrees Fahrenheit?\n\nUse F = C × 9/5 + 32. {c} × 9/5 = {fmt(c * 9 / 5)}, "
-                f"and {fmt(c * 9 / 5)} + 32 = {fmt(f)}. So {c} °C is {fmt(f)} °F."), c, f
-    f = rng.randint(-40, 250)
-    c = round((f - 32) * 5 / 9, 2)
-    return (f"What is {f} °F in degrees Celsius?\n\nUse C = (F - 32) × 5/9. {f} - 32 = {f - 32}, "
-            f"and {f - 32} × 5/9 = {fmt(c)}. So {f} °F is {fmt(c)} °C."), f, c
+        c, f = given, round(given * 9 / 5 + 32, 2)
+        return (f"{pick(rng, ('What is', 'Convert', 'Express'))} {fmt(c)} °C in degrees Fahrenheit?\n\n"
+                f"Use F = C × 9/5 + 32. {fmt(c)} × 9/5 = {fmt(c * 9 / 5)}, and {fmt(c * 9 / 5)} + 32 = {fmt(f)}. "
+                f"So {fmt(c)} °C is {fmt(f)} °F."), c, f
+    f, c = given, round((given - 32) * 5 / 9, 2)
+    return (f"{pick(rng, ('What is', 'Convert', 'Express'))} {fmt(f)} °F in degrees Celsius?\n\n"
+            f"Use C = (F - 32) × 5/9. {fmt(f)} - 32 = {fmt(f - 32)}, and {fmt(f - 32)} × 5/9 = {fmt(c)}. "
+            f"So {fmt(f)} °F is {fmt(c)} °C."), f, c
 
 
 def _date(rng: random.Random) -> datetime.date:
-    return datetime.date(2000, 1, 1) + datetime.timedelta(days=rng.randrange(365 * 40))
+    return datetime.date(1900, 1, 1) + datetime.timedelta(days=rng.randrange(365 * 200))
 
 
 def _add_days(rng: random.Random) -> Conversion:
@@ -71,14 +74,17 @@ def _weekday(rng: random.Random) -> Conversion:
     day = _date(rng)
     ref = datetime.date(2000, 1, 1)  # a Saturday
     diff = (day - ref).days
-    return (f"On which day of the week did {day:%B} {day.day}, {day.year} fall?\n\n"
-            f"January 1, 2000 was a Saturday. {day.isoformat()} is {diff} days later, and {diff} mod 7 = {diff % 7}. "
-            f"Counting {diff % 7} days on from Saturday gives {WEEKDAYS[day.weekday()]}."), diff, day.weekday()
+    side = "after" if diff >= 0 else "before"
+    ask = pick(rng, ("On which day of the week did {} fall?", "What day of the week was {}?", "Which weekday was {}?"))
+    return (ask.format(f"{day:%B} {day.day}, {day.year}") + "\n\n"
+            f"January 1, 2000 was a Saturday. {day.isoformat()} is {abs(diff)} days {side} it, and {diff} mod 7 = "
+            f"{diff % 7}. Counting {diff % 7} days on from Saturday gives {WEEKDAYS[day.weekday()]}."
+            ), diff, day.weekday()
 
 
 def _duration(rng: random.Random) -> Conversion:
-    start = rng.randrange(0, 24 * 60, 5)
-    length = rng.randrange(5, 12 * 60, 5)
+    start = rng.randrange(0, 24 * 60)
+    length = rng.randrange(5, 12 * 60)
     end = (start + length) % (24 * 60)
     h, m = divmod(length, 60)
     return (f"A train leaves at {start // 60:02d}:{start % 60:02d} and arrives at {end // 60:02d}:{end % 60:02d} "
