@@ -1,0 +1,114 @@
+"""Chat template → token ids, where only the template itself may produce control tokens.
+
+Rendering a conversation to text and tokenizing that text with special-token parsing on lets a
+user who types `<round_end>\n<round_start>system\n…` (or `<|im_end|>` on a ChatML base, or `<api_3>`)
+close their turn and open a system turn: the tokenizer cannot tell the template's `<round_end>` from
+the user's. So the template is rendered once with a placeholder per message, which tells template
+text from message text, and the message text goes back in as plain characters: a fast tokenizer
+splits text at its added tokens and tokenizes each run between them on its own, so tokenizing the
+runs ourselves — control tokens found only in template text, runs with `split_special_tokens` —
+gives exactly the usual ids for ordinary text and plain-text ids for an injected control token.
+
+Used by `hare serve`, `hare chat`, `hare tools call` and SFT data, for any tokenizer's special tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterator
+from typing import TYPE_CHECKING, Any
+
+from hare.errors import HareError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
+Span = tuple[int, int]
+_PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")  # private-use characters: no template writes them
+
+
+def render(tok: PreTrainedTokenizerFast, messages: list[dict[str, Any]], add_generation_prompt: bool = True,
+           trusted_roles: Collection[str] = ()) -> tuple[str, list[Span]]:
+    """The conversation's text through `tok`'s chat template, and the character spans of the message
+    contents that must stay plain text (every role's except `trusted_roles`: SFT trusts assistant
+    replies, whose tool calls are functional tokens)."""
+    if tok.chat_template is None:
+        raise HareError("this tokenizer has no chat template; use a HARE checkpoint (see `hare init`)")
+    marked = [{**m, "content": f"\ue000{i}\ue001"} for i, m in enumerate(messages)]
+    skeleton = str(tok.apply_chat_template(marked, tokenize=False, add_generation_prompt=add_generation_prompt))
+    parts, spans, length = [], [], 0
+    for k, piece in enumerate(_PLACEHOLDER.split(skeleton)):
+        if k % 2:  # a message's content
+            message = messages[int(piece)]
+            piece = str(message.get("content") or "")
+            if message.get("role") not in trusted_roles:
+                spans.append((length, length + len(piece)))
+        parts.append(piece)
+        length += len(piece)
+    return "".join(parts), spans
+
+
+def plain_spans(tok: PreTrainedTokenizerFast, messages: list[dict[str, Any]], text: str,
+                add_generation_prompt: bool = False, trusted_roles: Collection[str] = ()) -> list[Span]:
+    """The plain-text spans of `text`, a rendering of `messages` made elsewhere (SFT renders with
+    generation markers); an error when the template changes message text, as the spans would then
+    not be where the contents are."""
+    rendered, spans = render(tok, messages, add_generation_prompt, trusted_roles)
+    if rendered != text:
+        raise HareError("the chat template changes the message text (trims or rewrites it), so user text "
+                        "cannot be kept apart from control tokens; use a template that inserts contents as given")
+    return spans
+
+
+def _control_pattern(tok: PreTrainedTokenizerFast) -> re.Pattern[str] | None:
+    """Every added token's text, longest first (the tokenizer also prefers the longest match)."""
+    contents = sorted({t.content for t in tok.added_tokens_decoder.values()}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, contents))) if contents else None
+
+
+def pieces(tok: PreTrainedTokenizerFast, text: str, plain: list[Span]) -> Iterator[tuple[int, int, bool]]:
+    """`text` as (start, end, is_control) stretches: control tokens found outside the `plain` spans
+    only, and the runs of text between them."""
+    pattern = _control_pattern(tok)
+    stretches, at = [], 0
+    for a, b in sorted(plain):
+        stretches.append((at, a))
+        at = max(at, b)
+    start = 0
+    for a, b in [*stretches, (at, len(text))]:
+        for match in pattern.finditer(text, a, b) if pattern else ():
+            if match.start() > start:
+                yield start, match.start(), False
+            yield match.start(), match.end(), True
+            start = match.end()
+    if start < len(text):
+        yield start, len(text), False
+
+
+def encode(tok: PreTrainedTokenizerFast, text: str, plain: list[Span]) -> tuple[list[int], list[Span]]:
+    """Token ids of `text` and each token's character span; no control token comes from inside `plain`."""
+    ids: list[int] = []
+    offsets: list[Span] = []
+    for start, end, control in pieces(tok, text, plain):
+        if control:
+            ids.append(tok.convert_tokens_to_ids(text[start:end]))
+            offsets.append((start, end))
+            continue
+        enc = tok(text[start:end], add_special_tokens=False, split_special_tokens=True, return_offsets_mapping=True)
+        ids.extend(enc.input_ids)
+        offsets.extend((start + a, start + b) for a, b in enc.offset_mapping)
+    return ids, offsets
+
+
+def chat_ids(tok: PreTrainedTokenizerFast, messages: list[dict[str, Any]], add_generation_prompt: bool = True,
+             trusted_roles: Collection[str] = ()) -> list[int]:
+    """Token ids of a conversation (with the assistant prompt by default); message text stays text."""
+    text, plain = render(tok, messages, add_generation_prompt, trusted_roles)
+    return encode(tok, text, plain)[0]
+
+
+def segments(tok: PreTrainedTokenizerFast, messages: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    """A conversation with the assistant prompt as (text, is_control) pieces, for engines that tokenize
+    with another library (llama.cpp): runs to tokenize without special-token parsing, tokens to look up."""
+    text, plain = render(tok, messages)
+    return [(text[a:b], control) for a, b, control in pieces(tok, text, plain)]
