@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from hare.config import option
 from hare.errors import HareError
 from hare.generate import ModelArgs, SamplingArgs, generate_ids, stdout_streamer
+from hare.model.template import chat_ids
 from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
 
 if TYPE_CHECKING:
@@ -43,9 +44,7 @@ class ChatSession:
         """Token ids of the history plus the assistant generation prompt."""
         if self.tok.chat_template is None:
             raise HareError("this tokenizer has no chat template; chat with a HARE checkpoint (see `hare init`)")
-        return list(self.tok.apply_chat_template(
-            self.messages(), add_generation_prompt=True, tokenize=True, return_dict=False
-        ))
+        return chat_ids(self.tok, self.messages())  # what the user types stays text, `<round_end>` included
 
     def send(self, text: str, streamer: BaseStreamer | None = None) -> str:
         self.turns.append({"role": "user", "content": text})

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from hare.config import option, positional
 from hare.errors import HareError
+from hare.model.template import chat_ids
 from hare.model.tokenizer import API_END, ROUND_END, functional_token
 from hare.tools.calls import Call, CallError, parse
-from hare.tools.grammar import CallGrammar
+from hare.tools.grammar import CallGrammar, budget
 from hare.tools.spec import SPEC_FILE, Function, check_capacity, load_spec
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class ToolCaller:
     """A tool model, its spec and the cached prompt head, ready for many calls."""
 
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, functions: list[Function],
-                 max_new_tokens: int = 128, constrained: bool = True, copy_values: bool = False) -> None:
+                 max_new_tokens: int | None = None, constrained: bool = True, copy_values: bool = False) -> None:
         self.model, self.tok, self.functions, self.constrained = model, tok, functions, constrained
         self.copy_values = constrained and copy_values
         self._grammars: dict[str, CallGrammar] = {}
@@ -61,7 +62,8 @@ class ToolCaller:
             raise HareError("the model has no functional tokens (<api_0>…<api_end>); train a tool model with "
                             "`hare tools train`")
         check_capacity(self.functions, sum(functional_token(i) in vocab for i in range(len(self.functions))))
-        self.max_new_tokens = max_new_tokens
+        # Enough for the longest answer the spec's grammar allows, so a constrained answer always ends.
+        self.max_new_tokens = max_new_tokens or budget(self.functions)
         self.stops = {vocab[t] for t in (API_END, ROUND_END) if t in vocab} | {self.tok.eos_token_id}
         text = self.tok.apply_chat_template(tool_messages(_SENTINEL), tokenize=False, add_generation_prompt=True)
         self.head, self.tail = text.split(_SENTINEL)
@@ -90,7 +92,9 @@ class ToolCaller:
         return cache
 
     def prompt_ids(self, query: str) -> list[int]:
-        return self.tok(self.head + query + self.tail, add_special_tokens=False).input_ids
+        """The prompt with the query as plain text: a query that types `<api_3>` or `<round_end>` gets
+        characters, not control tokens (`hare.model.template`)."""
+        return chat_ids(self.tok, tool_messages(query))
 
     def grammar(self, functions: list[Function]) -> CallGrammar:
         """The answer grammar of a spec, compiled once per distinct spec (the server passes one per request;
@@ -105,6 +109,10 @@ class ToolCaller:
     def generate(self, query: str, functions: list[Function] | None = None) -> list[int]:
         """Greedy answer ids (without the stop token), reusing the cached head of the prompt; under the
         spec's call grammar unless the caller was made with `constrained=False`."""
+        return self._decode(query, functions)[0]
+
+    def _decode(self, query: str, functions: list[Function] | None) -> tuple[list[int], bool]:
+        """The answer ids and whether a stop token ended them (not the budget, nor a grammar dead end)."""
         import torch
 
         ids = self.prompt_ids(query)
@@ -123,14 +131,16 @@ class ToolCaller:
                     token, forced = int(logits.argmax()), []
                 else:
                     token = grammar.choose(text, logits, query if self.copy_values else None)
+                    if token is None:  # no token of the vocabulary continues the answer
+                        return new, False
                     text += grammar.pieces[token] or ""
                     forced = [] if token in self.stops else grammar.forced(text)  # fed with it, one pass
                     text += "".join(grammar.pieces[t] or "" for t in forced)
                 if token in self.stops:
-                    break
+                    return new, True
                 step = [token, *forced]
                 new += step
-        return new[: self.max_new_tokens]
+        return new[: self.max_new_tokens], False
 
     def _logits(self, step: list[int], cache: Any) -> torch.Tensor:
         import torch
@@ -143,9 +153,15 @@ class ToolCaller:
         """One call; `functions` replaces the spec for this query (the server gets it per request)."""
         start = time.perf_counter()
         functions = self.functions if functions is None else functions
-        new = self.generate(query, functions)
-        raw = self.tok.decode(new) + API_END
-        calls = parse(raw, functions)
+        new, ended = self._decode(query, functions)
+        raw = self.tok.decode(new)
+        if ended:  # an answer cut short is reported as such, never completed with <api_end> and parsed
+            raw += API_END
+            calls = parse(raw, functions)
+        elif len(new) >= self.max_new_tokens:
+            calls = CallError("too_long", f"the answer did not end within {self.max_new_tokens} tokens", raw)
+        else:
+            calls = CallError("syntax", "no token of the vocabulary continues the answer under the spec's grammar", raw)
         return CallResult(calls, raw, time.perf_counter() - start, len(new))
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hare.errors import HareError
+from hare.model import template
 from hare.train.loss import IGNORE
 
 if TYPE_CHECKING:
@@ -153,14 +154,15 @@ def encode(tok: PreTrainedTokenizerFast, messages: list[Message], system: str) -
     if messages[0]["role"] != "system":
         messages = [{"role": "system", "content": system}, *messages]
     text, spans = render(tok, messages)
-    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
-    labels = [IGNORE] * len(enc.input_ids)
-    for i, (start, end) in enumerate(enc.offset_mapping):
+    # System, user and tool text stay text; replies are trusted (tool-call targets are functional tokens).
+    ids, offsets = template.encode(tok, text, template.plain_spans(tok, messages, text, trusted_roles={"assistant"}))
+    labels = [IGNORE] * len(ids)
+    for i, (start, end) in enumerate(offsets):
         # A token belongs to a reply if its characters lie inside a marked span; the "▁" that the
         # tokenizer inserts before "\n" after <round_end> has an empty span at the "\n", hence <=.
         if any(s <= start and (end <= e if end > start else start < e) for s, e in spans):
-            labels[i] = enc.input_ids[i]
-    return Sample(list(enc.input_ids), labels)
+            labels[i] = ids[i]
+    return Sample(ids, labels)
 
 
 @dataclass
