@@ -12,27 +12,40 @@ the same as in the user's text (`▁San ▁Francisco`, not `San ▁Francisco`) a
 model never saw is a token-for-token copy; the parser strips the space. The bare `<api_end>` is the
 explicit no-call answer: one token, and as final as a call. Parsing goes through `ast` (literals
 only) so model output is never executed; anything that does not parse or fails the JSON Schema
-becomes a `CallError` with the raw text, never an exception."""
+becomes a `CallError` with the raw text, never an exception: the parser is total over any string
+(numbers beyond what JSON carries exactly, infinities and 400-digit integers included), because
+it reads what a model wrote, which may be anything."""
 
 from __future__ import annotations
 
 import ast
+import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from hare.model.tokenizer import API_END, functional_token
 from hare.tools.spec import Function
 
+if TYPE_CHECKING:
+    from jsonschema import FormatChecker
+
 Call = dict[str, Any]  # {"name": str, "arguments": {...}}, OpenAI's shape
-_TOKEN = re.compile(r"<api_(\d+)>")
+_TOKEN = re.compile(r"<api_(\d{1,9})>")  # bounded: int() refuses 4,300-digit strings
+# What `format: email` means here, for the grammar that writes values and the validator that reads them:
+# one "@" between non-blank parts and a dot in the domain (RFC 5322 in full is not what a phone needs),
+# bounded (a local part has at most 64 characters) so that the grammar can always finish a value.
+EMAIL = r"[^'\s@]{1,64}@[^'\s@]{1,48}\.[^'\s@]{1,16}"
+# Integers beyond 2**53 lose digits as JSON numbers in most clients, so a call that carries one is refused.
+LARGEST_NUMBER = 2**53
 
 
 @dataclass
 class CallError:
     """Why model output is not a valid call list; `raw` is the text it came from."""
 
-    kind: str  # "syntax", "unknown_function" or "invalid_arguments"
+    kind: str  # "syntax", "unknown_function", "invalid_arguments" or "too_long" (no end before the budget)
     message: str
     raw: str
 
@@ -80,8 +93,12 @@ def parse(text: str, functions: list[Function]) -> list[Call] | CallError:
             positional = [_strip(ast.literal_eval(a)) for a in node.args]
             named = {kw.arg: _strip(ast.literal_eval(kw.value)) for kw in node.keywords if kw.arg}
         except (SyntaxError, ValueError, TypeError, AttributeError, MemoryError, RecursionError):
-            return CallError("syntax", f"arguments of <api_{i}> are not name=literal pairs: {body!r}", raw)
+            return CallError("syntax", f"arguments of <api_{i}> are not name=literal pairs: {body[:200]!r}", raw)
         fn = by_index[i]
+        wild = next((v for v in [*positional, *named.values()] if not _representable(v)), None)
+        if wild is not None:
+            return CallError("invalid_arguments", f"{fn.name}: a number out of range ({str(wild)[:40]}); "
+                                                  f"numbers must be finite and within ±2**53", raw)
         if len(positional) > len(fn.properties):
             return CallError("invalid_arguments", f"{fn.name} takes {len(fn.properties)} arguments, "
                                                   f"got {len(positional)} positional", raw)
@@ -97,6 +114,23 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _representable(value: Any) -> bool:
+    """Whether every number in a literal is one JSON carries exactly (and `float()` can convert)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | bytes):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= LARGEST_NUMBER
+    if isinstance(value, float):
+        return math.isfinite(value) and abs(value) <= LARGEST_NUMBER
+    if isinstance(value, complex):
+        return False
+    if isinstance(value, dict):
+        return all(map(_representable, [*value.keys(), *value.values()]))
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(map(_representable, value))
+    return False
+
+
 def validate(fn: Function, arguments: dict[str, Any]) -> dict[str, Any] | str:
     """Arguments with defaults filled and types coerced, or the first reason they fail the schema."""
     from jsonschema import Draft202012Validator
@@ -105,11 +139,22 @@ def validate(fn: Function, arguments: dict[str, Any]) -> dict[str, Any] | str:
     if unknown:
         return f"{fn.name} has no argument {unknown[0]!r} (it takes: {', '.join(fn.properties) or 'none'})"
     full = fn.defaults | {k: _coerce(v, fn.properties[k]) for k, v in arguments.items()}
-    error = next(iter(Draft202012Validator(fn.parameters).iter_errors(full)), None)
+    error = next(iter(Draft202012Validator(fn.parameters, format_checker=_formats()).iter_errors(full)), None)
     if error is not None:
         where = ".".join(map(str, error.absolute_path)) or "arguments"
         return f"{fn.name}: {where}: {error.message}"
     return full
+
+
+@cache
+def _formats() -> FormatChecker:
+    """The formats a call is checked for: e-mail, the one the grammar also writes (jsonschema checks
+    none unless asked, and its own e-mail check is only "contains @")."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    checker.checks("email")(lambda value: not isinstance(value, str) or re.fullmatch(EMAIL, value) is not None)
+    return checker
 
 
 def _coerce(value: Any, schema: dict[str, Any]) -> Any:
@@ -120,7 +165,7 @@ def _coerce(value: Any, schema: dict[str, Any]) -> Any:
             return int(float(value))
         if kind == "number" and not isinstance(value, bool):
             return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # '1e400' as a string, 'inf', a 400-digit number
         return value
     if kind == "boolean" and isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"

@@ -13,30 +13,58 @@ values (strings with no enum, pattern or format) must also be spans of the query
 values are words the user said; it is off by default because on models that have not learnt to copy
 it measured worse (hare-tiny, 281 held-out queries: function accuracy 76.2 % with it, 81.5 % without
 — forced onto the wrong words, the model wandered into extra calls). When no span fits, the grammar
-alone decides. Parsing and validation still run afterwards."""
+alone decides. Parsing and validation still run afterwards.
+
+Three rules keep decoding total, whatever the weights (an untrained model included):
+- In the grammar's text a functional token is one private-use character (`mark`), which only that
+  token's id produces, so a model cannot spell `<api_end>` out of `<`, `api`, `_end`, `>` and then
+  find that no stop token continues it.
+- Every part of an answer is bounded (strings at `VALUE_CHARS` characters — patterns are checked to
+  be no wider —, numbers at 16 digits, one space where the format has one, `MAX_CALLS` calls) and
+  every token adds at least one character, so `budget` tokens always suffice to finish: the grammar
+  closes values and calls in time instead of running out mid-string.
+- When no token continues (a pattern the vocabulary cannot spell), `choose` answers None and the
+  caller reports a structured error; matching a user's pattern is also bounded by `MATCH_TIMEOUT`."""
 
 from __future__ import annotations
 
+import math
 import re
 from functools import cache
+from re import _parser as sre_parse
 from typing import TYPE_CHECKING, Any
 
-from hare.model.tokenizer import API_END, ROUND_END, ROUND_START, functional_token
-from hare.tools.calls import literal
-from hare.tools.spec import Function
+from hare.model.tokenizer import ROUND_END, ROUND_START, functional_token
+from hare.tools.calls import EMAIL, LARGEST_NUMBER, literal
+from hare.tools.spec import VALUE_CHARS, Function
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedTokenizerFast
 
-_QUOTED = r"""(?:'[^'\\\n<]*'|"[^"\\\n<]*")"""  # no "<": a functional token never sits inside a value
+END_MARK = "\ue000"  # <api_end> in the grammar's text
+_MARK_BASE, _MARK_LAST = 0xE100, 0xF8FF  # <api_i> is chr(_MARK_BASE + i)
+_MARKS = f"[{chr(_MARK_BASE)}-{chr(_MARK_LAST)}]"
+_PRIVATE = re.compile("[\ue000-\uf8ff]")
 _BYTE = re.compile(r"<0x([0-9A-F]{2})>")
-_TOKEN = re.compile(r"<api_(\d+|end)>")
-_LAST_CALL = re.compile(r".*<api_(\d+)>", re.DOTALL)
+_TOKEN = re.compile(r"<api_(\d{1,9}|end)>")
+_LAST_CALL = re.compile(f".*({_MARKS})", re.DOTALL)
 _STRING = re.compile(r"'[^']*'|\"[^\"]*\"")
-_CALL_OR_VALUE = re.compile(r"<api_(\d+)>|(\w+)=\s*(['\"])")
+_CALL_OR_VALUE = re.compile(f"({_MARKS})|(\\w+)= ?(['\"])")
 TOP_K = 64  # candidates checked first; then 32x as many; then the whole vocabulary
 MAX_CALLS = 4  # per answer: a request names a few independent actions, and a looping model must stop
+MATCH_TIMEOUT = 0.05  # seconds per partial match; patterns are checked up front, this is the backstop
+_DIGITS = len(str(LARGEST_NUMBER))
+
+
+def mark(index: int) -> str:
+    """The character that stands for `<api_index>` in the grammar's text."""
+    return chr(_MARK_BASE + index)
+
+
+def readable_to_marked(text: str) -> str:
+    """Answer text as the tokenizer writes it (`<api_3>(…)<api_end>`) → the grammar's text."""
+    return _TOKEN.sub(lambda m: END_MARK if m.group(1) == "end" else mark(int(m.group(1))), text)
 
 
 def _enumerate(values: list[Any]) -> str:
@@ -51,20 +79,87 @@ def value_pattern(schema: dict[str, Any]) -> str:
     if kind == "boolean":
         return "(?:True|False)"
     if kind == "integer":
-        low, high = schema.get("minimum"), schema.get("maximum")
-        if low is not None and high is not None and 0 <= high - low <= 400:
-            return _enumerate(sorted(range(int(low), int(high) + 1), key=lambda n: -len(str(n))))
-        return r"-?\d+"
+        return integer_pattern(_bound(schema, "minimum", math.ceil), _bound(schema, "maximum", math.floor))
     if kind == "number":
-        return r"-?\d+(?:\.\d+)?"
+        low = _bound(schema, "minimum", math.ceil)
+        sign = "" if low is not None and low >= 0 else "-?"
+        return f"{sign}(?:0|[1-9]\\d{{0,{_DIGITS - 1}}})(?:\\.\\d{{1,{_DIGITS}}})?"
     if kind == "string":
         body = schema.get("pattern")
         if body:
             body = body.removeprefix("^").removesuffix("$")
         elif schema.get("format") == "email":
-            body = r"[^'\s@]+@[^'\s@]+\.[^'\s@]+"
-        return f"(?:' ?(?:{body})')" if body else _QUOTED
-    return r"[^;<]*?"  # arrays, objects, untyped: left to validation
+            body = EMAIL
+        if body:
+            return f"(?:' ?(?:{body})')"
+        # No "<" or newline: a value is one line of words.
+        return f"""(?:'[^'\\\\\\n<]{{0,{VALUE_CHARS}}}'|"[^"\\\\\\n<]{{0,{VALUE_CHARS}}}")"""
+    return f"[^;<\ue000-\uf8ff]{{0,{VALUE_CHARS}}}?"  # arrays, objects, untyped: left to validation
+
+
+def _bound(schema: dict[str, Any], key: str, to_int: Any) -> int | None:
+    return to_int(schema[key]) if isinstance(schema.get(key), int | float) else None
+
+
+def integer_pattern(low: int | None, high: int | None) -> str:
+    """Integers in [low, high] (None: that side open, up to ±2**53), written without leading zeros.
+
+    A range, not `-?\\d+`: `timeout=00` under `minimum: 1` must be impossible, not left to validation.
+    """
+    low = -LARGEST_NUMBER if low is None else max(low, -LARGEST_NUMBER)
+    high = LARGEST_NUMBER if high is None else min(high, LARGEST_NUMBER)
+    parts = []
+    if low < 0 and high >= low:
+        parts.append("-" + _naturals(max(1, -high), -low))
+    if high >= 0 and high >= low:
+        parts.append(_naturals(max(0, low), high))
+    return "(?:" + ("|".join(parts) or "(?!)") + ")"
+
+
+def _naturals(low: int, high: int) -> str:
+    """0 <= low <= high, by number of digits."""
+    parts = []
+    for digits in range(len(str(low)), len(str(high)) + 1):
+        a, b = max(low, 10 ** (digits - 1) if digits > 1 else 0), min(high, 10**digits - 1)
+        if a <= b:
+            parts.append(_same_length(str(a), str(b)))
+    return "(?:" + "|".join(parts) + ")"
+
+
+def _same_length(a: str, b: str) -> str:
+    """Digit strings from a to b (equal length): the classic split into prefix + [x-y] + \\d{k} pieces."""
+    if a == b:
+        return a
+    rest = len(a) - 1
+    if a[1:] == "0" * rest and b[1:] == "9" * rest:
+        return f"[{a[0]}-{b[0]}]" + (f"\\d{{{rest}}}" if rest else "")
+    if a[0] == b[0]:
+        return a[0] + "(?:" + _same_length(a[1:], b[1:]) + ")"
+    parts = [a[0] + "(?:" + _same_length(a[1:], "9" * rest) + ")"]
+    if int(b[0]) - int(a[0]) > 1:
+        parts.append(f"[{int(a[0]) + 1}-{int(b[0]) - 1}]\\d{{{rest}}}")
+    parts.append(b[0] + "(?:" + _same_length("0" * rest, b[1:]) + ")")
+    return "(?:" + "|".join(parts) + ")"
+
+
+def value_chars(schema: dict[str, Any]) -> int:
+    """The most characters `value_pattern` lets a value take."""
+    if "enum" in schema:
+        return max(len(literal(v)) for v in schema["enum"])
+    if schema.get("type") == "string" and (schema.get("pattern") or schema.get("format") == "email"):
+        body = schema.get("pattern") or EMAIL
+        return sre_parse.parse(body.removeprefix("^").removesuffix("$")).getwidth()[1] + 3
+    return {"boolean": 5, "integer": _DIGITS + 1, "number": 2 * _DIGITS + 2}.get(schema.get("type"),
+                                                                                  VALUE_CHARS + 3)
+
+
+def budget(functions: list[Function]) -> int:
+    """Tokens that always suffice for a complete answer under the grammar (each adds >= 1 character):
+    `MAX_CALLS` of the longest call with every argument at its longest (`<api_i> (`, `)`, and `, name=`
+    per argument), the ` ; ` between calls, `<api_end>`."""
+    longest = max((4 + sum(len(name) + 3 + value_chars(s) for name, s in f.properties.items()) for f in functions),
+                  default=0)
+    return MAX_CALLS * (longest + 3) + 1
 
 
 def function_pattern(fn: Function) -> str:
@@ -72,7 +167,7 @@ def function_pattern(fn: Function) -> str:
     args = [(name, f"{name}={value_pattern(schema)}", name in fn.required) for name, schema in fn.properties.items()]
 
     def after(k: int) -> str:  # arguments from k on, each preceded by a comma
-        return "".join(f"(?:,\\s*{a})" + ("" if req else "?") for _, a, req in args[k:])
+        return "".join(f"(?:, ?{a})" + ("" if req else "?") for _, a, req in args[k:])
 
     def first(k: int) -> str:  # arguments from k on, the first one without a comma
         if k == len(args):
@@ -80,7 +175,7 @@ def function_pattern(fn: Function) -> str:
         _, a, req = args[k]
         return a + after(k + 1) if req else f"(?:{a}{after(k + 1)}|{first(k + 1)})"
 
-    return re.escape(functional_token(fn.index)) + r"\s*\(" + first(0) + r"\)"
+    return mark(fn.index) + r" ?\(" + first(0) + r"\)"
 
 
 def _placeholder(schema: dict[str, Any]) -> str:
@@ -92,14 +187,15 @@ def _placeholder(schema: dict[str, Any]) -> str:
 
 def answer_pattern(functions: list[Function]) -> str:
     call = "(?:" + "|".join(function_pattern(fn) for fn in functions) + ")"
-    return f"(?:{call}(?:\\s*;\\s*{call}){{0,{MAX_CALLS - 1}}})?{re.escape(API_END)}"
+    return f"(?:{call}(?: ?; ?{call}){{0,{MAX_CALLS - 1}}})?{END_MARK}"
 
 
 @cache
 def token_texts(tok: PreTrainedTokenizerFast) -> tuple[list[str | None], list[int]]:
     """Each token's text as it extends an answer (None for tokens an answer never contains: control
-    tokens, bytes outside ASCII), and the tokens that can end a value (their text starts with a quote).
-    Once per tokenizer: every spec's grammar shares them."""
+    tokens, bytes outside ASCII, empty pieces and pieces with private-use characters, which the
+    grammar keeps for functional tokens), and the tokens that can end a value (their text starts with
+    a quote). Functional tokens read as their `mark`. Once per tokenizer: every spec's grammar shares them."""
     texts: list[str | None] = []
     control = {tok.bos_token, tok.eos_token, tok.unk_token, tok.pad_token, ROUND_START, ROUND_END}
     control |= {t.content for t in tok.added_tokens_decoder.values() if not _TOKEN.fullmatch(t.content)}
@@ -107,10 +203,13 @@ def token_texts(tok: PreTrainedTokenizerFast) -> tuple[list[str | None], list[in
     for piece in tok.convert_ids_to_tokens(list(range(len(tok)))):
         if piece is None or piece in control:
             texts.append(None)
-        elif _TOKEN.fullmatch(piece):
-            texts.append(piece)
+        elif token := _TOKEN.fullmatch(piece):
+            index = token.group(1)
+            fits = index == "end" or _MARK_BASE + int(index) <= _MARK_LAST
+            texts.append(readable_to_marked(piece) if fits else None)
         else:
-            texts.append(text_of(piece))
+            text = text_of(piece)
+            texts.append(text if text and not _PRIVATE.search(text) else None)
     return texts, [t for t, piece in enumerate(texts) if piece and piece[0] in "'\""]
 
 
@@ -184,7 +283,7 @@ class CallGrammar:
         call = _LAST_CALL.search(text)
         if call is None:
             return []
-        fn = self.functions.get(int(call.group(1)))
+        fn = self.functions.get(ord(call.group(1)) - _MARK_BASE)
         names = self._names.get(fn.index, []) if fn else []
         rest = _STRING.sub("", text[call.end():])  # values out of the way; a "," can then only part arguments
         if not names or "'" in rest or '"' in rest or not (rest == "" or rest.endswith(",")):  # or inside a value
@@ -194,10 +293,19 @@ class CallGrammar:
         if k >= len(names) or list(fn.properties)[k] not in fn.required:
             return []
         ids = names[k]
-        return ids if self.allows(text + "".join(self.pieces[t] or "" for t in ids)) else []
+        return ids if self.fits(text + "".join(self.pieces[t] or "" for t in ids)) else []
 
     def allows(self, text: str) -> bool:
-        return self.pattern.fullmatch(text, partial=True) is not None
+        """Whether answer text as the tokenizer writes it (`<api_2> (location=' Oslo'`) can still become
+        a valid answer."""
+        return self.fits(readable_to_marked(text))
+
+    def fits(self, text: str) -> bool:
+        """Whether the grammar's text (functional tokens as marks) is a prefix of a valid answer."""
+        try:
+            return self.pattern.fullmatch(text, partial=True, timeout=MATCH_TIMEOUT) is not None
+        except TimeoutError:
+            return False
 
     def copies(self, text: str, query: str) -> bool:
         """False when `text` puts words into a free-text value that are not a span of the query's words
@@ -218,16 +326,16 @@ class CallGrammar:
             self._spans = (query, sorted(ids | set(self.closers)))
         return self._spans[1]
 
-    def choose(self, text: str, logits: torch.Tensor, query: str | None = None) -> int:
+    def choose(self, text: str, logits: torch.Tensor, query: str | None = None) -> int | None:
         """The most likely token that keeps `text` a prefix of a valid answer; inside a free-text value,
         given the `query`, the most likely one that keeps the value a span of it (if none does, the
-        grammar alone decides)."""
+        grammar alone decides). None when no token of the vocabulary continues the answer."""
         pieces = self.pieces
 
         def valid(ids: list[int], copy: bool) -> int | None:
             for token in ids:
                 piece = pieces[token] if token < len(pieces) else None
-                if piece is not None and self.allows(text + piece) and (not copy or self.copies(text + piece, query)):
+                if piece is not None and self.fits(text + piece) and (not copy or self.copies(text + piece, query)):
                     return token
             return None
 
@@ -241,7 +349,7 @@ class CallGrammar:
         for ids in (order[:TOP_K], order[TOP_K:32 * TOP_K], order[32 * TOP_K:]):  # checks cost ~10 µs each
             if (token := valid(ids, copy=False)) is not None:
                 return token
-        raise AssertionError(f"no token continues {text!r}; every printable ASCII character is a token")
+        return None
 
 
 def _last_value(text: str) -> tuple[int, str, str, bool] | None:
@@ -250,7 +358,7 @@ def _last_value(text: str) -> tuple[int, str, str, bool] | None:
     fn, pos = -1, 0
     while match := _CALL_OR_VALUE.search(text, pos):
         if match.group(1):
-            fn, pos = int(match.group(1)), match.end()
+            fn, pos = ord(match.group(1)) - _MARK_BASE, match.end()
             continue
         close = text.find(match.group(3), match.end())
         if close < 0:

@@ -4,12 +4,20 @@ A spec is a JSON list of `{"type": "function", "function": {"name", "description
 (bare function objects are accepted too). Function i of the list is the functional token `<api_i>`,
 so the order is part of the model: a trained tool model keeps its spec as `tools.json` beside the
 weights, and `hare tools call` reads it from there.
+
+Parameter schemas come from users (a served request carries its own tools), so they are checked
+before anything compiles them: only the keywords the grammar or the validator understand, at most
+`MAX_DEPTH` levels of nesting, finite bounds, and string `pattern`s from a subset that cannot
+backtrack for long and always ends (no nested or alternating repetitions, no backreferences or lookarounds,
+a width of at most `VALUE_CHARS`). Each refusal names the schema path, e.g. `parameters.properties.level`.
 """
 
 from __future__ import annotations
 
 import json
 import keyword
+import math
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -19,6 +27,22 @@ from hare.errors import HareError
 
 BUNDLED = {"android": "android_apis.json"}
 SPEC_FILE = "tools.json"  # the spec saved beside a trained tool model
+
+# Keywords a parameter schema may use: the grammar shapes values with some (type, enum, bounds,
+# pattern, format), the validator checks the rest after decoding, annotations are read by nobody.
+# Anything else ($ref, anyOf, not, if/then, …) would be silently ignored by the grammar or, for a
+# hostile spec, expensive to check, so it is refused.
+KEYWORDS = {"type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+            "pattern", "format", "minLength", "maxLength", "properties", "required", "additionalProperties",
+            "items", "minItems", "maxItems", "uniqueItems", "const",
+            "title", "description", "default", "examples", "$schema"}
+TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
+FORMATS = {"email"}
+MAX_DEPTH = 6  # object in object in …: a phone API needs two or three
+MAX_ENUM = 256
+MAX_PATTERN = 200  # characters
+LARGEST_BOUND = 2**53  # beyond this JSON numbers lose digits
+VALUE_CHARS = 96  # longest string value: a tool argument is a name, a number, a short message
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,11 @@ def parse_spec(items: Any, where: str = "spec") -> list[Function]:
             Draft202012Validator.check_schema(params)
         except SchemaError as err:
             raise HareError(f"{where}: parameters of '{name}' are not a valid JSON Schema: {err.message}") from None
+        except RecursionError:
+            raise HareError(f"{where}: parameters of '{name}': schemas nest deeper than {MAX_DEPTH} levels") from None
+        problem = schema_problem(params, "parameters")
+        if problem:
+            raise HareError(f"{where}: function '{name}': {problem}")
         if params.get("type") != "object":
             raise HareError(f"{where}: parameters of '{name}' must be a JSON Schema of type 'object'")
         for arg in params.get("properties", {}):
@@ -98,6 +127,84 @@ def parse_spec(items: Any, where: str = "spec") -> list[Function]:
             raise HareError(f"{where}: '{name}' requires {missing} but does not define them in 'properties'")
         functions.append(Function(i, name, str(body.get("description", "")), params))
     return functions
+
+
+def schema_problem(schema: Any, path: str, depth: int = 0) -> str | None:
+    """Why a parameter schema cannot be served (naming the path), or None when it can."""
+    if depth > MAX_DEPTH:
+        return f"{path}: schemas nest deeper than {MAX_DEPTH} levels"
+    if not isinstance(schema, dict):
+        return f"{path}: a schema must be a JSON object, not {json.dumps(schema)[:40]}"
+    unknown = sorted(set(schema) - KEYWORDS)
+    if unknown:
+        return f"{path}: unsupported keyword '{unknown[0]}' (supported: {', '.join(sorted(KEYWORDS))})"
+    kind = schema.get("type")
+    if kind is not None and (not isinstance(kind, str) or kind not in TYPES):
+        return f"{path}.type: must be one of {', '.join(sorted(TYPES))} (a single type), not {json.dumps(kind)[:40]}"
+    for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
+        bound = schema.get(key, 0)
+        if isinstance(bound, bool) or not isinstance(bound, int | float) or not math.isfinite(bound) \
+                or abs(bound) > LARGEST_BOUND:
+            return f"{path}.{key}: must be a finite number within ±2**53"
+    if "enum" in schema:
+        members = schema["enum"]
+        if not isinstance(members, list) or not 0 < len(members) <= MAX_ENUM or not all(
+                isinstance(m, str | int | float) and (not isinstance(m, float) or math.isfinite(m)) for m in members):
+            return f"{path}.enum: must list 1 to {MAX_ENUM} strings, numbers or booleans"
+    if "format" in schema and (not isinstance(schema["format"], str) or schema["format"] not in FORMATS):
+        return f"{path}.format: unsupported format {json.dumps(schema['format'])[:40]} (supported: email)"
+    if "pattern" in schema:
+        problem = pattern_problem(schema["pattern"])
+        if problem:
+            return f"{path}.pattern: {problem}"
+    children = schema.get("properties", {})
+    if not isinstance(children, dict):
+        return f"{path}.properties: must be an object of schemas"
+    subschemas = [(f"{path}.properties.{k}", v) for k, v in children.items()]
+    subschemas += [(f"{path}.{k}", schema[k]) for k in ("items", "additionalProperties")
+                   if k in schema and not isinstance(schema[k], bool)]
+    return next((p for where, sub in subschemas if (p := schema_problem(sub, where, depth + 1))), None)
+
+
+def pattern_problem(pattern: Any) -> str | None:
+    """Why a string `pattern` is refused (None: it is in the subset that matches in linear-ish time)."""
+    from re import _constants as c
+    from re import _parser
+
+    if not isinstance(pattern, str) or not 0 < len(pattern) <= MAX_PATTERN:
+        return f"must be a regular expression of 1 to {MAX_PATTERN} characters"
+    try:
+        tree = _parser.parse("(?:" + pattern.removeprefix("^").removesuffix("$") + ")")
+    except (re.error, RecursionError, OverflowError, ValueError) as err:
+        return f"not a valid regular expression ({err})"
+    if tree.getwidth()[1] > VALUE_CHARS:
+        return (f"allows values longer than {VALUE_CHARS} characters; bound its repetitions "
+                "({1,40} rather than + or *)")
+    repeats = (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT)
+
+    def walk(items: Any, repeated: bool) -> str | None:
+        for op, arg in items:
+            if op in (c.GROUPREF, c.GROUPREF_EXISTS, c.ASSERT, c.ASSERT_NOT):
+                return "backreferences and lookarounds are not supported"
+            if op in repeats:
+                if repeated:
+                    return "a repetition inside a repetition can take exponential time; flatten it"
+                found = walk(arg[2], True)
+            elif op is c.BRANCH:
+                if repeated:
+                    return "an alternation inside a repetition can take exponential time; use a character class"
+                found = next((p for branch in arg[1] if (p := walk(branch, False))), None)
+            elif op is c.SUBPATTERN:
+                found = walk(arg[3], repeated)
+            elif op is c.ATOMIC_GROUP:
+                found = walk(arg, repeated)
+            else:
+                continue
+            if found:
+                return found
+        return None
+
+    return walk(tree, False)
 
 
 def check_capacity(functions: list[Function], available: int) -> None:

@@ -1,0 +1,143 @@
+"""Tool calling that no input can break: specs checked before compiling, a parser that never raises,
+integer ranges the grammar enforces, and a grammar that always ends its answer within its budget."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import regex
+import torch
+
+from hare.errors import HareError
+from hare.model.tokenizer import build_tokenizer
+from hare.tools.calls import CallError, parse
+from hare.tools.grammar import CallGrammar, budget, integer_pattern
+from hare.tools.spec import load_spec, parse_spec
+
+ANDROID = load_spec("android")
+
+
+def _spec(schema: dict) -> list[dict]:
+    return [{"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"a": schema}, "required": ["a"]}}}]
+
+
+def _deep(levels: int) -> dict:
+    schema: dict = {"type": "string"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"a": schema}}
+    return schema
+
+
+@pytest.mark.parametrize("schema, needle", [
+    (True, "parameters.properties.a: a schema must be a JSON object"),
+    ({"type": "string", "enum": []}, "parameters.properties.a.enum"),
+    (_deep(300), "nest deeper than"),
+    ({"type": "string", "pattern": "(a{1,5}){1,5}$"}, "repetition inside a repetition"),
+    ({"type": "string", "pattern": "(x|xx){0,9}y"}, "alternation inside a repetition"),
+    ({"type": "string", "pattern": "^[a-z]+$"}, "bound its repetitions"),
+    ({"type": "string", "pattern": r"(\w)\1"}, "backreferences"),
+    ({"$ref": "#/definitions/x"}, "unsupported keyword '$ref'"),
+    ({"anyOf": [{"type": "string"}]}, "unsupported keyword 'anyOf'"),
+    ({"type": "string", "format": "date-time"}, "unsupported format"),
+    ({"type": "integer", "minimum": float("inf")}, "minimum: must be a finite number"),
+    ({"type": ["string", "null"]}, "a single type"),
+])
+def test_unsupported_schemas_are_refused_naming_the_path(schema, needle):
+    with pytest.raises(HareError, match=regex.escape(needle)):
+        parse_spec(_spec(schema), "tools")
+
+
+def test_bundled_spec_passes_the_checks():
+    assert len(parse_spec([f.to_openai() for f in ANDROID])) == 20
+
+
+@pytest.mark.parametrize("low, high", [(1, None), (0, 10), (1, 100), (-5, 5), (None, None), (7, 1234), (-300, -20)])
+def test_integer_ranges_match_exactly_the_range_without_leading_zeros(low, high):
+    pattern = regex.compile(integer_pattern(low, high))
+    for n in range(-2000, 2001):
+        inside = (low is None or n >= low) and (high is None or n <= high)
+        assert bool(pattern.fullmatch(str(n))) == inside, n
+    assert not pattern.fullmatch("00") and not pattern.fullmatch("007")
+
+
+def test_grammar_refuses_a_zero_below_the_minimum():
+    grammar = CallGrammar(parse_spec(_spec({"type": "integer", "minimum": 1})), build_tokenizer())
+    assert grammar.allows("<api_0> (a=1") and grammar.allows("<api_0> (a=120)<api_end>")
+    assert not grammar.allows("<api_0> (a=0") and not grammar.allows("<api_0> (a=00")
+
+
+def test_parser_is_total_and_numbers_out_of_range_are_structured_errors():
+    volume = [f for f in ANDROID if f.name == "set_volume"]
+    for value in ["1e400", "inf", "9" * 400, "-1e400", "10**10"]:
+        result = parse(f"<api_{volume[0].index}>(level={value})<api_end>", volume)
+        assert isinstance(result, CallError), value
+    email = [f for f in ANDROID if f.name == "send_email"]
+    bad = parse(f"<api_{email[0].index}>(recipient=' 2111', subject=' hi', body=' x')<api_end>", email)
+    assert isinstance(bad, CallError) and "email" in bad.message
+    rng = random.Random(0)
+    alphabet = ["<api_3>", "<api_99999999999999>", "<api_end>", "(", ")", "=", "'", '"', ",", ";", "level",
+                "1e400", "9" * 50, "[", "]", "{", "}", "lambda", "__import__('os')", " ", "\\", "\n", "\ud800",
+                "None", "True", "0x1F", "1j", "...", "*", "**", "-", "inf", "nan"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        assert isinstance(parse(text, ANDROID), list | CallError)  # never raises
+
+
+def _decode(grammar: CallGrammar, logits_of, limit: int) -> str:
+    """Greedy decoding under the grammar with made-up logits; the grammar's text at the stop."""
+    end = grammar.tok.convert_tokens_to_ids("<api_end>")
+    text = ""
+    for _ in range(limit):
+        token = grammar.choose(text, logits_of(text))
+        assert token is not None, f"dead end after {text!r}"
+        if token == end:
+            return text + grammar.pieces[token]
+        text += grammar.pieces[token]
+        text += "".join(grammar.pieces[t] for t in grammar.forced(text))
+    raise AssertionError(f"no end within the budget of {limit}: {text!r}")
+
+
+def test_an_untrained_model_cannot_spell_api_end_out_of_plain_tokens():
+    """A model whose `<api_i>` rows are untrained prefers the plain pieces of `<api_end>`: the grammar
+    must still end the answer with the real token, not dead-end after the spelled-out text."""
+    tok = build_tokenizer()
+    grammar = CallGrammar(ANDROID, tok)
+    spelled = tok("<api_end>", add_special_tokens=False, split_special_tokens=True).input_ids
+    quote = tok.convert_tokens_to_ids("▁'")
+
+    def logits_of(text: str) -> torch.Tensor:
+        logits = torch.zeros(len(tok))
+        logits[spelled] = 10.0
+        logits[quote] = 5.0
+        return logits
+
+    text = _decode(grammar, logits_of, budget(ANDROID))
+    assert grammar.pattern.fullmatch(text)
+
+
+def test_random_logits_always_end_within_the_budget():
+    tok = build_tokenizer()
+    functions = [f for f in ANDROID if f.name in ("send_email", "set_volume", "make_phone_call", "create_contact")]
+    grammar = CallGrammar(functions, tok)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        text = _decode(grammar, lambda _: torch.randn(len(tok), generator=generator) * 8, budget(functions))
+        assert grammar.pattern.fullmatch(text)
+
+
+def test_a_random_model_answers_a_valid_call_or_a_structured_error(micro_dir):
+    """Untrained weights (the `<api_i>` rows random too): constrained answers parse; unconstrained ones
+    that run out of tokens say "too_long" instead of being closed with `<api_end>` and misparsed."""
+    from hare.model.load import load_model
+    from hare.tools.call import ToolCaller
+
+    model, tok = load_model(str(micro_dir), "cpu", "float32")
+    functions = [f for f in ANDROID if f.name in ("take_a_photo", "set_volume")]
+    constrained = ToolCaller(model, tok, functions)
+    assert constrained.max_new_tokens == budget(functions)
+    result = constrained("turn the ringer up to 3")
+    assert isinstance(result.calls, list), result.calls
+    cut = ToolCaller(model, tok, functions, max_new_tokens=2, constrained=False)("turn the ringer up to 3")
+    assert isinstance(cut.calls, CallError) and cut.calls.kind == "too_long" and "<api_end>" not in cut.raw
