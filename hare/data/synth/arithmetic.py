@@ -46,8 +46,10 @@ def _trays(rng: random.Random) -> Problem:
 def _travel(rng: random.Random) -> Problem:
     who = names(rng, 1)[0]
     v, h, w, h2 = rng.randint(30, 90), rng.randint(1, 4), rng.randint(10, 60), rng.randint(1, 3)
-    question = (f"{who} drives at {v} km per hour for {h} hours, then at {w} km per hour for {h2} hours. "
-                "How many kilometres does the trip cover?")
+    how = pick(rng, ("drives", "travels by coach", "rides a motorbike", "goes by bus", "travels by car"))
+    ask = pick(rng, ("How many kilometres does the trip cover?", f"How far does {who} travel in total?",
+                     "What is the total distance in kilometres?"))
+    question = f"{who} {how} at {v} km per hour for {h} hours, then at {w} km per hour for {h2} hours. {ask}"
     steps = [f"First part: {v} × {h} = {v * h} km.", f"Second part: {w} × {h2} = {w * h2} km.",
              f"Total: {v * h} + {w * h2} = {v * h + w * h2} km."]
     return question, steps, f"{v} * {h} + {w} * {h2}", v * h + w * h2
