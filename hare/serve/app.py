@@ -25,8 +25,8 @@ from hare.serve.middleware import install
 from hare.serve.openai_schema import ApiError, ChatCompletionRequest, CompletionRequest
 
 if TYPE_CHECKING:
+    from hare.serve.config import ServeConfig
     from hare.serve.engine import Engine, Piece
-    from hare.serve.server import ServeConfig
 
 # --- tool calling: the seam for the tool-calling module ------------------------------------------
 
@@ -70,7 +70,7 @@ def tool_calls(engine: Engine, messages: list[dict[str, str]], tools: list[dict[
     query = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
     if not query.strip():
         raise ApiError(400, "a request with tools needs a user message to answer", param="messages")
-    result = caller(query, functions)
+    result = engine.call_tools(query, functions)
     if isinstance(result.calls, CallError):
         raise ApiError(422, f"the model's answer is not a valid call ({result.calls.message}); nothing was "
                             "executed", param="tools", code="invalid_tool_call")

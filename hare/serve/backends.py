@@ -25,7 +25,7 @@ from hare.serve import require
 from hare.serve.engine import Engine, Piece, QueuedEngine, ServerBusy, cpu_threads, log
 
 if TYPE_CHECKING:
-    from hare.serve.server import ServeConfig
+    from hare.serve.config import ServeConfig
 
 # llama.cpp's context for a GGUF: HARE's sliding-attention window (the model's 32K would reserve a
 # KV cache of several GB for a 1.1B model).
@@ -58,7 +58,13 @@ class LlamaCppEngine(QueuedEngine):
         return ids[0] if len(ids) == 1 else None
 
     def encode(self, text: str, bos: bool) -> list[int]:
-        return list(self.llm.tokenize(text.encode(), add_bos=bos, special=True))
+        return list(self.llm.tokenize(text.encode(), add_bos=bos, special=False))
+
+    def control_id(self, token: str) -> int:
+        found = self._single_token(token)
+        if found is None:
+            raise HareError(f"the GGUF's vocabulary has no {token} token, which the chat template needs")
+        return found
 
     def decode(self, ids: list[int]) -> str:
         return self.llm.detokenize(ids).decode("utf-8", errors="replace")
@@ -76,7 +82,8 @@ class LlamaCppEngine(QueuedEngine):
             s = request.sampling
             self._busy = True
             try:
-                self.llm.set_seed(s.seed if s.seed is not None else random.getrandbits(31))
+                # llama.cpp's seed is 32-bit; the API's reaches 2**64.
+                self.llm.set_seed(s.seed % 2**32 if s.seed is not None else random.getrandbits(31))
                 # top_k 0 and min_p 0 switch llama.cpp's extra filters off: the same sampling as transformers.
                 for token in self.llm.generate(request.prompt, top_k=s.top_k, top_p=s.top_p, min_p=0.0,
                                                temp=s.temperature, repeat_penalty=1.0):
@@ -118,9 +125,6 @@ class VllmEngine(Engine):
         self.limit, self.running, self.cancelled = max_batch + max_waiting, 0, 0
         self.engine = vllm.AsyncLLMEngine.from_engine_args(vllm.AsyncEngineArgs(model=model_dir,
                                                                                 max_num_seqs=max_batch))
-
-    def encode(self, text: str, bos: bool) -> list[int]:
-        return list(self.tok(text, add_special_tokens=bos).input_ids)
 
     def load(self) -> dict[str, int]:
         return {"active": self.running, "waiting": 0, "cancelled": self.cancelled}
