@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 # Candidates examined for top_p before falling back to a full sort of a row (sorting 32K
 # probabilities costs ~2 ms on one CPU core; the nucleus of a trained model is nearly always smaller).
 NUCLEUS_CANDIDATES = 256
+# Below this temperature a row decodes greedily: logits / 1e-300 overflow to inf and softmax gives NaN.
+MIN_TEMPERATURE = 1e-3
 
 
 def _thresholds(probs: torch.Tensor, requests: Sequence[Request]) -> torch.Tensor:
@@ -67,7 +69,7 @@ def sample(logits: torch.Tensor, requests: Sequence[Request]) -> list[int]:
 
     logits = logits.float().cpu()
     tokens = logits.argmax(-1).tolist()
-    rows = [i for i, r in enumerate(requests) if r.sampling.temperature > 0]
+    rows = [i for i, r in enumerate(requests) if r.sampling.temperature >= MIN_TEMPERATURE]
     if not rows:
         return tokens
     sampled = [requests[i] for i in rows]
@@ -159,9 +161,6 @@ class TransformersEngine(QueuedEngine):
         self.trained_tools = tools or []  # the model's tools.json: which function each <api_i> is
         super().__init__(max_waiting)
 
-    def encode(self, text: str, bos: bool) -> list[int]:
-        return list(self.tok(text, add_special_tokens=bos).input_ids)
-
     def decode(self, ids: list[int]) -> str:
         return self.tok.decode(ids, skip_special_tokens=True)
 
@@ -190,29 +189,42 @@ class TransformersEngine(QueuedEngine):
                 if request is None:
                     break
                 new.append(request)
+            new = [r for r in new if self._admit(r)]
             try:
                 with torch.inference_mode():
                     if new:
                         self._batch.merge(self._prefill(new))
                     if self._batch.requests:
                         self._decode()
-            except Exception as err:  # a failed step fails its requests, never the server
+            except Exception as err:  # a failed forward pass fails the rows in it, never the server
                 log.exception("generation step failed")
                 for request in [*self._batch.requests, *new]:
                     request.emit(RuntimeError(f"generation failed: {err}"))
                 self._batch = Batch()
+
+    def _admit(self, request: Request) -> bool:
+        """Per-row checks before a row joins the batch, so that a bad request fails alone: its random
+        generator takes its seed, its prompt ids are in the vocabulary."""
+        import torch
+
+        try:
+            request.state = torch.Generator()
+            if request.sampling.seed is None:
+                request.state.seed()
+            else:
+                request.state.manual_seed(request.sampling.seed)
+            if not request.prompt or not 0 <= min(request.prompt) <= max(request.prompt) < self.vocab_size:
+                raise ValueError(f"prompt ids must be in [0, {self.vocab_size})")
+        except (RuntimeError, ValueError, OverflowError, TypeError) as err:
+            request.emit(RuntimeError(f"request refused: {err}"))
+            return False
+        return True
 
     def _prefill(self, requests: list[Request]) -> Batch:
         """One left-padded forward over the new prompts; samples each one's first token."""
         import torch
         from transformers import DynamicCache
 
-        for r in requests:
-            r.state = torch.Generator()
-            if r.sampling.seed is None:
-                r.state.seed()
-            else:
-                r.state.manual_seed(r.sampling.seed)
         width = max(len(r.prompt) for r in requests)
         ids = torch.full((len(requests), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(requests), width), dtype=torch.long)
@@ -243,9 +255,23 @@ class TransformersEngine(QueuedEngine):
         """Sample, deliver, and keep the rows that go on."""
         import torch
 
-        tokens = sample(logits, batch.requests)
-        batch.last = torch.tensor(tokens, device=self.model.device)
-        batch.keep([row for row, (r, t) in enumerate(zip(batch.requests, tokens, strict=True)) if not r.step(t)])
+        try:
+            tokens: list[int | None] = list(sample(logits, batch.requests))
+        except Exception:  # find the rows that fail and fail them alone; the others go on
+            log.exception("sampling failed; retrying row by row")
+            tokens = [self._sample_row(logits[row:row + 1], r) for row, r in enumerate(batch.requests)]
+        batch.last = torch.tensor([self.pad_id if t is None else t for t in tokens], device=self.model.device)
+        batch.keep([row for row, (r, t) in enumerate(zip(batch.requests, tokens, strict=True))
+                    if t is not None and not r.step(t)])
+
+    @staticmethod
+    def _sample_row(logits: torch.Tensor, request: Request) -> int | None:
+        """One row's token, or None when that row's own sampling fails (it is answered with the error)."""
+        try:
+            return sample(logits, [request])[0]
+        except Exception as err:
+            request.emit(RuntimeError(f"generation failed: {err}"))
+            return None
 
 
 def build_transformers_engine(model_dir: str, model_name: str, device: str, dtype: str, max_batch: int,

@@ -27,7 +27,8 @@ from hare.generate import SamplingArgs
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
-    from hare.tools.call import ToolCaller
+    from hare.tools.call import CallResult, ToolCaller
+    from hare.tools.spec import Function
 
 log = logging.getLogger("hare.serve")
 
@@ -96,10 +97,17 @@ class Engine(ABC):
     # Renders the HARE chat template to text (every engine then tokenizes with its own tokenizer).
     chat_tokenizer: PreTrainedTokenizerFast
     functional_tokens: int  # how many `<api_i>` tokens the model knows (0: not a tool model)
+    _tool_lock = threading.Lock()  # tool calls take turns (one engine per process)
 
-    @abstractmethod
     def encode(self, text: str, bos: bool) -> list[int]:
-        """Token ids of `text`; `bos` prepends `<s>` (plain prompts yes, the chat template no)."""
+        """Token ids of `text` as plain text — `<round_end>` typed by a client is characters, never the
+        control token; `bos` prepends `<s>` (plain prompts yes, the chat template no). By default with
+        the Hugging Face tokenizer (transformers, vLLM); llama.cpp tokenizes with its own."""
+        return list(self.chat_tokenizer(text, add_special_tokens=bos, split_special_tokens=True).input_ids)
+
+    def control_id(self, token: str) -> int:
+        """The id of a control token the chat template writes (`<round_start>`, `<|im_end|>`, …)."""
+        return self.chat_tokenizer.convert_tokens_to_ids(token)
 
     @abstractmethod
     def submit(self, prompt_ids: list[int], sampling: SamplingArgs, ignore_eos: bool) -> AsyncIterator[Piece]:
@@ -116,13 +124,27 @@ class Engine(ABC):
         """Stop background work (the scheduler thread); the default engine has none."""
 
     def tool_caller(self) -> ToolCaller | None:
-        """The tool-calling decoder over this engine's model (None: the backend cannot serve tool calls)."""
+        """The tool-calling decoder over this engine's model (None: the backend cannot serve tool calls).
+        Its grammar cache and prompt cache are not thread-safe: call it through `call_tools`."""
         return None
 
+    def call_tools(self, query: str, functions: list[Function]) -> CallResult:
+        """One tool call, one at a time (the decoder's caches are shared; see `tool_caller`)."""
+        caller = self.tool_caller()
+        if caller is None:
+            raise HareError(f"the {self.backend} backend does not serve tool calls")
+        with self._tool_lock:
+            return caller(query, functions)
+
     def chat_prompt(self, messages: list[dict[str, str]]) -> list[int]:
-        """Token ids of a conversation through the HARE chat template, ending with the assistant prompt."""
-        text = self.chat_tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return self.encode(str(text), bos=False)
+        """Token ids of a conversation through the chat template, ending with the assistant prompt; only
+        the template's own text becomes control tokens (`hare.model.template`)."""
+        from hare.model.template import segments
+
+        ids: list[int] = []
+        for text, control in segments(self.chat_tokenizer, messages):
+            ids += [self.control_id(text)] if control else self.encode(text, bos=False)
+        return ids
 
     def generate(self, prompt_ids: list[int], sampling: SamplingArgs, stop: Sequence[str] = (),
                  ignore_eos: bool = False) -> AsyncIterator[Piece]:

@@ -9,6 +9,7 @@ body for that one request while the server keeps serving.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hare.serve")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+_TYPE_LABEL = re.compile(r"[\[(]|^(str|int|float|bool)$")  # pydantic's names for the members of a union
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
@@ -31,11 +33,16 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 
 def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
-    """One readable line (and the offending field) from pydantic's error list."""
-    first = errors[0] if errors else {"msg": "invalid request", "loc": ()}
+    """One readable line (and the offending field) from pydantic's error list.
+
+    For a field that may take several types pydantic reports one error per type; our own checks
+    (`value_error`, e.g. a lone surrogate) say the most, and the type labels are left out of the path.
+    """
+    first = next((e for e in errors if e.get("type") == "value_error"), errors[0] if errors else
+                 {"msg": "invalid request", "loc": ()})
     if first.get("type") == "json_invalid":
         return f"the request body is not valid JSON ({first.get('ctx', {}).get('error', first['msg'])})", None
-    loc = [str(part) for part in first.get("loc", ()) if part != "body"]
+    loc = [str(part) for part in first.get("loc", ()) if part != "body" and not _TYPE_LABEL.search(str(part))]
     param = ".".join(loc) or None
     return (f"{param}: {first['msg']}" if param else str(first["msg"])), param
 

@@ -5,15 +5,24 @@ default, `max_tokens` 16 for completions and unlimited (here: the server's cap) 
 4 stop strings, `n` 1. Unknown fields are ignored, as OpenAI-compatible servers do, so newer clients
 keep working. `ignore_eos` is an extension (vLLM's name): generate exactly `max_tokens`, for
 benchmarks. Errors use OpenAI's `{"error": {"message", "type", "param", "code"}}` body.
+
+Validation is strict, because every value that slips through reaches the engine thread, where a
+failure costs more than a 400: no coercion (`"16"` and `true` are not numbers), finite floats only,
+`seed` within what a torch generator takes, and no lone UTF-16 surrogates (`"\ud800"` is valid JSON
+but no tokenizer can encode it), each refusal naming its field.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+# A request is untrusted input: strict types, extra fields ignored (newer clients send more).
+STRICT = ConfigDict(extra="ignore", strict=True)
+SEED_RANGE = (-(2**63), 2**64 - 1)  # what torch.Generator.manual_seed accepts
 
 
 class ApiError(Exception):
@@ -33,19 +42,43 @@ def error_body(message: str, kind: str = "invalid_request_error", param: str | N
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
+def _encodable(value: Any) -> Any:
+    """Refuse lone surrogates anywhere in a value (strings, and inside lists and objects, walked without
+    recursion: a body may nest a thousand levels deep)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            stack += item
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("contains a lone UTF-16 surrogate (e.g. \\ud800), which is not text; "
+                                 "send valid Unicode") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_encodable)]
+
+
 class StreamOptions(BaseModel):
+    model_config = STRICT
+
     include_usage: bool = False
 
 
 class _GenerationRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = STRICT
 
-    model: str = "default"  # any name is accepted: the server serves one model
+    model: Text = "default"  # any name is accepted: the server serves one model
     max_tokens: int | None = Field(None, ge=1)
-    temperature: float = Field(1.0, ge=0, le=2)
-    top_p: float = Field(1.0, gt=0, le=1)
-    stop: str | list[str] | None = Field(None, validate_default=True)
-    seed: int | None = None
+    temperature: float = Field(1.0, ge=0, le=2, allow_inf_nan=False)
+    top_p: float = Field(1.0, gt=0, le=1, allow_inf_nan=False)
+    stop: Text | list[Text] | None = Field(None, validate_default=True)
+    seed: int | None = Field(None, ge=SEED_RANGE[0], le=SEED_RANGE[1])
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: Literal[1] = 1  # one choice per request
@@ -61,7 +94,7 @@ class _GenerationRequest(BaseModel):
 
 
 class CompletionRequest(_GenerationRequest):
-    prompt: str | list[str] | list[int] = Field(min_length=1)
+    prompt: Text | list[Text] | list[int] = Field(min_length=1)
     echo: Literal[False] = False
 
     @field_validator("prompt")
@@ -75,15 +108,17 @@ class CompletionRequest(_GenerationRequest):
 
 
 class ContentPart(BaseModel):
+    model_config = STRICT
+
     type: Literal["text"]
-    text: str
+    text: Text
 
 
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = STRICT
 
     role: Literal["system", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = None
+    content: Text | list[ContentPart] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -92,12 +127,16 @@ class ChatMessage(BaseModel):
 
 
 class FunctionSpec(BaseModel):
-    name: str = Field(min_length=1)
-    description: str = ""
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    model_config = STRICT
+
+    name: Text = Field(min_length=1, max_length=64)
+    description: Text = ""
+    parameters: Annotated[dict[str, Any], AfterValidator(_encodable)] = Field(default_factory=dict)
 
 
 class ToolSpec(BaseModel):
+    model_config = STRICT
+
     type: Literal["function"]
     function: FunctionSpec
 
