@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 
 from hare.generate import SamplingArgs
 from hare.serve import openai_schema as oa
+from hare.serve.engine import ServerBusy
 from hare.serve.middleware import install
 from hare.serve.openai_schema import ApiError, ChatCompletionRequest, CompletionRequest
 
@@ -195,6 +196,7 @@ def _tool_call_response(engine: Engine, calls: list[dict[str, str]], stream: boo
 def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
     """The FastAPI app over `engine`: routes, error bodies, API key, body limit and the UI."""
     app = FastAPI(title="HARE", version="1", docs_url="/docs", redoc_url=None)
+    tools_in_flight = [0]  # changed on the event loop only
     install(app, cfg.api_key, cfg.max_body_bytes)
 
     @app.get("/health")
@@ -221,7 +223,15 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
         if body.tools:
-            calls = await asyncio.to_thread(tool_calls, engine, messages, [t.model_dump() for t in body.tools])
+            # Tool calls wait for their turn on worker threads, so they are bounded here like the engine's
+            # queue: past --max-waiting of them a 503, never an ever-growing backlog of threads.
+            if tools_in_flight[0] >= cfg.max_waiting:
+                raise ServerBusy(f"{tools_in_flight[0]} tool calls are waiting; retry shortly")
+            tools_in_flight[0] += 1
+            try:
+                calls = await asyncio.to_thread(tool_calls, engine, messages, [t.model_dump() for t in body.tools])
+            finally:
+                tools_in_flight[0] -= 1
             if calls:
                 return _tool_call_response(engine, calls, body.stream)
         try:
