@@ -188,3 +188,19 @@ def test_hare_serve_has_no_import_cycle():
 
     cycles = [c for name in graph if (c := cycle_from(name, [name]))]
     assert not cycles, " → ".join(cycles[0])
+
+
+def test_tool_calls_beyond_max_waiting_get_503():
+    """Tool calls wait on worker threads; past --max-waiting of them the server answers 503 at once."""
+    from types import SimpleNamespace
+
+    from fastapi.testclient import TestClient
+
+    from hare.serve.app import build_app
+    from hare.serve.config import ServeConfig
+
+    app = build_app(SimpleNamespace(model_name="m"), ServeConfig(model="m", max_waiting=0, ui=False))
+    body = {"messages": USER, "tools": _tool({"type": "integer"})}
+    response = TestClient(app).post("/v1/chat/completions", json=body)
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert response.json()["error"]["code"] == "server_busy"
