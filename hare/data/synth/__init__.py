@@ -48,7 +48,8 @@ class SynthConfig:
     mixture: str | None = option(None, "YAML mixture {strategies: {name: weight}} (default: the built-in hare-mix)")
     shard_docs: int = option(100_000, "documents per JSONL.gz shard")
     workers: int = option(1, "generator processes")
-    stats: bool = option(False, "print a diversity report (distinct 4-grams, template coverage, tokens/s)")
+    stats: bool = option(False, "print a diversity report (distinct 4-grams, exact/near-duplicate rates per "
+                                "strategy, template coverage, tokens/s)")
     overwrite: bool = option(False, "replace --out if it already exists (only once the new data is complete)")
     teacher_url: str | None = option(None, "OpenAI-compatible server for the 'teacher' strategy, e.g. http://host:8000")
     teacher_model: str = option("teacher", "model name sent to the teacher endpoint")
