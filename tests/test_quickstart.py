@@ -16,7 +16,7 @@ def test_quickstart_runs_every_stage_and_resumes(tmp_path, capsys):
                                 if f.name in ("take_a_photo", "get_weather_forecast", "set_volume")]))
     out = tmp_path / "qs"
     args = ["quickstart", "--out", str(out), "--preset", "hare-micro", "--spec", str(spec), "--docs", "400",
-            "--per-function", "8", "--pretrain-steps", "6", "--tool-epochs", "80"]
+            "--per-function", "8", "--pretrain-steps", "6", "--base", "scratch", "--tool-steps", "84"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     for artefact in ("corpus/manifest.json", "packed/meta.json", "pretrain/final/model.safetensors",
@@ -35,5 +35,5 @@ def test_quickstart_runs_every_stage_and_resumes(tmp_path, capsys):
 
     assert main(args) == 0  # everything complete: every stage is skipped
     rerun = capsys.readouterr().out
-    assert rerun.count("already complete") == 4
+    assert rerun.count("already complete") == 4  # corpus, pretrain, tools, eval (the base stage always says where)
     assert Path(out / "eval.json").read_text() == json.dumps(report, indent=1) + "\n"

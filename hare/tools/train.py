@@ -7,10 +7,13 @@
 Each query becomes a conversation — system `TOOL_SYSTEM`, the user's query, and as reply the exact
 call text (`hare.tools.calls.render`) — and goes through `hare sft` (loss on the reply only; every
 engine feature applies: torchrun, LoRA, resume). Each functional token's embedding gets the mean
-embedding of its function's name added. The recipe depends on the model: models over 100M
-parameters get Octopus v2's (LoRA r=16/α=32 on q,k,v,o,up,down; lr 5e-5, 10 warm-up steps, linear
-decay, 3 epochs); smaller ones, which learn from scratch on a CPU, a full fine-tune with a high
-learning rate tuned on hare-tiny. `--config` replaces the recipe; `key=value` overrides adjust it.
+embedding of its function's name added. A base with a chat template of its own (an instruct model
+such as SmolLM2) is prompted through it; others through HARE's. The recipe depends on the model and
+the device: a pretrained model (over 100M parameters) gets Octopus v2's on a GPU (LoRA r=16/α=32 on
+q,k,v,o,up,down; lr 5e-5, 10 warm-up steps, linear decay, 3 epochs) and `BASE_CPU` on a CPU (one
+epoch, only the top third of the layers trained, precision measured); smaller ones, which learn
+from scratch on a CPU, a full fine-tune with a high learning rate tuned on hare-tiny. `--config`
+replaces the recipe; `key=value` overrides adjust it.
 The trained model keeps its spec as `tools.json`, so `hare tools call` needs only `--model`.
 """
 
@@ -32,6 +35,13 @@ OCTOPUS = ["optim.lr=5e-5", "optim.weight_decay=0", "schedule.name=wsd", "schedu
            "schedule.decay_fraction=1.0", "schedule.min_lr_ratio=0", "data.epochs=3", "data.seq_len=1024",
            "data.pack=true", "train.global_batch_tokens=32768", "train.micro_batch_size=8", "lora.enabled=true",
            "lora.r=16", "lora.alpha=32", "checkpoint.every_steps=500", "log.eval_every_steps=0"]
+# A pretrained base on a CPU (SmolLM2-135M on 2 cores): only the top third of the layers and the new
+# tokens' output rows train, so backward stops two thirds down; packed 256-token rows, 2K-token steps.
+BASE_CPU = ["optim.lr=1e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=10",
+            "schedule.decay_fraction=0.3", "schedule.min_lr_ratio=0", "data.epochs=1", "data.seq_len=256",
+            "data.pack=true", "train.global_batch_tokens=2048", "train.micro_batch_size=4", "train.device=cpu",
+            "train.precision=auto", "checkpoint.every_steps=50", "checkpoint.keep_last=1", "log.eval_every_steps=0",
+            "log.eval_batches=4"]
 TINY = ["optim.lr=2e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=20",
         "schedule.decay_fraction=0.3", "schedule.min_lr_ratio=0", "data.epochs=3", "data.seq_len=256",
         "data.pack=true", "train.global_batch_tokens=2048", "train.micro_batch_size=8", "train.device=cpu",
@@ -91,12 +101,20 @@ def conversation(record: dict[str, Any], functions: list[Function], describe: bo
     return {"messages": [*tool_messages(record["query"]), {"role": "assistant", "content": reply}]}
 
 
-def recipe(model: str) -> list[str]:
+def recipe(model: str, device: str = "auto") -> list[str]:
+    """Octopus v2's recipe for a pretrained model on a GPU; on a CPU the same model gets BASE_CPU with its
+    lower two thirds frozen; a small model (HARE from scratch) gets TINY."""
     from transformers import AutoConfig
 
+    from hare.model.load import check_checkpoint_dir, resolve_device
     from hare.model.presets import count_parameters
 
-    return OCTOPUS if count_parameters(AutoConfig.from_pretrained(model)) > SMALL_MODEL else TINY
+    config = AutoConfig.from_pretrained(check_checkpoint_dir(model) or model)
+    if count_parameters(config) <= SMALL_MODEL:
+        return TINY
+    if resolve_device(device) != "cpu":
+        return OCTOPUS
+    return [*BASE_CPU, f"model.freeze_layers={2 * config.num_hidden_layers // 3}"]
 
 
 def run(args: ToolTrainArgs) -> Path | None:
