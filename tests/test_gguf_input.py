@@ -112,3 +112,21 @@ def test_bad_gguf_is_one_line_and_leaves_no_cache_entry(make, fragment, f16_file
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and fragment in err, err
     assert not (cache / "gguf").exists() or not any((cache / "gguf").iterdir())
+
+
+def test_tools_train_takes_a_gguf_base(f16_file, cache, tmp_path):
+    """`hare tools train --model FILE.gguf`: the recipe, the loader and the export all see the converted base."""
+    from conftest import TOOL_RECORDS, write_records
+
+    from hare.tools.spec import load_spec, save_spec
+
+    data = tmp_path / "data"
+    data.mkdir()
+    save_spec(load_spec("android"), data)
+    write_records(data / "train.jsonl", TOOL_RECORDS)
+    out = tmp_path / "run"
+    assert main(["tools", "train", "--model", str(f16_file), "--data", str(data), "--out", str(out),
+                 "data.epochs=0", "train.max_steps=2", "data.seq_len=64", "train.global_batch_tokens=256",
+                 "train.micro_batch_size=4", "log.progress=false", "checkpoint.every_steps=0"]) == 0
+    tok = load_model(str(out / "final"), "cpu")[1]
+    assert "<api_19>" in tok.get_vocab() and (out / "final" / "tools.json").is_file()
