@@ -141,3 +141,13 @@ def test_a_random_model_answers_a_valid_call_or_a_structured_error(micro_dir):
     assert isinstance(result.calls, list), result.calls
     cut = ToolCaller(model, tok, functions, max_new_tokens=2, constrained=False)("turn the ringer up to 3")
     assert isinstance(cut.calls, CallError) and cut.calls.kind == "too_long" and "<api_end>" not in cut.raw
+
+
+def test_number_values_take_every_float_python_writes_within_their_bound():
+    from hare.tools.calls import literal
+    from hare.tools.grammar import value_chars, value_pattern
+
+    pattern, schema = regex.compile(value_pattern({"type": "number"})), {"type": "number"}
+    for value in [0.5, 3.0, 1e-05, -2.5, 1e16, 0.1 + 0.2, -1.2345678901234567e-300, 2.0**53]:
+        assert pattern.fullmatch(literal(value)) and len(literal(value)) <= value_chars(schema), literal(value)
+    assert not pattern.fullmatch("01.5") and not pattern.fullmatch("1e400")

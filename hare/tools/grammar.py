@@ -83,7 +83,8 @@ def value_pattern(schema: dict[str, Any]) -> str:
     if kind == "number":
         low = _bound(schema, "minimum", math.ceil)
         sign = "" if low is not None and low >= 0 else "-?"
-        return f"{sign}(?:0|[1-9]\\d{{0,{_DIGITS - 1}}})(?:\\.\\d{{1,{_DIGITS}}})?"
+        # As Python writes floats (`literal`): `0.5`, `3`, `1e-05`.
+        return f"{sign}(?:0|[1-9]\\d{{0,{_DIGITS - 1}}})(?:\\.\\d{{1,{_DIGITS + 1}}})?(?:e[-+]\\d{{2,3}})?"
     if kind == "string":
         body = schema.get("pattern")
         if body:
@@ -149,7 +150,7 @@ def value_chars(schema: dict[str, Any]) -> int:
     if schema.get("type") == "string" and (schema.get("pattern") or schema.get("format") == "email"):
         body = schema.get("pattern") or EMAIL
         return sre_parse.parse(body.removeprefix("^").removesuffix("$")).getwidth()[1] + 3
-    return {"boolean": 5, "integer": _DIGITS + 1, "number": 2 * _DIGITS + 2}.get(schema.get("type"),
+    return {"boolean": 5, "integer": _DIGITS + 1, "number": 2 * _DIGITS + 8}.get(schema.get("type"),
                                                                                   VALUE_CHARS + 3)
 
 
