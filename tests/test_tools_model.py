@@ -14,7 +14,7 @@ from hare.errors import HareError
 from hare.tools.call import ToolCaller
 from hare.tools.evaluate import ToolEvalConfig
 from hare.tools.evaluate import run as evaluate
-from hare.tools.train import OCTOPUS, TINY, recipe
+from hare.tools.train import BASE_CPU, OCTOPUS, TINY, recipe
 
 
 def test_trained_model_makes_exact_calls_and_no_call(tool_model):
@@ -127,7 +127,8 @@ def test_model_without_functional_tokens_is_refused(tmp_path):
 def test_recipe_follows_model_size(tmp_path):
     from hare.model.presets import padded_vocab_size, preset_config
 
-    for preset, expected in (("hare-1.1b", OCTOPUS), ("hare-tiny", TINY)):
+    for preset, device, expected in (("hare-1.1b", "cuda", OCTOPUS), ("hare-tiny", "cpu", TINY),
+                                     ("hare-1.1b", "cpu", [*BASE_CPU, "model.freeze_layers=14"])):
         preset_config(preset, padded_vocab_size(32023)).save_pretrained(tmp_path / preset)
-        assert recipe(str(tmp_path / preset)) == expected
+        assert recipe(str(tmp_path / preset), device) == expected
     assert "lora.enabled=true" in OCTOPUS and "optim.lr=5e-5" in OCTOPUS and "data.epochs=3" in OCTOPUS

@@ -104,15 +104,16 @@ def conversation(record: dict[str, Any], functions: list[Function], describe: bo
 def recipe(model: str, device: str = "auto") -> list[str]:
     """Octopus v2's recipe for a pretrained model on a GPU; on a CPU the same model gets BASE_CPU with its
     lower two thirds frozen; a small model (HARE from scratch) gets TINY."""
+    import torch
     from transformers import AutoConfig
 
-    from hare.model.load import check_checkpoint_dir, resolve_device
+    from hare.model.load import check_checkpoint_dir
     from hare.model.presets import count_parameters
 
-    config = AutoConfig.from_pretrained(check_checkpoint_dir(model) or model)
+    config = AutoConfig.from_pretrained(model if Path(model).is_dir() else check_checkpoint_dir(model) or model)
     if count_parameters(config) <= SMALL_MODEL:
         return TINY
-    if resolve_device(device) != "cpu":
+    if device.startswith("cuda") or device == "auto" and torch.cuda.is_available():
         return OCTOPUS
     return [*BASE_CPU, f"model.freeze_layers={2 * config.num_hidden_layers // 3}"]
 
