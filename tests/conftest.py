@@ -6,14 +6,33 @@ then `<round_end>`, so tests can check real stopping behaviour without shipping 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+# Markers (declared in pyproject.toml, --strict-markers): a test that needs torchrun, a browser, llama.cpp
+# or a GPU is slow by nature, and so is one that needs a fixture trained or served for it; they are
+# marked here so that `-m "not slow"` stays fast without every such test repeating the mark.
+IMPLIES_SLOW = ("distributed", "browser", "gguf", "gpu")
+SLOW_FIXTURES = {"tool_model", "chat_server", "keyed_server", "reference_run"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import torch
+
+    for item in items:
+        if any(item.get_closest_marker(name) for name in IMPLIES_SLOW) or SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("gpu") and not torch.cuda.is_available():
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+
 
 PARROT_QUESTION = "What do hares eat?"
 PARROT_ANSWER = "Hares eat grass, herbs and bark."
@@ -189,9 +208,64 @@ TOOL_RECORDS = [
 ]
 
 
-def write_records(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+def write_jsonl(path: Path, records: list[dict] | list[str], field: str = "text") -> Path:
+    """One JSON object a line; a plain string becomes a corpus document `{field: text, "id": line}`."""
+    rows = ({field: r, "id": i} if isinstance(r, str) else r for i, r in enumerate(records))
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path
+
+
+write_records = write_jsonl  # the tool tests' name for the same helper
+
+
+@contextlib.contextmanager
+def stub_teacher(reply: Callable[[str], str]) -> Iterator[str]:
+    """A local OpenAI-compatible chat server answering each request's first message with `reply(text)`;
+    yields its URL. Closed on exit, so the same URL then refuses connections ("teacher down")."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Teacher(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            prompt = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"][0]["content"]
+            data = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply(prompt)}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Teacher)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60) -> bool:
+    """Poll `condition` until it holds or `timeout` s pass; its last value. For what a server thread does
+    after answering (freeing a slot, printing a line): the generous timeout is for a loaded machine, a
+    passing test returns as soon as the condition holds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not (held := condition()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return held
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], *fragments: str) -> str:
+    """What a refused command printed: one line on stderr, no traceback, naming every fragment."""
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from hare.model import bases
 from hare.model.load import check_checkpoint_dir
 
 pytest.importorskip("gguf")
+pytestmark = pytest.mark.gguf
 
 TINY = bases.Base("hare-tiny-base==0.0.1", "hare_tiny_base/micro.f16.gguf", "MIT", "hare-micro, for tests")
 

@@ -8,6 +8,7 @@ from hare.bench.train import BenchTrainConfig, run
 from hare.errors import HareError
 
 
+@pytest.mark.slow
 def test_bench_train_measures_both_engines(packed_dir, capsys):
     result = run(BenchTrainConfig(preset="hare-micro", data=str(packed_dir), seq_len=32, micro_batch_size=4,
                                   steps=2, warmup_steps=1, rounds=1, compile=False, device="cpu"))
@@ -23,6 +24,7 @@ def test_bench_train_rejects_too_few_steps(packed_dir):
         run(BenchTrainConfig(data=str(packed_dir), steps=1))
 
 
+@pytest.mark.slow
 def test_bench_serve_measures_each_concurrency(micro_dir, capsys):
     pytest.importorskip("fastapi", reason="needs the serve extra: bash scripts/setup.sh serve")
     from hare.bench.serve import BenchServeConfig

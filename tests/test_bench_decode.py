@@ -29,6 +29,7 @@ def test_packed_static_cache_decode_gives_transformers_greedy_tokens(parrot_dir)
     assert greedy_decode(fast, prompt, len(expected), on_token=seen.append) == expected == seen
 
 
+@pytest.mark.gguf
 def test_bench_decode_prints_a_row_per_engine(micro_dir, capsys):
     pytest.importorskip("llama_cpp")
     from hare.bench.decode import BenchDecodeConfig, run

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PARROT_ANSWER, PARROT_QUESTION
+from conftest import PARROT_ANSWER, PARROT_QUESTION, one_line_error
 
 from hare.cli import COMMANDS, main
 
@@ -64,13 +64,9 @@ def test_console_script_generate_streams_prompt_and_continuation(parrot_dir):
     assert result.stdout.startswith("The hare") and len(result.stdout) > len("The hare\n")
 
 
-def _assert_one_line_error(capsys, code, *fragments):
+def _assert_one_line_error(capsys: pytest.CaptureFixture[str], code: int, *fragments: str) -> None:
     assert code == 2
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    assert len(err.splitlines()) == 1, err
-    for fragment in fragments:
-        assert fragment in err
+    one_line_error(capsys, *fragments)
 
 
 def test_missing_directory(capsys, tmp_path):

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import one_line_error, write_jsonl
 
 from hare.cli import main
 from hare.data.benchmark_items import detect_schema, load_benchmark
@@ -32,11 +33,6 @@ CLEAN = "Hares are fast runners and can reach speeds of seventy kilometres per h
 # Shares one of the four 13-grams of an MMLU question (16 words once the article "a" is dropped).
 PARTIAL = ("Quiz night notes: which organ of a garden snail is mainly responsible for scraping algae from the "
            "glass of an aquarium, nobody knew.")
-
-
-def write_jsonl(path: Path, texts: list[str]) -> Path:
-    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
-    return path
 
 
 def decontam(tmp_path: Path, texts: list[str], benchmarks: Path = FIXTURES, **options) -> dict:
@@ -177,6 +173,6 @@ def test_unreadable_benchmark_files(tmp_path, capsys):
     for bad in ("broken.parquet", "broken.jsonl", "missing.jsonl"):
         code = main(["data", "decontam", "--inputs", str(corpus), "--out", str(tmp_path / "o.jsonl"),
                      "--benchmarks", str(tmp_path / bad)])
-        err = capsys.readouterr().err
-        assert code == 2 and bad in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert code == 2
+        one_line_error(capsys, bad)
     assert not (tmp_path / "o.jsonl").exists()

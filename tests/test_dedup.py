@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pytest
+from conftest import write_jsonl
 
 from hare.cli import main
 from hare.data.dedup import DedupConfig, run
@@ -17,11 +17,6 @@ BASE = ("The red fox crossed the frozen river at dawn while the village still sl
         "for the first loaves of the morning, humming an old song about the sea.")
 NEAR = BASE.replace("about the sea.", "about the ocean.")
 OTHER = "Copper conducts electricity well, which is why most household wiring uses copper cables inside walls."
-
-
-def write_jsonl(path: Path, texts: list[str]) -> Path:
-    path.write_text("".join(json.dumps({"text": t, "id": i}) + "\n" for i, t in enumerate(texts)))
-    return path
 
 
 def test_exact_and_near_duplicates_removed(tmp_path):

@@ -15,6 +15,7 @@ from hare.cli import main
 from hare.model.load import check_checkpoint_dir, load_model
 
 gguf = pytest.importorskip("gguf")
+pytestmark = pytest.mark.gguf
 
 TEXTS = ["The hare ate 123,456 carrots.", "  indented\n    code()\n\tdone", "naïve café 日本語 😀",
          "<round_start>user\nhi there<round_end>\n<round_start>assistant\n", "<api_3>(x=' Oslo')<api_end> after"]

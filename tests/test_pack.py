@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import one_line_error, write_jsonl
 
 from hare.cli import main
 from hare.data import pack
@@ -24,11 +25,6 @@ DOCS = [
     "Brown hares box in spring.",
     "Mountain hares turn white in winter.",
 ]
-
-
-def write_jsonl(path: Path, texts: list[str], field: str = "text") -> Path:
-    path.write_text("".join(json.dumps({field: t, "id": i}) + "\n" for i, t in enumerate(texts)))
-    return path
 
 
 def write_parquet(path: Path, texts: list[str | None], field: str = "text") -> Path:
@@ -295,9 +291,7 @@ def test_cli_packs_and_reports_errors_in_one_line(tmp_path, capsys):
     assert "train" in capsys.readouterr().out and load_meta(out)["splits"]["val"]["documents"] == 1
 
     assert main(["data", "pack", "--inputs", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "x")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err and len(err.splitlines()) == 1
-    assert err.startswith("hare data pack: error: input") and "does not exist" in err
+    assert one_line_error(capsys, "does not exist").startswith("hare data pack: error: input")
 
 
 def test_a_raw_file_given_as_packed_data_says_how_to_pack_it(tmp_path):

@@ -19,6 +19,7 @@ def _importable(module: str) -> bool:
         return False
 
 
+@pytest.mark.gguf
 @pytest.mark.skipif(not _importable("llama_cpp"), reason="llama-cpp-python not installed (gguf extra, ~12 min build)")
 @pytest.mark.skipif(not _importable("hare.export.gguf"), reason="no GGUF exporter (hare.export.gguf) in this tree yet")
 def test_llama_cpp_backend_serves_an_exported_gguf(chat_dir, tmp_path, tok):

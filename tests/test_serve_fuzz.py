@@ -128,6 +128,7 @@ def test_adversarial_corpus_gets_only_2xx_4xx_while_valid_streams_complete(tool_
     assert health["status"] == "ok"
 
 
+@pytest.mark.slow
 def test_a_poisoned_row_fails_alone_among_8_streams(micro_dir):
     """A row whose own sampling raises, and one whose seed no generator takes, are answered with an
     error each; the 8 streams batched with them finish."""

@@ -10,8 +10,9 @@ from conftest import NAME_ANSWER, NAME_QUESTION, NAME_REPLY, NAME_TURN, NAME_UNK
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="needs the dev extra: bash scripts/setup.sh dev")
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="needs Debian's chromium and chromium-driver (apt-get install; .ci/run does)")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER),
+    reason="needs Debian's chromium and chromium-driver (apt-get install; .ci/run does)")]
 
 # Records every text the newest bot message shows, so the test can see the reply grow.
 WATCH = """

@@ -6,11 +6,10 @@ import ast
 import gzip
 import json
 import operator
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import one_line_error, stub_teacher
 
 from hare.cli import main
 from hare.data.synth import SynthConfig, run
@@ -182,37 +181,16 @@ def test_bad_input_through_the_cli(tmp_path, capsys):
     mix = tmp_path / "mix.yaml"
     mix.write_text("strategies: {math: 1, poetry: 2}\n")
     code = main(["data", "synth", "--out", str(tmp_path / "o"), "--num-docs", "5", "--mixture", str(mix)])
-    err = capsys.readouterr().err
-    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert "poetry" in err and not (tmp_path / "o").exists()
-
-
-class Teacher(BaseHTTPRequestHandler):
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        prompt = body["messages"][0]["content"]
-        reply = {"choices": [{"message": {"role": "assistant", "content": f"Lesson. {prompt} Here it is."}}]}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+    assert code == 2
+    one_line_error(capsys, "poetry")
+    assert not (tmp_path / "o").exists()
 
 
 def test_teacher_against_a_stub_server(tmp_path):
-    server = HTTPServer(("127.0.0.1", 0), Teacher)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     mix = tmp_path / "mix.yaml"
     mix.write_text("strategies: {teacher: 1}\n")
-    try:
-        run(SynthConfig(out=str(tmp_path / "o"), num_docs=6, mixture=str(mix),
-                        teacher_url=f"http://127.0.0.1:{server.server_port}"))
-    finally:
-        server.shutdown()
+    with stub_teacher(lambda prompt: f"Lesson. {prompt} Here it is.") as url:
+        run(SynthConfig(out=str(tmp_path / "o"), num_docs=6, mixture=str(mix), teacher_url=url))
     docs = read_docs(tmp_path / "o")
     assert len(docs) == 6 and all(d["strategy"] == "teacher" for d in docs)
     assert all(d["text"] == f"Lesson. {d['prompt']} Here it is." for d in docs)

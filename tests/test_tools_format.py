@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from conftest import stub_teacher
 
 from hare.cli import main
 from hare.errors import HareError
@@ -176,31 +175,16 @@ def test_any_spec_gets_generic_phrasing(tmp_path):
     assert {r["calls"][0]["arguments"]["quantity"] for r in carts} - {1}  # optional arguments sometimes said
 
 
-class Teacher(BaseHTTPRequestHandler):
-    """Paraphrases queries of even length by prefixing 'hey assistant,'; the others lose every value."""
-
-    def do_POST(self):  # noqa: N802
-        prompt = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"][0]["content"]
-        query = prompt.split("Request: ", 1)[1]
-        reply = f"hey assistant, {query}" if len(query) % 2 == 0 else "please help me"
-        body = json.dumps({"choices": [{"message": {"role": "assistant", "content": reply}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+def paraphrase(prompt: str) -> str:
+    """A stub teacher: prefixes queries of even length with 'hey assistant,'; the others lose every value."""
+    query = prompt.split("Request: ", 1)[1]
+    return f"hey assistant, {query}" if len(query) % 2 == 0 else "please help me"
 
 
 def test_teacher_paraphrases_are_kept_only_if_the_values_survive():
-    server = HTTPServer(("127.0.0.1", 0), Teacher)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with stub_teacher(paraphrase) as url:
         data = generate(ToolDataConfig(per_function=10, irrelevant=0, parallel=0, teacher_fraction=1.0,
-                                       teacher=f"http://127.0.0.1:{server.server_port}"))
-    finally:
-        server.shutdown()
+                                       teacher=url))
     added = [r for r in data["train"] if r["template"].endswith(":teacher")]
     assert any(r["query"].startswith("hey assistant, ") for r in added)
     assert all(s.casefold() in r["query"].casefold() for r in added for s in r["keep"])
