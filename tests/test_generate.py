@@ -36,6 +36,7 @@ def test_generate_without_a_stop_runs_to_max_new_tokens(parrot):
                                          add_generation_prompt=True, tokenize=True, return_dict=False)
         new = generate_ids(model, tok, prompt, SamplingArgs(temperature=0, max_new_tokens=25))
         assert tok.decode(new, skip_special_tokens=False).startswith(PARROT_ANSWER + "<round_end>")
+        assert len(new) == 25  # past <round_end>, and nothing stopped it before the budget
     finally:
         model.generation_config.eos_token_id = [32001, tok.eos_token_id]
 

@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -169,24 +168,22 @@ def test_existing_run_needs_resume(reference_run, packed_dir):
         train(small_config(packed_dir, reference_run, "train.max_steps=12"))
 
 
-def test_sigkill_then_resume_reproduces_every_loss(reference_run, packed_dir, tmp_path):
+@pytest.mark.parametrize(("kill_at", "resumed_from"), [("step:6", 4), ("checkpoint:8", 4)])
+def test_sigkill_then_resume_reproduces_every_loss(kill_at, resumed_from, reference_run, packed_dir, tmp_path):
+    """SIGKILL at a fixed point (hare.train.checkpoint.kill_point): between checkpoints, or halfway
+    through writing one, whose step-N.tmp must then be ignored; the resumed run repeats every loss."""
     out = tmp_path / "killed"
     args = ["--data", str(packed_dir), "--out", str(out), *SMALL, "train.max_steps=12",
             "checkpoint.every_steps=4", "checkpoint.keep_last=2", "log.eval_every_steps=6"]
-    proc = subprocess.Popen([HARE, "pretrain", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
-        if (out / "metrics.jsonl").exists() and max(losses(out), default=0) >= 6:
-            break
-        time.sleep(0.01)
-    assert proc.poll() is None, "the run ended before it could be killed: " + proc.stderr.read().decode()[-2000:]
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (out / "final").exists()
-    assert checkpoint.latest(out) is not None
+    killed = cli(*args, env={**os.environ, "HARE_KILL_AT": kill_at})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    killed_step = int(kill_at.split(":")[1])
+    assert max(losses(out)) == killed_step and not (out / "final").exists()
+    assert checkpoint.latest(out).name == f"step-{resumed_from:08d}"
+    assert (out / f"step-{killed_step:08d}.tmp").is_dir() == kill_at.startswith("checkpoint")
     result = cli(*args, "--resume")
     assert result.returncode == 0, result.stderr
-    assert "resumed from step-0000000" in result.stdout
+    assert f"resumed from step-{resumed_from:08d}" in result.stdout
     assert losses(out) == losses(reference_run)  # bit-identical, step by step
     assert losses(out, "val") == losses(reference_run, "val")
 
@@ -240,6 +237,7 @@ def test_continue_pretraining_from_a_checkpoint(reference_run, packed_dir, tmp_p
 # --- distributed ---------------------------------------------------------------------------------
 
 
+@pytest.mark.distributed
 @pytest.mark.parametrize("parallel", ["ddp", "fsdp2"])
 def test_two_ranks_match_one(parallel, reference_run, packed_dir, tmp_path):
     out = tmp_path / parallel
@@ -265,6 +263,7 @@ def test_two_ranks_match_one(parallel, reference_run, packed_dir, tmp_path):
 # --- FP8 -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_fp8_emulated_tracks_full_precision(packed_dir, tmp_path):
     pytest.importorskip("torchao")
     runs = {}

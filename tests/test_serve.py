@@ -4,9 +4,9 @@ stop strings, the UI's history, and the tool-calling seam."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
+from conftest import wait_until
 
 from hare.errors import HareError
 from hare.generate import SamplingArgs, generate_ids
@@ -76,11 +76,7 @@ def test_full_queue_refuses_and_cancelling_frees_slots(engine):
 
     before = engine.load()["cancelled"]
     assert asyncio.run(flood()) >= 1
-    for _ in range(200):
-        if engine.load()["active"] == 0:
-            break
-        time.sleep(0.05)
-    assert engine.load()["active"] == 0 and engine.load()["cancelled"] > before
+    assert wait_until(lambda: engine.load()["active"] == 0 and engine.load()["cancelled"] > before), engine.load()
 
 
 def test_prompt_longer_than_context_is_refused(engine):
@@ -118,15 +114,21 @@ def test_ui_history_keeps_every_turn():
         {"role": "user", "content": "third"}]
 
 
-def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path):
-    """A tool model answers with validated calls; bad specs and models without functional tokens get 400s."""
+def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path, monkeypatch):
+    """A tool model answers with validated calls; bad specs and models without functional tokens get 400s;
+    an answer that is not a valid call is a 422 `invalid_tool_call` over HTTP, never a call."""
     import json
+
+    from fastapi.testclient import TestClient
 
     from hare.model.init import InitConfig
     from hare.model.init import run as init
-    from hare.serve.app import tool_calls
+    from hare.serve.app import build_app, tool_calls
     from hare.serve.batching import build_transformers_engine
+    from hare.serve.config import ServeConfig
     from hare.serve.openai_schema import ApiError
+    from hare.tools.call import CallResult
+    from hare.tools.calls import CallError
 
     tools = json.loads((tool_model / "tools.json").read_text())
     engine = build_transformers_engine(str(tool_model), "tools", "cpu", "auto", 1, 1)
@@ -139,8 +141,13 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path):
         swapped = [by_name["set_volume"], by_name["get_weather_forecast"]]
         assert tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], swapped) == [
             {"name": "get_weather_forecast", "arguments": '{"location": "Oslo"}'}]
-        only_camera = tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], [by_name["take_a_photo"]])
-        assert all(c["name"] == "take_a_photo" for c in only_camera)
+        # Offered only the camera, a weather request cannot reach the forecast (no call, or the camera),
+        # while a camera request still gets its call: the restriction removes functions, not answers.
+        only_camera = [by_name["take_a_photo"]]
+        weather = tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], only_camera)
+        assert [c["name"] for c in weather] in ([], ["take_a_photo"]), weather
+        assert tool_calls(engine, [{"role": "user", "content": "take a selfie"}], only_camera) == [
+            {"name": "take_a_photo", "arguments": '{"camera": "front"}'}]
         stranger = {"type": "function", "function": {"name": "order_pizza", "parameters": {"type": "object"}}}
         with pytest.raises(ApiError, match="not trained to call 'order_pizza'") as err:
             tool_calls(engine, [{"role": "user", "content": "hi"}], [stranger])
@@ -149,6 +156,14 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path):
             tool_calls(engine, [{"role": "user", "content": "hi"}],
                        [{"type": "function", "function": {"name": "f", "parameters": {"type": "strin"}}}])
         assert err.value.status == 400
+        cut = CallError("too_long", "the answer did not end within 3 tokens", "<api_2>(level=")
+        monkeypatch.setattr(engine, "call_tools", lambda query, functions: CallResult(cut, cut.raw, 0.1, 3))
+        response = TestClient(build_app(engine, ServeConfig(model=str(tool_model), ui=False))).post(
+            "/v1/chat/completions", json={"messages": [{"role": "user", "content": "ringer to 3"}], "tools": tools})
+        assert response.status_code == 422, response.text
+        error = response.json()["error"]
+        assert (error["code"], error["param"]) == ("invalid_tool_call", "tools")
+        assert "did not end within 3 tokens" in error["message"] and "nothing was executed" in error["message"]
     finally:
         engine.close()
     messages = [{"role": "user", "content": "Weather in Paris?"}]

@@ -17,8 +17,10 @@ The data position needs no saving: batches are a pure function of the step (see 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +36,14 @@ if TYPE_CHECKING:
 
 FORMAT_VERSION = 1
 _STEP_DIR = re.compile(r"^step-(\d{8})$")
+
+
+def kill_point(where: str, step: int) -> None:
+    """Test hook: with `HARE_KILL_AT=WHERE:STEP` in the environment (`step:6` after step 6 is logged and
+    checkpointed, `checkpoint:8` halfway through writing step 8's checkpoint), this process SIGKILLs
+    itself there, so a resume test interrupts a run at a known moment instead of racing it."""
+    if os.environ.get("HARE_KILL_AT") == f"{where}:{step}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def step_dir(out: Path, step: int) -> Path:
@@ -95,6 +105,7 @@ def save(
     torch.save(torch.get_rng_state(), tmp / f"rng-{d.rank}.pt")
     if d.is_main:
         export(tmp / "model", full)
+    kill_point("checkpoint", step)  # weights and optimizer written, trainer.json not yet: incomplete
     barrier(d)
     if d.is_main:
         record = {"format_version": FORMAT_VERSION, "step": step, **trainer_state}

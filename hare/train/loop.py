@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from hare.config import option
+from hare.train.checkpoint import kill_point
 from hare.train.distributed import Dist, all_reduce_mean
 
 if TYPE_CHECKING:
@@ -188,3 +189,4 @@ def fit(
         tokens_per_s = tokens / seconds
         mfu = tokens_per_s * flops_per_token / (peak_flops * d.world)
         on_step(Progress(step + 1, loss, lr, norm, tokens, tokens_per_s, mfu))
+        kill_point("step", step + 1)
