@@ -208,8 +208,13 @@ def summary(run: Path, report: dict[str, Any], model: Path) -> str:
 
 
 def run(cfg: QuickstartConfig) -> dict[str, Any]:
+    from hare.model.bases import BASES
+    from hare.model.load import check_checkpoint_dir
+
     if cfg.minutes <= 0:
         raise HareError(f"--minutes must be positive, got {cfg.minutes}")
+    if cfg.base not in (SCRATCH, *BASES):
+        check_checkpoint_dir(cfg.base)  # a wrong --base fails now, not after the pretraining stage
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     packed = corpus(cfg, out)

@@ -37,3 +37,11 @@ def test_quickstart_runs_every_stage_and_resumes(tmp_path, capsys):
     rerun = capsys.readouterr().out
     assert rerun.count("already complete") == 4  # corpus, pretrain, tools, eval (the base stage always says where)
     assert Path(out / "eval.json").read_text() == json.dumps(report, indent=1) + "\n"
+
+
+def test_a_wrong_base_fails_before_any_stage(tmp_path, capsys):
+    out = tmp_path / "qs"
+    assert main(["quickstart", "--out", str(out), "--base", str(tmp_path / "no-such-model")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
