@@ -21,14 +21,16 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 # or a GPU is slow by nature, and so is one that needs a fixture trained or served for it; they are
 # marked here so that `-m "not slow"` stays fast without every such test repeating the mark.
 IMPLIES_SLOW = ("distributed", "browser", "gguf", "gpu")
-SLOW_FIXTURES = {"tool_model", "chat_server", "keyed_server", "reference_run"}
+SLOW_FIXTURES = {"tool_model", "foreign_tool_model", "chat_server", "keyed_server", "reference_run"}
+SLOW_FILES = {"test_quickstart.py"}  # the whole quickstart in miniature (minutes)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
 
     for item in items:
-        if any(item.get_closest_marker(name) for name in IMPLIES_SLOW) or SLOW_FIXTURES & set(item.fixturenames):
+        if (any(item.get_closest_marker(name) for name in IMPLIES_SLOW) or SLOW_FIXTURES & set(item.fixturenames)
+                or item.path.name in SLOW_FILES):
             item.add_marker(pytest.mark.slow)
         if item.get_closest_marker("gpu") and not torch.cuda.is_available():
             item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))

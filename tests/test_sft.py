@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import torchrun
+from conftest import torchrun, write_jsonl
 
 from hare.config import load_config
 from hare.errors import HareError
@@ -20,11 +20,6 @@ FACTS = [("France", "Paris"), ("Japan", "Tokyo"), ("Italy", "Rome"), ("Spain", "
          ("Greece", "Athens"), ("Iran", "Tehran"), ("Nepal", "Kathmandu"), ("Poland", "Warsaw"),
          ("Sweden", "Stockholm"), ("Canada", "Ottawa"), ("Ghana", "Accra"), ("Laos", "Vientiane"),
          ("Mali", "Bamako"), ("Fiji", "Suva")]
-
-
-def write_jsonl(path: Path, records: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in records))
-    return path
 
 
 RECORDS = {
@@ -108,12 +103,21 @@ def test_base_model_without_hare_tokens_gets_them(tmp_path):
     assert model.generation_config.eos_token_id[0] == 32001
 
 
+# hare-micro on 64-token rows, 10 rows (640 tokens) a step, fp32 so that resumed losses compare exactly.
+SMALL = ["data.seq_len=64", "train.global_batch_tokens=640", "train.micro_batch_size=5", "train.device=cpu",
+         "train.precision=fp32", "optim.lr=3e-3", "schedule.warmup_steps=3", "log.progress=false",
+         "log.peak_flops=1e11", "checkpoint.every_steps=0"]
+
+
 def sft_config(base: Path, data: Path, out: Path, *extra: str) -> SFTConfig:
     return load_config(SFTConfig, None, [
-        f"model.path={base}", f"data.paths={json.dumps([str(data)])}", f"out={out}", "data.seq_len=64",
-        "train.global_batch_tokens=640", "train.micro_batch_size=5", "train.device=cpu", "train.precision=fp32",
-        "optim.lr=3e-3", "schedule.warmup_steps=3", "log.progress=false", "log.peak_flops=1e11",
-        "checkpoint.every_steps=0", *extra])
+        f"model.path={base}", f"data.paths={json.dumps([str(data)])}", f"out={out}", *SMALL, *extra])
+
+
+def metric_losses(out: Path) -> dict[int, float]:
+    """Step → training loss from metrics.jsonl; a step run again after a resume keeps its last value."""
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return {r["step"]: r["loss"] for r in records if r["kind"] == "train"}
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +128,7 @@ def chats(tmp_path_factory) -> Path:
     return write_jsonl(tmp_path_factory.mktemp("sft") / "chats.jsonl", records)
 
 
+@pytest.mark.slow
 def test_fine_tuned_model_answers_every_conversation_through_chat(micro_dir, chats, tmp_path):
     from hare.chat import ChatSession
     from hare.generate import SamplingArgs
@@ -147,6 +152,7 @@ COMMON = ["data.seq_len=64", "train.global_batch_tokens=640", "train.micro_batch
           "log.peak_flops=1e11", "train.max_steps=6", "checkpoint.every_steps=3"]
 
 
+@pytest.mark.distributed
 @pytest.mark.parametrize("mode", ["full", "lora"])
 def test_two_rank_fine_tuning(mode, micro_dir, chats, tmp_path):
     from transformers import AutoModelForCausalLM
@@ -155,8 +161,14 @@ def test_two_rank_fine_tuning(mode, micro_dir, chats, tmp_path):
     extra = ["--lora", "lora.r=8", "train.parallel=fsdp2"] if mode == "lora" else []
     result = torchrun("sft", "--model", str(micro_dir), "--data", str(chats), "--out", str(out), *extra, *COMMON)
     assert result.returncode == 0, result.stderr[-3000:]
-    losses = [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert len(losses) == 6 and losses[-1] < losses[0]
+    losses = metric_losses(out)
+    assert sorted(losses) == list(range(1, 7)) and losses[6] < losses[1]
+    if mode == "full":  # DDP over 2 ranks takes the same steps as 1 process: step-pure batches
+        one = tmp_path / "one-rank"
+        train(load_config(SFTConfig, None, [f"model.path={micro_dir}", f"data.paths={json.dumps([str(chats)])}",
+                                            f"out={one}", *COMMON]))
+        for step, loss in metric_losses(one).items():
+            assert losses[step] == pytest.approx(loss, rel=1e-4, abs=1e-4), (step, loss, losses[step])
     tuned = AutoModelForCausalLM.from_pretrained(out / "final", dtype=torch.float32)  # vanilla transformers
     base = AutoModelForCausalLM.from_pretrained(micro_dir, dtype=torch.float32)
     q = "model.layers.0.self_attn.q_proj.weight"
@@ -225,16 +237,35 @@ def test_lora_run_resumes_to_identical_losses(micro_dir, chats, tmp_path):
     out = tmp_path / "lora"
     cfg = ["lora.enabled=true", "lora.r=4", "train.max_steps=6", "checkpoint.every_steps=3"]
     train(sft_config(micro_dir, chats, out, *cfg))
-
-    def losses() -> dict[int, float]:
-        records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-        return {r["step"]: r["loss"] for r in records}
-
-    before = losses()
+    before = metric_losses(out)
     shutil.rmtree(out / "step-00000006")
     shutil.rmtree(out / "final")
     train(sft_config(micro_dir, chats, out, *cfg), resume=True)
-    assert losses() == before
+    assert metric_losses(out) == before
+
+
+@pytest.mark.slow
+def test_sigkill_while_checkpointing_then_resume_repeats_every_loss(micro_dir, chats, tmp_path):
+    """`hare sft` SIGKILLed halfway through writing step 4's checkpoint (hare.train.checkpoint.kill_point)
+    resumes from step 2, ignores step-4.tmp, and logs the losses of an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    extra = ["train.max_steps=6", "checkpoint.every_steps=2"]
+    train(sft_config(micro_dir, chats, tmp_path / "reference", *extra))
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "hare", "sft", "--model", str(micro_dir), "--data", str(chats), "--out", str(out),
+           *SMALL, *extra]
+    killed = subprocess.run(cmd, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "HARE_KILL_AT": "checkpoint:4"})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert (out / "step-00000004.tmp").is_dir() and not (out / "final").exists()
+    resumed = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed from step-00000002" in resumed.stdout
+    assert metric_losses(out) == metric_losses(tmp_path / "reference")
 
 
 def test_overrides_after_data_files_are_overrides():
