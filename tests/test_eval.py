@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import one_line_error, stub_teacher
 
 from hare.cli import main
 from hare.eval.harness import FIXTURE_DIR, TASKS
@@ -19,11 +20,6 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 HEADER = "| Model | Size | avg | MMLU | ARC | TruthfulQA | Winogrande | HellaSwag | GSM8K |"
 
 
-def one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    return err
-
 
 def test_fixtures_hold_enough_items_for_each_shot_count():
     shots = {"mmlu": 5, "arc_challenge": 25, "truthfulqa_mc": 0, "winogrande": 5, "hellaswag": 10, "gsm8k": 5}
@@ -32,6 +28,7 @@ def test_fixtures_hold_enough_items_for_each_shot_count():
         assert len(lines) >= n + 2, stem
 
 
+@pytest.mark.slow
 def test_leaderboard_suite_runs_end_to_end_on_the_fixtures(micro_dir, tmp_path, capsys):
     out = tmp_path / "micro.json"
     assert main(["eval", "lm", "--model", str(micro_dir), "--limit", "2", "--device", "cpu",
@@ -129,6 +126,7 @@ def leakage_files(tmp_path: Path) -> tuple[Path, Path, list[str]]:
     return bench, rewritten, [f"{i['question']}\n{i['answer']}" for i in items]
 
 
+@pytest.mark.slow
 def test_leakage_delta_is_large_after_memorising_and_near_zero_before(micro_dir, tmp_path):
     from hare.eval.leakage import LeakageConfig, run
     from hare.model.init import build_model
@@ -154,10 +152,18 @@ def test_leakage_delta_is_large_after_memorising_and_near_zero_before(micro_dir,
 
 
 def test_positions_are_evenly_spaced_and_in_range():
+    """Each prefix leaves room for the n-gram after it, the first follows BOS, the last reaches the end,
+    and the gaps between them differ by at most one token (as even as integers allow)."""
     from hare.eval.leakage import positions
 
-    assert positions(25, 5, 5) == [1, 6, 10, 15, 20]
-    assert positions(6, 5, 5) == [1] and positions(5, 5, 5) == []
+    for length in range(6, 80):
+        for points in (2, 3, 5, 7):
+            got = positions(length, 5, points)
+            last = length - 5
+            assert got[0] == 1 and got[-1] == last and len(got) == min(points, last), (length, points, got)
+            gaps = [b - a for a, b in zip(got, got[1:], strict=False)]
+            assert all(g > 0 for g in gaps) and max(gaps, default=0) - min(gaps, default=0) <= 1, (length, got)
+    assert positions(6, 5, 5) == [1] and positions(5, 5, 5) == [] and positions(30, 5, 1) == [25]
 
 
 def test_compare_builds_one_table_from_several_results(tmp_path, capsys):
@@ -178,7 +184,7 @@ def test_compare_builds_one_table_from_several_results(tmp_path, capsys):
 def test_missing_data_files_are_listed_in_one_error(tmp_path, capsys):
     (tmp_path / "mmlu.jsonl").write_text("{}\n")
     assert main(["eval", "lm", "--model", "nowhere/at/all", "--data-dir", str(tmp_path)]) == 2
-    err = one_error_line(capsys)
+    err = one_line_error(capsys)
     for stem in ("arc_challenge", "truthfulqa_mc", "winogrande", "hellaswag", "gsm8k"):
         assert str(tmp_path / f"{stem}.jsonl") in err
     assert "mmlu" not in err.replace(str(tmp_path), "")
@@ -186,7 +192,7 @@ def test_missing_data_files_are_listed_in_one_error(tmp_path, capsys):
 
 def test_unknown_task_is_a_one_line_error(capsys):
     assert main(["eval", "lm", "--model", "nowhere/at/all", "--tasks", "mmlu", "bogus"]) == 2
-    assert "unknown task 'bogus'" in one_error_line(capsys)
+    assert "unknown task 'bogus'" in one_line_error(capsys)
 
 
 @pytest.mark.parametrize("command", [["lm"], ["ppl", "--data", "x.txt"],
@@ -200,43 +206,25 @@ def test_bad_model_dir_is_a_one_line_error(command, tmp_path, capsys):
         assert main(["eval", *command, "--model", str(tmp_path / "no-such-model")]) == 2
     finally:
         os.chdir(cwd)
-    assert "does not exist" in one_error_line(capsys)
+    assert "does not exist" in one_line_error(capsys)
 
 
 def test_leakage_rewrites_through_a_teacher_server(micro_dir, tmp_path):
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
     from hare.errors import HareError
     from hare.eval.leakage import LeakageConfig, run
 
     prompts = []
 
-    class Teacher(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            prompt = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["messages"][0]["content"]
-            prompts.append(prompt)
-            text = " ".join(reversed(prompt.split("\n\n", 1)[1].split()))  # a "paraphrase"
-            data = json.dumps({"choices": [{"message": {"role": "assistant", "content": text}}]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
+    def paraphrase(prompt: str) -> str:
+        prompts.append(prompt)
+        return " ".join(reversed(prompt.split("\n\n", 1)[1].split()))  # a "paraphrase"
 
     bench, _, texts = leakage_files(tmp_path)
-    server = HTTPServer(("127.0.0.1", 0), Teacher)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
     saved = tmp_path / "rewrites.jsonl"
-    try:
+    with stub_teacher(paraphrase) as url:
         result = run(LeakageConfig(model=str(micro_dir), benchmark=str(bench), teacher=url,
                                    save_rewrites=str(saved), device="cpu"))
-    finally:
-        server.shutdown()
-        server.server_close()  # the port now refuses connections: "teacher down"
+    # Closed now, the same URL refuses connections: "teacher down".
     assert len(prompts) == len(texts) and all(t in p for t, p in zip(texts, prompts, strict=True))
     rewrites = [json.loads(line)["text"] for line in saved.read_text().splitlines()]
     assert rewrites == [" ".join(reversed(t.split())) for t in texts]
