@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 
 import pytest
-from conftest import NAME_ANSWER, NAME_QUESTION, NAME_REPLY, NAME_TURN, PARROT_ANSWER, PARROT_QUESTION
+from conftest import NAME_ANSWER, NAME_QUESTION, NAME_REPLY, NAME_TURN, PARROT_ANSWER, PARROT_QUESTION, wait_until
 
 openai = pytest.importorskip("openai", reason="needs the dev extra: bash scripts/setup.sh dev")
 httpx = pytest.importorskip("httpx")
@@ -112,6 +111,12 @@ def test_tool_model_answers_with_openai_tool_calls(tool_model):
             client.chat.completions.create(model="t", tools=tools + tools[:1],
                                            messages=[{"role": "user", "content": "weather in Oslo"}])
         assert "duplicate function name 'take_a_photo'" in str(err.value)
+        stranger = {"type": "function", "function": {"name": "order_pizza", "parameters": {"type": "object"}}}
+        refused = httpx.post(f"{server.url}/v1/chat/completions", json={
+            "tools": [*tools, stranger], "messages": [{"role": "user", "content": "a pizza please"}]})
+        assert refused.status_code == 400
+        assert refused.json()["error"] | {"message": ""} == {"message": "", "type": "invalid_request_error",
+                                                            "param": "tools", "code": "unknown_tool"}
 
 
 def test_api_key_refused_and_accepted(keyed_server):
@@ -126,24 +131,51 @@ def test_api_key_refused_and_accepted(keyed_server):
     assert httpx.get(f"{keyed_server.url}/health").json()["status"] == "ok"  # health needs no key
 
 
+@pytest.mark.slow
+def test_hare_api_key_guards_api_and_ui_and_an_open_server_warns(chat_dir):
+    """HARE_API_KEY (no --api-key) guards /v1 and is the UI's password, and an exposed server with it says
+    nothing; exposed without a key, the server warns that anyone who reaches it can use it."""
+    from hare.serve.launch import serve_process
+
+    with serve_process("--model", str(chat_dir), "--host", "0.0.0.0", env={"HARE_API_KEY": KEY}) as server:
+        assert httpx.get(f"{server.url}/v1/models").status_code == 401
+        assert httpx.get(f"{server.url}/v1/models", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+        with httpx.Client(base_url=server.url, timeout=30) as ui:
+            assert ui.get("/gradio/config").status_code == 401
+            assert ui.post("/gradio/login", data={"username": "me", "password": "wrong"}).status_code == 400
+            login = ui.post("/gradio/login", data={"username": "me", "password": KEY})
+            assert login.status_code == 200 and login.json() == {"success": True}
+            assert ui.get("/gradio/config").status_code == 200
+        assert "warning" not in server.log()
+    with serve_process("--model", str(chat_dir), "--host", "0.0.0.0", "--no-ui") as server:
+        # Printed before /health answers, but the log is read on a thread.
+        assert wait_until(lambda: "warning: listening beyond this machine without --api-key" in server.log())
+
+
 def test_full_server_answers_503(keyed_server):
     body = {"prompt": "The hare", "max_tokens": 400, "ignore_eos": True, "stream": True}
     headers = {"Authorization": f"Bearer {KEY}"}
 
-    async def flood():
+    async def flood() -> list:
+        refused, both = [], asyncio.Event()
         async with httpx.AsyncClient(base_url=keyed_server.url, headers=headers, timeout=60) as http:
-            async def one():
+            async def one() -> None:
                 async with http.stream("POST", "/v1/completions", json=body) as response:
                     if response.status_code != 200:
-                        return response.status_code, json.loads(await response.aread()), response.headers
-                    return 200, None, None  # leaving the block closes the stream: its slot is freed
+                        refused.append((response.status_code, json.loads(await response.aread()), response.headers))
+                        if len(refused) == 2:
+                            both.set()
+                        return
+                    # An admitted stream keeps its slot until both others are refused (leaving the block
+                    # would free it early and let a later request in): no race on who arrives when.
+                    await asyncio.wait_for(both.wait(), 60)
 
-            return await asyncio.gather(*[one() for _ in range(4)])  # 1 slot + 1 queue place
+            await asyncio.gather(*[one() for _ in range(4)])  # 1 slot + 1 queue place: 2 refused
+        return refused
 
-    results = asyncio.run(flood())
-    refused = [r for r in results if r[0] != 200]
-    assert refused and all(status == 503 for status, _, _ in refused)
-    assert refused[0][1]["error"]["code"] == "server_busy" and refused[0][2]["retry-after"] == "1"
+    refused = asyncio.run(flood())
+    assert [status for status, _, _ in refused] == [503, 503]
+    assert all(body["error"]["code"] == "server_busy" and h["retry-after"] == "1" for _, body, h in refused)
 
 
 def test_disconnect_frees_the_slot(chat_server):
@@ -151,36 +183,35 @@ def test_disconnect_frees_the_slot(chat_server):
     body = {"prompt": "The hare", "max_tokens": 512, "ignore_eos": True, "stream": True}
     with httpx.stream("POST", f"{chat_server.url}/v1/completions", json=body, timeout=60) as response:
         next(response.iter_lines())  # the first event: generation is under way; then hang up
-    for _ in range(200):
-        health = chat_server.health()
-        if health["active"] == 0 and health["cancelled"] > before:
-            break
-        time.sleep(0.05)
-    assert health["cancelled"] == before + 1 and health["active"] == 0
+    freed = {"cancelled": before + 1, "active": 0}
+    assert wait_until(lambda: {k: chat_server.health()[k] for k in freed} == freed), chat_server.health()
 
 
-@pytest.mark.parametrize(("body", "status", "needle", "param"), [
-    (b'{"messages": [', 400, "not valid JSON", None),
-    ({"messages": []}, 400, "at least 1", "messages"),
-    ({"messages": ASK, "temperature": 5}, 400, "less than or equal to 2", "temperature"),
-    ({"messages": ASK, "n": 2}, 400, "", "n"),
-    ({"messages": ASK, "max_tokens": 100000}, 400, "at most 512", "max_tokens"),
-    ({"messages": [{"role": "robot", "content": "hi"}]}, 400, "", "messages.0.role"),
-    ({"messages": [*ASK, {"role": "system", "content": "late"}]}, 400, "chat template", "messages"),
-    ({"messages": [{"role": "user", "content": "hare " * 400}]}, 400, "at most 300", "messages"),
-    ({"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, 400, "at most 4", "stop"),
-    ({"prompt": [1, 99999999]}, 400, "token ids", "prompt"),
-    ({"messages": [{"role": "user", "content": "x" * 30000}]}, 413, "larger than", None),
+@pytest.mark.parametrize(("body", "status", "needle", "param", "code"), [
+    (b'{"messages": [', 400, "not valid JSON", None, None),
+    ({"messages": []}, 400, "at least 1", "messages", None),
+    ({"messages": ASK, "temperature": 5}, 400, "less than or equal to 2", "temperature", None),
+    ({"messages": ASK, "n": 2}, 400, "", "n", None),
+    ({"prompt": "x", "echo": True}, 400, "", "echo", None),
+    ({"messages": ASK, "max_tokens": 100000}, 400, "at most 512", "max_tokens", None),
+    ({"messages": [{"role": "robot", "content": "hi"}]}, 400, "", "messages.0.role", None),
+    ({"messages": [*ASK, {"role": "system", "content": "late"}]}, 400, "chat template", "messages", None),
+    ({"messages": [{"role": "user", "content": "hare " * 400}]}, 400, "at most 300", "messages",
+     "context_length_exceeded"),
+    ({"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, 400, "at most 4", "stop", None),
+    ({"prompt": [1, 99999999]}, 400, "token ids", "prompt", None),
+    ({"messages": [{"role": "user", "content": "x" * 30000}]}, 413, "larger than", None, "request_too_large"),
 ])
-def test_bad_requests_get_openai_error_bodies(chat_server, body, status, needle, param):
+def test_bad_requests_get_openai_error_bodies(chat_server, body, status, needle, param, code):
+    """Every refusal is OpenAI's error body with all four fields: message, type, param and code."""
     path = "/v1/completions" if isinstance(body, dict) and "prompt" in body else "/v1/chat/completions"
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
     response = httpx.post(f"{chat_server.url}{path}", content=content, headers={"Content-Type": "application/json"})
     assert response.status_code == status
     error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}, error
     assert needle in error["message"] and error["type"] == "invalid_request_error"
-    if param:
-        assert error["param"] == param
+    assert (error["param"], error["code"]) == (param, code)
 
 
 def test_routes_redirect_and_404(chat_server):
@@ -191,7 +222,8 @@ def test_routes_redirect_and_404(chat_server):
 
 
 def test_load_50_clients_no_errors(chat_server):
-    """50 concurrent clients, 3 requests each (chat and completion, some streamed): every one answered."""
+    """50 concurrent clients, 3 requests each (chat and completion, some streamed): every one answered,
+    and each seeded completion samples what the same request samples alone (whatever shared its batch)."""
     client = openai.AsyncOpenAI(base_url=f"{chat_server.url}/v1", api_key="unused", max_retries=0, timeout=120)
 
     async def user(i: int) -> list[str]:
@@ -206,8 +238,13 @@ def test_load_50_clients_no_errors(chat_server):
                 texts.append(reply.choices[0].message.content)
             else:
                 reply = await client.completions.create(model="chat", prompt=f"Hare {i}", max_tokens=8, seed=i)
-                texts.append(reply.choices[0].text or "<empty>")
+                # An empty text is a valid answer (end of text sampled first); what it must be is its seed's.
+                assert reply.choices[0].finish_reason in ("stop", "length") and reply.usage.completion_tokens <= 8
+                seeded[i] = reply.choices[0].text
+                texts.append(f"completion {i}")
         return texts
+
+    seeded: dict[int, str] = {}
 
     async def load():
         return await asyncio.gather(*[user(i) for i in range(50)])
@@ -218,6 +255,10 @@ def test_load_50_clients_no_errors(chat_server):
     assert chats == {PARROT_ANSWER}  # batched greedy decoding: the same answer in every batch position
     health = chat_server.health()
     assert health["status"] == "ok" and health["active"] == 0 and health["waiting"] == 0
+    alone = openai.OpenAI(base_url=f"{chat_server.url}/v1", api_key="unused", max_retries=0, timeout=60)
+    for i in sorted(seeded)[:8]:
+        assert alone.completions.create(model="chat", prompt=f"Hare {i}", max_tokens=8, seed=i).choices[0].text \
+            == seeded[i], i
 
 
 def test_hare_teacher_client_talks_to_hare_serve(chat_server, keyed_server):
