@@ -27,6 +27,7 @@ def test_init_writes_a_complete_hf_directory(micro_dir):
     assert not [p for p in micro_dir.parent.iterdir() if ".tmp-" in p.name]
 
 
+@pytest.mark.slow
 def test_vanilla_transformers_loads_identical_model(micro_dir, tmp_path):
     """A separate process that imports only transformers gets the same ids and the same logits."""
     text = "The hare outran the <round_end> tortoise."

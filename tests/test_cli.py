@@ -49,6 +49,7 @@ def _run(args, **kwargs):
     return subprocess.run([HARE, *args], capture_output=True, text=True, env=env, timeout=300, **kwargs)
 
 
+@pytest.mark.slow
 def test_console_script_chat_multi_turn_and_reset(parrot_dir):
     stdin = f"{PARROT_QUESTION}\n/reset\n{PARROT_QUESTION}\n/exit\n"
     result = _run(["chat", "--model", str(parrot_dir), "--temperature", "0"], input=stdin)

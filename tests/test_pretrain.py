@@ -200,6 +200,7 @@ def test_incomplete_checkpoints_are_never_resumed(reference_run, tmp_path, monke
     assert checkpoint.latest(run_dir).name == "step-00000008"
 
 
+@pytest.mark.slow
 def test_failed_save_leaves_previous_checkpoint_latest(packed_dir, tmp_path, monkeypatch):
     out = tmp_path / "run"
     cfg = small_config(packed_dir, out, "train.max_steps=4", "checkpoint.every_steps=2")
