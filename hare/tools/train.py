@@ -50,7 +50,7 @@ TINY = ["optim.lr=2e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.
 
 @dataclass(kw_only=True)
 class ToolTrainArgs:
-    model: str = option(help="base checkpoint directory (e.g. a pretrained HARE model)")
+    model: str = option(help="base model: a checkpoint directory, a .gguf file or a named base (`hare base list`)")
     data: str = option("data/tools", "output of `hare tools data` (a directory), or one JSONL of records")
     spec: str | None = option(None, "API spec (default: DATA/tools.json)")
     out: str = option("runs/tools", "run directory; the tool model lands in OUT/final")
