@@ -1,7 +1,7 @@
 """`hare quickstart`: the HARE recipe in miniature, offline but for a package index, ending in a phone
 tool-calling model that is right.
 
-    hare quickstart                      # ~10 minutes on 2 CPU cores, into runs/quickstart
+    hare quickstart                      # into runs/quickstart (README: the measured time)
     hare quickstart --base scratch       # tune stage 2's from-scratch model instead (it cannot copy)
 
 Stages, each the library call behind a full-size command (the README maps each to the hare-1.1b
@@ -20,7 +20,7 @@ output is already complete, so an interrupted quickstart resumes where it stoppe
               pretrained bases: the top layers only);
 5. eval     — accuracy and latency on 400 held-out queries (`hare tools eval`), then a summary.
 
-Training steps scale with `--minutes`; the defaults were measured on a quiet 2-core machine.
+Training steps scale with `--minutes`; the per-minute rates below are estimates for 2 quiet cores.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ from hare.errors import HareError
 
 SAMPLES = ["take a selfie", "what's the weather like in Paris?", "text Maria saying running late",
            "set an alarm for 6:30 am", "turn the media volume up to 8", "who painted the mona lisa"]
-# Per minute of budget, measured on 2 quiet cores: hare-tiny pretraining steps of 8K tokens, and
-# tool fine-tuning steps of the default recipe (SmolLM2-135M, top third of the layers trained).
+# Per minute of budget: hare-tiny pretraining steps of 8K tokens, and tool fine-tuning steps of the
+# default recipe (SmolLM2-135M, top third of the layers trained). Estimated for 2 quiet cores from runs
+# with one thread on shared cores (15 steps in 112 s, 90 tool steps in 661 s); not yet timed quietly.
 SCRATCH = "scratch"
 PRETRAIN_STEPS_PER_MINUTE = 1.5
 TOOL_STEPS_PER_MINUTE = {"pretrained": 9, SCRATCH: 45}

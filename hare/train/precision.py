@@ -18,9 +18,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-PRECISIONS = ("auto", "bf16", "fp32")
-
-
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -29,10 +26,6 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def _cache_file() -> Path:
-    return Path(os.environ.get("HARE_CACHE") or Path.home() / ".cache" / "hare").expanduser() / "precision.json"
 
 
 def _measure_cpu() -> tuple[str, str]:
@@ -59,7 +52,9 @@ def resolve(precision: str, device: torch.device) -> tuple[str, str]:
     if device.type != "cpu":
         return "fp32", f"fp32 on {device.type}"
     key = f"{_cpu_name()} | torch {torch.__version__} | {torch.get_num_threads()} threads"
-    path = _cache_file()
+    from hare.model.gguf_input import cache_root
+
+    path = cache_root() / "precision.json"
     try:
         known = json.loads(path.read_text())
     except (OSError, ValueError):
