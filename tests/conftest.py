@@ -54,13 +54,18 @@ def micro_dir(tmp_path_factory) -> Path:
     return run(InitConfig(out=str(tmp_path_factory.mktemp("ckpt") / "micro"), preset="hare-micro"))
 
 
-def train_parrot(model, tok, messages: list[dict[str, str]], steps: int = 40) -> None:
+def train_parrot(model, tok, messages: list[dict[str, str]]) -> None:
     """Overfit `model` on one conversation, loss on the assistant reply (and its <round_end>)."""
-    train_chats(model, tok, [messages], steps)
+    train_chats(model, tok, [messages])
 
 
-def train_chats(model, tok, conversations: list[list[dict[str, str]]], steps: int = 40) -> None:
-    """Overfit `model` on conversations at once (one padded batch), loss on every assistant reply."""
+def train_chats(model, tok, conversations: list[list[dict[str, str]]], max_steps: int = 300) -> None:
+    """Overfit `model` on conversations at once (one padded batch), loss on every assistant reply.
+
+    Trains until every reply token has probability > 0.9 after its prefix, so greedy decoding replays
+    it with a margin that batching and padding cannot flip, rather than for a fixed number of steps:
+    how many steps that takes depends on the CPU's kernels (a CI machine once stopped one reply short
+    at a fixed 40)."""
     import torch
 
     rows = [tok.apply_chat_template(m, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
@@ -73,12 +78,19 @@ def train_chats(model, tok, conversations: list[list[dict[str, str]]], steps: in
         input_ids[i, : len(ids)] = ids
         labels[i, : len(ids)] = torch.where(torch.tensor(r["assistant_masks"]) == 1, ids, -100)
     attention_mask = (torch.arange(width)[None, :] < torch.tensor([[len(r["input_ids"])] for r in rows])).long()
+    target, scored = labels[:, 1:].clamp(min=0), labels[:, 1:] != -100
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
-    for _ in range(steps):
-        model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss.backward()
+    for _ in range(max_steps):
+        out = model(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
+        prob = out.logits[:, :-1].float().softmax(-1).gather(-1, target[..., None])[..., 0]
+        if (prob[scored] > 0.9).all():
+            break
+        out.loss.backward()
         opt.step()
         opt.zero_grad()
+    else:
+        raise AssertionError(f"the test model did not learn its replies in {max_steps} steps")
     model.eval()
 
 

@@ -8,7 +8,16 @@ import asyncio
 import json
 
 import pytest
-from conftest import NAME_ANSWER, NAME_QUESTION, NAME_REPLY, NAME_TURN, PARROT_ANSWER, PARROT_QUESTION, wait_until
+from conftest import (
+    NAME_ANSWER,
+    NAME_QUESTION,
+    NAME_REPLY,
+    NAME_TURN,
+    NAME_UNKNOWN,
+    PARROT_ANSWER,
+    PARROT_QUESTION,
+    wait_until,
+)
 
 openai = pytest.importorskip("openai", reason="needs the dev extra: bash scripts/setup.sh dev")
 httpx = pytest.importorskip("httpx")
@@ -50,6 +59,8 @@ def test_chat_uses_every_turn(client):
                {"role": "user", "content": NAME_QUESTION}]
     reply = client.chat.completions.create(model="chat", messages=history, temperature=0)
     assert reply.choices[0].message.content == NAME_ANSWER
+    alone = client.chat.completions.create(model="chat", messages=history[-1:], temperature=0)
+    assert alone.choices[0].message.content == NAME_UNKNOWN  # the answer above came from the first turn
 
 
 def test_chat_stream_with_usage(client):
