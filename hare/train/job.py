@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from hare.train.batches import GlobalBatches
     from hare.train.distributed import Dist
+    from hare.train.frozen_trunk import FrozenTrunk
     from hare.train.loop import TrainConfig
 
 Export = Callable[[Path, dict[str, "torch.Tensor"]], None]
@@ -39,8 +40,9 @@ class Job:
     describe: str = ""
 
 
-def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist) -> nn.Module:
-    """Move, transform and wrap the model for training; the result's forward returns the loss.
+def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist, trunk: FrozenTrunk | None = None) -> nn.Module:
+    """Move, transform and wrap the model for training; the result's forward returns the loss (its
+    decoder's frozen lower part through `trunk`'s store, if given).
 
     `torch.compile` applies in place to the decoder stack (`Module.compile`), so parameter names and
     checkpoints are the same with or without it.
@@ -56,7 +58,7 @@ def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist) -> nn.Module:
         apply_fp8(model, d.device, cfg.fp8_emulate)
     if cfg.compile:
         model.model.compile()
-    return wrap(CausalLMLoss(model, compile=cfg.compile), cfg.parallel, d, layers=list(model.model.layers))
+    return wrap(CausalLMLoss(model, compile=cfg.compile, trunk=trunk), cfg.parallel, d, layers=list(model.model.layers))
 
 
 def choose_precision(cfg: TrainConfig, d: Dist) -> str:

@@ -21,13 +21,18 @@ from torch import nn
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
+    from hare.train.frozen_trunk import FrozenTrunk
+
 IGNORE = -100
 TINY = torch.finfo(torch.float32).tiny  # p below this would mean a loss above 87 nats
+TRAINED_ROWS_FROM = "hare_trained_rows_from"  # set on an lm_head of which only the rows from there on train
 CHUNK_ELEMENTS = 1 << 23  # logits per chunk: 8M floats = 32 MB, cache- and allocator-friendly
 
 
-def _chunk(h: torch.Tensor, w: torch.Tensor, t: torch.Tensor, weight: torch.Tensor, need_grad: bool):
-    """Loss sum of one chunk and, if asked, the gradients of its hidden states and of `w`.
+def _chunk(h: torch.Tensor, w: torch.Tensor, t: torch.Tensor, weight: torch.Tensor, need_grad: bool,
+           rows_from: int):
+    """Loss sum of one chunk and, if asked, the gradients of its hidden states and of `w`'s rows from
+    `rows_from` on (the rows that train).
 
     `weight` is 1/valid-count for counted tokens and 0 for ignored ones. One softmax in fp32 gives
     both the loss (−log p[target]) and its gradient (p − one-hot); under `torch.compile` the whole
@@ -39,7 +44,7 @@ def _chunk(h: torch.Tensor, w: torch.Tensor, t: torch.Tensor, weight: torch.Tens
     if not need_grad:
         return loss, None, None
     g = (probs.scatter_add(1, target, -torch.ones_like(probs[:, :1])) * weight[:, None]).to(h.dtype)
-    return loss, g @ w, (g.T @ h).float()
+    return loss, g @ w, (g[:, rows_from:].T @ h).float()
 
 
 _compiled_chunk = None
@@ -57,7 +62,7 @@ def _chunk_fn(compile: bool):
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,  # type: ignore[override]
-                compute_dtype: torch.dtype, need_grad: bool, compile: bool) -> torch.Tensor:
+                compute_dtype: torch.dtype, need_grad: bool, compile: bool, rows_from: int) -> torch.Tensor:
         with torch.autocast(hidden.device.type, enabled=False):
             valid = targets != IGNORE
             count = valid.sum().clamp(min=1).to(torch.float32)
@@ -72,11 +77,11 @@ class _LinearCrossEntropy(torch.autograd.Function):
             for start in range(0, hidden.shape[0], chunk):
                 rows = slice(start, start + chunk)
                 loss, g_hidden, g_weight = body(hidden[rows].to(compute_dtype), w, targets[rows],
-                                                token_weight[rows], need_grad)
+                                                token_weight[rows], need_grad, rows_from)
                 total += loss
                 if need_grad:
                     grad_hidden[rows] = g_hidden  # type: ignore[index]
-                    grad_weight += g_weight  # type: ignore[operator]
+                    grad_weight[rows_from:] += g_weight  # type: ignore[index]
             if need_grad:
                 ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype))  # type: ignore[union-attr]
         return total / count
@@ -84,20 +89,25 @@ class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
         grad_hidden, grad_weight = ctx.saved_tensors
-        return grad_hidden * grad_output, grad_weight * grad_output, None, None, None, None
+        return grad_hidden * grad_output, grad_weight * grad_output, None, None, None, None, None
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
-                         compute_dtype: torch.dtype = torch.float32, compile: bool = False) -> torch.Tensor:
-    """Mean cross-entropy of `hidden @ weight.T` against `targets` (-100 ignored), fused and chunked."""
+                         compute_dtype: torch.dtype = torch.float32, compile: bool = False,
+                         rows_from: int = 0) -> torch.Tensor:
+    """Mean cross-entropy of `hidden @ weight.T` against `targets` (-100 ignored), fused and chunked.
+
+    Only `weight`'s rows from `rows_from` on get a gradient (the others get zeros): a frozen output
+    layer (LoRA) needs none, and one whose new tokens' rows alone train (`freeze_lower`) needs a few
+    rows instead of the vocabulary × hidden product, which cost as much as the logits themselves."""
     need_grad = torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad)
     hidden, targets = hidden.flatten(0, -2), targets.flatten()
     keep = targets != IGNORE
     if not bool(keep.all()):  # SFT: prompts get no loss, so their lm_head matmuls are skipped, not masked
         keep[0] = keep[0] or not bool(keep.any())  # an all-ignored batch keeps one (zero-weight) row
         hidden, targets = hidden[keep], targets[keep]
-    # (a frozen lm_head, as under LoRA, still gets its gradient computed here: cheap next to the rest)
-    return _LinearCrossEntropy.apply(hidden, weight, targets, compute_dtype, need_grad, compile)
+    rows_from = rows_from if weight.requires_grad else weight.shape[0]
+    return _LinearCrossEntropy.apply(hidden, weight, targets, compute_dtype, need_grad, compile, rows_from)
 
 
 class CausalLMLoss(nn.Module):
@@ -107,20 +117,27 @@ class CausalLMLoss(nn.Module):
     Its parameters are the LM's under the prefix `lm.`; checkpoints strip it (see checkpoint.py).
     """
 
-    def __init__(self, lm: PreTrainedModel, compile: bool = False):
+    def __init__(self, lm: PreTrainedModel, compile: bool = False, trunk: FrozenTrunk | None = None):
         super().__init__()
-        self.lm, self.compile = lm, compile
+        self.lm, self.compile, self.trunk = lm, compile, trunk
 
     def forward(self, input_ids: torch.Tensor, targets: torch.Tensor, divisor: torch.Tensor | None = None,
                 **model_kwargs: torch.Tensor) -> torch.Tensor:
         """Loss of `(B, T)` inputs against `(B, T)` targets (-100 ignored): the mean over counted
         targets, or their sum over `divisor` (the engine passes the global token count, so that
         micro-batches with different numbers of counted tokens still average correctly).
-        `model_kwargs` go to the decoder (position_ids and a 4-D mask for packed samples)."""
-        hidden = self.lm.model(input_ids=input_ids, use_cache=False, **model_kwargs).last_hidden_state
+        `model_kwargs` go to the decoder (position_ids and a 4-D mask for packed samples), but for
+        `lengths`, the rows' unpadded lengths, which only the frozen-trunk store reads."""
+        lengths = model_kwargs.pop("lengths", None)
+        if self.trunk is not None:
+            hidden = self.trunk(input_ids, lengths, **model_kwargs)
+        else:
+            hidden = self.lm.model(input_ids=input_ids, use_cache=False, **model_kwargs).last_hidden_state
         dtype = torch.get_autocast_dtype(hidden.device.type) if torch.is_autocast_enabled(hidden.device.type) \
             else torch.float32
-        loss = linear_cross_entropy(hidden, self.lm.lm_head.weight, targets, dtype, self.compile)
+        head = self.lm.lm_head
+        loss = linear_cross_entropy(hidden, head.weight, targets, dtype, self.compile,
+                                    getattr(head, TRAINED_ROWS_FROM, 0))
         if divisor is None:
             return loss
         return loss * (targets != IGNORE).sum() / divisor

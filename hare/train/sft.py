@@ -39,6 +39,8 @@ class SFTModelConfig:
     functional_tokens: int = option(0, "ensure this many <api_i> tool tokens (+ <api_end>) exist")
     freeze_layers: int = option(0, "keep the embeddings and the lowest N decoder layers fixed and train the rest "
                                    "(backward stops at layer N: a pretrained base tunes faster on a CPU)")
+    cache_frozen_gib: float = option(4.0, "with freeze_layers: memory for the frozen layers' outputs, computed once "
+                                          "per row and reused every later epoch (0: recompute each time)")
 
 
 @dataclass
@@ -218,6 +220,7 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
     from hare.train import job
     from hare.train.batches import GlobalBatches
     from hare.train.distributed import init
+    from hare.train.frozen_trunk import FrozenTrunk, supports
     from hare.train.loop import evaluate
     from hare.train.sft_data import collate
 
@@ -241,7 +244,12 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
     if cfg.lora.enabled:  # new or re-initialised token rows must train, or they mean nothing
         lora_config = _apply_lora(hf_model, cfg.lora, train_embeddings=added > 0 or bool(token_init),
                                   first_layer=cfg.model.freeze_layers)
-    model = job.prepare(hf_model, cfg.train, d)
+    trunk = None
+    revisits = cfg.train.max_steps * global_rows > len(rows)  # a run shorter than an epoch never reuses a row
+    if cfg.model.freeze_layers and cfg.model.cache_frozen_gib > 0 and revisits and supports(
+            hf_model, cfg.train.parallel, cfg.train.compile):
+        trunk = FrozenTrunk(hf_model, cfg.model.freeze_layers, int(cfg.model.cache_frozen_gib * 2**30))
+    model = job.prepare(hf_model, cfg.train, d, trunk)
 
     def export(directory: Path, full: dict[str, torch.Tensor]) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -266,6 +274,7 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
                 f"dropped as too long) in {len(rows):,} sequences, {global_rows} per step, "
                 f"{'LoRA r=' + str(cfg.lora.r) if cfg.lora.enabled else 'full fine-tuning'}"
                 f"{', layers ' + str(cfg.model.freeze_layers) + '+ trained' if cfg.model.freeze_layers else ''}"
+                f"{' (frozen outputs kept for later epochs)' if trunk else ''}"
                 f", {precision}"
                 f"{', ' + str(added) + ' tokens added' if added else ''}")
     return job.run(job.Job(
@@ -284,6 +293,8 @@ def freeze_lower(model: PreTrainedModel, layers: int, first_new_row: int) -> Non
     would pull the backward through every frozen layer again)."""
     import torch
 
+    from hare.train.loss import TRAINED_ROWS_FROM
+
     total = len(model.model.layers)
     if not 0 < layers < total:
         raise HareError(f"model.freeze_layers must be between 1 and {total - 1} for this {total}-layer model, "
@@ -298,6 +309,7 @@ def freeze_lower(model: PreTrainedModel, layers: int, first_new_row: int) -> Non
     head = model.lm_head.weight.requires_grad_(True)
     new_rows = (torch.arange(head.shape[0]) >= first_new_row)[:, None]
     head.register_hook(lambda grad: grad * new_rows.to(grad.dtype))
+    setattr(model.lm_head, TRAINED_ROWS_FROM, first_new_row)  # the fused loss computes only those rows' gradient
 
 
 def _apply_lora(model: PreTrainedModel, lora: LoraSettings, train_embeddings: bool, first_layer: int = 0) -> Any:

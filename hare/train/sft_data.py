@@ -214,7 +214,8 @@ def collate(rows: list[list[Sample]], pad_id: int) -> dict[str, torch.Tensor]:
             positions[b, start:end] = torch.arange(end - start)
             segment[b, start:end] = k
             start = end
-    batch = {"input_ids": input_ids, "targets": targets}
+    batch = {"input_ids": input_ids, "targets": targets,
+             "lengths": torch.tensor([min(sum(len(s.ids) for s in row) - 1, length) for row in rows])}
     if packed:
         causal = torch.ones(length, length, dtype=torch.bool).tril()
         same = (segment[:, :, None] == segment[:, None, :]) & (segment[:, :, None] >= 0)
