@@ -62,6 +62,16 @@ def test_constrained_answers_always_parse_and_copy_free_text_from_the_query(tool
         assert caller(record["query"]).calls == free(record["query"]).calls == record["calls"]
 
 
+def test_batched_decoding_gives_the_answers_of_single_calls(tool_model):
+    """`batch` (the eval's accuracy pass) left-pads rows of different lengths and feeds forced tokens one
+    per step; the answers must be those of one call at a time, whatever shares the batch."""
+    caller = ToolCaller.load(str(tool_model), device="cpu")
+    queries = [r["query"] for r in RECORDS] + ODD_QUERIES
+    single = [caller(q).raw for q in queries]
+    assert [r.raw for r in caller.batch(queries, size=5)] == single
+    assert [r.raw for r in caller.batch(queries[::-1], size=3)] == single[::-1]
+
+
 def test_required_argument_names_are_fed_in_one_pass(tool_model, monkeypatch):
     """After `<api_i>` the grammar knows `(name` up to the `=` of a required argument: one forward pass
     takes those tokens together, so a call costs fewer passes than it has tokens, with the same answer."""
@@ -105,7 +115,8 @@ def test_cli_call_prints_json_and_eval_scores_with_failures(tool_model, tmp_path
     assert report["queries"] == n and report["function_accuracy"] == 1.0
     assert report["exact_call_accuracy"] == pytest.approx((n - 1) / n) and report["no_call_accuracy"] == 1.0
     assert report["failures"] == [{"query": "weather in Oslo", "expected": wrong["calls"], "got": RECORDS[2]["calls"]}]
-    assert json.loads((tmp_path / "r.json").read_text())["latency_ms_p95"] >= report["latency_ms_p50"] > 0
+    saved = json.loads((tmp_path / "r.json").read_text())
+    assert saved["latency_ms_p95"] >= report["latency_ms_p50"] > 0 and saved["latency_calls"] == n
     assert "exact-call accuracy" in capsys.readouterr().out
 
 

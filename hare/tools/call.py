@@ -121,26 +121,51 @@ class ToolCaller:
         shared = min(shared, len(ids) - 1)  # at least one new token to compute logits from
         cache = copy.deepcopy(self.head_cache)
         cache.crop(shared - len(self.head_ids))  # transformers 5: a negative count of tokens to drop
-        grammar = self.grammar(functions or self.functions) if self.constrained else None
-        new: list[int] = []
-        text, step = "", ids[shared:]
+        answer = _Answer(self, query, functions)
+        step = ids[shared:]
         with torch.inference_mode():
-            while len(new) < self.max_new_tokens:
-                logits = self._logits(step, cache)
-                if grammar is None:
-                    token, forced = int(logits.argmax()), []
-                else:
-                    token = grammar.choose(text, logits, query if self.copy_values else None)
-                    if token is None:  # no token of the vocabulary continues the answer
-                        return new, False
-                    text += grammar.pieces[token] or ""
-                    forced = [] if token in self.stops else grammar.forced(text)  # fed with it, one pass
-                    text += "".join(grammar.pieces[t] or "" for t in forced)
-                if token in self.stops:
-                    return new, True
-                step = [token, *forced]
-                new += step
-        return new[: self.max_new_tokens], False
+            while not answer.done:
+                step = answer.advance(self._logits(step, cache), one_pass=True)
+        return answer.ids, answer.stopped
+
+    def batch(self, queries: list[str], functions: list[list[Function] | None] | None = None,
+              size: int = 16) -> list[CallResult]:
+        """Many calls, `size` rows decoded together, each under its own spec (`functions[i]`; None: the
+        model's): for evaluation and for a server's concurrent requests, where throughput counts (each
+        result's `latency_s` is its batch's time). Rows are grouped by prompt length and left-padded;
+        forced tokens go one per step so rows stay aligned, which picks the same tokens as `__call__`
+        (greedy, same grammar) up to float rounding."""
+        import torch
+        from transformers import DynamicCache
+
+        order = sorted(range(len(queries)), key=lambda i: len(self.prompt_ids(queries[i])))
+        results: list[CallResult | None] = [None] * len(queries)
+        device = self.model.device
+        for start in range(0, len(order), size):
+            began = time.perf_counter()
+            rows = order[start:start + size]
+            prompts = [self.prompt_ids(queries[i]) for i in rows]
+            width = max(map(len, prompts))
+            pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
+            ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
+            mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+            answers = [_Answer(self, queries[i], functions[i] if functions else None) for i in rows]
+            cache = DynamicCache(config=self.model.config)
+            with torch.inference_mode():
+                while True:
+                    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
+                    out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                     past_key_values=cache, use_cache=True, logits_to_keep=1)
+                    fed = [a.advance(out.logits[k, -1], one_pass=False) if not a.done else []
+                           for k, a in enumerate(answers)]
+                    if all(a.done for a in answers):
+                        break
+                    ids = torch.tensor([f or [pad] for f in fed], device=device)
+                    mask = torch.cat([mask, torch.tensor([[int(bool(f))] for f in fed], device=device)], 1)
+            spent = time.perf_counter() - began
+            for i, answer in zip(rows, answers, strict=True):
+                results[i] = self._result(answer.ids, answer.stopped, functions[i] if functions else None, spent)
+        return results  # type: ignore[return-value]
 
     def _logits(self, step: list[int], cache: Any) -> torch.Tensor:
         import torch
@@ -152,17 +177,63 @@ class ToolCaller:
     def __call__(self, query: str, functions: list[Function] | None = None) -> CallResult:
         """One call; `functions` replaces the spec for this query (the server gets it per request)."""
         start = time.perf_counter()
+        result = self._result(*self._decode(query, functions), functions, 0.0)
+        result.latency_s = time.perf_counter() - start  # tokenization to validated result
+        return result
+
+    def _result(self, new: list[int], ended: bool, functions: list[Function] | None, latency_s: float) -> CallResult:
+        """The answer parsed and validated; an answer cut short is reported as such, never completed with
+        <api_end> and parsed."""
         functions = self.functions if functions is None else functions
-        new, ended = self._decode(query, functions)
         raw = self.tok.decode(new)
-        if ended:  # an answer cut short is reported as such, never completed with <api_end> and parsed
+        if ended:
             raw += API_END
             calls = parse(raw, functions)
         elif len(new) >= self.max_new_tokens:
             calls = CallError("too_long", f"the answer did not end within {self.max_new_tokens} tokens", raw)
         else:
             calls = CallError("syntax", "no token of the vocabulary continues the answer under the spec's grammar", raw)
-        return CallResult(calls, raw, time.perf_counter() - start, len(new))
+        return CallResult(calls, raw, latency_s, len(new))
+
+
+class _Answer:
+    """One answer being decoded: its tokens, the grammar state, and whether it has ended."""
+
+    def __init__(self, caller: ToolCaller, query: str, functions: list[Function] | None) -> None:
+        self.caller, self.query = caller, query
+        self.grammar = caller.grammar(functions or caller.functions) if caller.constrained else None
+        self.ids: list[int] = []
+        self.text, self.queued = "", []  # forced tokens not yet fed (one token per step)
+        self.done = self.stopped = False
+
+    def advance(self, logits: torch.Tensor, one_pass: bool) -> list[int]:
+        """Pick the next token from `logits`; returns the tokens to feed next: the pick, and with
+        `one_pass` every token the grammar forces after it (one forward pass instead of several)."""
+        caller, grammar = self.caller, self.grammar
+        if self.queued:
+            token = self.queued.pop(0)
+        elif grammar is None:
+            token = int(logits.argmax())
+        else:
+            choice = grammar.choose(self.text, logits, self.query if caller.copy_values else None)
+            if choice is None:  # no token of the vocabulary continues the answer
+                self.done = True
+                return []
+            token = choice
+            self.text += grammar.pieces[token] or ""
+            if token not in caller.stops:
+                self.queued = list(grammar.forced(self.text))  # a copy: the grammar keeps its lists
+                self.text += "".join(grammar.pieces[t] or "" for t in self.queued)
+        if token in caller.stops:
+            self.done = self.stopped = True
+            return []
+        step = [token, *self.queued] if one_pass else [token]
+        if one_pass:
+            self.queued = []
+        self.ids += step
+        if len(self.ids) >= caller.max_new_tokens:
+            self.ids, self.done = self.ids[: caller.max_new_tokens], True
+        return step
 
 
 @dataclass(kw_only=True)

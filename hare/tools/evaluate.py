@@ -7,7 +7,9 @@ Per query (`{"query", "calls"}` lines; an empty list means no call is expected):
 - exact-call accuracy: names and arguments equal after normalisation (defaults filled, strings
   stripped and compared case-insensitively, numbers by value; call order ignored);
 - no-call accuracy: among queries that expect no call, the share answered with none;
-- latency p50/p95 per call, tokenization to validated result;
+- latency p50/p95 of one call, tokenization to validated result, timed on its own over an even
+  spread of `--latency-queries` queries (the accuracy pass decodes `--batch` queries together, which
+  is faster in all but says nothing about one call's latency);
 and the failures, each with expected and produced calls. Records carrying a `kind` (as `hare tools
 data` writes) are also scored per kind.
 """
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from hare.config import option
+from hare.errors import HareError
 from hare.tools.call import CallResult, ToolCaller
 from hare.tools.calls import CallError, normalize
 from hare.tools.train import read_records
@@ -37,29 +40,39 @@ class ToolEvalConfig:
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
     constrained: bool = option(True, "decode under the spec's call grammar, as `hare tools call` does")
     copy_values: bool = option(False, "free-text values must be spans of the query (`hare tools call --copy-values`)")
+    batch: int = option(16, "queries decoded together in the accuracy pass (1: one at a time)")
+    latency_queries: int = option(50, "queries timed one call at a time for the latency figures")
 
 
-def score(caller: ToolCaller, records: list[dict[str, Any]], progress: bool = True) -> dict[str, Any]:
+def score(caller: ToolCaller, records: list[dict[str, Any]], progress: bool = True, batch: int = 16,
+          latency_queries: int = 50) -> dict[str, Any]:
     from tqdm import tqdm
 
+    results: list[CallResult] = []
+    with tqdm(total=len(records), desc="tool calls", unit="query", disable=not progress) as bar:
+        for start in range(0, len(records), batch):
+            chunk = [r["query"] for r in records[start:start + batch]]
+            results += caller.batch(chunk, size=batch) if batch > 1 else [caller(q) for q in chunk]
+            bar.update(len(chunk))
     rows = []
-    for record in tqdm(records, desc="tool calls", unit="query", disable=not progress):
-        result: CallResult = caller(record["query"])
+    for record, result in zip(records, results, strict=True):
         expected = record["calls"]
         got = result.calls
         names_ok = not isinstance(got, CallError) and {c["name"] for c in got} == {c["name"] for c in expected}
         exact = names_ok and normalize(got, caller.functions) == normalize(expected, caller.functions)
         rows.append({"query": record["query"], "kind": record.get("kind", "all"), "expected": expected,
                      "got": got.to_json() if isinstance(got, CallError) else got, "function_ok": names_ok,
-                     "exact": exact, "no_call_expected": not expected, "latency_s": result.latency_s})
-    return summarize(rows)
+                     "exact": exact, "no_call_expected": not expected})
+    timed = records[:: max(1, len(records) // latency_queries)][:latency_queries] if batch > 1 else []
+    latencies = [caller(r["query"]).latency_s for r in timed] if timed else [r.latency_s for r in results]
+    return summarize(rows, latencies)
 
 
-def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def summarize(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, Any]:
     def rate(items: list[dict[str, Any]], key: str) -> float | None:
         return sum(r[key] for r in items) / len(items) if items else None
 
-    latencies = sorted(r["latency_s"] for r in rows)
+    latencies = sorted(latencies)
     no_call = [r for r in rows if r["no_call_expected"]]
     kinds = sorted({r["kind"] for r in rows})
     return {
@@ -69,6 +82,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "no_call_accuracy": rate(no_call, "exact"),
         "latency_ms_p50": 1000 * statistics.median(latencies) if latencies else None,
         "latency_ms_p95": 1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None,
+        "latency_calls": len(latencies),
         "by_kind": {k: {"queries": sum(r["kind"] == k for r in rows),
                         "function_accuracy": rate([r for r in rows if r["kind"] == k], "function_ok"),
                         "exact_call_accuracy": rate([r for r in rows if r["kind"] == k], "exact")} for k in kinds},
@@ -84,7 +98,8 @@ def table(report: dict[str, Any], shown_failures: int = 10) -> str:
              f"function accuracy    {pct(report['function_accuracy'])}",
              f"exact-call accuracy  {pct(report['exact_call_accuracy'])}",
              f"no-call accuracy     {pct(report['no_call_accuracy'])}",
-             f"latency p50 / p95    {report['latency_ms_p50']:.1f} / {report['latency_ms_p95']:.1f} ms"]
+             f"latency p50 / p95    {report['latency_ms_p50']:.1f} / {report['latency_ms_p95']:.1f} ms "
+             f"({report['latency_calls']} calls, one at a time)"]
     if len(report["by_kind"]) > 1:
         lines += [f"  {k:<12} {v['queries']:>5} queries  function {pct(v['function_accuracy'])}  "
                   f"exact {pct(v['exact_call_accuracy'])}" for k, v in report["by_kind"].items()]
@@ -100,7 +115,10 @@ def table(report: dict[str, Any], shown_failures: int = 10) -> str:
 def run(cfg: ToolEvalConfig) -> dict[str, Any]:
     caller = ToolCaller.load(cfg.model, cfg.spec, cfg.device, constrained=cfg.constrained, copy_values=cfg.copy_values)
     records = read_records(Path(cfg.data), caller.functions)
-    report = score(caller, records[: cfg.limit] if cfg.limit else records)
+    if cfg.batch < 1 or cfg.latency_queries < 1:
+        raise HareError("--batch and --latency-queries must be at least 1")
+    report = score(caller, records[: cfg.limit] if cfg.limit else records, batch=cfg.batch,
+                   latency_queries=cfg.latency_queries)
     print(json.dumps(report, indent=1) if cfg.json else table(report))
     if cfg.output:
         Path(cfg.output).write_text(json.dumps(report, indent=1) + "\n")

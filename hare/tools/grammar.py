@@ -346,8 +346,12 @@ class CallGrammar:
             ranked = [spans[i] for i in logits[spans].argsort(descending=True).tolist()]
             if (token := valid(ranked, copy=True)) is not None:
                 return token
+        # Most answers take one of the few likeliest tokens: a top-k costs a fraction of sorting the whole
+        # vocabulary (5 ms at 49K entries, as long as the model's forward pass for one token).
+        if (token := valid(logits.topk(min(TOP_K, len(logits))).indices.tolist(), copy=False)) is not None:
+            return token
         order = logits.argsort(descending=True).tolist()
-        for ids in (order[:TOP_K], order[TOP_K:32 * TOP_K], order[32 * TOP_K:]):  # checks cost ~10 µs each
+        for ids in (order[TOP_K:32 * TOP_K], order[32 * TOP_K:]):  # checks cost ~10 µs each
             if (token := valid(ids, copy=False)) is not None:
                 return token
         return None
