@@ -37,6 +37,21 @@ def test_bench_serve_measures_each_concurrency(micro_dir, capsys):
     assert "| 2 |" in capsys.readouterr().out
 
 
+@pytest.mark.slow
+def test_bench_serve_tools_measures_tool_calls(tool_model, micro_dir, capsys):
+    pytest.importorskip("fastapi", reason="needs the serve extra: bash scripts/setup.sh serve")
+    from hare.bench.serve import BenchServeConfig
+    from hare.bench.serve import run as bench_serve
+
+    result = bench_serve(BenchServeConfig(model=str(tool_model), tools=True, streams=[3], requests=2, rounds=1))
+    assert result["calls_per_s_1"] > 0 and result["calls_per_s_3"] > 0 and result["latency_ms_3"] > 0
+    assert result["speedup_3"] == pytest.approx(result["calls_per_s_3"] / result["calls_per_s_1"])
+    out = capsys.readouterr().out
+    assert "| 3 |" in out and "tool calls/s" in out
+    with pytest.raises(HareError, match="tools.json"):
+        bench_serve(BenchServeConfig(model=str(micro_dir), tools=True, streams=[2]))
+
+
 def test_bench_serve_rejects_bad_levels():
     from hare.bench.serve import BenchServeConfig
     from hare.bench.serve import run as bench_serve

@@ -177,6 +177,48 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path, monkeypatc
         plain.close()
 
 
+def test_concurrent_tool_calls_share_batches_and_a_failing_one_fails_alone(tool_model):
+    """Eight clients at once: their calls are decoded as rows of shared batches, each answer the one it
+    gets alone (under its own spec), and a request that breaks decoding fails only itself."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import TOOL_RECORDS
+
+    from hare.serve.tool_batching import ToolBatcher
+    from hare.tools.call import ToolCaller
+
+    real = ToolCaller.load(str(tool_model), device="cpu")
+    only_camera = [f for f in real.functions if f.name == "take_a_photo"]
+    requests = [(r["query"], None) for r in TOOL_RECORDS] * 2 + [("take a selfie", only_camera), ("boom", None)]
+    sizes = []
+
+    class Breaks:  # the real decoder, failing on one request as a broken forward pass would
+        functions = real.functions
+
+        def __call__(self, query, functions=None):
+            if query == "boom":
+                raise RuntimeError("forward pass failed")
+            return real(query, functions)
+
+        def batch(self, queries, functions=None, size=16):
+            sizes.append(len(queries))
+            if "boom" in queries:
+                raise RuntimeError("forward pass failed")
+            return real.batch(queries, functions, size)
+
+    batcher = ToolBatcher(Breaks(), max_batch=8)
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(batcher, query, functions) for query, functions in requests]
+        with pytest.raises(RuntimeError, match="forward pass failed"):
+            futures[-1].result()
+        for (query, functions), future in zip(requests[:-1], futures[:-1], strict=True):
+            assert future.result().raw == real(query, functions).raw, query
+    finally:
+        batcher.close()
+    assert max(sizes) > 1, sizes
+
+
 def test_tool_call_message_is_openai_shaped():
     from hare.serve.openai_schema import tool_call_message
 

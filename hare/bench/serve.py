@@ -1,4 +1,5 @@
-"""`hare bench serve`: tokens/s of a live `hare serve` for 1, 4 and 8 concurrent streams, and time to first token.
+"""`hare bench serve`: tokens/s of a live `hare serve` for 1, 4 and 8 concurrent streams, and time to first token;
+with `--tools`, tool calls/s for 1, 4 and 8 concurrent clients.
 
 One run starts the real server (a child process, port 0) and drives it over HTTP with streaming
 completions of exactly `--max-tokens` tokens (`ignore_eos`), first with one stream, then with 4 and
@@ -9,6 +10,13 @@ best round, from sending the request to receiving the first text.
 
     hare bench serve                                   # a random hare-tiny on this machine: ~1 minute
     hare bench serve --model runs/chat/final --device cuda --streams 1 8 32 --max-tokens 256
+    hare bench serve --tools --model runs/quickstart/tools/final   # tool calls (chat requests with `tools`)
+
+With `--tools` every request is a chat completion carrying the model's `tools.json` and one of a few
+phone requests, answered with validated calls; the table gives calls/s and mean latency per level.
+Concurrent tool requests are decoded as rows of one batch (`hare.serve.tool_batching`), so the
+ratio shows what batching buys (default model: a random hare-tiny with the Android spec's tokens,
+whose answers are valid calls of no meaning but of realistic length).
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from pathlib import Path
 from hare.config import option
 from hare.errors import HareError
 from hare.serve import require
+from hare.tools.spec import SPEC_FILE, load_spec, save_spec
 
 
 @dataclass
@@ -36,6 +45,12 @@ class BenchServeConfig:
     requests: int = option(2, "requests each stream sends one after the other, per round")
     rounds: int = option(2, "measure every level this many times, alternating, and keep each one's best")
     prompt: str = option("The hare", "prompt of every request")
+    tools: bool = option(False, "measure tool calls (chat requests with the model's tools.json) instead of streams")
+
+
+TOOL_QUERIES = ["take a selfie", "what's the weather like in Paris?", "text Maria saying running late",
+                "set an alarm for 6:30 am", "turn the media volume up to 8", "who painted the mona lisa",
+                "call +14155550132", "directions from home to the airport by bike"]
 
 
 async def _stream_once(http: object, cfg: BenchServeConfig) -> tuple[int, float]:
@@ -57,16 +72,30 @@ async def _stream_once(http: object, cfg: BenchServeConfig) -> tuple[int, float]
     return tokens, first if first is not None else time.perf_counter() - start
 
 
-async def _level(url: str, cfg: BenchServeConfig, streams: int) -> tuple[float, float]:
-    """`streams` concurrent clients, each sending `requests` in turn: (total tokens/s, mean TTFT in s)."""
+async def _tool_once(http: object, tools: list[dict], query: str) -> tuple[int, float]:
+    """One chat request with tools: (1 request, seconds to the validated calls)."""
+    start = time.perf_counter()
+    body = {"messages": [{"role": "user", "content": query}], "tools": tools}
+    response = await http.post("/v1/chat/completions", json=body)  # type: ignore[attr-defined]
+    if response.status_code not in (200, 422):  # 422: a call the spec rejects, answered all the same
+        raise HareError(f"the server answered {response.status_code}: {response.text[:300]!r}")
+    return 1, time.perf_counter() - start
+
+
+async def _level(url: str, cfg: BenchServeConfig, streams: int, tools: list[dict] | None) -> tuple[float, float]:
+    """`streams` concurrent clients, each sending `requests` in turn: (total tokens/s, or tool calls/s,
+    and the mean time to first token, or to the answer, in s)."""
     httpx = require("httpx")
 
     async with httpx.AsyncClient(base_url=url, timeout=600) as http:
-        async def client() -> list[tuple[int, float]]:
-            return [await _stream_once(http, cfg) for _ in range(cfg.requests)]
+        async def client(k: int) -> list[tuple[int, float]]:
+            if tools is None:
+                return [await _stream_once(http, cfg) for _ in range(cfg.requests)]
+            queries = TOOL_QUERIES[k % len(TOOL_QUERIES):] + TOOL_QUERIES[:k % len(TOOL_QUERIES)]
+            return [await _tool_once(http, tools, queries[i % len(queries)]) for i in range(cfg.requests)]
 
         start = time.perf_counter()
-        results = [r for per_client in await asyncio.gather(*[client() for _ in range(streams)]) for r in per_client]
+        results = [r for per_client in await asyncio.gather(*[client(k) for k in range(streams)]) for r in per_client]
         elapsed = time.perf_counter() - start
     return sum(t for t, _ in results) / elapsed, sum(f for _, f in results) / len(results)
 
@@ -83,25 +112,35 @@ def run(cfg: BenchServeConfig) -> dict[str, float]:
             from hare.model.init import InitConfig
             from hare.model.init import run as init
 
-            model = str(init(InitConfig(out=str(Path(tmp) / cfg.preset), preset=cfg.preset)))
+            model = str(init(InitConfig(out=str(Path(tmp) / cfg.preset), preset=cfg.preset,
+                                        functional_tokens=len(load_spec("android")) if cfg.tools else 0)))
+            if cfg.tools:
+                save_spec(load_spec("android"), Path(model))
+        if cfg.tools and not (Path(model) / SPEC_FILE).is_file():
+            raise HareError(f"--tools needs a tool model with its {SPEC_FILE} (from `hare tools train`)")
+        tools = json.loads((Path(model) / SPEC_FILE).read_text()) if cfg.tools else None
         args = ["--model", model, "--backend", cfg.backend, "--device", cfg.device, "--no-ui",
                 "--max-batch", str(max(levels)), "--max-tokens", str(cfg.max_tokens)]
         with serve_process(*args) as server:
-            asyncio.run(_level(server.url, cfg, max(levels)))  # warm-up: allocator, first-call paths
+            asyncio.run(_level(server.url, cfg, max(levels), tools))  # warm-up: allocator, first-call paths
             best: dict[int, tuple[float, float]] = {}
             for _ in range(cfg.rounds):
                 for n in levels:
-                    measured = asyncio.run(_level(server.url, cfg, n))
+                    measured = asyncio.run(_level(server.url, cfg, n, tools))
                     if n not in best or measured[0] > best[n][0]:
                         best[n] = measured
     result: dict[str, float] = {}
-    print(f"\n{Path(model).name if cfg.model else cfg.preset} on {cfg.backend}: {cfg.max_tokens} tokens per "
-          f"request, {cfg.requests} requests per stream, best of {cfg.rounds} rounds")
-    print("| streams | tokens/s | × 1 stream | mean time to first token |\n|---|---|---|---|")
+    unit = "tool calls" if cfg.tools else "tokens"
+    print(f"\n{Path(model).name if cfg.model else cfg.preset} on {cfg.backend}: "
+          f"{'chat requests with tools' if cfg.tools else str(cfg.max_tokens) + ' tokens per request'}, "
+          f"{cfg.requests} requests per client, best of {cfg.rounds} rounds")
+    wait = "mean latency" if cfg.tools else "mean time to first token"
+    print(f"| clients | {unit}/s | × 1 client | {wait} |\n|---|---|---|---|")
     for n in levels:
-        tps, ttft = best[n]
-        result |= {f"tokens_per_s_{n}": tps, f"speedup_{n}": tps / best[1][0], f"ttft_ms_{n}": ttft * 1000}
-        print(f"| {n} | {tps:,.1f} | {tps / best[1][0]:.2f}× | {ttft * 1000:,.0f} ms |")
+        rate, first = best[n]
+        result |= {f"{'calls' if cfg.tools else 'tokens'}_per_s_{n}": rate, f"speedup_{n}": rate / best[1][0],
+                   f"{'latency' if cfg.tools else 'ttft'}_ms_{n}": first * 1000}
+        print(f"| {n} | {rate:,.1f} | {rate / best[1][0]:.2f}× | {first * 1000:,.0f} ms |")
     if 8 in best:
-        print(f"8 streams: {result['speedup_8']:.2f}× the tokens/s of one stream (target ≥ 3×)")
+        print(f"8 clients: {result['speedup_8']:.2f}× the {unit}/s of one (target ≥ 3×)")
     return result

@@ -27,6 +27,7 @@ from hare.generate import SamplingArgs
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
+    from hare.serve.tool_batching import ToolBatcher
     from hare.tools.call import CallResult, ToolCaller
     from hare.tools.spec import Function
 
@@ -97,7 +98,8 @@ class Engine(ABC):
     # Renders the HARE chat template to text (every engine then tokenizes with its own tokenizer).
     chat_tokenizer: PreTrainedTokenizerFast
     functional_tokens: int  # how many `<api_i>` tokens the model knows (0: not a tool model)
-    _tool_lock = threading.Lock()  # tool calls take turns (one engine per process)
+    _tool_batcher: ToolBatcher | None = None
+    _tool_start = threading.Lock()
 
     def encode(self, text: str, bos: bool) -> list[int]:
         """Token ids of `text` as plain text — `<round_end>` typed by a client is characters, never the
@@ -120,8 +122,10 @@ class Engine(ABC):
     def load(self) -> dict[str, int]:
         """For /health: requests `active` and `waiting` now, and `cancelled` so far (abandoned by their clients)."""
 
-    def close(self) -> None:  # noqa: B027 (optional hook: most engines have nothing to stop)
-        """Stop background work (the scheduler thread); the default engine has none."""
+    def close(self) -> None:
+        """Stop background work: the tool-call thread here, a scheduler thread in engines that have one."""
+        if self._tool_batcher is not None:
+            self._tool_batcher.close()
 
     def tool_caller(self) -> ToolCaller | None:
         """The tool-calling decoder over this engine's model (None: the backend cannot serve tool calls).
@@ -129,12 +133,17 @@ class Engine(ABC):
         return None
 
     def call_tools(self, query: str, functions: list[Function]) -> CallResult:
-        """One tool call, one at a time (the decoder's caches are shared; see `tool_caller`)."""
+        """One request's tool calls; blocks (call from a thread). Concurrent requests are decoded together
+        on the one thread that owns the decoder (`hare.serve.tool_batching`)."""
+        from hare.serve.tool_batching import ToolBatcher
+
         caller = self.tool_caller()
         if caller is None:
             raise HareError(f"the {self.backend} backend does not serve tool calls")
-        with self._tool_lock:
-            return caller(query, functions)
+        with self._tool_start:
+            if self._tool_batcher is None:
+                self._tool_batcher = ToolBatcher(caller)
+        return self._tool_batcher(query, functions)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> list[int]:
         """Token ids of a conversation through the chat template, ending with the assistant prompt; only
@@ -234,6 +243,7 @@ class QueuedEngine(Engine):
         """Text of generated ids, special tokens hidden."""
 
     def close(self) -> None:
+        super().close()
         self._stopping.set()
         self._thread.join(timeout=10)
 

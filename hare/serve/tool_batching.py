@@ -1,0 +1,72 @@
+"""Tool calls of concurrent requests, decoded together.
+
+A tool call is a few dozen greedy tokens under its request's grammar. Taken one at a time, eight
+clients wait for each other's whole answers; decoded as rows of one batch (`ToolCaller.batch`, every
+row with its own spec and grammar state), they share each forward pass. One worker thread owns the
+decoder (its grammar and prompt caches are not thread-safe): it takes every request waiting when it
+becomes free, up to `max_batch`, and answers them together; a lone request gets the single-call path
+(prompt-head cache, forced tokens in one pass), the fastest for one. If a batch fails, each of its
+requests is retried alone, so a request that breaks decoding fails only itself.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hare.tools.call import CallResult, ToolCaller
+    from hare.tools.spec import Function
+
+_Request = tuple[str, "list[Function] | None", "Future[CallResult]"]
+
+
+class ToolBatcher:
+    def __init__(self, caller: ToolCaller, max_batch: int = 8) -> None:
+        self.caller, self.max_batch = caller, max_batch
+        self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._run, name="hare-tool-calls", daemon=True)
+        self._worker.start()
+
+    def __call__(self, query: str, functions: list[Function] | None = None) -> CallResult:
+        """Blocks until this request's answer is decoded (call it from a worker thread, not the event loop)."""
+        done: Future[CallResult] = Future()
+        self._queue.put((query, functions, done))
+        return done.result()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._worker.join(timeout=30)
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            while len(batch) < self.max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(item)
+            self._answer(batch)
+
+    def _answer(self, batch: list[_Request]) -> None:
+        try:
+            if len(batch) == 1:
+                query, functions, _ = batch[0]
+                results = [self.caller(query, functions)]
+            else:
+                results = self.caller.batch([q for q, _, _ in batch], [f for _, f, _ in batch], size=len(batch))
+        except Exception as err:  # noqa: BLE001 (handed to the request that waits for it)
+            if len(batch) == 1:
+                batch[0][2].set_exception(err)
+            else:
+                for request in batch:
+                    self._answer([request])
+            return
+        for (_, _, done), result in zip(batch, results, strict=True):
+            done.set_result(result)
