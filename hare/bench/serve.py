@@ -40,6 +40,7 @@ class BenchServeConfig:
     preset: str = option("hare-tiny", "preset of the default random model")
     backend: str = option("transformers", "engine to measure: transformers, llama.cpp or vllm")
     device: str = option("auto", "device of the transformers engine")
+    dtype: str = option("auto", "weights' dtype in the server (auto: float32 on CPU, bfloat16 on GPU)")
     streams: list[int] = option(help="concurrency levels to measure", default_factory=lambda: [1, 4, 8])
     max_tokens: int = option(64, "tokens generated per request")
     requests: int = option(2, "requests each stream sends one after the other, per round")
@@ -119,7 +120,7 @@ def run(cfg: BenchServeConfig) -> dict[str, float]:
         if cfg.tools and not (Path(model) / SPEC_FILE).is_file():
             raise HareError(f"--tools needs a tool model with its {SPEC_FILE} (from `hare tools train`)")
         tools = json.loads((Path(model) / SPEC_FILE).read_text()) if cfg.tools else None
-        args = ["--model", model, "--backend", cfg.backend, "--device", cfg.device, "--no-ui",
+        args = ["--model", model, "--backend", cfg.backend, "--device", cfg.device, "--dtype", cfg.dtype, "--no-ui",
                 "--max-batch", str(max(levels)), "--max-tokens", str(cfg.max_tokens)]
         with serve_process(*args) as server:
             asyncio.run(_level(server.url, cfg, max(levels), tools))  # warm-up: allocator, first-call paths
