@@ -195,7 +195,13 @@ def test_cli_writes_both_splits_and_the_spec(tmp_path, capsys):
     out = tmp_path / "tools"
     assert main(["tools", "data", "--out", str(out), "--per-function", "4", "--irrelevant", "4",
                  "--parallel", "4"]) == 0
+    capsys.readouterr()
     assert len(load_spec(out / "tools.json")) == 20
+    # Far more no-call queries than the bank holds distinct ones: the shortfall is said, not hidden.
+    assert main(["tools", "data", "--out", str(tmp_path / "many"), "--per-function", "1", "--irrelevant", "5000",
+                 "--parallel", "0"]) == 0
+    said = capsys.readouterr().out
+    assert "of 5,000 irrelevant after dropping repeated queries" in said, said
     lines = [json.loads(x) for x in (out / "val.jsonl").read_text().splitlines()]
     assert lines and set(lines[0]) == {"query", "calls", "template", "kind"}
     assert main(["tools", "data", "--out", str(out)]) == 2

@@ -188,9 +188,17 @@ def run(cfg: ToolDataConfig) -> Path:
         write_jsonl(tmp / f"{split}.jsonl", records)
     save_spec(load_spec(cfg.spec), tmp)
     move_into_place(tmp, out)
+    functions = len(load_spec(cfg.spec))
     for split, records in splits.items():
         kinds = {k: sum(r["kind"] == k for r in records) for k in ("single", "parallel", "irrelevant")}
         templates = len({r["template"].split("+")[0] for r in records})
         print(f"{split}: {len(records):,} queries ({', '.join(f'{v:,} {k}' for k, v in kinds.items())}) "
               f"from {templates} templates -> {out / (split + '.jsonl')}")
+        scale = 1.0 if split == "train" else cfg.val_fraction
+        asked = {"single": round(cfg.per_function * scale) * functions, "irrelevant": round(cfg.irrelevant * scale),
+                 "parallel": round(cfg.parallel * scale) if functions > 1 else 0}
+        short = [f"{kinds[k]:,} of {n:,} {k}" for k, n in asked.items() if kinds[k] < n]
+        if short:  # repeats are dropped, so a small bank gives fewer than asked
+            print(f"  {split}: {', '.join(short)} after dropping repeated queries; more templates or values in the "
+                  "phrase bank (--phrases) give more distinct ones")
     return out
