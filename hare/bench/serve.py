@@ -113,10 +113,11 @@ def run(cfg: BenchServeConfig) -> dict[str, float]:
             from hare.model.init import InitConfig
             from hare.model.init import run as init
 
+            android = load_spec("android")
             model = str(init(InitConfig(out=str(Path(tmp) / cfg.preset), preset=cfg.preset,
-                                        functional_tokens=len(load_spec("android")) if cfg.tools else 0)))
+                                        functional_tokens=len(android) if cfg.tools else 0)))
             if cfg.tools:
-                save_spec(load_spec("android"), Path(model))
+                save_spec(android, Path(model))
         if cfg.tools and not (Path(model) / SPEC_FILE).is_file():
             raise HareError(f"--tools needs a tool model with its {SPEC_FILE} (from `hare tools train`)")
         tools = json.loads((Path(model) / SPEC_FILE).read_text()) if cfg.tools else None

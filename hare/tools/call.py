@@ -138,13 +138,14 @@ class ToolCaller:
         import torch
         from transformers import DynamicCache
 
-        order = sorted(range(len(queries)), key=lambda i: len(self.prompt_ids(queries[i])))
+        every_prompt = [self.prompt_ids(q) for q in queries]
+        order = sorted(range(len(queries)), key=lambda i: len(every_prompt[i]))
         results: list[CallResult | None] = [None] * len(queries)
         device = self.model.device
         for start in range(0, len(order), size):
             began = time.perf_counter()
             rows = order[start:start + size]
-            prompts = [self.prompt_ids(queries[i]) for i in rows]
+            prompts = [every_prompt[i] for i in rows]
             width = max(map(len, prompts))
             pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
             ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)

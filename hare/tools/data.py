@@ -186,9 +186,10 @@ def run(cfg: ToolDataConfig) -> Path:
     tmp.mkdir()
     for split, records in splits.items():
         write_jsonl(tmp / f"{split}.jsonl", records)
-    save_spec(load_spec(cfg.spec), tmp)
+    spec = load_spec(cfg.spec)
+    save_spec(spec, tmp)
     move_into_place(tmp, out)
-    functions = len(load_spec(cfg.spec))
+    functions = len(spec)
     for split, records in splits.items():
         kinds = {k: sum(r["kind"] == k for r in records) for k in ("single", "parallel", "irrelevant")}
         templates = len({r["template"].split("+")[0] for r in records})

@@ -40,15 +40,16 @@ class FrozenTrunk:
 
     def __init__(self, lm: PreTrainedModel, split: int, budget_bytes: int) -> None:
         self.decoder, self.split, self.budget = lm.model, split, budget_bytes
+        self.lower_layers, self.upper_layers = lm.model.layers[:split], lm.model.layers[split:]
         self.store: dict[bytes, torch.Tensor] = {}
         self.used = self.hits = self.misses = 0
 
     @contextlib.contextmanager
-    def _only(self, layers: slice, norm: bool) -> Iterator[None]:
+    def _only(self, layers: nn.ModuleList, norm: bool) -> Iterator[None]:
         """The decoder with just `layers` (and the final norm or not), so its own forward builds the
         masks and rotary embeddings exactly as in a full pass."""
         full, final = self.decoder.layers, self.decoder.norm
-        self.decoder.layers = nn.ModuleList(full[layers])
+        self.decoder.layers = layers
         if not norm:
             self.decoder.norm = nn.Identity()
         try:
@@ -57,7 +58,7 @@ class FrozenTrunk:
             self.decoder.layers, self.decoder.norm = full, final
 
     def _lower(self, row: dict[str, torch.Tensor]) -> torch.Tensor:
-        with torch.no_grad(), self._only(slice(0, self.split), norm=False):
+        with torch.no_grad(), self._only(self.lower_layers, norm=False):
             return self.decoder(**row, use_cache=False).last_hidden_state[0]
 
     def __call__(self, input_ids: torch.Tensor, lengths: torch.Tensor | None = None,
@@ -85,6 +86,6 @@ class FrozenTrunk:
             else:
                 self.hits += 1
             lower[b, :n] = hidden
-        with self._only(slice(self.split, None), norm=True):
+        with self._only(self.upper_layers, norm=True):
             return self.decoder(inputs_embeds=lower, use_cache=False, **kwargs).last_hidden_state
 

@@ -202,10 +202,11 @@ def collate(rows: list[list[Sample]], pad_id: int) -> dict[str, torch.Tensor]:
     packed = any(len(row) > 1 for row in rows)
     positions = torch.zeros((len(rows), length), dtype=torch.long)
     segment = torch.full((len(rows), length), -1, dtype=torch.long)
+    lengths = torch.zeros(len(rows), dtype=torch.long)  # unpadded, for the frozen-trunk store
     for b, row in enumerate(rows):
         ids = [i for s in row for i in s.ids]
         labels = [label for s in row for label in s.labels]
-        n = len(ids) - 1
+        n = lengths[b] = len(ids) - 1
         input_ids[b, :n] = torch.tensor(ids[:-1])
         targets[b, :n] = torch.tensor(labels[1:])  # a sample's first label is never trained, so no
         start = 0                                   # target crosses from one sample into the next
@@ -214,8 +215,7 @@ def collate(rows: list[list[Sample]], pad_id: int) -> dict[str, torch.Tensor]:
             positions[b, start:end] = torch.arange(end - start)
             segment[b, start:end] = k
             start = end
-    batch = {"input_ids": input_ids, "targets": targets,
-             "lengths": torch.tensor([min(sum(len(s.ids) for s in row) - 1, length) for row in rows])}
+    batch = {"input_ids": input_ids, "targets": targets, "lengths": lengths}
     if packed:
         causal = torch.ones(length, length, dtype=torch.bool).tril()
         same = (segment[:, :, None] == segment[:, None, :]) & (segment[:, :, None] >= 0)
