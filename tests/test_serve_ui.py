@@ -48,10 +48,13 @@ def _bot_texts(driver) -> list[str]:
 def _send(driver, text: str, expected_turns: int) -> str:
     """Type a message, press Enter, wait until the reply is complete; returns the newest reply."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.find_element(By.CSS_SELECTOR, 'textarea[data-testid="textbox"]').send_keys(text + "\n")
     wait = WebDriverWait(driver, 90, poll_frequency=0.2)
+    # Gradio re-enables the box a moment after the previous reply ends: typing earlier is refused.
+    wait.until(ready.element_to_be_clickable((By.CSS_SELECTOR, 'textarea[data-testid="textbox"]'))).send_keys(
+        text + "\n")
     wait.until(lambda d: len(_bot_texts(d)) == expected_turns)
     # Done when the submit button is back (it is a stop button while the reply streams).
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="submit-button"]'))
