@@ -139,6 +139,25 @@ def test_copied_values_appear_in_the_query_and_transformed_ones_are_right(androi
                 assert call["arguments"]["phone_number"] in digits
 
 
+def test_made_up_values_keep_what_copying_must_learn():
+    """Made-up training values carry commas inside sentences (held-out messages have them, and a model
+    that never saw one ended values at the first comma), keep the numbers of names like "Galaxy Watch 6",
+    and include names ending in two vowels ("Noa"), which the model had cut to "No"."""
+    import random
+    import re
+
+    from hare.tools.slots import Filler
+
+    filler = Filler(random.Random(0), "train", seed=0, val_fraction=0.2, novel=1.0)
+    sentences = [filler.made_up("see you at the gym tonight") for _ in range(300)]
+    assert 0.1 < sum("," in s for s in sentences) / len(sentences) < 0.5
+    assert not any("," in filler.made_up("Galaxy Watch 6") for _ in range(100))  # names and titles: none
+    devices = [filler.made_up("Galaxy Watch 6").split() for _ in range(100)]
+    assert all(words[2].isdigit() for words in devices if len(words) >= 3)
+    names = [filler.made_up("Noa") for _ in range(300)]
+    assert any(re.search("[aeiou]{2}$", name) for name in names)
+
+
 def test_half_the_training_values_are_made_up_and_validation_values_are_real(android_data):
     from hare.tools.slots import values_bank
 

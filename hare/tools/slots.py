@@ -68,21 +68,40 @@ class Filler:
         return self.made_up(value) if novel and self.rng.random() < self.novel else value
 
     def made_up(self, like: str) -> str:
-        """A value nobody wrote, as long as `like` and cased like it: training-half words and invented ones."""
+        """A value nobody wrote, as long as `like` and cased like it: training-half words, invented ones and
+        the numbers `like` has ("Galaxy Watch 6"). Sentences get a comma now and then: the banks' training
+        halves have few, and a model that never saw one inside a value ends every message at the first
+        comma ("The budget looks good to me, feel free…" → "The budget looks good to me")."""
         r = self.rng
+        like_words = like.split()
         words = []
-        for _ in range(max(1, len(like.split()) + r.choice([-1, 0, 0, 1]))):
-            if r.random() < 0.5:
+        for i in range(max(1, len(like_words) + r.choice([-1, 0, 0, 1]))):
+            if i < len(like_words) and like_words[i].isdigit():
+                words.append(str(r.randint(1, 10 ** len(like_words[i]) - 1)))
+            elif r.random() < 0.5:
                 words.append(r.choice(self.words))
             else:
-                syllables = (r.choice(_CONSONANTS) + r.choice(_VOWELS) for _ in range(r.randint(1, 3)))
-                words.append("".join(syllables) + r.choice(["", "", "n", "r", "s", "k"]))
-        capitals = [w[:1].isupper() for w in like.split()] or [False]
+                words.append(self._invented_word())
+        capitals = [w[:1].isupper() for w in like_words if not w.isdigit()] or [False]
         if all(capitals):  # names and titles
             words = [w[:1].upper() + w[1:] for w in words]
-        elif capitals[0]:  # a sentence
-            words[0] = words[0][:1].upper() + words[0][1:]
+        else:
+            if capitals[0]:  # a sentence
+                words[0] = words[0][:1].upper() + words[0][1:]
+            if len(words) > 2 and r.random() < 0.35:
+                at = r.randrange(1, len(words) - 1)
+                words[at] += ","
         return " ".join(words)
+
+    def _invented_word(self) -> str:
+        """Syllables of the shapes names take — "Noa", "Joao", "Bizen" — so that a made-up value ends on a
+        vowel pair as often as real names do, and the model learns to copy to the end of the word."""
+        r = self.rng
+        syllables = []
+        for _ in range(r.randint(1, 3)):
+            onset = r.choice(_CONSONANTS) if r.random() < 0.85 else ""
+            syllables.append(onset + r.choice(_VOWELS) + (r.choice(_VOWELS) if r.random() < 0.2 else ""))
+        return "".join(syllables) + r.choice(["", "", "n", "r", "s", "k"])
 
     @cached_property
     def words(self) -> list[str]:
