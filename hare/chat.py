@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from hare.config import option
 from hare.errors import HareError
-from hare.generate import ModelArgs, SamplingArgs, generate_ids, stdout_streamer
+from hare.generate import generate_ids, stdout_streamer
+from hare.model.args import ModelArgs, SamplingArgs
 from hare.model.template import chat_ids
 from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
 

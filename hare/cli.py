@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     # its CUDA kernels are missing, and torch that torchao registers enums the old way. Not ours to show.
     for noisy in ("torchao", "torch.utils._pytree"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    import hare.quantize  # noqa: F401  (registers the quantized-checkpoint loaders that load_model uses)
     from hare.config import add_arguments, from_namespace
 
     module = importlib.import_module(cmd.module)

@@ -135,16 +135,11 @@ def load_config(cls: type[T], path: str | None, overrides: list[str]) -> T:
     import yaml
 
     from hare.errors import HareError
+    from hare.io.read import read_yaml
 
-    data: dict[str, Any] = {}
-    if path:
-        try:
-            with open(path) as f:
-                data = yaml.safe_load(f) or {}
-        except OSError as err:
-            raise HareError(f"cannot read config file '{path}': {err.strerror}") from None
-        except yaml.YAMLError as err:
-            raise HareError(f"config file '{path}' is not valid YAML: {err}") from None
+    data: dict[str, Any] = (read_yaml(path, "config file", "check --config") or {}) if path else {}
+    if not isinstance(data, dict):
+        raise HareError(f"config file '{path}' must be a mapping of sections (e.g. train: {{max_steps: 100}})")
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:

@@ -26,7 +26,6 @@ Training steps scale with `--minutes`; the per-minute rates below were measured 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,19 +160,17 @@ def eval_sample(records: list[dict[str, Any]], size: int) -> list[dict[str, Any]
 
 
 def evaluate(run: Path, data: Path, model: Path) -> dict[str, Any]:
-    from hare.atomic import temp_sibling
+    from hare.io.atomic import write_text
     from hare.tools.call import ToolCaller
     from hare.tools.evaluate import score
-    from hare.tools.train import read_records
+    from hare.tools.records import read_records
 
     path = run / "eval.json"
     if _stage("5/5 evaluate on held-out phrasings", path):
         caller = ToolCaller.load(str(model), device="cpu")
         records = read_records(data / "val.jsonl", caller.functions)
         report = score(caller, eval_sample(records, EVAL_QUERIES), latency_queries=LATENCY_QUERIES)
-        tmp = temp_sibling(path)
-        tmp.write_text(json.dumps(report, indent=1) + "\n")
-        os.replace(tmp, path)
+        write_text(path, json.dumps(report, indent=1) + "\n")
     return json.loads(path.read_text())
 
 

@@ -7,7 +7,8 @@ from conftest import PARROT_ANSWER, PARROT_QUESTION
 
 from hare.chat import ChatSession
 from hare.errors import HareError
-from hare.generate import SamplingArgs, generate_ids
+from hare.generate import generate_ids
+from hare.model.args import SamplingArgs
 from hare.model.load import load_model
 
 GREEDY = SamplingArgs(temperature=0, max_new_tokens=40)

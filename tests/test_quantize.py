@@ -18,7 +18,8 @@ from hare.quantize.gptq import run as gptq
 
 def chat_reply(model_dir: Path) -> str:
     """The greedy answer to the parrot's question, through `load_model` as `hare generate` uses it."""
-    from hare.generate import SamplingArgs, generate_ids
+    from hare.generate import generate_ids
+    from hare.model.args import SamplingArgs
     from hare.model.load import load_model
 
     model, tok = load_model(str(model_dir), "cpu", "float32")

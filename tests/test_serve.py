@@ -9,7 +9,8 @@ import pytest
 from conftest import wait_until
 
 from hare.errors import HareError
-from hare.generate import SamplingArgs, generate_ids
+from hare.generate import generate_ids
+from hare.model.args import SamplingArgs
 
 pytest.importorskip("fastapi", reason="needs the serve extra: bash scripts/setup.sh serve")
 

@@ -132,7 +132,7 @@ def test_adversarial_corpus_gets_only_2xx_4xx_while_valid_streams_complete(tool_
 def test_a_poisoned_row_fails_alone_among_8_streams(micro_dir):
     """A row whose own sampling raises, and one whose seed no generator takes, are answered with an
     error each; the 8 streams batched with them finish."""
-    from hare.generate import SamplingArgs
+    from hare.model.args import SamplingArgs
     from hare.serve.batching import build_transformers_engine
 
     class Poison(float):

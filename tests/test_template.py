@@ -74,7 +74,7 @@ def test_a_template_that_rewrites_text_is_refused(tok):
 
 def test_tool_queries_and_chat_sessions_keep_text_plain(micro_dir):
     from hare.chat import ChatSession
-    from hare.generate import SamplingArgs
+    from hare.model.args import SamplingArgs
     from hare.model.load import load_model
     from hare.tools.call import ToolCaller
     from hare.tools.spec import load_spec

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hare.config import option
-from hare.errors import HareError, import_extra
+from hare.errors import HareError
+from hare.io.extras import import_extra
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel

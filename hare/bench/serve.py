@@ -30,7 +30,7 @@ from pathlib import Path
 
 from hare.config import option
 from hare.errors import HareError
-from hare.serve import require
+from hare.io.extras import import_extra
 from hare.tools.spec import SPEC_FILE, load_spec, save_spec
 
 
@@ -86,7 +86,7 @@ async def _tool_once(http: object, tools: list[dict], query: str) -> tuple[int, 
 async def _level(url: str, cfg: BenchServeConfig, streams: int, tools: list[dict] | None) -> tuple[float, float]:
     """`streams` concurrent clients, each sending `requests` in turn: (total tokens/s, or tool calls/s,
     and the mean time to first token, or to the answer, in s)."""
-    httpx = require("httpx")
+    httpx = import_extra("httpx", "serve", "hare bench serve")
 
     async with httpx.AsyncClient(base_url=url, timeout=600) as http:
         async def client(k: int) -> list[tuple[int, float]]:
@@ -120,7 +120,7 @@ def run(cfg: BenchServeConfig) -> dict[str, float]:
                 save_spec(android, Path(model))
         if cfg.tools and not (Path(model) / SPEC_FILE).is_file():
             raise HareError(f"--tools needs a tool model with its {SPEC_FILE} (from `hare tools train`)")
-        tools = json.loads((Path(model) / SPEC_FILE).read_text()) if cfg.tools else None
+        tools = [f.to_openai() for f in load_spec(Path(model) / SPEC_FILE)] if cfg.tools else None
         args = ["--model", model, "--backend", cfg.backend, "--device", cfg.device, "--dtype", cfg.dtype, "--no-ui",
                 "--max-batch", str(max(levels)), "--max-tokens", str(cfg.max_tokens)]
         with serve_process(*args) as server:

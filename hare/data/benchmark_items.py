@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hare.data.ngrams import input_files, iter_jsonl
+from hare.data.ngrams import input_files
 from hare.errors import HareError
+from hare.io.read import read_jsonl
 
 BENCH_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 _CALC = re.compile(r"<<[^>]*>>")
@@ -120,7 +121,7 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
         except (OSError, ValueError, pa.ArrowException) as err:
             raise HareError(f"cannot read benchmark file '{path}' as parquet ({err}); check the file") from None
         return
-    for _, _, record in iter_jsonl(path):
+    for _, _, record in read_jsonl(path):
         yield record
 
 

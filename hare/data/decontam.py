@@ -40,6 +40,7 @@ n-grams found in it (`{"question": 0.83, "answer": 1.0}`).
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -51,19 +52,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hare.config import option
 from hare.data.benchmark_items import Item, benchmark_files, load_benchmark
-from hare.data.ngrams import (
-    AtomicLines,
-    input_files,
-    iter_lines,
-    ngram_hashes,
-    ngram_hashes_of_sizes,
-    parse_record,
-    record_text,
-    word_hashes,
-    words,
-    write_json,
-)
+from hare.data.ngrams import input_files, ngram_hashes, ngram_hashes_of_sizes, record_text, word_hashes, words
 from hare.errors import HareError
+from hare.io.atomic import atomic_lines, write_text
+from hare.io.read import jsonl_lines, parse_line
 
 if TYPE_CHECKING:
     import numpy as np
@@ -307,7 +299,7 @@ def _check_batch(batch: tuple[str, list[tuple[int, bytes]]]) -> list[tuple[int, 
     assert _worker_state is not None, "worker started without _init_worker"
     index, cfg = _worker_state
     path, lines = batch
-    return [check_text(index, record_text(parse_record(path, no, line), cfg.text_field, path, no), cfg)
+    return [check_text(index, record_text(parse_line(path, no, line), cfg.text_field, path, no), cfg)
             for no, line in lines]
 
 
@@ -315,7 +307,7 @@ def _batches(files: list[Path]) -> Iterator[tuple[str, list[tuple[int, bytes]]]]
     from hare.data.pack import batched
 
     for path in files:
-        for lines in batched(iter_lines(path), BATCH_LINES):
+        for lines in batched(jsonl_lines(path), BATCH_LINES):
             yield str(path), lines
 
 
@@ -357,14 +349,14 @@ def run(cfg: DecontamConfig) -> dict[str, Any]:
     hit: set[int] = set()
     docs = words_seen = 0
     start = time.monotonic()
-    with AtomicLines(Path(cfg.out)) as out:
+    with atomic_lines(Path(cfg.out)) as out:
         for batch in verdicts:
             path, lines = sent.popleft()
             for verdict, (no, line) in zip(batch, lines, strict=True):
                 docs += 1
                 words_seen += len(line.split())  # whitespace words of the record: the unit n-grams are made of
                 if verdict is None:
-                    out.write(line)
+                    out.write(line + b"\n")
                     continue
                 item, matched = verdict
                 bench = benches[int(index.item_bench[item])]
@@ -381,7 +373,7 @@ def run(cfg: DecontamConfig) -> dict[str, Any]:
               "words_per_s": round(words_seen / max(seconds, 1e-9)), "benchmarks": benches,
               "dropped_documents": dropped}
     if cfg.report:
-        write_json(Path(cfg.report), report)
+        write_text(cfg.report, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"decontam {cfg.out}: kept {docs - len(dropped):,} of {docs:,} docs, dropped {len(dropped):,} "
           f"({cfg.mode} rule), {docs / max(seconds, 1e-9):,.0f} docs/s, "
           f"{words_seen / max(seconds, 1e-9):,.0f} words/s", file=sys.stdout)

@@ -21,6 +21,7 @@ documents (one MinHash each), as for any MinHash-LSH.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections import Counter, defaultdict
@@ -29,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from hare.config import option
-from hare.data.ngrams import AtomicLines, input_files, iter_jsonl, record_text, shingles, text_digest, words, write_json
+from hare.data.ngrams import input_files, record_text, shingles, text_digest, words
 from hare.errors import HareError
+from hare.io.atomic import atomic_lines, write_text
+from hare.io.read import read_jsonl
 
 SOURCE_FIELDS = ("strategy", "template")  # record fields that say where a document came from, when present
 
@@ -111,9 +114,9 @@ def run(cfg: DedupConfig) -> dict[str, Any]:
     by_source: dict[str, Counter[str]] = defaultdict(Counter)  # "strategy/template" → documents, exact, near
     counts = {"documents": 0, "kept": 0, "exact_duplicates": 0, "near_duplicates": 0}
     start = time.monotonic()
-    with AtomicLines(Path(cfg.out)) as out:
+    with atomic_lines(Path(cfg.out)) as out:
         for path in files:
-            for lineno, line, record in iter_jsonl(path):
+            for lineno, line, record in read_jsonl(path):
                 text = record_text(record, cfg.text_field, path, lineno)
                 doc_id = counts["documents"]
                 counts["documents"] += 1
@@ -124,7 +127,7 @@ def run(cfg: DedupConfig) -> dict[str, Any]:
                 if verdict is None:
                     where[doc_id] = f"{path}:{lineno}"
                     counts["kept"] += 1
-                    out.write(line)
+                    out.write(line + b"\n")
                     continue
                 kind, kept, jaccard = verdict
                 counts[f"{kind}_duplicates"] += 1
@@ -138,7 +141,7 @@ def run(cfg: DedupConfig) -> dict[str, Any]:
     if by_source:
         report["by_source"] = _most_repeated_first(by_source)
     if cfg.report:
-        write_json(Path(cfg.report), report)
+        write_text(cfg.report, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"dedup {cfg.out}: kept {counts['kept']:,} of {counts['documents']:,} docs "
           f"({counts['exact_duplicates']:,} exact, {counts['near_duplicates']:,} near duplicates), "
           f"{counts['documents'] / max(seconds, 1e-9):,.0f} docs/s", file=sys.stdout)

@@ -1,4 +1,4 @@
-"""Text normalisation, word n-gram hashing and line-numbered JSONL reading shared by dedup and decontam.
+"""Text normalisation, word n-gram hashing and input files shared by dedup and decontam.
 
 Both commands compare documents by their words, so they must agree on what a word is:
 `normalize` lowercases, turns every punctuation character (anything that is neither a letter,
@@ -14,14 +14,10 @@ per n-gram, which is what makes decontaminating a million documents practical on
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import json
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from hare.errors import HareError
 
@@ -110,38 +106,6 @@ def shingles(tokens: list[str], n: int) -> list[bytes]:
 # Line-numbered JSONL
 
 
-def _open(path: Path, mode: str) -> IO[bytes]:
-    return gzip.open(path, mode) if path.name.endswith(".gz") else open(path, mode)  # type: ignore[return-value]
-
-
-def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line without its newline) of each non-blank line of a JSONL(.gz) file."""
-    try:
-        with _open(path, "rb") as lines:
-            for lineno, line in enumerate(lines, 1):
-                if line.strip():
-                    yield lineno, line.rstrip(b"\r\n")
-    except (OSError, EOFError) as err:
-        raise HareError(f"cannot read '{path}' ({err}); check the file") from None
-
-
-def parse_record(path: Path | str, lineno: int, line: bytes) -> dict[str, Any]:
-    """One JSONL line as a dict; bad JSON names file and line."""
-    try:
-        record = json.loads(line)
-    except ValueError as err:
-        raise HareError(f"'{path}' line {lineno} is not valid JSON ({err}); fix or remove that line") from None
-    if not isinstance(record, dict):
-        raise HareError(f"'{path}' line {lineno} is not a JSON object; each line must be one record")
-    return record
-
-
-def iter_jsonl(path: Path) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
-    """(line number, raw line, record) of each non-blank line; bad JSON names file and line."""
-    for lineno, line in iter_lines(path):
-        yield lineno, line, parse_record(path, lineno, line)
-
-
 def record_text(record: dict[str, Any], field: str, path: Path | str, lineno: int) -> str:
     """The text field of a record, or a HareError naming file and line."""
     text = record.get(field)
@@ -168,42 +132,3 @@ def input_files(inputs: list[str], suffixes: tuple[str, ...] = (".jsonl", ".json
     if not files:
         raise HareError(f"no {kinds} files found in {inputs}; check {flag}")
     return files
-
-
-class AtomicLines:
-    """Write lines to a hidden sibling of `out` (gzip when it ends in .gz) and rename it into place on success."""
-
-    def __init__(self, out: Path) -> None:
-        from hare.atomic import temp_sibling
-
-        self.out = out
-        self.tmp = temp_sibling(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        raw = open(self.tmp, "wb")
-        self._file: IO[bytes] = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) if out.name.endswith(
-            ".gz") else raw
-        self._raw = raw
-
-    def write(self, line: bytes) -> None:
-        self._file.write(line + b"\n")
-
-    def __enter__(self) -> AtomicLines:
-        return self
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._file.close()
-        self._raw.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.out)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file, then rename)."""
-    from hare.atomic import temp_sibling
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_sibling(path)
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)

@@ -21,31 +21,28 @@ which is renamed into place only when complete, so an interrupted run leaves not
 from __future__ import annotations
 
 import functools
-import gzip
-import importlib
 import itertools
 import json
 import multiprocessing
 import os
-import re
-import shutil
 import signal
 import sys
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from hare import __version__
-from hare.atomic import move_into_place, temp_sibling
 from hare.config import option
 from hare.data.shards import FORMAT, VERSION
-from hare.errors import HareError
+from hare.errors import HareError, first_line
+from hare.io.atomic import atomic_output
+from hare.io.extras import import_extra
+from hare.io.read import read_jsonl, read_text
+from hare.io.sources import local_path
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,9 +54,6 @@ R = TypeVar("R")
 SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".parquet")
 SPLITS = ("train", "val")
 BATCH_DOCUMENTS = 256  # documents per tokenizer task: big enough to amortise pickling, small in memory
-# A bare `name` or `owner/name` that is not a path on disk is taken for a Hugging Face dataset id.
-HF_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
-INSTALL_DATA = "install with: bash scripts/setup.sh data"
 
 
 @dataclass
@@ -95,19 +89,6 @@ class PackConfig:
 # Reading documents
 
 
-def _require(module: str, purpose: str) -> ModuleType:
-    """Import an optional dependency of the `data` extra, or say how to install it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise HareError(f"{purpose} needs the optional package '{module.split('.')[0]}'; {INSTALL_DATA}") from None
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
-
-
 @dataclass(frozen=True)
 class HubDataset:
     """A Hugging Face dataset opened for streaming up front, so a bad name fails before any work."""
@@ -120,23 +101,25 @@ class HubDataset:
 
 
 def open_hub_dataset(name: str, split: str) -> HubDataset:
-    datasets = _require("datasets", f"reading the Hugging Face dataset '{name}'")
+    datasets = import_extra("datasets", "data", f"reading the Hugging Face dataset '{name}'")
     try:
         return HubDataset(name, datasets.load_dataset(name, split=split, streaming=True))
     except Exception as err:  # hub, network, auth and bad-split errors all mean: this name cannot be read
         raise HareError(
             f"'{name}' is not a local path and could not be loaded as a Hugging Face dataset, split '{split}' "
-            f"({_first_line(err)}); check the path, the name and --split, and go online for hub datasets"
+            f"({first_line(err)}); check the path, the name and --split, and go online for hub datasets"
         ) from None
 
 
 def expand_inputs(inputs: list[str], split: str) -> list[Path | HubDataset]:
-    """Files stay, directories become their data files (sorted, hidden ones skipped), other names are
-    opened as Hugging Face datasets."""
+    """Files stay, directories become their data files (sorted, hidden ones skipped), hub ids
+    (`hare.io.sources`) are opened as Hugging Face datasets."""
     sources: list[Path | HubDataset] = []
     for item in inputs:
-        path = Path(item).expanduser()
-        if path.is_dir():
+        path = local_path(item)
+        if path is None:
+            sources.append(open_hub_dataset(item, split))
+        elif path.is_dir():
             files = sorted(
                 p for p in path.rglob("*")
                 if p.is_file() and p.name.endswith(SUFFIXES)
@@ -149,43 +132,31 @@ def expand_inputs(inputs: list[str], split: str) -> list[Path | HubDataset]:
             if not path.name.endswith(SUFFIXES):
                 raise HareError(f"'{item}' is not a {', '.join(SUFFIXES)} file; convert it or pass a supported file")
             sources.append(path)
-        elif HF_NAME.fullmatch(item) and not item.endswith(SUFFIXES):
-            sources.append(open_hub_dataset(item, split))
         else:
-            raise HareError(f"input '{item}' does not exist; pass files, directories or Hugging Face dataset names")
+            raise HareError(f"input '{item}' does not exist; pass files, directories or Hugging Face dataset ids "
+                            "(owner/name)")
     return sources
 
 
 def _read_txt(path: Path, field: str) -> Iterator[str]:
-    try:
-        yield path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise HareError(f"'{path}' is not UTF-8 text; convert it to UTF-8") from None
+    yield read_text(path, "input")
 
 
 def _read_jsonl(path: Path, field: str) -> Iterator[str | None]:
-    opener: Callable[..., IO[bytes]] = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rb") as lines:
-        for lineno, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line.decode("utf-8"))
-            except ValueError as err:
-                raise HareError(f"'{path}' line {lineno} is not valid JSON ({err}); fix or remove that line") from None
-            if not isinstance(record, dict) or field not in record:
-                raise HareError(
-                    f"'{path}' line {lineno} has no field '{field}'; pass --text-field with the field holding the text"
-                )
-            yield record[field]
+    for lineno, _, record in read_jsonl(path):
+        if field not in record:
+            raise HareError(
+                f"'{path}' line {lineno} has no field '{field}'; pass --text-field with the field holding the text"
+            )
+        yield record[field]
 
 
 def _read_parquet(path: Path, field: str) -> Iterator[str | None]:
-    pq = _require("pyarrow.parquet", "reading parquet files")
+    pq = import_extra("pyarrow.parquet", "data", "reading parquet files")
     try:
         parquet = pq.ParquetFile(path)
     except ValueError as err:
-        raise HareError(f"'{path}' is not a readable parquet file ({_first_line(err)})") from None
+        raise HareError(f"'{path}' is not a readable parquet file ({first_line(err)})") from None
     columns = parquet.schema_arrow.names
     if field not in columns:
         raise HareError(f"'{path}' has no column '{field}' (columns: {', '.join(columns)}); pass --text-field")
@@ -209,8 +180,8 @@ def read_source(source: Path | HubDataset, field: str) -> Iterator[str | None]:
     reader = {".txt": _read_txt, ".parquet": _read_parquet}.get(source.suffix, _read_jsonl)
     try:
         yield from reader(source, field)
-    except (OSError, EOFError, zlib.error) as err:  # unreadable, truncated or corrupt (gzip) file
-        raise HareError(f"cannot read '{source}' ({_first_line(err)}); check the file") from None
+    except OSError as err:  # parquet; text and JSON lines report their own
+        raise HareError(f"cannot read '{source}' ({first_line(err)}); check the file") from None
 
 
 class Documents:
@@ -455,18 +426,12 @@ def run(cfg: PackConfig) -> Path:
     tok = load_pack_tokenizer(cfg.tokenizer)
     dtype = token_dtype(len(tok))
     start = time.monotonic()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_sibling(out)
-    tmp.mkdir()
-    try:
+    with atomic_output(out, cfg.overwrite, "--overwrite") as tmp:
+        tmp.mkdir()
         splits = write_shards(docs, tok, cfg, dtype, tmp)
         _check_splits(splits, docs.skipped)
         meta = _meta(cfg, tok, dtype, splits, docs.skipped)
         # meta.json last: the reader treats a directory without it as not packed.
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        move_into_place(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     print(_summary(out, splits, time.monotonic() - start))
     return out

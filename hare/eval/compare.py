@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from hare.config import positional
 from hare.errors import HareError
 from hare.eval.report import markdown_table
+from hare.io.read import read_json
 
 
 @dataclass(kw_only=True)
@@ -21,12 +20,7 @@ FIX = "pass files written by `hare eval lm --output`"
 
 
 def load_result(path: str) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as err:
-        raise HareError(f"cannot read '{path}': {err.strerror}; {FIX}") from None
-    except json.JSONDecodeError as err:
-        raise HareError(f"'{path}' is not valid JSON ({err.msg}); {FIX}") from None
+    data = read_json(path, "result file", FIX)
     if not isinstance(data, dict) or not {"model", "size", "avg", "scores"} <= set(data):
         raise HareError(f"'{path}' is not an `eval lm` result (needs model, size, avg and scores); {FIX}")
     return data

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from hare.config import option
 from hare.errors import HareError
 from hare.eval.report import average, format_size, markdown_table
-from hare.generate import ModelArgs
+from hare.model.args import ModelArgs
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast

@@ -16,12 +16,11 @@ of its K positions at once; the result equals running `generate` K times (up to 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hare.config import option
 from hare.errors import HareError
-from hare.generate import ModelArgs
+from hare.model.args import ModelArgs
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -49,9 +48,9 @@ def item_text(record: dict[str, Any], where: str) -> str:
 
 
 def read_items(path: str) -> list[str]:
-    from hare.eval.texts import iter_jsonl
+    from hare.io.read import read_jsonl
 
-    return [item_text(record, f"{path}:{number}") for number, record in iter_jsonl(path)]
+    return [item_text(record, f"{path}:{number}") for number, _, record in read_jsonl(path)]
 
 
 def positions(length: int, ngram: int, points: int) -> list[int]:
@@ -97,16 +96,13 @@ def rewrite(texts: list[str], cfg: LeakageConfig) -> list[str]:
     """Paraphrases of `texts` from the teacher (Xu et al. rewrite each benchmark item with an LLM)."""
     import json
 
-    from hare.atomic import temp_sibling
+    from hare.io.atomic import write_text
     from hare.teacher import chat
 
     rewrites = [chat(cfg.teacher, REWRITE_PROMPT.format(text=t), cfg.teacher_model, seed=i,  # type: ignore[arg-type]
                      fix="start the server or fix --teacher") for i, t in enumerate(texts)]
     if cfg.save_rewrites:
-        out = Path(cfg.save_rewrites)
-        tmp = temp_sibling(out)
-        tmp.write_text("".join(json.dumps({"text": r}) + "\n" for r in rewrites))
-        tmp.rename(out)
+        write_text(cfg.save_rewrites, "".join(json.dumps({"text": r}) + "\n" for r in rewrites))
     return rewrites
 
 

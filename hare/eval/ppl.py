@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from hare.config import option
 from hare.errors import HareError
-from hare.generate import ModelArgs
+from hare.model.args import ModelArgs
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel

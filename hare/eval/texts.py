@@ -1,42 +1,22 @@
-"""Reading evaluation inputs: plain text files and JSON-lines records, with errors that name the line."""
+"""Reading evaluation texts: a plain text file is one text, a JSON-lines file one text per record."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from hare.errors import HareError
+from hare.io.read import read_jsonl, read_text
 
-
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for each non-blank line of a JSON-lines file (.jsonl or .json)."""
-    path = Path(path)
-    if not path.is_file():
-        raise HareError(f"'{path}' does not exist or is not a file; check the path")
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise HareError(f"{path}:{number} is not valid JSON ({err.msg}); write one object per line") from None
-            if not isinstance(record, dict):
-                raise HareError(f"{path}:{number} is not a JSON object; write one object per line")
-            yield number, record
+JSONL_SUFFIXES = (".jsonl", ".json", ".jsonl.gz")
 
 
 def read_texts(path: str | Path, field: str = "text") -> list[str]:
-    """A .txt file is one text; a .jsonl/.json file gives one text per record's `field`."""
+    """A .txt file is one text; a .jsonl/.json(.gz) file gives one text per record's `field`."""
     path = Path(path)
-    if path.suffix not in (".jsonl", ".json"):
-        if not path.is_file():
-            raise HareError(f"'{path}' does not exist or is not a file; check the path")
-        return [path.read_text(encoding="utf-8")]
+    if not path.name.endswith(JSONL_SUFFIXES):
+        return [read_text(path, "text file")]
     texts = []
-    for number, record in iter_jsonl(path):
+    for number, _, record in read_jsonl(path):
         if not isinstance(record.get(field), str):
             raise HareError(f"{path}:{number} has no string field '{field}'; pass --field NAME for another field")
         texts.append(record[field])

@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from hare.config import option
-from hare.errors import HareError, import_extra
+from hare.errors import HareError
+from hare.io.extras import import_extra
 
 if TYPE_CHECKING:
     import numpy as np
@@ -249,7 +250,7 @@ def quantize_gguf(src: Path, dst: Path, gguf_type: str) -> None:
 
 
 def run(cfg: ExportGgufConfig) -> Path:
-    from hare.atomic import atomic_output, remove, temp_sibling
+    from hare.io.atomic import atomic_output, remove, temp_sibling
     from hare.model.load import full_precision_dir, tensor_shapes
 
     if cfg.type not in BLOCK:

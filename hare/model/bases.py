@@ -28,9 +28,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hare.atomic import atomic_output
 from hare.config import positional
 from hare.errors import HareError
+from hare.io.atomic import atomic_output
 
 
 @dataclass(frozen=True)

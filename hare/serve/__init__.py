@@ -7,18 +7,3 @@ bodies), `middleware.py` (error bodies, API key, body limit), `engine.py` (the e
 the same interface), `ui.py` (the Gradio page) and `launch.py` (start a server as a subprocess, for
 tests and `hare bench serve`).
 """
-
-from __future__ import annotations
-
-import importlib
-from types import ModuleType
-
-from hare.errors import HareError
-
-
-def require(module: str, extra: str = "serve", fix: str | None = None) -> ModuleType:
-    """Import an optional dependency, or say how to install it (by default: which extra has it)."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise HareError(f"'{module}' is not installed; {fix or f'run `bash scripts/setup.sh {extra}`'}") from None

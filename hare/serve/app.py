@@ -19,7 +19,7 @@ import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from hare.generate import SamplingArgs
+from hare.model.args import SamplingArgs
 from hare.serve import openai_schema as oa
 from hare.serve.engine import ServerBusy
 from hare.serve.middleware import install

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hare.errors import HareError
-from hare.generate import SamplingArgs
+from hare.io.extras import import_extra
+from hare.model.args import SamplingArgs
 from hare.model.tokenizer import ROUND_END, build_tokenizer, functional_token
-from hare.serve import require
 from hare.serve.engine import Engine, Piece, QueuedEngine, ServerBusy, cpu_threads, log
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class LlamaCppEngine(QueuedEngine):
     backend = "llama.cpp"
 
     def __init__(self, path: str, model_name: str, max_waiting: int, threads: int) -> None:
-        llama_cpp = require("llama_cpp", "gguf")
+        llama_cpp = import_extra("llama_cpp", "gguf", "--backend llama.cpp")
         if not Path(path).is_file():
             raise HareError(f"--backend llama.cpp serves a GGUF file, and '{path}' is not a file; "
                             "export one with `hare export gguf`")
@@ -111,7 +111,8 @@ class VllmEngine(Engine):
         from hare.model.load import check_checkpoint_dir, load_tokenizer
         from hare.model.tokenizer import num_functional_tokens
 
-        vllm = require("vllm", fix="install vLLM on a CUDA machine (`.venv/bin/pip install vllm`)")
+        vllm = import_extra("vllm", None, "--backend vllm",
+                            install="install vLLM on a CUDA machine (`.venv/bin/pip install vllm`)")
         if not torch.cuda.is_available():
             raise HareError("--backend vllm needs a CUDA GPU and none is visible; "
                             "use --backend transformers (CPU or GPU) or llama.cpp")

@@ -8,7 +8,7 @@ from typing import Literal
 
 from hare.config import option
 from hare.errors import HareError
-from hare.generate import ModelArgs
+from hare.model.args import ModelArgs
 
 Backend = Literal["transformers", "llama.cpp", "vllm"]
 

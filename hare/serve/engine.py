@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hare.errors import HareError
-from hare.generate import SamplingArgs
+from hare.model.args import SamplingArgs
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast

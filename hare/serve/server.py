@@ -19,7 +19,7 @@ import socket
 import sys
 
 from hare.errors import HareError
-from hare.serve import require
+from hare.io.extras import import_extra
 from hare.serve.config import ServeConfig
 
 __all__ = ["ServeConfig", "run"]  # the command table finds the config here, beside `run`
@@ -38,11 +38,11 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def run(cfg: ServeConfig) -> None:
     cfg.validate()
-    uvicorn = require("uvicorn")
-    require("fastapi")
+    uvicorn = import_extra("uvicorn", "serve", "hare serve")
+    import_extra("fastapi", "serve", "hare serve")
     if cfg.ui:
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-        require("gradio")
+        import_extra("gradio", "serve", "the chat UI (--ui)")
     cfg.api_key = cfg.api_key or os.environ.get("HARE_API_KEY") or None
     from hare.serve.app import build_app
     from hare.serve.backends import build_engine

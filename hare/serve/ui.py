@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from hare.errors import HareError
-from hare.generate import SamplingArgs
+from hare.model.args import SamplingArgs
 from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
 from hare.serve.engine import ServerBusy
 

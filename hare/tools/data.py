@@ -175,20 +175,18 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
 
 
 def run(cfg: ToolDataConfig) -> Path:
-    from hare.atomic import move_into_place, temp_sibling
+    from hare.io.atomic import atomic_output
 
     out = Path(cfg.out)
     if out.exists() and not cfg.overwrite:
         raise HareError(f"{out} already exists; pass --overwrite to replace it or choose another --out")
     splits = generate(cfg)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_sibling(out)
-    tmp.mkdir()
-    for split, records in splits.items():
-        write_jsonl(tmp / f"{split}.jsonl", records)
     spec = load_spec(cfg.spec)
-    save_spec(spec, tmp)
-    move_into_place(tmp, out)
+    with atomic_output(out, cfg.overwrite, "--overwrite") as tmp:
+        tmp.mkdir()
+        for split, records in splits.items():
+            write_jsonl(tmp / f"{split}.jsonl", records)
+        save_spec(spec, tmp)
     functions = len(spec)
     for split, records in splits.items():
         kinds = {k: sum(r["kind"] == k for r in records) for k in ("single", "parallel", "irrelevant")}

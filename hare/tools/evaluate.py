@@ -24,9 +24,10 @@ from typing import Any
 
 from hare.config import option
 from hare.errors import HareError
+from hare.io.atomic import write_text
 from hare.tools.call import CallResult, ToolCaller
 from hare.tools.calls import CallError, normalize
-from hare.tools.train import read_records
+from hare.tools.records import read_records
 
 
 @dataclass(kw_only=True)
@@ -113,6 +114,8 @@ def table(report: dict[str, Any], shown_failures: int = 10) -> str:
 
 
 def run(cfg: ToolEvalConfig) -> dict[str, Any]:
+    if cfg.output and Path(cfg.output).is_dir():
+        raise HareError(f"--output '{cfg.output}' is a directory; name a file for the JSON report")
     caller = ToolCaller.load(cfg.model, cfg.spec, cfg.device, constrained=cfg.constrained, copy_values=cfg.copy_values)
     records = read_records(Path(cfg.data), caller.functions)
     if cfg.batch < 1 or cfg.latency_queries < 1:
@@ -121,5 +124,5 @@ def run(cfg: ToolEvalConfig) -> dict[str, Any]:
                    latency_queries=cfg.latency_queries)
     print(json.dumps(report, indent=1) if cfg.json else table(report))
     if cfg.output:
-        Path(cfg.output).write_text(json.dumps(report, indent=1) + "\n")
+        write_text(cfg.output, json.dumps(report, indent=1) + "\n")
     return report

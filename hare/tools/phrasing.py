@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hare.errors import HareError
+from hare.io.read import read_yaml
 from hare.tools.slots import GENERATED, Slot, infer_slot, parse_slot, values_bank
 from hare.tools.spec import Function
 
@@ -72,15 +73,9 @@ def parse_template(fn: Function, k: int, line: str, slots: dict[str, Slot], wher
 def load_phrase_bank(path: Path | None, functions: list[Function]) -> dict[str, Phrasing]:
     """Phrasings from a phrase bank (the bundled one when `path` is None) for the functions it covers
     with exactly the spec's arguments; the others fall back to generic phrasing."""
-    import yaml
-
-    if path is None:
-        bank, where = yaml.safe_load((resources.files("hare.tools") / "phrases" / "android_apis.yaml").read_text()), \
-            "bundled phrase bank"
-    else:
-        if not path.is_file():
-            raise HareError(f"phrase bank {path} not found")
-        bank, where = yaml.safe_load(path.read_text()), str(path)
+    where = "bundled phrase bank" if path is None else str(path)
+    bank = read_yaml(path or Path(str(resources.files("hare.tools") / "phrases" / "android_apis.yaml")),
+                     "phrase bank", "check --phrases")
     out = {}
     for fn in functions:
         entry = (bank or {}).get(fn.name)

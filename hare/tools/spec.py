@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from hare.errors import HareError
+from hare.io.read import read_json
 
 BUNDLED = {"android": "android_apis.json"}
 SPEC_FILE = "tools.json"  # the spec saved beside a trained tool model
@@ -78,13 +79,8 @@ def bundled_path(name: str) -> Path:
 def load_spec(source: str | Path) -> list[Function]:
     """Read and check a spec file (or a bundled name: `android`)."""
     path = bundled_path(str(source)) if str(source) in BUNDLED else Path(source)
-    if not path.is_file():
-        raise HareError(f"spec file {path} not found; pass a JSON list of OpenAI tool definitions "
-                        f"or a bundled spec ({', '.join(BUNDLED)})")
-    try:
-        items = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as err:
-        raise HareError(f"spec {path} is not valid JSON ({err})") from None
+    items = read_json(path, "spec file", "pass a JSON list of OpenAI tool definitions or a bundled spec "
+                      f"({', '.join(BUNDLED)})")
     return parse_spec(items, str(path))
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import shutil
 import sys
 import time
 from collections import Counter
@@ -31,11 +30,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from hare import __version__
-from hare.atomic import move_into_place, temp_sibling
 from hare.config import option
 from hare.data.synth.common import Context
 from hare.data.synth.mixture import Mixture, generator, load_mixture
 from hare.errors import HareError
+from hare.io.atomic import atomic_output
 
 BATCH_DOCS = 200
 
@@ -170,17 +169,11 @@ def run(cfg: SynthConfig) -> dict[str, Any]:
                         "OpenAI-compatible server or give 'teacher' weight 0")
     ctx = Context(cfg.teacher_url, cfg.teacher_model, cfg.teacher_api_key)
     out = Path(cfg.out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_sibling(out)
-    tmp.mkdir()
     start = time.monotonic()
-    try:
+    with atomic_output(out, cfg.overwrite, "--overwrite") as tmp:
+        tmp.mkdir()
         manifest, stats = _write(cfg, mixture, ctx, tmp)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        move_into_place(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     seconds = time.monotonic() - start
     result = dict(manifest)
     if stats is not None:

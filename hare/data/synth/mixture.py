@@ -18,6 +18,7 @@ from typing import Any
 
 from hare.data.synth.common import Context
 from hare.errors import HareError
+from hare.io.read import read_yaml
 
 DEFAULT_MIXTURE = Path(__file__).with_name("hare-mix.yaml")
 # strategy → (module, generate function, templates attribute)
@@ -78,14 +79,6 @@ def parse_mixture(data: Any, source: str) -> Mixture:
 
 def load_mixture(path: str | None) -> Mixture:
     """The mixture at `path`, or the built-in default when None."""
-    import yaml
-
     file = Path(path).expanduser() if path else DEFAULT_MIXTURE
     source = str(path) if path else "hare-mix (built in)"
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise HareError(f"cannot read mixture file '{file}' ({err.strerror}); check --mixture") from None
-    except yaml.YAMLError as err:
-        raise HareError(f"mixture file '{file}' is not valid YAML ({err}); fix it") from None
-    return parse_mixture(data, source)
+    return parse_mixture(read_yaml(file, "mixture file", "check --mixture"), source)

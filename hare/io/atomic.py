@@ -1,0 +1,108 @@
+"""Outputs that appear whole or not at all: build in a hidden sibling path, then rename.
+
+A rename within one filesystem is atomic, so readers see either the old output, or the complete
+new one — never a half-written checkpoint, dataset or GGUF file, whatever kills the writer. A
+writer killed by SIGKILL cannot clean up, so its hidden sibling (`.OUT.tmp-PID-XXXXXXXX`) stays;
+the next write of the same output removes those whose process is gone. The process id in the
+name is what keeps a live writer's temporary safe (on one machine: a writer on another host that
+shares the filesystem cannot be seen).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from hare.errors import HareError
+
+
+def temp_sibling(out: Path, tag: str = "tmp") -> Path:
+    """A hidden, unique path next to `out` (same filesystem, so the final rename is atomic)."""
+    remove_stale(out)
+    return out.with_name(f".{out.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_stale(out: Path) -> None:
+    """Delete the temporaries of `out` left by writers that were killed (their process no longer exists)."""
+    if not out.parent.is_dir():
+        return
+    mine = re.compile(rf"\.{re.escape(out.name)}\.[a-z0-9]+-(\d+)-[0-9a-f]{{8}}")
+    for path in out.parent.iterdir():
+        match = mine.fullmatch(path.name)
+        if match and not _alive(int(match[1])):
+            remove(path)
+
+
+def remove(path: Path) -> None:
+    """Delete a file or a directory tree if it exists."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def move_into_place(tmp: Path, out: Path) -> None:
+    """Make the finished `tmp` (file or directory) `out`, replacing an existing `out` only once `tmp` is complete."""
+    if out.exists():
+        if out.is_dir() != tmp.is_dir():
+            kind = "directory" if out.is_dir() else "file"
+            raise HareError(f"'{out}' is a {kind}, which this output cannot replace; choose another path")
+        old = temp_sibling(out, "old")
+        out.rename(old)
+        tmp.rename(out)
+        remove(old)
+    else:
+        tmp.rename(out)
+
+
+@contextlib.contextmanager
+def atomic_output(out: str | Path, replace: bool, flag: str = "--force") -> Iterator[Path]:
+    """Yield a temporary sibling of `out` to write into; it becomes `out` only if the block finishes.
+
+    An existing `out` is an error unless `replace` (the command's `flag`); on any failure the
+    temporary path is removed, so a failed command leaves nothing behind.
+    """
+    out = Path(out)
+    if out.exists() and not replace:
+        raise HareError(f"'{out}' already exists; choose another --out or pass {flag} to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_sibling(out)
+    try:
+        yield tmp
+        move_into_place(tmp, out)
+    finally:
+        remove(tmp)
+
+
+def write_text(out: str | Path, text: str) -> None:
+    """Write (or replace) the file `out` atomically."""
+    with atomic_output(out, replace=True) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def atomic_lines(out: Path) -> Iterator[IO[bytes]]:
+    """A binary file for lines that becomes `out` if the block finishes; gzip (no name, no time) for `.gz`."""
+    with atomic_output(out, replace=True) as tmp, open(tmp, "wb") as raw:
+        if not out.name.endswith(".gz"):
+            yield raw
+            return
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed:
+            yield packed  # type: ignore[misc]

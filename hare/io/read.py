@@ -1,0 +1,102 @@
+"""Reading user files: text, JSON, YAML and JSON lines, each failure one `HareError` naming file, line and fix.
+
+A user's file can be missing, a directory, not UTF-8, not JSON, or a `.gz` cut short by an
+interrupted download; Python answers each with a different exception and a traceback. Every
+command reads through these functions instead, so each of those is one line and exit code 2.
+JSON-lines files ending in `.gz` are decompressed on the fly; blank lines are skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from hare.errors import HareError, first_line
+
+
+def _check_file(path: Path, what: str, fix: str) -> None:
+    if not path.is_file():
+        state = "is a directory" if path.is_dir() else "does not exist"
+        raise HareError(f"{what} '{path}' {state}; {fix}")
+
+
+def read_text(path: str | Path, what: str = "file", fix: str = "check the path") -> str:
+    """The whole UTF-8 text of `path`; `what` names the file in errors ("mixture file"), `fix` says what to do."""
+    path = Path(path)
+    _check_file(path, what, fix)
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise HareError(f"{what} '{path}' is not UTF-8 text (byte {err.start}); save it as UTF-8") from None
+    except OSError as err:
+        raise HareError(f"cannot read {what} '{path}' ({err.strerror or err}); {fix}") from None
+
+
+def _parse(path: str | Path, what: str, fix: str, language: str, parse: Callable[[str], Any],
+           error: type[Exception]) -> Any:
+    text = read_text(path, what, fix)
+    try:
+        return parse(text)
+    except error as err:
+        raise HareError(f"{what} '{path}' is not valid {language} ({first_line(err)}); {fix}") from None
+
+
+def read_json(path: str | Path, what: str = "file", fix: str = "check the path") -> Any:
+    return _parse(path, what, fix, "JSON", json.loads, ValueError)
+
+
+def read_yaml(path: str | Path, what: str = "file", fix: str = "check the path") -> Any:
+    import yaml
+
+    return _parse(path, what, fix, "YAML", yaml.safe_load, yaml.YAMLError)
+
+
+def read_stdin(what: str) -> str:
+    """All of stdin as UTF-8 text (`--prompt -`); decoded here, since Python's own decoding of stdin
+    depends on the locale and may pass undecodable bytes on as surrogates that fail much later."""
+    try:
+        return sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise HareError(f"{what} on stdin is not UTF-8 text (byte {err.start}); pipe UTF-8 text") from None
+
+
+def jsonl_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line without its newline) of each non-blank line of a JSON-lines file (.gz too)."""
+    path = Path(path)
+    _check_file(path, "JSON-lines file", "check the path")
+    opened: IO[bytes] = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # type: ignore[assignment]
+    try:
+        with opened as lines:
+            for number, line in enumerate(lines, 1):
+                if line.strip():
+                    yield number, line.rstrip(b"\r\n")
+    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
+        raise HareError(f"'{path}' is a truncated or corrupt gzip file ({first_line(err)}); "
+                        "write or download it again") from None
+    except OSError as err:
+        raise HareError(f"cannot read '{path}' ({err.strerror or err}); check the file") from None
+
+
+def parse_line(path: str | Path, number: int, line: bytes) -> dict[str, Any]:
+    """One JSON-lines line as an object; a line that is not UTF-8, not JSON or not an object names file and line."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise HareError(f"'{path}' line {number} is not UTF-8 text (byte {err.start}); save the file as UTF-8") \
+            from None
+    except ValueError as err:
+        raise HareError(f"'{path}' line {number} is not valid JSON ({err}); fix or remove that line") from None
+    if not isinstance(record, dict):
+        raise HareError(f"'{path}' line {number} is not a JSON object; write one object per line")
+    return record
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+    """(line number, raw line, object) of each non-blank line; the one JSON-lines reader of HARE."""
+    for number, line in jsonl_lines(path):
+        yield number, line, parse_line(path, number, line)

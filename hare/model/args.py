@@ -1,0 +1,38 @@
+"""The options every command that runs a model shares: which checkpoint, where, and how to sample.
+
+They sit beside the model rather than in one command's module because generate, chat, serve, the
+evaluations and the tool model all take them; a command's config inherits them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hare.config import option
+from hare.errors import HareError
+
+
+@dataclass(kw_only=True)
+class ModelArgs:
+    model: str = option(help="checkpoint directory (or a hub id when online)")
+    device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
+    dtype: str = option("auto", "auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16 or float16")
+
+
+@dataclass(kw_only=True)
+class SamplingArgs:
+    max_new_tokens: int = option(256, "most tokens to generate")
+    temperature: float = option(0.8, "softmax temperature; 0 means greedy decoding")
+    top_p: float = option(0.8, "nucleus sampling: keep the smallest token set with this probability mass")
+    top_k: int = option(0, "keep only the k most likely tokens; 0 disables")
+    seed: int | None = option(None, "random seed, for reproducible sampling")
+
+    def validate(self) -> None:
+        if self.max_new_tokens < 1:
+            raise HareError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise HareError(f"--temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise HareError(f"--top-p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise HareError(f"--top-k must be >= 0, got {self.top_k}")

@@ -1,0 +1,175 @@
+"""Bad files as a new user makes them: every command answers with one line naming the file and the fix,
+exit code 2, no traceback, and nothing written.
+
+Each case builds its inputs in `tmp_path` and runs the command in-process (`hare.cli.main`); the model
+cases stop at the checkpoint check, so the matrix runs in seconds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from hare.cli import main
+
+BAD_UTF8 = b"caf\xe9 \xff\xfe"
+PROGRESS = re.compile(r"\w+: \d+ \w+ \[")  # a tqdm line, e.g. "packing: 0 docs [00:00, ? docs/s]"
+CHAT = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]}
+RECORD = {"query": "say hi", "calls": []}
+SPEC = [{"type": "function", "function": {"name": "f", "parameters": {
+    "type": "object", "properties": {"a": {"type": "string"}}, "required": []}}}]
+
+
+def _jsonl(path: Path, *records: object) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _truncated_gz(path: Path, record: object) -> Path:
+    whole = gzip.compress(("".join(json.dumps(record) + "\n" for _ in range(200))).encode())
+    path.write_bytes(whole[: len(whole) // 2])
+    return path
+
+
+def _spec(path: Path, spec: object = SPEC) -> Path:
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def _spec_with(params: object) -> list[dict]:
+    return [{"type": "function", "function": {"name": "f", "parameters": params}}]
+
+
+@pytest.fixture(scope="module")
+def corrupt_models(micro_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Copies of a good checkpoint, each broken in one way a crash or a bad copy leaves them."""
+    root = tmp_path_factory.mktemp("corrupt")
+    broken: dict[str, Callable[[Path], None]] = {
+        "empty config": lambda d: (d / "config.json").write_text(""),
+        "non-UTF-8 config": lambda d: (d / "config.json").write_bytes(b'{"model_type": "' + BAD_UTF8 + b'"}'),
+        "truncated weights": lambda d: (d / "model.safetensors").write_bytes(
+            (d / "model.safetensors").read_bytes()[:100_000]),
+    }
+    out = {}
+    for name, breaks in broken.items():
+        out[name] = shutil.copytree(micro_dir, root / name.replace(" ", "-"))
+        breaks(out[name])
+    return out
+
+
+def model_commands(model: Path, tmp: Path) -> dict[str, list[str]]:
+    """Every command that loads a checkpoint, with otherwise good inputs."""
+    chats = _jsonl(tmp / "chats.jsonl", CHAT)
+    text = tmp / "text.txt"
+    text.write_text("The hare eats grass.")
+    return {
+        "sft": ["sft", "--model", str(model), "--data", str(chats), "--out", str(tmp / "out")],
+        "tools call": ["tools", "call", "--model", str(model), "--spec", str(_spec(tmp / "spec.json")), "hi"],
+        "eval ppl": ["eval", "ppl", "--model", str(model), "--data", str(text)],
+        "generate": ["generate", "--model", str(model), "--prompt", "x"],
+        "export gguf": ["export", "gguf", "--model", str(model), "--out", str(tmp / "out.gguf")],
+        "quantize fp8": ["quantize", "fp8", "--model", str(model), "--out", str(tmp / "out")],
+    }
+
+
+def _refused(capsys: pytest.CaptureFixture[str], argv: list[str], *fragments: str) -> str:
+    code = main(argv)
+    # a progress bar that was running when the error came is not part of the message
+    err = "\n".join(line for line in capsys.readouterr().err.strip().splitlines() if not PROGRESS.match(line))
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+@pytest.mark.parametrize("command", ["sft", "tools call", "eval ppl", "generate", "export gguf", "quantize fp8"])
+@pytest.mark.parametrize("damage", ["empty config", "non-UTF-8 config", "truncated weights"])
+def test_corrupt_model_directory(command, damage, corrupt_models, tmp_path, capsys):
+    model = corrupt_models[damage]
+    argv = model_commands(model, tmp_path)[command]
+    _refused(capsys, argv, str(model))
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".*"))
+
+
+def _data_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
+    """name → (argv, the file its one-line error must name)."""
+    spec = str(_spec(tmp / "spec.json"))
+    utf8_jsonl = tmp / "bad.jsonl"
+    utf8_jsonl.write_bytes(b'\n{"text": "' + BAD_UTF8 + b'"}\n')  # after a blank line, which is skipped
+    utf8_yaml = tmp / "bad.yaml"
+    utf8_yaml.write_bytes(b"strategies:\n  math: 1  # " + BAD_UTF8 + b"\n")
+    utf8_txt = tmp / "bad.txt"
+    utf8_txt.write_bytes(BAD_UTF8)
+    empty = tmp / "empty.jsonl"
+    empty.write_text("")
+    not_json = tmp / "notjson.jsonl"
+    not_json.write_text('\n{oops\n')
+    out = str(tmp / "out")
+    sft = ["sft", "--model", str(model), "--out", out, "--data"]
+    ev = ["tools", "eval", "--model", str(model), "--spec", spec, "--data"]
+    ppl = ["eval", "ppl", "--model", str(model), "--data"]
+    pack = ["data", "pack", "--out", out, "--inputs"]
+    return {
+        "mixture not UTF-8": (["data", "synth", "--out", out, "--num-docs", "2", "--mixture", str(utf8_yaml)],
+                              str(utf8_yaml)),
+        "config not UTF-8": (["sft", "--config", str(utf8_yaml), "--model", str(model), "--out", out],
+                             str(utf8_yaml)),
+        "phrase bank not UTF-8": (["tools", "data", "--spec", spec, "--out", out, "--phrases", str(utf8_yaml)],
+                                  str(utf8_yaml)),
+        "sft data not UTF-8": ([*sft, str(utf8_jsonl)], f"{utf8_jsonl}' line 2"),
+        "sft data truncated gz": ([*sft, str(_truncated_gz(tmp / "chats.jsonl.gz", CHAT))], "chats.jsonl.gz"),
+        "sft data missing": ([*sft, str(tmp / "missing.jsonl")], "missing.jsonl"),
+        "sft data not JSON": ([*sft, str(not_json)], f"{not_json}' line 2"),
+        "tools eval data not UTF-8": ([*ev, str(utf8_jsonl)], f"{utf8_jsonl}' line 2"),
+        "tools eval data truncated gz": ([*ev, str(_truncated_gz(tmp / "rec.jsonl.gz", RECORD))], "rec.jsonl.gz"),
+        "tools eval data empty": ([*ev, str(empty)], str(empty)),
+        "tools eval output is a directory": ([*ev, str(_jsonl(tmp / "r.jsonl", RECORD)), "--output", str(tmp)],
+                                             str(tmp)),
+        "ppl text not UTF-8": ([*ppl, str(utf8_txt)], str(utf8_txt)),
+        "ppl jsonl not UTF-8": ([*ppl, str(utf8_jsonl)], f"{utf8_jsonl}' line 2"),
+        "ppl truncated gz": ([*ppl, str(_truncated_gz(tmp / "t.jsonl.gz", {"text": "x"}))], "t.jsonl.gz"),
+        "ppl data missing": ([*ppl, str(tmp / "missing.txt")], "missing.txt"),
+        "pack not UTF-8": ([*pack, str(utf8_jsonl)], f"{utf8_jsonl}' line 2"),
+        "pack truncated gz": ([*pack, str(_truncated_gz(tmp / "p.jsonl.gz", {"text": "x"}))], "p.jsonl.gz"),
+        "dedup not JSON": (["data", "dedup", "--inputs", str(not_json), "--out", str(tmp / "out.jsonl")],
+                           f"{not_json}' line 2"),
+        "spec parameters true": (["tools", "call", "--model", str(model), "--spec",
+                                  str(_spec(tmp / "s1.json", _spec_with(True))), "hi"], "s1.json"),
+        "spec property true": (["tools", "data", "--spec", str(_spec(tmp / "s2.json", _spec_with(
+            {"type": "object", "properties": {"a": True}}))), "--out", out], "s2.json"),
+        "spec empty enum": (["tools", "data", "--spec", str(_spec(tmp / "s3.json", _spec_with(
+            {"type": "object", "properties": {"a": {"type": "string", "enum": []}}}))), "--out", out], "s3.json"),
+        "spec not UTF-8": (["tools", "call", "--model", str(model), "--spec", str(utf8_txt), "hi"], str(utf8_txt)),
+        "tools train missing model": (["tools", "train", "--model", str(tmp / "nonexistent"), "--data",
+                                       str(_jsonl(tmp / "t.jsonl", RECORD)), "--spec", spec, "--out", out],
+                                      "nonexistent"),
+    }
+
+
+CASES = ["mixture not UTF-8", "config not UTF-8", "phrase bank not UTF-8", "sft data not UTF-8",
+         "sft data truncated gz", "sft data missing", "sft data not JSON", "tools eval data not UTF-8",
+         "tools eval data truncated gz", "tools eval data empty", "tools eval output is a directory",
+         "ppl text not UTF-8", "ppl jsonl not UTF-8", "ppl truncated gz", "ppl data missing", "pack not UTF-8",
+         "pack truncated gz", "dedup not JSON", "spec parameters true", "spec property true", "spec empty enum",
+         "spec not UTF-8", "tools train missing model"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_data_file(case, micro_dir, tmp_path, capsys):
+    argv, named = _data_cases(tmp_path, micro_dir)[case]
+    _refused(capsys, argv, named)
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
+
+
+def test_prompt_from_stdin_not_utf8(micro_dir, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(BAD_UTF8), encoding="utf-8"))
+    _refused(capsys, ["generate", "--model", str(micro_dir), "--prompt", "-"], "stdin", "UTF-8")
