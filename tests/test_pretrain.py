@@ -146,6 +146,20 @@ def test_run_learns_and_writes_everything(reference_run):
     assert (reference_run / "config.yaml").is_file()
 
 
+def test_mfu_counts_the_flops_a_step_does(reference_run):
+    """Pretraining trains every weight on every token: the FLOPs torch counts for a step are PaLM's
+    6·N + attention estimate; and MFU, against the peak, stays a fraction."""
+    from transformers import AutoConfig
+
+    from hare.train.metrics import flops_per_token
+
+    records = [json.loads(x) for x in (reference_run / "metrics.jsonl").read_text().splitlines()]
+    trained = [r for r in records if r["kind"] == "train"]
+    estimate = flops_per_token(AutoConfig.from_pretrained(reference_run / "final"), 32)
+    assert trained[0]["flops_per_token"] == pytest.approx(estimate, rel=0.05)
+    assert all(0 < r["mfu"] <= 1 for r in trained)
+
+
 def test_final_model_is_a_plain_hf_checkpoint(reference_run, packed_dir):
     from transformers import AutoModelForCausalLM
 
@@ -186,6 +200,9 @@ def test_sigkill_then_resume_reproduces_every_loss(kill_at, resumed_from, refere
     assert f"resumed from step-{resumed_from:08d}" in result.stdout
     assert losses(out) == losses(reference_run)  # bit-identical, step by step
     assert losses(out, "val") == losses(reference_run, "val")
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["kind"] == "train"] == list(range(1, 13))  # each step once
+    assert [r["step"] for r in records if r["kind"] == "val"] == [6, 12]
 
 
 def test_incomplete_checkpoints_are_never_resumed(reference_run, tmp_path, monkeypatch):
@@ -215,6 +232,29 @@ def test_failed_save_leaves_previous_checkpoint_latest(packed_dir, tmp_path, mon
     with pytest.raises(OSError, match="No space"):
         train(cfg)
     assert checkpoint.latest(out).name == "step-00000002"
+    # Cleaned up on the way out: no process group left behind, no half-exported final model, and the
+    # next --resume (disk space back) continues from step 2 and logs each step once.
+    assert not torch.distributed.is_initialized()
+    assert not (out / "final").exists() and not list(out.glob(".final.*"))
+    monkeypatch.setattr(torch, "save", real_save)
+    train(cfg, resume=True)
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["kind"] == "train"] == [1, 2, 3, 4]
+    assert checkpoint.latest(out).name == "step-00000004" and (out / "final" / "config.json").is_file()
+
+
+def test_checkpoint_restores_every_random_generator(tmp_path):
+    """torch's, Python's and NumPy's generators come back as saved (CUDA's too where there is a GPU)."""
+    import random
+
+    import numpy as np
+
+    torch.manual_seed(1), random.seed(2), np.random.seed(3)
+    torch.save(checkpoint.rng_state(), tmp_path / "rng-0.pt")
+    expected = (torch.rand(3).tolist(), random.random(), np.random.rand())
+    torch.manual_seed(7), random.seed(8), np.random.seed(9)
+    checkpoint.set_rng_state(torch.load(tmp_path / "rng-0.pt", weights_only=False))
+    assert (torch.rand(3).tolist(), random.random(), np.random.rand()) == expected
 
 
 @pytest.mark.parametrize("option", ["train.activation_checkpointing=true", "train.compile=true"])

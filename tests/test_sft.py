@@ -131,7 +131,7 @@ def chats(tmp_path_factory) -> Path:
 @pytest.mark.slow
 def test_fine_tuned_model_answers_every_conversation_through_chat(micro_dir, chats, tmp_path):
     from hare.chat import ChatSession
-    from hare.generate import SamplingArgs
+    from hare.model.args import SamplingArgs
     from hare.model.load import load_model
 
     final = train(sft_config(micro_dir, chats, tmp_path / "run", "data.epochs=60"))
@@ -276,6 +276,42 @@ def test_overrides_after_data_files_are_overrides():
     cfg = resolve(SFTArgs(model="m", data=["a.jsonl", "b.jsonl", "train.max_steps=5"], overrides=["optim.lr=1e-4"]))
     assert cfg.data.paths == ["a.jsonl", "b.jsonl"]
     assert cfg.train.max_steps == 5 and cfg.optim.lr == 1e-4
+
+
+def test_mfu_counts_what_fine_tuning_does(micro_dir, chats, tmp_path, capsys):
+    """Counted, not assumed 6·N: masked prompts skip the output layer (the loss computes it only where
+    a target counts), LoRA skips the frozen weights' gradients, frozen layers stop the backward pass.
+    Against a peak below what a step achieves (1 FLOP/s here), MFU reads 100 %, never more, and the
+    summary says the peak was raised."""
+    from transformers import AutoConfig
+
+    from hare.train.metrics import flops_per_token
+
+    def counted(name: str, *extra: str) -> tuple[float, float]:
+        train(sft_config(micro_dir, chats, tmp_path / name, "train.max_steps=2", "log.peak_flops=1", *extra))
+        rows = [json.loads(x) for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        return rows[0]["flops_per_token"], max(r["mfu"] for r in rows if r["kind"] == "train")
+
+    full, mfu = counted("full")
+    assert mfu == 1.0 and "raised to a step's achieved rate" in capsys.readouterr().out
+    assert full < 0.8 * flops_per_token(AutoConfig.from_pretrained(micro_dir), 64)
+    assert counted("lora", "lora.enabled=true", "lora.r=4")[0] < 0.8 * full
+    assert counted("frozen", "model.freeze_layers=1")[0] < 0.8 * full
+
+
+def test_max_steps_on_the_command_line_sets_the_run_length():
+    """The shipped tiny recipe trains by epochs; `train.max_steps=N` asked for on the command line is
+    obeyed (it was silently ignored), and giving epochs as well is refused, not half-obeyed."""
+    from hare.train.sft import SFTArgs, resolve
+
+    recipe = str(Path(__file__).resolve().parents[1] / "configs" / "sft" / "tiny-cpu.yaml")
+    assert resolve(SFTArgs(config=recipe, model="m")).data.epochs > 0
+    cfg = resolve(SFTArgs(config=recipe, model="m", overrides=["train.max_steps=7"]))
+    assert cfg.train.max_steps == 7 and cfg.data.epochs == 0
+    cfg = resolve(SFTArgs(config=recipe, model="m", overrides=["train.max_steps=7", "data.epochs=0"]))
+    assert cfg.train.max_steps == 7 and cfg.data.epochs == 0
+    with pytest.raises(HareError, match="give one of them"):
+        resolve(SFTArgs(config=recipe, model="m", overrides=["train.max_steps=7", "data.epochs=2"]))
 
 
 def test_cli_error_is_one_line(chats, tmp_path):

@@ -146,3 +146,17 @@ def test_recipe_follows_model_size(tmp_path):
         preset_config(preset, padded_vocab_size(32023)).save_pretrained(tmp_path / preset)
         assert recipe(str(tmp_path / preset), device) == expected
     assert "lora.enabled=true" in OCTOPUS and "optim.lr=5e-5" in OCTOPUS and "data.epochs=3" in OCTOPUS
+
+
+def test_max_steps_given_is_the_run_length(micro_dir, tmp_path, capsys):
+    """The CPU recipes train by epochs; `train.max_steps=N` on the command line sets the length instead
+    (it was silently ignored), and `--print-config` shows it."""
+    import yaml
+
+    from hare.tools.spec import load_spec, save_spec
+
+    save_spec(load_spec("android"), tmp_path)
+    assert main(["tools", "train", "--model", str(micro_dir), "--data", str(tmp_path), "--print-config",
+                 "train.max_steps=7"]) in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["train"]["max_steps"] == 7 and printed["data"]["epochs"] == 0

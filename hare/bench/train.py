@@ -138,7 +138,8 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
     from hare.model.tokenizer import vocab_size_with_added_tokens
     from hare.train.batches import Windows
     from hare.train.distributed import init
-    from hare.train.metrics import flops_per_token, measure_peak_flops
+    from hare.train.metrics import flops_per_token
+    from hare.train.precision import measure_peak_flops
 
     if cfg.steps < 2 or cfg.warmup_steps < 1 or cfg.rounds < 1:
         raise HareError("need --steps >= 2, --warmup-steps >= 1 and --rounds >= 1")

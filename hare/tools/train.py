@@ -28,6 +28,7 @@ from hare.config import load_config, option, positional
 from hare.errors import HareError
 from hare.tools.call import tool_messages
 from hare.tools.calls import render
+from hare.tools.records import read_records
 from hare.tools.spec import SPEC_FILE, Function, load_spec, save_spec
 
 SMALL_MODEL = 100_000_000
@@ -62,37 +63,6 @@ class ToolTrainArgs:
     overrides: list[str] = positional("config overrides as section.key=value, e.g. data.epochs=5")
 
 
-def read_records(path: Path, functions: list[Function]) -> list[dict[str, Any]]:
-    """`{"query", "calls"}` lines, checked against the spec; errors name the line."""
-    from hare.tools.calls import validate
-
-    if not path.is_file():
-        raise HareError(f"{path} not found; make tool data with `hare tools data`")
-    by_name = {f.name: f for f in functions}
-    records = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            names = [c["name"] for c in record["calls"]]
-            arguments = [c.get("arguments", {}) for c in record["calls"]]
-            if not isinstance(record["query"], str):
-                raise TypeError("query")
-        except (ValueError, KeyError, TypeError):
-            raise HareError(f'{path}:{n}: expected {{"query": str, "calls": [{{"name", "arguments"}}]}}') from None
-        for name, args in zip(names, arguments, strict=True):
-            if name not in by_name:
-                raise HareError(f"{path}:{n}: unknown function '{name}'; the spec has: {', '.join(by_name)}")
-            checked = validate(by_name[name], args)
-            if isinstance(checked, str):
-                raise HareError(f"{path}:{n}: {checked}")
-        records.append(record)
-    if not records:
-        raise HareError(f"{path} holds no records")
-    return records
-
-
 def conversation(record: dict[str, Any], functions: list[Function], describe: bool) -> dict[str, Any]:
     reply = render(record["calls"], functions)
     if describe and record["calls"]:
@@ -110,7 +80,7 @@ def recipe(model: str, device: str = "auto") -> list[str]:
     from hare.model.load import check_checkpoint_dir
     from hare.model.presets import count_parameters
 
-    config = AutoConfig.from_pretrained(model if Path(model).is_dir() else check_checkpoint_dir(model) or model)
+    config = AutoConfig.from_pretrained(check_checkpoint_dir(model) or model)
     if count_parameters(config) <= SMALL_MODEL:
         return TINY
     if device.startswith("cuda") or device == "auto" and torch.cuda.is_available():
@@ -121,7 +91,7 @@ def recipe(model: str, device: str = "auto") -> list[str]:
 def run(args: ToolTrainArgs) -> Path | None:
     from hare.config import to_yaml
     from hare.model.tokenizer import functional_token
-    from hare.train.sft import SFTConfig, train
+    from hare.train.sft import SFTConfig, run_length, train
 
     data = Path(args.data)
     train_file, val_file = (data / "train.jsonl", data / "val.jsonl") if data.is_dir() else (data, None)
@@ -133,7 +103,7 @@ def run(args: ToolTrainArgs) -> Path | None:
     pairs = [f"model.path={args.model}", f"out={args.out}", f"model.functional_tokens={len(functions)}"]
     if args.lora is not None:
         pairs.append(f"lora.enabled={str(args.lora).lower()}")
-    cfg = load_config(SFTConfig, args.config, [*base, *pairs, *args.overrides])
+    cfg = load_config(SFTConfig, args.config, [*base, *pairs, *run_length(args.overrides)])
     if args.print_config:
         print(to_yaml(cfg), end="")
         return None

@@ -5,7 +5,9 @@ Layout of `OUT/step-00001000/`:
                  for LoRA runs the merged model — written by the job's `export` function
   state/         model and AdamW state through `torch.distributed.checkpoint` (each rank writes its
                  own shards); resume reads only this, so it never depends on HF key names
-  rng-R.pt       each rank's torch RNG state
+  rng-R.pt       each rank's random states: torch's CPU generator, every CUDA device's, Python's
+                 `random` and NumPy's — whatever in the step draws (dropout, LoRA dropout, sampling)
+                 then draws the same after a resume as in an uninterrupted run
   trainer.json   step, scheduler state, counters and the resolved config — written last
 
 Everything is written into `step-N.tmp/`, which rank 0 renames to `step-N/` after all ranks are done;
@@ -102,7 +104,7 @@ def save(
     with warnings.catch_warnings():  # one process without a group is a supported case, not a problem
         warnings.filterwarnings("ignore", message="torch.distributed is disabled")
         dcp.save(state, checkpoint_id=str(tmp / "state"))
-    torch.save(torch.get_rng_state(), tmp / f"rng-{d.rank}.pt")
+    torch.save(rng_state(), tmp / f"rng-{d.rank}.pt")
     if d.is_main:
         export(tmp / "model", full)
     kill_point("checkpoint", step)  # weights and optimizer written, trainer.json not yet: incomplete
@@ -137,5 +139,35 @@ def load(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, d: Dist
     set_optimizer_state_dict(model, optimizer, state["optimizer"])
     rng = path / f"rng-{d.rank}.pt"
     if rng.is_file():
-        torch.set_rng_state(torch.load(rng))
+        set_rng_state(torch.load(rng, weights_only=False))
     return json.loads((path / "trainer.json").read_text())
+
+
+def rng_state() -> dict[str, Any]:
+    import random
+
+    import numpy as np
+    import torch
+
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate(),
+                             "numpy": np.random.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any] | torch.Tensor) -> None:
+    """Restore `rng_state()`'s record (or, from older checkpoints, the CPU generator's tensor alone)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    if isinstance(state, torch.Tensor):
+        torch.set_rng_state(state)
+        return
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

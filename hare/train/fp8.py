@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hare.errors import HareError
+from hare.io.extras import import_extra
 
 if TYPE_CHECKING:
     import torch
@@ -42,10 +43,7 @@ def apply_fp8(model: nn.Module, device: torch.device, emulate: bool) -> int:
 
     if not emulate:
         check_hardware(device)
-    try:
-        from torchao.float8 import Float8LinearConfig, convert_to_float8_training
-    except ImportError:
-        raise HareError("fp8 training needs torchao: bash scripts/setup.sh quant") from None
+    float8 = import_extra("torchao.float8", "quant", "fp8 training")
 
     def eligible(module: nn.Module, fqn: str) -> bool:
         if not isinstance(module, nn.Linear) or fqn.split(".")[-1] == "lm_head":
@@ -53,5 +51,6 @@ def apply_fp8(model: nn.Module, device: torch.device, emulate: bool) -> int:
         return module.in_features % 16 == 0 and module.out_features % 16 == 0
 
     before = sum(isinstance(m, nn.Linear) for m in model.modules())
-    convert_to_float8_training(model, config=Float8LinearConfig(emulate=emulate), module_filter_fn=eligible)
+    float8.convert_to_float8_training(model, config=float8.Float8LinearConfig(emulate=emulate),
+                                      module_filter_fn=eligible)
     return before - sum(type(m) is nn.Linear for m in model.modules())

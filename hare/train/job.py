@@ -102,41 +102,74 @@ def check_shapes(cfg: TrainConfig, seq_len: int, model_config: PretrainedConfig,
 
 
 def run(job: Job, d: Dist, found: Path | None, resume: bool) -> Path:
-    """Train `job` to `train.max_steps`; returns OUT/final."""
-    import torch
+    """Train `job` to `train.max_steps`; returns OUT/final.
+
+    Whatever happens — a finished run, a bad batch, Ctrl-C — the progress bar, the metrics writer and
+    the process group are closed on the way out, so a failed step leaves a run directory that the next
+    `--resume` continues from its newest checkpoint, and a caller in the same process can start again."""
     from tqdm import tqdm
 
-    from hare.atomic import move_into_place, temp_sibling
     from hare.config import to_yaml
+    from hare.train.distributed import shutdown
+    from hare.train.metrics import MetricsWriter
+
+    bar = writer = None
+    try:
+        optimizer, scheduler, start = _restore(job, d, found)
+        if d.is_main:
+            out = Path(job.cfg.out)
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "config.yaml").write_text(to_yaml(job.cfg))
+            writer = MetricsWriter(out, job.cfg.log.tensorboard, start)
+            if resume and not found:
+                print(f"{job.name}: no checkpoint in '{out}' yet, starting from step 0")
+            print(f"{job.name}: {job.describe}, steps {start}→{job.cfg.train.max_steps}"
+                  f"{' (resumed from ' + found.name + ')' if found else ''}")
+        bar = tqdm(total=job.cfg.train.max_steps, initial=start, disable=not (d.is_main and job.cfg.log.progress),
+                   unit="step", dynamic_ncols=True)
+        return _train(job, d, optimizer, scheduler, start, bar, writer)
+    finally:
+        if bar is not None:
+            bar.close()
+        if writer is not None:
+            writer.close()
+        shutdown()
+
+
+def _restore(job: Job, d: Dist, found: Path | None) -> tuple[Any, Any, int]:
+    """Optimizer and schedule, from the checkpoint `found` if there is one; and the step to start at."""
     from hare.train import checkpoint
-    from hare.train.distributed import barrier, shutdown
-    from hare.train.loop import fit
-    from hare.train.metrics import MetricsWriter, flops_per_token, peak_flops
     from hare.train.optim import build_optimizer, build_scheduler
 
+    optimizer = build_optimizer(job.model, job.cfg.optim, fused=True)
+    scheduler = build_scheduler(optimizer, job.cfg.train.max_steps, job.cfg.schedule)
+    if not found:
+        return optimizer, scheduler, 0
+    state = checkpoint.load(found, job.model, optimizer, d)
+    scheduler.load_state_dict(state["scheduler"])
+    return optimizer, scheduler, state["step"]
+
+
+def _train(job: Job, d: Dist, optimizer: Any, scheduler: Any, start: int, bar: Any, writer: Any) -> Path:
+    import torch
+
+    from hare.config import to_yaml
+    from hare.io.atomic import atomic_output
+    from hare.train import checkpoint
+    from hare.train.distributed import barrier
+    from hare.train.loop import count_flops, fit
+    from hare.train.metrics import flops_per_token, peak_flops
+
     cfg, out = job.cfg, Path(job.cfg.out)
-    optimizer = build_optimizer(job.model, cfg.optim, fused=True)
-    scheduler = build_scheduler(optimizer, cfg.train.max_steps, cfg.schedule)
-    start = 0
-    if found:
-        state = checkpoint.load(found, job.model, optimizer, d)
-        scheduler.load_state_dict(state["scheduler"])
-        start = state["step"]
     compute_dtype = torch.bfloat16 if cfg.train.precision == "bf16" else torch.float32
-    peak = cfg.log.peak_flops or peak_flops(d.device, compute_dtype)
-    fpt = flops_per_token(job.model_config, job.seq_len)
-    writer = None
-    if d.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.yaml").write_text(to_yaml(cfg))
-        writer = MetricsWriter(out, cfg.log.tensorboard)
-        if resume and not found:
-            print(f"{job.name}: no checkpoint in '{out}' yet, starting from step 0")
-        print(f"{job.name}: {job.describe}, steps {start}→{cfg.train.max_steps}"
-              f"{' (resumed from ' + found.name + ')' if found else ''}")
-    bar = tqdm(total=cfg.train.max_steps, initial=start, disable=not (d.is_main and cfg.log.progress),
-               unit="step", dynamic_ncols=True)
-    summary: dict[str, Any] = {"started": time.time(), "tokens": 0, "mfu": []}
+    peak, source = (cfg.log.peak_flops, "log.peak_flops") if cfg.log.peak_flops else peak_flops(d.device,
+                                                                                                   compute_dtype)
+    flops = flops_per_token(job.model_config, job.seq_len)  # PaLM's estimate, where counting cannot see
+    if not cfg.train.compile and cfg.train.parallel != "fsdp2":
+        flops = count_flops(job.model, job.batches.micro_batches(start, d.rank, d.world, cfg.train.micro_batch_size)[0],
+                            cfg.train.precision, d)
+    summary: dict[str, Any] = {"started": time.time(), "tokens": 0, "mfu": [], "peak": [peak], "measured": peak,
+                               "source": source}
 
     def run_eval(step: int) -> None:
         if job.evaluate is None:
@@ -152,6 +185,7 @@ def run(job: Job, d: Dist, found: Path | None, resume: bool) -> Path:
         if writer:
             writer.write({"kind": "train", "step": p.step, "loss": p.loss, "lr": p.lr, "grad_norm": p.grad_norm,
                           "step_tokens": p.tokens, "tokens_per_s": p.tokens_per_s, "mfu": p.mfu,
+                          "flops_per_token": p.flops_per_token,
                           "epoch": job.batches.epoch_of(p.step)})
         bar.set_postfix(loss=f"{p.loss:.4f}", lr=f"{p.lr:.2e}", tok_s=f"{p.tokens_per_s:,.0f}", mfu=f"{p.mfu:.1%}")
         bar.update(1)
@@ -161,27 +195,28 @@ def run(job: Job, d: Dist, found: Path | None, resume: bool) -> Path:
             state = {"scheduler": scheduler.state_dict(), "config": to_yaml(cfg)}
             checkpoint.save(out, p.step, job.model, optimizer, state, d, cfg.checkpoint.keep_last, job.export)
 
-    fit(job.model, job.batches, optimizer, scheduler, cfg.train, cfg.optim.grad_clip, d, start, fpt, peak, on_step)
+    fit(job.model, job.batches, optimizer, scheduler, cfg.train, cfg.optim.grad_clip, d, start, flops,
+        summary["peak"], on_step)
     bar.close()
     run_eval(cfg.train.max_steps)
     final = out / "final"
     full = checkpoint.full_state_dict(job.model)
     if d.is_main:
-        tmp = temp_sibling(final)
-        job.export(tmp, full)
-        move_into_place(tmp, final)
+        with atomic_output(final, replace=True) as tmp:
+            job.export(tmp, full)
         _print_summary(job.name, summary, cfg.train.max_steps - start, final)
-        writer.close()  # type: ignore[union-attr]
     barrier(d)
-    shutdown()
     return final
 
 
 def _print_summary(name: str, summary: dict[str, Any], steps: int, final: Path) -> None:
     seconds = time.time() - summary["started"]
     mfu = sum(summary["mfu"]) / max(1, len(summary["mfu"]))
+    peak = summary["peak"][0]
+    raised = " (raised to a step's achieved rate)" if peak > summary["measured"] else ""
     parts = [f"{name}: trained {steps} steps ({summary['tokens']:,} tokens) in {seconds:.1f} s: "
-             f"{summary['tokens'] / max(seconds, 1e-9):,.0f} tokens/s, MFU {mfu:.1%}"]
+             f"{summary['tokens'] / max(seconds, 1e-9):,.0f} tokens/s, MFU {mfu:.1%} of {peak / 1e9:,.0f} "
+             f"GFLOP/s per device ({summary['source']}{raised})"]
     if "loss" in summary:
         parts.append(f"final train loss {summary['loss']:.4f}")
     if "val_loss" in summary:

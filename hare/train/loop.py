@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from hare.config import option
-from hare.train.checkpoint import kill_point
+from hare.train.checkpoint import kill_point, rng_state, set_rng_state
 from hare.train.distributed import Dist, all_reduce_mean
 
 if TYPE_CHECKING:
@@ -158,6 +158,38 @@ class Progress:
     tokens: int  # input tokens of this step, all ranks
     tokens_per_s: float
     mfu: float
+    flops_per_token: float  # as counted (`count_flops`)
+
+
+def count_flops(model: nn.Module, batch: dict[str, torch.Tensor], precision: str, d: Dist) -> float:
+    """FLOPs per input token of a training forward and backward, as done rather than assumed.
+
+    6·N (PaLM) holds for full training only: LoRA computes no weight gradients for frozen weights,
+    frozen lower layers stop the backward pass, and the loss computes the output layer only where a
+    target counts and its gradient only for trained rows; counted as 6·N, such runs showed MFU over
+    100 %. So torch's `FlopCounterMode` counts one forward and backward of `batch`, matmuls and
+    attention included, before training starts, and everything it changes is put back (gradients,
+    random generators; the frozen-trunk store is bypassed): computed under the counter, a step rounds
+    differently, and a resumed run must repeat an uninterrupted one bit for bit. That count includes
+    the frozen layers' forward, which the frozen-trunk store skips after the first epoch."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from hare.train.metrics import cpu_attention_flops
+
+    loss_module = getattr(model, "module", model)
+    trunk, loss_module.trunk = loss_module.trunk, None
+    saved = rng_state()
+    batch = {k: v.to(d.device) for k, v in batch.items()}
+    try:
+        with FlopCounterMode(display=False, custom_mapping=cpu_attention_flops()) as counter, \
+                _sync_context(model, False), autocast(precision, d.device):
+            model(**batch).backward()
+    finally:
+        loss_module.trunk = trunk
+        set_rng_state(saved)
+        for p in model.parameters():
+            p.grad = None
+    return counter.get_total_flops() / batch["input_ids"].numel()
 
 
 def fit(
@@ -170,10 +202,14 @@ def fit(
     d: Dist,
     start_step: int,
     flops_per_token: float,
-    peak_flops: float,
+    peak: list[float],
     on_step: Callable[[Progress], None],
 ) -> None:
-    """Run steps `start_step … cfg.max_steps − 1`; `on_step` logs, evaluates and checkpoints."""
+    """Run steps `start_step … cfg.max_steps − 1`; `on_step` logs, evaluates and checkpoints.
+
+    MFU is the step's FLOPs over the time it took, against `peak[0]`, the per-device peak. A step that
+    beats the peak shows the peak was measured low (a busy moment): the peak is raised to what the
+    step achieved, so MFU never reads above 100 %."""
     import torch
 
     model.train()
@@ -187,6 +223,7 @@ def fit(
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
         tokens_per_s = tokens / seconds
-        mfu = tokens_per_s * flops_per_token / (peak_flops * d.world)
-        on_step(Progress(step + 1, loss, lr, norm, tokens, tokens_per_s, mfu))
+        achieved = tokens_per_s * flops_per_token / d.world
+        peak[0] = max(peak[0], achieved)
+        on_step(Progress(step + 1, loss, lr, norm, tokens, tokens_per_s, achieved / peak[0], flops_per_token))
         kill_point("step", step + 1)

@@ -9,7 +9,6 @@ For HARE-1.1B at T = 2048 that is ≈ 7.4 GFLOP per token.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,49 +29,69 @@ def flops_per_token(config: PretrainedConfig, seq_len: int) -> float:
     return 6 * matmul_params + attention
 
 
-def measure_peak_flops(device: torch.device, dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
-    """Achieved FLOP/s of a large square matmul: this machine's practical peak for MFU on CPU."""
-    import torch
-
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    a @ b  # warm-up (oneDNN/cuBLAS kernel selection)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return 2 * size**3 * repeats / (time.perf_counter() - start)
-
-
-def peak_flops(device: torch.device, dtype: torch.dtype) -> float:
-    """Per-device peak: the spec sheet for known GPUs, a measurement elsewhere."""
+def peak_flops(device: torch.device, dtype: torch.dtype) -> tuple[float, str]:
+    """(per-device peak FLOP/s, where it comes from): the spec sheet for known GPUs, elsewhere the
+    matmul rate measured once on this machine (cached beside `precision=auto`'s choice), or here."""
     import torch
 
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         for key, value in GPU_PEAK_BF16.items():
             if key in name:
-                return value
-    return measure_peak_flops(device, dtype)
+                return value, f"{name} spec sheet, dense bf16"
+    if device.type == "cpu" and dtype in (torch.bfloat16, torch.float32):
+        from hare.train.precision import cpu_rates
+
+        kind = "bf16" if dtype == torch.bfloat16 else "fp32"
+        return cpu_rates()[kind], f"{kind} matmul measured on this CPU"
+    from hare.train.precision import measure_peak_flops
+
+    return measure_peak_flops(device, dtype), f"{dtype} matmul measured now"
+
+
+def cpu_attention_flops() -> dict[Any, Any]:
+    """Counter formulas for the CPU's fused attention, which torch's table lacks (it has CUDA's)."""
+    import torch
+    from torch.utils import flop_counter
+
+    aten = torch.ops.aten
+
+    def forward(query: Any, key: Any, value: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+        return flop_counter.sdpa_flop_count(query, key, value)
+
+    def backward(grad: Any, query: Any, key: Any, value: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+        return flop_counter.sdpa_backward_flop_count(grad, query, key, value)
+
+    return {aten._scaled_dot_product_flash_attention_for_cpu: forward,
+            aten._scaled_dot_product_flash_attention_for_cpu_backward: backward}
 
 
 class MetricsWriter:
-    """Appends one JSON object per event to `metrics.jsonl`; mirrors scalars to TensorBoard if asked."""
+    """Appends one JSON object per event to `metrics.jsonl`; mirrors scalars to TensorBoard if asked.
 
-    def __init__(self, out: Path, tensorboard: bool):
+    A run that starts at step `start` (0, or the checkpoint it resumes from) first drops the records of
+    later steps: the killed run logged them, and the resumed run logs them again, so without the cut
+    plots and averages would count those steps twice."""
+
+    def __init__(self, out: Path, tensorboard: bool, start: int = 0):
         self.path = out / "metrics.jsonl"
+        self._keep_until(start)
         self.tb = None
         if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                from hare.errors import HareError
+            from hare.io.extras import import_extra
 
-                raise HareError("log.tensorboard needs the tensorboard package: bash scripts/setup.sh train") from None
-            self.tb = SummaryWriter(str(out / "tensorboard"))
+            tensorboard = import_extra("torch.utils.tensorboard", "train", "log.tensorboard")
+            self.tb = tensorboard.SummaryWriter(str(out / "tensorboard"))
+
+    def _keep_until(self, step: int) -> None:
+        from hare.io.atomic import write_text
+
+        if not self.path.is_file():
+            return
+        lines = self.path.read_text().splitlines()
+        kept = [line for line in lines if _step_of(line) <= step]
+        if len(kept) < len(lines):
+            write_text(self.path, "".join(line + "\n" for line in kept))
 
     def write(self, record: dict[str, Any]) -> None:
         with self.path.open("a") as f:
@@ -85,3 +104,11 @@ class MetricsWriter:
     def close(self) -> None:
         if self.tb is not None:
             self.tb.close()
+
+
+def _step_of(line: str) -> float:
+    """The step a metrics line records; an unreadable line (a write cut short by a kill) counts as after all."""
+    try:
+        return float(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return float("inf")

@@ -10,8 +10,8 @@ where they support it.
 from __future__ import annotations
 
 import json
-import os
 import platform
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,16 +28,53 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _measure_cpu() -> tuple[str, str]:
+def measure_peak_flops(device: torch.device, dtype: torch.dtype, size: int = 2048, repeats: int = 5) -> float:
+    """Achieved FLOP/s of a large square matmul: this machine's practical peak for MFU on CPU."""
     import torch
 
-    from hare.train.metrics import measure_peak_flops
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    a @ b  # warm-up (oneDNN/cuBLAS kernel selection)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return 2 * size**3 * repeats / (time.perf_counter() - start)
+
+
+def _measure_cpu() -> dict[str, float]:
+    """bf16 and fp32 matmul rates (FLOP/s) of this CPU: the best of a few 1024² products each."""
+    import torch
 
     cpu = torch.device("cpu")
-    fp32 = measure_peak_flops(cpu, torch.float32, size=1024, repeats=3)
-    bf16 = measure_peak_flops(cpu, torch.bfloat16, size=1024, repeats=3)
-    choice = "bf16" if bf16 > 1.1 * fp32 else "fp32"
-    return choice, f"measured on this CPU: bf16 {bf16 / 1e9:.0f} vs fp32 {fp32 / 1e9:.0f} GFLOP/s"
+    return {dtype: max(measure_peak_flops(cpu, getattr(torch, name), size=1024, repeats=3) for _ in range(2))
+            for dtype, name in (("fp32", "float32"), ("bf16", "bfloat16"))}
+
+
+def cpu_rates() -> dict[str, float]:
+    """This CPU's measured bf16/fp32 matmul FLOP/s, measured once per CPU model, torch version and thread
+    count and cached in `$HARE_CACHE/precision.json`."""
+    import torch
+
+    from hare.io.atomic import write_text
+    from hare.model.gguf_input import cache_root
+
+    key = f"{_cpu_name()} | torch {torch.__version__} | {torch.get_num_threads()} threads"
+    path = cache_root() / "precision.json"
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known.get(key), dict):  # absent, or a record of the older [choice, why] form
+        known[key] = _measure_cpu()
+        try:
+            write_text(path, json.dumps(known, indent=1) + "\n")
+        except OSError:
+            pass  # an unwritable cache only costs the measurement next time
+    return known[key]
 
 
 def resolve(precision: str, device: torch.device) -> tuple[str, str]:
@@ -51,22 +88,6 @@ def resolve(precision: str, device: torch.device) -> tuple[str, str]:
         return ("bf16" if ok else "fp32"), f"{'bf16' if ok else 'no bf16'} on {torch.cuda.get_device_name(device)}"
     if device.type != "cpu":
         return "fp32", f"fp32 on {device.type}"
-    key = f"{_cpu_name()} | torch {torch.__version__} | {torch.get_num_threads()} threads"
-    from hare.model.gguf_input import cache_root
-
-    path = cache_root() / "precision.json"
-    try:
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    if key not in known:
-        known[key] = list(_measure_cpu())
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}")
-            tmp.write_text(json.dumps(known, indent=1) + "\n")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # an unwritable cache only costs the measurement next time
-    choice, why = known[key]
-    return choice, why
+    rates = cpu_rates()
+    choice = "bf16" if rates["bf16"] > 1.1 * rates["fp32"] else "fp32"
+    return choice, f"measured on this CPU: bf16 {rates['bf16'] / 1e9:.0f} vs fp32 {rates['fp32'] / 1e9:.0f} GFLOP/s"

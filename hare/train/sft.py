@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from hare.config import load_config, option, positional
 from hare.errors import HareError
+from hare.io.extras import import_extra
 from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
 from hare.train.checkpoint import CheckpointConfig
 from hare.train.loop import LogConfig, TrainConfig
@@ -115,7 +116,20 @@ def resolve(args: SFTArgs) -> SFTConfig:
                                     ("data.paths", json.dumps(args.data) if args.data else None),
                                     ("lora.enabled", "true" if args.lora else None),
                                     ("lora.merge", None if args.merge is None else str(args.merge).lower())]
-    return load_config(SFTConfig, args.config, [*args.overrides, *(f"{k}={v}" for k, v in pairs if v)])
+    return load_config(SFTConfig, args.config, [*run_length(args.overrides), *(f"{k}={v}" for k, v in pairs if v)])
+
+
+def run_length(overrides: list[str]) -> list[str]:
+    """A run is as long as `data.epochs` says, or, with `data.epochs=0`, `train.max_steps`. A
+    `train.max_steps=N` on the command line is what the user asked for, so it wins over a recipe's
+    `data.epochs` (the shipped tiny recipe sets one): `data.epochs=0` is added. Both on the command line
+    is a contradiction, refused rather than one silently ignored."""
+    steps = any(x.startswith("train.max_steps=") for x in overrides)
+    epochs = [x.split("=", 1)[1] for x in overrides if x.startswith("data.epochs=")]
+    if steps and epochs and epochs[-1].strip() not in ("0", "0.0"):
+        raise HareError("train.max_steps and data.epochs both set the run's length; give one of them "
+                        "(data.epochs=0 trains for train.max_steps)")
+    return [*overrides, "data.epochs=0"] if steps and not epochs else overrides
 
 
 def add_hare_tokens(model: PreTrainedModel, tok: PreTrainedTokenizerFast, functional_tokens: int) -> int:
@@ -316,18 +330,15 @@ def _apply_lora(model: PreTrainedModel, lora: LoraSettings, train_embeddings: bo
     """Inject LoRA layers in place (peft), on the layers from `first_layer` up; new token rows need
     trainable embeddings to mean anything (with frozen lower layers, `freeze_lower` has made the
     output rows trainable already)."""
-    try:
-        from peft import LoraConfig, inject_adapter_in_model
-    except ImportError:
-        raise HareError("LoRA needs peft: bash scripts/setup.sh train") from None
+    peft = import_extra("peft", "train", "LoRA")
     head = model.get_output_embeddings().weight
     keep_head = first_layer > 0 and head.requires_grad
     for p in model.parameters():
         p.requires_grad_(False)
     layers = list(range(first_layer, len(model.model.layers))) if first_layer else None
-    config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+    config = peft.LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                         target_modules=lora.target_modules, layers_to_transform=layers)
-    inject_adapter_in_model(config, model)
+    peft.inject_adapter_in_model(config, model)
     if keep_head:
         head.requires_grad_(True)
     elif train_embeddings:

@@ -15,15 +15,15 @@ whole conversation and tokenizing it once keeps the ids identical to what infere
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hare.errors import HareError
+from hare.errors import HareError, first_line
+from hare.io.extras import import_extra
+from hare.io.read import read_jsonl
+from hare.io.sources import local_path
 from hare.model import template
 from hare.train.loss import IGNORE
 
@@ -61,33 +61,19 @@ def to_messages(record: dict[str, Any], fmt: str) -> list[Message]:
 
 def _records(source: str) -> Iterator[tuple[str, Any]]:
     """(`file:line`, record) from a local JSONL(.gz) file, or (`name[i]`, row) from a hub dataset."""
-    path = Path(source)
-    if not path.exists():
-        if source.startswith((".", "/", "~")) or source.count("/") > 1 or source.endswith((".jsonl", ".gz")):
-            raise HareError(f"SFT data file '{source}' does not exist")
-        try:
-            import datasets
-        except ImportError:
-            raise HareError(f"'{source}' is not a local file; hub datasets need: bash scripts/setup.sh data") from None
-        try:
-            rows = datasets.load_dataset(source, split="train")
-        except Exception as err:  # noqa: BLE001 (datasets raises many types for "not reachable")
-            raise HareError(f"'{source}' is neither a local file nor a loadable Hugging Face dataset "
-                            f"({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
-        yield from ((f"{source}[{i}]", row) for i, row in enumerate(rows))
+    path = local_path(source)
+    if path is not None:
+        if not path.exists():
+            raise HareError(f"SFT data file '{source}' does not exist; check the path (hub datasets are owner/name)")
+        yield from ((f"{path}:{number}", record) for number, _, record in read_jsonl(path))
         return
-    opener = gzip.open if path.name.endswith(".gz") else open
+    datasets = import_extra("datasets", "data", f"the hub dataset '{source}'")
     try:
-        with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield f"{path}:{number}", json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise HareError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-    except OSError as err:
-        raise HareError(f"cannot read SFT data '{path}': {err.strerror or err}") from None
+        rows = datasets.load_dataset(source, split="train")
+    except Exception as err:  # noqa: BLE001 (datasets raises many types for "not reachable")
+        raise HareError(f"'{source}' is neither a local file nor a loadable Hugging Face dataset "
+                        f"({first_line(err)})") from None
+    yield from ((f"{source}[{i}]", row) for i, row in enumerate(rows))
 
 
 def read_conversations(source: str, fmt: str = "auto") -> Iterator[tuple[str, list[Message]]]:
