@@ -80,7 +80,8 @@ def recipe(model: str, device: str = "auto") -> list[str]:
     from hare.model.load import check_checkpoint_dir
     from hare.model.presets import count_parameters
 
-    config = AutoConfig.from_pretrained(check_checkpoint_dir(model) or model)
+    # A directory needs only its config.json here (the full check comes when training loads it).
+    config = AutoConfig.from_pretrained(model if Path(model).is_dir() else check_checkpoint_dir(model) or model)
     if count_parameters(config) <= SMALL_MODEL:
         return TINY
     if device.startswith("cuda") or device == "auto" and torch.cuda.is_available():
