@@ -16,7 +16,7 @@ from hare.errors import HareError
 from hare.io.atomic import atomic_output, temp_sibling, write_text
 from hare.io.extras import import_extra
 from hare.io.read import read_json, read_jsonl, read_text, read_yaml
-from hare.io.sources import local_path
+from hare.io.sources import display_name, local_path
 
 
 @pytest.mark.parametrize("source, hub", [
@@ -42,6 +42,19 @@ def test_an_existing_directory_named_like_a_hub_id_is_local(tmp_path, monkeypatc
     (tmp_path / "org" / "name").mkdir(parents=True)
     assert local_path("org/name") == Path("org/name")
     assert local_path("~/x") == Path.home() / "x"
+
+
+@pytest.mark.parametrize(("source", "name"), [
+    ("runs/chat/final", "chat"), ("runs/chat/final/", "chat"), ("runs/chat/step-00000100/model", "chat@100"),
+    ("runs/chat/step-00000100", "chat@100"), ("out/tools.q8_0.gguf", "tools.q8_0"), ("mymodel", "mymodel"),
+    ("HuggingFaceTB/SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct")])
+def test_models_are_shown_under_their_runs_name(source, name, tmp_path, monkeypatch):
+    """Every run exports to RUN/final: named by folder, every model in a table read `final`."""
+    monkeypatch.chdir(tmp_path)
+    assert display_name(source) == name
+    (tmp_path / "proj" / "final").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "proj" / "final")
+    assert display_name(".") == display_name("../final") == "proj"
 
 
 def test_jsonl_reader_numbers_lines_and_reads_gzip(tmp_path):

@@ -178,6 +178,36 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path, monkeypatc
         plain.close()
 
 
+def test_ui_of_a_tool_model_offers_the_tool_panel(tool_model, engine, monkeypatch):
+    """Served a tool model, /gradio/ shows a request box, the calls as JSON and the model's functions;
+    an invalid answer or an empty request is a structured error in the panel, never an exception. A
+    model without tools.json keeps the plain chat page."""
+    gr = pytest.importorskip("gradio", reason="needs the serve extra: bash scripts/setup.sh serve")
+    from hare.serve.batching import build_transformers_engine
+    from hare.serve.ui import answer_tools, build_ui
+    from hare.tools.call import CallResult
+    from hare.tools.calls import CallError
+
+    tools = build_transformers_engine(str(tool_model), "tools", "cpu", "auto", 1, 1)
+    try:
+        functions = tools.tool_caller().functions
+        page = build_ui(tools, 64)
+        props = [c.get("props", {}) for c in page.get_config_file()["components"]]
+        assert {"Request", "Calls"} <= {p.get("label") for p in props}
+        listing = next(p["value"] for p in props if "get_weather_forecast" in str(p.get("value", "")))
+        assert all(f"`{f.name}(" in listing for f in functions)
+        assert asyncio.run(answer_tools(tools, functions, "weather in Oslo")) == {
+            "calls": [{"name": "get_weather_forecast", "arguments": {"location": "Oslo"}}]}
+        assert asyncio.run(answer_tools(tools, functions, "tell me a joke")) == {"calls": []}
+        assert asyncio.run(answer_tools(tools, functions, "  "))["error"]["type"] == "empty_request"
+        cut = CallError("too_long", "the answer did not end within 3 tokens", "<api_2>(level=")
+        monkeypatch.setattr(tools, "call_tools", lambda query, fns: CallResult(cut, cut.raw, 0.1, 3))
+        assert asyncio.run(answer_tools(tools, functions, "ringer to 3")) == cut.to_json()
+    finally:
+        tools.close()
+    assert isinstance(build_ui(engine, 64), gr.ChatInterface)
+
+
 def test_concurrent_tool_calls_share_batches_and_a_failing_one_fails_alone(tool_model):
     """Eight clients at once: their calls are decoded as rows of shared batches, each answer the one it
     gets alone (under its own spec), and a request that breaks decoding fails only itself."""

@@ -62,6 +62,8 @@ class LmEvalConfig(ModelArgs):
     data_dir: str | None = option(None, "folder with local task files (mmlu.jsonl, arc_challenge.jsonl, …); "
                                         "default: the shipped tiny fixtures")
     output: str | None = option(None, "also write the full results (scores and lm-eval's raw numbers) as JSON here")
+    name: str | None = option(None, "the model's name in the table (default: its run directory, e.g. `chat` for "
+                                    "runs/chat/final)")
 
 
 def select_tasks(names: list[str] | None) -> list[str]:
@@ -147,6 +149,8 @@ def summarise(results: dict[str, Any], names: list[str], model_name: str, params
 
 
 def run(cfg: LmEvalConfig) -> dict[str, Any]:
+    from hare.io.atomic import write_text
+    from hare.io.sources import display_name
     from hare.model.load import load_model
 
     if cfg.limit is not None and cfg.limit < 1:
@@ -158,12 +162,12 @@ def run(cfg: LmEvalConfig) -> dict[str, Any]:
     model, tok = load_model(cfg.model, cfg.device, cfg.dtype)
     results = evaluate(model, tok, files, cfg.limit, cfg.batch_size)
     params = sum(p.numel() for p in model.parameters())
-    summary = summarise(results, names, Path(cfg.model).name or cfg.model, params)
+    summary = summarise(results, names, cfg.name or display_name(cfg.model), params)
     summary.update(suite=cfg.suite, data=str(cfg.data_dir or "fixtures"), limit=cfg.limit)
     if cfg.data_dir is None:
         print(f"Data: no --data-dir, so HARE's tiny invented fixtures ({FIXTURE_DIR}); "
               "these scores only show that the pipeline works.\n")
     print(markdown_table([summary]))
     if cfg.output:
-        Path(cfg.output).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        write_text(cfg.output, json.dumps(summary, indent=2, default=str) + "\n")
     return summary

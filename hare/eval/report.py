@@ -23,13 +23,20 @@ def average(scores: dict[str, float]) -> float:
     return sum(scores.values()) / len(scores) if scores else float("nan")
 
 
+def row_name(row: dict[str, Any]) -> str:
+    """The model's name, marked when its scores are partial (`--limit`: only the first N items of each
+    task), so a quick check is never read as a full result beside real ones."""
+    return f"{row['model']} (first {row['limit']} items)" if row.get("limit") else row["model"]
+
+
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    """Rows are `eval lm` results: {"model", "size", "avg", "scores": {column: percent}}."""
+    """Rows are `eval lm` results: {"model", "size", "avg", "scores": {column: percent}}; a task a row was
+    not run on shows as "–"."""
     columns = [c for c in COLUMNS if any(c in r["scores"] for r in rows)]
     head = ["Model", "Size", "avg", *columns]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     for r in rows:
-        cells = [r["model"], r["size"], f"{r['avg']:.2f}"]
+        cells = [row_name(r), r["size"], f"{r['avg']:.2f}"]
         cells += [f"{r['scores'][c]:.2f}" if c in r["scores"] else "–" for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

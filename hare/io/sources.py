@@ -16,9 +16,11 @@ going online, for a checkpoint and a dataset alike.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
+_STEP = re.compile(r"step-(\d+)")
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 FILE_SUFFIXES = (".json", ".jsonl", ".gz", ".txt", ".parquet", ".gguf", ".safetensors", ".yaml", ".yml")
 
@@ -29,3 +31,24 @@ def local_path(source: str) -> Path | None:
     if path.exists() or not HUB_ID.fullmatch(source) or source.endswith(FILE_SUFFIXES):
         return path
     return None
+
+
+def display_name(source: str) -> str:
+    """The name a model is shown under in tables, the chat page and /v1/models: its run's, not its folder's.
+
+    Every run exports to `RUN/final` (and checkpoints to `RUN/step-N/model`), so naming by folder showed
+    every model as `final`: `runs/chat/final` is "chat", `runs/chat/step-00000100/model` "chat@100",
+    `tools.q8_0.gguf` "tools.q8_0", and a hub id stays as it is."""
+    if local_path(source) is None:
+        return source
+    path = Path(os.path.normpath(Path(source).expanduser().absolute()))
+    parts = list(path.parts[1:])
+    if path.suffix == ".gguf":
+        return path.stem
+    if parts and parts[-1] == "model" and len(parts) > 1 and _STEP.fullmatch(parts[-2]):
+        parts = parts[:-1]
+    if parts and (step := _STEP.fullmatch(parts[-1])) and len(parts) > 1:
+        return f"{parts[-2]}@{int(step[1])}"
+    if parts and parts[-1] == "final" and len(parts) > 1:
+        return parts[-2]
+    return parts[-1] if parts else str(path)

@@ -159,7 +159,9 @@ class VllmEngine(Engine):
 
 def build_engine(cfg: ServeConfig) -> Engine:
     """The engine `--backend` names, serving `--model`."""
-    name = cfg.served_model_name or Path(cfg.model).name.removesuffix(".gguf")
+    from hare.io.sources import display_name
+
+    name = cfg.served_model_name or display_name(cfg.model)
     if cfg.backend == "llama.cpp":
         return LlamaCppEngine(cfg.model, name, cfg.max_waiting, cpu_threads(cfg.threads))
     if cfg.backend == "vllm":

@@ -21,7 +21,8 @@ class ServeConfig(ModelArgs):
                                               "or vllm (GPU, when installed)")
     api_key: str | None = option(None, "require `Authorization: Bearer KEY` on /v1 and KEY as the UI password "
                                        "(default: the HARE_API_KEY environment variable, if set)")
-    served_model_name: str | None = option(None, "model id shown by /v1/models (default: the model's folder name)")
+    served_model_name: str | None = option(None, "model id shown by /v1/models and the chat page (default: the "
+                                                 "run's name, e.g. `chat` for runs/chat/final)")
     max_batch: int = option(16, "sequences decoded together (transformers backend)")
     max_waiting: int = option(64, "requests that may wait for a slot; more are answered 503")
     max_prompt_tokens: int = option(0, "longest prompt accepted, in tokens; 0 means the model's context")

@@ -1,4 +1,5 @@
-"""The Gradio chat page at /gradio/: streaming replies through the same engine as the API.
+"""The Gradio page at /gradio/: streaming chat through the same engine as the API, and for a tool model
+a tool-calling panel first — what such a model is for.
 
 Gradio's `ChatInterface` gives regenerate (retry), undo, clear and message editing; the settings
 under the chat (system prompt, temperature, top_p, max new tokens) go with every message. Each
@@ -6,10 +7,16 @@ reply renders the whole conversation — system prompt and every turn, the first
 seed's demo dropped it) — through the HARE chat template; when it outgrows the context the oldest
 user/assistant pairs are dropped. The event runs without Gradio's per-event concurrency limit, so
 several people chatting are batched by the engine like API clients.
+
+Served a tool model (one that carries its `tools.json`), the page opens on "Tool calls": type a
+request, get the validated calls as JSON — or the structured error, since nothing is ever executed —
+with the model's functions listed beside it; the requests go through `Engine.call_tools`, batched
+with API tool requests. A chat box alone would hide what the quickstart's model does.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +29,7 @@ from hare.serve.engine import ServerBusy
 
 if TYPE_CHECKING:
     from hare.serve.engine import Engine
+    from hare.tools.spec import Function
 
 
 def _text(content: Any) -> str:
@@ -40,7 +48,56 @@ def to_messages(system: str, history: list[dict[str, Any]], message: str) -> lis
             {"role": "user", "content": message}]
 
 
-def build_ui(engine: Engine, max_tokens: int) -> gr.ChatInterface:
+async def answer_tools(engine: Engine, functions: list[Function], request: str) -> dict[str, Any]:
+    """The tool panel's answer: `{"calls": [...]}` as the API returns them, or the structured error."""
+    from hare.tools.calls import CallError
+
+    if not request.strip():
+        return {"error": {"type": "empty_request", "message": "type a request, e.g. \"take a selfie\""}}
+    try:
+        result = await asyncio.to_thread(engine.call_tools, request, functions)
+    except (ServerBusy, HareError) as err:
+        return {"error": {"type": "unavailable", "message": str(err)}}
+    if isinstance(result.calls, CallError):
+        return result.calls.to_json()
+    return {"calls": result.calls}
+
+
+def _function_list(functions: list[Function]) -> str:
+    rows = [f"- `{f.name}({', '.join(f.properties)})`: {f.description}" for f in functions]
+    return "The model answers with calls to these functions; nothing is executed.\n\n" + "\n".join(rows)
+
+
+def build_ui(engine: Engine, max_tokens: int) -> gr.Blocks:
+    """The chat page; for a tool model, the tool-calling panel and the chat as two tabs."""
+    chat = _chat(engine, max_tokens)
+    caller = engine.tool_caller() if engine.functional_tokens else None
+    functions = caller.functions if caller is not None else []
+    if not functions:
+        return chat
+    with gr.Blocks(title=f"HARE · {engine.model_name}", fill_height=True) as page:
+        gr.Markdown(f"# HARE · {engine.model_name}\nA tool model served by the {engine.backend} engine; the "
+                    "same model answers at /v1 (OpenAI API, `tools`).")
+        with gr.Tab("Tool calls"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    request = gr.Textbox(label="Request", placeholder="text Maria I'm running late", lines=1)
+                    go = gr.Button("Call", variant="primary")
+                    calls = gr.JSON(label="Calls")
+                with gr.Column(scale=2):
+                    gr.Markdown(_function_list(functions))
+
+            async def handle(text: str) -> dict[str, Any]:
+                return await answer_tools(engine, functions, text)
+
+            request.submit(handle, request, calls, concurrency_limit=None)
+            go.click(handle, request, calls, concurrency_limit=None)
+        with gr.Tab("Chat"):
+            chat.render()
+    return page
+
+
+def _chat(engine: Engine, max_tokens: int) -> gr.ChatInterface:
     async def chat(message: str, history: list[dict[str, Any]], system: str, temperature: float, top_p: float,
                    max_new_tokens: int) -> AsyncIterator[str]:
         messages = to_messages(system, history, message)
