@@ -48,6 +48,62 @@ def test_leaderboard_suite_runs_end_to_end_on_the_fixtures(micro_dir, tmp_path, 
         assert 100 * result["lm_eval"][task.lm_name][task.metric] == pytest.approx(result["scores"][task.column])
 
 
+def _mmlu_prompt(item: dict) -> str:
+    """hare_mmlu.yaml's doc_to_text, and lm-eval's " " before the answer."""
+    letters = "ABCD"
+    return item["question"].strip() + "".join(f"\n{letters[i]}. {c}" for i, c in enumerate(item["choices"])) + \
+        "\nAnswer:"
+
+
+@pytest.mark.slow
+def test_eval_lm_scores_a_model_that_memorised_the_answers(micro_dir, tmp_path, capsys):
+    """The score must move with what the model knows: the untrained micro model is near chance on the
+    MMLU fixtures, the same model taught their answers (each question after random other solved ones,
+    as lm-eval's 5-shot prompt puts it) scores 100 — a harness that scored the wrong choice, misread
+    the answer index or mixed up items could not."""
+    import random
+
+    from hare.model.load import load_model, save_checkpoint
+
+    items = [json.loads(x) for x in (FIXTURE_DIR / "mmlu.json").read_text().splitlines()]
+    model, tok = load_model(str(micro_dir), "cpu", "float32")
+    rng = random.Random(0)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-4)
+    letter_ids = [tok(f" {c}", add_special_tokens=False).input_ids[-1] for c in "ABCD"]
+    model.train()
+    for _ in range(400):
+        rows = []
+        for item in items:
+            shots = rng.sample([x for x in items if x is not item], 5)
+            context = "The following are multiple choice questions (with answers).\n\n" + "".join(
+                _mmlu_prompt(x) + " " + "ABCD"[x["answer"]] + "\n\n" for x in shots) + _mmlu_prompt(item)
+            rows.append((tok(context).input_ids, letter_ids[item["answer"]]))
+        width = max(len(ids) for ids, _ in rows)
+        ids = torch.tensor([[tok.pad_token_id] * (width - len(r)) + r for r, _ in rows])  # left-padded
+        mask = (ids != tok.pad_token_id).long()
+        logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=1).logits[:, -1].float()
+        answers = torch.tensor([a for _, a in rows])
+        if (logits.softmax(-1)[torch.arange(len(rows)), answers] > 0.9).all():
+            break
+        torch.nn.functional.cross_entropy(logits, answers).backward()
+        opt.step()
+        opt.zero_grad()
+    else:
+        raise AssertionError("the micro model did not learn the fixture answers in 400 steps")
+    taught = tmp_path / "taught"
+    save_checkpoint(model.eval(), tok, taught)
+
+    def mmlu(model_dir: Path) -> float:
+        out = tmp_path / f"{model_dir.name}.json"
+        assert main(["eval", "lm", "--model", str(model_dir), "--tasks", "mmlu", "--device", "cpu",
+                     "--output", str(out)]) == 0
+        return json.loads(out.read_text())["scores"]["MMLU"]
+
+    assert mmlu(taught) == 100
+    assert mmlu(micro_dir) <= 50
+    capsys.readouterr()
+
+
 @pytest.fixture(scope="module")
 def micro(micro_dir):
     from hare.model.load import load_model
