@@ -162,3 +162,18 @@ def test_missing_extra_names_what_to_install():
     with pytest.raises(HareError, match="install vLLM"):
         import_extra("no_such_module_x", None, "--backend vllm", install="install vLLM on a CUDA machine")
     assert import_extra("json", "data", "x").dumps([]) == "[]"
+
+
+@pytest.mark.parametrize("command", [["generate", "--model", "someorg/somemodel", "--prompt", "hi"],
+                                     ["data", "pack", "--inputs", "someorg/somedata", "--out", "packed"]])
+def test_unreachable_hub_is_one_line_at_once(command, tmp_path):
+    """A hub id with no way to the hub: one line and exit 2, without the hub client's five retries
+    (22 log lines, ~50 s before). The hub here is a closed local port."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HTTP", "HTTPS", "ALL_PROXY"))}
+    env.update(HF_ENDPOINT="http://127.0.0.1:9", HF_HOME=str(tmp_path / "hf"))
+    hare = str(Path(sys.executable).with_name("hare"))
+    result = subprocess.run([hare, *command], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "someorg/some" in lines[0] and "Retry" not in result.stderr, result.stderr[-2000:]
+    assert not (tmp_path / "packed").exists()

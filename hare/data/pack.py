@@ -42,7 +42,7 @@ from hare.errors import HareError, first_line
 from hare.io.atomic import atomic_output
 from hare.io.extras import import_extra
 from hare.io.read import read_jsonl, read_text
-from hare.io.sources import local_path
+from hare.io.sources import local_path, offline_unless_hub_reachable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -102,6 +102,7 @@ class HubDataset:
 
 def open_hub_dataset(name: str, split: str) -> HubDataset:
     datasets = import_extra("datasets", "data", f"reading the Hugging Face dataset '{name}'")
+    offline_unless_hub_reachable()
     try:
         return HubDataset(name, datasets.load_dataset(name, split=split, streaming=True))
     except Exception as err:  # hub, network, auth and bad-split errors all mean: this name cannot be read

@@ -127,13 +127,17 @@ def check_weights(path: Path) -> None:
 
 
 def _from_hub(source: str, load: Callable[[str], object]) -> object:
+    from hare.io.sources import offline_unless_hub_reachable
+
+    online = local_path(source) is not None or offline_unless_hub_reachable()
     try:
         return load(source)
     except OSError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        why = "the hub cannot be reached from here and it is not in the local cache" if not online else first
         raise HareError(
             f"'{source}' is not a local directory and could not be loaded from the Hugging Face hub "
-            f"({first}); pass a local checkpoint directory, or go online for hub ids"
+            f"({why}); pass a local checkpoint directory, or go online for hub ids"
         ) from None
 
 

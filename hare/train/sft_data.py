@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from hare.errors import HareError, first_line
 from hare.io.extras import import_extra
 from hare.io.read import read_jsonl
-from hare.io.sources import local_path
+from hare.io.sources import local_path, offline_unless_hub_reachable
 from hare.model import template
 from hare.train.loss import IGNORE
 
@@ -68,6 +68,7 @@ def _records(source: str) -> Iterator[tuple[str, Any]]:
         yield from ((f"{path}:{number}", record) for number, _, record in read_jsonl(path))
         return
     datasets = import_extra("datasets", "data", f"the hub dataset '{source}'")
+    offline_unless_hub_reachable()
     try:
         rows = datasets.load_dataset(source, split="train")
     except Exception as err:  # noqa: BLE001 (datasets raises many types for "not reachable")
