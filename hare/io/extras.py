@@ -7,7 +7,11 @@ line that says what to install, not an ImportError traceback.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import sys
+from collections.abc import Iterator
 from types import ModuleType
 
 from hare.errors import HareError
@@ -20,3 +24,20 @@ def import_extra(module: str, extra: str | None, purpose: str, install: str | No
     except ImportError as err:
         how = install or f"install with: bash scripts/setup.sh {extra} (or pip install 'hare[{extra}]')"
         raise HareError(f"{purpose} needs '{err.name or module}', which is not installed; {how}") from None
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send whatever runs inside to stderr — Python prints, logging handlers made meanwhile and C code
+    writing to file descriptor 1 alike. stdout is for results (`hare generate … | next-command`), and
+    some libraries print banners and progress there (GPTQModel: 57 lines before the generated text)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
