@@ -56,6 +56,14 @@ def test_seeded_sampling_repeats(engine):
                               ignore_eos=True))[0]
     assert first == second and first != other
 
+    async def together() -> list[str]:  # the seeded request shares its decode batch with another one
+        noisy = SamplingArgs(max_new_tokens=10, temperature=1.5, top_p=1.0, seed=99)
+        results = await asyncio.gather(_text(engine, engine.encode("Once upon", bos=True), noisy, ignore_eos=True),
+                                       _text(engine, ids, sampled, ignore_eos=True))
+        return [text for text, _, _ in results]
+
+    assert asyncio.run(together())[1] == first  # a seed fixes a request's text whatever shares the batch
+
 
 def test_full_queue_refuses_and_cancelling_frees_slots(engine):
     from hare.serve.engine import ServerBusy
