@@ -244,6 +244,26 @@ def test_lora_run_resumes_to_identical_losses(micro_dir, chats, tmp_path):
     assert metric_losses(out) == before
 
 
+def test_an_unmerged_lora_adapter_generates_like_the_merged_model(micro_dir, chats, tmp_path, capsys):
+    """`sft --lora --no-merge` writes a PEFT adapter; `hare generate` (every loader) puts it on its base and
+    answers as the merged export of the same run does; commands that need whole weights say what it is."""
+    from hare.cli import main
+
+    cfg = ["lora.enabled=true", "lora.r=4", "train.max_steps=3", "optim.lr=1e-2"]
+    merged = train(sft_config(micro_dir, chats, tmp_path / "merged", *cfg))
+    adapter = train(sft_config(micro_dir, chats, tmp_path / "adapter", *cfg, "lora.merge=false"))
+    assert (adapter / "adapter_config.json").is_file() and not (adapter / "config.json").exists()
+    capsys.readouterr()
+    texts = []
+    for model in (merged, adapter):
+        assert main(["generate", "--model", str(model), "--prompt", "The capital of", "--max-new-tokens", "8",
+                     "--temperature", "0", "--device", "cpu", "--dtype", "float32"]) == 0
+        texts.append(capsys.readouterr().out)
+    assert texts[0] == texts[1] and texts[0].startswith("The capital of")
+    assert main(["export", "gguf", "--model", str(adapter), "--out", str(tmp_path / "x.gguf")]) == 2
+    assert "is a LoRA adapter" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_sigkill_while_checkpointing_then_resume_repeats_every_loss(micro_dir, chats, tmp_path):
     """`hare sft` SIGKILLed halfway through writing step 4's checkpoint (hare.train.checkpoint.kill_point)

@@ -31,6 +31,9 @@ RESAVE = "save the checkpoint again (`save_pretrained`, `hare init`) or copy it 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
+ADAPTER_CONFIG = "adapter_config.json"  # a PEFT adapter directory (`hare sft --lora --no-merge`)
+
+
 def resolve_device(device: str) -> str:
     """`auto` picks CUDA, then Apple MPS, then CPU."""
     import torch
@@ -84,6 +87,10 @@ def check_checkpoint_dir(source: str) -> Path | None:
     if not path.is_dir():
         raise HareError(f"'{source}' is a file, not a checkpoint directory; pass the directory that holds "
                         "config.json, or a .gguf file")
+    if not (path / "config.json").is_file() and (path / ADAPTER_CONFIG).is_file():
+        raise HareError(f"'{source}' is a LoRA adapter (for {adapter_base(path)}), not a whole checkpoint: "
+                        "generate, chat and serve load it on its base; here, export merged weights instead "
+                        "(`hare sft --lora` without --no-merge)")
     if not (path / "config.json").is_file():
         raise HareError(
             f"'{source}' has no config.json, so it is not a Hugging Face checkpoint; "
@@ -193,6 +200,37 @@ def full_precision_dir(source: str, job: str) -> Path:
     return path
 
 
+def adapter_base(path: Path) -> str:
+    """The base checkpoint a PEFT adapter directory was trained on (its adapter_config.json says)."""
+    base = read_json(path / ADAPTER_CONFIG, "adapter config", "export the adapter again").get(
+        "base_model_name_or_path")
+    if not isinstance(base, str) or not base:
+        raise HareError(f"'{path / ADAPTER_CONFIG}' names no base model (base_model_name_or_path); "
+                        "export the adapter again")
+    return base
+
+
+def load_adapter(path: Path, device: str, dtype: str) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+    """A LoRA adapter (`hare sft --lora --no-merge`) on its base, merged: same outputs as the merged export.
+
+    The adapter holds only the LoRA matrices: tokens added in fine-tuning (HARE's chat and tool tokens
+    on a foreign base) have trained embedding rows it does not carry, so such an adapter is refused with
+    the way to a complete model rather than run with untrained rows."""
+    from hare.io.extras import import_extra, stdout_to_stderr
+
+    base_model, _ = load_model(adapter_base(path), "cpu", "float32")
+    tok = _tokenizer(str(path), path)
+    rows = base_model.get_input_embeddings().weight.shape[0]
+    if len(tok) > rows:
+        raise HareError(f"the adapter '{path}' was trained with {len(tok) - rows} tokens its base lacks, and "
+                        "an adapter does not carry their embeddings; export merged weights instead "
+                        "(`hare sft --lora` without --no-merge)")
+    with stdout_to_stderr():  # peft imports GPTQModel when installed, which prints a banner
+        peft = import_extra("peft", "train", f"Loading the LoRA adapter '{path}'")
+    model = peft.PeftModel.from_pretrained(base_model, str(path)).merge_and_unload()
+    return model.to(device=resolve_device(device), dtype=resolve_dtype(dtype, resolve_device(device))).eval(), tok
+
+
 def load_model(
     source: str, device: str = "auto", dtype: str = "auto"
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
@@ -203,6 +241,9 @@ def load_model(
     """
     from transformers import AutoModelForCausalLM
 
+    local = local_path(source)
+    if local is not None and (local / ADAPTER_CONFIG).is_file() and not (local / "config.json").is_file():
+        return load_adapter(local, device, dtype)
     path = check_checkpoint_dir(source)
     tok = _tokenizer(source, path)
     device = resolve_device(device)

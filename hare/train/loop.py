@@ -37,7 +37,7 @@ class TrainConfig:
     compile: bool = option(False, "torch.compile the model")
     fp8: bool = option(False, "torchao float8 training of the linear layers (GPUs with compute capability >= 8.9)")
     fp8_emulate: bool = option(False, "with fp8: emulate float8 matmuls so the fp8 path runs on CPU (slow; tests)")
-    seed: int = option(0, "seed of the weight initialisation")
+    seed: int = option(0, "seed of the weight initialisation (LoRA adapters too) and of dropout")
     device: str = option("auto", "auto, cpu or cuda (each rank takes cuda:LOCAL_RANK)")
 
 

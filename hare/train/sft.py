@@ -229,6 +229,8 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
     """Fine-tune; `token_init` maps new tokens to explaining text, `extra(dir)` adds files to exports."""
     import functools
 
+    import torch
+
     from hare.model.load import check_checkpoint_dir, load_model
     from hare.model.tokenizer import save_tokenizer
     from hare.train import job
@@ -243,6 +245,9 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
     d = init(cfg.train.device)
     precision = job.choose_precision(cfg.train, d)
     found = job.find_checkpoint(cfg.out, resume)
+    # LoRA's initial matrices and dropout draw from torch's generator: seeded here, a run is the same run
+    # whatever ran before it in this process (the quickstart trains twice in one).
+    torch.manual_seed(cfg.train.seed)
     hf_model, tok = load_model(cfg.model.path, device="cpu", dtype="float32")
     added = add_hare_tokens(hf_model, tok, cfg.model.functional_tokens)  # grows embeddings to fit
     if token_init and not found:
