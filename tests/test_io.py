@@ -177,3 +177,23 @@ def test_unreachable_hub_is_one_line_at_once(command, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "someorg/some" in lines[0] and "Retry" not in result.stderr, result.stderr[-2000:]
     assert not (tmp_path / "packed").exists()
+
+
+def test_outputs_follow_the_umask(tmp_path):
+    """A library's private temporary file (transformers writes model.safetensors as 0600) must not make a
+    model unreadable to the others the user's umask lets read it."""
+    from hare.model.init import InitConfig
+    from hare.model.init import run as init
+
+    old = os.umask(0o022)
+    try:
+        with atomic_output(tmp_path / "out", replace=False) as tmp:
+            tmp.mkdir()
+            (tmp / "weights").write_bytes(b"x")
+            (tmp / "weights").chmod(0o600)
+        assert (tmp_path / "out" / "weights").stat().st_mode & 0o777 == 0o644
+        assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755
+        model = init(InitConfig(out=str(tmp_path / "micro"), preset="hare-micro"))
+        assert (Path(model) / "model.safetensors").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(old)

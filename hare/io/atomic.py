@@ -58,8 +58,22 @@ def remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def follow_umask(path: Path) -> None:
+    """Give `path` (and all under it) the permissions the user's umask gives new files and directories.
+
+    Libraries write through private temporary files: transformers' `model.safetensors` landed with mode
+    0600, so others on a shared machine could not read a model its owner meant to share."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for item in [path, *(path.rglob("*") if path.is_dir() else [])]:
+        if not item.is_symlink():
+            item.chmod((0o777 if item.is_dir() else 0o666) & ~umask)
+
+
 def move_into_place(tmp: Path, out: Path) -> None:
-    """Make the finished `tmp` (file or directory) `out`, replacing an existing `out` only once `tmp` is complete."""
+    """Make the finished `tmp` (file or directory) `out`, replacing an existing `out` only once `tmp` is
+    complete; what it holds gets the umask's permissions (`follow_umask`)."""
+    follow_umask(tmp)
     if out.exists():
         if out.is_dir() != tmp.is_dir():
             kind = "directory" if out.is_dir() else "file"

@@ -72,8 +72,10 @@ def samples_from(path: str | None, tok: PreTrainedTokenizerFast, count: int, seq
     needed = min(count, 32)
     if len(samples) < needed:
         source = f"'{path}'" if path else "the synthetic corpus"
+        flag = "--calib-samples" if what == "calibration" else "--eval-samples"
         raise HareError(f"{source} gives only {len(samples)} {what} samples of at least {MIN_TOKENS} tokens; "
-                        f"need {needed} or more: pass a file with more (or longer) documents")
+                        f"need {needed} or more ({flag} {count} asks for {count}, up to 32 required): pass a "
+                        f"file with more (or longer) documents, or lower {flag}")
     return samples
 
 

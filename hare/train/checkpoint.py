@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hare.config import option
+from hare.io.atomic import follow_umask
 from hare.train.distributed import Dist, barrier
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ def save(
     if d.is_main:
         record = {"format_version": FORMAT_VERSION, "step": step, **trainer_state}
         (tmp / "trainer.json").write_text(json.dumps(record, indent=2) + "\n")
+        follow_umask(tmp)
         tmp.rename(final)
         complete = sorted(p for p in out.iterdir() if _STEP_DIR.match(p.name))
         for old in complete[: max(0, len(complete) - keep_last)]:
