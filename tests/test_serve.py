@@ -142,20 +142,20 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path, monkeypatc
     tools = json.loads((tool_model / "tools.json").read_text())
     engine = build_transformers_engine(str(tool_model), "tools", "cpu", "auto", 1, 1)
     try:
-        assert tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], tools) == [
+        assert tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], tools)[0] == [
             {"name": "get_weather_forecast", "arguments": '{"location": "Oslo"}'}]
-        assert tool_calls(engine, [{"role": "user", "content": "tell me a joke"}], tools) == []
+        assert tool_calls(engine, [{"role": "user", "content": "tell me a joke"}], tools)[0] == []
         # The model's tools.json maps names to tokens: any subset, any order; it only calls among them.
         by_name = {t["function"]["name"]: t for t in tools}
         swapped = [by_name["set_volume"], by_name["get_weather_forecast"]]
-        assert tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], swapped) == [
+        assert tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], swapped)[0] == [
             {"name": "get_weather_forecast", "arguments": '{"location": "Oslo"}'}]
         # Offered only the camera, a weather request cannot reach the forecast (no call, or the camera),
         # while a camera request still gets its call: the restriction removes functions, not answers.
         only_camera = [by_name["take_a_photo"]]
-        weather = tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], only_camera)
+        weather = tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], only_camera)[0]
         assert [c["name"] for c in weather] in ([], ["take_a_photo"]), weather
-        assert tool_calls(engine, [{"role": "user", "content": "take a selfie"}], only_camera) == [
+        assert tool_calls(engine, [{"role": "user", "content": "take a selfie"}], only_camera)[0] == [
             {"name": "take_a_photo", "arguments": '{"camera": "front"}'}]
         stranger = {"type": "function", "function": {"name": "order_pizza", "parameters": {"type": "object"}}}
         with pytest.raises(ApiError, match="not trained to call 'order_pizza'") as err:
@@ -165,6 +165,13 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path, monkeypatc
             tool_calls(engine, [{"role": "user", "content": "hi"}],
                        [{"type": "function", "function": {"name": "f", "parameters": {"type": "strin"}}}])
         assert err.value.status == 400
+        client = TestClient(build_app(engine, ServeConfig(model=str(tool_model), ui=False)))
+        reply = client.post("/v1/chat/completions", json={
+            "messages": [{"role": "user", "content": "weather in Oslo"}], "tools": tools}).json()
+        assert reply["choices"][0]["finish_reason"] == "tool_calls"
+        usage = reply["usage"]  # a tool-call reply counts its tokens like any other
+        assert usage["prompt_tokens"] > 5 and usage["completion_tokens"] >= 3
+        assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
         cut = CallError("too_long", "the answer did not end within 3 tokens", "<api_2>(level=")
         monkeypatch.setattr(engine, "call_tools", lambda query, functions: CallResult(cut, cut.raw, 0.1, 3))
         response = TestClient(build_app(engine, ServeConfig(model=str(tool_model), ui=False))).post(

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 # --- tool calling: the seam for the tool-calling module ------------------------------------------
 
 
-def tool_calls(engine: Engine, messages: list[dict[str, str]], tools: list[dict[str, Any]]) -> list[dict[str, str]]:
+def tool_calls(engine: Engine, messages: list[dict[str, str]],
+               tools: list[dict[str, Any]]) -> tuple[list[dict[str, str]], dict[str, int]]:
     """The calls a tool model makes for a chat request with `tools` (OpenAI function specs).
 
     Returns `[{"name": ..., "arguments": "<JSON object>"}, ...]`, parsed and checked against the
@@ -75,7 +76,8 @@ def tool_calls(engine: Engine, messages: list[dict[str, str]], tools: list[dict[
     if isinstance(result.calls, CallError):
         raise ApiError(422, f"the model's answer is not a valid call ({result.calls.message}); nothing was "
                             "executed", param="tools", code="invalid_tool_call")
-    return [{"name": c["name"], "arguments": json.dumps(c["arguments"])} for c in result.calls]
+    counts = oa.usage(len(engine.tool_caller().prompt_ids(query)), result.new_tokens)  # type: ignore[union-attr]
+    return [{"name": c["name"], "arguments": json.dumps(c["arguments"])} for c in result.calls], counts
 
 
 # --- requests → sampling → responses ---------------------------------------------------------------
@@ -179,14 +181,20 @@ async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
         yield item
 
 
-def _tool_call_response(engine: Engine, calls: list[dict[str, str]], stream: bool) -> Response:
+def _tool_call_response(engine: Engine, calls: list[dict[str, str]], counts: dict[str, int], stream: bool,
+                        wants_usage: bool) -> Response:
+    """Calls as OpenAI returns them, with `usage` like any other reply (in a last chunk when streamed and
+    `stream_options.include_usage` asks for it)."""
     rid, name = oa.new_id("chatcmpl"), engine.model_name
     if not stream:
         return JSONResponse(oa.envelope("chat.completion", rid, name,
-                                        [oa.chat_choice(oa.tool_call_message(calls), "tool_calls")]))
-    events = [oa.chat_choice(oa.tool_call_message(calls, delta=True), None, delta=True),
-              oa.chat_choice({}, "tool_calls", delta=True)]
-    text = "".join(_sse(oa.envelope("chat.completion.chunk", rid, name, [e])) for e in events) + _sse("[DONE]")
+                                        [oa.chat_choice(oa.tool_call_message(calls), "tool_calls")], counts))
+    chunks = [oa.envelope("chat.completion.chunk", rid, name, [e]) for e in (
+        oa.chat_choice(oa.tool_call_message(calls, delta=True), None, delta=True),
+        oa.chat_choice({}, "tool_calls", delta=True))]
+    if wants_usage:
+        chunks.append(oa.envelope("chat.completion.chunk", rid, name, [], counts))
+    text = "".join(_sse(chunk) for chunk in chunks) + _sse("[DONE]")
     return StreamingResponse(iter([text]), media_type="text/event-stream")
 
 
@@ -229,11 +237,13 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
                 raise ServerBusy(f"{tools_in_flight[0]} tool calls are waiting; retry shortly")
             tools_in_flight[0] += 1
             try:
-                calls = await asyncio.to_thread(tool_calls, engine, messages, [t.model_dump() for t in body.tools])
+                calls, counts = await asyncio.to_thread(tool_calls, engine, messages,
+                                                        [t.model_dump() for t in body.tools])
             finally:
                 tools_in_flight[0] -= 1
             if calls:
-                return _tool_call_response(engine, calls, body.stream)
+                wants_usage = body.stream_options is not None and body.stream_options.include_usage
+                return _tool_call_response(engine, calls, counts, body.stream, wants_usage)
         try:
             ids = engine.chat_prompt(messages)
         except jinja2.TemplateError as err:
