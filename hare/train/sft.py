@@ -288,9 +288,10 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
         return evaluate(model, held_out, pad, cfg.log.eval_batches, cfg.train.micro_batch_size,
                         cfg.train.precision, d)
 
-    describe = (f"{stats['conversations']:,} conversations ({stats['held_out']} held out, "
+    describe = (f"{_count(stats['conversations'], 'conversation')} ({stats['held_out']} held out, "
                 f"{stats['truncated']} truncated, {stats['dropped']} "
-                f"dropped as too long) in {len(rows):,} sequences, {global_rows} per step, "
+                f"dropped as too long) in {_count(len(rows), 'sequence')}, {global_rows} per step"
+                f"{' (each step repeats them)' if len(rows) < global_rows else ''}, "
                 f"{'LoRA r=' + str(cfg.lora.r) if cfg.lora.enabled else 'full fine-tuning'}"
                 f"{', layers ' + str(cfg.model.freeze_layers) + '+ trained' if cfg.model.freeze_layers else ''}"
                 f"{' (frozen outputs kept for later epochs)' if trunk else ''}"
@@ -301,6 +302,10 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
         batches=GlobalBatches(rows, global_rows, cfg.data.seed, pad), export=export,
         evaluate=validation if held_out else None, describe=describe,
     ), d, found, resume)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def freeze_lower(model: PreTrainedModel, layers: int, first_new_row: int) -> None:
