@@ -131,9 +131,11 @@ def _sync(device: Any) -> None:
 
 def run(cfg: BenchTrainConfig) -> dict[str, float]:
     import torch
+    from tqdm import tqdm
 
     from hare.data.shards import open_split
     from hare.errors import HareError
+    from hare.io.extras import stdout_to_stderr
     from hare.model.presets import padded_vocab_size, preset_config
     from hare.model.tokenizer import vocab_size_with_added_tokens
     from hare.train.batches import Windows
@@ -153,10 +155,19 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
         if not len(windows):
             raise HareError(f"'{data}' holds no window of {cfg.seq_len + 1} tokens; pack more text or lower --seq-len")
         peak, hare_tps, hf_tps = 0.0, 0.0, 0.0
+        stages = tqdm(total=3 * cfg.rounds, desc="bench train", unit="stage", leave=False)
         for _ in range(cfg.rounds):  # alternating, so a slow spell of the machine hits both engines
+            stages.set_postfix_str("peak matmul")
             peak = max(peak, measure_peak_flops(d.device, dtype))
+            stages.update()
+            stages.set_postfix_str("HARE")
             hare_tps = max(hare_tps, time_hare(cfg, windows, d))
-            hf_tps = max(hf_tps, time_hf_trainer(cfg, windows, d, Path(tmp)))
+            stages.update()
+            stages.set_postfix_str("HF Trainer")
+            with stdout_to_stderr():  # the Trainer prints its run summary dict: not this command's result
+                hf_tps = max(hf_tps, time_hf_trainer(cfg, windows, d, Path(tmp)))
+            stages.update()
+        stages.close()
     config = preset_config(cfg.preset, padded_vocab_size(vocab_size_with_added_tokens()))
     achieved = hare_tps * flops_per_token(config, cfg.seq_len)
     result = {"hare_tokens_per_s": hare_tps, "hf_trainer_tokens_per_s": hf_tps, "speedup": hare_tps / hf_tps,

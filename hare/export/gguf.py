@@ -168,12 +168,15 @@ def _add_hyperparameters(writer: Any, config: Any, rope_theta: float) -> None:
 def _add_tensors(writer: Any, model_dir: Path, config: Any, gguf_type: str) -> None:
     import gguf
     import torch
+    from tqdm import tqdm
 
-    from hare.model.load import iter_tensors
+    from hare.model.load import iter_tensors, tensor_shapes
 
     names = gguf.TensorNameMap(gguf.MODEL_ARCH.LLAMA, config.num_hidden_layers)
     qtype = gguf.GGMLQuantizationType[PYTHON_TYPES[gguf_type][0]]
-    for key, tensor in iter_tensors(model_dir):
+    tensors = tqdm(iter_tensors(model_dir), total=len(tensor_shapes(model_dir)), unit="tensor",
+                   desc=f"GGUF {gguf_type}", leave=False)  # a first q8_0 export of a 1B model takes minutes
+    for key, tensor in tensors:
         name = names.get_name(key, try_suffixes=(".weight", ".bias"))
         if name is None:
             if key.endswith("rotary_emb.inv_freq"):
@@ -232,6 +235,7 @@ def quantize_gguf(src: Path, dst: Path, gguf_type: str) -> None:
     import tempfile
 
     llama_cpp = import_extra("llama_cpp", "gguf", f"--type {gguf_type}")
+    print(f"quantizing to {gguf_type} with llama.cpp (one pass over the f16 file)…", file=sys.stderr, flush=True)
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = getattr(llama_cpp, LLAMA_CPP_TYPES[gguf_type])
     sys.stderr.flush()
