@@ -75,7 +75,9 @@ def _stage(name: str, done: Path, skip_note: str = "") -> bool:
 
 def _training_stats(metrics: Path) -> tuple[float | None, float | None]:
     """Mean training tokens/s (step 1, with its warm-up, left out) and the last validation loss."""
-    rows = [json.loads(x) for x in metrics.read_text().splitlines()] if metrics.is_file() else []
+    from hare.io.read import read_jsonl
+
+    rows = [record for _, _, record in read_jsonl(metrics)] if metrics.is_file() else []
     speeds = [r["tokens_per_s"] for r in rows if r.get("kind") == "train"][1:]
     losses = [r["loss"] for r in rows if r.get("kind") == "val"]
     return (sum(speeds) / len(speeds) if speeds else None), (losses[-1] if losses else None)
@@ -161,6 +163,7 @@ def eval_sample(records: list[dict[str, Any]], size: int) -> list[dict[str, Any]
 
 def evaluate(run: Path, data: Path, model: Path) -> dict[str, Any]:
     from hare.io.atomic import write_text
+    from hare.io.read import read_json
     from hare.tools.call import ToolCaller
     from hare.tools.evaluate import score
     from hare.tools.records import read_records
@@ -171,13 +174,14 @@ def evaluate(run: Path, data: Path, model: Path) -> dict[str, Any]:
         records = read_records(data / "val.jsonl", caller.functions)
         report = score(caller, eval_sample(records, EVAL_QUERIES), latency_queries=LATENCY_QUERIES)
         write_text(path, json.dumps(report, indent=1) + "\n")
-    return json.loads(path.read_text())
+    return read_json(path, "evaluation report", "delete it and run the quickstart again")
 
 
 def summary(run: Path, report: dict[str, Any], model: Path) -> str:
+    from hare.io.read import read_json
     from hare.tools.call import ToolCaller
 
-    meta = json.loads((run / "packed" / "meta.json").read_text())
+    meta = read_json(run / "packed" / "meta.json", "packed data's meta.json", "delete RUN/packed and run again")
     train_tokens = meta.get("splits", {}).get("train", {}).get("tokens")
 
     def num(x: float | None, fmt: str) -> str:
