@@ -18,9 +18,13 @@ from hare.errors import HareError
 
 
 def import_extra(module: str, extra: str | None, purpose: str, install: str | None = None) -> ModuleType:
-    """Import `module`, or raise a `HareError` naming the extra (`pip install 'hare[extra]'`) or `install`."""
+    """Import `module`, or raise a `HareError` naming the extra (`pip install 'hare[extra]'`) or `install`.
+
+    What a library prints while it is imported (GPTQModel's banner, also when peft imports it) goes to
+    stderr: it is never the command's result."""
     try:
-        return importlib.import_module(module)
+        with stdout_to_stderr():
+            return importlib.import_module(module)
     except ImportError as err:
         how = install or f"install with: bash scripts/setup.sh {extra} (or pip install 'hare[{extra}]')"
         raise HareError(f"{purpose} needs '{err.name or module}', which is not installed; {how}") from None

@@ -42,16 +42,16 @@ def display_name(source: str) -> str:
     if local_path(source) is None:
         return source
     path = Path(os.path.normpath(Path(source).expanduser().absolute()))
-    parts = list(path.parts[1:])
     if path.suffix == ".gguf":
         return path.stem
-    if parts and parts[-1] == "model" and len(parts) > 1 and _STEP.fullmatch(parts[-2]):
-        parts = parts[:-1]
-    if parts and (step := _STEP.fullmatch(parts[-1])) and len(parts) > 1:
+    parts = list(path.parts[1:]) or [str(path)]
+    if len(parts) > 1 and parts[-1] == "model" and _STEP.fullmatch(parts[-2]):
+        parts.pop()
+    if len(parts) > 1 and (step := _STEP.fullmatch(parts[-1])):
         return f"{parts[-2]}@{int(step[1])}"
-    if parts and parts[-1] == "final" and len(parts) > 1:
+    if len(parts) > 1 and parts[-1] == "final":
         return parts[-2]
-    return parts[-1] if parts else str(path)
+    return parts[-1]
 
 
 def offline_unless_hub_reachable(timeout: float = 1.5) -> bool:

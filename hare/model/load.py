@@ -216,7 +216,7 @@ def load_adapter(path: Path, device: str, dtype: str) -> tuple[PreTrainedModel, 
     The adapter holds only the LoRA matrices: tokens added in fine-tuning (HARE's chat and tool tokens
     on a foreign base) have trained embedding rows it does not carry, so such an adapter is refused with
     the way to a complete model rather than run with untrained rows."""
-    from hare.io.extras import import_extra, stdout_to_stderr
+    from hare.io.extras import import_extra
 
     base_model, _ = load_model(adapter_base(path), "cpu", "float32")
     tok = _tokenizer(str(path), path)
@@ -225,10 +225,10 @@ def load_adapter(path: Path, device: str, dtype: str) -> tuple[PreTrainedModel, 
         raise HareError(f"the adapter '{path}' was trained with {len(tok) - rows} tokens its base lacks, and "
                         "an adapter does not carry their embeddings; export merged weights instead "
                         "(`hare sft --lora` without --no-merge)")
-    with stdout_to_stderr():  # peft imports GPTQModel when installed, which prints a banner
-        peft = import_extra("peft", "train", f"Loading the LoRA adapter '{path}'")
+    peft = import_extra("peft", "train", f"Loading the LoRA adapter '{path}'")
     model = peft.PeftModel.from_pretrained(base_model, str(path)).merge_and_unload()
-    return model.to(device=resolve_device(device), dtype=resolve_dtype(dtype, resolve_device(device))).eval(), tok
+    device = resolve_device(device)
+    return model.to(device=device, dtype=resolve_dtype(dtype, device)).eval(), tok
 
 
 def load_model(

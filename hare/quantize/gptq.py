@@ -63,9 +63,9 @@ def load_gptq(path: Path, device: str, dtype: torch.dtype) -> PreTrainedModel:
     import torch
 
     _cpu_workers()
+    gptqmodel = import_extra("gptqmodel", "quant", "Loading a GPTQ checkpoint")
     half = dtype if dtype in (torch.float16, torch.bfloat16) else torch.bfloat16
-    with stdout_to_stderr():  # GPTQModel's banner and load log are not results
-        gptqmodel = import_extra("gptqmodel", "quant", "Loading a GPTQ checkpoint")
+    with stdout_to_stderr():  # GPTQModel's load log is not a result
         return gptqmodel.GPTQModel.load(str(path), device=device, dtype=half).model
 
 
@@ -89,11 +89,11 @@ def quantize(model_dir: Path, out: Path, cfg: GptqConfig, samples: list[list[int
     from hare.model.tokenizer import save_tokenizer
 
     _cpu_workers()
+    gptqmodel = import_extra("gptqmodel", "quant", "GPTQ quantization")
+    qcfg = gptqmodel.QuantizeConfig(bits=cfg.bits, group_size=cfg.group_size, desc_act=False, sym=True)
     model_dir, out = model_dir.resolve(), out.resolve()
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as scratch, stdout_to_stderr():  # its progress log is not a result
-        gptqmodel = import_extra("gptqmodel", "quant", "GPTQ quantization")
-        qcfg = gptqmodel.QuantizeConfig(bits=cfg.bits, group_size=cfg.group_size, desc_act=False, sym=True)
         os.chdir(scratch)  # GPTQModel writes a log file per run into ./logs; not into the user's directory
         try:
             model = gptqmodel.GPTQModel.load(str(model_dir), qcfg)

@@ -157,8 +157,7 @@ class Progress:
     grad_norm: float
     tokens: int  # input tokens of this step, all ranks
     tokens_per_s: float
-    mfu: float
-    flops_per_token: float  # as counted (`count_flops`)
+    flops_per_s: float  # achieved per device: the step's FLOPs (`count_flops`) over its time
 
 
 def count_flops(model: nn.Module, batch: dict[str, torch.Tensor], precision: str, d: Dist) -> float:
@@ -202,14 +201,9 @@ def fit(
     d: Dist,
     start_step: int,
     flops_per_token: float,
-    peak: list[float],
     on_step: Callable[[Progress], None],
 ) -> None:
-    """Run steps `start_step … cfg.max_steps − 1`; `on_step` logs, evaluates and checkpoints.
-
-    MFU is the step's FLOPs over the time it took, against `peak[0]`, the per-device peak. A step that
-    beats the peak shows the peak was measured low (a busy moment): the peak is raised to what the
-    step achieved, so MFU never reads above 100 %."""
+    """Run steps `start_step … cfg.max_steps − 1`; `on_step` logs, evaluates and checkpoints."""
     import torch
 
     model.train()
@@ -223,7 +217,5 @@ def fit(
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
         tokens_per_s = tokens / seconds
-        achieved = tokens_per_s * flops_per_token / d.world
-        peak[0] = max(peak[0], achieved)
-        on_step(Progress(step + 1, loss, lr, norm, tokens, tokens_per_s, achieved / peak[0], flops_per_token))
+        on_step(Progress(step + 1, loss, lr, norm, tokens, tokens_per_s, tokens_per_s * flops_per_token / d.world))
         kill_point("step", step + 1)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from hare.config import load_config, option, positional
 from hare.errors import HareError
-from hare.io.extras import import_extra, stdout_to_stderr
+from hare.io.extras import import_extra
 from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
 from hare.train.checkpoint import CheckpointConfig
 from hare.train.loop import LogConfig, TrainConfig
@@ -340,8 +340,7 @@ def _apply_lora(model: PreTrainedModel, lora: LoraSettings, train_embeddings: bo
     """Inject LoRA layers in place (peft), on the layers from `first_layer` up; new token rows need
     trainable embeddings to mean anything (with frozen lower layers, `freeze_lower` has made the
     output rows trainable already)."""
-    with stdout_to_stderr():  # peft imports GPTQModel when it is installed, which prints a banner
-        peft = import_extra("peft", "train", "LoRA")
+    peft = import_extra("peft", "train", "LoRA")
     head = model.get_output_embeddings().weight
     keep_head = first_layer > 0 and head.requires_grad
     for p in model.parameters():
