@@ -320,13 +320,14 @@ def test_mfu_counts_what_fine_tuning_does(micro_dir, chats, tmp_path, capsys):
 
 
 def test_the_log_counts_what_a_tiny_run_has(micro_dir, tmp_path, capsys):
-    """One conversation is "1 conversation … in 1 sequence, 10 per step (each step repeats them)", not
-    "1 sequences": the log says what the run trains on."""
+    """One conversation is "1 conversation … in 1 sequence (each step repeats them), … 10 per step (2
+    micro-batches of 5 × 1 rank)", not "1 sequences": the log says what the run trains on."""
     one = write_jsonl(tmp_path / "one.jsonl", [{"messages": [{"role": "user", "content": "Hi"},
                                                              {"role": "assistant", "content": "Hello!"}]}])
     train(sft_config(micro_dir, one, tmp_path / "run", "train.max_steps=1"))
     out = capsys.readouterr().out
-    assert "1 conversation (0 held out" in out and "in 1 sequence, 10 per step (each step repeats them)" in out
+    assert "1 conversation (0 held out" in out and "in 1 sequence (each step repeats them)" in out
+    assert "10 per step (2 micro-batches of 5 × 1 rank)" in out
 
 
 def test_max_steps_on_the_command_line_sets_the_run_length():

@@ -156,7 +156,8 @@ def test_max_steps_given_is_the_run_length(micro_dir, tmp_path, capsys):
     from hare.tools.spec import load_spec, save_spec
 
     save_spec(load_spec("android"), tmp_path)
-    assert main(["tools", "train", "--model", str(micro_dir), "--data", str(tmp_path), "--print-config",
-                 "train.max_steps=7"]) in (0, None)
+    write_records(tmp_path / "train.jsonl", RECORDS)
+    assert main(["tools", "train", "--model", str(micro_dir), "--data", str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--print-config", "train.max_steps=7"]) in (0, None)
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["train"]["max_steps"] == 7 and printed["data"]["epochs"] == 0

@@ -59,9 +59,9 @@ def time_hare(cfg: BenchTrainConfig, windows: Windows, d: Any) -> float:
     """Tokens/s of HARE's pretraining step (the same code `hare pretrain` runs)."""
     from hare.model.init import build_model
     from hare.train.batches import GlobalBatches
-    from hare.train.job import prepare
     from hare.train.loop import TrainConfig, train_step
     from hare.train.optim import OptimConfig, ScheduleConfig, build_optimizer, build_scheduler
+    from hare.train.trainer import prepare
 
     model, _ = build_model(cfg.preset)
     train_cfg = TrainConfig(precision=cfg.precision, compile=cfg.compile, micro_batch_size=cfg.micro_batch_size)

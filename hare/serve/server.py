@@ -14,6 +14,7 @@ checked when the server starts.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import sys
@@ -43,7 +44,7 @@ def run(cfg: ServeConfig) -> None:
     if cfg.ui:
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
         import_extra("gradio", "serve", "the chat UI (--ui)")
-    cfg.api_key = cfg.api_key or os.environ.get("HARE_API_KEY") or None
+    cfg = dataclasses.replace(cfg, api_key=cfg.api_key or os.environ.get("HARE_API_KEY") or None)
     from hare.serve.app import build_app
     from hare.serve.backends import build_engine
 

@@ -212,4 +212,6 @@ def check_capacity(functions: list[Function], available: int) -> None:
 
 
 def save_spec(functions: list[Function], directory: Path) -> None:
-    (directory / SPEC_FILE).write_text(json.dumps([f.to_openai() for f in functions], indent=1) + "\n")
+    from hare.io.atomic import write_text
+
+    write_text(directory / SPEC_FILE, json.dumps([f.to_openai() for f in functions], indent=1) + "\n")

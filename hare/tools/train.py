@@ -19,17 +19,19 @@ The trained model keeps its spec as `tools.json`, so `hare tools call` needs onl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hare.config import load_config, option, positional
+from hare.config import load_config, option
 from hare.errors import HareError
 from hare.tools.call import tool_messages
 from hare.tools.calls import render
 from hare.tools.records import read_records
 from hare.tools.spec import SPEC_FILE, Function, load_spec, save_spec
+from hare.train.trainer import RunArgs
 
 SMALL_MODEL = 100_000_000
 OCTOPUS = ["optim.lr=5e-5", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=10",
@@ -50,17 +52,16 @@ TINY = ["optim.lr=2e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.
 
 
 @dataclass(kw_only=True)
-class ToolTrainArgs:
+class ToolTrainArgs(RunArgs):
+    config: str | None = option(None, "YAML recipe in `hare sft`'s format, without data paths (default: chosen "
+                                      "by model size)")
+    out: str = option("runs/tools", "run directory; the tool model lands in OUT/final, the conversations the "
+                                    "records became in OUT/data")
     model: str = option(help="base model: a checkpoint directory, a .gguf file or a named base (`hare base list`)")
     data: str = option("data/tools", "output of `hare tools data` (a directory), or one JSONL of records")
     spec: str | None = option(None, "API spec (default: DATA/tools.json)")
-    out: str = option("runs/tools", "run directory; the tool model lands in OUT/final")
-    config: str | None = option(None, "YAML recipe in `hare sft`'s format (default: chosen by model size)")
     lora: bool | None = option(None, "LoRA instead of full fine-tuning (default: on above 100M parameters)")
     describe: bool = option(False, "append the function descriptions after <api_end> in targets (Octopus)")
-    resume: bool = option(False, "continue from the newest complete checkpoint in the run directory")
-    print_config: bool = option(False, "print the resolved config and exit")
-    overrides: list[str] = positional("config overrides as section.key=value, e.g. data.epochs=5")
 
 
 def conversation(record: dict[str, Any], functions: list[Function], describe: bool) -> dict[str, Any]:
@@ -90,7 +91,9 @@ def recipe(model: str, device: str = "auto") -> list[str]:
 
 
 def run(args: ToolTrainArgs) -> Path | None:
-    from hare.config import to_yaml
+    """Records → conversations in OUT/data → `hare sft`. The conversations are written before the config
+    settles even for `--print-config`: the run's length, with `data.epochs`, depends on them."""
+    from hare.io.atomic import write_text
     from hare.model.tokenizer import functional_token
     from hare.train.sft import SFTConfig, run_length, train
 
@@ -105,17 +108,17 @@ def run(args: ToolTrainArgs) -> Path | None:
     if args.lora is not None:
         pairs.append(f"lora.enabled={str(args.lora).lower()}")
     cfg = load_config(SFTConfig, args.config, [*base, *pairs, *run_length(args.overrides)])
-    if args.print_config:
-        print(to_yaml(cfg), end="")
-        return None
-    out = Path(cfg.out)
-    converted = out / "data"
-    converted.mkdir(parents=True, exist_ok=True)
+    if cfg.data.paths or cfg.data.val_paths:
+        raise HareError("`hare tools train` reads its data from --data (tool records); remove data.paths and "
+                        "data.val_paths from the config or the overrides")
     splits = {"train": train_file, **({"val": val_file} if val_file and val_file.is_file() else {})}
+    converted = {split: Path(cfg.out) / "data" / f"{split}.jsonl" for split in splits}
     for split, path in splits.items():
         rows = [conversation(r, functions, args.describe) for r in read_records(path, functions)]
-        (converted / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    cfg.data.paths, cfg.data.format = [str(converted / "train.jsonl")], "openai"
-    cfg.data.val_paths = [str(converted / "val.jsonl")] if "val" in splits else []
+        write_text(converted[split], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(
+        cfg.data, format="openai", paths=[str(converted["train"])],
+        val_paths=[str(converted["val"])] if "val" in converted else []))
     token_init = {functional_token(f.index): f.name.replace("_", " ") for f in functions}
-    return train(cfg, resume=args.resume, token_init=token_init, extra=lambda d: save_spec(functions, d))
+    return train(cfg, resume=args.resume, print_config=args.print_config, token_init=token_init,
+                 extra=lambda d: save_spec(functions, d))

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import torch
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
     path: str = option("", "directory written by `hare data pack`")
     seq_len: int = option(2048, "tokens per training sequence")

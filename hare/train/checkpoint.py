@@ -62,7 +62,7 @@ def latest(out: str | Path) -> Path | None:
     return max(done, key=lambda p: p.name, default=None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class CheckpointConfig:
     every_steps: int = option(1000, "save a resumable checkpoint every this many steps (0: only at the end)")
     keep_last: int = option(3, "how many step checkpoints to keep (older ones are deleted)")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from hare.train.batches import GlobalBatches
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     max_steps: int = option(1000, "optimizer steps to train for")
     global_batch_tokens: int = option(2_097_152, "tokens per optimizer step over all ranks (HARE: 1024 × 2048)")
@@ -41,7 +41,7 @@ class TrainConfig:
     device: str = option("auto", "auto, cpu or cuda (each rank takes cuda:LOCAL_RANK)")
 
 
-@dataclass
+@dataclass(frozen=True)
 class LogConfig:
     eval_every_steps: int = option(500, "validation loss every this many steps (0: only at the end)")
     eval_batches: int = option(10, "validation size in micro-batches (split over the ranks)")

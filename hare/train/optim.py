@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-@dataclass
+@dataclass(frozen=True)
 class OptimConfig:
     lr: float = option(5e-4, "peak learning rate (HARE README: 5e-4; the paper says 3e-4)")
     betas: tuple[float, float] = option((0.9, 0.95), "AdamW betas")
@@ -27,7 +27,7 @@ class OptimConfig:
     grad_clip: float = option(1.0, "clip the global gradient norm to this; 0 disables")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ScheduleConfig:
     name: Literal["cosine", "constant", "wsd"] = option("cosine", "warmup then cosine / constant / warmup-stable-decay")
     warmup_steps: int = option(2000, "linear warmup steps from 0 to the peak lr")

@@ -8,7 +8,7 @@ Conversations (OpenAI, Alpaca, ShareGPT or Firefly JSONL, or a hub dataset) are 
 HARE chat template and trained with loss on assistant replies only, each including its closing
 `<round_end>\\n`. A base model whose tokenizer lacks HARE's tokens gets them: embeddings grow to
 the next multiple of 64 and the new rows start at the mean of the existing ones. Everything else —
-distribution, checkpoints, exact resume, metrics — is the pretraining engine's (`hare/train/job.py`).
+distribution, checkpoints, exact resume, metrics — is the one trainer's (`hare/train/trainer.py`).
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hare.config import load_config, option, positional
+from hare.config import load_config, option
 from hare.errors import HareError
 from hare.io.extras import import_extra
 from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
-from hare.train.checkpoint import CheckpointConfig
 from hare.train.loop import LogConfig, TrainConfig
 from hare.train.optim import OptimConfig, ScheduleConfig
+from hare.train.trainer import RunArgs, RunConfig
 
 if TYPE_CHECKING:
     import torch
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class SFTModelConfig:
     path: str = option("", "base checkpoint directory to fine-tune")
     functional_tokens: int = option(0, "ensure this many <api_i> tool tokens (+ <api_end>) exist")
@@ -44,7 +44,7 @@ class SFTModelConfig:
                                           "per row and reused every later epoch (0: recompute each time)")
 
 
-@dataclass
+@dataclass(frozen=True)
 class SFTDataConfig:
     paths: list[str] = option(default_factory=list, help="JSONL(.gz) files or hub dataset names")
     format: str = option("auto", "auto, openai, alpaca, sharegpt or firefly")
@@ -58,7 +58,7 @@ class SFTDataConfig:
     seed: int = option(0, "seed of the per-epoch shuffle")
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoraSettings:
     enabled: bool = option(False, "train LoRA adapters instead of all weights")
     r: int = option(16, "LoRA rank")
@@ -76,31 +76,27 @@ def _sft_schedule() -> ScheduleConfig:
     return ScheduleConfig(name="cosine", warmup_steps=10, min_lr_ratio=0.0)
 
 
-@dataclass
-class SFTConfig:
-    out: str = "runs/sft"
+@dataclass(frozen=True)
+class SFTConfig(RunConfig):
     model: SFTModelConfig = field(default_factory=SFTModelConfig)
     data: SFTDataConfig = field(default_factory=SFTDataConfig)
     lora: LoraSettings = field(default_factory=LoraSettings)
+    # Fine-tuning's defaults for the shared sections: a low lr, no decay, validation only at the end.
+    out: str = "runs/sft"
     optim: OptimConfig = field(default_factory=_sft_optim)
     schedule: ScheduleConfig = field(default_factory=_sft_schedule)
     train: TrainConfig = field(default_factory=lambda: TrainConfig(global_batch_tokens=16 * 2048))
-    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     log: LogConfig = field(default_factory=lambda: LogConfig(eval_every_steps=0))
 
 
 @dataclass
-class SFTArgs:
+class SFTArgs(RunArgs):
     config: str | None = option(None, "YAML recipe, e.g. configs/sft/tiny-cpu.yaml")
     model: str | None = option(None, "base checkpoint directory (sets model.path)")
     data: list[str] | None = option(None, "conversation files or hub datasets (sets data.paths)")
-    out: str | None = option(None, "run directory (sets out); the chat model lands in OUT/final")
     format: str | None = option(None, "input format: auto, openai, alpaca, sharegpt, firefly (sets data.format)")
     lora: bool = option(False, "LoRA fine-tuning (sets lora.enabled)")
     merge: bool | None = option(None, "with --lora: export merged weights (default) or, --no-merge, the adapter")
-    resume: bool = option(False, "continue from the newest complete checkpoint in the run directory")
-    print_config: bool = option(False, "print the resolved config and exit")
-    overrides: list[str] = positional("config overrides as section.key=value, e.g. train.max_steps=100")
 
 
 def resolve(args: SFTArgs) -> SFTConfig:
@@ -224,51 +220,41 @@ def load_samples(cfg: SFTConfig, tok: PreTrainedTokenizerFast) -> tuple[list[Any
     return rows, held_out, {"conversations": len(samples), "held_out": len(held_out), **limits.stats}
 
 
-def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | None = None,
-          extra: Callable[[Path], None] | None = None) -> Path:
+def train(cfg: SFTConfig, resume: bool = False, print_config: bool = False,
+          token_init: dict[str, str] | None = None, extra: Callable[[Path], None] | None = None) -> Path | None:
     """Fine-tune; `token_init` maps new tokens to explaining text, `extra(dir)` adds files to exports."""
     import functools
 
-    import torch
-
     from hare.model.load import check_checkpoint_dir, load_model
     from hare.model.tokenizer import save_tokenizer
-    from hare.train import job
-    from hare.train.batches import GlobalBatches
-    from hare.train.distributed import init
     from hare.train.frozen_trunk import FrozenTrunk, supports
-    from hare.train.loop import evaluate
     from hare.train.sft_data import collate
+    from hare.train.trainer import Trainer
 
     if not cfg.model.path or check_checkpoint_dir(cfg.model.path) is None:
         raise HareError("pass --model DIR: the local base checkpoint to fine-tune")
-    d = init(cfg.train.device)
-    precision = job.choose_precision(cfg.train, d)
-    found = job.find_checkpoint(cfg.out, resume)
-    # LoRA's initial matrices and dropout draw from torch's generator: seeded here, a run is the same run
-    # whatever ran before it in this process (the quickstart trains twice in one).
-    torch.manual_seed(cfg.train.seed)
-    hf_model, tok = load_model(cfg.model.path, device="cpu", dtype="float32")
-    added = add_hare_tokens(hf_model, tok, cfg.model.functional_tokens)  # grows embeddings to fit
-    if token_init and not found:
-        init_token_rows(hf_model, tok, token_init)
-    job.check_shapes(cfg.train, cfg.data.seq_len, hf_model.config, d.world)
+    trainer = Trainer("sft", cfg, resume)
+    model, tok = load_model(cfg.model.path, device="cpu", dtype="float32")
+    added = add_hare_tokens(model, tok, cfg.model.functional_tokens)  # grows embeddings to fit
     rows, held_out, stats = load_samples(cfg, tok)
-    global_rows = cfg.train.global_batch_tokens // cfg.data.seq_len
+    step_rows = trainer.rows_per_step(cfg.data.seq_len)
     if cfg.data.epochs > 0:
-        cfg.train.max_steps = max(1, math.ceil(cfg.data.epochs * len(rows) / global_rows))
+        trainer.settle(max_steps=max(1, math.ceil(cfg.data.epochs * len(rows) / step_rows)))
+    if print_config:
+        return trainer.print_config()
+    if token_init:
+        init_token_rows(model, tok, token_init)
     lora_config = None
     if cfg.model.freeze_layers:
-        freeze_lower(hf_model, cfg.model.freeze_layers, first_new_row=len(tok) - added)
+        freeze_lower(model, cfg.model.freeze_layers, first_new_row=len(tok) - added)
     if cfg.lora.enabled:  # new or re-initialised token rows must train, or they mean nothing
-        lora_config = _apply_lora(hf_model, cfg.lora, train_embeddings=added > 0 or bool(token_init),
+        lora_config = _apply_lora(model, cfg.lora, train_embeddings=added > 0 or bool(token_init),
                                   first_layer=cfg.model.freeze_layers)
     trunk = None
-    revisits = cfg.train.max_steps * global_rows > len(rows)  # a run shorter than an epoch never reuses a row
+    revisits = trainer.cfg.train.max_steps * step_rows > len(rows)  # a run shorter than an epoch reuses no row
     if cfg.model.freeze_layers and cfg.model.cache_frozen_gib > 0 and revisits and supports(
-            hf_model, cfg.train.parallel, cfg.train.compile):
-        trunk = FrozenTrunk(hf_model, cfg.model.freeze_layers, int(cfg.model.cache_frozen_gib * 2**30))
-    model = job.prepare(hf_model, cfg.train, d, trunk)
+            model, cfg.train.parallel, cfg.train.compile):
+        trunk = FrozenTrunk(model, cfg.model.freeze_layers, int(cfg.model.cache_frozen_gib * 2**30))
 
     def export(directory: Path, full: dict[str, torch.Tensor]) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -276,32 +262,22 @@ def train(cfg: SFTConfig, resume: bool = False, token_init: dict[str, str] | Non
             _save_adapter(directory, full, lora_config, cfg.model.path)
         else:
             weights = merged_weights(full, cfg.lora.alpha / cfg.lora.r) if cfg.lora.enabled else full
-            hf_model.save_pretrained(directory, state_dict=weights)  # drops a tied lm_head, as transformers does
-        hf_model.generation_config.save_pretrained(directory)
+            model.save_pretrained(directory, state_dict=weights)  # drops a tied lm_head, as transformers does
+        model.generation_config.save_pretrained(directory)
         save_tokenizer(tok, directory)
         if extra is not None:
             extra(directory)
 
-    pad = functools.partial(collate, pad_id=tok.pad_token_id)
-
-    def validation() -> float:
-        return evaluate(model, held_out, pad, cfg.log.eval_batches, cfg.train.micro_batch_size,
-                        cfg.train.precision, d)
-
     describe = (f"{_count(stats['conversations'], 'conversation')} ({stats['held_out']} held out, "
                 f"{stats['truncated']} truncated, {stats['dropped']} "
-                f"dropped as too long) in {_count(len(rows), 'sequence')}, {global_rows} per step"
-                f"{' (each step repeats them)' if len(rows) < global_rows else ''}, "
+                f"dropped as too long) in {_count(len(rows), 'sequence')}"
+                f"{' (each step repeats them)' if len(rows) < step_rows else ''}, "
                 f"{'LoRA r=' + str(cfg.lora.r) if cfg.lora.enabled else 'full fine-tuning'}"
                 f"{', layers ' + str(cfg.model.freeze_layers) + '+ trained' if cfg.model.freeze_layers else ''}"
                 f"{' (frozen outputs kept for later epochs)' if trunk else ''}"
-                f", {precision}"
                 f"{', ' + str(added) + ' tokens added' if added else ''}")
-    return job.run(job.Job(
-        name="sft", cfg=cfg, model=model, model_config=hf_model.config, seq_len=cfg.data.seq_len,
-        batches=GlobalBatches(rows, global_rows, cfg.data.seed, pad), export=export,
-        evaluate=validation if held_out else None, describe=describe,
-    ), d, found, resume)
+    return trainer.fit(model, rows, functools.partial(collate, pad_id=tok.pad_token_id), cfg.data.seq_len,
+                       cfg.data.seed, export, held_out=held_out, describe=describe, trunk=trunk)
 
 
 def _count(n: int, noun: str) -> str:
@@ -370,10 +346,4 @@ def _save_adapter(directory: Path, full: dict[str, torch.Tensor], config: Any, b
 
 
 def run(args: SFTArgs) -> Path | None:
-    from hare.config import to_yaml
-
-    cfg = resolve(args)
-    if args.print_config:
-        print(to_yaml(cfg), end="")
-        return None
-    return train(cfg, resume=args.resume)
+    return train(resolve(args), resume=args.resume, print_config=args.print_config)

@@ -1,0 +1,82 @@
+"""The one trainer behind pretrain, sft and tools train: frozen configs, and `--print-config` shows the
+run that happens (derived values settled), for each of the three recipes."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import replace
+
+import pytest
+import yaml
+from conftest import TOOL_FUNCTIONS, TOOL_RECORDS, write_jsonl, write_records
+
+from hare.cli import main
+from hare.errors import HareError
+from hare.train.pretrain import PretrainArgs, resolve
+
+QUIET = ["train.device=cpu", "log.progress=false", "log.peak_flops=1e11", "checkpoint.every_steps=0"]
+
+
+def test_resolved_configs_are_frozen():
+    cfg = resolve(PretrainArgs(overrides=["train.max_steps=3"]))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.train.max_steps = 4  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.out = "elsewhere"  # type: ignore[misc]
+
+
+def printed_then_run(capsys: pytest.CaptureFixture[str], command: list[str], out) -> dict:
+    """The config `--print-config` prints, checked equal to the one the run then records in OUT/config.yaml."""
+    assert main([*command, "--print-config"]) in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert not (out / "final").exists()  # printing trains nothing
+    assert main(command) in (0, None)
+    assert yaml.safe_load((out / "config.yaml").read_text()) == printed
+    return printed
+
+
+@pytest.mark.slow
+def test_pretrain_prints_the_precision_it_runs(packed_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    printed = printed_then_run(capsys, ["pretrain", "--data", str(packed_dir), "--out", str(out), *QUIET,
+                                        "model.preset=hare-micro", "data.seq_len=32", "train.max_steps=2",
+                                        "train.global_batch_tokens=128", "train.micro_batch_size=2",
+                                        "train.precision=auto"], out)
+    assert printed["train"]["precision"] in ("bf16", "fp32")  # `auto` is settled before printing
+
+
+@pytest.mark.slow
+def test_sft_prints_the_run_length_its_epochs_make(micro_dir, tmp_path, capsys):
+    chats = write_jsonl(tmp_path / "chats.jsonl", [
+        {"messages": [{"role": "user", "content": f"Say {n}."}, {"role": "assistant", "content": f"{n}."}]}
+        for n in range(9)])
+    out = tmp_path / "run"
+    printed = printed_then_run(capsys, ["sft", "--model", str(micro_dir), "--data", str(chats), "--out", str(out),
+                                        *QUIET, "data.seq_len=64", "train.global_batch_tokens=256",
+                                        "train.micro_batch_size=4", "data.epochs=2", "train.precision=fp32"], out)
+    assert printed["train"]["max_steps"] == 5  # 9 conversations × 2 epochs / 4 rows a step, rounded up
+
+
+@pytest.mark.slow
+def test_tools_train_prints_the_data_it_trains_on(micro_dir, tmp_path, capsys):
+    from hare.tools.spec import load_spec, save_spec
+
+    data = tmp_path / "data"
+    functions = [replace(f, index=i) for i, f in enumerate(f for f in load_spec("android") if f.name in TOOL_FUNCTIONS)]
+    save_spec(functions, data)
+    write_records(data / "train.jsonl", TOOL_RECORDS)
+    out = tmp_path / "run"
+    printed = printed_then_run(capsys, ["tools", "train", "--model", str(micro_dir), "--data", str(data),
+                                        "--out", str(out), *QUIET, "data.seq_len=128", "data.epochs=1"], out)
+    assert printed["data"]["paths"] == [str(out / "data" / "train.jsonl")] and printed["data"]["format"] == "openai"
+    assert printed["train"]["max_steps"] >= 1 and printed["data"]["epochs"] == 1
+
+
+def test_tools_train_refuses_data_paths_it_would_ignore(micro_dir, tmp_path):
+    from hare.tools.spec import load_spec, save_spec
+    from hare.tools.train import ToolTrainArgs, run
+
+    save_spec(load_spec("android"), tmp_path)
+    with pytest.raises(HareError, match="remove data.paths"):
+        run(ToolTrainArgs(model=str(micro_dir), data=str(tmp_path), out=str(tmp_path / "o"),
+                          overrides=['data.paths=["chats.jsonl"]']))
