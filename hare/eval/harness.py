@@ -120,9 +120,11 @@ def evaluate(
 ) -> dict[str, Any]:
     """lm-eval's `simple_evaluate` on the given tasks; returns its results dict."""
     import lm_eval
+    from lm_eval import evaluator
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
+    evaluator.get_git_commit_hash = _git_hash  # lm-eval's own prints git's "fatal: …" outside a checkout
     with tempfile.TemporaryDirectory(prefix="hare-tasks-") as tmp:
         write_task_yamls(files, Path(tmp))
         manager = TaskManager(include_path=tmp, include_defaults=False)
@@ -131,6 +133,18 @@ def evaluate(
             model=lm, tasks=[TASKS[n].lm_name for n in files], task_manager=manager, limit=limit,
             log_samples=False,
         )
+
+
+def _git_hash() -> str | None:
+    """The commit lm-eval records in its results (of the working directory), asked without letting git
+    print "fatal: not a git repository" to the user's terminal when there is none."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "describe", "--always"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def summarise(results: dict[str, Any], names: list[str], model_name: str, params: int) -> dict[str, Any]:
