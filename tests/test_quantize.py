@@ -122,8 +122,10 @@ def test_gptq_quantizes_and_loads_for_generate(parrot_dir, tmp_path, bits, capfd
     assert (config["quant_method"], config["bits"], config["group_size"]) == ("gptq", bits, 128)
     assert config["desc_act"] is False and config["sym"] is True and config["checkpoint_format"] == "gptq"
     assert (out / "tokenizer.model").is_file() and (out / "added_tokens.json").is_file()
-    report = capfd.readouterr().out  # file descriptor 1: GPTQModel's banner and log go to stderr
+    captured = capfd.readouterr()
+    report = captured.out  # file descriptor 1: GPTQModel's banner and log go to stderr
     assert "perplexity" in report and len(report.splitlines()) < 15, report[-3000:]
+    assert "quantize gptq" in captured.err and "3/3" in captured.err  # the stage bar, on stderr
     assert result["ppl_after"] < 1.5 * result["ppl_before"]
     assert result["argmax_agreement"] > (0.9 if bits == 8 else 0.6)
     assert argmax_agreement(parrot_dir, out) >= (0.9 if bits == 8 else 0.6)

@@ -105,6 +105,8 @@ def quantize(model_dir: Path, out: Path, cfg: GptqConfig, samples: list[list[int
 
 
 def run(cfg: GptqConfig) -> dict[str, Any]:
+    from tqdm import tqdm
+
     from hare.io.atomic import atomic_output
     from hare.model.load import full_precision_dir, load_model, load_tokenizer
     from hare.quantize.common import EVAL_OFFSET, compare, print_report, samples_from
@@ -116,11 +118,20 @@ def run(cfg: GptqConfig) -> dict[str, Any]:
     tok = load_tokenizer(str(model_dir))
     calibration = samples_from(cfg.calib, tok, cfg.calib_samples, cfg.calib_seq_len, 0, "calibration")
     held_out = samples_from(cfg.eval_data, tok, cfg.eval_samples, 512, EVAL_OFFSET, "evaluation")
+    # Stages, on stderr beside GPTQModel's own per-layer log: quantizing a 1.1B model on a CPU takes minutes.
+    stages = tqdm(total=3, desc="quantize gptq", unit="stage", leave=False)
     with atomic_output(cfg.out, cfg.force) as tmp:
+        stages.set_postfix_str(f"GPTQ on {len(calibration)} calibration samples, layer by layer")
         quantize(model_dir, tmp, cfg, calibration)
+        stages.update()
+        stages.set_postfix_str("loading the model before and after")
         before, _ = load_model(str(model_dir), "cpu", "float32")
         after, _ = load_model(str(tmp), "cpu", "float32")
+        stages.update()
+        stages.set_postfix_str(f"perplexity before and after on {len(held_out)} held-out samples")
         result = compare(before, after, held_out)
+        stages.update()
+    stages.close()
     print(f"wrote {cfg.out}: GPTQ int{cfg.bits}, group size {cfg.group_size}, "
           f"{len(calibration)} calibration samples")
     print_report(result)
