@@ -347,3 +347,22 @@ def foreign_dir(tmp_path_factory) -> Path:
     LlamaForCausalLM(config).save_pretrained(out)
     tok.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def foreign_tool_model(foreign_dir, tmp_path_factory):
+    """The foreign base tuned on TOOL_RECORDS with its two lower layers frozen (the CPU recipe's shape)."""
+    from dataclasses import replace
+
+    from hare.tools.spec import load_spec, save_spec
+    from hare.tools.train import ToolTrainArgs, run
+
+    data = tmp_path_factory.mktemp("tooldata")
+    spec = [f for f in load_spec("android") if f.name in TOOL_FUNCTIONS]
+    save_spec([replace(f, index=i) for i, f in enumerate(spec)], data)
+    write_records(data / "train.jsonl", TOOL_RECORDS)
+    out = tmp_path_factory.mktemp("toolrun") / "run"
+    return run(ToolTrainArgs(model=str(foreign_dir), data=str(data), out=str(out), overrides=[
+        "data.epochs=0", "train.max_steps=150", "data.seq_len=128", "train.global_batch_tokens=512",
+        "train.micro_batch_size=4", "optim.lr=1e-2", "schedule.warmup_steps=5", "train.precision=fp32",
+        "model.freeze_layers=1", "log.progress=false", "checkpoint.every_steps=0"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TOOL_FUNCTIONS, TOOL_RECORDS, write_records
+from conftest import TOOL_RECORDS
 
 from hare.tools.calls import render
 from hare.tools.spec import load_spec
@@ -56,24 +56,6 @@ def test_sft_labels_a_native_template_reply_and_its_end_of_turn(foreign_tok):
     labelled = foreign_tok.decode([t for t in sample.labels if t != -100])
     assert labelled == "hello there<|im_end|>\nsee you<|im_end|>\n"
     assert foreign_tok.decode(sample.ids).startswith("<|im_start|>system\nBe brief.<|im_end|>\n")
-
-
-@pytest.fixture(scope="module")
-def foreign_tool_model(foreign_dir, tmp_path_factory):
-    """The foreign base tuned on TOOL_RECORDS with its two lower layers frozen (the CPU recipe's shape)."""
-    from dataclasses import replace
-
-    from hare.tools.spec import save_spec
-    from hare.tools.train import ToolTrainArgs, run
-
-    data = tmp_path_factory.mktemp("tooldata")
-    save_spec([replace(f, index=i) for i, f in enumerate(f for f in ANDROID if f.name in TOOL_FUNCTIONS)], data)
-    write_records(data / "train.jsonl", TOOL_RECORDS)
-    out = tmp_path_factory.mktemp("toolrun") / "run"
-    return run(ToolTrainArgs(model=str(foreign_dir), data=str(data), out=str(out), overrides=[
-        "data.epochs=0", "train.max_steps=150", "data.seq_len=128", "train.global_batch_tokens=512",
-        "train.micro_batch_size=4", "optim.lr=1e-2", "schedule.warmup_steps=5", "train.precision=fp32",
-        "model.freeze_layers=1", "log.progress=false", "checkpoint.every_steps=0"]))
 
 
 def test_tool_model_on_a_foreign_base_keeps_its_template_and_answers_exactly(foreign_dir, foreign_tool_model):

@@ -17,17 +17,24 @@ the maintained `gguf` package's `GGUFWriter`, and K-quants come from llama.cpp's
   A weight whose rows are not a multiple is refused and named, rather than silently given
   llama.cpp's fallback type.
 - The tokenizer is the checkpoint's sentencepiece `tokenizer.model` (pieces, scores, types) plus
-  its added tokens as control tokens, padded with unused tokens to the embedding rows. BOS/EOS
+  its added tokens as control tokens, padded with unused tokens to the embedding rows; a checkpoint
+  without one (a byte-level BPE base such as SmolLM2) is written as llama.cpp's `gpt2` tokenizer:
+  its tokens in id order and `tokenizer.json`'s merges. BOS/EOS
   come from the tokenizer; `<round_end>` is the end-of-turn token, and `<api_end>` the
   end-of-message token when the checkpoint's generation config stops on it, so llama.cpp stops
   exactly where `hare generate` does. The chat template is stored without transformers'
   `{% generation %}` markers, which only mark the SFT loss and which other Jinja engines reject.
+- The checkpoint's small files — tokenizer.json, tokenizer_config.json, the chat template, the
+  generation config and a tool model's tools.json — ride along in the `hare.files` key, so the GGUF
+  alone is a complete model for `hare tools call` / `hare serve` (`hare.model.gguf_input`), which
+  tokenize exactly as training did; a tool model's `<api_end>` is its end-of-message token.
 - llama.cpp's `llama` architecture has no sliding window: outputs match transformers for contexts
   up to `sliding_window` (4096 for HARE) tokens.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from hare.config import option
 from hare.errors import HareError
 from hare.io.extras import import_extra
+from hare.model.gguf_input import FILES_KEY
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,6 +58,9 @@ LLAMA_CPP_TYPES = {"q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M", "q5_k_m": "LLAMA_FTYPE
                    "q6_k": "LLAMA_FTYPE_MOSTLY_Q6_K"}
 BLOCK = {"f16": 1, "bf16": 1, "q8_0": 32, "q4_0": 32, "q4_k_m": 256, "q5_k_m": 256, "q6_k": 256}
 _GENERATION_TAG = re.compile(r"\{%-?\s*(end)?generation\s*-?%\}")
+# Carried inside the GGUF (key FILES_KEY, a JSON object name → text) so the file alone is the model.
+CARRIED = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
+           "generation_config.json", "tools.json")
 
 
 @dataclass
@@ -91,15 +102,12 @@ def _permute(w: np.ndarray, heads: int) -> np.ndarray:
     return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def _vocab(model_dir: Path, tok: PreTrainedTokenizerFast, rows: int) -> tuple[list[bytes], list[float], list[int]]:
+def _spm_vocab(spm: Path, tok: PreTrainedTokenizerFast, rows: int) -> tuple[list[bytes], list[float], list[int]]:
     """Token text, score and type of every embedding row, for llama.cpp's sentencepiece tokenizer."""
     from gguf import TokenType
     from sentencepiece import sentencepiece_model_pb2
 
-    spm = model_dir / "tokenizer.model"
-    if not spm.is_file():
-        raise HareError(f"'{model_dir}' has no tokenizer.model; GGUF export needs the sentencepiece model "
-                        "(HARE checkpoints carry it; copy it from a `hare init` directory)")
+    model_dir = spm.parent
     proto = sentencepiece_model_pb2.ModelProto()
     proto.ParseFromString(spm.read_bytes())
     vocab = tok.get_vocab()
@@ -117,6 +125,32 @@ def _vocab(model_dir: Path, tok: PreTrainedTokenizerFast, rows: int) -> tuple[li
         tokens.append(added.content.encode())
         scores.append(-1000.0)
         types.append(TokenType.CONTROL if added.special else TokenType.USER_DEFINED)
+    return _padded(tokens, scores, types, rows)
+
+
+def _bpe_vocab(tok: PreTrainedTokenizerFast, rows: int) -> tuple[list[bytes], list[float], list[int]]:
+    """Every token of a byte-level BPE in id order (its byte-to-unicode spelling, as llama.cpp's `gpt2`
+    tokenizer reads it), the added ones typed control or user-defined."""
+    from gguf import TokenType
+
+    added = tok.added_tokens_decoder
+    tokens, types = [], []
+    for token_id in range(len(tok)):
+        text = tok.convert_ids_to_tokens(token_id)
+        if text is None:
+            raise HareError(f"the tokenizer has no token with id {token_id}, leaving a gap; it cannot be exported")
+        tokens.append(text.encode())
+        kind = TokenType.NORMAL if token_id not in added else (
+            TokenType.CONTROL if added[token_id].special else TokenType.USER_DEFINED)
+        types.append(int(kind))
+    return _padded(tokens, [0.0] * len(tokens), types, rows)
+
+
+def _padded(tokens: list[bytes], scores: list[float], types: list[int],
+            rows: int) -> tuple[list[bytes], list[float], list[int]]:
+    """The vocabulary filled with unused tokens up to the embedding rows (padded to a multiple of 64)."""
+    from gguf import TokenType
+
     if len(tokens) > rows:
         raise HareError(f"the tokenizer has {len(tokens)} tokens but the model only {rows} embedding rows")
     pad = rows - len(tokens)
@@ -124,26 +158,47 @@ def _vocab(model_dir: Path, tok: PreTrainedTokenizerFast, rows: int) -> tuple[li
     return tokens, scores + [-1000.0] * pad, types + [TokenType.UNUSED] * pad
 
 
+def _bpe_merges(model_dir: Path) -> list[str]:
+    """tokenizer.json's merges as "a b" lines (transformers 5 writes them as pairs); refuses what llama.cpp's
+    `gpt2` tokenizer cannot reproduce."""
+    data = json.loads((model_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    pre = data.get("pre_tokenizer") or {}
+    if data["model"].get("type") != "BPE" or pre.get("type") != "ByteLevel":
+        raise HareError(f"'{model_dir}' has neither a sentencepiece tokenizer.model nor a byte-level BPE "
+                        "tokenizer.json; GGUF export supports those two (HARE's, and SmolLM2/GPT-2-style bases)")
+    return [m if isinstance(m, str) else " ".join(m) for m in data["model"]["merges"]]
+
+
 def _add_tokenizer(writer: Any, model_dir: Path, tok: PreTrainedTokenizerFast, rows: int,
                    stops: list[int]) -> None:
     from hare.model.tokenizer import API_END, ROUND_END
 
-    tokens, scores, types = _vocab(model_dir, tok, rows)
-    writer.add_tokenizer_model("llama")
-    writer.add_tokenizer_pre("default")
+    spm = model_dir / "tokenizer.model"
+    if spm.is_file():
+        tokens, scores, types = _spm_vocab(spm, tok, rows)
+        writer.add_tokenizer_model("llama")
+        writer.add_tokenizer_pre("default")
+    else:
+        merges = _bpe_merges(model_dir)
+        tokens, scores, types = _bpe_vocab(tok, rows)
+        writer.add_tokenizer_model("gpt2")
+        writer.add_tokenizer_pre("gpt-2")  # ByteLevel's own split (use_regex), checked by _bpe_merges
+        writer.add_token_merges(merges)
     writer.add_token_list(tokens)
     writer.add_token_scores(scores)
     writer.add_token_types(types)
-    writer.add_bos_token_id(tok.bos_token_id)
-    writer.add_eos_token_id(tok.eos_token_id)
-    writer.add_unk_token_id(tok.unk_token_id)
-    writer.add_pad_token_id(tok.pad_token_id if tok.pad_token_id is not None else tok.unk_token_id)
-    writer.add_add_bos_token(True)
+    for add, token_id in ((writer.add_bos_token_id, tok.bos_token_id), (writer.add_eos_token_id, tok.eos_token_id),
+                          (writer.add_unk_token_id, tok.unk_token_id),
+                          (writer.add_pad_token_id, tok.pad_token_id if tok.pad_token_id is not None
+                           else tok.unk_token_id)):
+        if token_id is not None:
+            add(token_id)
+    writer.add_add_bos_token(spm.is_file())  # HARE's template starts with <s>; ChatML templates do not
     writer.add_add_eos_token(False)
     vocab = tok.get_vocab()
     if ROUND_END in vocab:
         writer.add_eot_token_id(vocab[ROUND_END])
-    if vocab.get(API_END) in stops:
+    if vocab.get(API_END) in stops or (API_END in vocab and (model_dir / "tools.json").is_file()):
         writer.add_eom_token_id(vocab[API_END])
     if tok.chat_template:
         writer.add_chat_template(_GENERATION_TAG.sub("", tok.chat_template))
@@ -217,6 +272,8 @@ def write_gguf(model_dir: Path, out: Path, gguf_type: str) -> None:
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
     _add_hyperparameters(writer, config, rope_theta)
     _add_tokenizer(writer, model_dir, tok, config.vocab_size, stops)
+    writer.add_string(FILES_KEY, json.dumps({name: (model_dir / name).read_text(encoding="utf-8")
+                                             for name in CARRIED if (model_dir / name).is_file()}))
     _add_tensors(writer, model_dir, config, gguf_type)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()

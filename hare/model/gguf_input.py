@@ -14,7 +14,10 @@ GGUF files written by `hare export gguf` carry HARE's vocabulary (Mistral v1 sen
 reproduce sentencepiece's dummy prefix after added tokens or its whitespace runs, so it would give
 other ids than the model was trained on (e.g. `<round_end>\\n` → `<round_end> ▁\\n` vs
 `<round_end> \\n`); for such files HARE's own tokenizer is rebuilt instead, which also restores the
-chat template's `{% generation %}` markers that the exporter strips.
+chat template's `{% generation %}` markers that the exporter strips. Files from `hare export gguf`
+also carry the checkpoint's own tokenizer files and a tool model's tools.json (`carried_files`), which
+the converted directory gets back: other byte-level BPE vocabularies load exactly, and a tool model
+stays one.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
 GGUF_SUFFIX = ".gguf"
+# `hare export gguf` carries the checkpoint's small files in this key (a JSON object name → text).
+FILES_KEY = "hare.files"
 _FUNCTIONAL = re.compile(r"<api_\d+>")
 
 
@@ -119,15 +124,38 @@ def _unsupported(src: Path, architecture: str | None, err: ValueError) -> HareEr
                      f"({first}){listed}; convert the model with its own tools or use a supported one")
 
 
+def carried_files(fields: dict[str, Any]) -> dict[str, str]:
+    """The small files `hare export gguf` put inside the GGUF (tokenizer, chat template, tools.json)."""
+    import json
+
+    raw = fields.get(FILES_KEY)
+    if raw is None:
+        return {}
+    try:
+        files = json.loads(raw)
+    except ValueError:
+        files = None
+    if not isinstance(files, dict) or not all(isinstance(v, str) and "/" not in k for k, v in files.items()):
+        raise HareError(f"the GGUF key '{FILES_KEY}' is damaged; export the model again with `hare export gguf`")
+    return files
+
+
+def write_carried(files: dict[str, str], out: Path) -> None:
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+
+
 def _save_tokenizer(src: Path, fields: dict[str, Any], out: Path) -> None:
     from transformers import AutoTokenizer
 
     from hare.model.tokenizer import save_tokenizer
 
+    files = carried_files(fields)
+    write_carried(files, out)
     hare_tok = hare_tokenizer(fields)
     if hare_tok is not None:
         save_tokenizer(hare_tok, out)  # with tokenizer.model, so the result exports to GGUF again
-    else:
+    elif "tokenizer.json" not in files:
         AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name).save_pretrained(out)
 
 

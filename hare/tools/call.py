@@ -73,9 +73,15 @@ class ToolCaller:
     @classmethod
     def load(cls, model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto",
              constrained: bool = True, copy_values: bool = False) -> ToolCaller:
-        """A tool model directory with its `tools.json` (or the given spec)."""
+        """A tool model directory with its `tools.json` (or the given spec); a `.gguf` file from `hare export
+        gguf` runs on llama.cpp (`hare.tools.llama_caller`), with the same grammar and prompt."""
+        from hare.model.gguf_input import is_gguf
         from hare.model.load import load_model
 
+        if is_gguf(Path(model)):
+            from hare.tools.llama_caller import LlamaToolCaller
+
+            return LlamaToolCaller.load(model, spec, constrained=constrained, copy_values=copy_values)
         path = Path(spec) if spec else Path(model) / SPEC_FILE
         if not spec and not path.is_file():
             raise HareError(f"{model} has no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
@@ -119,8 +125,7 @@ class ToolCaller:
         pairs = enumerate(zip(ids, self.head_ids, strict=False))
         shared = next((i for i, (a, b) in pairs if a != b), len(self.head_ids))
         shared = min(shared, len(ids) - 1)  # at least one new token to compute logits from
-        cache = copy.deepcopy(self.head_cache)
-        cache.crop(shared - len(self.head_ids))  # transformers 5: a negative count of tokens to drop
+        cache = self._cache_at(shared)
         answer = _Answer(self, query, functions)
         step = ids[shared:]
         with torch.inference_mode():
@@ -167,6 +172,12 @@ class ToolCaller:
             for i, answer in zip(rows, answers, strict=True):
                 results[i] = self._result(answer.ids, answer.stopped, functions[i] if functions else None, spent)
         return results  # type: ignore[return-value]
+
+    def _cache_at(self, shared: int) -> Any:
+        """A cache holding the first `shared` tokens of the prompt head, for one call to continue."""
+        cache = copy.deepcopy(self.head_cache)
+        cache.crop(shared - len(self.head_ids))  # transformers 5: a negative count of tokens to drop
+        return cache
 
     def _logits(self, step: list[int], cache: Any) -> torch.Tensor:
         import torch
@@ -239,7 +250,7 @@ class _Answer:
 
 @dataclass(kw_only=True)
 class ToolCallConfig:
-    model: str = option(help="tool model directory (from `hare tools train`)")
+    model: str = option(help="tool model directory (from `hare tools train`), or its .gguf (runs on llama.cpp)")
     query: list[str] = positional("the user's request(s); each prints one JSON line")
     spec: str | None = option(None, "API spec (default: MODEL/tools.json, saved by `hare tools train`)")
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")

@@ -32,7 +32,7 @@ from hare.tools.records import read_records
 
 @dataclass(kw_only=True)
 class ToolEvalConfig:
-    model: str = option(help="tool model directory (from `hare tools train`)")
+    model: str = option(help="tool model directory (from `hare tools train`), or its .gguf (runs on llama.cpp)")
     data: str = option(help="JSONL of {\"query\", \"calls\"} records, e.g. data/tools/val.jsonl")
     spec: str | None = option(None, "API spec (default: MODEL/tools.json)")
     limit: int = option(0, "evaluate only the first N records (0: all)")

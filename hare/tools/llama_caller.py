@@ -1,0 +1,89 @@
+"""Tool calls on llama.cpp: `hare tools call/eval --model tool.gguf`, the phone runtime's path.
+
+A GGUF written by `hare export gguf` from a tool model is the whole tool model: weights, and inside
+its `hare.files` key the tokenizer files and `tools.json`. The caller is `ToolCaller` with llama.cpp
+doing the forward passes (through llama-cpp-python): the prompt is tokenized by the model's own
+tokenizer exactly as in training, the prompt head is evaluated once and kept in llama.cpp's KV cache
+(each call rewinds to it), and every token is chosen by the same call grammar (`hare.tools.grammar`)
+from llama.cpp's logits, forced tokens fed in one pass. One grammar, so the torch and llama.cpp paths
+accept the same language and, on the same weights, pick the same calls.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hare.errors import HareError
+from hare.io.extras import import_extra
+from hare.tools.call import CallResult, ToolCaller
+from hare.tools.spec import SPEC_FILE, Function, load_spec
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedTokenizerFast
+
+CONTEXT = 2048  # tokens: the tool prompt, the query and the longest answer the grammar allows
+
+
+class LlamaToolCaller(ToolCaller):
+    """`ToolCaller` whose model is a llama.cpp context; see the module docstring."""
+
+    def __init__(self, llm: Any, tok: PreTrainedTokenizerFast, functions: list[Function], **options: Any) -> None:
+        self.llm = llm
+        super().__init__(None, tok, functions, **options)  # type: ignore[arg-type]
+
+    @classmethod
+    def load(cls, model: str, spec: str | None = None, device: str = "cpu", dtype: str = "auto",
+             constrained: bool = True, copy_values: bool = False) -> LlamaToolCaller:
+        from transformers import AutoTokenizer
+
+        from hare.model.gguf_input import FILES_KEY, carried_files, write_carried
+
+        llama_cpp = import_extra("llama_cpp", "gguf", "tool calls on a GGUF file")
+        path = Path(model)
+        if not path.is_file():
+            raise HareError(f"'{model}' not found; export a tool model with `hare export gguf --model "
+                            "runs/tools/final --out tool.gguf --type q8_0`")
+        threads = os.cpu_count() or 1
+        try:
+            llm = llama_cpp.Llama(model_path=str(path), n_ctx=CONTEXT, n_threads=threads, n_threads_batch=threads,
+                                  verbose=False)
+        except ValueError as err:
+            raise HareError(f"llama.cpp cannot load '{model}' ({err}); export it again with `hare export gguf`") \
+                from None
+        files = carried_files({FILES_KEY: llm.metadata[FILES_KEY]} if FILES_KEY in llm.metadata else {})
+        if "tokenizer.json" not in files:
+            raise HareError(f"'{model}' does not carry its tokenizer (the '{FILES_KEY}' key of `hare export gguf`); "
+                            "export the tool model directory with `hare export gguf`")
+        if spec is None and SPEC_FILE not in files:
+            raise HareError(f"'{model}' carries no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
+        with tempfile.TemporaryDirectory(prefix="hare-gguf-") as tmp:
+            write_carried(files, Path(tmp))
+            tok = AutoTokenizer.from_pretrained(tmp)
+            functions = load_spec(spec or Path(tmp) / SPEC_FILE)
+        return cls(llm, tok, functions, constrained=constrained, copy_values=copy_values)
+
+    def _prefill(self, ids: list[int]) -> None:
+        self.llm.reset()
+        self.llm.eval(ids)
+
+    def _cache_at(self, shared: int) -> None:
+        self.llm.n_tokens = shared  # the next eval drops llama.cpp's KV cache past this point
+
+    def _logits(self, step: list[int], cache: Any) -> torch.Tensor:
+        import numpy as np
+        import torch
+
+        llama_cpp = import_extra("llama_cpp", "gguf", "tool calls on a GGUF file")
+        self.llm.eval(step)
+        logits = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        return torch.from_numpy(np.ctypeslib.as_array(logits, shape=(self.llm.n_vocab(),)).copy())
+
+    def batch(self, queries: list[str], functions: list[list[Function] | None] | None = None,
+              size: int = 16) -> list[CallResult]:
+        """One after another: a phone answers one request at a time, and llama.cpp's context holds one
+        sequence here."""
+        return [self(q, functions[i] if functions else None) for i, q in enumerate(queries)]

@@ -1,0 +1,58 @@
+"""Tool calls on llama.cpp: a tool model exported to GGUF is called through llama-cpp-python under the
+same grammar and gives the torch path's calls; the .gguf file alone is the whole tool model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import TOOL_RECORDS
+
+from hare.cli import main
+from hare.errors import HareError
+from hare.export.gguf import ExportGgufConfig
+from hare.export.gguf import run as export
+from hare.tools.call import ToolCaller
+
+pytestmark = pytest.mark.gguf
+QUERIES = [r["query"] for r in TOOL_RECORDS] + ["what is the capital of France",
+                                               "set the volume to 3 and take a selfie"]
+
+
+@pytest.mark.parametrize(("fixture", "kind"), [("tool_model", "f16"), ("foreign_tool_model", "f16"),
+                                               ("tool_model", "q8_0")])
+def test_the_gguf_makes_the_calls_the_torch_model_makes(fixture, kind, request, tmp_path):
+    """HARE's Mistral/sentencepiece model and a Llama/byte-level-BPE one with tied embeddings and a
+    ChatML template: the same answers, token for token, from llama.cpp's logits as from torch's."""
+    model = request.getfixturevalue(fixture)
+    gguf = export(ExportGgufConfig(model=str(model), out=str(tmp_path / "tool.gguf"), type=kind))
+    torch_caller = ToolCaller.load(str(model), device="cpu", dtype="float32")
+    llama_caller = ToolCaller.load(str(gguf))
+    assert type(llama_caller).__name__ == "LlamaToolCaller"
+    for query in QUERIES:
+        on_torch, on_llama = torch_caller(query), llama_caller(query)
+        assert on_llama.calls == on_torch.calls and on_llama.raw == on_torch.raw, query
+    for record in TOOL_RECORDS:  # memorised: the exact calls, q8_0 included
+        assert llama_caller(record["query"]).calls == record["calls"], record["query"]
+
+
+def test_the_gguf_file_alone_is_the_tool_model(tool_model, tmp_path, capsys):
+    """No directory beside it: tokenizer and tools.json ride inside the file."""
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    export(ExportGgufConfig(model=str(tool_model), out=str(alone / "tool.gguf"), type="q8_0"))
+    capsys.readouterr()
+    assert main(["tools", "call", "--model", str(alone / "tool.gguf"), TOOL_RECORDS[0]["query"]]) in (0, None)
+    assert json.loads(capsys.readouterr().out) == TOOL_RECORDS[0]["calls"]
+    assert [p.name for p in alone.iterdir()] == ["tool.gguf"]
+
+
+def test_a_gguf_without_a_spec_or_a_file_is_refused_clearly(micro_dir, tool_model, tmp_path):
+    """A model exported from a directory without tools.json (hare-micro has functional tokens, no spec)
+    needs --spec, and then calls; a missing file is named."""
+    plain = export(ExportGgufConfig(model=str(micro_dir), out=str(tmp_path / "plain.gguf"), type="f16"))
+    with pytest.raises(HareError, match="carries no tools.json; pass --spec"):
+        ToolCaller.load(str(plain))
+    assert ToolCaller.load(str(plain), spec=str(tool_model / "tools.json"))("take a selfie").raw.endswith("<api_end>")
+    with pytest.raises(HareError, match="not found"):
+        ToolCaller.load(str(tmp_path / "missing.gguf"))
