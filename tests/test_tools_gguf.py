@@ -56,3 +56,44 @@ def test_a_gguf_without_a_spec_or_a_file_is_refused_clearly(micro_dir, tool_mode
     assert ToolCaller.load(str(plain), spec=str(tool_model / "tools.json"))("take a selfie").raw.endswith("<api_end>")
     with pytest.raises(HareError, match="not found"):
         ToolCaller.load(str(tmp_path / "missing.gguf"))
+
+
+def test_serve_on_llama_cpp_answers_tool_requests_like_the_transformers_backend(foreign_tool_model, tmp_path):
+    """`hare serve --backend llama.cpp` on a Llama/BPE tool model's GGUF: tools requests get the calls
+    (OpenAI `tool_calls`), an unknown tool is a 400, and plain chat goes through the model's own ChatML
+    template (carried in the file), not HARE's."""
+    pytest.importorskip("fastapi", reason="needs the serve extra: bash scripts/setup.sh serve")
+    from fastapi.testclient import TestClient
+
+    from hare.serve.app import build_app
+    from hare.serve.backends import build_engine
+    from hare.serve.config import ServeConfig
+    from hare.tools.spec import load_spec
+
+    gguf = export(ExportGgufConfig(model=str(foreign_tool_model), out=str(tmp_path / "tool.gguf"), type="f16"))
+    cfg = ServeConfig(model=str(gguf), backend="llama.cpp", ui=False)
+    engine = build_engine(cfg)
+    try:
+        assert engine.functional_tokens >= 3 and "<|im_start|>" in engine.chat_tokenizer.chat_template
+        client = TestClient(build_app(engine, cfg))
+        tools = [f.to_openai() for f in load_spec(foreign_tool_model / "tools.json")]
+        for record in TOOL_RECORDS:
+            reply = client.post("/v1/chat/completions", json={
+                "messages": [{"role": "user", "content": record["query"]}], "tools": tools}).json()
+            choice = reply["choices"][0]
+            if record["calls"]:
+                assert choice["finish_reason"] == "tool_calls", reply
+                calls = [{"name": c["function"]["name"], "arguments": json.loads(c["function"]["arguments"])}
+                         for c in choice["message"]["tool_calls"]]
+                assert calls == record["calls"], record["query"]
+        stranger = {"type": "function", "function": {"name": "order_pizza", "parameters": {"type": "object"}}}
+        response = client.post("/v1/chat/completions", json={
+            "messages": [{"role": "user", "content": "hi"}], "tools": [stranger]})
+        assert response.status_code == 400 and response.json()["error"]["code"] == "unknown_tool"
+        prompt = engine.chat_prompt([{"role": "user", "content": "hi"}])
+        assert engine.chat_tokenizer.decode(prompt).startswith("<|im_start|>user\nhi<|im_end|>")
+        chat = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}],
+                                                         "max_tokens": 4, "temperature": 0})
+        assert chat.status_code == 200 and chat.json()["usage"]["completion_tokens"] <= 4
+    finally:
+        engine.close()

@@ -53,8 +53,9 @@ def tool_calls(engine: Engine, messages: list[dict[str, str]],
                        code="tools_not_supported")
     caller = engine.tool_caller()
     if caller is None:
-        raise ApiError(400, f"tool calls are served by the transformers backend, not {engine.backend}; "
-                            "restart with --backend transformers or send the request without 'tools'",
+        raise ApiError(400, f"this {engine.backend} model cannot serve tool calls (a GGUF needs the tokenizer "
+                            "`hare export gguf` puts inside it: export the tool model again), or restart with "
+                            "--backend transformers; or send the request without 'tools'",
                        param="tools", code="tools_not_supported")
     try:
         functions = parse_spec(tools, "tools")

@@ -4,7 +4,9 @@
   holds one sequence at a time, so requests take turns through the same bounded queue as the
   transformers engine. Tokens come from `Llama.generate`, not `create_completion`, so that stopping
   at `<round_end>`, `max_tokens` and the usage counts are decided by HARE exactly as on the other
-  engines, whatever end-of-generation tokens the GGUF's metadata names.
+  engines, whatever end-of-generation tokens the GGUF's metadata names. A GGUF from `hare export
+  gguf` carries its tokenizer and tools.json: prompts are tokenized as in training, and tool requests
+  are answered under the call grammar on a second llama.cpp context (`hare.tools.llama_caller`).
 - `vllm`: vLLM's `AsyncLLMEngine` on a CUDA GPU (vLLM batches and queues by itself).
 
 All three share the chat template (HARE's own tokenizer renders it; each engine tokenizes the text),
@@ -26,6 +28,7 @@ from hare.serve.engine import Engine, Piece, QueuedEngine, ServerBusy, cpu_threa
 
 if TYPE_CHECKING:
     from hare.serve.config import ServeConfig
+    from hare.tools.llama_caller import LlamaToolCaller
 
 # llama.cpp's context for a GGUF: HARE's sliding-attention window (the model's 32K would reserve a
 # KV cache of several GB for a 1.1B model).
@@ -38,13 +41,20 @@ class LlamaCppEngine(QueuedEngine):
     backend = "llama.cpp"
 
     def __init__(self, path: str, model_name: str, max_waiting: int, threads: int) -> None:
-        llama_cpp = import_extra("llama_cpp", "gguf", "--backend llama.cpp")
+        from hare.tools.llama_caller import carried, open_gguf
+
         if not Path(path).is_file():
             raise HareError(f"--backend llama.cpp serves a GGUF file, and '{path}' is not a file; "
                             "export one with `hare export gguf`")
-        self.llm = llama_cpp.Llama(model_path=path, n_ctx=LLAMA_CPP_CONTEXT, n_threads=threads, verbose=False)
+        self.path, self.threads = path, threads
+        self.llm = open_gguf(path, LLAMA_CPP_CONTEXT, threads)
         self.model_name, self.context_length, self.vocab_size = model_name, self.llm.n_ctx(), self.llm.n_vocab()
-        self.chat_tokenizer = build_tokenizer()
+        # A file from `hare export gguf` carries its tokenizer and a tool model's tools.json: prompts are then
+        # tokenized exactly as in training (any vocabulary, any chat template); others are HARE vocabulary.
+        tok, self.trained_tools = carried(self.llm)
+        self.own_tokenizer = tok is not None
+        self.chat_tokenizer = tok or build_tokenizer()
+        self._tools: LlamaToolCaller | None = None
         self.functional_tokens = 0
         while self._single_token(functional_token(self.functional_tokens)) is not None:
             self.functional_tokens += 1
@@ -58,9 +68,13 @@ class LlamaCppEngine(QueuedEngine):
         return ids[0] if len(ids) == 1 else None
 
     def encode(self, text: str, bos: bool) -> list[int]:
+        if self.own_tokenizer:
+            return super().encode(text, bos)
         return list(self.llm.tokenize(text.encode(), add_bos=bos, special=False))
 
     def control_id(self, token: str) -> int:
+        if self.own_tokenizer:
+            return super().control_id(token)
         found = self._single_token(token)
         if found is None:
             raise HareError(f"the GGUF's vocabulary has no {token} token, which the chat template needs")
@@ -71,6 +85,19 @@ class LlamaCppEngine(QueuedEngine):
 
     def load(self) -> dict[str, int]:
         return {"active": int(self._busy), "waiting": self._waiting.qsize(), "cancelled": self.cancelled}
+
+    def tool_caller(self) -> LlamaToolCaller | None:
+        """Tool calls on a llama.cpp context of their own (the weights are memory-mapped once, so only its
+        small KV cache is extra), decoded under the call grammar as `hare tools call tool.gguf` does;
+        None when the file does not carry the tokenizer the grammar needs."""
+        from hare.tools.llama_caller import CONTEXT, LlamaToolCaller, open_gguf
+
+        if not self.own_tokenizer:
+            return None
+        if self._tools is None:
+            self._tools = LlamaToolCaller(open_gguf(self.path, CONTEXT, self.threads), self.chat_tokenizer,
+                                          self.trained_tools or [])
+        return self._tools
 
     def _serve(self) -> None:
         import random

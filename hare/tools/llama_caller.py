@@ -38,32 +38,17 @@ class LlamaToolCaller(ToolCaller):
     @classmethod
     def load(cls, model: str, spec: str | None = None, device: str = "cpu", dtype: str = "auto",
              constrained: bool = True, copy_values: bool = False) -> LlamaToolCaller:
-        from transformers import AutoTokenizer
-
-        from hare.model.gguf_input import FILES_KEY, carried_files, write_carried
-
-        llama_cpp = import_extra("llama_cpp", "gguf", "tool calls on a GGUF file")
-        path = Path(model)
-        if not path.is_file():
-            raise HareError(f"'{model}' not found; export a tool model with `hare export gguf --model "
-                            "runs/tools/final --out tool.gguf --type q8_0`")
-        threads = os.cpu_count() or 1
-        try:
-            llm = llama_cpp.Llama(model_path=str(path), n_ctx=CONTEXT, n_threads=threads, n_threads_batch=threads,
-                                  verbose=False)
-        except ValueError as err:
-            raise HareError(f"llama.cpp cannot load '{model}' ({err}); export it again with `hare export gguf`") \
-                from None
-        files = carried_files({FILES_KEY: llm.metadata[FILES_KEY]} if FILES_KEY in llm.metadata else {})
-        if "tokenizer.json" not in files:
-            raise HareError(f"'{model}' does not carry its tokenizer (the '{FILES_KEY}' key of `hare export gguf`); "
+        """The `.gguf` tool model at `model` (`device` and `dtype` are the file's: llama.cpp runs it on the CPU
+        in the types it was exported with)."""
+        llm = open_gguf(model, CONTEXT, os.cpu_count() or 1)
+        tok, functions = carried(llm)
+        if tok is None:
+            raise HareError(f"'{model}' does not carry its tokenizer (the 'hare.files' key of `hare export gguf`); "
                             "export the tool model directory with `hare export gguf`")
-        if spec is None and SPEC_FILE not in files:
+        if spec is not None:
+            functions = load_spec(spec)
+        if functions is None:
             raise HareError(f"'{model}' carries no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
-        with tempfile.TemporaryDirectory(prefix="hare-gguf-") as tmp:
-            write_carried(files, Path(tmp))
-            tok = AutoTokenizer.from_pretrained(tmp)
-            functions = load_spec(spec or Path(tmp) / SPEC_FILE)
         return cls(llm, tok, functions, constrained=constrained, copy_values=copy_values)
 
     def _prefill(self, ids: list[int]) -> None:
@@ -87,3 +72,33 @@ class LlamaToolCaller(ToolCaller):
         """One after another: a phone answers one request at a time, and llama.cpp's context holds one
         sequence here."""
         return [self(q, functions[i] if functions else None) for i, q in enumerate(queries)]
+
+
+def open_gguf(path: str, context: int, threads: int) -> Any:
+    """A llama.cpp context on the GGUF file `path` (quiet: llama.cpp's load log is not a result)."""
+    llama_cpp = import_extra("llama_cpp", "gguf", "running a GGUF file")
+    if not Path(path).is_file():
+        raise HareError(f"'{path}' not found; export a model with `hare export gguf --model runs/tools/final "
+                        "--out tool.gguf --type q8_0`")
+    try:
+        return llama_cpp.Llama(model_path=path, n_ctx=context, n_threads=threads, n_threads_batch=threads,
+                               verbose=False)
+    except ValueError as err:
+        raise HareError(f"llama.cpp cannot load '{path}' ({err}); export it again with `hare export gguf`") from None
+
+
+def carried(llm: Any) -> tuple[PreTrainedTokenizerFast | None, list[Function] | None]:
+    """The tokenizer and the spec that a GGUF from `hare export gguf` carries inside (None where it
+    carries none: files from elsewhere, or a model that is no tool model)."""
+    from transformers import AutoTokenizer
+
+    from hare.model.gguf_input import FILES_KEY, carried_files, write_carried
+
+    files = carried_files({FILES_KEY: llm.metadata[FILES_KEY]} if FILES_KEY in llm.metadata else {})
+    if "tokenizer.json" not in files:
+        return None, None
+    with tempfile.TemporaryDirectory(prefix="hare-gguf-") as tmp:
+        write_carried(files, Path(tmp))
+        tok = AutoTokenizer.from_pretrained(tmp)
+        functions = load_spec(Path(tmp) / SPEC_FILE) if SPEC_FILE in files else None
+    return tok, functions
