@@ -127,14 +127,25 @@ def test_q4_k_m_keeps_the_models_predictions(parrot_dir, parrot, f16_file, tmp_p
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # the f16 intermediate is gone
 
 
-def test_widths_a_type_cannot_take_are_refused_and_leave_nothing(tmp_path):
-    model = odd_width_checkpoint(tmp_path / "odd", intermediate=96)  # a multiple of 32, not of 256
-    with pytest.raises(HareError, match=r"q4_k_m .*256.*model.layers.0.mlp.down_proj.weight .*96.*f16, bf16, q8_0"):
-        export(model, tmp_path / "odd.gguf", "q4_k_m")
-    with pytest.raises(HareError, match=r"q8_0 .*32-value blocks.*down_proj.weight .*100 .*one of f16, bf16,"):
-        export(odd_width_checkpoint(tmp_path / "b", intermediate=100), tmp_path / "odd.gguf", "q8_0")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "odd"]  # no GGUF, no temporary file
-    assert export(model, tmp_path / "odd.gguf", "q8_0").is_file()  # 96 is fine for 32-value blocks
+def test_widths_a_type_cannot_take_are_refused_and_leave_nothing(tmp_path, capsys):
+    model = odd_width_checkpoint(tmp_path / "odd", intermediate=100)  # not a multiple of 32
+    for kind in ("q4_k_m", "q8_0"):
+        with pytest.raises(HareError, match=rf"{kind} .*32-value blocks.*down_proj.weight .*100 .*one of f16, bf16"):
+            export(model, tmp_path / "odd.gguf", kind)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd"]  # no GGUF, no temporary file
+
+
+def test_k_quants_store_rows_short_of_256_in_llama_cpps_fallback_type(tmp_path, capsys):
+    """SmolLM2-like widths (a multiple of 32, not of 256): q4_k_m writes them in llama.cpp's 32-value
+    fallback types and says so."""
+    import gguf
+
+    model = odd_width_checkpoint(tmp_path / "odd", intermediate=96)
+    out = export(model, tmp_path / "odd.gguf", "q4_k_m")
+    assert "fallback types" in capsys.readouterr().err
+    types = {t.name: t.tensor_type.name for t in gguf.GGUFReader(out).tensors}
+    assert types["blk.0.ffn_down.weight"] in ("Q5_0", "Q8_0")  # rows of 96: q4_K's or q6_K's fallback
+    assert "Q4_K" in types.values() or "Q6_K" in types.values()  # rows of 256 keep their K-quant
 
 
 def test_bad_requests_are_clear_errors(micro_dir, tmp_path, capsys):

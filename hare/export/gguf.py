@@ -14,8 +14,9 @@ the maintained `gguf` package's `GGUFWriter`, and K-quants come from llama.cpp's
   from an intermediate f16 file, so llama.cpp picks its usual per-tensor mix (Q4_K_M keeps
   `output` and half of `attn_v`/`ffn_down` at Q6_K).
 - Block sizes bound the widths: q8_0/q4_0 pack 32 values per block, K-quants 256 per super-block.
-  A weight whose rows are not a multiple is refused and named, rather than silently given
-  llama.cpp's fallback type.
+  A weight whose rows are not a multiple of 32 is refused and named; under a K-quant, rows that are
+  a multiple of 32 but not of 256 (SmolLM2's 576) get llama.cpp's 32-value fallback types (q4_K →
+  q5_0, q6_K → q8_0), and the export says how many.
 - The tokenizer is the checkpoint's sentencepiece `tokenizer.model` (pieces, scores, types) plus
   its added tokens as control tokens, padded with unused tokens to the embedding rows; a checkpoint
   without one (a byte-level BPE base such as SmolLM2) is written as llama.cpp's `gpt2` tokenizer:
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -71,17 +73,19 @@ class ExportGgufConfig:
     force: bool = option(False, "replace --out if it already exists")
 
 
-def check_widths(shapes: dict[str, list[int]], gguf_type: str) -> None:
-    """Refuse a type whose blocks do not tile every weight row, naming the first such weight."""
-    block = BLOCK[gguf_type]
+def check_widths(shapes: dict[str, list[int]], gguf_type: str) -> list[str]:
+    """Refuse a type whose blocks cannot tile every weight row, naming the first such weight; return the
+    weights a K-quant stores in llama.cpp's fallback type instead (rows a multiple of 32 but not of 256:
+    SmolLM2's 576, for one — llama.cpp's quantizer substitutes a 32-value type for exactly those)."""
+    block = min(BLOCK[gguf_type], 32)
     for name, shape in shapes.items():
         if len(shape) == 2 and shape[1] % block:
-            kind = "super-blocks" if block == 256 else "blocks"
             fits = [t for t, b in BLOCK.items() if shape[1] % b == 0]
             raise HareError(
-                f"--type {gguf_type} packs weight rows in {block}-value {kind}, but {name} has rows of "
+                f"--type {gguf_type} packs weight rows in {block}-value blocks, but {name} has rows of "
                 f"{shape[1]} values (not a multiple of {block}); choose one of {', '.join(fits)}, "
                 "or a model whose widths are multiples of 256 (all HARE presets are)")
+    return [name for name, shape in shapes.items() if len(shape) == 2 and shape[1] % BLOCK[gguf_type]]
 
 
 def check_architecture(config: Any) -> float:
@@ -317,7 +321,11 @@ def run(cfg: ExportGgufConfig) -> Path:
     if cfg.type not in BLOCK:
         raise HareError(f"unsupported GGUF type '{cfg.type}'; choose one of: {', '.join(BLOCK)}")
     model_dir = full_precision_dir(cfg.model, "GGUF export")
-    check_widths(tensor_shapes(model_dir), cfg.type)
+    fallback = check_widths(tensor_shapes(model_dir), cfg.type)
+    if fallback:
+        print(f"note: {len(fallback)} weights have rows that are no multiple of 256 ({fallback[0]}, …); "
+              f"llama.cpp stores them in its 32-value fallback types (q5_0 for q4_K, q5_1 for q5_K, q8_0 for q6_K) "
+              f"within this {cfg.type} file", file=sys.stderr)
     out = Path(cfg.out)
     with atomic_output(out, cfg.force) as tmp:
         if cfg.type in PYTHON_TYPES:
