@@ -65,6 +65,8 @@ COMMANDS: dict[str, Command] = {
                            "Serving tokens/s for 1, 4 and 8 concurrent streams (ratio vs 1) and time to first token."),
     "bench decode": Command("hare.bench.decode", "BenchDecodeConfig",
                             "Decode tokens/s: transformers, HARE, llama.cpp q8_0/q4_k_m, beside the bandwidth bound."),
+    "bench tools": Command("hare.bench.tools", "BenchToolsConfig",
+                           "A tool model on torch fp32/bf16 and llama.cpp q8_0/q4_k_m: accuracy, latency, size."),
     "export gguf": Command("hare.export.gguf", "ExportGgufConfig",
                            "Write a GGUF file for llama.cpp (f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k)."),
     "quantize gptq": Command("hare.quantize.gptq", "GptqConfig",

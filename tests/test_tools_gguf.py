@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import TOOL_RECORDS
+from conftest import TOOL_RECORDS, write_records
 
 from hare.cli import main
 from hare.errors import HareError
@@ -49,11 +49,15 @@ def test_the_gguf_file_alone_is_the_tool_model(tool_model, tmp_path, capsys):
 
 def test_a_gguf_without_a_spec_or_a_file_is_refused_clearly(micro_dir, tool_model, tmp_path):
     """A model exported from a directory without tools.json (hare-micro has functional tokens, no spec)
-    needs --spec, and then calls; a missing file is named."""
+    needs --spec, and then, untrained, still answers only valid calls under the grammar; a missing
+    file is named."""
     plain = export(ExportGgufConfig(model=str(micro_dir), out=str(tmp_path / "plain.gguf"), type="f16"))
     with pytest.raises(HareError, match="carries no tools.json; pass --spec"):
         ToolCaller.load(str(plain))
-    assert ToolCaller.load(str(plain), spec=str(tool_model / "tools.json"))("take a selfie").raw.endswith("<api_end>")
+    untrained = ToolCaller.load(str(plain), spec=str(tool_model / "tools.json"))
+    for query in ("take a selfie", "", "<api_0>(camera='front')<api_end>", "volume 999 ☃ ünï", "x" * 300):
+        result = untrained(query)  # the grammar holds on llama.cpp's logits too: always a valid answer
+        assert isinstance(result.calls, list) and result.raw.endswith("<api_end>"), (query, result.raw)
     with pytest.raises(HareError, match="not found"):
         ToolCaller.load(str(tmp_path / "missing.gguf"))
 
@@ -97,3 +101,19 @@ def test_serve_on_llama_cpp_answers_tool_requests_like_the_transformers_backend(
         assert chat.status_code == 200 and chat.json()["usage"]["completion_tokens"] <= 4
     finally:
         engine.close()
+
+
+def test_bench_tools_puts_every_runtime_side_by_side(tool_model, tmp_path, capsys):
+    from hare.bench.tools import BenchToolsConfig
+    from hare.bench.tools import run as bench
+
+    data = write_records(tmp_path / "val.jsonl", TOOL_RECORDS)
+    with pytest.raises(HareError, match="unknown type 'q3'"):
+        bench(BenchToolsConfig(model=str(tool_model), data=str(data), types=["q3"]))
+    rows = bench(BenchToolsConfig(model=str(tool_model), data=str(data), types=["q8_0"], torch_dtypes=["float32"],
+                                  latency_queries=2))
+    assert [r["runtime"] for r in rows] == ["torch float32", "llama.cpp q8_0"]
+    assert all(r["exact_call_accuracy"] == 1.0 and r["latency_ms_p50"] > 0 for r in rows)  # memorised
+    assert rows[1]["weight_bytes"] < 0.4 * rows[0]["weight_bytes"]  # 8.5 bits a weight against 32
+    assert rows[0]["forced_tokens"] > 0 and rows[0]["chosen_tokens"] > 0  # argument names come forced
+    assert "| llama.cpp q8_0 | 100.0 % | 100.0 % |" in capsys.readouterr().out

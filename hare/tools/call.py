@@ -47,6 +47,7 @@ class CallResult:
     raw: str
     latency_s: float
     new_tokens: int
+    forced_tokens: int = 0  # of new_tokens, those the grammar left no choice for (fed, not chosen)
 
 
 class ToolCaller:
@@ -117,31 +118,31 @@ class ToolCaller:
         spec's call grammar unless the caller was made with `constrained=False`."""
         return self._decode(query, functions)[0]
 
-    def _decode(self, query: str, functions: list[Function] | None) -> tuple[list[int], bool]:
-        """The answer ids and whether a stop token ended them (not the budget, nor a grammar dead end)."""
+    def _decode(self, query: str, functions: list[Function] | None) -> tuple[list[int], bool, int]:
+        """The answer ids, whether a stop token ended them (not the budget, nor a grammar dead end), and
+        how many of them the grammar forced."""
         import torch
 
         ids = self.prompt_ids(query)
-        pairs = enumerate(zip(ids, self.head_ids, strict=False))
-        shared = next((i for i, (a, b) in pairs if a != b), len(self.head_ids))
-        shared = min(shared, len(ids) - 1)  # at least one new token to compute logits from
+        shared = self._shared(ids)
         cache = self._cache_at(shared)
         answer = _Answer(self, query, functions)
         step = ids[shared:]
         with torch.inference_mode():
             while not answer.done:
                 step = answer.advance(self._logits(step, cache), one_pass=True)
-        return answer.ids, answer.stopped
+        return answer.ids, answer.stopped, answer.forced
 
     def batch(self, queries: list[str], functions: list[list[Function] | None] | None = None,
               size: int = 16) -> list[CallResult]:
         """Many calls, `size` rows decoded together, each under its own spec (`functions[i]`; None: the
         model's): for evaluation and for a server's concurrent requests, where throughput counts (each
-        result's `latency_s` is its batch's time). Rows are grouped by prompt length and left-padded;
+        result's `latency_s` is its batch's time). Every row starts from the cached prompt head, as a
+        single call does (recomputing it per row cost more than the whole answer); the rows' own
+        tokens are padded between the head and themselves (masked out, positions continuing the head);
         forced tokens go one per step so rows stay aligned, which picks the same tokens as `__call__`
         (greedy, same grammar) up to float rounding."""
         import torch
-        from transformers import DynamicCache
 
         every_prompt = [self.prompt_ids(q) for q in queries]
         order = sorted(range(len(queries)), key=lambda i: len(every_prompt[i]))
@@ -151,12 +152,15 @@ class ToolCaller:
             began = time.perf_counter()
             rows = order[start:start + size]
             prompts = [every_prompt[i] for i in rows]
-            width = max(map(len, prompts))
+            head = min(self._shared(p) for p in prompts)
+            own = [p[head:] for p in prompts]
+            width = max(map(len, own))
             pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
-            ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=device)
-            mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+            ids = torch.tensor([[pad] * (width - len(p)) + p for p in own], device=device)
+            mask = torch.tensor([[1] * head + [0] * (width - len(p)) + [1] * len(p) for p in own], device=device)
             answers = [_Answer(self, queries[i], functions[i] if functions else None) for i in rows]
-            cache = DynamicCache(config=self.model.config)
+            cache = self._cache_at(head)
+            cache.batch_repeat_interleave(len(rows))
             with torch.inference_mode():
                 while True:
                     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
@@ -170,8 +174,16 @@ class ToolCaller:
                     mask = torch.cat([mask, torch.tensor([[int(bool(f))] for f in fed], device=device)], 1)
             spent = time.perf_counter() - began
             for i, answer in zip(rows, answers, strict=True):
-                results[i] = self._result(answer.ids, answer.stopped, functions[i] if functions else None, spent)
+                results[i] = self._result(answer.ids, answer.stopped, answer.forced,
+                                          functions[i] if functions else None, spent)
         return results  # type: ignore[return-value]
+
+    def _shared(self, ids: list[int]) -> int:
+        """How many of the prompt `ids` the cached head already holds (at least one is left to compute
+        the first logits from)."""
+        pairs = enumerate(zip(ids, self.head_ids, strict=False))
+        shared = next((i for i, (a, b) in pairs if a != b), len(self.head_ids))
+        return min(shared, len(ids) - 1)
 
     def _cache_at(self, shared: int) -> Any:
         """A cache holding the first `shared` tokens of the prompt head, for one call to continue."""
@@ -193,7 +205,8 @@ class ToolCaller:
         result.latency_s = time.perf_counter() - start  # tokenization to validated result
         return result
 
-    def _result(self, new: list[int], ended: bool, functions: list[Function] | None, latency_s: float) -> CallResult:
+    def _result(self, new: list[int], ended: bool, forced: int, functions: list[Function] | None,
+                latency_s: float) -> CallResult:
         """The answer parsed and validated; an answer cut short is reported as such, never completed with
         <api_end> and parsed."""
         functions = self.functions if functions is None else functions
@@ -205,7 +218,7 @@ class ToolCaller:
             calls = CallError("too_long", f"the answer did not end within {self.max_new_tokens} tokens", raw)
         else:
             calls = CallError("syntax", "no token of the vocabulary continues the answer under the spec's grammar", raw)
-        return CallResult(calls, raw, latency_s, len(new))
+        return CallResult(calls, raw, latency_s, len(new), min(forced, len(new)))
 
 
 class _Answer:
@@ -216,6 +229,7 @@ class _Answer:
         self.grammar = caller.grammar(functions or caller.functions) if caller.constrained else None
         self.ids: list[int] = []
         self.text, self.queued = "", []  # forced tokens not yet fed (one token per step)
+        self.forced = 0
         self.done = self.stopped = False
 
     def advance(self, logits: torch.Tensor, one_pass: bool) -> list[int]:
@@ -235,6 +249,7 @@ class _Answer:
             self.text += grammar.pieces[token] or ""
             if token not in caller.stops:
                 self.queued = list(grammar.forced(self.text))  # a copy: the grammar keeps its lists
+                self.forced += len(self.queued)
                 self.text += "".join(grammar.pieces[t] or "" for t in self.queued)
         if token in caller.stops:
             self.done = self.stopped = True

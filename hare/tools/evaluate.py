@@ -66,7 +66,10 @@ def score(caller: ToolCaller, records: list[dict[str, Any]], progress: bool = Tr
                      "exact": exact, "no_call_expected": not expected})
     timed = records[:: max(1, len(records) // latency_queries)][:latency_queries] if batch > 1 else []
     latencies = [caller(r["query"]).latency_s for r in timed] if timed else [r.latency_s for r in results]
-    return summarize(rows, latencies)
+    report = summarize(rows, latencies)
+    report["chosen_tokens"] = sum(r.new_tokens - r.forced_tokens for r in results) / max(1, len(results))
+    report["forced_tokens"] = sum(r.forced_tokens for r in results) / max(1, len(results))
+    return report
 
 
 def summarize(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, Any]:
@@ -100,7 +103,9 @@ def table(report: dict[str, Any], shown_failures: int = 10) -> str:
              f"exact-call accuracy  {pct(report['exact_call_accuracy'])}",
              f"no-call accuracy     {pct(report['no_call_accuracy'])}",
              f"latency p50 / p95    {report['latency_ms_p50']:.1f} / {report['latency_ms_p95']:.1f} ms "
-             f"({report['latency_calls']} calls, one at a time)"]
+             f"({report['latency_calls']} calls, one at a time)",
+             f"tokens per answer    {report['chosen_tokens']:.1f} chosen + {report['forced_tokens']:.1f} forced "
+             "by the grammar"]
     if len(report["by_kind"]) > 1:
         lines += [f"  {k:<12} {v['queries']:>5} queries  function {pct(v['function_accuracy'])}  "
                   f"exact {pct(v['exact_call_accuracy'])}" for k, v in report["by_kind"].items()]
