@@ -14,6 +14,9 @@ best round, from sending the request to receiving the first text.
 
 With `--tools` every request is a chat completion carrying the model's `tools.json` and one of a few
 phone requests, answered with validated calls; the table gives calls/s and mean latency per level.
+Every client sends each of the requests once per `--requests` round (starting at a different one),
+so every level decodes the same mix of answers; none of them is a no-call request, whose chat reply
+would be a generation, not a tool call.
 Concurrent tool requests are decoded as rows of one batch (`hare.serve.tool_batching`), so the
 ratio shows what batching buys (default model: a random hare-tiny with the Android spec's tokens,
 whose answers are valid calls of no meaning but of realistic length).
@@ -43,15 +46,16 @@ class BenchServeConfig:
     dtype: str = option("auto", "weights' dtype in the server (auto: float32 on CPU, bfloat16 on GPU)")
     streams: list[int] = option(help="concurrency levels to measure", default_factory=lambda: [1, 4, 8])
     max_tokens: int = option(64, "tokens generated per request")
-    requests: int = option(2, "requests each stream sends one after the other, per round")
+    requests: int = option(2, "requests each stream sends one after the other, per round (--tools: rounds "
+                              "of all its phone requests)")
     rounds: int = option(2, "measure every level this many times, alternating, and keep each one's best")
     prompt: str = option("The hare", "prompt of every request")
     tools: bool = option(False, "measure tool calls (chat requests with the model's tools.json) instead of streams")
 
 
 TOOL_QUERIES = ["take a selfie", "what's the weather like in Paris?", "text Maria saying running late",
-                "set an alarm for 6:30 am", "turn the media volume up to 8", "who painted the mona lisa",
-                "call +14155550132", "directions from home to the airport by bike"]
+                "set an alarm for 6:30 am", "turn the media volume up to 8", "call +14155550132",
+                "directions from home to the airport by bike"]
 
 
 async def _stream_once(http: object, cfg: BenchServeConfig) -> tuple[int, float]:
@@ -93,7 +97,7 @@ async def _level(url: str, cfg: BenchServeConfig, streams: int, tools: list[dict
             if tools is None:
                 return [await _stream_once(http, cfg) for _ in range(cfg.requests)]
             queries = TOOL_QUERIES[k % len(TOOL_QUERIES):] + TOOL_QUERIES[:k % len(TOOL_QUERIES)]
-            return [await _tool_once(http, tools, queries[i % len(queries)]) for i in range(cfg.requests)]
+            return [await _tool_once(http, tools, q) for _ in range(cfg.requests) for q in queries]
 
         start = time.perf_counter()
         results = [r for per_client in await asyncio.gather(*[client(k) for k in range(streams)]) for r in per_client]

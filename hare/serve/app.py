@@ -13,6 +13,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
 import jinja2
@@ -206,6 +207,10 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
     """The FastAPI app over `engine`: routes, error bodies, API key, body limit and the UI."""
     app = FastAPI(title="HARE", version="1", docs_url="/docs", redoc_url=None)
     tools_in_flight = [0]  # changed on the event loop only
+    # Waiting tool requests each hold a thread until the decoder answers their batch; asyncio's default
+    # pool (cores + 4 threads) would cap how many can join one batch, so they get a pool of their own,
+    # as large as the bound on waiting requests (threads start only when needed).
+    tool_threads = ThreadPoolExecutor(max_workers=max(1, cfg.max_waiting), thread_name_prefix="hare-tool-request")
     install(app, cfg.api_key, cfg.max_body_bytes)
 
     @app.get("/health")
@@ -238,8 +243,8 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
                 raise ServerBusy(f"{tools_in_flight[0]} tool calls are waiting; retry shortly")
             tools_in_flight[0] += 1
             try:
-                calls, counts = await asyncio.to_thread(tool_calls, engine, messages,
-                                                        [t.model_dump() for t in body.tools])
+                calls, counts = await asyncio.get_running_loop().run_in_executor(
+                    tool_threads, tool_calls, engine, messages, [t.model_dump() for t in body.tools])
             finally:
                 tools_in_flight[0] -= 1
             if calls:

@@ -4,7 +4,8 @@ A tool call is a few dozen greedy tokens under its request's grammar. Taken one 
 clients wait for each other's whole answers; decoded as rows of one batch (`ToolCaller.batch`, every
 row with its own spec and grammar state), they share each forward pass. One worker thread owns the
 decoder (its grammar and prompt caches are not thread-safe): it takes every request waiting when it
-becomes free, up to `max_batch`, and answers them together; a lone request gets the single-call path
+becomes free, up to `max_batch` (right after a batch of several, it waits up to `GATHER_S` for their
+clients' next requests), and answers them together; a lone request gets the single-call path
 (prompt-head cache, forced tokens in one pass), the fastest for one. If a batch fails, each of its
 requests is retried alone, so a request that breaks decoding fails only itself.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from hare.tools.spec import Function
 
 _Request = tuple[str, "list[Function] | None", "Future[CallResult]"]
+GATHER_S = 0.02  # how long a batch waits for more requests, only right after a batch of several
 
 
 class ToolBatcher:
@@ -41,17 +44,23 @@ class ToolBatcher:
         self._worker.join(timeout=30)
 
     def _run(self) -> None:
+        last = 1
         while (first := self._queue.get()) is not None:
             batch = [first]
+            # After a batch of several, its clients' next requests arrive a few milliseconds apart: wait
+            # that long for them, or the first alone would take a whole answer's time before the rest.
+            deadline = time.monotonic() + (GATHER_S if last > 1 else 0.0)
             while len(batch) < self.max_batch:
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic())) \
+                        if time.monotonic() < deadline else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
                     self._queue.put(None)  # stop after this batch
                     break
                 batch.append(item)
+            last = len(batch)
             self._answer(batch)
 
     def _answer(self, batch: list[_Request]) -> None:

@@ -130,7 +130,7 @@ class ToolCaller:
         step = ids[shared:]
         with torch.inference_mode():
             while not answer.done:
-                step = answer.advance(self._logits(step, cache), one_pass=True)
+                step = answer.advance(self._logits(step, cache))
         return answer.ids, answer.stopped, answer.forced
 
     def batch(self, queries: list[str], functions: list[list[Function] | None] | None = None,
@@ -139,9 +139,9 @@ class ToolCaller:
         model's): for evaluation and for a server's concurrent requests, where throughput counts (each
         result's `latency_s` is its batch's time). Every row starts from the cached prompt head, as a
         single call does (recomputing it per row cost more than the whole answer); the rows' own
-        tokens are padded between the head and themselves (masked out, positions continuing the head);
-        forced tokens go one per step so rows stay aligned, which picks the same tokens as `__call__`
-        (greedy, same grammar) up to float rounding."""
+        tokens are padded between the head and themselves (masked out, positions continuing the head),
+        and each step feeds every row's pick with the tokens the grammar forces after it, padded the
+        same way — the same tokens as `__call__` (greedy, same grammar) up to float rounding."""
         import torch
 
         every_prompt = [self.prompt_ids(q) for q in queries]
@@ -166,12 +166,16 @@ class ToolCaller:
                     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
                     out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
                                      past_key_values=cache, use_cache=True, logits_to_keep=1)
-                    fed = [a.advance(out.logits[k, -1], one_pass=False) if not a.done else []
+                    fed = [a.advance(out.logits[k, -1]) if not a.done else []
                            for k, a in enumerate(answers)]
                     if all(a.done for a in answers):
                         break
-                    ids = torch.tensor([f or [pad] for f in fed], device=device)
-                    mask = torch.cat([mask, torch.tensor([[int(bool(f))] for f in fed], device=device)], 1)
+                    # A row's pick and the tokens the grammar forces after it go in one pass, as in a single
+                    # call; shorter rows are padded on the left of their new tokens (masked out).
+                    width = max(map(len, fed))
+                    ids = torch.tensor([[pad] * (width - len(f)) + f for f in fed], device=device)
+                    step = [[0] * (width - len(f)) + [1] * len(f) for f in fed]
+                    mask = torch.cat([mask, torch.tensor(step, device=device)], 1)
             spent = time.perf_counter() - began
             for i, answer in zip(rows, answers, strict=True):
                 results[i] = self._result(answer.ids, answer.stopped, answer.forced,
@@ -228,17 +232,16 @@ class _Answer:
         self.caller, self.query = caller, query
         self.grammar = caller.grammar(functions or caller.functions) if caller.constrained else None
         self.ids: list[int] = []
-        self.text, self.queued = "", []  # forced tokens not yet fed (one token per step)
-        self.forced = 0
+        self.text = ""
+        self.forced = 0  # tokens the grammar left no choice for
         self.done = self.stopped = False
 
-    def advance(self, logits: torch.Tensor, one_pass: bool) -> list[int]:
-        """Pick the next token from `logits`; returns the tokens to feed next: the pick, and with
-        `one_pass` every token the grammar forces after it (one forward pass instead of several)."""
+    def advance(self, logits: torch.Tensor) -> list[int]:
+        """Pick the next token from `logits`; returns the tokens to feed next: the pick and every token
+        the grammar forces after it (one forward pass instead of several)."""
         caller, grammar = self.caller, self.grammar
-        if self.queued:
-            token = self.queued.pop(0)
-        elif grammar is None:
+        forced: list[int] = []
+        if grammar is None:
             token = int(logits.argmax())
         else:
             choice = grammar.choose(self.text, logits, self.query if caller.copy_values else None)
@@ -248,15 +251,13 @@ class _Answer:
             token = choice
             self.text += grammar.pieces[token] or ""
             if token not in caller.stops:
-                self.queued = list(grammar.forced(self.text))  # a copy: the grammar keeps its lists
-                self.forced += len(self.queued)
-                self.text += "".join(grammar.pieces[t] or "" for t in self.queued)
+                forced = list(grammar.forced(self.text))  # a copy: the grammar keeps its lists
+                self.forced += len(forced)
+                self.text += "".join(grammar.pieces[t] or "" for t in forced)
         if token in caller.stops:
             self.done = self.stopped = True
             return []
-        step = [token, *self.queued] if one_pass else [token]
-        if one_pass:
-            self.queued = []
+        step = [token, *forced]
         self.ids += step
         if len(self.ids) >= caller.max_new_tokens:
             self.ids, self.done = self.ids[: caller.max_new_tokens], True
