@@ -10,7 +10,7 @@ import regex
 import torch
 
 from hare.errors import HareError
-from hare.model.tokenizer import build_tokenizer
+from hare.model.tokenizer import build_tokenizer, functional_token
 from hare.tools.calls import CallError, parse
 from hare.tools.grammar import CallGrammar, budget, integer_pattern
 from hare.tools.spec import load_spec, parse_spec
@@ -115,6 +115,27 @@ def test_an_untrained_model_cannot_spell_api_end_out_of_plain_tokens():
 
     text = _decode(grammar, logits_of, budget(ANDROID))
     assert grammar.pattern.fullmatch(text)
+
+
+def test_no_functional_token_inside_a_value_even_where_its_pattern_admits_the_mark():
+    """Seen in a quickstart model: `recipient=' letme,Letme@<api_3>(recipient_name=…` — the e-mail pattern
+    admits any character but quote, space and @, so a model that liked `<api_3>` there put a call's mark
+    inside the value, and the grammar's own bookkeeping broke. A model that always prefers functional
+    tokens must still answer valid calls."""
+    tok = build_tokenizer()
+    functions = [f for f in ANDROID if f.name in ("send_email", "find_route_google_maps")]
+    grammar = CallGrammar(functions, tok)
+    marks = [tok.convert_tokens_to_ids(functional_token(f.index)) for f in functions]
+
+    def logits_of(text: str) -> torch.Tensor:
+        logits = torch.zeros(len(tok))
+        logits[marks] = 20.0
+        return logits
+
+    text = _decode(grammar, logits_of, budget(functions))
+    assert grammar.pattern.fullmatch(text)
+    values = regex.findall(r"""=\s?(?:'([^']*)'|"([^"]*)")""", text)
+    assert values and not any(regex.search("[\ue000-\uf8ff]", "".join(v)) for v in values), text
 
 
 def test_random_logits_always_end_within_the_budget():

@@ -333,10 +333,16 @@ class CallGrammar:
         grammar alone decides). None when no token of the vocabulary continues the answer."""
         pieces = self.pieces
 
+        # A functional token inside a quoted value would be read as the start of a call (a string's
+        # pattern — the user's, or the e-mail one — may admit the mark's character): never there.
+        in_value = (last := _last_value(text)) is not None and last[3]
+
         def valid(ids: list[int], copy: bool) -> int | None:
             for token in ids:
                 piece = pieces[token] if token < len(pieces) else None
-                if piece is not None and self.fits(text + piece) and (not copy or self.copies(text + piece, query)):
+                if piece is None or (in_value and _PRIVATE.fullmatch(piece)):
+                    continue
+                if self.fits(text + piece) and (not copy or self.copies(text + piece, query)):
                     return token
             return None
 
