@@ -164,7 +164,7 @@ def eval_sample(records: list[dict[str, Any]], size: int) -> list[dict[str, Any]
 def evaluate(run: Path, data: Path, model: Path) -> dict[str, Any]:
     from hare.io.atomic import write_text
     from hare.io.read import read_json
-    from hare.tools.call import ToolCaller
+    from hare.tools.decoder import ToolCaller
     from hare.tools.evaluate import score
     from hare.tools.records import read_records
 
@@ -179,7 +179,7 @@ def evaluate(run: Path, data: Path, model: Path) -> dict[str, Any]:
 
 def summary(run: Path, report: dict[str, Any], model: Path) -> str:
     from hare.io.read import read_json
-    from hare.tools.call import ToolCaller
+    from hare.tools.decoder import ToolCaller
 
     meta = read_json(run / "packed" / "meta.json", "packed data's meta.json", "delete RUN/packed and run again")
     train_tokens = meta.get("splits", {}).get("train", {}).get("tokens")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from hare.cli import main
-from hare.tools.call import ToolCaller
+from hare.tools.decoder import ToolCaller
 from hare.tools.spec import load_spec
 
 

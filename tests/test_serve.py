@@ -136,8 +136,8 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path, monkeypatc
     from hare.serve.batching import build_transformers_engine
     from hare.serve.config import ServeConfig
     from hare.serve.openai_schema import ApiError
-    from hare.tools.call import CallResult
     from hare.tools.calls import CallError
+    from hare.tools.decoder import CallResult
 
     tools = json.loads((tool_model / "tools.json").read_text())
     engine = build_transformers_engine(str(tool_model), "tools", "cpu", "auto", 1, 1)
@@ -200,8 +200,8 @@ def test_ui_of_a_tool_model_offers_the_tool_panel(tool_model, engine, monkeypatc
     gr = pytest.importorskip("gradio", reason="needs the serve extra: bash scripts/setup.sh serve")
     from hare.serve.batching import build_transformers_engine
     from hare.serve.ui import answer_tools, build_ui
-    from hare.tools.call import CallResult
     from hare.tools.calls import CallError
+    from hare.tools.decoder import CallResult
 
     tools = build_transformers_engine(str(tool_model), "tools", "cpu", "auto", 1, 1)
     try:
@@ -231,7 +231,7 @@ def test_concurrent_tool_calls_share_batches_and_a_failing_one_fails_alone(tool_
     from conftest import TOOL_RECORDS
 
     from hare.serve.tool_batching import ToolBatcher
-    from hare.tools.call import ToolCaller
+    from hare.tools.decoder import ToolCaller
 
     real = ToolCaller.load(str(tool_model), device="cpu")
     only_camera = [f for f in real.functions if f.name == "take_a_photo"]

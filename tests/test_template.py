@@ -76,7 +76,7 @@ def test_tool_queries_and_chat_sessions_keep_text_plain(micro_dir):
     from hare.chat import ChatSession
     from hare.model.args import SamplingArgs
     from hare.model.load import load_model
-    from hare.tools.call import ToolCaller
+    from hare.tools.decoder import ToolCaller
     from hare.tools.spec import load_spec
 
     model, tok = load_model(str(micro_dir), "cpu", "float32")

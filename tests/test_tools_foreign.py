@@ -62,7 +62,7 @@ def test_tool_model_on_a_foreign_base_keeps_its_template_and_answers_exactly(for
     from safetensors import safe_open
     from transformers import AutoTokenizer
 
-    from hare.tools.call import ToolCaller
+    from hare.tools.decoder import ToolCaller
 
     tok = AutoTokenizer.from_pretrained(foreign_tool_model)
     assert tok.chat_template == AutoTokenizer.from_pretrained(foreign_dir).chat_template

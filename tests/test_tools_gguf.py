@@ -12,7 +12,8 @@ from hare.cli import main
 from hare.errors import HareError
 from hare.export.gguf import ExportGgufConfig
 from hare.export.gguf import run as export
-from hare.tools.call import ToolCaller
+from hare.tools.call import load_caller
+from hare.tools.decoder import ToolCaller
 
 pytestmark = pytest.mark.gguf
 QUERIES = [r["query"] for r in TOOL_RECORDS] + ["what is the capital of France",
@@ -27,7 +28,7 @@ def test_the_gguf_makes_the_calls_the_torch_model_makes(fixture, kind, request, 
     model = request.getfixturevalue(fixture)
     gguf = export(ExportGgufConfig(model=str(model), out=str(tmp_path / "tool.gguf"), type=kind))
     torch_caller = ToolCaller.load(str(model), device="cpu", dtype="float32")
-    llama_caller = ToolCaller.load(str(gguf))
+    llama_caller = load_caller(str(gguf))
     assert type(llama_caller).__name__ == "LlamaToolCaller"
     for query in QUERIES:
         on_torch, on_llama = torch_caller(query), llama_caller(query)
@@ -53,13 +54,13 @@ def test_a_gguf_without_a_spec_or_a_file_is_refused_clearly(micro_dir, tool_mode
     file is named."""
     plain = export(ExportGgufConfig(model=str(micro_dir), out=str(tmp_path / "plain.gguf"), type="f16"))
     with pytest.raises(HareError, match="carries no tools.json; pass --spec"):
-        ToolCaller.load(str(plain))
-    untrained = ToolCaller.load(str(plain), spec=str(tool_model / "tools.json"))
+        load_caller(str(plain))
+    untrained = load_caller(str(plain), spec=str(tool_model / "tools.json"))
     for query in ("take a selfie", "", "<api_0>(camera='front')<api_end>", "volume 999 ☃ ünï", "x" * 300):
         result = untrained(query)  # the grammar holds on llama.cpp's logits too: always a valid answer
         assert isinstance(result.calls, list) and result.raw.endswith("<api_end>"), (query, result.raw)
     with pytest.raises(HareError, match="not found"):
-        ToolCaller.load(str(tmp_path / "missing.gguf"))
+        load_caller(str(tmp_path / "missing.gguf"))
 
 
 def test_serve_on_llama_cpp_answers_tool_requests_like_the_transformers_backend(foreign_tool_model, tmp_path):

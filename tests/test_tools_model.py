@@ -11,7 +11,7 @@ from conftest import write_records
 
 from hare.cli import main
 from hare.errors import HareError
-from hare.tools.call import ToolCaller
+from hare.tools.decoder import ToolCaller
 from hare.tools.evaluate import ToolEvalConfig
 from hare.tools.evaluate import run as evaluate
 from hare.tools.train import BASE_CPU, OCTOPUS, TINY, recipe

@@ -152,7 +152,7 @@ def test_a_random_model_answers_a_valid_call_or_a_structured_error(micro_dir):
     """Untrained weights (the `<api_i>` rows random too): constrained answers parse; unconstrained ones
     that run out of tokens say "too_long" instead of being closed with `<api_end>` and misparsed."""
     from hare.model.load import load_model
-    from hare.tools.call import ToolCaller
+    from hare.tools.decoder import ToolCaller
 
     model, tok = load_model(str(micro_dir), "cpu", "float32")
     functions = [f for f in ANDROID if f.name in ("take_a_photo", "set_volume")]

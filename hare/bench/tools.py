@@ -41,7 +41,8 @@ def run(cfg: BenchToolsConfig) -> list[dict[str, Any]]:
     from hare.export.gguf import BLOCK, ExportGgufConfig
     from hare.export.gguf import run as export
     from hare.io.atomic import write_text
-    from hare.tools.call import ToolCaller
+    from hare.tools.call import load_caller
+    from hare.tools.decoder import ToolCaller
     from hare.tools.records import read_records
     from hare.tools.spec import SPEC_FILE, load_spec
 
@@ -62,7 +63,7 @@ def run(cfg: BenchToolsConfig) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="hare-bench-tools-") as tmp:
         for kind in cfg.types:
             gguf = export(ExportGgufConfig(model=cfg.model, out=str(Path(tmp) / f"tool.{kind}.gguf"), type=kind))
-            caller = ToolCaller.load(str(gguf))
+            caller = load_caller(str(gguf))
             rows.append(_row(f"llama.cpp {kind}", caller, records, cfg.latency_queries, gguf.stat().st_size))
             del caller
     print(table(rows, len(records)))

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerFast
 
-    from hare.tools.call import ToolCaller
+    from hare.tools.decoder import ToolCaller
 
 
 # Candidates examined for top_p before falling back to a full sort of a row (sorting 32K
@@ -170,7 +170,7 @@ class TransformersEngine(QueuedEngine):
     def tool_caller(self) -> ToolCaller:
         """Tool calls decode greedily on a thread of their own over the same (read-only) weights, with
         the cached prompt head of `hare tools call`; one at a time, each a few dozen tokens."""
-        from hare.tools.call import ToolCaller
+        from hare.tools.decoder import ToolCaller
 
         if self._tools is None:
             self._tools = ToolCaller(self.model, self.tok, self.trained_tools)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
     from hare.serve.tool_batching import ToolBatcher
-    from hare.tools.call import CallResult, ToolCaller
+    from hare.tools.decoder import CallResult, ToolCaller
     from hare.tools.spec import Function
 
 log = logging.getLogger("hare.serve")

@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hare.tools.call import CallResult, ToolCaller
+    from hare.tools.decoder import CallResult, ToolCaller
     from hare.tools.spec import Function
 
 _Request = tuple[str, "list[Function] | None", "Future[CallResult]"]

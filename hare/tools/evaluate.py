@@ -25,8 +25,9 @@ from typing import Any
 from hare.config import option
 from hare.errors import HareError
 from hare.io.atomic import write_text
-from hare.tools.call import CallResult, ToolCaller
+from hare.tools.call import load_caller
 from hare.tools.calls import CallError, normalize
+from hare.tools.decoder import CallResult, ToolCaller
 from hare.tools.records import read_records
 
 
@@ -121,7 +122,7 @@ def table(report: dict[str, Any], shown_failures: int = 10) -> str:
 def run(cfg: ToolEvalConfig) -> dict[str, Any]:
     if cfg.output and Path(cfg.output).is_dir():
         raise HareError(f"--output '{cfg.output}' is a directory; name a file for the JSON report")
-    caller = ToolCaller.load(cfg.model, cfg.spec, cfg.device, constrained=cfg.constrained, copy_values=cfg.copy_values)
+    caller = load_caller(cfg.model, cfg.spec, cfg.device, constrained=cfg.constrained, copy_values=cfg.copy_values)
     records = read_records(Path(cfg.data), caller.functions)
     if cfg.batch < 1 or cfg.latency_queries < 1:
         raise HareError("--batch and --latency-queries must be at least 1")

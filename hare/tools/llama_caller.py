@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from hare.errors import HareError
 from hare.io.extras import import_extra
-from hare.tools.call import CallResult, ToolCaller
+from hare.tools.decoder import CallResult, ToolCaller
 from hare.tools.spec import SPEC_FILE, Function, load_spec
 
 if TYPE_CHECKING:

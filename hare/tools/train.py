@@ -27,8 +27,8 @@ from typing import Any
 
 from hare.config import load_config, option
 from hare.errors import HareError
-from hare.tools.call import tool_messages
 from hare.tools.calls import render
+from hare.tools.decoder import tool_messages
 from hare.tools.records import read_records
 from hare.tools.spec import SPEC_FILE, Function, load_spec, save_spec
 from hare.train.trainer import RunArgs

@@ -1,0 +1,255 @@
+"""The tool decoder: a query in, validated function calls out (`ToolCaller`, on torch).
+
+The prompt is the HARE chat template with a fixed system turn (`TOOL_SYSTEM`), identical in
+training (`hare tools train`) and here. Because every call shares the prompt's head — the system
+turn up to the user's text — its KV cache is computed once at load time, as Octopus precomputes
+its prefix, and each call only runs its own query and answer tokens. Decoding is greedy and stops
+at `<api_end>`. The answer is parsed and validated against the spec (`hare.tools.calls`); malformed
+output gives a structured error, and nothing is ever executed. `hare.tools.llama_caller` runs the
+same decoding on llama.cpp; `hare.tools.call` picks one of the two by the model's path.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hare.errors import HareError
+from hare.model.template import chat_ids
+from hare.model.tokenizer import API_END, ROUND_END, functional_token
+from hare.tools.calls import Call, CallError, parse
+from hare.tools.grammar import CallGrammar, budget
+from hare.tools.spec import SPEC_FILE, Function, check_capacity, load_spec
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+TOOL_SYSTEM = "You are an on-device assistant. Answer with function calls."
+_SENTINEL = "\x00QUERY\x00"
+GRAMMARS = 32
+
+
+def tool_messages(query: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": TOOL_SYSTEM}, {"role": "user", "content": query}]
+
+
+@dataclass
+class CallResult:
+    calls: list[Call] | CallError
+    raw: str
+    latency_s: float
+    new_tokens: int
+    forced_tokens: int = 0  # of new_tokens, those the grammar left no choice for (fed, not chosen)
+
+
+class ToolCaller:
+    """A tool model, its spec and the cached prompt head, ready for many calls."""
+
+    def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, functions: list[Function],
+                 max_new_tokens: int | None = None, constrained: bool = True, copy_values: bool = False) -> None:
+        self.model, self.tok, self.functions, self.constrained = model, tok, functions, constrained
+        self.copy_values = constrained and copy_values
+        self._grammars: dict[str, CallGrammar] = {}
+        vocab = self.tok.get_vocab()
+        if functional_token(0) not in vocab or API_END not in vocab:
+            raise HareError("the model has no functional tokens (<api_0>…<api_end>); train a tool model with "
+                            "`hare tools train`")
+        check_capacity(self.functions, sum(functional_token(i) in vocab for i in range(len(self.functions))))
+        # Enough for the longest answer the spec's grammar allows, so a constrained answer always ends.
+        self.max_new_tokens = max_new_tokens or budget(self.functions)
+        self.stops = {vocab[t] for t in (API_END, ROUND_END) if t in vocab} | {self.tok.eos_token_id}
+        text = self.tok.apply_chat_template(tool_messages(_SENTINEL), tokenize=False, add_generation_prompt=True)
+        self.head, self.tail = text.split(_SENTINEL)
+        self.head_ids: list[int] = self.tok(self.head, add_special_tokens=False).input_ids
+        self.head_cache = self._prefill(self.head_ids)
+
+    @classmethod
+    def load(cls, model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto",
+             constrained: bool = True, copy_values: bool = False) -> ToolCaller:
+        """A tool model directory with its `tools.json` (or the given spec)."""
+        from hare.model.load import load_model
+
+        path = Path(spec) if spec else Path(model) / SPEC_FILE
+        if not spec and not path.is_file():
+            raise HareError(f"{model} has no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
+        functions = load_spec(path)
+        return cls(*load_model(model, device, dtype), functions, constrained=constrained, copy_values=copy_values)
+
+    def _prefill(self, ids: list[int]) -> Any:
+        import torch
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        with torch.inference_mode():
+            self.model(input_ids=torch.tensor([ids], device=self.model.device), past_key_values=cache, use_cache=True)
+        return cache
+
+    def prompt_ids(self, query: str) -> list[int]:
+        """The prompt with the query as plain text: a query that types `<api_3>` or `<round_end>` gets
+        characters, not control tokens (`hare.model.template`)."""
+        return chat_ids(self.tok, tool_messages(query))
+
+    def grammar(self, functions: list[Function]) -> CallGrammar:
+        """The answer grammar of a spec, compiled once per distinct spec (the server passes one per request;
+        the last `GRAMMARS` are kept, so clients sending ever new tool lists cannot grow memory)."""
+        key = json.dumps([(f.index, f.name, f.parameters) for f in functions], sort_keys=True)
+        if key not in self._grammars:
+            if len(self._grammars) >= GRAMMARS:
+                del self._grammars[next(iter(self._grammars))]
+            self._grammars[key] = CallGrammar(functions, self.tok)
+        return self._grammars[key]
+
+    def generate(self, query: str, functions: list[Function] | None = None) -> list[int]:
+        """Greedy answer ids (without the stop token), reusing the cached head of the prompt; under the
+        spec's call grammar unless the caller was made with `constrained=False`."""
+        return self._decode(query, functions)[0]
+
+    def _decode(self, query: str, functions: list[Function] | None) -> tuple[list[int], bool, int]:
+        """The answer ids, whether a stop token ended them (not the budget, nor a grammar dead end), and
+        how many of them the grammar forced."""
+        import torch
+
+        ids = self.prompt_ids(query)
+        shared = self._shared(ids)
+        cache = self._cache_at(shared)
+        answer = _Answer(self, query, functions)
+        step = ids[shared:]
+        with torch.inference_mode():
+            while not answer.done:
+                step = answer.advance(self._logits(step, cache))
+        return answer.ids, answer.stopped, answer.forced
+
+    def batch(self, queries: list[str], functions: list[list[Function] | None] | None = None,
+              size: int = 16) -> list[CallResult]:
+        """Many calls, `size` rows decoded together, each under its own spec (`functions[i]`; None: the
+        model's): for evaluation and for a server's concurrent requests, where throughput counts (each
+        result's `latency_s` is its batch's time). Every row starts from the cached prompt head, as a
+        single call does (recomputing it per row cost more than the whole answer); the rows' own
+        tokens are padded between the head and themselves (masked out, positions continuing the head),
+        and each step feeds every row's pick with the tokens the grammar forces after it, padded the
+        same way — the same tokens as `__call__` (greedy, same grammar) up to float rounding."""
+        import torch
+
+        every_prompt = [self.prompt_ids(q) for q in queries]
+        order = sorted(range(len(queries)), key=lambda i: len(every_prompt[i]))
+        results: list[CallResult | None] = [None] * len(queries)
+        device = self.model.device
+        for start in range(0, len(order), size):
+            began = time.perf_counter()
+            rows = order[start:start + size]
+            prompts = [every_prompt[i] for i in rows]
+            head = min(self._shared(p) for p in prompts)
+            own = [p[head:] for p in prompts]
+            width = max(map(len, own))
+            pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
+            ids = torch.tensor([[pad] * (width - len(p)) + p for p in own], device=device)
+            mask = torch.tensor([[1] * head + [0] * (width - len(p)) + [1] * len(p) for p in own], device=device)
+            answers = [_Answer(self, queries[i], functions[i] if functions else None) for i in rows]
+            cache = self._cache_at(head)
+            cache.batch_repeat_interleave(len(rows))
+            with torch.inference_mode():
+                while True:
+                    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
+                    out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                     past_key_values=cache, use_cache=True, logits_to_keep=1)
+                    fed = [a.advance(out.logits[k, -1]) if not a.done else []
+                           for k, a in enumerate(answers)]
+                    if all(a.done for a in answers):
+                        break
+                    # A row's pick and the tokens the grammar forces after it go in one pass, as in a single
+                    # call; shorter rows are padded on the left of their new tokens (masked out).
+                    width = max(map(len, fed))
+                    ids = torch.tensor([[pad] * (width - len(f)) + f for f in fed], device=device)
+                    step = [[0] * (width - len(f)) + [1] * len(f) for f in fed]
+                    mask = torch.cat([mask, torch.tensor(step, device=device)], 1)
+            spent = time.perf_counter() - began
+            for i, answer in zip(rows, answers, strict=True):
+                results[i] = self._result(answer.ids, answer.stopped, answer.forced,
+                                          functions[i] if functions else None, spent)
+        return results  # type: ignore[return-value]
+
+    def _shared(self, ids: list[int]) -> int:
+        """How many of the prompt `ids` the cached head already holds (at least one is left to compute
+        the first logits from)."""
+        pairs = enumerate(zip(ids, self.head_ids, strict=False))
+        shared = next((i for i, (a, b) in pairs if a != b), len(self.head_ids))
+        return min(shared, len(ids) - 1)
+
+    def _cache_at(self, shared: int) -> Any:
+        """A cache holding the first `shared` tokens of the prompt head, for one call to continue."""
+        cache = copy.deepcopy(self.head_cache)
+        cache.crop(shared - len(self.head_ids))  # transformers 5: a negative count of tokens to drop
+        return cache
+
+    def _logits(self, step: list[int], cache: Any) -> torch.Tensor:
+        import torch
+
+        out = self.model(input_ids=torch.tensor([step], device=self.model.device), past_key_values=cache,
+                         use_cache=True, logits_to_keep=1)
+        return out.logits[0, -1]
+
+    def __call__(self, query: str, functions: list[Function] | None = None) -> CallResult:
+        """One call; `functions` replaces the spec for this query (the server gets it per request)."""
+        start = time.perf_counter()
+        result = self._result(*self._decode(query, functions), functions, 0.0)
+        result.latency_s = time.perf_counter() - start  # tokenization to validated result
+        return result
+
+    def _result(self, new: list[int], ended: bool, forced: int, functions: list[Function] | None,
+                latency_s: float) -> CallResult:
+        """The answer parsed and validated; an answer cut short is reported as such, never completed with
+        <api_end> and parsed."""
+        functions = self.functions if functions is None else functions
+        raw = self.tok.decode(new)
+        if ended:
+            raw += API_END
+            calls = parse(raw, functions)
+        elif len(new) >= self.max_new_tokens:
+            calls = CallError("too_long", f"the answer did not end within {self.max_new_tokens} tokens", raw)
+        else:
+            calls = CallError("syntax", "no token of the vocabulary continues the answer under the spec's grammar", raw)
+        return CallResult(calls, raw, latency_s, len(new), min(forced, len(new)))
+
+
+class _Answer:
+    """One answer being decoded: its tokens, the grammar state, and whether it has ended."""
+
+    def __init__(self, caller: ToolCaller, query: str, functions: list[Function] | None) -> None:
+        self.caller, self.query = caller, query
+        self.grammar = caller.grammar(functions or caller.functions) if caller.constrained else None
+        self.ids: list[int] = []
+        self.text = ""
+        self.forced = 0  # tokens the grammar left no choice for
+        self.done = self.stopped = False
+
+    def advance(self, logits: torch.Tensor) -> list[int]:
+        """Pick the next token from `logits`; returns the tokens to feed next: the pick and every token
+        the grammar forces after it (one forward pass instead of several)."""
+        caller, grammar = self.caller, self.grammar
+        forced: list[int] = []
+        if grammar is None:
+            token = int(logits.argmax())
+        else:
+            choice = grammar.choose(self.text, logits, self.query if caller.copy_values else None)
+            if choice is None:  # no token of the vocabulary continues the answer
+                self.done = True
+                return []
+            token = choice
+            self.text += grammar.pieces[token] or ""
+            if token not in caller.stops:
+                forced = list(grammar.forced(self.text))  # a copy: the grammar keeps its lists
+                self.forced += len(forced)
+                self.text += "".join(grammar.pieces[t] or "" for t in forced)
+        if token in caller.stops:
+            self.done = self.stopped = True
+            return []
+        step = [token, *forced]
+        self.ids += step
+        if len(self.ids) >= caller.max_new_tokens:
+            self.ids, self.done = self.ids[: caller.max_new_tokens], True
+        return step
