@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
@@ -46,12 +47,13 @@ def test_more_functions_than_tokens_is_refused():
         check_capacity(parse_spec([fn(f"f{i}") for i in range(21)]), 20)
 
 
-def test_render_leaves_out_defaults_and_parse_fills_them():
+def test_render_leaves_out_defaults_but_not_choices_and_parse_fills_them():
     calls = [{"name": "take_a_photo", "arguments": {"camera": "back"}},
-             {"name": "set_timer_alarm", "arguments": {"time": "07:30", "label": "gym"}}]
+             {"name": "set_timer_alarm", "arguments": {"time": "07:30", "label": "alarm"}}]
     text = render(calls, ANDROID)
-    assert text == "<api_0>();<api_10>(time=' 07:30', label=' gym')<api_end>"
+    assert text == "<api_0>(camera=' back');<api_10>(time=' 07:30')<api_end>"
     assert parse(text, ANDROID) == calls
+    assert parse("<api_0>()<api_end>", ANDROID) == calls[:1]
     assert parse("<api_end>", ANDROID) == []
 
 
@@ -107,12 +109,16 @@ def android_data():
 
 
 def test_every_generated_record_round_trips_through_the_format(android_data):
+    in_words = 0
     for record in android_data["train"] + android_data["val"]:
-        assert normalize(parse(render(record["calls"], ANDROID), ANDROID), ANDROID) == \
-            normalize(record["calls"], ANDROID), record
+        for query in (None, record["query"]):  # canonical values, and values in the query's words
+            assert normalize(parse(render(record["calls"], ANDROID, query), ANDROID), ANDROID) == \
+                normalize(record["calls"], ANDROID), record
+        in_words += render(record["calls"], ANDROID, record["query"]) != render(record["calls"], ANDROID)
         for call in record["calls"]:  # complete calls: defaults filled
             fn_ = next(f for f in ANDROID if f.name == call["name"])
             assert set(fn_.required) | set(fn_.defaults) <= set(call["arguments"])
+    assert in_words > 100  # times, dates and formatted phone numbers are targets in the user's words
 
 
 def test_validation_uses_unseen_templates_connectors_and_queries(android_data):
@@ -237,7 +243,7 @@ def test_call_grammar_accepts_every_rendered_target_token_by_token():
     records = generate(ToolDataConfig(per_function=6, irrelevant=10, parallel=10, seed=3))["val"]
     for r in records:
         text = ""
-        for token in tok(render(r["calls"], ANDROID), add_special_tokens=False).input_ids:
+        for token in tok(render(r["calls"], ANDROID, r["query"]), add_special_tokens=False).input_ids:
             text += grammar.pieces[token]
             assert grammar.allows(text), text
         assert grammar.pattern.fullmatch(text), text
@@ -246,10 +252,115 @@ def test_call_grammar_accepts_every_rendered_target_token_by_token():
 @pytest.mark.parametrize("text", [
     "<api_0> (kamera=", "<api_0> (camera=' side'", "<api_11> (level=11)", "<api_11> (level=' 7'",
     "<api_15> (enabled=yes", "<api_8> (phone_number=' 555", "<api_5> (mode=", "<api_20>", "hello",
-    "<api_2> (location=' Oslo')<round_end>", "<api_10> (time=' 7:30 pm'",
+    "<api_2> (location=' Oslo')<round_end>", "<api_10> (time=' 7:30 xm'", "<api_10> (time=' 25:00'",
+    "<api_8> (phone_number=' 555 0132'", "<api_3> (recipient=' our_name\",recipient",
+    "<api_12> (title=' x', start_time=' June 3'",
 ])
 def test_call_grammar_rejects_what_the_schema_forbids(text):
     from hare.model.tokenizer import build_tokenizer
     from hare.tools.grammar import CallGrammar
 
     assert not CallGrammar(ANDROID, build_tokenizer()).allows(text)
+
+
+TODAY = datetime.date(2026, 12, 1)
+SPEC = {f.name: f.properties for f in ANDROID}
+
+
+@pytest.mark.parametrize("words, canonical", [
+    ("2:15 pm", "14:15"), ("14:15", "14:15"), ("7:30", "07:30"), ("five pm", "17:00"), ("12 am", "00:00"),
+    ("12 pm", "12:00"), ("noon", "12:00"), ("midnight", "00:00"), ("1:00 p.m.", "13:00"), ("10 tonight", "22:00"),
+    ("7 tomorrow morning", "07:00"), ("half past six in the morning", "06:30"), ("quarter to eight am", "07:45"),
+    ("seven thirty am", "07:30"), ("ten past 9", "09:10"), ("2 at night", "02:00"),
+    ("19:30 pm", "19:30 pm"), ("soon", "soon"),  # not a clock: left for validation to refuse
+])
+def test_times_in_the_users_words_become_24_hour_clocks(words, canonical):
+    from hare.tools.surface import normalise
+
+    assert normalise(SPEC["set_timer_alarm"]["time"], words, today=TODAY) == canonical
+
+
+@pytest.mark.parametrize("words, canonical", [
+    ("3 July 2027 at 18:45", "2027-07-03-18-45"), ("June 3, 2025 at 1 pm", "2025-06-03-13-00"),
+    ("2025-06-03 at 1:00 pm", "2025-06-03-13-00"), ("9 am on March 5th, 2026", "2026-03-05-09-00"),
+    ("Friday, the 5th of March 2027 at 10", "2027-03-05-10-00"),
+    ("March 5 at 9am", "2027-03-05-09-00"),      # no year: the next March 5 from today
+    ("December 24 at 8 pm", "2026-12-24-20-00"),  # … which may be this year's
+    ("tomorrow at 9 am", "2026-12-02-09-00"), ("8:45 pm", "2026-12-01-20-45"),  # no date: today
+    ("2025-06-03-13-00", "2025-06-03-13-00"), ("February 30, 2026 at 9", "February 30, 2026 at 9"),
+])
+def test_dates_in_the_users_words_become_the_specs_layout(words, canonical):
+    from hare.tools.surface import normalise
+
+    assert normalise(SPEC["create_calendar_event"]["start_time"], words, today=TODAY) == canonical
+
+
+@pytest.mark.parametrize("words, canonical", [
+    ("+61 (638) 507-377", "+61638507377"), ("+1 (415) 555-0132", "+14155550132"),
+    ("+49-253-079-4311", "+492530794311"), ("+44 819 734 8581", "+448197348581"),
+    ("555 0132", "555 0132"),  # no country code: not read (validation refuses it)
+])
+def test_phone_numbers_keep_plus_and_digits(words, canonical):
+    from hare.tools.surface import normalise
+
+    assert normalise(SPEC["make_phone_call"]["phone_number"], words) == canonical
+
+
+def test_an_end_time_without_a_date_takes_the_start_times_date():
+    raw = "<api_12>(title=' review', start_time=' 3 July 2027 at 18:45', end_time=' 8:45 pm')<api_end>"
+    assert parse(raw, ANDROID) == [{"name": "create_calendar_event", "arguments": {
+        "title": "review", "start_time": "2027-07-03-18-45", "end_time": "2027-07-03-20-45"}}]
+    assert isinstance(parse("<api_8>(phone_number=' 555 0132')<api_end>", ANDROID), CallError)
+
+
+def test_targets_copy_the_words_the_query_used():
+    query = ("first make a new event called shift that runs from 3 July 2027 at 18:45 to 20:45, "
+             "then call +1 (415) 555-0132")
+    calls = [{"name": "create_calendar_event", "arguments": {
+                 "title": "shift", "start_time": "2027-07-03-18-45", "end_time": "2027-07-03-20-45"}},
+             {"name": "make_phone_call", "arguments": {"phone_number": "+14155550132"}}]
+    assert render(calls, ANDROID, query) == ("<api_12>(title=' shift', start_time=' 3 July 2027 at 18:45', "
+                                             "end_time=' 20:45');<api_8>(phone_number=' +1 (415) 555-0132')<api_end>")
+    # Words that say it some other way ("in an hour") leave the canonical value in the target.
+    assert "time=' 14:15'" in render([{"name": "set_timer_alarm", "arguments": {"time": "14:15", "label": "alarm"}}],
+                                     ANDROID, "alarm in an hour")
+
+
+@pytest.mark.parametrize("schema, kind", [
+    ({"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$"}, "datetime"),
+    ({"type": "string", "format": "date"}, "date"), ({"type": "string", "format": "time"}, "time"),
+    ({"type": "string", "pattern": "^\\+[0-9]{7,15}$"}, "phone"),
+    ({"type": "string", "pattern": "^.*$"}, None), ({"type": "string"}, None),
+    ({"type": "string", "enum": ["07:00"]}, None), ({"type": "integer"}, None),
+])
+def test_kinds_are_recognised_from_any_specs_schema(schema, kind):
+    from hare.tools.surface import kind_of
+
+    found = kind_of(schema)
+    assert (found[0].name if found else None) == kind
+
+
+def test_every_time_and_date_the_grammar_admits_is_read():
+    """The grammar and the reader are one description: no word sequence the model may write is left unread."""
+    import itertools
+    import re
+
+    from hare.tools.surface import normalise, surface_pattern
+
+    clocks = [" ".join(p).strip() for p in itertools.product(
+        ["", "half past", "quarter to", "20 minutes past", "ten past"], ["0", "7", "12", "13", "20", "seven", "twelve"],
+        ["", ":05", ":45", " thirty", " oh five"],
+        ["", " am", "pm", " p.m.", " in the evening", " at night", " tonight"])]
+    clocks = [re.sub(r"\s+(?=[:p])", "", c) if "pm" in c or ":" in c else c for c in clocks]
+    dates = ["", "June 3", "3rd of June, 2026", "Friday, June 3, 2027", "2026-06-03", "tomorrow", "the 31st of May"]
+    schemas = {k: SPEC[f][a] for k, (f, a) in {"time": ("set_timer_alarm", "time"),
+                                               "datetime": ("create_calendar_event", "start_time")}.items()}
+    admitted = 0
+    for kind, schema in schemas.items():
+        grammar = re.compile(surface_pattern(schema))
+        for clock, date in itertools.product(clocks, dates if kind == "datetime" else [""]):
+            for words in {f"{date} at {clock}" if date else clock, f"{clock} on {date}" if date else clock}:
+                if grammar.fullmatch(words):
+                    admitted += 1
+                    assert re.fullmatch(schema["pattern"], normalise(schema, words, today=TODAY)), words
+    assert admitted > 300

@@ -4,12 +4,17 @@
     <api_2>(location=' Oslo');<api_11>(level=3)<api_end>               two independent calls
     <api_end>                                                          no function serves the query
 
-Function i is `<api_i>`; arguments are keyword Python literals in the schema's property order, and
-an argument equal to its schema default is left out (the parser fills it back), which keeps the
-generation short. A string value is written with one space after its opening quote
-(`location=' San Francisco'`): SentencePiece marks word starts, so only then are the value's tokens
-the same as in the user's text (`▁San ▁Francisco`, not `San ▁Francisco`) and copying a value the
-model never saw is a token-for-token copy; the parser strips the space. The bare `<api_end>` is the
+Function i is `<api_i>`; arguments are keyword Python literals in the schema's property order, and an
+argument equal to its schema default is left out (the parser fills it back), which keeps the generation
+short — except a choice among named values (`enum`), which is always written: a model learns a choice
+from seeing every side of it, and with the default left out `camera=' front'` was the only camera it
+ever wrote, so "take a snap on the back camera" became `camera=' front'` too. A string value is written
+with one space after its opening quote (`location=' San Francisco'`): SentencePiece marks word starts,
+so only then are the value's tokens the same as in the user's text (`▁San ▁Francisco`, not `San
+▁Francisco`) and copying a value the model never saw is a token-for-token copy; the parser strips the
+space. Times, dates and phone numbers are written as the user said them (`time=' 2:15 pm'`) and made
+canonical when read (`hare.tools.surface`).
+The bare `<api_end>` is the
 explicit no-call answer: one token, and as final as a call. Parsing goes through `ast` (literals
 only) so model output is never executed; anything that does not parse or fails the JSON Schema
 becomes a `CallError` with the raw text, never an exception: the parser is total over any string
@@ -26,6 +31,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from hare.model.tokenizer import API_END, functional_token
+from hare.tools import surface
 from hare.tools.spec import Function
 
 if TYPE_CHECKING:
@@ -34,9 +40,12 @@ if TYPE_CHECKING:
 Call = dict[str, Any]  # {"name": str, "arguments": {...}}, OpenAI's shape
 _TOKEN = re.compile(r"<api_(\d{1,9})>")  # bounded: int() refuses 4,300-digit strings
 # What `format: email` means here, for the grammar that writes values and the validator that reads them:
-# one "@" between non-blank parts and a dot in the domain (RFC 5322 in full is not what a phone needs),
-# bounded (a local part has at most 64 characters) so that the grammar can always finish a value.
-EMAIL = r"[^'\s@]{1,64}@[^'\s@]{1,48}\.[^'\s@]{1,16}"
+# the characters addresses use in practice — letters, digits and `._%+-` before the "@", a domain with a
+# dot and a top-level name of letters — not RFC 5322 in full (quoted local parts, non-ASCII addresses),
+# which a phone does not need: with any non-blank character allowed, a model wrote
+# `our_name",recipient=name=…@contoso.com` and the grammar let it. Bounded (a local part has at most 64
+# characters) so that the grammar can always finish a value.
+EMAIL = r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,48}\.[A-Za-z]{2,16}"
 # Integers beyond 2**53 lose digits as JSON numbers in most clients, so a call that carries one is refused.
 LARGEST_NUMBER = 2**53
 
@@ -53,14 +62,17 @@ class CallError:
         return {"error": {"type": self.kind, "message": self.message, "raw": self.raw}}
 
 
-def render(calls: list[Call], functions: list[Function]) -> str:
-    """The training target for `calls` (complete, with defaults), ending with `<api_end>`."""
+def render(calls: list[Call], functions: list[Function], query: str | None = None) -> str:
+    """The training target for `calls` (complete, with defaults), ending with `<api_end>`; given the `query`,
+    times, dates and phone numbers are written in the query's words (`hare.tools.surface`)."""
     by_name = {f.name: f for f in functions}
     parts = []
     for call in calls:
         fn = by_name[call["name"]]
         args = call.get("arguments", {})
-        shown = [f"{k}={literal(args[k])}" for k in fn.properties if k in args and args[k] != fn.defaults.get(k, ...)]
+        words = surface.said(fn.properties, args, query) if query is not None else args
+        shown = [f"{k}={literal(words[k])}" for k in fn.properties
+                 if k in args and (args[k] != fn.defaults.get(k, ...) or "enum" in fn.properties[k])]
         parts.append(f"{functional_token(fn.index)}({', '.join(shown)})")
     return ";".join(parts) + API_END
 
@@ -138,6 +150,7 @@ def validate(fn: Function, arguments: dict[str, Any]) -> dict[str, Any] | str:
     unknown = [k for k in arguments if k not in fn.properties]
     if unknown:
         return f"{fn.name} has no argument {unknown[0]!r} (it takes: {', '.join(fn.properties) or 'none'})"
+    arguments = surface.normalise_call(fn.properties, arguments)  # "2:15 pm" → "14:15"
     full = fn.defaults | {k: _coerce(v, fn.properties[k]) for k, v in arguments.items()}
     error = next(iter(Draft202012Validator(fn.parameters, format_checker=_formats()).iter_errors(full)), None)
     if error is not None:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from hare.model.tokenizer import ROUND_END, ROUND_START, functional_token
 from hare.tools.calls import EMAIL, LARGEST_NUMBER, literal
 from hare.tools.spec import VALUE_CHARS, Function
+from hare.tools.surface import kind_of, surface_pattern
 
 if TYPE_CHECKING:
     import torch
@@ -86,7 +87,7 @@ def value_pattern(schema: dict[str, Any]) -> str:
         # As Python writes floats (`literal`): `0.5`, `3`, `1e-05`.
         return f"{sign}(?:0|[1-9]\\d{{0,{_DIGITS - 1}}})(?:\\.\\d{{1,{_DIGITS + 1}}})?(?:e[-+]\\d{{2,3}})?"
     if kind == "string":
-        body = schema.get("pattern")
+        body = surface_pattern(schema) or schema.get("pattern")
         if body:
             body = body.removeprefix("^").removesuffix("$")
         elif schema.get("format") == "email":
@@ -148,7 +149,7 @@ def value_chars(schema: dict[str, Any]) -> int:
     if "enum" in schema:
         return max(len(literal(v)) for v in schema["enum"])
     if schema.get("type") == "string" and (schema.get("pattern") or schema.get("format") == "email"):
-        body = schema.get("pattern") or EMAIL
+        body = surface_pattern(schema) or schema.get("pattern") or EMAIL
         return sre_parse.parse(body.removeprefix("^").removesuffix("$")).getwidth()[1] + 3
     return {"boolean": 5, "integer": _DIGITS + 1, "number": 2 * _DIGITS + 8}.get(schema.get("type"),
                                                                                   VALUE_CHARS + 3)
@@ -259,6 +260,9 @@ class CallGrammar:
         self.pieces, self.closers = token_texts(tok)
         self._spans: tuple[str | None, list[int]] = (None, [])
         self.free_text = {(f.index, name) for f in functions for name, s in f.properties.items() if is_free_text(s)}
+        # Values that are words of the query: free text, and times, dates and numbers as the user said them.
+        self.copied = self.free_text | {(f.index, name) for f in functions for name, s in f.properties.items()
+                                        if isinstance(s, dict) and kind_of(s)}
         self.functions = {f.index: f for f in functions}
         self._names = {f.index: self._name_tokens(f) for f in functions}
 
@@ -312,7 +316,7 @@ class CallGrammar:
         """False when `text` puts words into a free-text value that are not a span of the query's words
         (an open value may end inside a word)."""
         where = _last_value(text)
-        if where is None or where[:2] not in self.free_text:
+        if where is None or where[:2] not in self.copied:
             return True
         value, is_open = where[2].strip(), where[3]
         span = r"(?<!\w)" + re.escape(value) + ("" if is_open else r"(?!\w)")
@@ -347,7 +351,7 @@ class CallGrammar:
             return None
 
         where = _last_value(text) if query is not None else None
-        if where is not None and where[3] and where[:2] in self.free_text:
+        if where is not None and where[3] and where[:2] in self.copied:
             spans = self.span_tokens(query)
             ranked = [spans[i] for i in logits[spans].argsort(descending=True).tolist()]
             if (token := valid(ranked, copy=True)) is not None:

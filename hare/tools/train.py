@@ -65,7 +65,7 @@ class ToolTrainArgs(RunArgs):
 
 
 def conversation(record: dict[str, Any], functions: list[Function], describe: bool) -> dict[str, Any]:
-    reply = render(record["calls"], functions)
+    reply = render(record["calls"], functions, record["query"])
     if describe and record["calls"]:
         by_name = {f.name: f for f in functions}
         reply += "\n\n" + "\n".join(f"{c['name']}: {by_name[c['name']].description}" for c in record["calls"])

@@ -1,0 +1,293 @@
+"""Values as the user said them: times, dates and phone numbers are copied, then normalised here.
+
+A function wants `"14:15"`, `"2025-06-03-13-00"` or `"+14155550132"`; the user says "2:15 pm",
+"June 3, 2025 at 1 pm" or "+1 (415) 555-0132". Asking a small model to convert is where it fails
+most (the default quickstart's tool model got a third of its exact-call errors on 24-hour clocks,
+dates and phone digits); copying a span of the query is what a pretrained model does well. So for
+an argument whose schema is one of these kinds, the call format lets the model write the words the
+user used (`time=' 2:15 pm'`), and the parser turns them into the canonical value before the schema
+is checked: a deterministic step that is tested, instead of a learned one that is not.
+
+A kind is recognised from the schema alone: a string whose `pattern` accepts the kind's canonical
+examples (or whose `format` is the JSON Schema name of it), so any spec with a 24-hour time, a date,
+a date-time or an E.164 number gets it, and the output keeps the spec's own layout (`2025-06-03-13-00`,
+`2025-06-03T13:00`, …). The grammar (`surface_pattern`) admits exactly the forms `read` reads — the
+canonical form among them — so every constrained answer normalises (but for impossible days such as
+February 30, which validation refuses with the user's own words in the message).
+
+Rules where the words leave something open, as a phone's assistant reads them:
+- a clock without am/pm is read as a 24-hour time ("7:30" is 07:30, "19:30" is 19:30);
+- a date-time without a date takes the date of the call's previous date-time argument ("from June 3
+  at 1 pm to 3 pm"), else today; "today", "tonight", "tomorrow" count from today's date;
+- a date without a year is the next such day from today (this year's, or next year's once past);
+- a phone number keeps its leading "+" and its digits; one written without a country code ("555 0132")
+  is not a surface: the model must then write the canonical value itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december"]
+_HOURS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+_UNITS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+          "seventeen": 17, "eighteen": 18, "nineteen": 19}
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+
+
+def _words(values: list[str]) -> str:
+    return "|".join(sorted(values, key=len, reverse=True))  # longest first: "eleven" before "one"
+
+
+_MONTH = "(?:" + _words(MONTHS + [m[:3] for m in MONTHS] + ["sept"]) + r")\.?"
+_HOUR = rf"(?:2[0-3]|[01]?[0-9]|{_words(_HOURS)})"  # "20" before "2"
+_MINUTE_WORD = (rf"(?:oh[ -](?:{_words(_UNITS)})|{_words(list(_TEENS))}|"
+                rf"(?:{_words(list(_TENS))})(?:[ -](?:{_words(_UNITS)}))?)")
+_HALF = r"(?:am|pm|a\.m\.|p\.m\.)"
+_DAYPART = r"(?:(?:in the |this |tomorrow )?(?:morning|afternoon|evening)|at night|tonight)"
+_MINUTES = rf"(?:half|quarter|[1-5]?[0-9] minutes?|{_MINUTE_WORD}(?: minutes?)?)"
+# Named groups for reading; the grammar uses the same text with the names taken out.
+_HOUR12 = rf"(?:1[0-2]|0?[1-9]|{_words(_HOURS)})"  # with am/pm: "20 pm" is no clock
+_AFTER = rf"(?:[:.](?P<{{}}>[0-5][0-9])| (?P<{{}}>{_MINUTE_WORD}))?"
+CLOCK = (r"(?i:(?P<special>noon|midday|midnight)"
+         rf"|(?P<offset>{_MINUTES}) (?P<direction>past|after|to|before) (?P<base>{_HOUR12})"
+         rf"(?: ?(?P<half1>{_HALF})| (?P<part1>{_DAYPART}))?"
+         rf"|(?P<hour12>{_HOUR12}){_AFTER.format('minute12', 'minute_word12')}"
+         rf"(?: ?(?P<half>{_HALF})| (?P<part>{_DAYPART}))"
+         rf"|(?P<hour>{_HOUR}){_AFTER.format('minute', 'minute_word')})")
+_ORDINAL = r"(?:st|nd|rd|th)?"
+DATE = (rf"(?i:(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,? )?(?:the )?"
+        rf"(?:(?P<month>{_MONTH}) (?P<day>3[01]|[12][0-9]|0?[1-9]){_ORDINAL}(?:,? (?P<year>20[0-9]{{2}}))?"
+        rf"|(?P<day2>3[01]|[12][0-9]|0?[1-9]){_ORDINAL}(?: of)? (?P<month2>{_MONTH})(?:,? (?P<year2>20[0-9]{{2}}))?"
+        rf"|(?P<iso>20[0-9]{{2}}-[01][0-9]-[0-3][0-9])"
+        rf"|(?P<relative>today|tomorrow)))")
+_JOIN = r"(?:,? (?:at|from|on|@) |,? )"
+PHONE = r"\+ ?[1-9][0-9]{0,14}(?:(?:[ .\-/]|\) ?| ?\()[0-9]{1,6}){0,6}"
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of value the user says in their own words."""
+
+    name: str
+    surface: str                  # the words accepted, with named groups (the canonical form is added)
+    formats: tuple[str, ...]      # strftime layouts a spec may want; the first its pattern accepts is used
+    json_format: str | None       # the JSON Schema `format` that also means this kind
+
+
+KINDS = [
+    Kind("datetime", rf"(?:{DATE}{_JOIN}{CLOCK}|{CLOCK}{_JOIN}{DATE}|{CLOCK})",
+         ("%Y-%m-%d-%H-%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"), "date-time"),
+    Kind("date", DATE, ("%Y-%m-%d",), "date"),
+    Kind("time", CLOCK, ("%H:%M", "%H:%M:%S"), "time"),
+    Kind("phone", PHONE, ("e164",), None),
+]
+_SAMPLE = dt.datetime(2025, 6, 3, 13, 5)
+_PHONES = ("+14155550132", "+442079460958", "+61638507377")
+_NAMES = re.compile(r"\(\?P<\w+>")
+
+
+def _render(layout: str, when: dt.datetime) -> str:
+    return when.strftime(layout)
+
+
+@cache
+def _kind_of(pattern: str | None, json_format: str | None) -> tuple[Kind, str] | None:
+    """The kind and output layout of a string schema with this pattern (anchored, accepting the kind's
+    canonical examples and nothing else that is tried) or, without a pattern, this JSON Schema format."""
+    if pattern is None:
+        kind = next((k for k in KINDS if json_format is not None and k.json_format == json_format), None)
+        return None if kind is None else (kind, kind.formats[-1] if kind.name == "datetime" else kind.formats[0])
+    try:
+        compiled = re.compile(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return None
+    for kind in KINDS:
+        for layout in kind.formats:
+            examples = _PHONES if layout == "e164" else (_render(layout, _SAMPLE),
+                                                          _render(layout, _SAMPLE.replace(hour=23, minute=59)))
+            others = ("hello world", "x" + examples[0] + "x")
+            if all(compiled.search(e) for e in examples) and not any(compiled.search(o) for o in others):
+                return kind, layout
+    return None
+
+
+def kind_of(schema: dict[str, Any]) -> tuple[Kind, str] | None:
+    if schema.get("type") != "string" or "enum" in schema:
+        return None
+    pattern, fmt = schema.get("pattern"), schema.get("format")
+    return _kind_of(pattern if isinstance(pattern, str) else None, fmt if isinstance(fmt, str) else None)
+
+
+def surface_pattern(schema: dict[str, Any]) -> str | None:
+    """The grammar's pattern for a value of a kind (no named groups): the user's words or the canonical form."""
+    found = kind_of(schema)
+    if found is None:
+        return None
+    kind, _ = found
+    canonical = schema.get("pattern", "").removeprefix("^").removesuffix("$") if schema.get("pattern") else None
+    words = _NAMES.sub("(?:", kind.surface)
+    return f"(?:{canonical})|{words}" if canonical else words
+
+
+def normalise(schema: dict[str, Any], value: Any, previous: dt.date | None = None,
+              today: dt.date | None = None) -> Any:
+    """The canonical value for the user's words (`value` itself when it is not of a kind, already canonical,
+    or not words this module reads — validation then says what is wrong)."""
+    found = kind_of(schema)
+    if found is None or not isinstance(value, str):
+        return value
+    kind, layout = found
+    text = " ".join(value.split())
+    if _canonical(schema, layout, text):
+        return text
+    today = today or dt.date.today()
+    if kind.name == "phone":
+        return "+" + re.sub(r"\D", "", text) if re.fullmatch(PHONE, text) else value
+    when = read(kind.name, text, previous, today)
+    return value if when is None else _render(layout, when)
+
+
+def _canonical(schema: dict[str, Any], layout: str, text: str) -> bool:
+    if schema.get("pattern"):
+        return re.search(schema["pattern"], text) is not None
+    try:
+        return layout != "e164" and dt.datetime.strptime(text, layout) is not None
+    except ValueError:
+        return False
+
+
+def read(kind: str, text: str, previous: dt.date | None, today: dt.date) -> dt.datetime | None:
+    """The moment the words `text` name, for a time, date or date-time kind (None: not such words)."""
+    if kind == "time":
+        clock = _clock(text)
+        return None if clock is None else dt.datetime.combine(today, clock)
+    date_match = re.fullmatch(DATE, text) if kind == "date" else re.search(DATE, text)
+    if kind == "date":
+        day = _date(date_match, today) if date_match else None
+        return None if day is None else dt.datetime.combine(day, dt.time())
+    rest = text
+    day = previous or today
+    if date_match:
+        found = _date(date_match, today)
+        if found is None:
+            return None
+        day = found
+        rest = " ".join((text[:date_match.start()] + " " + text[date_match.end():]).split()).strip(" ,")
+        rest = re.sub(r"^(?:at|from|on|@) |(?: at| from| on| @)$", "", rest).strip(" ,")
+    clock = _clock(rest)
+    return None if clock is None else dt.datetime.combine(day, clock)
+
+
+def _date(m: re.Match[str], today: dt.date) -> dt.date | None:
+    if m.group("relative"):
+        return today + dt.timedelta(days=m.group("relative").lower() == "tomorrow")
+    try:
+        if m.group("iso"):
+            return dt.date.fromisoformat(m.group("iso"))
+        month_name = (m.group("month") or m.group("month2")).lower().rstrip(".")
+        month = next(i for i, name in enumerate(MONTHS, 1) if name.startswith(month_name[:3]))
+        day = int(m.group("day") or m.group("day2"))
+        year = m.group("year") or m.group("year2")
+        if year:
+            return dt.date(int(year), month, day)
+        this_year = dt.date(today.year, month, day)
+        return this_year if this_year >= today else dt.date(today.year + 1, month, day)
+    except ValueError:  # February 30
+        return None
+
+
+def _number(words: str) -> int:
+    words = words.lower().replace("-", " ")
+    if words.isdigit():
+        return int(words)
+    total = 0
+    for word in words.split():
+        if word == "oh":
+            continue
+        total += _TEENS.get(word) or _TENS.get(word) or (_UNITS.index(word) + 1 if word in _UNITS else 0)
+    return total
+
+
+def _clock(text: str) -> dt.time | None:
+    m = re.fullmatch(CLOCK, text)
+    if m is None:
+        return None
+    if m.group("special"):
+        return dt.time(0 if m.group("special").lower() == "midnight" else 12)
+    if m.group("offset"):
+        hour = _hour(m.group("base"))
+        offset = m.group("offset").lower()
+        minutes = {"half": 30, "quarter": 15}.get(offset) or _number(re.sub(r" minutes?$", "", offset))
+        total = hour * 60 + (minutes if m.group("direction").lower() in ("past", "after") else -minutes)
+        hour, minute = divmod(total % (24 * 60), 60)
+        half = m.group("half1") or m.group("part1")
+    else:
+        twelve = "12" if m.group("hour12") else ""
+        hour = _hour(m.group("hour" + twelve))
+        minute = m.group("minute" + twelve)
+        minute = int(minute) if minute else _number(m.group("minute_word" + twelve) or "0")
+        half = m.group("half") or m.group("part")
+    if half:
+        half = half.lower().replace(".", "")
+        if "night" in half:  # "12 at night" is midnight, "2 at night" 2 am, "10 tonight" 22:00
+            later = 5 <= hour < 12
+        else:
+            later = half == "pm" or "afternoon" in half or "evening" in half
+        hour = hour % 12 + (12 if later else 0)
+    return dt.time(hour, minute)
+
+
+def _hour(word: str) -> int:
+    return int(word) if word.isdigit() else _HOURS.index(word.lower()) + 1
+
+
+def normalise_call(properties: dict[str, dict[str, Any]], arguments: dict[str, Any],
+                   today: dt.date | None = None) -> dict[str, Any]:
+    """A call's arguments with every value of a kind made canonical, in property order, so that a date-time
+    without a date ("to 3 pm") takes the date of the one before it."""
+    out, previous = dict(arguments), None
+    for name, schema in properties.items():
+        if name not in out or not isinstance(schema, dict):
+            continue
+        out[name] = normalise(schema, out[name], previous, today)
+        found = kind_of(schema)
+        if found and found[0].name in ("datetime", "date") and isinstance(out[name], str):
+            try:
+                previous = dt.datetime.strptime(out[name], found[1]).date()
+            except ValueError:
+                pass
+    return out
+
+
+def said(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str,
+         today: dt.date | None = None) -> dict[str, Any]:
+    """The arguments as the training target writes them: each value of a kind replaced by the words of the
+    `query` that normalise to it (the longest such span), where there are any."""
+    out, canonical = dict(arguments), normalise_call(properties, arguments, today)
+    previous = None
+    for name, schema in properties.items():
+        found = kind_of(schema)
+        if name not in arguments or found is None or not isinstance(arguments[name], str):
+            continue
+        grammar = re.compile(surface_pattern(schema) or "(?!)")
+        spans = sorted({m.group(0) for start in range(len(query))
+                        if (start == 0 or not query[start - 1].isalnum()) and (m := grammar.match(query, start))
+                        and m.group(0).strip() and not query[m.end():m.end() + 1].isalnum()},
+                       key=len, reverse=True)
+        for span in spans:
+            if normalise(schema, span, previous, today) == canonical[name]:
+                out[name] = span
+                break
+        if found[0].name in ("datetime", "date"):
+            try:
+                previous = dt.datetime.strptime(canonical[name], found[1]).date()
+            except ValueError:
+                pass
+    return out
