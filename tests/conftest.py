@@ -363,6 +363,6 @@ def foreign_tool_model(foreign_dir, tmp_path_factory):
     write_records(data / "train.jsonl", TOOL_RECORDS)
     out = tmp_path_factory.mktemp("toolrun") / "run"
     return run(ToolTrainArgs(model=str(foreign_dir), data=str(data), out=str(out), overrides=[
-        "data.epochs=0", "train.max_steps=150", "data.seq_len=128", "train.global_batch_tokens=512",
+        "data.epochs=0", "train.max_steps=300", "data.seq_len=128", "train.global_batch_tokens=512",
         "train.micro_batch_size=4", "optim.lr=1e-2", "schedule.warmup_steps=5", "train.precision=fp32",
         "model.freeze_layers=1", "log.progress=false", "checkpoint.every_steps=0"]))

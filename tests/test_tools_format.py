@@ -368,3 +368,24 @@ def test_every_time_and_date_the_grammar_admits_is_read():
                     admitted += 1
                     assert re.fullmatch(schema["pattern"], normalise(schema, words, today=TODAY)), words
     assert admitted > 300
+
+
+def test_apostrophes_in_values_are_written_as_the_user_typed_them(android_data):
+    """"text Maria I'm late": a single-quoted value keeps its word-internal apostrophes, so the value copies
+    the query token for token and the grammar lets the model write it (it used to write "I am late")."""
+    from hare.model.tokenizer import build_tokenizer
+    from hare.tools.grammar import CallGrammar
+
+    calls = [{"name": "send_text_message", "arguments": {"contact_name": "O'Brien", "message": "I'm late, don't wait"}}]
+    text = render(calls, ANDROID, "text O'Brien I'm late, don't wait")
+    assert text == "<api_7>(contact_name=' O'Brien', message=' I'm late, don't wait')<api_end>"
+    assert parse(text, ANDROID) == calls
+    tok = build_tokenizer()
+    grammar = CallGrammar(ANDROID, tok)
+    written = ""
+    for token in tok(text, add_special_tokens=False).input_ids:
+        written += grammar.pieces[token]
+        assert grammar.allows(written), written
+    assert not grammar.allows("<api_7> (contact_name=' Maria', message=' I' m")  # a closed value, then junk
+    assert any("'" in v for r in android_data["train"] for c in r["calls"] for v in c["arguments"].values()
+               if isinstance(v, str))  # the value banks say it too

@@ -77,9 +77,20 @@ def render(calls: list[Call], functions: list[Function], query: str | None = Non
     return ";".join(parts) + API_END
 
 
+# An apostrophe between two word characters ("I'm", "O'Brien") is written as is inside a single-quoted value:
+# users write them in messages and names all the time, a closing quote is never followed by a letter, and
+# escaping it (or switching to double quotes, as Python's repr does) would make the model decide before the
+# value's first word what its middle holds, and break the token-for-token copy of the query.
+APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
+
+
 def literal(value: Any) -> str:
     """A value as the call format writes it (strings with their leading space)."""
-    return repr(" " + value) if isinstance(value, str) else repr(value)
+    if isinstance(value, str):
+        if "'" in value and not APOSTROPHE.sub("", value).count("'") and not re.search(r'[\\"\n]', value):
+            return f"' {value}'"
+        return repr(" " + value)
+    return repr(value)
 
 
 def parse(text: str, functions: list[Function]) -> list[Call] | CallError:
@@ -97,7 +108,7 @@ def parse(text: str, functions: list[Function]) -> list[Call] | CallError:
         if i not in by_index:
             return CallError("unknown_function", f"<api_{i}> names no function of the spec "
                                                  f"({len(functions)} functions)", raw)
-        body = body.strip().removesuffix(";").strip()
+        body = APOSTROPHE.sub("\\\\'", body.strip().removesuffix(";").strip())  # ' I'm late' is read as ' I\\'m late'
         try:
             node = ast.parse(f"f{body}", mode="eval").body
             if not isinstance(node, ast.Call) or node.func.id != "f":  # type: ignore[attr-defined]

@@ -35,7 +35,7 @@ from re import _parser as sre_parse
 from typing import TYPE_CHECKING, Any
 
 from hare.model.tokenizer import ROUND_END, ROUND_START, functional_token
-from hare.tools.calls import EMAIL, LARGEST_NUMBER, literal
+from hare.tools.calls import APOSTROPHE, EMAIL, LARGEST_NUMBER, literal
 from hare.tools.spec import VALUE_CHARS, Function
 from hare.tools.surface import kind_of, surface_pattern
 
@@ -50,7 +50,9 @@ _PRIVATE = re.compile("[\ue000-\uf8ff]")
 _BYTE = re.compile(r"<0x([0-9A-F]{2})>")
 _TOKEN = re.compile(r"<api_(\d{1,9}|end)>")
 _LAST_CALL = re.compile(f".*({_MARKS})", re.DOTALL)
-_STRING = re.compile(r"'[^']*'|\"[^\"]*\"")
+_APOSTROPHE = APOSTROPHE.pattern
+_STRING = re.compile(rf"'(?:[^']|{_APOSTROPHE})*'|\"[^\"]*\"")
+_CLOSING = {"'": re.compile(r"'(?!\w)"), '"': re.compile('"')}  # "I'm" does not close a value
 _CALL_OR_VALUE = re.compile(f"({_MARKS})|(\\w+)= ?(['\"])")
 TOP_K = 64  # candidates checked first; then 32x as many; then the whole vocabulary
 MAX_CALLS = 4  # per answer: a request names a few independent actions, and a looping model must stop
@@ -94,8 +96,9 @@ def value_pattern(schema: dict[str, Any]) -> str:
             body = EMAIL
         if body:
             return f"(?:' ?(?:{body})')"
-        # No "<" or newline: a value is one line of words.
-        return f"""(?:'[^'\\\\\\n<]{{0,{VALUE_CHARS}}}'|"[^"\\\\\\n<]{{0,{VALUE_CHARS}}}")"""
+        # No "<" or newline: a value is one line of words; inside '…' an apostrophe between letters ("I'm").
+        return (f"""(?:'(?:[^'\\\\\\n<]|{_APOSTROPHE}){{0,{VALUE_CHARS}}}'"""
+                f"""|"[^"\\\\\\n<]{{0,{VALUE_CHARS}}}")""")
     return f"[^;<\ue000-\uf8ff]{{0,{VALUE_CHARS}}}?"  # arrays, objects, untyped: left to validation
 
 
@@ -375,7 +378,7 @@ def _last_value(text: str) -> tuple[int, str, str, bool] | None:
         if match.group(1):
             fn, pos = ord(match.group(1)) - _MARK_BASE, match.end()
             continue
-        close = text.find(match.group(3), match.end())
+        close = found.start() if (found := _CLOSING[match.group(3)].search(text, match.end())) else -1
         if close < 0:
             return fn, match.group(2), text[match.end():], True
         pos = close + 1

@@ -141,7 +141,7 @@ class Filler:
         first, last = self.pick("first_name").lower(), self.pick("last_name").lower()
         local = self.rng.choice([f"{first}.{last}", f"{first}{last}", f"{first}_{last}", f"{first[0]}{last}",
                                  f"{first}{self.rng.randint(1, 99)}"])
-        address = f"{local}@{self.pick('email_domain', novel=False)}".replace(" ", "")
+        address = f"{local}@{self.pick('email_domain', novel=False)}".replace(" ", "").replace("'", "")  # o'brien
         return address, address
 
     def _e164(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
