@@ -389,3 +389,16 @@ def test_apostrophes_in_values_are_written_as_the_user_typed_them(android_data):
     assert not grammar.allows("<api_7> (contact_name=' Maria', message=' I' m")  # a closed value, then junk
     assert any("'" in v for r in android_data["train"] for c in r["calls"] for v in c["arguments"].values()
                if isinstance(v, str))  # the value banks say it too
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_record_at_the_quickstarts_size_is_a_valid_call(seed):
+    """Made-up values must stay valid values (a made-up name once put a comma into an e-mail address, and the
+    quickstart stopped at `tools train`)."""
+    from hare.tools.calls import validate
+
+    by_name = {f.name: f for f in ANDROID}
+    data = generate(ToolDataConfig(per_function=200, irrelevant=600, parallel=600, seed=seed))
+    for record in data["train"] + data["val"]:
+        for call in record["calls"]:
+            assert not isinstance(validate(by_name[call["name"]], call["arguments"]), str), record

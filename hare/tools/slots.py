@@ -15,6 +15,7 @@ half's words and invented words — which no model can memorise, only copy.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
@@ -141,7 +142,8 @@ class Filler:
         first, last = self.pick("first_name").lower(), self.pick("last_name").lower()
         local = self.rng.choice([f"{first}.{last}", f"{first}{last}", f"{first}_{last}", f"{first[0]}{last}",
                                  f"{first}{self.rng.randint(1, 99)}"])
-        address = f"{local}@{self.pick('email_domain', novel=False)}".replace(" ", "").replace("'", "")  # o'brien
+        local = re.sub(r"[^a-z0-9._]", "", local)  # "o'brien", a made-up name's comma: not address characters
+        address = f"{local}@{self.pick('email_domain', novel=False)}"
         return address, address
 
     def _e164(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
