@@ -42,7 +42,6 @@ def run(cfg: BenchToolsConfig) -> list[dict[str, Any]]:
     from hare.export.gguf import run as export
     from hare.io.atomic import write_text
     from hare.tools.call import load_caller
-    from hare.tools.decoder import ToolCaller
     from hare.tools.records import read_records
     from hare.tools.spec import SPEC_FILE, load_spec
 
@@ -56,7 +55,7 @@ def run(cfg: BenchToolsConfig) -> list[dict[str, Any]]:
     records = records[: cfg.limit] if cfg.limit else records
     rows = []
     for dtype in cfg.torch_dtypes:
-        caller = ToolCaller.load(cfg.model, device="cpu", dtype=dtype)
+        caller = load_caller(cfg.model, device="cpu", dtype=dtype)
         weights = sum(p.numel() * p.element_size() for p in caller.model.parameters())
         rows.append(_row(f"torch {dtype}", caller, records, cfg.latency_queries, weights))
         del caller

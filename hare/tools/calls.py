@@ -13,9 +13,8 @@ with one space after its opening quote (`location=' San Francisco'`): SentencePi
 so only then are the value's tokens the same as in the user's text (`▁San ▁Francisco`, not `San
 ▁Francisco`) and copying a value the model never saw is a token-for-token copy; the parser strips the
 space. Times, dates and phone numbers are written as the user said them (`time=' 2:15 pm'`) and made
-canonical when read (`hare.tools.surface`).
-The bare `<api_end>` is the
-explicit no-call answer: one token, and as final as a call. Parsing goes through `ast` (literals
+canonical when read (`hare.tools.surface`). The bare `<api_end>` is the explicit no-call answer: one
+token, and as final as a call. Parsing goes through `ast` (literals
 only) so model output is never executed; anything that does not parse or fails the JSON Schema
 becomes a `CallError` with the raw text, never an exception: the parser is total over any string
 (numbers beyond what JSON carries exactly, infinities and 400-digit integers included), because

@@ -353,7 +353,7 @@ class CallGrammar:
                     return token
             return None
 
-        where = _last_value(text) if query is not None else None
+        where = last if query is not None else None
         if where is not None and where[3] and where[:2] in self.copied:
             spans = self.span_tokens(query)
             ranked = [spans[i] for i in logits[spans].argsort(descending=True).tolist()]

@@ -93,10 +93,6 @@ _PHONES = ("+14155550132", "+442079460958", "+61638507377")
 _NAMES = re.compile(r"\(\?P<\w+>")
 
 
-def _render(layout: str, when: dt.datetime) -> str:
-    return when.strftime(layout)
-
-
 @cache
 def _kind_of(pattern: str | None, json_format: str | None) -> tuple[Kind, str] | None:
     """The kind and output layout of a string schema with this pattern (anchored, accepting the kind's
@@ -110,8 +106,8 @@ def _kind_of(pattern: str | None, json_format: str | None) -> tuple[Kind, str] |
         return None
     for kind in KINDS:
         for layout in kind.formats:
-            examples = _PHONES if layout == "e164" else (_render(layout, _SAMPLE),
-                                                          _render(layout, _SAMPLE.replace(hour=23, minute=59)))
+            examples = _PHONES if layout == "e164" else (_SAMPLE.strftime(layout),
+                                                          _SAMPLE.replace(hour=23, minute=59).strftime(layout))
             others = ("hello world", "x" + examples[0] + "x")
             if all(compiled.search(e) for e in examples) and not any(compiled.search(o) for o in others):
                 return kind, layout
@@ -151,7 +147,7 @@ def normalise(schema: dict[str, Any], value: Any, previous: dt.date | None = Non
     if kind.name == "phone":
         return "+" + re.sub(r"\D", "", text) if re.fullmatch(PHONE, text) else value
     when = read(kind.name, text, previous, today)
-    return value if when is None else _render(layout, when)
+    return value if when is None else when.strftime(layout)
 
 
 def _canonical(schema: dict[str, Any], layout: str, text: str) -> bool:
@@ -257,13 +253,19 @@ def normalise_call(properties: dict[str, dict[str, Any]], arguments: dict[str, A
         if name not in out or not isinstance(schema, dict):
             continue
         out[name] = normalise(schema, out[name], previous, today)
-        found = kind_of(schema)
-        if found and found[0].name in ("datetime", "date") and isinstance(out[name], str):
-            try:
-                previous = dt.datetime.strptime(out[name], found[1]).date()
-            except ValueError:
-                pass
+        previous = _day(schema, out[name]) or previous
     return out
+
+
+def _day(schema: dict[str, Any], value: Any) -> dt.date | None:
+    """The day a canonical date or date-time value names (None for other kinds or values)."""
+    found = kind_of(schema)
+    if found is None or found[0].name not in ("datetime", "date") or not isinstance(value, str):
+        return None
+    try:
+        return dt.datetime.strptime(value, found[1]).date()
+    except ValueError:
+        return None
 
 
 def said(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str,
@@ -285,9 +287,5 @@ def said(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query
             if normalise(schema, span, previous, today) == canonical[name]:
                 out[name] = span
                 break
-        if found[0].name in ("datetime", "date"):
-            try:
-                previous = dt.datetime.strptime(canonical[name], found[1]).date()
-            except ValueError:
-                pass
+        previous = _day(schema, canonical[name]) or previous
     return out
