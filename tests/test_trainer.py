@@ -80,3 +80,68 @@ def test_tools_train_refuses_data_paths_it_would_ignore(micro_dir, tmp_path):
     with pytest.raises(HareError, match="remove data.paths"):
         run(ToolTrainArgs(model=str(micro_dir), data=str(tmp_path), out=str(tmp_path / "o"),
                           overrides=['data.paths=["chats.jsonl"]']))
+
+
+class _Clock:
+    """`time.perf_counter` for `hare.train.budget`: each step takes what the test says."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_time_budget_fits_the_run_and_fixes_its_end_when_the_decay_begins(monkeypatch):
+    from hare.train import budget as budget_module
+    from hare.train.budget import StepBudget
+    from hare.train.distributed import Dist
+    from hare.train.loop import TrainConfig
+    from hare.train.optim import ScheduleConfig
+
+    clock = _Clock()
+    monkeypatch.setattr(budget_module.time, "perf_counter", clock)
+    d = Dist(rank=0, world=1, local_rank=0, device=None)
+    schedule = ScheduleConfig("wsd", warmup_steps=2, decay_fraction=0.25)
+    budget = StepBudget(TrainConfig(max_steps=1000, max_minutes=1), schedule)
+    budget.start()
+    step, totals = 0, []
+    while step < budget.total:
+        clock.now += 5.0 if step == 0 else (1.0 if step < 20 else 0.5)  # a slow first step, then faster
+        step += 1
+        budget.after(step, d)
+        totals.append(budget.total)
+    # 5 s + 19 × 1 s, then 0.5 s steps: the estimate follows the pace (median of the last 10 steps)...
+    assert totals[1] == 2 + int((60 - 6) / 1.0) and max(totals) > totals[1]
+    # ...until the decay begins, where the end is fixed: the run overshoots the minute by less than a step.
+    assert budget.fixed and step == budget.total == totals[-1]
+    assert 60 - 0.5 < budget.spent <= 60 + 0.5
+    resumed = StepBudget(TrainConfig(max_steps=1000, max_minutes=1), schedule)
+    resumed.restore(budget.state())
+    assert (resumed.total, resumed.fixed, resumed.spent) == (budget.total, True, budget.spent)
+
+
+def test_time_budget_refuses_a_cosine_schedule():
+    from hare.train.budget import StepBudget
+    from hare.train.loop import TrainConfig
+    from hare.train.optim import ScheduleConfig
+
+    with pytest.raises(HareError, match="schedule.name=wsd or constant"):
+        StepBudget(TrainConfig(max_minutes=1), ScheduleConfig("cosine"))
+
+
+@pytest.mark.slow
+def test_pretrain_under_a_time_budget_stops_and_decays(packed_dir, tmp_path):
+    import json
+
+    out = tmp_path / "run"
+    assert main(["pretrain", "--data", str(packed_dir), "--out", str(out), *QUIET, "model.preset=hare-micro",
+                 "data.seq_len=32", "train.max_steps=100000", "train.max_minutes=0.1", "schedule.name=wsd",
+                 "schedule.warmup_steps=1", "schedule.decay_fraction=0.5", "schedule.min_lr_ratio=0",
+                 "train.global_batch_tokens=128", "train.micro_batch_size=2", "train.precision=fp32"]) in (0, None)
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in rows if r["kind"] == "train"]
+    assert (out / "final" / "config.json").is_file() and 4 <= len(lrs) < 100000
+    assert [r["step"] for r in rows if r["kind"] == "train"] == list(range(1, len(lrs) + 1))
+    peak = max(lrs)  # the decay ran: the last half of the steps fell from the peak towards 0
+    assert lrs[-1] < 0.5 * peak and lrs[-1] == min(lrs[1:])

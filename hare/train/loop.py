@@ -23,11 +23,14 @@ if TYPE_CHECKING:
     from torch import nn
 
     from hare.train.batches import GlobalBatches
+    from hare.train.budget import StepBudget
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    max_steps: int = option(1000, "optimizer steps to train for")
+    max_steps: int = option(1000, "optimizer steps to train for (with max_minutes: at most)")
+    max_minutes: float = option(0.0, "wall-clock budget of the steps; the run ends when it is spent, its end "
+                                     "fixed when the wsd decay begins (0: train.max_steps decides)")
     global_batch_tokens: int = option(2_097_152, "tokens per optimizer step over all ranks (HARE: 1024 × 2048)")
     micro_batch_size: int = option(8, "sequences per forward pass on each rank; accumulation makes up the rest")
     precision: Literal["auto", "bf16", "fp32"] = option(
@@ -202,13 +205,16 @@ def fit(
     start_step: int,
     flops_per_token: float,
     on_step: Callable[[Progress], None],
+    budget: StepBudget,
 ) -> None:
-    """Run steps `start_step … cfg.max_steps − 1`; `on_step` logs, evaluates and checkpoints."""
+    """Run steps `start_step … budget.total − 1`; `on_step` logs, evaluates and checkpoints."""
     import torch
 
     model.train()
     micro = cfg.micro_batch_size
-    for step in range(start_step, cfg.max_steps):
+    budget.start()
+    step = start_step
+    while step < budget.total:
         started = time.perf_counter()
         lr = scheduler.get_last_lr()[0]
         loss, norm, tokens = train_step(model, batches.micro_batches(step, d.rank, d.world, micro), optimizer,
@@ -217,5 +223,7 @@ def fit(
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
         tokens_per_s = tokens / seconds
-        on_step(Progress(step + 1, loss, lr, norm, tokens, tokens_per_s, tokens_per_s * flops_per_token / d.world))
-        kill_point("step", step + 1)
+        step += 1
+        budget.after(step, d)
+        on_step(Progress(step, loss, lr, norm, tokens, tokens_per_s, tokens_per_s * flops_per_token / d.world))
+        kill_point("step", step)

@@ -7,6 +7,7 @@ fights the normalisation. Schedules are pure functions of the step, so resuming 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -62,10 +63,13 @@ def lr_factor(step: int, total: int, cfg: ScheduleConfig) -> float:
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, total: int, cfg: ScheduleConfig
+    optimizer: torch.optim.Optimizer, total: int | Callable[[], int], cfg: ScheduleConfig
 ) -> torch.optim.lr_scheduler.LambdaLR:
+    """`total` is the number of steps, or a function giving it at each step (a run whose end a time
+    budget decides, `hare.train.budget`)."""
     import torch
 
     if cfg.warmup_steps < 0 or not 0 <= cfg.min_lr_ratio <= 1 or not 0 < cfg.decay_fraction <= 1:
         raise HareError("schedule: need warmup_steps >= 0, 0 <= min_lr_ratio <= 1 and 0 < decay_fraction <= 1")
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, cfg))
+    steps = total if callable(total) else lambda: total
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, steps(), cfg))

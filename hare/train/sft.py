@@ -251,7 +251,8 @@ def train(cfg: SFTConfig, resume: bool = False, print_config: bool = False,
         lora_config = _apply_lora(model, cfg.lora, train_embeddings=added > 0 or bool(token_init),
                                   first_layer=cfg.model.freeze_layers)
     trunk = None
-    revisits = trainer.cfg.train.max_steps * step_rows > len(rows)  # a run shorter than an epoch reuses no row
+    # A run of at most an epoch (and the few rows its last step wraps around to) reuses too little to keep.
+    revisits = trainer.cfg.train.max_steps * step_rows >= len(rows) + step_rows
     if cfg.model.freeze_layers and cfg.model.cache_frozen_gib > 0 and revisits and supports(
             model, cfg.train.parallel, cfg.train.compile):
         trunk = FrozenTrunk(model, cfg.model.freeze_layers, int(cfg.model.cache_frozen_gib * 2**30))

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from transformers import PretrainedConfig, PreTrainedModel
 
     from hare.train.batches import GlobalBatches
+    from hare.train.budget import StepBudget
     from hare.train.distributed import Dist
     from hare.train.frozen_trunk import FrozenTrunk
 
@@ -197,36 +198,40 @@ class _Run:
 
         cfg = self.cfg
         try:
-            optimizer, scheduler, start = self._restore(found)
+            optimizer, scheduler, start, budget = self._restore(found)
             if self.d.is_main:
                 self.out.mkdir(parents=True, exist_ok=True)
                 (self.out / "config.yaml").write_text(to_yaml(cfg))
                 self.writer = MetricsWriter(self.out, cfg.log.tensorboard, start)
                 if self.resume and found is None:
                     print(f"{self.name}: no checkpoint in '{self.out}' yet, starting from step 0")
-                print(f"{self.name}: {describe}, steps {start}→{cfg.train.max_steps}"
+                print(f"{self.name}: {describe}, from step {start}: {budget.describe()}"
                       f"{' (resumed from ' + found.name + ')' if found else ''}")
-            self.bar = tqdm(total=cfg.train.max_steps, initial=start, unit="step", dynamic_ncols=True,
+            self.bar = tqdm(total=budget.total, initial=start, unit="step", dynamic_ncols=True,
                             disable=not (self.d.is_main and cfg.log.progress))
-            return self._train(optimizer, scheduler, start)
+            return self._train(optimizer, scheduler, start, budget)
         finally:
             if self.bar is not None:
                 self.bar.close()
             if self.writer is not None:
                 self.writer.close()
 
-    def _restore(self, found: Path | None) -> tuple[Any, Any, int]:
-        """Optimizer and schedule, from the checkpoint `found` if there is one; and the step to start at."""
+    def _restore(self, found: Path | None) -> tuple[Any, Any, int, StepBudget]:
+        """Optimizer, schedule and the run's length, from the checkpoint `found` if there is one; and the
+        step to start at."""
         from hare.train import checkpoint
+        from hare.train.budget import StepBudget
         from hare.train.optim import build_optimizer, build_scheduler
 
         optimizer = build_optimizer(self.model, self.cfg.optim, fused=True)
-        scheduler = build_scheduler(optimizer, self.cfg.train.max_steps, self.cfg.schedule)
+        budget = StepBudget(self.cfg.train, self.cfg.schedule)
+        scheduler = build_scheduler(optimizer, lambda: budget.total, self.cfg.schedule)
         if not found:
-            return optimizer, scheduler, 0
-        state = checkpoint.load(found, self.model, optimizer, self.d)
+            return optimizer, scheduler, 0, budget
+        state = checkpoint.load(found, self.model, optimizer, self.d)  # after the schedule, which sets the lr
         scheduler.load_state_dict(state["scheduler"])
-        return optimizer, scheduler, state["step"]
+        budget.restore(state.get("budget"))
+        return optimizer, scheduler, state["step"], budget
 
     def _evaluate(self, step: int, summary: dict[str, Any]) -> None:
         from hare.train.loop import evaluate
@@ -240,7 +245,7 @@ class _Run:
             self.writer.write({"kind": "val", "step": step, "loss": loss, "ppl": math.exp(min(loss, 50))})
             self.bar.write(f"step {step}: val loss {loss:.4f}, ppl {math.exp(min(loss, 50)):.2f}")
 
-    def _train(self, optimizer: Any, scheduler: Any, start: int) -> Path:
+    def _train(self, optimizer: Any, scheduler: Any, start: int, budget: StepBudget) -> Path:
         import torch
 
         from hare.config import to_yaml
@@ -268,6 +273,10 @@ class _Run:
             mfu = p.flops_per_s / summary["peak"]
             summary.update(tokens=summary["tokens"] + p.tokens, loss=p.loss)
             summary["mfu"].append(mfu)
+            if self.bar.total != budget.total:
+                self.bar.total = budget.total
+                if budget.fixed:
+                    self.bar.write(f"{self.name}: step {p.step}: {budget.describe()} at the recent pace")
             if self.writer:
                 self.writer.write({"kind": "train", "step": p.step, "loss": p.loss, "lr": p.lr,
                                    "grad_norm": p.grad_norm, "step_tokens": p.tokens, "tokens_per_s": p.tokens_per_s,
@@ -275,21 +284,21 @@ class _Run:
             self.bar.set_postfix(loss=f"{p.loss:.4f}", lr=f"{p.lr:.2e}", tok_s=f"{p.tokens_per_s:,.0f}",
                                  mfu=f"{mfu:.1%}")
             self.bar.update(1)
-            if cfg.log.eval_every_steps and p.step % cfg.log.eval_every_steps == 0 and p.step < cfg.train.max_steps:
+            if cfg.log.eval_every_steps and p.step % cfg.log.eval_every_steps == 0 and p.step < budget.total:
                 self._evaluate(p.step, summary)
             if cfg.checkpoint.every_steps and p.step % cfg.checkpoint.every_steps == 0:
-                state = {"scheduler": scheduler.state_dict(), "config": to_yaml(cfg)}
+                state = {"scheduler": scheduler.state_dict(), "budget": budget.state(), "config": to_yaml(cfg)}
                 checkpoint.save(self.out, p.step, model, optimizer, state, d, cfg.checkpoint.keep_last, self.export)
 
-        fit(model, self.batches, optimizer, scheduler, cfg.train, cfg.optim.grad_clip, d, start, flops, on_step)
+        fit(model, self.batches, optimizer, scheduler, cfg.train, cfg.optim.grad_clip, d, start, flops, on_step, budget)
         self.bar.close()
-        self._evaluate(cfg.train.max_steps, summary)
+        self._evaluate(budget.total, summary)
         final = self.out / "final"
         full = checkpoint.full_state_dict(model)
         if d.is_main:
             with atomic_output(final, replace=True) as tmp:
                 self.export(tmp, full)
-            _print_summary(self.name, summary, cfg.train.max_steps - start, final)
+            _print_summary(self.name, summary, budget.total - start, final)
         barrier(d)
         return final
 
