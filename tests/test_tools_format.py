@@ -310,6 +310,29 @@ def test_phone_numbers_keep_plus_and_digits(words, canonical):
     assert normalise(SPEC["make_phone_call"]["phone_number"], words) == canonical
 
 
+def test_languages_are_written_as_named_and_read_as_iso_codes():
+    """"news in Turkish": the model copies "Turkish" and the parser gives `tr` (recalling codes, it wrote
+    `tl`); the grammar admits every name the reader knows, the codes, and nothing else."""
+    import re
+
+    from hare.model.tokenizer import build_tokenizer
+    from hare.tools.grammar import CallGrammar
+    from hare.tools.surface import LANGUAGES, normalise, surface_pattern
+
+    schema = SPEC["get_trending_news"]["language"]
+    calls = [{"name": "get_trending_news", "arguments": {"query": "Tesla", "language": "tr"}}]
+    assert render(calls, ANDROID, "news Tesla in Turkish") == "<api_1>(query=' Tesla', language=' Turkish')<api_end>"
+    assert render(calls, ANDROID, "Tesla news please") == "<api_1>(query=' Tesla', language=' tr')<api_end>"
+    grammar = re.compile(surface_pattern(schema))
+    for code, names in LANGUAGES.items():
+        for name in (*names, *(n.lower() for n in names), code):
+            assert grammar.fullmatch(name) and normalise(schema, name) == code, name
+    tool_grammar = CallGrammar(ANDROID, build_tokenizer())
+    assert tool_grammar.allows("<api_1> (query=' Tesla', language=' Mandarin Chinese')")
+    assert not tool_grammar.allows("<api_1> (query=' Tesla', language=' Klingon")
+    assert parse("<api_1>(query=' Tesla', language=' fRENCH')<api_end>", ANDROID)[0]["arguments"]["language"] == "fr"
+
+
 def test_an_end_time_without_a_date_takes_the_start_times_date():
     raw = "<api_12>(title=' review', start_time=' 3 July 2027 at 18:45', end_time=' 8:45 pm')<api_end>"
     assert parse(raw, ANDROID) == [{"name": "create_calendar_event", "arguments": {
@@ -336,6 +359,8 @@ def test_targets_copy_the_words_the_query_used():
     ({"type": "string", "pattern": "^\\+[0-9]{7,15}$"}, "phone"),
     ({"type": "string", "pattern": "^.*$"}, None), ({"type": "string"}, None),
     ({"type": "string", "enum": ["07:00"]}, None), ({"type": "integer"}, None),
+    ({"type": "string", "pattern": "^[a-z]{2}$", "description": "ISO 639-1 code of the news language"}, "language"),
+    ({"type": "string", "pattern": "^[a-z]{2}$", "description": "two-letter country code"}, None),
 ])
 def test_kinds_are_recognised_from_any_specs_schema(schema, kind):
     from hare.tools.surface import kind_of

@@ -21,6 +21,8 @@ from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
+from hare.tools.surface import LANGUAGES
+
 GENERATED = ("person", "email", "e164", "time", "datetime", "int", "language")
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
@@ -127,7 +129,7 @@ class Filler:
             assert slot.surfaces
             value = r.choice(list(slot.surfaces))
             return value, r.choice(slot.surfaces[value])
-        if slot.kind in values_bank() and slot.kind != "language":
+        if slot.kind in values_bank():
             v = self.pick(slot.kind)
             return v, v
         return getattr(self, "_" + slot.kind)(slot, chosen)
@@ -182,8 +184,8 @@ class Filler:
         return n, number_words(n) if n < 100 and self.rng.random() < 0.3 else str(n)
 
     def _language(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
-        code = self.rng.choice(list(values_bank()["language"]))
-        return code, values_bank()["language"][code][0]
+        code = self.rng.choice(list(LANGUAGES))
+        return code, LANGUAGES[code][0]
 
 
 def infer_slot(name: str, schema: dict[str, Any]) -> Slot:

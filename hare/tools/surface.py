@@ -1,4 +1,4 @@
-"""Values as the user said them: times, dates and phone numbers are copied, then normalised here.
+"""Values as the user said them: times, dates, phone numbers and languages are copied, then normalised here.
 
 A function wants `"14:15"`, `"2025-06-03-13-00"` or `"+14155550132"`; the user says "2:15 pm",
 "June 3, 2025 at 1 pm" or "+1 (415) 555-0132". Asking a small model to convert is where it fails
@@ -11,7 +11,11 @@ is checked: a deterministic step that is tested, instead of a learned one that i
 A kind is recognised from the schema alone: a string whose `pattern` accepts the kind's canonical
 examples (or whose `format` is the JSON Schema name of it), so any spec with a 24-hour time, a date,
 a date-time or an E.164 number gets it, and the output keeps the spec's own layout (`2025-06-03-13-00`,
-`2025-06-03T13:00`, …). The grammar (`surface_pattern`) admits exactly the forms `read` reads — the
+`2025-06-03T13:00`, …). A language is an ISO 639-1 code to the function and a name to the user ("news
+in French": `language=' French'` → `fr`; the quickstart's model wrote `pl` and `fa` for French when it
+had to recall codes): a string whose pattern accepts the codes of `LANGUAGES` and whose description
+says "language" or "639" (a two-letter pattern alone could be a country).
+The grammar (`surface_pattern`) admits exactly the forms `read` reads — the
 canonical form among them — so every constrained answer normalises (but for impossible days such as
 February 30, which validation refuses with the user's own words in the message).
 
@@ -69,6 +73,20 @@ DATE = (rf"(?i:(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,? )?(?:the )?"
         rf"|(?P<relative>today|tomorrow)))")
 _JOIN = r"(?:,? (?:at|from|on|@) |,? )"
 PHONE = r"\+ ?[1-9][0-9]{0,14}(?:(?:[ .\-/]|\) ?| ?\()[0-9]{1,6}){0,6}"
+# ISO 639-1 code → names a user calls the language by; the first is the one the data generator writes.
+LANGUAGES: dict[str, tuple[str, ...]] = {
+    "en": ("English",), "fr": ("French", "Francais", "Français"), "es": ("Spanish", "Castilian", "Espanol", "Español"),
+    "de": ("German", "Deutsch"), "it": ("Italian", "Italiano"), "pt": ("Portuguese", "Brazilian Portuguese"),
+    "nl": ("Dutch", "Nederlands"), "ru": ("Russian",), "zh": ("Chinese", "Mandarin", "Mandarin Chinese"),
+    "ja": ("Japanese",), "ko": ("Korean",), "ar": ("Arabic",), "hi": ("Hindi",), "tr": ("Turkish",),
+    "pl": ("Polish", "Polski"), "sv": ("Swedish", "Svenska"), "no": ("Norwegian", "Norsk"), "da": ("Danish",),
+    "fi": ("Finnish",), "el": ("Greek",), "he": ("Hebrew",), "id": ("Indonesian", "Bahasa Indonesia"),
+    "vi": ("Vietnamese",), "th": ("Thai",), "uk": ("Ukrainian",), "cs": ("Czech",), "ro": ("Romanian",),
+    "hu": ("Hungarian",), "fa": ("Persian", "Farsi"), "sw": ("Swahili", "Kiswahili"), "bn": ("Bengali", "Bangla"),
+    "ms": ("Malay",), "ur": ("Urdu",), "ta": ("Tamil",), "tl": ("Tagalog", "Filipino"), "ca": ("Catalan",),
+    "hr": ("Croatian",), "sr": ("Serbian",), "bg": ("Bulgarian",), "sk": ("Slovak",), "lt": ("Lithuanian",),
+}
+_LANGUAGE_CODE = {name.lower(): code for code, names in LANGUAGES.items() for name in names}
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,8 @@ KINDS = [
     Kind("time", CLOCK, ("%H:%M", "%H:%M:%S"), "time"),
     Kind("phone", PHONE, ("e164",), None),
 ]
+LANGUAGE = Kind("language", "(?i:" + _words([n for names in LANGUAGES.values() for n in names]) + ")",
+                ("iso639",), None)
 _SAMPLE = dt.datetime(2025, 6, 3, 13, 5)
 _PHONES = ("+14155550132", "+442079460958", "+61638507377")
 _NAMES = re.compile(r"\(\?P<\w+>")
@@ -114,10 +134,23 @@ def _kind_of(pattern: str | None, json_format: str | None) -> tuple[Kind, str] |
     return None
 
 
+@cache
+def _is_language(pattern: str, description: str) -> bool:
+    if not re.search(r"language|639", description, re.IGNORECASE):
+        return False
+    try:
+        compiled = re.compile(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return False
+    return all(compiled.search(code) for code in LANGUAGES) and not compiled.search("hello world")
+
+
 def kind_of(schema: dict[str, Any]) -> tuple[Kind, str] | None:
     if schema.get("type") != "string" or "enum" in schema:
         return None
-    pattern, fmt = schema.get("pattern"), schema.get("format")
+    pattern, fmt, about = schema.get("pattern"), schema.get("format"), schema.get("description")
+    if isinstance(pattern, str) and isinstance(about, str) and _is_language(pattern, about):
+        return LANGUAGE, "iso639"
     return _kind_of(pattern if isinstance(pattern, str) else None, fmt if isinstance(fmt, str) else None)
 
 
@@ -143,6 +176,8 @@ def normalise(schema: dict[str, Any], value: Any, previous: dt.date | None = Non
     text = " ".join(value.split())
     if _canonical(schema, layout, text):
         return text
+    if kind is LANGUAGE:
+        return _LANGUAGE_CODE.get(text.lower(), value)
     today = today or dt.date.today()
     if kind.name == "phone":
         return "+" + re.sub(r"\D", "", text) if re.fullmatch(PHONE, text) else value
