@@ -30,6 +30,17 @@ from hare.tools.spec import Function, load_spec, save_spec
 
 CONNECTORS = ["{a} and {b}", "{a}, then {b}", "{a}. also {b}", "{a} and also {b}", "first {a}, then {b}",
               "{a}; {b}", "{a} and after that {b}", "{a}, and {b} too", "{a} plus {b}", "{a}. after that, {b}"]
+# What people put around a request: greetings and fillers before, politeness and urgency after. A share of
+# single calls gets one (each split its own half of them), so the model learns where a value ends when the
+# request goes on after it ("weather in Abu Dhabi at the moment": the location is "Abu Dhabi").
+PREFIXES = ["hey, ", "ok google, ", "hey google, ", "um, ", "so ", "quick one: ", "excuse me, ", "hi, ", "yo ",
+            "hmm, ", "okay so ", "real quick, ", "assistant, ", "hello, ", "alright, ", "uh ", "sorry, ",
+            "one more thing: ", "oh and ", "ok, "]
+SUFFIXES = [" please", ", please", " thanks", ", thank you", " for me", " right now", " now", " asap", ", thanks!",
+            " when you get a chance", " if you can", ", would you?", " real quick", " please and thank you", " :)",
+            "!", " thx", " pls", " ok?", ", cheers", " at the moment", " for me please", ", if that's ok",
+            " immediately", ", I'm in a hurry", " thank you so much", " please, thanks", " whenever", " quickly"]
+PREFIX_SHARE, SUFFIX_SHARE = 0.15, 0.25
 PARAPHRASE_PROMPT = ("Rewrite this request to a phone assistant in different words, as a user would type it. "
                      "Keep these exact strings unchanged: {keep}. Reply with the rewritten request only.\n\n"
                      "Request: {query}")
@@ -62,6 +73,7 @@ class Generator:
         self.rng = random.Random(f"{cfg.seed}:{split}")
         self.filler = Filler(self.rng, split, cfg.seed, cfg.val_fraction, cfg.novel_values)
         self.phrasings = {p.function.name: (p, self.half(p.templates, p.function.name)) for p in phrasings}
+        self.prefixes, self.suffixes = self.half(PREFIXES, "prefixes"), self.half(SUFFIXES, "suffixes")
 
     def half(self, items: list[Any], key: str) -> list[Any]:
         """This split's share of `items`; at least one each when there are two or more."""
@@ -90,6 +102,10 @@ class Generator:
             surfaces.append(surface)
             text = text.replace("{" + arg + "}", surface, 1)
         query = " ".join(text.split()).strip(" ,")
+        if self.rng.random() < PREFIX_SHARE:
+            query = self.rng.choice(self.prefixes) + query
+        if self.rng.random() < SUFFIX_SHARE:
+            query = query.rstrip("?.!") + self.rng.choice(self.suffixes)
         return query, {"name": fn.name, "arguments": fn.defaults | chosen}, template.id, surfaces
 
     def irrelevant(self) -> tuple[str, str]:

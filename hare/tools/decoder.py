@@ -29,7 +29,9 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-TOOL_SYSTEM = "You are an on-device assistant. Answer with function calls."
+# Short because every training example carries it: the old "You are an on-device assistant. Answer with
+# function calls." was 10 more tokens of the ~73 an example averages, 14 % of the fine-tune's compute.
+TOOL_SYSTEM = "Call functions."
 _SENTINEL = "\x00QUERY\x00"
 GRAMMARS = 32
 
