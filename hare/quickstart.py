@@ -20,32 +20,42 @@ output is already complete, so an interrupted quickstart resumes where it stoppe
               pretrained bases: the top layers only);
 5. eval     — accuracy and latency on 400 held-out queries (`hare tools eval`), then a summary.
 
-Training steps scale with `--minutes`; the per-minute rates below were measured on 2 quiet cores.
+The stages fit themselves to `--minutes` of wall clock (see the constants below); `--pretrain-steps`,
+`--tool-steps` and `--tool-epochs` fix their lengths instead.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hare.config import load_config, option
 from hare.errors import HareError
 
+if TYPE_CHECKING:
+    from hare.tools.decoder import ToolCaller
+
 SAMPLES = ["take a selfie", "what's the weather like in Paris?", "text Maria saying running late",
            "set an alarm for 6:30 am", "turn the media volume up to 8", "who painted the mona lisa"]
-# Per minute of budget: hare-tiny pretraining steps of 8K tokens, and tool fine-tuning steps of the
-# default recipe (SmolLM2-135M, top third of the layers trained). On 2 quiet cores (Xeon with AMX,
-# 2026-11-30) 15 pretraining steps took 50 s and tool steps 3.6-3.9 s each in the first epoch, so the
-# default 10 minutes give 110 tool steps (~0.8 epoch) and the whole quickstart stays under 12 minutes;
-# longer runs reuse the frozen layers' outputs after the first epoch (about 3.0-3.6 s per step).
-# 140 steps (~1 epoch) scored better (2026-12-01: 96.5 / 84.75 / 96.0 against 94.25 / 80.0 / 96.0) but took
-# the whole quickstart to 13.4 min on a machine running a quarter slower than earlier that day: `--tool-steps
-# 140` for it, the default keeps the time limit.
 SCRATCH = "scratch"
+# The quickstart fits itself to `--minutes` of wall clock on whatever machine runs it (bf16 on a CPU with
+# AMX trains 3× as fast as fp32 on one without, so fixed step counts would overrun there): pretraining
+# gets 8 % of the budget (at most 1.5 steps a minute: 15 steps took 48-68 s on 2 cores with AMX), and
+# the tool fine-tune the rest, less what the evaluation and the fine-tune's own loading and export take
+# (measured on 2 cores, 2026-12-01: 400 held-out queries, 30 timed calls and the summary 2.0-2.6 min;
+# loading, tokenizing and exporting ~20 s). Both end by wall clock (`train.max_minutes`), their
+# schedules decaying at the end. The tool model's accuracy climbs steeply with its steps here (86 steps:
+# two-call requests 16 %; 110: 76 %; 140: 82 %), so the default budget is close to the 12-minute target.
+PRETRAIN_SHARE = 0.08
 PRETRAIN_STEPS_PER_MINUTE = 1.5
-TOOL_STEPS_PER_MINUTE = {"pretrained": 11, SCRATCH: 45}
+EVAL_RESERVE_S = 150
+TOOL_SETUP_S = 25
+# At most one pass over the data for a pretrained base: a run planned longer keeps the frozen layers'
+# outputs, which makes the first epoch ~15 % slower, and 2 cores do not finish an epoch in 11 minutes.
+TOOL_MAX_EPOCHS = {"pretrained": 1, SCRATCH: 3}
 # Held-out queries scored (`eval_sample`): overall accuracies within ±2 points (95 %) near 95 %.
 EVAL_QUERIES = 400
 LATENCY_QUERIES = 30  # of them timed one call at a time for p50/p95 (the accuracy pass runs batched)
@@ -54,15 +64,16 @@ LATENCY_QUERIES = 30  # of them timed one call at a time for p50/p95 (the accura
 @dataclass(kw_only=True)
 class QuickstartConfig:
     out: str = option("runs/quickstart", "run directory; every stage writes below it")
-    minutes: float = option(10.0, "training budget on 2 CPU cores; the stages scale their training steps to it")
+    minutes: float = option(11.5, "wall-clock target for the whole quickstart (setup and the base's download not "
+                                  "counted): pretraining gets 8 %, the tool fine-tune what the other stages leave")
     base: str = option("smollm2-135m-instruct", "pretrained model the tool stage tunes: a named base (`hare base "
                        "list`), a checkpoint directory, a .gguf file, or 'scratch' for stage 2's model")
     preset: str = option("hare-tiny", "model preset pretrained from scratch in stage 2 (`hare presets`)")
     spec: str = option("android", "API spec for the tool stage ('android': the 20 Octopus v2 functions)")
     docs: int = option(20_000, "synthetic pretraining documents")
     per_function: int = option(200, "training queries per function")
-    pretrain_steps: int | None = option(None, "pretraining steps (default: scaled to --minutes)")
-    tool_steps: int | None = option(None, "steps of the tool fine-tune (default: scaled to --minutes)")
+    pretrain_steps: int | None = option(None, "pretraining steps (default: as many as fit in 8 % of --minutes)")
+    tool_steps: int | None = option(None, "steps of the tool fine-tune (default: as many as fit in --minutes)")
     tool_epochs: float | None = option(None, "passes over the tool data instead of a number of steps")
     seed: int = option(0, "seed of every stage")
 
@@ -106,10 +117,12 @@ def pretrain(cfg: QuickstartConfig, run: Path, packed: Path) -> Path:
     out = run / "pretrain"
     if _stage("2/5 pretrain from scratch (HARE's engine on the synthetic corpus)", out / "final"):
         steps = cfg.pretrain_steps or max(4, round(PRETRAIN_STEPS_PER_MINUTE * cfg.minutes))
+        length = [] if cfg.pretrain_steps else [f"train.max_minutes={PRETRAIN_SHARE * cfg.minutes:.3f}"]
         config = load_config(PretrainConfig, None, [
             f"out={out}", f"data.path={packed}", f"model.preset={cfg.preset}", "data.seq_len=256",
-            "optim.lr=3e-3", "optim.weight_decay=0.1", "schedule.name=cosine", f"schedule.warmup_steps={steps // 8}",
-            f"train.max_steps={steps}", "train.global_batch_tokens=8192", "train.micro_batch_size=8",
+            "optim.lr=3e-3", "optim.weight_decay=0.1", "schedule.name=wsd", "schedule.decay_fraction=0.5",
+            "schedule.min_lr_ratio=0.1", f"schedule.warmup_steps={steps // 8}", f"train.max_steps={steps}", *length,
+            "train.global_batch_tokens=8192", "train.micro_batch_size=8",
             "train.precision=auto", "train.device=cpu", f"train.seed={cfg.seed}",
             f"checkpoint.every_steps={max(10, steps // 4)}", "checkpoint.keep_last=1",
             "log.eval_every_steps=0", "log.eval_batches=4"])
@@ -133,7 +146,9 @@ def base(cfg: QuickstartConfig, scratch: Path) -> str:
     return str(path)
 
 
-def tools(cfg: QuickstartConfig, run: Path, model: str) -> tuple[Path, Path]:
+def tools(cfg: QuickstartConfig, run: Path, model: str, deadline: float) -> tuple[Path, Path]:
+    """Data, then the fine-tune: `--tool-steps` or `--tool-epochs` if given, else as long as the time
+    left before `deadline` (a `time.time()`) allows once the evaluation's share is set aside."""
     from hare.tools.data import ToolDataConfig
     from hare.tools.data import run as make_data
     from hare.tools.train import ToolTrainArgs
@@ -141,14 +156,20 @@ def tools(cfg: QuickstartConfig, run: Path, model: str) -> tuple[Path, Path]:
 
     data, out = run / "tools-data", run / "tools"
     if _stage("4/5 tool calling: data and fine-tune", out / "final"):
-        if not data.exists():  # no-call and two-call requests at 3x a function's share each: measured on the
-            # 400 held-out queries, 2x gave no-call 80 % and two-call 54 % exact; 3x gave 96 % and 58 %
+        if not data.exists():  # no-call requests at 3x a function's share, two-call ones at 5x: measured on the
+            # 400 held-out queries, no-call 2x gave 80 %, 3x 96 %; two-call at 93 steps, 3x gave 32 % function /
+            # 18 % exact and 5x 72 % / 48 % (singles unchanged: 92 % / 75 %)
             make_data(ToolDataConfig(spec=cfg.spec, out=str(data), per_function=cfg.per_function,
-                                     irrelevant=3 * cfg.per_function, parallel=3 * cfg.per_function, seed=cfg.seed))
-        per_minute = TOOL_STEPS_PER_MINUTE[SCRATCH if cfg.base == SCRATCH else "pretrained"]
-        steps = cfg.tool_steps or max(4, round(per_minute * cfg.minutes))
-        length = [f"data.epochs={cfg.tool_epochs}"] if cfg.tool_epochs and not cfg.tool_steps else [
-            "data.epochs=0", f"train.max_steps={steps}"]
+                                     irrelevant=3 * cfg.per_function, parallel=5 * cfg.per_function, seed=cfg.seed))
+        if cfg.tool_steps or cfg.tool_epochs:
+            length = [f"data.epochs={cfg.tool_epochs}"] if cfg.tool_epochs and not cfg.tool_steps else [
+                "data.epochs=0", f"train.max_steps={cfg.tool_steps}"]
+        else:
+            minutes = max(1.0, (deadline - time.time() - EVAL_RESERVE_S - TOOL_SETUP_S) / 60)
+            epochs = TOOL_MAX_EPOCHS[SCRATCH if cfg.base == SCRATCH else "pretrained"]
+            print(f"{minutes:.1f} minutes left for the fine-tune's steps (--minutes {cfg.minutes:g}, less the "
+                  f"stages before it and the evaluation's share), at most {epochs} epoch{'s' * (epochs > 1)}")
+            length = [f"data.epochs={epochs}", f"train.max_minutes={minutes:.3f}"]
         tool_train(ToolTrainArgs(model=model, data=str(data), out=str(out), resume=True, overrides=[
             *length, f"data.seed={cfg.seed}"]))
     return data, out / "final"
@@ -165,25 +186,22 @@ def eval_sample(records: list[dict[str, Any]], size: int) -> list[dict[str, Any]
     return chosen + spread(by_kind["single"], size - len(chosen))
 
 
-def evaluate(run: Path, data: Path, model: Path) -> dict[str, Any]:
+def evaluate(run: Path, data: Path, caller: ToolCaller) -> dict[str, Any]:
     from hare.io.atomic import write_text
     from hare.io.read import read_json
-    from hare.tools.decoder import ToolCaller
     from hare.tools.evaluate import score
     from hare.tools.records import read_records
 
     path = run / "eval.json"
     if _stage("5/5 evaluate on held-out phrasings", path):
-        caller = ToolCaller.load(str(model), device="cpu")
         records = read_records(data / "val.jsonl", caller.functions)
         report = score(caller, eval_sample(records, EVAL_QUERIES), latency_queries=LATENCY_QUERIES)
         write_text(path, json.dumps(report, indent=1) + "\n")
     return read_json(path, "evaluation report", "delete it and run the quickstart again")
 
 
-def summary(run: Path, report: dict[str, Any], model: Path) -> str:
+def summary(run: Path, report: dict[str, Any], model: Path, caller: ToolCaller) -> str:
     from hare.io.read import read_json
-    from hare.tools.decoder import ToolCaller
 
     meta = read_json(run / "packed" / "meta.json", "packed data's meta.json", "delete RUN/packed and run again")
     train_tokens = meta.get("splits", {}).get("train", {}).get("tokens")
@@ -208,7 +226,6 @@ def summary(run: Path, report: dict[str, Any], model: Path) -> str:
               for kind, v in report["by_kind"].items()),
             ("  call latency p50 / p95", f"{report['latency_ms_p50']:.0f} / {report['latency_ms_p95']:.0f} ms")]
     lines = ["", "== summary", *(f"  {k:<30} {v}" for k, v in rows), "", "== sample calls"]
-    caller = ToolCaller.load(str(model), device="cpu")
     for query in SAMPLES:
         result = caller(query)
         shown = result.calls.to_json() if not isinstance(result.calls, list) else result.calls
@@ -222,16 +239,19 @@ def summary(run: Path, report: dict[str, Any], model: Path) -> str:
 def run(cfg: QuickstartConfig) -> dict[str, Any]:
     from hare.model.bases import BASES
     from hare.model.load import check_checkpoint_dir
+    from hare.tools.decoder import ToolCaller
 
     if cfg.minutes <= 0:
         raise HareError(f"--minutes must be positive, got {cfg.minutes}")
+    deadline = time.time() + 60 * cfg.minutes
     if cfg.base not in (SCRATCH, *BASES):
         check_checkpoint_dir(cfg.base)  # a wrong --base fails now, not after the pretraining stage
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     packed = corpus(cfg, out)
     scratch = pretrain(cfg, out, packed)
-    data, model = tools(cfg, out, base(cfg, scratch))
-    report = evaluate(out, data, model)
-    print(summary(out, report, model))
+    data, model = tools(cfg, out, base(cfg, scratch), deadline)
+    caller = ToolCaller.load(str(model), device="cpu")  # once, for the evaluation and the sample calls
+    report = evaluate(out, data, caller)
+    print(summary(out, report, model, caller))
     return report
