@@ -65,14 +65,14 @@ LATENCY_QUERIES = 30  # of them timed one call at a time for p50/p95 (the accura
 class QuickstartConfig:
     out: str = option("runs/quickstart", "run directory; every stage writes below it")
     minutes: float = option(11.5, "wall-clock target for the whole quickstart (setup and the base's download not "
-                                  "counted): pretraining gets 8 %, the tool fine-tune what the other stages leave")
+                                  "counted): pretraining gets 8 percent, the tool fine-tune what the other stages leave")
     base: str = option("smollm2-135m-instruct", "pretrained model the tool stage tunes: a named base (`hare base "
                        "list`), a checkpoint directory, a .gguf file, or 'scratch' for stage 2's model")
     preset: str = option("hare-tiny", "model preset pretrained from scratch in stage 2 (`hare presets`)")
     spec: str = option("android", "API spec for the tool stage ('android': the 20 Octopus v2 functions)")
     docs: int = option(20_000, "synthetic pretraining documents")
     per_function: int = option(200, "training queries per function")
-    pretrain_steps: int | None = option(None, "pretraining steps (default: as many as fit in 8 % of --minutes)")
+    pretrain_steps: int | None = option(None, "pretraining steps (default: as many as fit in 8 percent of --minutes)")
     tool_steps: int | None = option(None, "steps of the tool fine-tune (default: as many as fit in --minutes)")
     tool_epochs: float | None = option(None, "passes over the tool data instead of a number of steps")
     seed: int = option(0, "seed of every stage")
