@@ -64,8 +64,9 @@ LATENCY_QUERIES = 30  # of them timed one call at a time for p50/p95 (the accura
 @dataclass(kw_only=True)
 class QuickstartConfig:
     out: str = option("runs/quickstart", "run directory; every stage writes below it")
-    minutes: float = option(11.5, "wall-clock target for the whole quickstart (setup and the base's download not "
-                                  "counted): pretraining gets 8 percent, the tool fine-tune what the other stages leave")
+    minutes: float = option(11.5, "wall-clock target for the whole quickstart (setup and the base's download "
+                                  "not counted): pretraining gets 8 percent, the tool fine-tune what the other "
+                                  "stages leave")
     base: str = option("smollm2-135m-instruct", "pretrained model the tool stage tunes: a named base (`hare base "
                        "list`), a checkpoint directory, a .gguf file, or 'scratch' for stage 2's model")
     preset: str = option("hare-tiny", "model preset pretrained from scratch in stage 2 (`hare presets`)")
