@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -113,16 +113,24 @@ _PHONES = ("+14155550132", "+442079460958", "+61638507377")
 _NAMES = re.compile(r"\(\?P<\w+>")
 
 
-@cache
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    """A schema's pattern compiled, or None where Python's re cannot (bounded: patterns come from users)."""
+    try:
+        return re.compile(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return None
+
+
+@lru_cache(maxsize=256)
 def _kind_of(pattern: str | None, json_format: str | None) -> tuple[Kind, str] | None:
     """The kind and output layout of a string schema with this pattern (anchored, accepting the kind's
     canonical examples and nothing else that is tried) or, without a pattern, this JSON Schema format."""
     if pattern is None:
         kind = next((k for k in KINDS if json_format is not None and k.json_format == json_format), None)
         return None if kind is None else (kind, kind.formats[-1] if kind.name == "datetime" else kind.formats[0])
-    try:
-        compiled = re.compile(pattern)
-    except (re.error, RecursionError, OverflowError):
+    compiled = _compiled(pattern)
+    if compiled is None:
         return None
     for kind in KINDS:
         for layout in kind.formats:
@@ -134,15 +142,13 @@ def _kind_of(pattern: str | None, json_format: str | None) -> tuple[Kind, str] |
     return None
 
 
-@cache
+@lru_cache(maxsize=256)
 def _is_language(pattern: str, description: str) -> bool:
     if not re.search(r"language|639", description, re.IGNORECASE):
         return False
-    try:
-        compiled = re.compile(pattern)
-    except (re.error, RecursionError, OverflowError):
-        return False
-    return all(compiled.search(code) for code in LANGUAGES) and not compiled.search("hello world")
+    compiled = _compiled(pattern)
+    return (compiled is not None and all(compiled.search(code) for code in LANGUAGES)
+            and not compiled.search("hello world"))
 
 
 def kind_of(schema: dict[str, Any]) -> tuple[Kind, str] | None:
