@@ -96,14 +96,13 @@ def test_time_budget_fits_the_run_and_fixes_its_end_when_the_decay_begins(monkey
     from hare.train import budget as budget_module
     from hare.train.budget import StepBudget
     from hare.train.distributed import Dist
-    from hare.train.loop import TrainConfig
     from hare.train.optim import ScheduleConfig
 
     clock = _Clock()
     monkeypatch.setattr(budget_module.time, "perf_counter", clock)
     d = Dist(rank=0, world=1, local_rank=0, device=None)
     schedule = ScheduleConfig("wsd", warmup_steps=2, decay_fraction=0.25)
-    budget = StepBudget(TrainConfig(max_steps=1000, max_minutes=1), schedule)
+    budget = StepBudget(1000, 1, schedule)
     budget.start()
     step, totals = 0, []
     while step < budget.total:
@@ -116,18 +115,17 @@ def test_time_budget_fits_the_run_and_fixes_its_end_when_the_decay_begins(monkey
     # ...until the decay begins, where the end is fixed: the run overshoots the minute by less than a step.
     assert budget.fixed and step == budget.total == totals[-1]
     assert 60 - 0.5 < budget.spent <= 60 + 0.5
-    resumed = StepBudget(TrainConfig(max_steps=1000, max_minutes=1), schedule)
+    resumed = StepBudget(1000, 1, schedule)
     resumed.restore(budget.state())
     assert (resumed.total, resumed.fixed, resumed.spent) == (budget.total, True, budget.spent)
 
 
 def test_time_budget_refuses_a_cosine_schedule():
     from hare.train.budget import StepBudget
-    from hare.train.loop import TrainConfig
     from hare.train.optim import ScheduleConfig
 
     with pytest.raises(HareError, match="schedule.name=wsd or constant"):
-        StepBudget(TrainConfig(max_minutes=1), ScheduleConfig("cosine"))
+        StepBudget(1000, 1, ScheduleConfig("cosine"))
 
 
 @pytest.mark.slow

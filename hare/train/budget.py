@@ -26,7 +26,6 @@ from hare.errors import HareError
 
 if TYPE_CHECKING:
     from hare.train.distributed import Dist
-    from hare.train.loop import TrainConfig
     from hare.train.optim import ScheduleConfig
 
 WINDOW = 10  # recent steps whose median predicts the next ones
@@ -36,15 +35,15 @@ TIMED = 3  # steps timed before the end may be fixed (unless the time is spent)
 class StepBudget:
     """The run's end (`total`), decided from `train.max_steps` or, with `train.max_minutes`, from time."""
 
-    def __init__(self, train: TrainConfig, schedule: ScheduleConfig) -> None:
-        if train.max_minutes < 0:
-            raise HareError(f"train.max_minutes must be >= 0 (0: no time budget), got {train.max_minutes}")
-        if train.max_minutes and schedule.name == "cosine":
+    def __init__(self, max_steps: int, max_minutes: float, schedule: ScheduleConfig) -> None:
+        if max_minutes < 0:
+            raise HareError(f"train.max_minutes must be >= 0 (0: no time budget), got {max_minutes}")
+        if max_minutes and schedule.name == "cosine":
             raise HareError("train.max_minutes needs schedule.name=wsd or constant: a cosine schedule's shape "
                             "depends on the run's end from the first step, which a time budget decides later")
-        self.limit = 60 * train.max_minutes
-        self.upper, self.schedule = train.max_steps, schedule
-        self.total, self.spent, self.fixed = train.max_steps, 0.0, not self.limit
+        self.limit = 60 * max_minutes
+        self.upper, self.schedule = max_steps, schedule
+        self.total, self.spent, self.fixed = max_steps, 0.0, not self.limit
         self.times: deque[float] = deque(maxlen=WINDOW)
         self.last: float | None = None
         self.warm = False  # this process's first step (allocations, caches) predicts nothing

@@ -224,7 +224,7 @@ class _Run:
         from hare.train.optim import build_optimizer, build_scheduler
 
         optimizer = build_optimizer(self.model, self.cfg.optim, fused=True)
-        budget = StepBudget(self.cfg.train, self.cfg.schedule)
+        budget = StepBudget(self.cfg.train.max_steps, self.cfg.train.max_minutes, self.cfg.schedule)
         scheduler = build_scheduler(optimizer, lambda: budget.total, self.cfg.schedule)
         if not found:
             return optimizer, scheduler, 0, budget
