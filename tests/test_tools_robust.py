@@ -85,12 +85,12 @@ def test_parser_is_total_and_numbers_out_of_range_are_structured_errors():
         assert isinstance(parse(text, ANDROID), list | CallError)  # never raises
 
 
-def _decode(grammar: CallGrammar, logits_of, limit: int) -> str:
+def _decode(grammar: CallGrammar, logits_of, limit: int, query: str | None = None) -> str:
     """Greedy decoding under the grammar with made-up logits; the grammar's text at the stop."""
     end = grammar.tok.convert_tokens_to_ids("<api_end>")
     text = ""
     for _ in range(limit):
-        token = grammar.choose(text, logits_of(text))
+        token = grammar.choose(text, logits_of(text), query)
         assert token is not None, f"dead end after {text!r}"
         if token == end:
             return text + grammar.pieces[token]
@@ -172,3 +172,42 @@ def test_number_values_take_every_float_python_writes_within_their_bound():
     for value in [0.5, 3.0, 1e-05, -2.5, 1e16, 0.1 + 0.2, -1.2345678901234567e-300, 2.0**53]:
         assert pattern.fullmatch(literal(value)) and len(literal(value)) <= value_chars(schema), literal(value)
     assert not pattern.fullmatch("01.5") and not pattern.fullmatch("1e400")
+
+
+@pytest.mark.parametrize("name, query, typed", [
+    ("send_email", "email my boss at j.park@acme.com, subject Sick day, say I won't be in", "j.park@acme.com"),
+    ("make_phone_call", "ring +1 (650) 555-0199 for me, then text mum", "+1 (650) 555-0199"),
+    ("create_contact", "save +442079460958 as Ana", "+442079460958"),
+])
+def test_addresses_and_numbers_are_ones_the_query_typed(name, query, typed):
+    """A model that likes other tokens (random logits here; in a quickstart model 'my_name@m.acme.com'
+    for 'email my boss at j.park@acme.com') still writes the address or number the user typed."""
+    tok = build_tokenizer()
+    functions = [f for f in ANDROID if f.name == name]
+    grammar = CallGrammar(functions, tok)
+    mark = tok.convert_tokens_to_ids(functional_token(functions[0].index))
+    generator = torch.Generator().manual_seed(0)
+
+    def logits_of(text: str) -> torch.Tensor:
+        logits = torch.randn(len(tok), generator=generator) * 8
+        logits[mark] = 100.0 if text == "" else -100.0
+        return logits
+
+    text = _decode(grammar, logits_of, budget(functions), query)
+    assert grammar.pattern.fullmatch(text)
+    assert regex.search(rf"=\s?'\s?{regex.escape(typed)}'", text), text
+
+
+def test_a_function_that_needs_an_address_or_number_the_query_lacks_is_not_called():
+    """'let Noa Williams know please feed the dog' became create_contact(phone_number='+71717171717171'): a
+    number the user never gave can only be made up, so such a function is out until the query has one."""
+    tok = build_tokenizer()
+    functions = [f for f in ANDROID if f.name in ("create_contact", "send_email", "send_text_message")]
+    grammar = CallGrammar(functions, tok)
+    mark = {f.name: tok.convert_tokens_to_ids(functional_token(f.index)) for f in functions}
+    logits = torch.zeros(len(tok))
+    logits[mark["create_contact"]], logits[mark["send_email"]], logits[mark["send_text_message"]] = 30, 20, 10
+    assert grammar.choose("", logits, "let Noa Williams know please feed the dog") == mark["send_text_message"]
+    assert grammar.choose("", logits, "mail noa@x.org about the dog") == mark["send_email"]
+    assert grammar.choose("", logits, "Noa is +14155550132") == mark["create_contact"]
+    assert grammar.choose("", logits, None) == mark["create_contact"]  # no query: the grammar alone

@@ -237,7 +237,7 @@ class _Answer:
         if grammar is None:
             token = int(logits.argmax())
         else:
-            choice = grammar.choose(self.text, logits, self.query if caller.copy_values else None)
+            choice = grammar.choose(self.text, logits, self.query, copy=caller.copy_values)
             if choice is None:  # no token of the vocabulary continues the answer
                 self.done = True
                 return []

@@ -37,9 +37,11 @@ from typing import TYPE_CHECKING, Any
 from hare.model.tokenizer import ROUND_END, ROUND_START, functional_token
 from hare.tools.calls import APOSTROPHE, EMAIL, LARGEST_NUMBER, literal
 from hare.tools.spec import VALUE_CHARS, Function
-from hare.tools.surface import kind_of, surface_pattern
+from hare.tools.surface import PHONE, kind_of, surface_pattern
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import torch
     from transformers import PreTrainedTokenizerFast
 
@@ -232,6 +234,16 @@ def _sentencepiece_text(piece: str) -> str | None:
 
 
 @cache
+def _tokens_by_first(tok: PreTrainedTokenizerFast) -> dict[str, list[int]]:
+    """Token ids by the first character of their text in an answer."""
+    out: dict[str, list[int]] = {}
+    for token, piece in enumerate(token_texts(tok)[0]):
+        if piece:
+            out.setdefault(piece[0], []).append(token)
+    return out
+
+
+@cache
 def _byte_decoder() -> dict[str, int]:
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
@@ -245,6 +257,16 @@ def _byte_level_text(piece: str) -> str | None:
         return bytes(decoder[c] for c in piece).decode("utf-8")
     except (KeyError, UnicodeDecodeError):
         return None
+
+
+def typed_pattern(schema: dict[str, Any]) -> str | None:
+    """For an e-mail address or a phone number, what finds one in a query; None for other values."""
+    if schema.get("type") != "string" or "enum" in schema:
+        return None
+    found = kind_of(schema)
+    if found is not None:
+        return PHONE if found[0].name == "phone" else None  # the user's digits, grouped as typed
+    return EMAIL if schema.get("format") == "email" and "pattern" not in schema else None
 
 
 def is_free_text(schema: dict[str, Any]) -> bool:
@@ -266,6 +288,10 @@ class CallGrammar:
         # Values that are words of the query: free text, and times, dates and numbers as the user said them.
         self.copied = self.free_text | {(f.index, name) for f in functions for name, s in f.properties.items()
                                         if isinstance(s, dict) and kind_of(s)}
+        # Addresses and numbers are typed, never worded: when the query holds any, the value is one of them.
+        self.typed = {(f.index, name): pattern for f in functions for name, s in f.properties.items()
+                      if isinstance(s, dict) and (pattern := typed_pattern(s))}
+        self._typed: tuple[str | None, dict[str, list[str]]] = (None, {})
         self.functions = {f.index: f for f in functions}
         self._names = {f.index: self._name_tokens(f) for f in functions}
 
@@ -325,6 +351,41 @@ class CallGrammar:
         span = r"(?<!\w)" + re.escape(value) + ("" if is_open else r"(?!\w)")
         return re.search(span, query, re.IGNORECASE) is not None
 
+    def typed_values(self, query: str, pattern: str) -> list[str]:
+        """The query's e-mail addresses or phone numbers (`pattern` finds them), as typed."""
+        if self._typed[0] != query:
+            self._typed = (query, {})
+        found = self._typed[1]
+        if pattern not in found:
+            found[pattern] = [m.group(0) for m in re.finditer(rf"(?<![\w@+.\-])(?:{pattern})(?![\w@\-])", query)]
+        return found[pattern]
+
+    def callable(self, mark: str, query: str | None) -> bool:
+        """False for a function that needs an e-mail address or phone number when the query has none: the
+        model would have to make one up (it did: create_contact(phone_number='+71717171717171') for 'let
+        Noa know...')."""
+        fn = self.functions.get(ord(mark) - _MARK_BASE)
+        needed = [self.typed[fn.index, name] for name in fn.required if (fn.index, name) in self.typed] if fn else []
+        return query is None or all(self.typed_values(query, pattern) for pattern in needed)
+
+    @staticmethod
+    def types(opened: str, piece: str, values: list[str]) -> bool:
+        """False when the open value `opened`, with `piece` after it, is not on its way to one of `values`
+        (or, if the piece closes it — `'`, `')`, `');` —, is not one of them)."""
+        value, closes, _ = (opened + piece).partition("'")
+        return any(v == value.lstrip() if closes else v.startswith(value.lstrip()) for v in values)
+
+    def typed_tokens(self, opened: str, typed: list[str]) -> list[int]:
+        """Tokens that may take the open value `opened` on towards one of `typed`, or close it at one: those
+        whose text starts with the next character (a query's own tokens can dead-end: `▁(` is one, `(` is
+        needed after `+1 `)."""
+        value = opened.lstrip()
+        nexts = {v[len(value)] for v in typed if v.startswith(value) and len(v) > len(value)}
+        nexts |= {"'"} if value in typed else set()
+        nexts |= {" "} if not opened else set()
+        by_first = _tokens_by_first(self.tok)
+        return [t for c in nexts for t in by_first.get(c, [])]
+
     def span_tokens(self, query: str) -> list[int]:
         """Every token a span of the query can be written with, and the tokens that close a value
         (computed once per query: a value asks for them at every step)."""
@@ -334,38 +395,45 @@ class CallGrammar:
             self._spans = (query, sorted(ids | set(self.closers)))
         return self._spans[1]
 
-    def choose(self, text: str, logits: torch.Tensor, query: str | None = None) -> int | None:
-        """The most likely token that keeps `text` a prefix of a valid answer; inside a free-text value,
-        given the `query`, the most likely one that keeps the value a span of it (if none does, the
-        grammar alone decides). None when no token of the vocabulary continues the answer."""
+    def choose(self, text: str, logits: torch.Tensor, query: str | None = None, copy: bool = False) -> int | None:
+        """The most likely token that keeps `text` a prefix of a valid answer. Given the `query`, inside an
+        e-mail address or phone number the most likely one that keeps the value one of the query's (where
+        it has any), and with `copy` inside a free-text value one that keeps it a span of the query; when
+        none does, the grammar alone decides. None when no token of the vocabulary continues the answer."""
         pieces = self.pieces
 
         # A functional token inside a quoted value would be read as the start of a call (a string's
         # pattern — the user's, or the e-mail one — may admit the mark's character): never there.
         in_value = (last := _last_value(text)) is not None and last[3]
 
-        def valid(ids: list[int], copy: bool) -> int | None:
+        def valid(ids: list[int], keep: Callable[[str], bool] | None) -> int | None:
             for token in ids:
                 piece = pieces[token] if token < len(pieces) else None
-                if piece is None or (in_value and _PRIVATE.fullmatch(piece)):
+                if piece is None or (_PRIVATE.fullmatch(piece) and (in_value or not self.callable(piece, query))):
                     continue
-                if self.fits(text + piece) and (not copy or self.copies(text + piece, query)):
+                if self.fits(text + piece) and (keep is None or keep(text + piece)):
                     return token
             return None
 
-        where = last if query is not None else None
-        if where is not None and where[3] and where[:2] in self.copied:
-            spans = self.span_tokens(query)
-            ranked = [spans[i] for i in logits[spans].argsort(descending=True).tolist()]
-            if (token := valid(ranked, copy=True)) is not None:
+        key = last[:2] if query is not None and last is not None and last[3] else None
+        typed = self.typed_values(query, self.typed[key]) if key in self.typed else []
+        if typed or (copy and key in self.copied):
+            opened = last[2] if last is not None else ""
+            ids = self.typed_tokens(opened, typed) if typed else self.span_tokens(query)
+            ranked = [ids[i] for i in logits[ids].argsort(descending=True).tolist()]
+
+            def keep(new: str) -> bool:
+                return self.types(opened, new[len(text):], typed) if typed else self.copies(new, query)
+
+            if (token := valid(ranked, keep)) is not None:
                 return token
         # Most answers take one of the few likeliest tokens: a top-k costs a fraction of sorting the whole
         # vocabulary (5 ms at 49K entries, as long as the model's forward pass for one token).
-        if (token := valid(logits.topk(min(TOP_K, len(logits))).indices.tolist(), copy=False)) is not None:
+        if (token := valid(logits.topk(min(TOP_K, len(logits))).indices.tolist(), None)) is not None:
             return token
         order = logits.argsort(descending=True).tolist()
         for ids in (order[TOP_K:32 * TOP_K], order[32 * TOP_K:]):  # checks cost ~10 µs each
-            if (token := valid(ids, copy=False)) is not None:
+            if (token := valid(ids, None)) is not None:
                 return token
         return None
 
