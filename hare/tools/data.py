@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,11 @@ SUFFIXES = [" please", ", please", " thanks", ", thank you", " for me", " right 
             "!", " thx", " pls", " ok?", ", cheers", " at the moment", " for me please", ", if that's ok",
             " immediately", ", I'm in a hurry", " thank you so much", " please, thanks", " whenever", " quickly"]
 PREFIX_SHARE, SUFFIX_SHARE = 0.15, 0.25
+# People type on phones: a share of requests gets one slip in a word of its wording (never in a value, which
+# the call must copy as typed). The bank's one misspelt template ('birghtness {level}') was a no-call or a
+# wrong function every time in held-out scoring: the model had never seen a misspelt word.
+TYPO_SHARE = 0.1
+_KEYBOARD = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
 PARAPHRASE_PROMPT = ("Rewrite this request to a phone assistant in different words, as a user would type it. "
                      "Keep these exact strings unchanged: {keep}. Reply with the rewritten request only.\n\n"
                      "Request: {query}")
@@ -94,6 +100,8 @@ class Generator:
             text = text.replace("{args}", arg_phrases(fn, said, self.rng))
         if not text.startswith("{") and self.rng.random() < 0.3:  # never re-case a value
             text = text[:1].upper() + text[1:]
+        if self.rng.random() < TYPO_SHARE:
+            text = typo(text, self.rng)
         chosen = dict(template.fixed)
         surfaces = []
         for arg in PLACEHOLDER.findall(text):
@@ -141,6 +149,29 @@ class Generator:
             query = self.rng.choice(connectors).format(a=qa, b=qb)
             add(query, [ca, cb], f"{ta}+{tb}", "parallel", ka + kb)
         return out
+
+
+def typo(text: str, rng: random.Random) -> str:
+    """`text` with one slip of the fingers in one of its words of four or more letters outside {placeholders}:
+    two letters swapped, one dropped, one doubled or one hit on a neighbouring key."""
+    words = list(re.finditer(r"(?<![{\w])[a-zA-Z]{4,}(?![}\w])", text))
+    if not words:
+        return text
+    word = rng.choice(words)
+    w, i = word.group(0), rng.randrange(1, len(word.group(0)) - 1)
+    slip = rng.randrange(4)
+    if slip == 0:
+        w = w[:i] + w[i + 1] + w[i] + w[i + 2:]
+    elif slip == 1:
+        w = w[:i] + w[i + 1:]
+    elif slip == 2:
+        w = w[:i] + w[i] + w[i:]
+    else:
+        row = next((r for r in _KEYBOARD if w[i].lower() in r), None)
+        if row is not None:
+            j = row.index(w[i].lower())
+            w = w[:i] + rng.choice([row[k] for k in (j - 1, j + 1) if 0 <= k < len(row)]) + w[i + 1:]
+    return text[:word.start()] + w + text[word.end():]
 
 
 def paraphrase(records: list[dict], cfg: ToolDataConfig) -> list[dict]:
