@@ -164,6 +164,27 @@ def test_made_up_values_keep_what_copying_must_learn():
     assert any(re.search("[aeiou]{2}$", name) for name in names)
 
 
+def test_typos_slip_one_word_of_the_wording_and_never_a_value():
+    """People mistype on phones, so a share of requests has one misspelt word; the values inside stay as
+    typed (the call copies them), and the slip is one edit of a word of four or more letters."""
+    import random
+
+    from hare.tools.data import typo
+
+    rng, text = random.Random(0), "please send {contact_name} a message saying {message} right now"
+    words, slips = text.split(), 0
+    for _ in range(200):
+        slipped = typo(text, rng).split()
+        assert len(slipped) == len(words) and "{contact_name}" in slipped and "{message}" in slipped
+        changed = [(a, b) for a, b in zip(words, slipped, strict=True) if a != b]
+        assert len(changed) <= 1  # none where two equal letters were swapped
+        slips += len(changed)
+        for a, b in changed:
+            assert len(a) >= 4 and abs(len(a) - len(b)) <= 1 and a[0] == b[0]
+    assert slips > 180
+    assert typo("{level}", rng) == "{level}" and typo("go to {place}", rng) == "go to {place}"
+
+
 def test_half_the_training_values_are_made_up_and_validation_values_are_real(android_data):
     from hare.tools.slots import values_bank
 
@@ -420,10 +441,12 @@ def test_apostrophes_in_values_are_written_as_the_user_typed_them(android_data):
 def test_every_record_at_the_quickstarts_size_is_a_valid_call(seed):
     """Made-up values must stay valid values (a made-up name once put a comma into an e-mail address, and the
     quickstart stopped at `tools train`)."""
+    from hare.quickstart import QuickstartConfig
     from hare.tools.calls import validate
 
     by_name = {f.name: f for f in ANDROID}
-    data = generate(ToolDataConfig(per_function=200, irrelevant=600, parallel=600, seed=seed))
+    n = QuickstartConfig().per_function  # the quickstart asks for 3x as many no-call and 5x two-call requests
+    data = generate(ToolDataConfig(per_function=n, irrelevant=3 * n, parallel=5 * n, seed=seed))
     for record in data["train"] + data["val"]:
         for call in record["calls"]:
             assert not isinstance(validate(by_name[call["name"]], call["arguments"]), str), record
