@@ -292,6 +292,9 @@ class CallGrammar:
         self.typed = {(f.index, name): pattern for f in functions for name, s in f.properties.items()
                       if isinstance(s, dict) and (pattern := typed_pattern(s))}
         self._typed: tuple[str | None, dict[str, list[str]]] = (None, {})
+        # Per functional token (its mark), what its required typed values look like: for `offered`.
+        self.needs = {mark(f.index): needed for f in functions
+                      if (needed := [self.typed[f.index, n] for n in f.required if (f.index, n) in self.typed])}
         self.functions = {f.index: f for f in functions}
         self._names = {f.index: self._name_tokens(f) for f in functions}
 
@@ -360,13 +363,12 @@ class CallGrammar:
             found[pattern] = [m.group(0) for m in re.finditer(rf"(?<![\w@+.\-])(?:{pattern})(?![\w@\-])", query)]
         return found[pattern]
 
-    def callable(self, mark: str, query: str | None) -> bool:
-        """False for a function that needs an e-mail address or phone number when the query has none: the
-        model would have to make one up (it did: create_contact(phone_number='+71717171717171') for 'let
-        Noa know...')."""
-        fn = self.functions.get(ord(mark) - _MARK_BASE)
-        needed = [self.typed[fn.index, name] for name in fn.required if (fn.index, name) in self.typed] if fn else []
-        return query is None or all(self.typed_values(query, pattern) for pattern in needed)
+    def offered(self, piece: str, query: str | None) -> bool:
+        """False for the functional token of a function that needs an e-mail address or phone number when
+        the query has none: the model would have to make one up (it did:
+        create_contact(phone_number='+71717171717171') for 'let Noa know...')."""
+        needed = self.needs.get(piece)
+        return query is None or needed is None or all(self.typed_values(query, pattern) for pattern in needed)
 
     @staticmethod
     def types(opened: str, piece: str, values: list[str]) -> bool:
@@ -409,13 +411,13 @@ class CallGrammar:
         def valid(ids: list[int], keep: Callable[[str], bool] | None) -> int | None:
             for token in ids:
                 piece = pieces[token] if token < len(pieces) else None
-                if piece is None or (_PRIVATE.fullmatch(piece) and (in_value or not self.callable(piece, query))):
+                if piece is None or (in_value and _PRIVATE.fullmatch(piece)) or not self.offered(piece, query):
                     continue
                 if self.fits(text + piece) and (keep is None or keep(text + piece)):
                     return token
             return None
 
-        key = last[:2] if query is not None and last is not None and last[3] else None
+        key = last[:2] if query is not None and in_value else None
         typed = self.typed_values(query, self.typed[key]) if key in self.typed else []
         if typed or (copy and key in self.copied):
             opened = last[2] if last is not None else ""
