@@ -135,8 +135,10 @@ def chat_server(chat_dir):
     pytest.importorskip("fastapi", reason="needs the serve extra: bash scripts/setup.sh serve")
     from hare.serve.launch import serve_process
 
+    # float32: the tests compare replies with the memorised ones and batched with single decoding, exactly
+    # (`--dtype auto` takes bf16 on a CPU that multiplies it faster, and bf16 rounds batch rows differently).
     with serve_process("--model", str(chat_dir), "--max-tokens", "512", "--max-prompt-tokens", "300",
-                       "--max-body-bytes", "20000") as server:
+                       "--max-body-bytes", "20000", "--dtype", "float32") as server:
         yield server
 
 

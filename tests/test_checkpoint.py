@@ -46,7 +46,7 @@ def test_vanilla_transformers_loads_identical_model(micro_dir, tmp_path):
     subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=tmp_path)
     vanilla = torch.load(tmp_path / "out.pt")
 
-    model, tok = load_model(str(micro_dir), device="cpu")
+    model, tok = load_model(str(micro_dir), device="cpu", dtype="float32")  # auto may pick bf16 on this CPU
     ids = tok(text, return_tensors="pt").input_ids
     assert torch.equal(ids, vanilla["ids"])
     assert 32001 in ids[0].tolist()
@@ -78,3 +78,16 @@ def test_failed_save_leaves_nothing_behind(micro_dir, tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="disk full"):
         save_checkpoint(model, tok, tmp_path / "ckpt")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("bf16", "fp32", "expected"), [(1000.0, 170.0, "bfloat16"), (30.0, 90.0, "float32")])
+def test_inference_dtype_auto_takes_the_faster_on_this_cpu(monkeypatch, bf16, fp32, expected):
+    """`--dtype auto` on a CPU follows the measured matmul rates (stood in for here: they are the
+    machine's), as `train.precision=auto` does; explicit dtypes and accelerators are not measured."""
+    from hare.model import precision
+    from hare.model.load import resolve_dtype
+
+    monkeypatch.setattr(precision, "cpu_rates", lambda: {"bf16": bf16, "fp32": fp32})
+    assert resolve_dtype("auto", "cpu") == getattr(torch, expected)
+    assert resolve_dtype("float32", "cpu") == torch.float32
+    assert resolve_dtype("auto", "cuda") == torch.bfloat16

@@ -37,7 +37,7 @@ def keyed_server(chat_dir):
     from hare.serve.launch import serve_process
 
     with serve_process("--model", str(chat_dir), "--api-key", KEY, "--no-ui", "--max-batch", "1",
-                       "--max-waiting", "1") as server:
+                       "--max-waiting", "1", "--dtype", "float32") as server:
         yield server
 
 

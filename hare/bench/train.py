@@ -136,12 +136,12 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
     from hare.data.shards import open_split
     from hare.errors import HareError
     from hare.io.extras import stdout_to_stderr
+    from hare.model.precision import measure_peak_flops
     from hare.model.presets import padded_vocab_size, preset_config
     from hare.model.tokenizer import vocab_size_with_added_tokens
     from hare.train.batches import Windows
     from hare.train.distributed import init
     from hare.train.metrics import flops_per_token
-    from hare.train.precision import measure_peak_flops
 
     if cfg.steps < 2 or cfg.warmup_steps < 1 or cfg.rounds < 1:
         raise HareError("need --steps >= 2, --warmup-steps >= 1 and --rounds >= 1")

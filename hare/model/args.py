@@ -16,7 +16,8 @@ from hare.errors import HareError
 class ModelArgs:
     model: str = option(help="checkpoint directory (or a hub id when online)")
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
-    dtype: str = option("auto", "auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16 or float16")
+    dtype: str = option("auto", "auto (bfloat16 on GPU; on CPU the faster of bfloat16 and float32, "
+                                "measured), float32, bfloat16 or float16")
 
 
 @dataclass(kw_only=True)

@@ -50,13 +50,20 @@ def resolve_device(device: str) -> str:
 
 
 def resolve_dtype(dtype: str, device: str) -> torch.dtype:
-    """`auto` is bfloat16 on accelerators and float32 on CPU, where it decodes as fast and exactly."""
+    """`auto` is bfloat16 on accelerators; on a CPU, whichever of bfloat16 and float32 this CPU multiplies
+    faster, measured once and cached (`hare.model.precision`): bf16 runs at 3-6x fp32 with AMX or
+    AVX512-BF16 (a tool call 290 instead of 430 ms, served tool calls batch 3.4x instead of 2.4x), at a
+    third of it on AVX-512 without them."""
     import torch
 
     if dtype not in DTYPES:
         raise HareError(f"unknown dtype '{dtype}'; choose one of: {', '.join(DTYPES)}")
+    if dtype == "auto" and device == "cpu":
+        from hare.model.precision import resolve
+
+        return torch.bfloat16 if resolve("auto", torch.device("cpu"))[0] == "bf16" else torch.float32
     if dtype == "auto":
-        return torch.float32 if device == "cpu" else torch.bfloat16
+        return torch.bfloat16
     return getattr(torch, dtype)
 
 

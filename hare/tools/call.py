@@ -40,7 +40,8 @@ class ToolCallConfig:
     query: list[str] = positional("the user's request(s); each prints one JSON line")
     spec: str | None = option(None, "API spec (default: MODEL/tools.json, saved by `hare tools train`)")
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
-    dtype: str = option("auto", "auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16 or float16")
+    dtype: str = option("auto", "auto (bfloat16 on GPU; on CPU the faster of bfloat16 and float32, "
+                                "measured), float32, bfloat16 or float16")
     raw: bool = option(False, "also print the model's raw output and the latency")
     constrained: bool = option(True, "decode under the spec's call grammar (valid syntax, names, enums, ranges)")
     copy_values: bool = option(False, "also make free-text values spans of the query (for models that copy well)")

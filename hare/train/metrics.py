@@ -40,11 +40,11 @@ def peak_flops(device: torch.device, dtype: torch.dtype) -> tuple[float, str]:
             if key in name:
                 return value, f"{name} spec sheet, dense bf16"
     if device.type == "cpu" and dtype in (torch.bfloat16, torch.float32):
-        from hare.train.precision import cpu_rates
+        from hare.model.precision import cpu_rates
 
         kind = "bf16" if dtype == torch.bfloat16 else "fp32"
         return cpu_rates()[kind], f"{kind} matmul measured on this CPU"
-    from hare.train.precision import measure_peak_flops
+    from hare.model.precision import measure_peak_flops
 
     return measure_peak_flops(device, dtype), f"{dtype} matmul measured now"
 

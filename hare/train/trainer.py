@@ -69,8 +69,8 @@ class Trainer:
     def __init__(self, name: str, cfg: RunConfig, resume: bool = False) -> None:
         import torch
 
+        from hare.model.precision import resolve
         from hare.train.distributed import init
-        from hare.train.precision import resolve
 
         self.name, self.resume = name, resume  # name ("pretrain", "sft") prefixes the log lines
         self.d = init(cfg.train.device)
