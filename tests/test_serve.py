@@ -265,6 +265,51 @@ def test_concurrent_tool_calls_share_batches_and_a_failing_one_fails_alone(tool_
     assert max(sizes) > 1, sizes
 
 
+
+def test_tool_batcher_gathers_clients_that_would_take_turns():
+    """Two groups of four clients, the second arriving while the first's batch decodes: after a batch, the
+    batcher waits (up to GATHER_S) for the clients it knows of — the ones waiting and the ones it just
+    answered — so the groups merge into batches of eight instead of taking turns in fours (what eight
+    HTTP clients did: their next requests came back just after the 20 ms the batcher used to wait)."""
+    import threading
+    import time
+
+    from hare.serve import tool_batching
+    from hare.serve.tool_batching import ToolBatcher
+
+    sizes = []
+
+    class Decoder:  # stands in for the model: a batch takes 0.1 s, whatever its size
+        def __call__(self, query, functions=None):
+            return self.batch([query])[0]
+
+        def batch(self, queries, functions=None, size=16):
+            sizes.append(len(queries))
+            time.sleep(0.1)
+            return list(queries)
+
+    batcher = ToolBatcher(Decoder(), max_batch=8)
+    turnaround = 0.03  # a client's time from its answer to its next request (HTTP + request checks)
+    assert turnaround < tool_batching.GATHER_S
+
+    def client(k: int) -> None:
+        for i in range(6):
+            assert batcher(f"{k}-{i}") == f"{k}-{i}"
+            time.sleep(turnaround)
+
+    try:
+        clients = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+        for k, thread in enumerate(clients):
+            thread.start()
+            if k == 3:
+                time.sleep(0.05)  # the second group arrives mid-batch
+        for thread in clients:
+            thread.join()
+    finally:
+        batcher.close()
+    assert sum(sizes) == 48
+    assert sizes[-4:].count(8) >= 3, sizes
+
 def test_tool_call_message_is_openai_shaped():
     from hare.serve.openai_schema import tool_call_message
 
@@ -273,3 +318,24 @@ def test_tool_call_message_is_openai_shaped():
     assert message["content"] is None and call["index"] == 0 and call["type"] == "function"
     assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
     assert call["id"].startswith("call-")
+
+
+def test_request_tools_are_checked_once_per_list_in_the_clients_order():
+    """A request's tools are checked once per distinct list (clients resend the same one each time), and
+    two lists that differ only in argument order are different lists: the order is the call's."""
+    import copy
+    import json
+
+    from hare.serve.app import _checked_tools
+    from hare.tools.spec import load_spec
+
+    tools = [f.to_openai() for f in load_spec("android")]
+    first = _checked_tools(json.dumps(tools))
+    assert _checked_tools(json.dumps(copy.deepcopy(tools))) is first
+    swapped = copy.deepcopy(tools)
+    k = next(i for i, t in enumerate(swapped) if len(t["function"]["parameters"]["properties"]) > 1)
+    props = swapped[k]["function"]["parameters"]["properties"]
+    swapped[k]["function"]["parameters"]["properties"] = dict(reversed(props.items()))
+    assert list(_checked_tools(json.dumps(swapped))[k].properties) == list(reversed(first[k].properties))
+    with pytest.raises(HareError):
+        _checked_tools(json.dumps([{"type": "function", "function": {"name": "x", "parameters": {"type": "array"}}}]))

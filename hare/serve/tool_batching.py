@@ -4,8 +4,11 @@ A tool call is a few dozen greedy tokens under its request's grammar. Taken one 
 clients wait for each other's whole answers; decoded as rows of one batch (`ToolCaller.batch`, every
 row with its own spec and grammar state), they share each forward pass. One worker thread owns the
 decoder (its grammar and prompt caches are not thread-safe): it takes every request waiting when it
-becomes free, up to `max_batch` (right after a batch of several, it waits up to `GATHER_S` for their
-clients' next requests), and answers them together; a lone request gets the single-call path
+becomes free, up to `max_batch`, and answers them together. Right after a batch of several it waits up
+to `GATHER_S` for those clients' next requests, until the batch is as large as the clients it knows of
+(those just answered and those already waiting): without that, eight clients settle into two groups of
+four that take turns, each group's requests arriving while the other's batch decodes (measured: batches
+of 4, 4, 4, … over HTTP, 7.2 calls/s where batches of 8 give 13); a lone request gets the single-call path
 (prompt-head cache, forced tokens in one pass), the fastest for one. If a batch fails, each of its
 requests is retried alone, so a request that breaks decoding fails only itself.
 """
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
     from hare.tools.spec import Function
 
 _Request = tuple[str, "list[Function] | None", "Future[CallResult]"]
-GATHER_S = 0.02  # how long a batch waits for more requests, only right after a batch of several
+GATHER_S = 0.05  # how long a batch waits for its known clients, only right after a batch of several
 
 
 class ToolBatcher:
@@ -45,15 +48,19 @@ class ToolBatcher:
 
     def _run(self) -> None:
         last = 1
-        while (first := self._queue.get()) is not None:
+        while True:
+            # Clients known to be about to ask: those already waiting and, after a batch of several, the ones
+            # it just answered (their next requests arrive milliseconds later).
+            known = self._queue.qsize() + (last if last > 1 else 0)
+            if (first := self._queue.get()) is None:
+                break
             batch = [first]
-            # After a batch of several, its clients' next requests arrive a few milliseconds apart: wait
-            # that long for them, or the first alone would take a whole answer's time before the rest.
             deadline = time.monotonic() + (GATHER_S if last > 1 else 0.0)
             while len(batch) < self.max_batch:
                 try:
+                    wait = len(batch) < known and time.monotonic() < deadline
                     item = self._queue.get(timeout=max(0.0, deadline - time.monotonic())) \
-                        if time.monotonic() < deadline else self._queue.get_nowait()
+                        if wait else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
