@@ -46,10 +46,20 @@ def test_bench_serve_tools_measures_tool_calls(tool_model, micro_dir, capsys):
     result = bench_serve(BenchServeConfig(model=str(tool_model), tools=True, streams=[3], requests=2, rounds=1))
     assert result["calls_per_s_1"] > 0 and result["calls_per_s_3"] > 0 and result["latency_ms_3"] > 0
     assert result["speedup_3"] == pytest.approx(result["calls_per_s_3"] / result["calls_per_s_1"])
+    assert 0 < result["latency_p50_ms_3"] <= result["latency_p95_ms_3"]
     out = capsys.readouterr().out
     assert "| 3 |" in out and "tool calls/s" in out
     with pytest.raises(HareError, match="tools.json"):
         bench_serve(BenchServeConfig(model=str(micro_dir), tools=True, streams=[2]))
+
+
+def test_bench_serve_tools_defaults_to_the_quickstart_model(tmp_path, monkeypatch):
+    from hare.bench.serve import BenchServeConfig
+    from hare.bench.serve import run as bench_serve
+
+    monkeypatch.chdir(tmp_path)  # no runs/quickstart here
+    with pytest.raises(HareError, match="run `hare quickstart`"):
+        bench_serve(BenchServeConfig(tools=True))
 
 
 def test_bench_serve_rejects_bad_levels():

@@ -13,19 +13,22 @@ best round, from sending the request to receiving the first text.
     hare bench serve --tools --model runs/quickstart/tools/final   # tool calls (chat requests with `tools`)
 
 With `--tools` every request is a chat completion carrying the model's `tools.json` and one of a few
-phone requests, answered with validated calls; the table gives calls/s and mean latency per level.
+phone requests, answered with validated calls; the table gives calls/s and the latency per request
+(mean, p50, p95) per level.
 Every client sends each of the requests once per `--requests` round (starting at a different one),
 so every level decodes the same mix of answers; none of them is a no-call request, whose chat reply
 would be a generation, not a tool call.
 Concurrent tool requests are decoded as rows of one batch (`hare.serve.tool_batching`), so the
-ratio shows what batching buys (default model: a random hare-tiny with the Android spec's tokens,
-whose answers are valid calls of no meaning but of realistic length).
+ratio shows what batching buys. The default model with `--tools` is the quickstart's tool model
+(`runs/quickstart/tools/final`): a random model's calls run to the longest the grammar allows,
+which says nothing about serving real answers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -34,16 +37,19 @@ from pathlib import Path
 from hare.config import option
 from hare.errors import HareError
 from hare.io.extras import import_extra
-from hare.tools.spec import SPEC_FILE, load_spec, save_spec
+from hare.tools.spec import SPEC_FILE, load_spec
+
+QUICKSTART_TOOLS = "runs/quickstart/tools/final"
 
 
 @dataclass
 class BenchServeConfig:
-    model: str | None = option(None, "checkpoint (or .gguf for llama.cpp) to serve; default: a random --preset")
+    model: str | None = option(None, "checkpoint (or .gguf for llama.cpp) to serve; default: a random --preset "
+                                     f"(--tools: {QUICKSTART_TOOLS})")
     preset: str = option("hare-tiny", "preset of the default random model")
     backend: str = option("transformers", "engine to measure: transformers, llama.cpp or vllm")
     device: str = option("auto", "device of the transformers engine")
-    dtype: str = option("auto", "weights' dtype in the server (auto: float32 on CPU, bfloat16 on GPU)")
+    dtype: str = option("auto", "weights' dtype in the server (auto: bfloat16 on GPU, on CPU the faster one, measured)")
     streams: list[int] = option(help="concurrency levels to measure", default_factory=lambda: [1, 4, 8])
     max_tokens: int = option(64, "tokens generated per request")
     requests: int = option(2, "requests each stream sends one after the other, per round (--tools: rounds "
@@ -87,9 +93,10 @@ async def _tool_once(http: object, tools: list[dict], query: str) -> tuple[int, 
     return 1, time.perf_counter() - start
 
 
-async def _level(url: str, cfg: BenchServeConfig, streams: int, tools: list[dict] | None) -> tuple[float, float]:
+async def _level(url: str, cfg: BenchServeConfig, streams: int,
+                 tools: list[dict] | None) -> tuple[float, list[float]]:
     """`streams` concurrent clients, each sending `requests` in turn: (total tokens/s, or tool calls/s,
-    and the mean time to first token, or to the answer, in s)."""
+    and every request's time to first token, or to the answer, in s)."""
     httpx = import_extra("httpx", "serve", "hare bench serve")
 
     async with httpx.AsyncClient(base_url=url, timeout=600) as http:
@@ -102,8 +109,13 @@ async def _level(url: str, cfg: BenchServeConfig, streams: int, tools: list[dict
         start = time.perf_counter()
         results = [r for per_client in await asyncio.gather(*[client(k) for k in range(streams)]) for r in per_client]
         elapsed = time.perf_counter() - start
-    return sum(t for t, _ in results) / elapsed, sum(f for _, f in results) / len(results)
+    return sum(t for t, _ in results) / elapsed, [f for _, f in results]
 
+
+def _percentiles(waits: list[float]) -> tuple[float, float]:
+    """p50 and p95 of a level's request times (one request: itself twice)."""
+    p95 = statistics.quantiles(waits, n=20, method="inclusive")[-1] if len(waits) > 1 else waits[0]
+    return statistics.median(waits), p95
 
 def run(cfg: BenchServeConfig) -> dict[str, float]:
     from hare.serve.launch import serve_process
@@ -112,16 +124,15 @@ def run(cfg: BenchServeConfig) -> dict[str, float]:
         raise HareError("need --streams >= 1, --max-tokens >= 1, --requests >= 1 and --rounds >= 1")
     levels = sorted(set(cfg.streams) | {1})
     with tempfile.TemporaryDirectory() as tmp:
-        model = cfg.model
+        model = cfg.model or (QUICKSTART_TOOLS if cfg.tools else None)
         if model is None:
             from hare.model.init import InitConfig
             from hare.model.init import run as init
 
-            android = load_spec("android")
-            model = str(init(InitConfig(out=str(Path(tmp) / cfg.preset), preset=cfg.preset,
-                                        functional_tokens=len(android) if cfg.tools else 0)))
-            if cfg.tools:
-                save_spec(android, Path(model))
+            model = str(init(InitConfig(out=str(Path(tmp) / cfg.preset), preset=cfg.preset)))
+        if cfg.tools and not Path(model).exists():
+            raise HareError(f"no tool model at '{model}'; run `hare quickstart` (it writes {QUICKSTART_TOOLS}) or "
+                            "pass --model with the output of `hare tools train`")
         if cfg.tools and not (Path(model) / SPEC_FILE).is_file():
             raise HareError(f"--tools needs a tool model with its {SPEC_FILE} (from `hare tools train`)")
         tools = [f.to_openai() for f in load_spec(Path(model) / SPEC_FILE)] if cfg.tools else None
@@ -129,7 +140,7 @@ def run(cfg: BenchServeConfig) -> dict[str, float]:
                 "--max-batch", str(max(levels)), "--max-tokens", str(cfg.max_tokens)]
         with serve_process(*args) as server:
             asyncio.run(_level(server.url, cfg, max(levels), tools))  # warm-up: allocator, first-call paths
-            best: dict[int, tuple[float, float]] = {}
+            best: dict[int, tuple[float, list[float]]] = {}
             for _ in range(cfg.rounds):
                 for n in levels:
                     measured = asyncio.run(_level(server.url, cfg, n, tools))
@@ -137,16 +148,18 @@ def run(cfg: BenchServeConfig) -> dict[str, float]:
                         best[n] = measured
     result: dict[str, float] = {}
     unit = "tool calls" if cfg.tools else "tokens"
-    print(f"\n{Path(model).name if cfg.model else cfg.preset} on {cfg.backend}: "
+    print(f"\n{Path(model).name if cfg.model or cfg.tools else cfg.preset} on {cfg.backend}: "
           f"{'chat requests with tools' if cfg.tools else str(cfg.max_tokens) + ' tokens per request'}, "
           f"{cfg.requests} requests per client, best of {cfg.rounds} rounds")
-    wait = "mean latency" if cfg.tools else "mean time to first token"
-    print(f"| clients | {unit}/s | × 1 client | {wait} |\n|---|---|---|---|")
+    wait = "latency" if cfg.tools else "time to first token"
+    print(f"| clients | {unit}/s | × 1 client | {wait}: mean | p50 | p95 |\n|---|---|---|---|---|---|")
     for n in levels:
-        rate, first = best[n]
+        rate, waits = best[n]
+        mean, p50, p95 = (1000 * x for x in (statistics.fmean(waits), *_percentiles(waits)))
+        name = "latency" if cfg.tools else "ttft"
         result |= {f"{'calls' if cfg.tools else 'tokens'}_per_s_{n}": rate, f"speedup_{n}": rate / best[1][0],
-                   f"{'latency' if cfg.tools else 'ttft'}_ms_{n}": first * 1000}
-        print(f"| {n} | {rate:,.1f} | {rate / best[1][0]:.2f}× | {first * 1000:,.0f} ms |")
+                   f"{name}_ms_{n}": mean, f"{name}_p50_ms_{n}": p50, f"{name}_p95_ms_{n}": p95}
+        print(f"| {n} | {rate:,.1f} | {rate / best[1][0]:.2f}× | {mean:,.0f} ms | {p50:,.0f} ms | {p95:,.0f} ms |")
     if 8 in best:
         print(f"8 clients: {result['speedup_8']:.2f}× the {unit}/s of one (target ≥ 3×)")
     return result
