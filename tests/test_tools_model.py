@@ -76,9 +76,10 @@ def test_required_argument_names_are_fed_in_one_pass(tool_model, monkeypatch):
     """After `<api_i>` the grammar knows `(name` up to the `=` of a required argument: one forward pass
     takes those tokens together, so a call costs fewer passes than it has tokens, with the same answer."""
     caller = ToolCaller.load(str(tool_model), device="cpu")
+    caller.draft = 0  # forced tokens alone (drafts are the next test's)
     passes = []
     step = caller._logits
-    monkeypatch.setattr(caller, "_logits", lambda ids, cache: passes.append(len(ids)) or step(ids, cache))
+    monkeypatch.setattr(caller, "_logits", lambda ids, cache, keep=1: passes.append(len(ids)) or step(ids, cache, keep))
     result = caller("ringer volume to 3")
     assert result.calls == [{"name": "set_volume", "arguments": {"level": 3, "volume_type": "ring"}}]
     # The prompt pass, then one pass per step: together the steps feed every new token, and at least one
@@ -87,6 +88,25 @@ def test_required_argument_names_are_fed_in_one_pass(tool_model, monkeypatch):
     assert len(passes) - 1 < result.new_tokens and max(passes[1:]) > 1, passes
     assert caller.grammar(caller.functions).forced("<api_2> (level=3, volume_type=' ri,") == []  # inside a value
 
+
+
+def test_query_tokens_drafted_into_a_value_give_the_same_answers_in_fewer_passes(tool_model, monkeypatch):
+    """After a value's first token the decoder feeds the query's next tokens with it (prompt lookup) and
+    keeps those the greedy grammar step picks anyway: the same answers as undrafted decoding, fewer
+    passes, and a draft that runs past the value is dropped from the cache, not kept."""
+    caller = ToolCaller.load(str(tool_model), device="cpu", dtype="float32")
+    queries = [r["query"] for r in RECORDS] + ODD_QUERIES
+    passes, dropped = [], []
+    step, drop = caller._logits, caller._drop
+    monkeypatch.setattr(caller, "_logits", lambda ids, cache, keep=1: passes.append(keep) or step(ids, cache, keep))
+    monkeypatch.setattr(caller, "_drop", lambda count, cache: dropped.append(count) or drop(count, cache))
+    caller.draft = 0
+    plain = [caller(q).raw for q in queries]
+    plain_passes, passes[:] = len(passes), []
+    caller.draft = 8
+    assert [caller(q).raw for q in queries] == plain
+    assert max(passes) > 1 and len(passes) < plain_passes, (len(passes), plain_passes)
+    assert dropped
 
 def test_new_tokens_start_from_their_function_description(micro_dir):
     from hare.model.load import load_model

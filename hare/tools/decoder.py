@@ -52,6 +52,10 @@ class CallResult:
 class ToolCaller:
     """A tool model, its spec and the cached prompt head, ready for many calls."""
 
+    # Query tokens proposed at once after a copied token (`_decode`): on 2 CPU cores, bf16, 60 held-out
+    # queries of the quickstart's model, p50 / p95 209 / 629 ms without drafts, 166 / 412 with 4, 154 / 398 with 8.
+    draft = 8
+
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, functions: list[Function],
                  max_new_tokens: int | None = None, constrained: bool = True, copy_values: bool = False) -> None:
         self.model, self.tok, self.functions, self.constrained = model, tok, functions, constrained
@@ -113,7 +117,13 @@ class ToolCaller:
 
     def _decode(self, query: str, functions: list[Function] | None) -> tuple[list[int], bool, int]:
         """The answer ids, whether a stop token ended them (not the budget, nor a grammar dead end), and
-        how many of them the grammar forced."""
+        how many of them the grammar forced.
+
+        Values are copied from the query, so once a value's first token is chosen the query says what
+        probably follows (prompt lookup): those tokens go into the same forward pass as a draft, and the
+        logits after each are checked in order with the same greedy grammar step; the answer keeps the
+        ones it would have picked anyway, and the cache drops the rest. The answer is the undrafted
+        one (up to float rounding); a call takes fewer passes, each a little wider."""
         import torch
 
         ids = self.prompt_ids(query)
@@ -123,7 +133,11 @@ class ToolCaller:
         step = ids[shared:]
         with torch.inference_mode():
             while not answer.done:
-                step = answer.advance(self._logits(step, cache))
+                draft = _draft(ids, answer.ids, self.draft) if self.draft and answer.ids and answer.in_value() else []
+                rows = self._logits(step + draft, cache, 1 + len(draft))
+                step, unused = answer.verify(rows, draft)
+                if unused and not answer.done:
+                    self._drop(unused, cache)
         return answer.ids, answer.stopped, answer.forced
 
     def batch(self, queries: list[str], functions: list[list[Function] | None] | None = None,
@@ -188,12 +202,17 @@ class ToolCaller:
         cache.crop(shared - len(self.head_ids))  # transformers 5: a negative count of tokens to drop
         return cache
 
-    def _logits(self, step: list[int], cache: Any) -> torch.Tensor:
+    def _logits(self, step: list[int], cache: Any, keep: int = 1) -> torch.Tensor:
+        """Feeds `step`; the logits after each of its last `keep` tokens, one row each."""
         import torch
 
         out = self.model(input_ids=torch.tensor([step], device=self.model.device), past_key_values=cache,
-                         use_cache=True, logits_to_keep=1)
-        return out.logits[0, -1]
+                         use_cache=True, logits_to_keep=keep)
+        return out.logits[0]
+
+    def _drop(self, count: int, cache: Any) -> None:
+        """Forget the last `count` tokens fed (a draft's rejected tail)."""
+        cache.crop(-count)  # transformers 5: a negative count of tokens to drop
 
     def __call__(self, query: str, functions: list[Function] | None = None) -> CallResult:
         """One call; `functions` replaces the spec for this query (the server gets it per request)."""
@@ -216,6 +235,19 @@ class ToolCaller:
         else:
             calls = CallError("syntax", "no token of the vocabulary continues the answer under the spec's grammar", raw)
         return CallResult(calls, raw, latency_s, len(new), min(forced, len(new)))
+
+
+def _draft(prompt: list[int], answer: list[int], size: int) -> list[int]:
+    """Up to `size` of the prompt's tokens after the latest place where it holds the answer's last two
+    tokens (or, failing that, its last one): what a value copied from the query goes on with."""
+    for n in (2, 1):
+        tail = answer[-n:]
+        if len(tail) < n:
+            continue
+        for start in range(len(prompt) - n, -1, -1):
+            if prompt[start:start + n] == tail:
+                return prompt[start + n:start + n + size]
+    return []
 
 
 class _Answer:
@@ -255,3 +287,18 @@ class _Answer:
         if len(self.ids) >= caller.max_new_tokens:
             self.ids, self.done = self.ids[: caller.max_new_tokens], True
         return step
+
+    def in_value(self) -> bool:
+        return self.grammar is None or self.grammar.in_value(self.text)
+
+    def verify(self, rows: torch.Tensor, draft: list[int]) -> tuple[list[int], int]:
+        """Advance through `rows`, the logits after the fed step and after each `draft` token, for as long
+        as the draft is what the answer picks: (the tokens to feed next, how many draft tokens were fed
+        but not taken — the cache must forget them)."""
+        for i, logits in enumerate(rows):
+            step = self.advance(logits)
+            if i == len(draft) or self.done or step[:1] != draft[i:i + 1]:
+                return step, len(draft) - i
+            if len(step) > 1:  # taken, and the grammar forces tokens after it: the rest of the draft is void
+                return step[1:], len(draft) - i - 1
+        return [], 0

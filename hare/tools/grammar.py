@@ -344,6 +344,11 @@ class CallGrammar:
         except TimeoutError:
             return False
 
+    @staticmethod
+    def in_value(text: str) -> bool:
+        """Whether the answer `text` ends inside a quoted value (where its tokens are the query's)."""
+        return (last := _last_value(text)) is not None and last[3]
+
     def copies(self, text: str, query: str) -> bool:
         """False when `text` puts words into a free-text value that are not a span of the query's words
         (an open value may end inside a word)."""
