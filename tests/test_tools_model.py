@@ -107,6 +107,8 @@ def test_query_tokens_drafted_into_a_value_give_the_same_answers_in_fewer_passes
     assert [caller(q).raw for q in queries] == plain
     assert max(passes) > 1 and len(passes) < plain_passes, (len(passes), plain_passes)
     assert dropped
+    # In a batch a row's draft fills its padding next to a wider row; a rejected tail is masked out.
+    assert [r.raw for r in caller.batch(queries, size=5)] == plain
 
 def test_new_tokens_start_from_their_function_description(micro_dir):
     from hare.model.load import load_model

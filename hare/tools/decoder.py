@@ -133,7 +133,7 @@ class ToolCaller:
         step = ids[shared:]
         with torch.inference_mode():
             while not answer.done:
-                draft = _draft(ids, answer.ids, self.draft) if self.draft and answer.ids and answer.in_value() else []
+                draft = self._draft(ids, answer)
                 rows = self._logits(step + draft, cache, 1 + len(draft))
                 step, unused = answer.verify(rows, draft)
                 if unused and not answer.done:
@@ -168,26 +168,39 @@ class ToolCaller:
             answers = [_Answer(self, queries[i], functions[i] if functions else None) for i in rows]
             cache = self._cache_at(head)
             cache.batch_repeat_interleave(len(rows))
+            drafts: list[list[int]] = [[] for _ in rows]
             with torch.inference_mode():
                 while True:
                     positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
                     out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                                     past_key_values=cache, use_cache=True, logits_to_keep=1)
-                    fed = [a.advance(out.logits[k, -1]) if not a.done else []
-                           for k, a in enumerate(answers)]
+                                     past_key_values=cache, use_cache=True, logits_to_keep=1 + max(map(len, drafts)))
+                    fed = []
+                    for k, (a, draft) in enumerate(zip(answers, drafts, strict=True)):
+                        step, unused = a.verify(out.logits[k, -1 - len(draft):], draft) if not a.done else ([], 0)
+                        if unused:  # a draft's rejected tail stays in the cache, masked out like padding
+                            mask[k, mask.shape[1] - unused:] = 0
+                        fed.append(step)
                     if all(a.done for a in answers):
                         break
                     # A row's pick and the tokens the grammar forces after it go in one pass, as in a single
-                    # call; shorter rows are padded on the left of their new tokens (masked out).
+                    # call; shorter rows are padded on the left of their new tokens (masked out). A row's draft
+                    # only fills its padding: widening the pass for drafts cost a batch more than they saved.
                     width = max(map(len, fed))
-                    ids = torch.tensor([[pad] * (width - len(f)) + f for f in fed], device=device)
-                    step = [[0] * (width - len(f)) + [1] * len(f) for f in fed]
+                    drafts = [self._draft(prompts[k], a)[:width - len(f)] if not a.done else []
+                              for k, (a, f) in enumerate(zip(answers, fed, strict=True))]
+                    feeds = [f + d for f, d in zip(fed, drafts, strict=True)]
+                    ids = torch.tensor([[pad] * (width - len(f)) + f for f in feeds], device=device)
+                    step = [[0] * (width - len(f)) + [1] * len(f) for f in feeds]
                     mask = torch.cat([mask, torch.tensor(step, device=device)], 1)
             spent = time.perf_counter() - began
             for i, answer in zip(rows, answers, strict=True):
                 results[i] = self._result(answer.ids, answer.stopped, answer.forced,
                                           functions[i] if functions else None, spent)
         return results  # type: ignore[return-value]
+
+    def _draft(self, prompt: list[int], answer: _Answer) -> list[int]:
+        """Query tokens to feed after the answer's last one, where it is inside a value (`_decode`)."""
+        return _draft(prompt, answer.ids, self.draft) if self.draft and answer.ids and answer.in_value() else []
 
     def _shared(self, ids: list[int]) -> int:
         """How many of the prompt `ids` the cached head already holds (at least one is left to compute
