@@ -168,6 +168,7 @@ class ToolCaller:
             answers = [_Answer(self, queries[i], functions[i] if functions else None) for i in rows]
             cache = self._cache_at(head)
             cache.batch_repeat_interleave(len(rows))
+            live = list(zip(prompts, answers, strict=True))  # the rows still in the batch
             drafts: list[list[int]] = [[] for _ in rows]
             with torch.inference_mode():
                 while True:
@@ -175,19 +176,23 @@ class ToolCaller:
                     out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
                                      past_key_values=cache, use_cache=True, logits_to_keep=1 + max(map(len, drafts)))
                     fed = []
-                    for k, (a, draft) in enumerate(zip(answers, drafts, strict=True)):
-                        step, unused = a.verify(out.logits[k, -1 - len(draft):], draft) if not a.done else ([], 0)
+                    for k, ((_, a), draft) in enumerate(zip(live, drafts, strict=True)):
+                        step, unused = a.verify(out.logits[k, -1 - len(draft):], draft)
                         if unused:  # a draft's rejected tail stays in the cache, masked out like padding
                             mask[k, mask.shape[1] - unused:] = 0
                         fed.append(step)
-                    if all(a.done for a in answers):
+                    going = [k for k, (_, a) in enumerate(live) if not a.done]
+                    if not going:
                         break
+                    if len(going) < len(live):  # finished rows leave the batch: no more passes for them
+                        index = torch.tensor(going, device=device)
+                        cache.batch_select_indices(index)
+                        mask, live, fed = mask[index], [live[k] for k in going], [fed[k] for k in going]
                     # A row's pick and the tokens the grammar forces after it go in one pass, as in a single
                     # call; shorter rows are padded on the left of their new tokens (masked out). A row's draft
                     # only fills its padding: widening the pass for drafts cost a batch more than they saved.
                     width = max(map(len, fed))
-                    drafts = [self._draft(prompts[k], a)[:width - len(f)] if not a.done else []
-                              for k, (a, f) in enumerate(zip(answers, fed, strict=True))]
+                    drafts = [self._draft(prompt, a)[:width - len(f)] for (prompt, a), f in zip(live, fed, strict=True)]
                     feeds = [f + d for f, d in zip(fed, drafts, strict=True)]
                     ids = torch.tensor([[pad] * (width - len(f)) + f for f in feeds], device=device)
                     step = [[0] * (width - len(f)) + [1] * len(f) for f in feeds]
