@@ -117,6 +117,7 @@ def _percentiles(waits: list[float]) -> tuple[float, float]:
     p95 = statistics.quantiles(waits, n=20, method="inclusive")[-1] if len(waits) > 1 else waits[0]
     return statistics.median(waits), p95
 
+
 def run(cfg: BenchServeConfig) -> dict[str, float]:
     from hare.serve.launch import serve_process
 
