@@ -72,6 +72,69 @@ def test_batched_decoding_gives_the_answers_of_single_calls(tool_model):
     assert [r.raw for r in caller.batch(queries[::-1], size=3)] == single[::-1]
 
 
+def test_rows_join_a_batch_under_way_and_leave_when_they_end(tool_model, monkeypatch):
+    """A server's batch changes between passes: rows added while others are half-way through their
+    answers (their caches padded to one length) and rows leaving as soon as they end must still give the
+    answers, and the logits, of one call at a time; a discarded row leaves without disturbing the others."""
+    import torch
+
+    from hare.tools.decoder import Rows
+
+    caller = ToolCaller.load(str(tool_model), device="cpu", dtype="float32")
+    caller.draft = 0  # the same tokens fed in every pass, alone or not: logits comparable pass by pass
+    queries = [r["query"] for r in RECORDS] + ODD_QUERIES
+    single = {q: caller(q).raw for q in queries}
+    seen: dict[str, list[torch.Tensor]] = {}  # each row's logits, pass by pass
+    adding: list[str] = []  # the keys of the rows that `add` computes
+    run_pass, run_add = Rows._pass, Rows.add
+
+    def spy_pass(self, ids, mask, cache, keep):
+        logits = run_pass(self, ids, mask, cache, keep)
+        for key, row in zip(adding or [r.key for r in self.live], logits, strict=True):
+            seen.setdefault(key, []).append(row[-1])
+        return logits
+
+    def spy_add(self, requests):
+        adding[:] = [key for key, _, _ in requests]
+        try:
+            return run_add(self, requests)
+        finally:
+            adding.clear()
+
+    monkeypatch.setattr(Rows, "_pass", spy_pass)
+    monkeypatch.setattr(Rows, "add", spy_add)
+    alone = {}
+    for q in queries:
+        seen.clear()
+        rows = Rows(caller)
+        rows.add([(q, q, None)])
+        while rows:
+            rows.step()
+        alone[q] = seen[q]
+    seen.clear()
+    rows, answers, widths = Rows(caller), {}, []
+
+    def add(batch):
+        answers.update((q, r.raw) for q, r in rows.add([(q, q, None) for q in batch]))
+        widths.append(len(rows))
+
+    add(queries[:2])
+    answers.update((q, r.raw) for q, r in rows.step())
+    add(queries[2:5])  # longer prompts than the rows under way
+    rows.discard(lambda q: q == queries[4])
+    for q in queries[5:]:
+        answers.update((q, r.raw) for q, r in rows.step())
+        add([q])
+    while rows:
+        answers.update((q, r.raw) for q, r in rows.step())
+    assert max(widths) >= 4, widths  # rows did join a batch under way
+    assert answers == {q: single[q] for q in queries if q != queries[4]}
+    for q in answers:
+        assert len(seen[q]) == len(alone[q]), q
+        for together, by_itself in zip(seen[q], alone[q], strict=True):
+            torch.testing.assert_close(together, by_itself, atol=1e-4, rtol=1e-4)
+
+
 def test_required_argument_names_are_fed_in_one_pass(tool_model, monkeypatch):
     """After `<api_i>` the grammar knows `(name` up to the `=` of a required argument: one forward pass
     takes those tokens together, so a call costs fewer passes than it has tokens, with the same answer."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,8 @@ from hare.tools.grammar import CallGrammar, budget
 from hare.tools.spec import SPEC_FILE, Function, check_capacity, load_spec
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 TOOL_SYSTEM = "Call functions."
 _SENTINEL = "\x00QUERY\x00"
 GRAMMARS = 32
+COMPACT = 0.75  # a batch's cache is compacted when under this fraction of its positions are still attended to
 
 
 def tool_messages(query: str) -> list[dict[str, str]]:
@@ -55,6 +58,7 @@ class ToolCaller:
     # Query tokens proposed at once after a copied token (`_decode`): on 2 CPU cores, bf16, 60 held-out
     # queries of the quickstart's model, p50 / p95 209 / 629 ms without drafts, 166 / 412 with 4, 154 / 398 with 8.
     draft = 8
+    batches = True  # rows of one batch (`Rows`) for concurrent calls
 
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, functions: list[Function],
                  max_new_tokens: int | None = None, constrained: bool = True, copy_values: bool = False) -> None:
@@ -142,65 +146,21 @@ class ToolCaller:
 
     def batch(self, queries: list[str], functions: list[list[Function] | None] | None = None,
               size: int = 16) -> list[CallResult]:
-        """Many calls, `size` rows decoded together, each under its own spec (`functions[i]`; None: the
-        model's): for evaluation and for a server's concurrent requests, where throughput counts (each
-        result's `latency_s` is its batch's time). Every row starts from the cached prompt head, as a
-        single call does (recomputing it per row cost more than the whole answer); the rows' own
-        tokens are padded between the head and themselves (masked out, positions continuing the head),
-        and each step feeds every row's pick with the tokens the grammar forces after it, padded the
-        same way — the same tokens as `__call__` (greedy, same grammar) up to float rounding."""
-        import torch
-
-        every_prompt = [self.prompt_ids(q) for q in queries]
-        order = sorted(range(len(queries)), key=lambda i: len(every_prompt[i]))
+        """Many calls, up to `size` rows decoded together (`Rows`), each under its own spec (`functions[i]`;
+        None: the model's): for evaluation, where throughput counts. Queries of similar length go
+        together (less padding); a finished row's place goes to the next query. Each result's
+        `latency_s` runs from its row's prefill to its end. The same tokens as `__call__` (greedy, same
+        grammar) up to float rounding."""
+        rows, waiting = Rows(self), sorted(range(len(queries)), key=lambda i: len(queries[i]))
         results: list[CallResult | None] = [None] * len(queries)
-        device = self.model.device
-        for start in range(0, len(order), size):
-            began = time.perf_counter()
-            rows = order[start:start + size]
-            prompts = [every_prompt[i] for i in rows]
-            head = min(self._shared(p) for p in prompts)
-            own = [p[head:] for p in prompts]
-            width = max(map(len, own))
-            pad = self.tok.pad_token_id if self.tok.pad_token_id is not None else 0
-            ids = torch.tensor([[pad] * (width - len(p)) + p for p in own], device=device)
-            mask = torch.tensor([[1] * head + [0] * (width - len(p)) + [1] * len(p) for p in own], device=device)
-            answers = [_Answer(self, queries[i], functions[i] if functions else None) for i in rows]
-            cache = self._cache_at(head)
-            cache.batch_repeat_interleave(len(rows))
-            live = list(zip(prompts, answers, strict=True))  # the rows still in the batch
-            drafts: list[list[int]] = [[] for _ in rows]
-            with torch.inference_mode():
-                while True:
-                    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
-                    out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                                     past_key_values=cache, use_cache=True, logits_to_keep=1 + max(map(len, drafts)))
-                    fed = []
-                    for k, ((_, a), draft) in enumerate(zip(live, drafts, strict=True)):
-                        step, unused = a.verify(out.logits[k, -1 - len(draft):], draft)
-                        if unused:  # a draft's rejected tail stays in the cache, masked out like padding
-                            mask[k, mask.shape[1] - unused:] = 0
-                        fed.append(step)
-                    going = [k for k, (_, a) in enumerate(live) if not a.done]
-                    if not going:
-                        break
-                    if len(going) < len(live):  # finished rows leave the batch: no more passes for them
-                        index = torch.tensor(going, device=device)
-                        cache.batch_select_indices(index)
-                        mask, live, fed = mask[index], [live[k] for k in going], [fed[k] for k in going]
-                    # A row's pick and the tokens the grammar forces after it go in one pass, as in a single
-                    # call; shorter rows are padded on the left of their new tokens (masked out). A row's draft
-                    # only fills its padding: widening the pass for drafts cost a batch more than they saved.
-                    width = max(map(len, fed))
-                    drafts = [self._draft(prompt, a)[:width - len(f)] for (prompt, a), f in zip(live, fed, strict=True)]
-                    feeds = [f + d for f, d in zip(fed, drafts, strict=True)]
-                    ids = torch.tensor([[pad] * (width - len(f)) + f for f in feeds], device=device)
-                    step = [[0] * (width - len(f)) + [1] * len(f) for f in feeds]
-                    mask = torch.cat([mask, torch.tensor(step, device=device)], 1)
-            spent = time.perf_counter() - began
-            for i, answer in zip(rows, answers, strict=True):
-                results[i] = self._result(answer.ids, answer.stopped, answer.forced,
-                                          functions[i] if functions else None, spent)
+        while waiting or rows:
+            if waiting and len(rows) < size:
+                joining, waiting = waiting[:size - len(rows)], waiting[size - len(rows):]
+                done = rows.add([(i, queries[i], functions[i] if functions else None) for i in joining])
+            else:
+                done = rows.step()
+            for i, result in done:
+                results[i] = result
         return results  # type: ignore[return-value]
 
     def _draft(self, prompt: list[int], answer: _Answer) -> list[int]:
@@ -254,6 +214,148 @@ class ToolCaller:
             calls = CallError("syntax", "no token of the vocabulary continues the answer under the spec's grammar", raw)
         return CallResult(calls, raw, latency_s, len(new), min(forced, len(new)))
 
+
+@dataclass
+class _Row:
+    key: Any  # the caller's handle for this row's result
+    prompt: list[int]
+    answer: _Answer
+    functions: list[Function] | None
+    began: float
+    fed: list[int] = field(default_factory=list)  # the tokens the next pass feeds: the last pick and its forced tokens
+    draft: list[int] = field(default_factory=list)  # query tokens fed after them in the last pass
+
+
+class Rows:
+    """Tool calls decoding together on torch, every row under its own spec and grammar state. Rows join
+    between passes (`add`: one pass computes the newcomers' prompts) and leave as soon as their answer
+    ends (`step`), so a server's batch stays full while clients come and go, and no answer waits for a
+    longer one (ending together, eight clients' next requests came back ~25 ms apart and the batch
+    stood idle meanwhile).
+
+    Every row starts from the cached prompt head, as a single call does (recomputing it per row cost
+    more than the whole answer); its own tokens are padded between the head and themselves (masked
+    out, positions continuing the head), and rows that join a batch already under way are padded at
+    the front of the cache. Each pass feeds every row's pick with the tokens the grammar forces after
+    it, padded the same way; a row's draft (`ToolCaller._draft`) only fills its padding — widening a
+    pass for drafts cost a batch more than they saved — except when it is alone."""
+
+    def __init__(self, caller: ToolCaller) -> None:
+        self.caller = caller
+        self.live: list[_Row] = []
+        self.cache: Any = None
+        self.mask: Any = None  # [rows, cached tokens]; 0 where a row has padding or a rejected draft
+        self.pad = caller.tok.pad_token_id if caller.tok.pad_token_id is not None else 0
+
+    def __len__(self) -> int:
+        return len(self.live)
+
+    def add(self, requests: list[tuple[Any, str, list[Function] | None]]) -> list[tuple[Any, CallResult]]:
+        """(key, query, functions) rows join the batch; returns (key, result) for those that ended at once."""
+        import torch
+
+        caller, began = self.caller, time.perf_counter()
+        rows = [_Row(key, caller.prompt_ids(q), _Answer(caller, q, f), f, began) for key, q, f in requests]
+        head = min(caller._shared(r.prompt) for r in rows)
+        own = [r.prompt[head:] for r in rows]
+        width = max(map(len, own))
+        ids = torch.tensor([[self.pad] * (width - len(p)) + p for p in own], device=caller.model.device)
+        mask = torch.tensor([[1] * head + [0] * (width - len(p)) + [1] * len(p) for p in own], device=ids.device)
+        cache = caller._cache_at(head)
+        cache.batch_repeat_interleave(len(rows))
+        with torch.inference_mode():
+            logits = self._pass(ids, mask, cache, 1)
+        for k, row in enumerate(rows):
+            row.fed, _ = row.answer.verify(logits[k], [])
+        self._join(rows, cache, mask)
+        return self._finished()
+
+    def step(self) -> list[tuple[Any, CallResult]]:
+        """One pass for every row; returns (key, result) for the rows whose answers ended."""
+        import torch
+
+        live, caller = self.live, self.caller
+        width = max(len(r.fed) for r in live)
+        for r in live:
+            r.draft = caller._draft(r.prompt, r.answer)[:width - len(r.fed) if len(live) > 1 else caller.draft]
+        feeds = [r.fed + r.draft for r in live]
+        width = max(map(len, feeds))
+        ids = torch.tensor([[self.pad] * (width - len(f)) + f for f in feeds], device=self.mask.device)
+        step = torch.tensor([[0] * (width - len(f)) + [1] * len(f) for f in feeds], device=self.mask.device)
+        self.mask = torch.cat([self.mask, step], 1)
+        with torch.inference_mode():
+            logits = self._pass(ids, self.mask, self.cache, 1 + max(len(r.draft) for r in live))
+        for k, r in enumerate(live):
+            r.fed, unused = r.answer.verify(logits[k, logits.shape[1] - 1 - len(r.draft):], r.draft)
+            if unused and len(live) == 1:  # alone: forget a draft's rejected tail, as a single call does
+                self.cache.crop(-unused)
+                self.mask = self.mask[:, :-unused]
+            elif unused:  # in a batch it stays in the cache, masked out like padding
+                self.mask[k, self.mask.shape[1] - unused:] = 0
+        return self._finished()
+
+    def _pass(self, ids: torch.Tensor, mask: torch.Tensor, cache: Any, keep: int) -> torch.Tensor:
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, -ids.shape[1]:]
+        return self.caller.model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                                 use_cache=True, logits_to_keep=keep).logits
+
+    def _join(self, rows: list[_Row], cache: Any, mask: torch.Tensor) -> None:
+        """Newly computed rows join the batch: both caches are padded at the front to one length."""
+        import torch
+        import torch.nn.functional as F
+
+        if not self.live:
+            self.live, self.cache, self.mask = rows, cache, mask
+            return
+        length = max(self.mask.shape[1], mask.shape[1])
+        for mine, theirs in zip(self.cache.layers, cache.layers, strict=True):
+            for name in ("keys", "values"):
+                a, b = getattr(mine, name), getattr(theirs, name)
+                setattr(mine, name, torch.cat([F.pad(a, (0, 0, length - a.shape[-2], 0)),
+                                               F.pad(b, (0, 0, length - b.shape[-2], 0))]))
+            if hasattr(mine, "cumulative_length"):  # a sliding-window layer (prompts are shorter than its window)
+                mine.cumulative_length = mine.keys.shape[-2]
+        self.mask = torch.cat([F.pad(m, (length - m.shape[1], 0)) for m in (self.mask, mask)])
+        self.live += rows
+
+    def _compact(self) -> None:
+        """Drop the cache positions that no row attends to any more (the padding and answers of rows that
+        have left): a batch that never empties, as under a steady stream of clients, would otherwise
+        grow its cache, and every pass's attention with it, for as long as the server runs."""
+
+        used = self.mask.any(0)
+        if int(used.sum()) < COMPACT * self.mask.shape[1]:
+            index = used.nonzero().squeeze(1)
+            for layer in self.cache.layers:
+                layer.keys, layer.values = layer.keys[:, :, index], layer.values[:, :, index]
+                if hasattr(layer, "cumulative_length"):
+                    layer.cumulative_length = layer.keys.shape[-2]
+            self.mask = self.mask[:, index]
+
+    def discard(self, gone: Callable[[Any], bool]) -> None:
+        """Rows whose key says they are no longer wanted (a client went away) leave without an answer."""
+        self._keep([k for k, r in enumerate(self.live) if not gone(r.key)])
+
+    def _finished(self) -> list[tuple[Any, CallResult]]:
+        """Rows whose answers ended leave the batch (no more passes for them), with their results."""
+        ended = [r for r in self.live if r.answer.done]
+        self._keep([k for k, r in enumerate(self.live) if not r.answer.done])
+        now = time.perf_counter()
+        return [(r.key, self.caller._result(r.answer.ids, r.answer.stopped, r.answer.forced, r.functions,
+                                            now - r.began)) for r in ended]
+
+    def _keep(self, going: list[int]) -> None:
+        import torch
+
+        if len(going) == len(self.live):
+            return
+        if not going:
+            self.live, self.cache, self.mask = [], None, None
+            return
+        index = torch.tensor(going, device=self.mask.device)
+        self.cache.batch_select_indices(index)
+        self.mask, self.live = self.mask[index], [self.live[k] for k in going]
+        self._compact()
 
 def _draft(prompt: list[int], answer: list[int], size: int) -> list[int]:
     """Up to `size` of the prompt's tokens after the latest place where it holds the answer's last two

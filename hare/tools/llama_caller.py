@@ -34,6 +34,7 @@ class LlamaToolCaller(ToolCaller):
     # No prompt-lookup drafts: a multi-token pass costs llama.cpp on a CPU more than the steps it saves
     # (q8_0 quickstart model, 60 held-out queries: p50 112 ms without, 119-127 ms with 2-8 draft tokens).
     draft = 0
+    batches = False  # llama.cpp's context here holds one sequence: concurrent calls take turns
 
     def __init__(self, llm: Any, tok: PreTrainedTokenizerFast, functions: list[Function], **options: Any) -> None:
         self.llm = llm
