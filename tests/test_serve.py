@@ -15,6 +15,15 @@ from hare.model.args import SamplingArgs
 pytest.importorskip("fastapi", reason="needs the serve extra: bash scripts/setup.sh serve")
 
 
+def _done(result):
+    """A future already answered: what a stubbed engine's `submit_tools` returns."""
+    from concurrent.futures import Future
+
+    future = Future()
+    future.set_result(result)
+    return future
+
+
 @pytest.fixture(scope="module")
 def engine(micro_dir):
     from hare.serve.batching import build_transformers_engine
@@ -142,28 +151,28 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path, monkeypatc
     tools = json.loads((tool_model / "tools.json").read_text())
     engine = build_transformers_engine(str(tool_model), "tools", "cpu", "auto", 1, 1)
     try:
-        assert tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], tools)[0] == [
+        assert asyncio.run(tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], tools))[0] == [
             {"name": "get_weather_forecast", "arguments": '{"location": "Oslo"}'}]
-        assert tool_calls(engine, [{"role": "user", "content": "tell me a joke"}], tools)[0] == []
+        assert asyncio.run(tool_calls(engine, [{"role": "user", "content": "tell me a joke"}], tools))[0] == []
         # The model's tools.json maps names to tokens: any subset, any order; it only calls among them.
         by_name = {t["function"]["name"]: t for t in tools}
         swapped = [by_name["set_volume"], by_name["get_weather_forecast"]]
-        assert tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], swapped)[0] == [
+        assert asyncio.run(tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], swapped))[0] == [
             {"name": "get_weather_forecast", "arguments": '{"location": "Oslo"}'}]
         # Offered only the camera, a weather request cannot reach the forecast (no call, or the camera),
         # while a camera request still gets its call: the restriction removes functions, not answers.
         only_camera = [by_name["take_a_photo"]]
-        weather = tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], only_camera)[0]
+        weather = asyncio.run(tool_calls(engine, [{"role": "user", "content": "weather in Oslo"}], only_camera))[0]
         assert [c["name"] for c in weather] in ([], ["take_a_photo"]), weather
-        assert tool_calls(engine, [{"role": "user", "content": "take a selfie"}], only_camera)[0] == [
+        assert asyncio.run(tool_calls(engine, [{"role": "user", "content": "take a selfie"}], only_camera))[0] == [
             {"name": "take_a_photo", "arguments": '{"camera": "front"}'}]
         stranger = {"type": "function", "function": {"name": "order_pizza", "parameters": {"type": "object"}}}
         with pytest.raises(ApiError, match="not trained to call 'order_pizza'") as err:
-            tool_calls(engine, [{"role": "user", "content": "hi"}], [stranger])
+            asyncio.run(tool_calls(engine, [{"role": "user", "content": "hi"}], [stranger]))
         assert err.value.status == 400
         with pytest.raises(ApiError, match="not a valid JSON Schema") as err:
-            tool_calls(engine, [{"role": "user", "content": "hi"}],
-                       [{"type": "function", "function": {"name": "f", "parameters": {"type": "strin"}}}])
+            asyncio.run(tool_calls(engine, [{"role": "user", "content": "hi"}],
+                                   [{"type": "function", "function": {"name": "f", "parameters": {"type": "strin"}}}]))
         assert err.value.status == 400
         client = TestClient(build_app(engine, ServeConfig(model=str(tool_model), ui=False)))
         reply = client.post("/v1/chat/completions", json={
@@ -173,7 +182,7 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path, monkeypatc
         assert usage["prompt_tokens"] > 5 and usage["completion_tokens"] >= 3
         assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
         cut = CallError("too_long", "the answer did not end within 3 tokens", "<api_2>(level=")
-        monkeypatch.setattr(engine, "call_tools", lambda query, functions: CallResult(cut, cut.raw, 0.1, 3))
+        monkeypatch.setattr(engine, "submit_tools", lambda query, functions: _done(CallResult(cut, cut.raw, 0.1, 3)))
         response = TestClient(build_app(engine, ServeConfig(model=str(tool_model), ui=False))).post(
             "/v1/chat/completions", json={"messages": [{"role": "user", "content": "ringer to 3"}], "tools": tools})
         assert response.status_code == 422, response.text
@@ -187,7 +196,7 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path, monkeypatc
                                                           functional_tokens=0))), "plain", "cpu", "auto", 1, 1)
     try:
         with pytest.raises(ApiError, match="no functional tokens") as err:
-            tool_calls(plain, messages, tools)
+            asyncio.run(tool_calls(plain, messages, tools))
         assert err.value.status == 400
     finally:
         plain.close()
@@ -216,99 +225,102 @@ def test_ui_of_a_tool_model_offers_the_tool_panel(tool_model, engine, monkeypatc
         assert asyncio.run(answer_tools(tools, functions, "tell me a joke")) == {"calls": []}
         assert asyncio.run(answer_tools(tools, functions, "  "))["error"]["type"] == "empty_request"
         cut = CallError("too_long", "the answer did not end within 3 tokens", "<api_2>(level=")
-        monkeypatch.setattr(tools, "call_tools", lambda query, fns: CallResult(cut, cut.raw, 0.1, 3))
+        monkeypatch.setattr(tools, "submit_tools", lambda query, fns: _done(CallResult(cut, cut.raw, 0.1, 3)))
         assert asyncio.run(answer_tools(tools, functions, "ringer to 3")) == cut.to_json()
     finally:
         tools.close()
     assert isinstance(build_ui(engine, 64), gr.ChatInterface)
 
 
-def test_concurrent_tool_calls_share_batches_and_a_failing_one_fails_alone(tool_model):
+def test_concurrent_tool_calls_share_batches_and_a_failing_one_fails_alone(tool_model, monkeypatch):
     """Eight clients at once: their calls are decoded as rows of shared batches, each answer the one it
-    gets alone (under its own spec), and a request that breaks decoding fails only itself."""
+    gets alone (under its own spec), and a request that breaks decoding half-way fails only itself."""
     from concurrent.futures import ThreadPoolExecutor
 
     from conftest import TOOL_RECORDS
 
     from hare.serve.tool_batching import ToolBatcher
-    from hare.tools.decoder import ToolCaller
+    from hare.tools.decoder import Rows, ToolCaller
 
-    real = ToolCaller.load(str(tool_model), device="cpu")
-    only_camera = [f for f in real.functions if f.name == "take_a_photo"]
+    class Breaks(ToolCaller):  # the real decoder, failing on one request after its first token
+        def _draft(self, prompt, answer):
+            if answer.query == "boom" and answer.ids:
+                raise RuntimeError("forward pass failed")
+            return super()._draft(prompt, answer)
+
+    caller = Breaks.load(str(tool_model), device="cpu", dtype="float32")
+    only_camera = [f for f in caller.functions if f.name == "take_a_photo"]
     requests = [(r["query"], None) for r in TOOL_RECORDS] * 2 + [("take a selfie", only_camera), ("boom", None)]
-    sizes = []
-
-    class Breaks:  # the real decoder, failing on one request as a broken forward pass would
-        functions = real.functions
-
-        def __call__(self, query, functions=None):
-            if query == "boom":
-                raise RuntimeError("forward pass failed")
-            return real(query, functions)
-
-        def batch(self, queries, functions=None, size=16):
-            sizes.append(len(queries))
-            if "boom" in queries:
-                raise RuntimeError("forward pass failed")
-            return real.batch(queries, functions, size)
-
-    batcher = ToolBatcher(Breaks(), max_batch=8)
+    expected = [caller(query, functions).raw for query, functions in requests[:-1]]
+    widths, step = [], Rows.step
+    monkeypatch.setattr(Rows, "step", lambda self: widths.append(len(self)) or step(self))
+    batcher = ToolBatcher(caller, max_batch=8)
     try:
         with ThreadPoolExecutor(8) as pool:
             futures = [pool.submit(batcher, query, functions) for query, functions in requests]
         with pytest.raises(RuntimeError, match="forward pass failed"):
             futures[-1].result()
-        for (query, functions), future in zip(requests[:-1], futures[:-1], strict=True):
-            assert future.result().raw == real(query, functions).raw, query
+        assert [future.result().raw for future in futures[:-1]] == expected
     finally:
         batcher.close()
-    assert max(sizes) > 1, sizes
+    assert max(widths) > 1, widths
 
 
-
-def test_tool_batcher_gathers_clients_that_would_take_turns():
-    """Two groups of four clients, the second arriving while the first's batch decodes: after a batch, the
-    batcher waits (up to GATHER_S) for the clients it knows of — the ones waiting and the ones it just
-    answered — so the groups merge into batches of eight instead of taking turns in fours (what eight
-    HTTP clients did: their next requests came back just after the 20 ms the batcher used to wait)."""
+def test_tool_requests_join_a_batch_under_way_and_a_cancelled_one_leaves_it(tool_model, monkeypatch):
+    """Clients whose next request comes while others' answers are still decoding join that batch instead
+    of waiting for it to end; a request whose future is cancelled (its client went away) is decoded no
+    further, and the batcher goes on answering the others."""
     import threading
-    import time
 
-    from hare.serve import tool_batching
+    from conftest import TOOL_RECORDS
+
     from hare.serve.tool_batching import ToolBatcher
+    from hare.tools.decoder import Rows, ToolCaller
 
-    sizes = []
+    reached, go, passes = threading.Event(), threading.Event(), []
 
-    class Decoder:  # stands in for the model: a batch takes 0.1 s, whatever its size
-        def __call__(self, query, functions=None):
-            return self.batch([query])[0]
+    class Holds(ToolCaller):  # counts the passes of the query that will be cancelled, and holds its first
+        def _draft(self, prompt, answer):
+            if answer.query == "weather in Kathmandu please":
+                passes.append(len(answer.ids))
+                reached.set()
+                go.wait(10)
+            return super()._draft(prompt, answer)
 
-        def batch(self, queries, functions=None, size=16):
-            sizes.append(len(queries))
-            time.sleep(0.1)
-            return list(queries)
+    caller = Holds.load(str(tool_model), device="cpu", dtype="float32")
+    caller.draft = 0
+    expected = {r["query"]: caller(r["query"]).raw for r in TOOL_RECORDS}
+    under_way, add = [], Rows.add
+    monkeypatch.setattr(Rows, "add", lambda self, requests: under_way.append(len(self)) or add(self, requests))
+    batcher = ToolBatcher(caller, max_batch=8)
 
-    batcher = ToolBatcher(Decoder(), max_batch=8)
-    turnaround = 0.03  # a client's time from its answer to its next request (HTTP + request checks)
-    assert turnaround < tool_batching.GATHER_S
-
-    def client(k: int) -> None:
-        for i in range(6):
-            assert batcher(f"{k}-{i}") == f"{k}-{i}"
-            time.sleep(turnaround)
+    def client(k: int) -> list[str]:
+        return [batcher(TOOL_RECORDS[(k + i) % len(TOOL_RECORDS)]["query"]).raw for i in range(4)]
 
     try:
-        clients = [threading.Thread(target=client, args=(k,)) for k in range(8)]
-        for k, thread in enumerate(clients):
+        go.set()
+        threads = [threading.Thread(target=lambda k=k: answers.append((k, client(k)))) for k in range(8)]
+        answers: list[tuple[int, list[str]]] = []
+        for thread in threads:
             thread.start()
-            if k == 3:
-                time.sleep(0.05)  # the second group arrives mid-batch
-        for thread in clients:
+        for thread in threads:
             thread.join()
+        for k, got in answers:
+            assert got == [expected[TOOL_RECORDS[(k + i) % len(TOOL_RECORDS)]["query"]] for i in range(4)]
+        assert max(under_way) > 0, under_way  # some requests joined rows already decoding
+
+        passes.clear()
+        go.clear()
+        gone = batcher.submit("weather in Kathmandu please")
+        assert reached.wait(10)  # the row is in the batch, in its first pass
+        gone.cancel()
+        go.set()
+        assert batcher("take a selfie").raw == expected["take a selfie"]
+        assert passes == [passes[0]] and gone.cancelled()  # no pass after the one it was cancelled in
     finally:
+        go.set()
         batcher.close()
-    assert sum(sizes) == 48
-    assert sizes[-4:].count(8) >= 3, sizes
+
 
 def test_tool_call_message_is_openai_shaped():
     from hare.serve.openai_schema import tool_call_message
@@ -339,3 +351,24 @@ def test_request_tools_are_checked_once_per_list_in_the_clients_order():
     assert list(_checked_tools(json.dumps(swapped))[k].properties) == list(reversed(first[k].properties))
     with pytest.raises(HareError):
         _checked_tools(json.dumps([{"type": "function", "function": {"name": "x", "parameters": {"type": "array"}}}]))
+
+
+def test_a_tool_request_whose_client_hangs_up_cancels_its_call():
+    """While a tool request waits for its answer, the app checks that its client is still there; once it
+    has gone, the call's future is cancelled (the decoder drops its row) and nothing is answered."""
+    from concurrent.futures import Future
+
+    from hare.serve.app import ClientGone, _unless_gone
+
+    class Client:  # starlette's Request, as far as waiting goes: connected for its first two checks
+        checks = 0
+
+        async def is_disconnected(self):
+            self.checks += 1
+            return self.checks > 2
+
+    pending = Future()
+    with pytest.raises(ClientGone):
+        asyncio.run(_unless_gone(pending, Client()))
+    assert pending.cancelled()
+    assert asyncio.run(_unless_gone(_done("calls"), Client())) == "calls"  # answered before any check

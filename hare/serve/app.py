@@ -14,8 +14,7 @@ import functools
 import json
 import secrets
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -28,15 +27,20 @@ from hare.serve.middleware import install
 from hare.serve.openai_schema import ApiError, ChatCompletionRequest, CompletionRequest
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from hare.serve.config import ServeConfig
     from hare.serve.engine import Engine, Piece
     from hare.tools.spec import Function
 
 # --- tool calling: the seam for the tool-calling module ------------------------------------------
 
+T = TypeVar("T")
+POLL_S = 0.1  # how often a waiting tool request checks that its client is still there
 
-def tool_calls(engine: Engine, messages: list[dict[str, str]],
-               tools: list[dict[str, Any]]) -> tuple[list[dict[str, str]], dict[str, int]]:
+
+async def tool_calls(engine: Engine, messages: list[dict[str, str]], tools: list[dict[str, Any]],
+                     request: Request | None = None) -> tuple[list[dict[str, str]], dict[str, int]]:
     """The calls a tool model makes for a chat request with `tools` (OpenAI function specs).
 
     Returns `[{"name": ..., "arguments": "<JSON object>"}, ...]`, parsed and checked against the
@@ -44,10 +48,24 @@ def tool_calls(engine: Engine, messages: list[dict[str, str]],
     When the model carries its `tools.json`, the request's tools are looked up there by name, so a
     request may send any subset in any order and the model only calls among them; without it the
     request's tools are taken as the trained spec, in token order.
-    Raises ApiError (400) when the request cannot be served with tools.
+    Raises ApiError (400) when the request cannot be served with tools, ClientGone when the client of
+    `request` hangs up first (its row then leaves the decoder's batch at the next pass).
     """
-    from hare.errors import HareError
     from hare.tools.calls import CallError
+
+    query, functions, prompt_tokens = await asyncio.to_thread(_tool_request, engine, messages, tools)
+    result = await _unless_gone(engine.submit_tools(query, functions), request)
+    if isinstance(result.calls, CallError):
+        raise ApiError(422, f"the model's answer is not a valid call ({result.calls.message}); nothing was "
+                            "executed", param="tools", code="invalid_tool_call")
+    calls = [{"name": c["name"], "arguments": json.dumps(c["arguments"])} for c in result.calls]
+    return calls, oa.usage(prompt_tokens, result.new_tokens)
+
+
+def _tool_request(engine: Engine, messages: list[dict[str, str]],
+                  tools: list[dict[str, Any]]) -> tuple[str, list[Function], int]:
+    """The request's query, its functions as the model knows them, and its prompt's length in tokens."""
+    from hare.errors import HareError
     from hare.tools.spec import check_capacity
 
     if engine.functional_tokens == 0:
@@ -76,13 +94,30 @@ def tool_calls(engine: Engine, messages: list[dict[str, str]],
     query = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
     if not query.strip():
         raise ApiError(400, "a request with tools needs a user message to answer", param="messages")
-    result = engine.call_tools(query, functions)
-    if isinstance(result.calls, CallError):
-        raise ApiError(422, f"the model's answer is not a valid call ({result.calls.message}); nothing was "
-                            "executed", param="tools", code="invalid_tool_call")
-    counts = oa.usage(len(engine.tool_caller().prompt_ids(query)), result.new_tokens)  # type: ignore[union-attr]
-    return [{"name": c["name"], "arguments": json.dumps(c["arguments"])} for c in result.calls], counts
+    prompt_tokens = len(caller.prompt_ids(query))
+    if prompt_tokens + caller.max_new_tokens > engine.context_length:
+        raise ApiError(400, f"the request's prompt has {prompt_tokens} tokens; with the {caller.max_new_tokens} its "
+                            f"call may take, that exceeds this model's {engine.context_length}: shorten it",
+                       param="messages", code="context_length_exceeded")
+    return query, functions, prompt_tokens
 
+
+class ClientGone(Exception):
+    """The client hung up before its answer was ready."""
+
+
+async def _unless_gone(future: Future[T], request: Request | None) -> T:
+    """The future's result, checking every `POLL_S` that the client is still there: if it has gone,
+    the future is cancelled (its work stops) and ClientGone raised."""
+    waiting = asyncio.wrap_future(future)
+    while request is not None:
+        done, _ = await asyncio.wait({waiting}, timeout=POLL_S)
+        if done:
+            break
+        if await request.is_disconnected():
+            future.cancel()
+            raise ClientGone
+    return await waiting
 
 
 @functools.lru_cache(maxsize=64)
@@ -220,10 +255,6 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
     """The FastAPI app over `engine`: routes, error bodies, API key, body limit and the UI."""
     app = FastAPI(title="HARE", version="1", docs_url="/docs", redoc_url=None)
     tools_in_flight = [0]  # changed on the event loop only
-    # Waiting tool requests each hold a thread until the decoder answers their batch; asyncio's default
-    # pool (cores + 4 threads) would cap how many can join one batch, so they get a pool of their own,
-    # as large as the bound on waiting requests (threads start only when needed).
-    tool_threads = ThreadPoolExecutor(max_workers=max(1, cfg.max_waiting), thread_name_prefix="hare-tool-request")
     install(app, cfg.api_key, cfg.max_body_bytes)
 
     @app.get("/health")
@@ -250,14 +281,15 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
         if body.tools:
-            # Tool calls wait for their turn on worker threads, so they are bounded here like the engine's
-            # queue: past --max-waiting of them a 503, never an ever-growing backlog of threads.
+            # Tool calls are bounded here like the engine's queue: past --max-waiting of them a 503, never an
+            # ever-growing backlog.
             if tools_in_flight[0] >= cfg.max_waiting:
                 raise ServerBusy(f"{tools_in_flight[0]} tool calls are waiting; retry shortly")
             tools_in_flight[0] += 1
             try:
-                calls, counts = await asyncio.get_running_loop().run_in_executor(
-                    tool_threads, tool_calls, engine, messages, [t.model_dump() for t in body.tools])
+                calls, counts = await tool_calls(engine, messages, [t.model_dump() for t in body.tools], request)
+            except ClientGone:
+                return Response(status_code=499)  # nobody reads it: nginx's "client closed request"
             finally:
                 tools_in_flight[0] -= 1
             if calls:

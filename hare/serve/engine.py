@@ -25,6 +25,8 @@ from hare.errors import HareError
 from hare.model.args import SamplingArgs
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from transformers import PreTrainedTokenizerFast
 
     from hare.serve.tool_batching import ToolBatcher
@@ -129,12 +131,12 @@ class Engine(ABC):
 
     def tool_caller(self) -> ToolCaller | None:
         """The tool-calling decoder over this engine's model (None: the backend cannot serve tool calls).
-        Its grammar cache and prompt cache are not thread-safe: call it through `call_tools`."""
+        Its grammar cache and prompt cache are not thread-safe: call it through `submit_tools`."""
         return None
 
-    def call_tools(self, query: str, functions: list[Function]) -> CallResult:
-        """One request's tool calls; blocks (call from a thread). Concurrent requests are decoded together
-        on the one thread that owns the decoder (`hare.serve.tool_batching`)."""
+    def submit_tools(self, query: str, functions: list[Function]) -> Future[CallResult]:
+        """One request's tool calls, to come. Concurrent requests are decoded together on the one thread
+        that owns the decoder (`hare.serve.tool_batching`); cancelling the future takes the request out."""
         from hare.serve.tool_batching import ToolBatcher
 
         caller = self.tool_caller()
@@ -143,7 +145,7 @@ class Engine(ABC):
         with self._tool_start:
             if self._tool_batcher is None:
                 self._tool_batcher = ToolBatcher(caller)
-        return self._tool_batcher(query, functions)
+        return self._tool_batcher.submit(query, functions)
 
     def chat_prompt(self, messages: list[dict[str, str]]) -> list[int]:
         """Token ids of a conversation through the chat template, ending with the assistant prompt; only

@@ -10,7 +10,7 @@ several people chatting are batched by the engine like API clients.
 
 Served a tool model (one that carries its `tools.json`), the page opens on "Tool calls": type a
 request, get the validated calls as JSON — or the structured error, since nothing is ever executed —
-with the model's functions listed beside it; the requests go through `Engine.call_tools`, batched
+with the model's functions listed beside it; the requests go through `Engine.submit_tools`, batched
 with API tool requests. A chat box alone would hide what the quickstart's model does.
 """
 
@@ -55,7 +55,7 @@ async def answer_tools(engine: Engine, functions: list[Function], request: str) 
     if not request.strip():
         return {"error": {"type": "empty_request", "message": "type a request, e.g. \"take a selfie\""}}
     try:
-        result = await asyncio.to_thread(engine.call_tools, request, functions)
+        result = await asyncio.wrap_future(engine.submit_tools(request, functions))
     except (ServerBusy, HareError) as err:
         return {"error": {"type": "unavailable", "message": str(err)}}
     if isinstance(result.calls, CallError):
