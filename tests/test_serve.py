@@ -174,6 +174,10 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path, monkeypatc
             asyncio.run(tool_calls(engine, [{"role": "user", "content": "hi"}],
                                    [{"type": "function", "function": {"name": "f", "parameters": {"type": "strin"}}}]))
         assert err.value.status == 400
+        long = [{"role": "user", "content": "weather in Oslo " * engine.context_length}]
+        with pytest.raises(ApiError, match="shorten it") as err:
+            asyncio.run(tool_calls(engine, long, tools))
+        assert (err.value.status, err.value.code) == (400, "context_length_exceeded")
         client = TestClient(build_app(engine, ServeConfig(model=str(tool_model), ui=False)))
         reply = client.post("/v1/chat/completions", json={
             "messages": [{"role": "user", "content": "weather in Oslo"}], "tools": tools}).json()
