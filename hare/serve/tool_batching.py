@@ -64,11 +64,8 @@ class ToolBatcher:
                 else:
                     waiting.append(item)
             waiting = [request for request in waiting if not request[2].cancelled()]
-            # Newcomers join once they are at least half as many as the rows under way (or there are none):
-            # a join is a pass of its own, as long for one newcomer as a step of the whole batch. Eight HTTP
-            # clients, each joining alone: 10.9 calls/s; in twos and threes: 14.3 (a quarter: 14.0).
-            if waiting and 2 * len(waiting) >= len(rows) and len(rows) < room:
-                joining, waiting = waiting[:room - len(rows)], waiting[room - len(rows):]
+            if count := rows.joining(len(waiting), room):
+                joining, waiting = waiting[:count], waiting[count:]
                 if not self.caller.batches:
                     self._alone(joining)
                     continue

@@ -144,23 +144,25 @@ class ToolCaller:
                     self._drop(unused, cache)
         return answer.ids, answer.stopped, answer.forced
 
-    def batch(self, queries: list[str], functions: list[list[Function] | None] | None = None,
-              size: int = 16) -> list[CallResult]:
+    def batch(self, queries: list[str], functions: list[list[Function] | None] | None = None, size: int = 16,
+              done: Callable[[int], None] | None = None) -> list[CallResult]:
         """Many calls, up to `size` rows decoded together (`Rows`), each under its own spec (`functions[i]`;
         None: the model's): for evaluation, where throughput counts. Queries of similar length go
-        together (less padding); a finished row's place goes to the next query. Each result's
-        `latency_s` runs from its row's prefill to its end. The same tokens as `__call__` (greedy, same
-        grammar) up to float rounding."""
+        together (less padding); as rows end, the next queries take their places (`Rows.joining`). Each
+        result's `latency_s` runs from its row's prefill to its end; `done(n)` is told of every n that
+        end. The same tokens as `__call__` (greedy, same grammar) up to float rounding."""
         rows, waiting = Rows(self), sorted(range(len(queries)), key=lambda i: len(queries[i]))
         results: list[CallResult | None] = [None] * len(queries)
         while waiting or rows:
-            if waiting and len(rows) < size:
-                joining, waiting = waiting[:size - len(rows)], waiting[size - len(rows):]
-                done = rows.add([(i, queries[i], functions[i] if functions else None) for i in joining])
+            if joining := rows.joining(len(waiting), size):
+                joined, waiting = waiting[:joining], waiting[joining:]
+                answered = rows.add([(i, queries[i], functions[i] if functions else None) for i in joined])
             else:
-                done = rows.step()
-            for i, result in done:
+                answered = rows.step()
+            for i, result in answered:
                 results[i] = result
+            if done and answered:
+                done(len(answered))
         return results  # type: ignore[return-value]
 
     def _draft(self, prompt: list[int], answer: _Answer) -> list[int]:
@@ -249,6 +251,14 @@ class Rows:
 
     def __len__(self) -> int:
         return len(self.live)
+
+    def joining(self, waiting: int, limit: int) -> int:
+        """How many of `waiting` requests join now, the batch holding at most `limit` rows: none until they
+        are at least half as many as the rows under way. A join is a pass of its own, as long for one
+        newcomer as a step of the whole batch: eight HTTP clients joining one at a time got 10.9 calls/s,
+        in twos and threes 14.3 (a quarter as many as the rows under way: 14.0)."""
+        count = min(waiting, limit - len(self.live))
+        return count if count > 0 and 2 * count >= len(self.live) else 0
 
     def add(self, requests: list[tuple[Any, str, list[Function] | None]]) -> list[tuple[Any, CallResult]]:
         """(key, query, functions) rows join the batch; returns (key, result) for those that ended at once."""

@@ -27,7 +27,7 @@ from hare.errors import HareError
 from hare.io.atomic import write_text
 from hare.tools.call import load_caller
 from hare.tools.calls import CallError, normalize
-from hare.tools.decoder import CallResult, ToolCaller
+from hare.tools.decoder import ToolCaller
 from hare.tools.records import read_records
 
 
@@ -50,12 +50,9 @@ def score(caller: ToolCaller, records: list[dict[str, Any]], progress: bool = Tr
           latency_queries: int = 50) -> dict[str, Any]:
     from tqdm import tqdm
 
-    results: list[CallResult] = []
+    queries = [r["query"] for r in records]
     with tqdm(total=len(records), desc="tool calls", unit="query", disable=not progress) as bar:
-        for start in range(0, len(records), batch):
-            chunk = [r["query"] for r in records[start:start + batch]]
-            results += caller.batch(chunk, size=batch) if batch > 1 else [caller(q) for q in chunk]
-            bar.update(len(chunk))
+        results = caller.batch(queries, size=batch, done=bar.update)
     rows = []
     for record, result in zip(records, results, strict=True):
         expected = record["calls"]

@@ -22,6 +22,8 @@ from hare.tools.decoder import CallResult, ToolCaller
 from hare.tools.spec import SPEC_FILE, Function, load_spec
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import torch
     from transformers import PreTrainedTokenizerFast
 
@@ -72,11 +74,16 @@ class LlamaToolCaller(ToolCaller):
         logits = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
         return torch.from_numpy(np.ctypeslib.as_array(logits, shape=(1, self.llm.n_vocab())).copy())
 
-    def batch(self, queries: list[str], functions: list[list[Function] | None] | None = None,
-              size: int = 16) -> list[CallResult]:
+    def batch(self, queries: list[str], functions: list[list[Function] | None] | None = None, size: int = 16,
+              done: Callable[[int], None] | None = None) -> list[CallResult]:
         """One after another: a phone answers one request at a time, and llama.cpp's context holds one
         sequence here."""
-        return [self(q, functions[i] if functions else None) for i, q in enumerate(queries)]
+        results = []
+        for i, query in enumerate(queries):
+            results.append(self(query, functions[i] if functions else None))
+            if done:
+                done(1)
+        return results
 
 
 def open_gguf(path: str, context: int, threads: int) -> Any:
