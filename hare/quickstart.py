@@ -45,13 +45,15 @@ SCRATCH = "scratch"
 # AMX trains 3× as fast as fp32 on one without, so fixed step counts would overrun there): pretraining
 # gets 8 % of the budget (at most 1.5 steps a minute: 15 steps took 48-68 s on 2 cores with AMX), and
 # the tool fine-tune the rest, less what the evaluation and the fine-tune's own loading and export take
-# (measured on 2 cores, 2026-12-01: 400 held-out queries, 30 timed calls and the summary 2.0-2.6 min;
-# loading, tokenizing and exporting ~20 s). Both end by wall clock (`train.max_minutes`), their
-# schedules decaying at the end. The tool model's accuracy climbs steeply with its steps here (86 steps:
+# (measured on 2 cores, 2026-12-01: 400 held-out queries, 30 timed calls and the summary took 2.0-2.6 min
+# in fp32 one chunk at a time, ~30 s since evaluation runs bf16 where faster, drafts and batches
+# continuously — the reserve keeps 2.5x that for slower CPUs; loading, tokenizing and exporting ~20 s;
+# a reserve of 150 s ended fresh-clone runs at 9.5 of 11.5 minutes). Both end by wall clock
+# (`train.max_minutes`), their schedules decaying at the end. The tool model's accuracy climbs steeply with its steps here (86 steps:
 # two-call requests 16 %; 110: 76 %; 140: 82 %), so the default budget is close to the 12-minute target.
 PRETRAIN_SHARE = 0.08
 PRETRAIN_STEPS_PER_MINUTE = 1.5
-EVAL_RESERVE_S = 150
+EVAL_RESERVE_S = 75
 TOOL_SETUP_S = 25
 # At most one pass over the data for a pretrained base: a run planned longer keeps the frozen layers'
 # outputs, which makes the first epoch 5-15 % slower. New queries beat a second pass over the same ones:
