@@ -49,8 +49,9 @@ SCRATCH = "scratch"
 # in fp32 one chunk at a time, ~30 s since evaluation runs bf16 where faster, drafts and batches
 # continuously — the reserve keeps 2.5x that for slower CPUs; loading, tokenizing and exporting ~20 s;
 # a reserve of 150 s ended fresh-clone runs at 9.5 of 11.5 minutes). Both end by wall clock
-# (`train.max_minutes`), their schedules decaying at the end. The tool model's accuracy climbs steeply with its steps here (86 steps:
-# two-call requests 16 %; 110: 76 %; 140: 82 %), so the default budget is close to the 12-minute target.
+# (`train.max_minutes`), their schedules decaying at the end. The tool model's accuracy climbs steeply
+# with its steps here (86 steps: two-call requests 16 %; 110: 76 %; 140: 82 %), so the default budget
+# is close to the 12-minute target.
 PRETRAIN_SHARE = 0.08
 PRETRAIN_STEPS_PER_MINUTE = 1.5
 EVAL_RESERVE_S = 75
