@@ -64,12 +64,14 @@ TOOL_SETUP_S = 25
 TOOL_MAX_EPOCHS = {"pretrained": 1, SCRATCH: 3}
 # Held-out queries scored (`eval_sample`): overall accuracies within ±2 points (95 %) near 95 %.
 EVAL_QUERIES = 400
+OUT = "runs/quickstart"
+TOOL_MODEL = Path("tools") / "final"  # below the run directory: the product (`hare bench serve --tools` serves it)
 LATENCY_QUERIES = 30  # of them timed one call at a time for p50/p95 (the accuracy pass runs batched)
 
 
 @dataclass(kw_only=True)
 class QuickstartConfig:
-    out: str = option("runs/quickstart", "run directory; every stage writes below it")
+    out: str = option(OUT, "run directory; every stage writes below it")
     minutes: float = option(11.5, "wall-clock target for the whole quickstart (setup and the base's download "
                                   "not counted): pretraining gets 8 percent, the tool fine-tune what the other "
                                   "stages leave")
@@ -163,7 +165,7 @@ def tools(cfg: QuickstartConfig, run: Path, model: str, deadline: float) -> tupl
     from hare.tools.train import run as tool_train
 
     data, out = run / "tools-data", run / "tools"
-    if _stage("4/5 tool calling: data and fine-tune", out / "final"):
+    if _stage("4/5 tool calling: data and fine-tune", run / TOOL_MODEL):
         if not data.exists():  # no-call requests at 3x a function's share, two-call ones at 5x: measured on the
             # 400 held-out queries, no-call 2x gave 80 %, 3x 96 %; two-call at 93 steps, 3x gave 32 % function /
             # 18 % exact and 5x 72 % / 48 % (singles unchanged: 92 % / 75 %)
@@ -180,7 +182,7 @@ def tools(cfg: QuickstartConfig, run: Path, model: str, deadline: float) -> tupl
             length = [f"data.epochs={epochs}", f"train.max_minutes={minutes:.3f}"]
         tool_train(ToolTrainArgs(model=model, data=str(data), out=str(out), resume=True, overrides=[
             *length, f"data.seed={cfg.seed}"]))
-    return data, out / "final"
+    return data, run / TOOL_MODEL
 
 
 def eval_sample(records: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:

@@ -450,3 +450,14 @@ def test_every_record_at_the_quickstarts_size_is_a_valid_call(seed):
     for record in data["train"] + data["val"]:
         for call in record["calls"]:
             assert not isinstance(validate(by_name[call["name"]], call["arguments"]), str), record
+
+
+def test_latency_percentiles_follow_one_rule():
+    """Every latency report uses one p50/p95 rule: the median, and the 95th percentile interpolated between
+    ranks (so one slow call among twenty moves p95 only part of the way); a single call is both."""
+    from hare.tools.evaluate import p50_p95
+
+    assert p50_p95([0.2]) == (0.2, 0.2)
+    p50, p95 = p50_p95([0.1] * 19 + [1.1])
+    assert p50 == 0.1 and 0.1 < p95 < 1.1
+    assert p50_p95([4.0, 1.0, 3.0, 2.0]) == (2.5, 3.85)  # order does not matter

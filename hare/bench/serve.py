@@ -34,12 +34,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hare import quickstart
 from hare.config import option
 from hare.errors import HareError
 from hare.io.extras import import_extra
+from hare.tools.evaluate import p50_p95
 from hare.tools.spec import SPEC_FILE, load_spec
 
-QUICKSTART_TOOLS = "runs/quickstart/tools/final"
+QUICKSTART_TOOLS = str(Path(quickstart.OUT) / quickstart.TOOL_MODEL)
 
 
 @dataclass
@@ -112,12 +114,6 @@ async def _level(url: str, cfg: BenchServeConfig, streams: int,
     return sum(t for t, _ in results) / elapsed, [f for _, f in results]
 
 
-def _percentiles(waits: list[float]) -> tuple[float, float]:
-    """p50 and p95 of a level's request times (one request: itself twice)."""
-    p95 = statistics.quantiles(waits, n=20, method="inclusive")[-1] if len(waits) > 1 else waits[0]
-    return statistics.median(waits), p95
-
-
 def run(cfg: BenchServeConfig) -> dict[str, float]:
     from hare.serve.launch import serve_process
 
@@ -156,7 +152,7 @@ def run(cfg: BenchServeConfig) -> dict[str, float]:
     print(f"| clients | {unit}/s | × 1 client | {wait}: mean | p50 | p95 |\n|---|---|---|---|---|---|")
     for n in levels:
         rate, waits = best[n]
-        mean, p50, p95 = (1000 * x for x in (statistics.fmean(waits), *_percentiles(waits)))
+        mean, p50, p95 = (1000 * x for x in (statistics.fmean(waits), *p50_p95(waits)))
         name = "latency" if cfg.tools else "ttft"
         result |= {f"{'calls' if cfg.tools else 'tokens'}_per_s_{n}": rate, f"speedup_{n}": rate / best[1][0],
                    f"{name}_ms_{n}": mean, f"{name}_p50_ms_{n}": p50, f"{name}_p95_ms_{n}": p95}

@@ -70,11 +70,17 @@ def score(caller: ToolCaller, records: list[dict[str, Any]], progress: bool = Tr
     return report
 
 
+def p50_p95(values: list[float]) -> tuple[float, float]:
+    """Median and 95th percentile (interpolated between the nearest ranks; one value: itself twice) — the one
+    rule for every latency HARE reports (`hare tools eval`, `hare bench tools`, `hare bench serve`)."""
+    p95 = statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
+    return statistics.median(values), p95
+
+
 def summarize(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, Any]:
     def rate(items: list[dict[str, Any]], key: str) -> float | None:
         return sum(r[key] for r in items) / len(items) if items else None
 
-    latencies = sorted(latencies)
     no_call = [r for r in rows if r["no_call_expected"]]
     kinds = sorted({r["kind"] for r in rows})
     return {
@@ -82,8 +88,8 @@ def summarize(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, A
         "function_accuracy": rate(rows, "function_ok"),
         "exact_call_accuracy": rate(rows, "exact"),
         "no_call_accuracy": rate(no_call, "exact"),
-        "latency_ms_p50": 1000 * statistics.median(latencies) if latencies else None,
-        "latency_ms_p95": 1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else None,
+        "latency_ms_p50": 1000 * p50_p95(latencies)[0] if latencies else None,
+        "latency_ms_p95": 1000 * p50_p95(latencies)[1] if latencies else None,
         "latency_calls": len(latencies),
         "by_kind": {k: {"queries": sum(r["kind"] == k for r in rows),
                         "function_accuracy": rate([r for r in rows if r["kind"] == k], "function_ok"),
