@@ -130,6 +130,18 @@ def test_tool_model_answers_with_openai_tool_calls(tool_model):
                                                             "param": "tools", "code": "unknown_tool"}
 
 
+def test_a_launched_server_runs_this_hare_whatever_the_current_directory_holds(micro_dir, tmp_path, monkeypatch):
+    """`hare bench serve` starts the server as a child process: run from a directory with another `hare/`
+    in it (another checkout), the child must still be this package, not that one."""
+    from hare.serve.launch import serve_process
+
+    (tmp_path / "hare").mkdir()
+    (tmp_path / "hare" / "__init__.py").write_text("raise ImportError('the hare of the current directory')\n")
+    monkeypatch.chdir(tmp_path)
+    with serve_process("--model", str(micro_dir), "--no-ui") as server:
+        assert server.health()["status"] == "ok"
+
+
 def test_api_key_refused_and_accepted(keyed_server):
     with pytest.raises(openai.AuthenticationError) as err:
         openai.OpenAI(base_url=f"{keyed_server.url}/v1", api_key="nope", max_retries=0).models.list()

@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hare.errors import HareError
 
@@ -65,8 +66,16 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @contextmanager
 def serve_process(*args: str, timeout: float = 180, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
-    """Run `hare serve --port 0 ARGS…`; yields once /health answers."""
-    cmd = [sys.executable, "-m", "hare", "serve", "--port", "0", *args]
+    """Run `hare serve --port 0 ARGS…` from this very `hare` package; yields once /health answers.
+
+    `-m hare` alone would import whichever `hare/` the current directory holds (run from another
+    checkout, a benchmark measured that checkout's server), so the child puts this package's
+    directory first on its path."""
+    import hare
+
+    root = str(Path(hare.__file__).resolve().parent.parent)
+    start = f"import runpy, sys; sys.path.insert(0, {root!r}); runpy.run_module('hare', run_name='__main__')"
+    cmd = [sys.executable, "-c", start, "serve", "--port", "0", *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False",
                                                          **(env or {})})
