@@ -321,6 +321,8 @@ def test_tool_requests_join_a_batch_under_way_and_a_cancelled_one_leaves_it(tool
         go.set()
         assert batcher("take a selfie").raw == expected["take a selfie"]
         assert passes == [passes[0]] and gone.cancelled()  # no pass after the one it was cancelled in
+        idle = {"active": 0, "waiting": 0, "cancelled": 1}  # what /health reports
+        assert wait_until(lambda: batcher.load() == idle), batcher.load()
     finally:
         go.set()
         batcher.close()

@@ -259,7 +259,8 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "model": engine.model_name, "backend": engine.backend, **engine.load()}
+        return {"status": "ok", "model": engine.model_name, "backend": engine.backend, **engine.load(),
+                "tool_calls": engine.tool_load()}
 
     @app.get("/")
     async def root() -> RedirectResponse:

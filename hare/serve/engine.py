@@ -124,6 +124,11 @@ class Engine(ABC):
     def load(self) -> dict[str, int]:
         """For /health: requests `active` and `waiting` now, and `cancelled` so far (abandoned by their clients)."""
 
+    def tool_load(self) -> dict[str, int]:
+        """For /health: tool requests `active`, `waiting` and `cancelled`, as `load` counts the others."""
+        batcher = self._tool_batcher
+        return batcher.load() if batcher is not None else {"active": 0, "waiting": 0, "cancelled": 0}
+
     def close(self) -> None:
         """Stop background work: the tool-call thread here, a scheduler thread in engines that have one."""
         if self._tool_batcher is not None:

@@ -31,6 +31,7 @@ class ToolBatcher:
     def __init__(self, caller: ToolCaller, max_batch: int = 8) -> None:
         self.caller, self.max_batch = caller, max_batch
         self._queue: queue.Queue[_Request | None] = queue.Queue()
+        self.active = self.cancelled = self._held = 0  # rows decoding, requests abandoned so far, taken but waiting
         self._worker = threading.Thread(target=self._run, name="hare-tool-calls", daemon=True)
         self._worker.start()
 
@@ -44,6 +45,10 @@ class ToolBatcher:
         """Blocks until this request's answer is decoded (call it from a worker thread, not the event loop)."""
         return self.submit(query, functions).result()
 
+    def load(self) -> dict[str, int]:
+        """For /health: tool requests decoding (`active`), queued (`waiting`) and cancelled so far."""
+        return {"active": self.active, "waiting": self._queue.qsize() + self._held, "cancelled": self.cancelled}
+
     def close(self) -> None:
         self._queue.put(None)
         self._worker.join(timeout=30)
@@ -54,6 +59,7 @@ class ToolBatcher:
         rows, waiting, closing = Rows(self.caller), [], False
         room = self.max_batch if self.caller.batches else 1
         while not (closing and not rows and not waiting):
+            self.active, self._held = len(rows), len(waiting)
             while not closing:
                 try:  # idle, the worker sleeps until a request comes; busy, it takes those already there
                     item = self._queue.get_nowait() if rows or waiting else self._queue.get()
@@ -63,17 +69,21 @@ class ToolBatcher:
                     closing = True
                 else:
                     waiting.append(item)
-            waiting = [request for request in waiting if not request[2].cancelled()]
+            kept = [request for request in waiting if not request[2].cancelled()]
+            self.cancelled += len(waiting) - len(kept)
+            waiting = kept
             if count := rows.joining(len(waiting), room):
                 joining, waiting = waiting[:count], waiting[count:]
                 if not self.caller.batches:
+                    self.active = len(joining)
                     self._alone(joining)
                     continue
                 try:
                     self._settle(rows.add([(done, query, functions) for query, functions, done in joining]))
                 except Exception:  # noqa: BLE001 (the running rows are untouched: their pass had not begun)
                     self._alone(joining)
-            rows.discard(lambda done: done.cancelled())
+            self.cancelled += rows.discard(lambda done: done.cancelled())
+            self.active, self._held = len(rows), len(waiting)
             if not rows:
                 continue
             try:

@@ -342,9 +342,12 @@ class Rows:
                     layer.cumulative_length = layer.keys.shape[-2]
             self.mask = self.mask[:, index]
 
-    def discard(self, gone: Callable[[Any], bool]) -> None:
-        """Rows whose key says they are no longer wanted (a client went away) leave without an answer."""
-        self._keep([k for k, r in enumerate(self.live) if not gone(r.key)])
+    def discard(self, gone: Callable[[Any], bool]) -> int:
+        """Rows whose key says they are no longer wanted (a client went away) leave without an answer; how many."""
+        going = [k for k, r in enumerate(self.live) if not gone(r.key)]
+        left = len(self.live) - len(going)
+        self._keep(going)
+        return left
 
     def _finished(self) -> list[tuple[Any, CallResult]]:
         """Rows whose answers ended leave the batch (no more passes for them), with their results."""
