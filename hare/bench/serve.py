@@ -148,12 +148,11 @@ def run(cfg: BenchServeConfig) -> dict[str, float]:
     print(f"\n{Path(model).name if cfg.model or cfg.tools else cfg.preset} on {cfg.backend}: "
           f"{'chat requests with tools' if cfg.tools else str(cfg.max_tokens) + ' tokens per request'}, "
           f"{cfg.requests} requests per client, best of {cfg.rounds} rounds")
-    wait = "latency" if cfg.tools else "time to first token"
+    wait, name = ("latency", "latency") if cfg.tools else ("time to first token", "ttft")
     print(f"| clients | {unit}/s | × 1 client | {wait}: mean | p50 | p95 |\n|---|---|---|---|---|---|")
     for n in levels:
         rate, waits = best[n]
         mean, p50, p95 = (1000 * x for x in (statistics.fmean(waits), *p50_p95(waits)))
-        name = "latency" if cfg.tools else "ttft"
         result |= {f"{'calls' if cfg.tools else 'tokens'}_per_s_{n}": rate, f"speedup_{n}": rate / best[1][0],
                    f"{name}_ms_{n}": mean, f"{name}_p50_ms_{n}": p50, f"{name}_p95_ms_{n}": p95}
         print(f"| {n} | {rate:,.1f} | {rate / best[1][0]:.2f}× | {mean:,.0f} ms | {p50:,.0f} ms | {p95:,.0f} ms |")

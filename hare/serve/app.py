@@ -130,6 +130,7 @@ def _checked_tools(tools: str) -> tuple[Function, ...]:
 
     return tuple(parse_spec(json.loads(tools), "tools"))
 
+
 # --- requests → sampling → responses ---------------------------------------------------------------
 
 

@@ -323,8 +323,7 @@ class Rows:
                 a, b = getattr(mine, name), getattr(theirs, name)
                 setattr(mine, name, torch.cat([F.pad(a, (0, 0, length - a.shape[-2], 0)),
                                                F.pad(b, (0, 0, length - b.shape[-2], 0))]))
-            if hasattr(mine, "cumulative_length"):  # a sliding-window layer (prompts are shorter than its window)
-                mine.cumulative_length = mine.keys.shape[-2]
+            _resync(mine)
         self.mask = torch.cat([F.pad(m, (length - m.shape[1], 0)) for m in (self.mask, mask)])
         self.live += rows
 
@@ -332,14 +331,12 @@ class Rows:
         """Drop the cache positions that no row attends to any more (the padding and answers of rows that
         have left): a batch that never empties, as under a steady stream of clients, would otherwise
         grow its cache, and every pass's attention with it, for as long as the server runs."""
-
         used = self.mask.any(0)
         if int(used.sum()) < COMPACT * self.mask.shape[1]:
             index = used.nonzero().squeeze(1)
             for layer in self.cache.layers:
                 layer.keys, layer.values = layer.keys[:, :, index], layer.values[:, :, index]
-                if hasattr(layer, "cumulative_length"):
-                    layer.cumulative_length = layer.keys.shape[-2]
+                _resync(layer)
             self.mask = self.mask[:, index]
 
     def discard(self, gone: Callable[[Any], bool]) -> int:
@@ -369,6 +366,14 @@ class Rows:
         self.cache.batch_select_indices(index)
         self.mask, self.live = self.mask[index], [self.live[k] for k in going]
         self._compact()
+
+
+def _resync(layer: Any) -> None:
+    """After its keys were padded or cut, a sliding-window layer's count of tokens seen is their number again
+    (tool prompts are shorter than its window)."""
+    if hasattr(layer, "cumulative_length"):
+        layer.cumulative_length = layer.keys.shape[-2]
+
 
 def _draft(prompt: list[int], answer: list[int], size: int) -> list[int]:
     """Up to `size` of the prompt's tokens after the latest place where it holds the answer's last two
