@@ -36,11 +36,19 @@ CONNECTORS = ["{a} and {b}", "{a}, then {b}", "{a}. also {b}", "{a} and also {b}
 # request goes on after it ("weather in Abu Dhabi at the moment": the location is "Abu Dhabi").
 PREFIXES = ["hey, ", "ok google, ", "hey google, ", "um, ", "so ", "quick one: ", "excuse me, ", "hi, ", "yo ",
             "hmm, ", "okay so ", "real quick, ", "assistant, ", "hello, ", "alright, ", "uh ", "sorry, ",
-            "one more thing: ", "oh and ", "ok, "]
+            "one more thing: ", "oh and ", "ok, ", "hey there, ", "hi there, ", "ok so ", "right, ", "well, ",
+            "listen, ", "btw ", "also, ", "oh, ", "yes, ", "now ", "next, ", "good morning, ", "hey assistant, ",
+            "ugh, ", "wait, ", "actually, ", "oh wait, ", "by the way, ", "hey phone, ", "can you help? ", "so um, ",
+            "ok then, ", "alright then, ", "erm, "]
 SUFFIXES = [" please", ", please", " thanks", ", thank you", " for me", " right now", " now", " asap", ", thanks!",
             " when you get a chance", " if you can", ", would you?", " real quick", " please and thank you", " :)",
             "!", " thx", " pls", " ok?", ", cheers", " at the moment", " for me please", ", if that's ok",
-            " immediately", ", I'm in a hurry", " thank you so much", " please, thanks", " whenever", " quickly"]
+            " immediately", ", I'm in a hurry", " thank you so much", " please, thanks", " whenever", " quickly",
+            " plz", " ty", ", ty", " right away", " straight away", " for me thanks", ", ok", " okay?", " now please",
+            ", no rush", " if possible", ", could you?", ", can you?", " thanks a lot", ", much appreciated",
+            " please!", "!!", " :D", " 🙏", " thank u", ", that's all", ", that's it", " for now", " this instant",
+            ", quick", " when you can", ", cheers mate", " at once", " please, I'm driving", " real fast", " ty!",
+            " pretty please", ", would you mind?", " thanks so much", ", thanks in advance"]
 PREFIX_SHARE, SUFFIX_SHARE = 0.15, 0.25
 # People type on phones: a share of requests gets one slip in a word of its wording (never in a value, which
 # the call must copy as typed). The bank's one misspelt template ('birghtness {level}') was a no-call or a
@@ -112,8 +120,9 @@ class Generator:
         query = " ".join(text.split()).strip(" ,")
         if self.rng.random() < PREFIX_SHARE:
             query = self.rng.choice(self.prefixes) + query
-        if self.rng.random() < SUFFIX_SHARE:
-            query = query.rstrip("?.!") + self.rng.choice(self.suffixes)
+        if self.rng.random() < SUFFIX_SHARE:  # a value's own "?" stays: it ends the value, not the request
+            query = (query if surfaces and query.endswith(surfaces[-1]) else query.rstrip("?.!")) \
+                + self.rng.choice(self.suffixes)
         return query, {"name": fn.name, "arguments": fn.defaults | chosen}, template.id, surfaces
 
     def irrelevant(self) -> tuple[str, str]:
