@@ -140,9 +140,10 @@ def test_copied_values_appear_in_the_query_and_transformed_ones_are_right(androi
             if call["name"] in ("send_text_message", "get_weather_forecast", "search_youtube_videos"):
                 for value in call["arguments"].values():
                     assert value.casefold() in r["query"].casefold(), r
-            if call["name"] == "make_phone_call":  # written with spaces, dashes or brackets, value in E.164
-                digits = "".join(ch for ch in r["query"] if ch.isdigit() or ch == "+")
-                assert call["arguments"]["phone_number"] in digits
+            if call["name"] == "make_phone_call":  # "+44 …", "0044 …" or "plus 44 …", grouped; value in E.164
+                digits = "".join(ch for ch in r["query"] if ch.isdigit())
+                assert call["arguments"]["phone_number"].startswith("+")
+                assert call["arguments"]["phone_number"][1:] in digits
 
 
 def test_made_up_values_keep_what_copying_must_learn():
@@ -162,6 +163,30 @@ def test_made_up_values_keep_what_copying_must_learn():
     assert all(words[2].isdigit() for words in devices if len(words) >= 3)
     names = [filler.made_up("Noa") for _ in range(300)]
     assert any(re.search("[aeiou]{2}$", name) for name in names)
+
+
+def test_messages_join_clauses_and_keep_their_own_punctuation(android_data):
+    """A share of training messages is two clauses joined by "and", "so", "but"…, and a share ends with its
+    own "?", "!" or "." — which the query keeps even when a suffix follows — so the model copies a message
+    to its end instead of cutting it at its first conjunction or dropping its question mark."""
+    messages = [(r["query"], c["arguments"]["message"]) for r in android_data["train"] for c in r["calls"]
+                if c["name"] == "send_text_message"]
+    joined = sum(any(j in m for j in (" and ", " so ", " but ", " because ")) for _, m in messages) / len(messages)
+    ended = [(q, m) for q, m in messages if m[-1] in "?!."]
+    assert 0.15 < joined < 0.6 and 0.1 < len(ended) / len(messages) < 0.4
+    assert all(m.casefold() in q.casefold() for q, m in ended)
+    assert any(not q.endswith(m) for q, m in ended)  # a suffix after the message's own punctuation
+
+
+def test_made_up_places_keep_their_region_comma():
+    import random
+
+    from hare.tools.slots import Filler
+
+    filler = Filler(random.Random(0), "train", seed=0, val_fraction=0.2, novel=1.0)
+    places = [filler.made_up("Austin, Texas") for _ in range(200)]
+    assert sum(p.count(",") == 1 and not p.endswith(",") for p in places) > 100
+    assert not any(p.endswith(",") for p in places)
 
 
 def test_typos_slip_one_word_of_the_wording_and_never_a_value():
@@ -323,7 +348,8 @@ def test_dates_in_the_users_words_become_the_specs_layout(words, canonical):
 @pytest.mark.parametrize("words, canonical", [
     ("+61 (638) 507-377", "+61638507377"), ("+1 (415) 555-0132", "+14155550132"),
     ("+49-253-079-4311", "+492530794311"), ("+44 819 734 8581", "+448197348581"),
-    ("555 0132", "555 0132"),  # no country code: not read (validation refuses it)
+    ("0049 30 1234567", "+49301234567"), ("plus 44 7700 900123", "+447700900123"),
+    ("555 0132", "555 0132"), ("0207 946 0958", "0207 946 0958"),  # no country code: not read (validation refuses it)
 ])
 def test_phone_numbers_keep_plus_and_digits(words, canonical):
     from hare.tools.surface import normalise

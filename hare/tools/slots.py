@@ -32,6 +32,19 @@ _TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eigh
 # E.164 country code → digits after it, for plausible numbers.
 _CONSONANTS, _VOWELS = "bdfghklmnprstvz", "aeiou"
 _COUNTRIES = [("1", 10), ("44", 10), ("49", 10), ("33", 9), ("91", 10), ("61", 9), ("81", 10), ("34", 9)]
+# Banks whose values are never made up: a service's name is what tells music from video ("play X on Tidal"),
+# and an invented one ("Maeofan") leaves a template like "play X on Y" nothing to decide by.
+REAL_ONLY = ("music_service", "video_service")
+# People end what they write with punctuation, and a message's own "?" or "!" is part of it ("text Carlos: can
+# you send me the address?"): a share of free-text values ends with one, so the model copies it, not cuts it.
+SENTENCES = ("message", "email_content")
+PUNCTUATED = 0.25
+# Messages join thoughts ("grab milk, eggs and bread on the way home", "running late so start without me"),
+# but the banks' are one clause each, and the parallel requests' connectors ("{a} and {b}") teach that " and "
+# ends a value: a message then got cut at its first "and", "so" or "to". A share of them is two joined.
+COMPOUND, JOINS = 0.3, [" and ", " so ", ", ", " but ", " because ", ", so ", " - ", " and then ", " or "]
+_QUESTION_WORDS = {"can", "could", "are", "is", "do", "does", "did", "will", "would", "what", "when", "where", "who",
+                   "how", "why", "should", "have", "any"}
 
 
 @cache
@@ -78,13 +91,16 @@ class Filler:
         r = self.rng
         like_words = like.split()
         words = []
-        for i in range(max(1, len(like_words) + r.choice([-1, 0, 0, 1]))):
+        n = max(1, len(like_words) + r.choice([-1, 0, 0, 1]))
+        for i in range(n):
             if i < len(like_words) and like_words[i].isdigit():
                 words.append(str(r.randint(1, 10 ** len(like_words[i]) - 1)))
             elif r.random() < 0.5:
                 words.append(r.choice(self.words))
             else:
                 words.append(self._invented_word())
+            if i < min(n, len(like_words)) - 1 and like_words[i].endswith(","):  # "Austin, Texas": place, region
+                words[-1] += ","
         capitals = [w[:1].isupper() for w in like_words if not w.isdigit()] or [False]
         if all(capitals):  # names and titles
             words = [w[:1].upper() + w[1:] for w in words]
@@ -93,7 +109,7 @@ class Filler:
                 words[0] = words[0][:1].upper() + words[0][1:]
             if len(words) > 2 and r.random() < 0.35:
                 at = r.randrange(1, len(words) - 1)
-                words[at] += ","
+                words[at] = words[at].rstrip(",") + ","
         return " ".join(words)
 
     def _invented_word(self) -> str:
@@ -130,7 +146,12 @@ class Filler:
             value = r.choice(list(slot.surfaces))
             return value, r.choice(slot.surfaces[value])
         if slot.kind in values_bank():
-            v = self.pick(slot.kind)
+            v = self.pick(slot.kind, novel=slot.kind not in REAL_ONLY)
+            if slot.kind in SENTENCES and r.random() < COMPOUND:
+                more = self.pick(slot.kind)
+                v += r.choice(JOINS) + (more if more.startswith(("I ", "I'")) else more[:1].lower() + more[1:])
+            if slot.kind in SENTENCES and v[-1:].isalnum() and r.random() < PUNCTUATED:
+                v += "?" if v.split()[0].lower() in _QUESTION_WORDS else r.choice(".!")
             return v, v
         return getattr(self, "_" + slot.kind)(slot, chosen)
 
@@ -153,8 +174,10 @@ class Filler:
         digits = str(self.rng.randint(2, 9)) + "".join(str(self.rng.randint(0, 9)) for _ in range(n - 1))
         value = f"+{code}{digits}"
         a, b, c = digits[:3], digits[3:6], digits[6:]
+        cut = self.rng.randint(2, 5)  # numbers are grouped differently from country to country
         return value, self.rng.choice([value, value, f"+{code} {a} {b} {c}", f"+{code} ({a}) {b}-{c}",
-                                       f"+{code}-{a}-{b}-{c}"])
+                                       f"+{code}-{a}-{b}-{c}", f"+{code} {digits[:cut]} {digits[cut:]}",
+                                       f"00{code} {digits[:cut]} {digits[cut:]}", f"plus {code} {a} {b} {c}"])
 
     def _time(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
         hour, minute = self.rng.randint(0, 23), self.rng.choice(range(0, 60, 5))
@@ -162,9 +185,12 @@ class Filler:
 
     def _clock(self, hour: int, minute: int) -> str:
         twelve, half = (hour % 12 or 12), ("am" if hour < 12 else "pm")
-        forms = [f"{hour:02d}:{minute:02d}", f"{twelve}:{minute:02d} {half}"]
+        if self.rng.random() < 0.2:
+            half = half.upper()
+        forms = [f"{hour:02d}:{minute:02d}", f"{twelve}:{minute:02d} {half}", f"{twelve}:{minute:02d}{half}"]
         if minute == 0:
-            forms.append(f"{twelve} {half}")
+            forms += [f"{twelve} {half}", f"{twelve}{half}"]
+            forms += {(12, 0): ["noon"], (0, 0): ["midnight"]}.get((hour, minute), [])
         return self.rng.choice(forms)
 
     def _datetime(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
@@ -176,8 +202,11 @@ class Filler:
             return f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}-{mi:02d}", self._clock(h, mi)
         y, mo, d = self.rng.randint(2024, 2027), self.rng.randint(1, 12), self.rng.randint(1, 28)
         h, mi = self.rng.randint(7, 20), self.rng.choice([0, 15, 30, 45])
-        day = self.rng.choice([f"{MONTHS[mo - 1]} {d}, {y}", f"{d} {MONTHS[mo - 1]} {y}", f"{y}-{mo:02d}-{d:02d}"])
-        return f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}-{mi:02d}", f"{day} at {self._clock(h, mi)}"
+        month, nth = MONTHS[mo - 1], f"{d}{_ordinal(d)}"
+        day = self.rng.choice([f"{month} {d}, {y}", f"{d} {month} {y}", f"{y}-{mo:02d}-{d:02d}", f"{month[:3]} {d} {y}",
+                               f"{month} {nth} {y}", f"the {nth} of {month} {y}"])
+        return f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}-{mi:02d}", f"{day}{self.rng.choice([' at', ' at', ',', ''])} " \
+                                                             f"{self._clock(h, mi)}"
 
     def _int(self, slot: Slot, chosen: dict[str, Any]) -> tuple[int, str]:
         n = self.rng.randint(slot.low, slot.high)
@@ -186,6 +215,10 @@ class Filler:
     def _language(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
         code = self.rng.choice(list(LANGUAGES))
         return code, LANGUAGES[code][0]
+
+
+def _ordinal(d: int) -> str:
+    return "th" if 10 <= d % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(d % 10, "th")
 
 
 def infer_slot(name: str, schema: dict[str, Any]) -> Slot:

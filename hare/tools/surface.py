@@ -24,7 +24,7 @@ Rules where the words leave something open, as a phone's assistant reads them:
 - a date-time without a date takes the date of the call's previous date-time argument ("from June 3
   at 1 pm to 3 pm"), else today; "today", "tonight", "tomorrow" count from today's date;
 - a date without a year is the next such day from today (this year's, or next year's once past);
-- a phone number keeps its leading "+" and its digits; one written without a country code ("555 0132")
+- a phone number keeps its leading "+" (or "00", "plus ") and its digits; one without a country code ("555 0132")
   is not a surface: the model must then write the canonical value itself.
 """
 
@@ -72,7 +72,8 @@ DATE = (rf"(?i:(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,? )?(?:the )?"
         rf"|(?P<iso>20[0-9]{{2}}-[01][0-9]-[0-3][0-9])"
         rf"|(?P<relative>today|tomorrow)))")
 _JOIN = r"(?:,? (?:at|from|on|@) |,? )"
-PHONE = r"\+ ?[1-9][0-9]{0,14}(?:(?:[ .\-/]|\) ?| ?\()[0-9]{1,6}){0,6}"
+# "+44 …", and as people also say it, "0044 …" (the international prefix) and "plus 44 …".
+PHONE = r"(?:\+ ?|00|(?i:plus) )[1-9][0-9]{0,14}(?:(?:[ .\-/]|\) ?| ?\()[0-9]{1,8}){0,6}"
 # ISO 639-1 code → names a user calls the language by; the first is the one the data generator writes.
 LANGUAGES: dict[str, tuple[str, ...]] = {
     "en": ("English",), "fr": ("French", "Francais", "Français"), "es": ("Spanish", "Castilian", "Espanol", "Español"),
@@ -186,7 +187,8 @@ def normalise(schema: dict[str, Any], value: Any, previous: dt.date | None = Non
         return _LANGUAGE_CODE.get(text.lower(), value)
     today = today or dt.date.today()
     if kind.name == "phone":
-        return "+" + re.sub(r"\D", "", text) if re.fullmatch(PHONE, text) else value
+        return "+" + re.sub(r"\D", "", text).removeprefix("00" if text.startswith("00") else "") \
+            if re.fullmatch(PHONE, text) else value
     when = read(kind.name, text, previous, today)
     return value if when is None else when.strftime(layout)
 
