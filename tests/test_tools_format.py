@@ -134,6 +134,27 @@ def test_validation_uses_unseen_templates_connectors_and_queries(android_data):
     assert all(r["calls"] == [] for r in train if r["kind"] == "irrelevant")
 
 
+@pytest.mark.parametrize("function, copied, query, widened", [
+    ("set_timer_alarm", {"time": "11:10"}, "alarm for 11:10 pm pls", {"time": "23:10"}),
+    ("set_timer_alarm", {"time": "7"}, "wake me at 7 tonight", {"time": "19:00"}),
+    ("create_calendar_event", {"title": "x", "start_time": "June 3", "end_time": "3 pm"},
+     "x on June 3, 2026 at 1 pm to 3 pm", {"start_time": "2026-06-03-13-00", "end_time": "2026-06-03-15-00"}),
+    ("make_phone_call", {"phone_number": "+49 151"}, "call +49 151 23456789 now", {"phone_number": "+4915123456789"}),
+    ("set_timer_alarm", {"time": "07:30"}, "alarm at 7:30, thanks", {"time": "07:30"}),  # complete: unchanged
+    ("set_timer_alarm", {"time": "23:10"}, "alarm for 11:10 pm", {"time": "23:10"}),  # not a copy: unchanged
+])
+def test_a_time_date_or_number_copied_short_is_widened_to_the_users_words(function, copied, query, widened):
+    """The grammar lets a value end at any form the parser reads, so "11:10" of "11:10 pm" is a valid but
+    wrong answer (23:10 meant); given the query, parsing widens it to the longest surface starting there."""
+    fn = next(f for f in ANDROID if f.name == function)
+    text = f"<api_{fn.index}>(" + ", ".join(f"{k}={v!r}" for k, v in copied.items()) + ")<api_end>"
+    calls = parse(text, ANDROID, query)
+    assert {k: calls[0]["arguments"][k] for k in widened} == widened
+    if widened != {k: copied[k] for k in widened}:  # without the query the copy is read as it stands
+        alone = parse(text, ANDROID)
+        assert isinstance(alone, CallError) or {k: alone[0]["arguments"][k] for k in widened} != widened
+
+
 def test_copied_values_appear_in_the_query_and_transformed_ones_are_right(android_data):
     for r in android_data["train"]:
         for call in r["calls"]:

@@ -92,8 +92,9 @@ def literal(value: Any) -> str:
     return repr(value)
 
 
-def parse(text: str, functions: list[Function]) -> list[Call] | CallError:
-    """Calls from model output (text up to or including `<api_end>`), validated and completed."""
+def parse(text: str, functions: list[Function], query: str | None = None) -> list[Call] | CallError:
+    """Calls from model output (text up to or including `<api_end>`), validated and completed; given the
+    `query` they answer, times, dates and numbers copied short of its words are widened to them."""
     raw = text
     text = text.split(API_END, 1)[0].strip()
     if not text:
@@ -125,6 +126,8 @@ def parse(text: str, functions: list[Function]) -> list[Call] | CallError:
             return CallError("invalid_arguments", f"{fn.name} takes {len(fn.properties)} arguments, "
                                                   f"got {len(positional)} positional", raw)
         arguments = dict(zip(fn.properties, positional, strict=False)) | named
+        if query is not None:
+            arguments = surface.widen_call(fn.properties, arguments, query)
         checked = validate(fn, arguments)
         if isinstance(checked, str):
             return CallError("invalid_arguments", checked, raw)

@@ -197,11 +197,11 @@ class ToolCaller:
     def __call__(self, query: str, functions: list[Function] | None = None) -> CallResult:
         """One call; `functions` replaces the spec for this query (the server gets it per request)."""
         start = time.perf_counter()
-        result = self._result(*self._decode(query, functions), functions, 0.0)
+        result = self._result(query, *self._decode(query, functions), functions, 0.0)
         result.latency_s = time.perf_counter() - start  # tokenization to validated result
         return result
 
-    def _result(self, new: list[int], ended: bool, forced: int, functions: list[Function] | None,
+    def _result(self, query: str, new: list[int], ended: bool, forced: int, functions: list[Function] | None,
                 latency_s: float) -> CallResult:
         """The answer parsed and validated; an answer cut short is reported as such, never completed with
         <api_end> and parsed."""
@@ -209,7 +209,7 @@ class ToolCaller:
         raw = self.tok.decode(new)
         if ended:
             raw += API_END
-            calls = parse(raw, functions)
+            calls = parse(raw, functions, query)
         elif len(new) >= self.max_new_tokens:
             calls = CallError("too_long", f"the answer did not end within {self.max_new_tokens} tokens", raw)
         else:
@@ -351,8 +351,8 @@ class Rows:
         ended = [r for r in self.live if r.answer.done]
         self._keep([k for k, r in enumerate(self.live) if not r.answer.done])
         now = time.perf_counter()
-        return [(r.key, self.caller._result(r.answer.ids, r.answer.stopped, r.answer.forced, r.functions,
-                                            now - r.began)) for r in ended]
+        return [(r.key, self.caller._result(r.answer.query, r.answer.ids, r.answer.stopped, r.answer.forced,
+                                            r.functions, now - r.began)) for r in ended]
 
     def _keep(self, going: list[int]) -> None:
         import torch

@@ -21,6 +21,7 @@ from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
+from hare.tools.spec import VALUE_CHARS
 from hare.tools.surface import LANGUAGES
 
 GENERATED = ("person", "email", "e164", "time", "datetime", "int", "language")
@@ -149,7 +150,8 @@ class Filler:
             v = self.pick(slot.kind, novel=slot.kind not in REAL_ONLY)
             if slot.kind in SENTENCES and r.random() < COMPOUND:
                 more = self.pick(slot.kind)
-                v += r.choice(JOINS) + (more if more.startswith(("I ", "I'")) else more[:1].lower() + more[1:])
+                joined = v + r.choice(JOINS) + (more if more.startswith(("I ", "I'")) else more[:1].lower() + more[1:])
+                v = joined if len(joined) < VALUE_CHARS else v  # the grammar's longest string: never a target past it
             if slot.kind in SENTENCES and v[-1:].isalnum() and r.random() < PUNCTUATED:
                 v += "?" if v.split()[0].lower() in _QUESTION_WORDS else r.choice(".!")
             return v, v

@@ -300,6 +300,30 @@ def normalise_call(properties: dict[str, dict[str, Any]], arguments: dict[str, A
     return out
 
 
+def widen_call(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """Times, dates and numbers copied short of the user's words, widened to them: "11:10" of "11:10 pm",
+    "June 3" of "June 3, 2026 at 9 am". The grammar lets a value end at any form this module reads, and a
+    small model sometimes ends it at the first ("11:10" is a 24-hour clock) although the words that follow
+    change it; the value is the longest surface of its kind that starts where the copy starts."""
+    out = dict(arguments)
+    for name, value in arguments.items():
+        found = kind_of(properties[name]) if isinstance(properties.get(name), dict) else None
+        if found is None or found[0] is LANGUAGE or not isinstance(value, str) or not value.strip():
+            continue
+        words, surface = " ".join(value.split()), _surface(found[0].surface)
+        for copy in re.finditer(r"(?<![\w+])" + re.escape(words), query, re.IGNORECASE):
+            wider = surface.match(query, copy.start())
+            if wider is not None and len(wider.group(0)) > len(words):
+                out[name] = wider.group(0)
+                break
+    return out
+
+
+@lru_cache(maxsize=8)
+def _surface(pattern: str) -> re.Pattern[str]:
+    return re.compile(_NAMES.sub("(?:", pattern))  # nameless: a date-time holds the clock's groups twice
+
+
 def _day(schema: dict[str, Any], value: Any) -> dt.date | None:
     """The day a canonical date or date-time value names (None for other kinds or values)."""
     found = kind_of(schema)
