@@ -257,6 +257,19 @@ def test_half_the_training_values_are_made_up_and_validation_values_are_real(and
     assert locations["val"] and all(loc in cities for loc in locations["val"])
 
 
+def test_service_names_are_a_catalogue_both_splits_draw_from_and_none_is_made_up(android_data):
+    """Music and video services are names the assistant is built to know: training draws every one of them,
+    never an invented one, and validation draws from the same catalogue (its templates stay unseen)."""
+    from hare.tools.slots import values_bank
+
+    for fn, arg, bank in (("play_music_on_nest_hub", "music_service", "music_service"),
+                          ("play_video_on_nest_hub", "video_service", "video_service")):
+        drawn = {split: {c["arguments"][arg] for r in records for c in r["calls"] if c["name"] == fn}
+                 for split, records in android_data.items()}
+        assert drawn["train"] <= set(values_bank()[bank]) and drawn["val"] <= set(values_bank()[bank])
+        assert len(drawn["train"]) > 0.8 * len(values_bank()[bank])
+
+
 def test_same_seed_same_data_other_seed_other_data():
     a = generate(ToolDataConfig(per_function=5, irrelevant=5, parallel=5, seed=1))
     assert a == generate(ToolDataConfig(per_function=5, irrelevant=5, parallel=5, seed=1))

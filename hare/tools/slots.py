@@ -33,9 +33,11 @@ _TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eigh
 # E.164 country code → digits after it, for plausible numbers.
 _CONSONANTS, _VOWELS = "bdfghklmnprstvz", "aeiou"
 _COUNTRIES = [("1", 10), ("44", 10), ("49", 10), ("33", 9), ("91", 10), ("61", 9), ("81", 10), ("34", 9)]
-# Banks whose values are never made up: a service's name is what tells music from video ("play X on Tidal"),
-# and an invented one ("Maeofan") leaves a template like "play X on Y" nothing to decide by.
-REAL_ONLY = ("music_service", "video_service")
+# Catalogues: banks of the real names a phone assistant is built to know. Their values are never made up (a
+# service's name is what tells music from video, and an invented "Maeofan" leaves "play X on Y" nothing to go
+# on), and both splits draw from all of them, as from an enum: held out, "Peacock" and "Tidal" were read as
+# the wrong medium by a model that had never seen them, and people name these services, not new ones.
+CATALOGUES = ("music_service", "video_service")
 # People end what they write with punctuation, and a message's own "?" or "!" is part of it ("text Carlos: can
 # you send me the address?"): a share of free-text values ends with one, so the model copies it, not cuts it.
 SENTENCES = ("message", "email_content")
@@ -129,12 +131,12 @@ class Filler:
         return sorted({w for b in banks for v in self.half(b) for w in v.split() if w.isalpha()})
 
     def half(self, bank: str) -> list[str]:
-        """A fixed, seed-dependent split of the bank; tiny banks give both splits all their values."""
+        """A fixed, seed-dependent split of the bank; tiny banks and catalogues give both splits all their values."""
         items: Any = values_bank()
         for part in bank.split("."):  # "irrelevant.chitchat" is a category of the irrelevant bank
             items = items[part]
         items = list(items)
-        if len(items) < 8:
+        if len(items) < 8 or bank in CATALOGUES:
             return items
         order = random.Random(f"{self.seed}:{bank}").sample(items, len(items))
         cut = max(1, round(len(items) * self.val_fraction))
@@ -147,7 +149,7 @@ class Filler:
             value = r.choice(list(slot.surfaces))
             return value, r.choice(slot.surfaces[value])
         if slot.kind in values_bank():
-            v = self.pick(slot.kind, novel=slot.kind not in REAL_ONLY)
+            v = self.pick(slot.kind, novel=slot.kind not in CATALOGUES)
             if slot.kind in SENTENCES and r.random() < COMPOUND:
                 more = self.pick(slot.kind)
                 joined = v + r.choice(JOINS) + (more if more.startswith(("I ", "I'")) else more[:1].lower() + more[1:])
