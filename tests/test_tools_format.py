@@ -515,12 +515,12 @@ def test_apostrophes_in_values_are_written_as_the_user_typed_them(android_data):
 def test_every_record_at_the_quickstarts_size_is_a_valid_call(seed):
     """Made-up values must stay valid values (a made-up name once put a comma into an e-mail address, and the
     quickstart stopped at `tools train`)."""
-    from hare.quickstart import QuickstartConfig
+    from hare.quickstart import NO_CALLS, TWO_CALLS, QuickstartConfig
     from hare.tools.calls import validate
 
     by_name = {f.name: f for f in ANDROID}
-    n = QuickstartConfig().per_function  # the quickstart asks for 3x as many no-call and 5x two-call requests
-    data = generate(ToolDataConfig(per_function=n, irrelevant=3 * n, parallel=5 * n, seed=seed))
+    n = QuickstartConfig().per_function
+    data = generate(ToolDataConfig(per_function=n, irrelevant=NO_CALLS * n, parallel=TWO_CALLS * n, seed=seed))
     for record in data["train"] + data["val"]:
         for call in record["calls"]:
             assert not isinstance(validate(by_name[call["name"]], call["arguments"]), str), record
