@@ -150,14 +150,21 @@ class Filler:
             return value, r.choice(slot.surfaces[value])
         if slot.kind in values_bank():
             v = self.pick(slot.kind, novel=slot.kind not in CATALOGUES)
-            if slot.kind in SENTENCES and r.random() < COMPOUND:
-                more = self.pick(slot.kind)
-                joined = v + r.choice(JOINS) + (more if more.startswith(("I ", "I'")) else more[:1].lower() + more[1:])
-                v = joined if len(joined) < VALUE_CHARS else v  # the grammar's longest string: never a target past it
-            if slot.kind in SENTENCES and v[-1:].isalnum() and r.random() < PUNCTUATED:
-                v += "?" if v.split()[0].lower() in _QUESTION_WORDS else r.choice(".!")
+            if slot.kind in SENTENCES:
+                v = self._sentence(v, slot.kind)
             return v, v
         return getattr(self, "_" + slot.kind)(slot, chosen)
+
+    def _sentence(self, v: str, bank: str) -> str:
+        """A message as people write one: sometimes two joined, sometimes ending in its own "?", "!" or "."."""
+        r = self.rng
+        if r.random() < COMPOUND:
+            more = self.pick(bank)
+            joined = v + r.choice(JOINS) + (more if more.startswith(("I ", "I'")) else more[:1].lower() + more[1:])
+            v = joined if len(joined) < VALUE_CHARS else v  # the grammar's longest string: never a target past it
+        if v[-1:].isalnum() and r.random() < PUNCTUATED:
+            v += "?" if v.split()[0].lower() in _QUESTION_WORDS else r.choice(".!")
+        return v
 
     def _person(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
         name = self.pick("first_name")
@@ -193,8 +200,7 @@ class Filler:
             half = half.upper()
         forms = [f"{hour:02d}:{minute:02d}", f"{twelve}:{minute:02d} {half}", f"{twelve}:{minute:02d}{half}"]
         if minute == 0:
-            forms += [f"{twelve} {half}", f"{twelve}{half}"]
-            forms += {(12, 0): ["noon"], (0, 0): ["midnight"]}.get((hour, minute), [])
+            forms += [f"{twelve} {half}", f"{twelve}{half}"] + {12: ["noon"], 0: ["midnight"]}.get(hour, [])
         return self.rng.choice(forms)
 
     def _datetime(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
@@ -209,8 +215,8 @@ class Filler:
         month, nth = MONTHS[mo - 1], f"{d}{_ordinal(d)}"
         day = self.rng.choice([f"{month} {d}, {y}", f"{d} {month} {y}", f"{y}-{mo:02d}-{d:02d}", f"{month[:3]} {d} {y}",
                                f"{month} {nth} {y}", f"the {nth} of {month} {y}"])
-        return f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}-{mi:02d}", f"{day}{self.rng.choice([' at', ' at', ',', ''])} " \
-                                                             f"{self._clock(h, mi)}"
+        join = self.rng.choice([" at ", " at ", ", ", " "])
+        return f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}-{mi:02d}", f"{day}{join}{self._clock(h, mi)}"
 
     def _int(self, slot: Slot, chosen: dict[str, Any]) -> tuple[int, str]:
         n = self.rng.randint(slot.low, slot.high)

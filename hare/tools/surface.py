@@ -168,7 +168,7 @@ def surface_pattern(schema: dict[str, Any]) -> str | None:
         return None
     kind, _ = found
     canonical = schema.get("pattern", "").removeprefix("^").removesuffix("$") if schema.get("pattern") else None
-    words = _NAMES.sub("(?:", kind.surface)
+    words = _surface(kind.surface).pattern
     return f"(?:{canonical})|{words}" if canonical else words
 
 
@@ -187,8 +187,10 @@ def normalise(schema: dict[str, Any], value: Any, previous: dt.date | None = Non
         return _LANGUAGE_CODE.get(text.lower(), value)
     today = today or dt.date.today()
     if kind.name == "phone":
-        return "+" + re.sub(r"\D", "", text).removeprefix("00" if text.startswith("00") else "") \
-            if re.fullmatch(PHONE, text) else value
+        if not re.fullmatch(PHONE, text):
+            return value
+        digits = re.sub(r"\D", "", text)
+        return "+" + (digits[2:] if text.startswith("00") else digits)  # "0044 …": 00 is the international prefix
     when = read(kind.name, text, previous, today)
     return value if when is None else when.strftime(layout)
 
@@ -321,7 +323,9 @@ def widen_call(properties: dict[str, dict[str, Any]], arguments: dict[str, Any],
 
 @lru_cache(maxsize=8)
 def _surface(pattern: str) -> re.Pattern[str]:
-    return re.compile(_NAMES.sub("(?:", pattern))  # nameless: a date-time holds the clock's groups twice
+    """A kind's words without their group names (a date-time holds the clock's groups twice): for matching
+    in a query, and as the grammar's text."""
+    return re.compile(_NAMES.sub("(?:", pattern))
 
 
 def _day(schema: dict[str, Any], value: Any) -> dt.date | None:
