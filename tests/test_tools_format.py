@@ -199,15 +199,16 @@ def test_messages_join_clauses_and_keep_their_own_punctuation(android_data):
     assert any(not q.endswith(m) for q, m in ended)  # a suffix after the message's own punctuation
 
 
-def test_the_requests_written_by_hand_are_valid_calls_and_never_generated(android_data):
-    """examples/android_requests_by_hand.jsonl is the check on real phrasing: every expected call passes the
+@pytest.mark.parametrize("name", ["android_requests_by_hand.jsonl", "android_requests_by_hand_2.jsonl"])
+def test_the_requests_written_by_hand_are_valid_calls_and_never_generated(android_data, name):
+    """examples/android_requests_by_hand*.jsonl are the check on real phrasing: every expected call passes the
     spec, all three kinds are there, and few queries are ones the generator writes (short common ones like
     "take a picture" are both)."""
     from pathlib import Path
 
     from hare.tools.records import read_records
 
-    records = read_records(Path(__file__).parent.parent / "examples" / "android_requests_by_hand.jsonl", ANDROID)
+    records = read_records(Path(__file__).parent.parent / "examples" / name, ANDROID)
     assert len(records) >= 200 and {r["kind"] for r in records} == {"single", "parallel", "irrelevant"}
     generated = {r["query"].casefold() for split in android_data.values() for r in split}
     assert sum(r["query"].casefold() in generated for r in records) < len(records) // 10
