@@ -214,6 +214,23 @@ def test_the_requests_written_by_hand_are_valid_calls_and_never_generated(androi
     assert sum(r["query"].casefold() in generated for r in records) < len(records) // 10
 
 
+def test_every_function_gets_its_share_of_training_requests_and_and_joins_two():
+    """A function with few wordings (a photo: one enum argument) still gets `per_function` training requests,
+    repeating some — it had got ~60 % of the others' share, and "take a picture" became no call — while
+    validation never repeats; and two requests are joined with a plain "and" in training, as people join them."""
+    import collections
+
+    data = generate(ToolDataConfig(per_function=300, irrelevant=0, parallel=300, seed=5))
+    counts = collections.Counter(r["calls"][0]["name"] for r in data["train"] if r["kind"] == "single")
+    assert set(counts.values()) == {300}
+    photos = [r["query"].casefold() for r in data["train"] if r["calls"] and r["calls"][0]["name"] == "take_a_photo"]
+    assert len(set(photos)) < len(photos)
+    val = [r["query"].casefold() for r in data["val"]]
+    assert len(val) == len(set(val))
+    two = [r for r in data["train"] if r["kind"] == "parallel"]
+    assert sum(" and " in r["query"] and " and also " not in r["query"] for r in two) > len(two) // 3
+
+
 def test_made_up_places_keep_their_region_comma():
     import random
 

@@ -8,8 +8,8 @@ Writes `train.jsonl` and `val.jsonl`, one `{"query", "calls", "template", "kind"
 plus the spec as `tools.json`. Queries are single calls, two independent calls in one request
 ("parallel"), and irrelevant requests (chit-chat, general knowledge, near misses, gibberish).
 
-The split is by wording: each function's templates, the parallel connectors and the irrelevant
-items are divided between train and validation, and so is every value bank, so validation accuracy
+The split is by wording: each function's templates, the parallel connectors (but the commonest) and the
+irrelevant items are divided between train and validation, and so is every value bank, so validation accuracy
 measures generalisation to phrasings and values the model never saw.
 """
 
@@ -29,8 +29,14 @@ from hare.tools.phrasing import PLACEHOLDER, Phrasing, Template, arg_phrases, ge
 from hare.tools.slots import Filler, values_bank
 from hare.tools.spec import Function, load_spec, save_spec
 
-CONNECTORS = ["{a} and {b}", "{a}, then {b}", "{a}. also {b}", "{a} and also {b}", "first {a}, then {b}",
-              "{a}; {b}", "{a} and after that {b}", "{a}, and {b} too", "{a} plus {b}", "{a}. after that, {b}"]
+# How two requests are joined. The commonest ways are in both splits: people join two requests with "and"
+# far more than any other way, and with "and" held out (as one of the split's draws had it) the model never
+# saw it join two calls — 14 of 25 two-call requests written by people lost their second call.
+COMMON_CONNECTORS = ["{a} and {b}", "{a} and then {b}", "{a}, then {b}"]
+COMMON_WEIGHT = 2  # each drawn as often as two of the others: a third of two-call requests
+CONNECTORS = ["{a}. also {b}", "{a} and also {b}", "first {a}, then {b}", "{a}; {b}", "{a} and after that {b}",
+              "{a}, and {b} too", "{a} plus {b}", "{a}. after that, {b}", "{a}, also {b}", "{a} & {b}",
+              "{a}, and then {b}", "{a}. then {b}", "{a}, {b}", "{a} then {b}", "{a}, and also {b}"]
 # What people put around a request: greetings and fillers before, politeness and urgency after. A share of
 # single calls gets one (each split its own half of them), so the model learns where a value ends when the
 # request goes on after it ("weather in Abu Dhabi at the moment": the location is "Abu Dhabi").
@@ -64,7 +70,8 @@ PARAPHRASE_PROMPT = ("Rewrite this request to a phone assistant in different wor
 class ToolDataConfig:
     spec: str = option("android", "API spec: a JSON file of OpenAI tool definitions, or 'android' (bundled)")
     out: str = option("data/tools", "output directory (train.jsonl, val.jsonl, tools.json)")
-    per_function: int = option(200, "training queries per function (validation gets val_fraction as many)")
+    per_function: int = option(200, "training queries per function (validation gets val_fraction as many); they "
+                                    "repeat once a function's distinct wordings and values are used up")
     irrelevant: int = option(400, "training queries that no function serves (answer: no call); they repeat once "
                                   "the phrase bank's distinct ones are used up")
     parallel: int = option(200, "training queries with two independent calls")
@@ -137,10 +144,12 @@ class Generator:
         out, seen = [], set()
 
         def add(query: str, calls: list[dict], template: str, kind: str, keep: list[str]) -> None:
-            # Training no-call requests may repeat: the bank holds a few hundred distinct ones, and their count
-            # is the weight of the call-or-not decision (measured: 292 distinct of 400 asked gave no-call 80 %
-            # on held-out requests; 600 with repeats, 96-98 %). Everything else, and validation, never repeats.
-            if query.casefold() not in seen or (kind == "irrelevant" and self.split == "train"):
+            # Training requests may repeat: a count is a weight. The no-call bank holds a few hundred distinct
+            # requests, and their count is the weight of the call-or-not decision (292 distinct of 400 asked gave
+            # no-call 80 % on held-out requests; 600 with repeats, 96-98 %); a function with few wordings and
+            # values (a photo: ~250 distinct of 400 asked) got fewer examples than the rest, and "take a
+            # picture", itself a training request, became no call. Validation never repeats.
+            if query.casefold() not in seen or self.split == "train":
                 seen.add(query.casefold())
                 out.append({"query": query, "calls": calls, "template": template, "kind": kind, "keep": keep})
 
@@ -151,7 +160,7 @@ class Generator:
         for _ in range(irrelevant):
             query, template = self.irrelevant()
             add(query, [], template, "irrelevant", [])
-        connectors = self.half(CONNECTORS, "connectors")
+        connectors = COMMON_CONNECTORS * COMMON_WEIGHT + self.half(CONNECTORS, "connectors")
         for _ in range(parallel if len(functions) > 1 else 0):
             a, b = self.rng.sample(functions, 2)
             (qa, ca, ta, ka), (qb, cb, tb, kb) = self.single(a), self.single(b)
@@ -257,9 +266,9 @@ def run(cfg: ToolDataConfig) -> Path:
         asked = {"single": round(cfg.per_function * scale) * functions, "irrelevant": round(cfg.irrelevant * scale),
                  "parallel": round(cfg.parallel * scale) if functions > 1 else 0}
         short = [f"{kinds[k]:,} of {n:,} {k}" for k, n in asked.items() if kinds[k] < n]
-        distinct = len({r["query"].casefold() for r in records if r["kind"] == "irrelevant"})
-        if distinct < kinds["irrelevant"]:
-            print(f"  {split}: the {kinds['irrelevant']:,} irrelevant queries repeat {distinct:,} distinct ones")
+        for kind, n in kinds.items():
+            if (distinct := len({r["query"].casefold() for r in records if r["kind"] == kind})) < n:
+                print(f"  {split}: the {n:,} {kind} queries repeat {distinct:,} distinct ones")
         if short:  # repeats are dropped, so a small bank gives fewer than asked
             print(f"  {split}: {', '.join(short)} after dropping repeated queries; more templates or values in the "
                   "phrase bank (--phrases) give more distinct ones")
