@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 
 import pytest
 from conftest import stub_teacher
@@ -13,6 +14,7 @@ from hare.errors import HareError
 from hare.tools.calls import CallError, normalize, parse, render
 from hare.tools.data import ToolDataConfig, generate
 from hare.tools.spec import check_capacity, load_spec, parse_spec
+from hare.tools.surface import DIGIT_WORDS
 
 ANDROID = load_spec("android")
 
@@ -161,8 +163,9 @@ def test_copied_values_appear_in_the_query_and_transformed_ones_are_right(androi
             if call["name"] in ("send_text_message", "get_weather_forecast", "search_youtube_videos"):
                 for value in call["arguments"].values():
                     assert value.casefold() in r["query"].casefold(), r
-            if call["name"] == "make_phone_call":  # "+44 …", "0044 …" or "plus 44 …", grouped; value in E.164
-                digits = "".join(ch for ch in r["query"] if ch.isdigit())
+            if call["name"] == "make_phone_call":  # "+44 …", "0044 …", "plus 44 …" or "plus four four …"; E.164
+                spoken = re.sub(r"[a-z]+", lambda w: DIGIT_WORDS.get(w.group(0), " "), r["query"].lower())
+                digits = "".join(ch for ch in spoken if ch.isdigit())
                 assert call["arguments"]["phone_number"].startswith("+")
                 assert call["arguments"]["phone_number"][1:] in digits
 
@@ -415,6 +418,9 @@ def test_dates_in_the_users_words_become_the_specs_layout(words, canonical):
     ("+61 (638) 507-377", "+61638507377"), ("+1 (415) 555-0132", "+14155550132"),
     ("+49-253-079-4311", "+492530794311"), ("+44 819 734 8581", "+448197348581"),
     ("0049 30 1234567", "+49301234567"), ("plus 44 7700 900123", "+447700900123"),
+    ("plus one six four six, five five five, zero one nine two", "+16465550192"),  # spoken, as a voice assistant hears
+    ("Plus four four seven seven oh oh nine oh oh one two three", "+447700900123"),
+    ("plus one two three", "plus one two three"),  # three digits: no number
     ("555 0132", "555 0132"), ("0207 946 0958", "0207 946 0958"),  # no country code: not read (validation refuses it)
 ])
 def test_phone_numbers_keep_plus_and_digits(words, canonical):
@@ -444,6 +450,23 @@ def test_languages_are_written_as_named_and_read_as_iso_codes():
     assert tool_grammar.allows("<api_1> (query=' Tesla', language=' Mandarin Chinese')")
     assert not tool_grammar.allows("<api_1> (query=' Tesla', language=' Klingon")
     assert parse("<api_1>(query=' Tesla', language=' fRENCH')<api_end>", ANDROID)[0]["arguments"]["language"] == "fr"
+
+
+def test_a_spoken_phone_number_is_one_the_call_can_copy():
+    """Said to a voice assistant, a number comes digit by digit; it is a number the query holds (so the
+    grammar offers the calling functions, which need one, and keeps the value to it), the target copies
+    those words, and the parser reads them as E.164. Before, "call plus one four one five …" had no
+    number the grammar could see, and the model was pushed to other functions."""
+    from hare.model.tokenizer import build_tokenizer
+    from hare.tools.grammar import CallGrammar, mark, typed_pattern
+
+    query, spoken = "call plus one six four six, five five five, zero one nine two", "one six four six"
+    calls = [{"name": "make_phone_call", "arguments": {"phone_number": "+16465550192"}}]
+    target = render(calls, ANDROID, query)
+    assert f"plus {spoken}" in target and parse(target, ANDROID, query) == calls
+    grammar, call = CallGrammar(ANDROID, build_tokenizer()), next(f for f in ANDROID if f.name == "make_phone_call")
+    assert grammar.typed_values(query, typed_pattern(call.properties["phone_number"])) == [query[5:]]
+    assert grammar.offered(mark(call.index), query) and not grammar.offered(mark(call.index), "call mum")
 
 
 def test_an_end_time_without_a_date_takes_the_start_times_date():

@@ -72,8 +72,14 @@ DATE = (rf"(?i:(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,? )?(?:the )?"
         rf"|(?P<iso>20[0-9]{{2}}-[01][0-9]-[0-3][0-9])"
         rf"|(?P<relative>today|tomorrow)))")
 _JOIN = r"(?:,? (?:at|from|on|@) |,? )"
-# "+44 …", and as people also say it, "0044 …" (the international prefix) and "plus 44 …".
-PHONE = r"(?:\+ ?|00|(?i:plus) )[1-9][0-9]{0,14}(?:(?:[ .\-/]|\) ?| ?\()[0-9]{1,8}){0,6}"
+# "+44 …", and as people also say it, "0044 …" (the international prefix) and "plus 44 …"; and as a voice
+# assistant hears it, digit by digit: "plus one four one five, five five five, zero one nine nine".
+DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
+               "seven": "7", "eight": "8", "nine": "9"}
+_DIGIT_WORD = "(?:" + _words(list(DIGIT_WORDS)) + ")"
+SPOKEN_PHONE = rf"(?i:plus {_DIGIT_WORD}(?:,? {_DIGIT_WORD}){{6,14}})"
+PHONE = (r"(?:(?:\+ ?|00|(?i:plus) )[1-9][0-9]{0,14}(?:(?:[ .\-/]|\) ?| ?\()[0-9]{1,8}){0,6}"
+         rf"|{SPOKEN_PHONE})")
 # ISO 639-1 code → names a user calls the language by; the first is the one the data generator writes.
 LANGUAGES: dict[str, tuple[str, ...]] = {
     "en": ("English",), "fr": ("French", "Francais", "Français"), "es": ("Spanish", "Castilian", "Espanol", "Español"),
@@ -189,7 +195,7 @@ def normalise(schema: dict[str, Any], value: Any, previous: dt.date | None = Non
     if kind.name == "phone":
         if not re.fullmatch(PHONE, text):
             return value
-        digits = re.sub(r"\D", "", text)
+        digits = re.sub(r"\D", "", re.sub(r"[a-z]+", lambda w: DIGIT_WORDS.get(w.group(0), ""), text.lower()))
         return "+" + (digits[2:] if text.startswith("00") else digits)  # "0044 …": 00 is the international prefix
     when = read(kind.name, text, previous, today)
     return value if when is None else when.strftime(layout)
