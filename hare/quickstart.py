@@ -70,7 +70,8 @@ NO_CALLS, TWO_CALLS = 4, 5
 # Held-out queries scored (`eval_sample`): overall accuracies within ±2 points (95 %) near 95 %.
 EVAL_QUERIES = 400
 OUT = "runs/quickstart"
-TOOL_MODEL = Path("tools") / "final"  # below the run directory: the product (`hare bench serve --tools` serves it)
+TOOL_RUN = Path("tools")
+TOOL_MODEL = TOOL_RUN / "final"  # below the run directory: the product (`hare bench serve --tools` serves it)
 LATENCY_QUERIES = 30  # of them timed one call at a time for p50/p95 (the accuracy pass runs batched)
 
 
@@ -169,7 +170,7 @@ def tools(cfg: QuickstartConfig, run: Path, model: str, deadline: float) -> tupl
     from hare.tools.train import ToolTrainArgs
     from hare.tools.train import run as tool_train
 
-    data, out = run / "tools-data", run / "tools"
+    data, out = run / "tools-data", run / TOOL_RUN
     if _stage("4/5 tool calling: data and fine-tune", run / TOOL_MODEL):
         if not data.exists():
             make_data(ToolDataConfig(spec=cfg.spec, out=str(data), per_function=cfg.per_function,
@@ -227,7 +228,7 @@ def summary(run: Path, report: dict[str, Any], model: Path, caller: ToolCaller) 
         return "n/a" if x is None else f"{100 * x:.2f} %"
 
     pre_speed, pre_loss = _training_stats(run / "pretrain" / "metrics.jsonl")
-    tool_speed, tool_loss = _training_stats(run / "tools" / "metrics.jsonl")
+    tool_speed, tool_loss = _training_stats(run / TOOL_RUN / "metrics.jsonl")
     rows = [("corpus tokens (train split)", num(train_tokens, ",")),
             ("pretrain tokens/s", num(pre_speed, ",.0f")), ("pretrain val loss", num(pre_loss, ".3f")),
             ("tool fine-tune tokens/s", num(tool_speed, ",.0f")), ("tool fine-tune val loss", num(tool_loss, ".3f")),

@@ -83,14 +83,14 @@ def summarize(rows: list[dict[str, Any]], latencies: list[float]) -> dict[str, A
 
     no_call = [r for r in rows if r["no_call_expected"]]
     kinds = sorted({r["kind"] for r in rows})
-    p50, p95 = p50_p95(latencies) if latencies else (None, None)
+    p50, p95 = (1000 * t for t in p50_p95(latencies)) if latencies else (None, None)
     return {
         "queries": len(rows),
         "function_accuracy": rate(rows, "function_ok"),
         "exact_call_accuracy": rate(rows, "exact"),
         "no_call_accuracy": rate(no_call, "exact"),
-        "latency_ms_p50": 1000 * p50 if latencies else None,
-        "latency_ms_p95": 1000 * p95 if latencies else None,
+        "latency_ms_p50": p50,
+        "latency_ms_p95": p95,
         "latency_calls": len(latencies),
         "by_kind": {k: {"queries": sum(r["kind"] == k for r in rows),
                         "function_accuracy": rate([r for r in rows if r["kind"] == k], "function_ok"),
