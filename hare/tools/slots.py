@@ -32,7 +32,6 @@ _ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
 _TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 # E.164 country code → digits after it, for plausible numbers.
 _CONSONANTS, _VOWELS = "bdfghklmnprstvz", "aeiou"
-_DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 _COUNTRIES = [("1", 10), ("44", 10), ("49", 10), ("33", 9), ("91", 10), ("61", 9), ("81", 10), ("34", 9)]
 # Catalogues: banks of the real names a phone assistant is built to know. Their values are never made up (a
 # service's name is what tells music from video, and an invented "Maeofan" leaves "play X on Y" nothing to go
@@ -195,7 +194,7 @@ class Filler:
     def _spoken(self, code: str, groups: list[str]) -> str:
         """A number as a voice assistant hears it, digit by digit, sometimes a pause (comma) between groups."""
         pause = self.rng.choice([" ", ", "])
-        return "plus " + pause.join(" ".join(_DIGIT_NAMES[int(d)] for d in part) for part in [code, *groups])
+        return "plus " + pause.join(" ".join(_ONES[int(d)] for d in part) for part in [code, *groups])
 
     def _time(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
         hour, minute = self.rng.randint(0, 23), self.rng.choice(range(0, 60, 5))
