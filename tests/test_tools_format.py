@@ -484,6 +484,12 @@ def test_targets_copy_the_words_the_query_used():
              {"name": "make_phone_call", "arguments": {"phone_number": "+14155550132"}}]
     assert render(calls, ANDROID, query) == ("<api_12>(title=' shift', start_time=' 3 July 2027 at 18:45', "
                                              "end_time=' 20:45');<api_8>(phone_number=' +1 (415) 555-0132')<api_end>")
+    # A span that a shorter alternative of its pattern would end inside a word is still found: "11:25pm" (not
+    # "11:25" + "pm"), "turkish" (not the code-like "tu"); the target then copies it instead of the canonical value.
+    alarm = [{"name": "set_timer_alarm", "arguments": {"time": "23:25", "label": "alarm"}}]
+    assert render(alarm, ANDROID, "alarm at 11:25pm") == "<api_10>(time=' 11:25pm')<api_end>"
+    news = [{"name": "get_trending_news", "arguments": {"query": "Tesla", "language": "tr"}}]
+    assert render(news, ANDROID, "news Tesla in turkish pls") == "<api_1>(query=' Tesla', language=' turkish')<api_end>"
     # Words that say it some other way ("in an hour") leave the canonical value in the target.
     assert "time=' 14:15'" in render([{"name": "set_timer_alarm", "arguments": {"time": "14:15", "label": "alarm"}}],
                                      ANDROID, "alarm in an hour")

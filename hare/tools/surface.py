@@ -355,11 +355,12 @@ def said(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query
         found = kind_of(schema)
         if name not in arguments or found is None or not isinstance(arguments[name], str):
             continue
-        grammar = re.compile(surface_pattern(schema) or "(?!)")
+        # Ending at a word's end is part of the match, so the regex tries every alternative for it: a language's
+        # code alternative read the "tu" of "turkish" and the span was dropped, which made the target the code.
+        grammar = re.compile(f"(?:{surface_pattern(schema) or '(?!)'})(?![^\\W_])")
         spans = sorted({m.group(0) for start in range(len(query))
                         if (start == 0 or not query[start - 1].isalnum()) and (m := grammar.match(query, start))
-                        and m.group(0).strip() and not query[m.end():m.end() + 1].isalnum()},
-                       key=len, reverse=True)
+                        and m.group(0).strip()}, key=len, reverse=True)
         for span in spans:
             if normalise(schema, span, previous, today) == canonical[name]:
                 out[name] = span
