@@ -452,6 +452,17 @@ def test_languages_are_written_as_named_and_read_as_iso_codes():
     assert parse("<api_1>(query=' Tesla', language=' fRENCH')<api_end>", ANDROID)[0]["arguments"]["language"] == "fr"
 
 
+def test_language_names_are_typed_in_either_case_and_copied_as_typed(android_data):
+    from hare.tools.surface import LANGUAGES
+
+    named = [(r["query"], LANGUAGES[c["arguments"]["language"]][0]) for r in android_data["train"]
+             for c in r["calls"] if c["name"] == "get_trending_news" and c["arguments"]["language"] != "en"]
+    lower = [(q, n) for q, n in named if n not in q and n.lower() in q]
+    assert 0.1 < len(lower) / len(named) < 0.5
+    calls = {r["query"]: r["calls"] for r in android_data["train"]}
+    assert all(f"language=' {n.lower()}'" in render(calls[q], ANDROID, q) for q, n in lower)
+
+
 def test_a_spoken_phone_number_is_one_the_call_can_copy():
     """Said to a voice assistant, a number comes digit by digit; it is a number the query holds (so the
     grammar offers the calling functions, which need one, and keeps the value to it), the target copies
