@@ -202,6 +202,24 @@ def test_messages_join_clauses_and_keep_their_own_punctuation(android_data):
     assert any(not q.endswith(m) for q, m in ended)  # a suffix after the message's own punctuation
 
 
+def test_a_tail_after_words_the_user_chose_is_set_off_from_them(android_data):
+    """After a message, a subject or a topic, a bare "now" or "!!" reads as part of it, so the generator adds
+    only tails set off by a comma or polite words there; after a place or a name any tail goes."""
+    from hare.tools.data import set_off
+    from hare.tools.phrasing import load_phrase_bank
+
+    ends = {t.id: t.text for p in load_phrase_bank(None, ANDROID).values() for t in p.templates}
+
+    def tails(function: str, arg: str) -> list[str]:  # what follows a value that ends its template
+        return [r["query"][r["query"].rfind(v) + len(v):] for split in android_data.values() for r in split
+                for c in r["calls"] if c["name"] == function and ends.get(r["template"], "").endswith("{" + arg + "}")
+                for v in [c["arguments"][arg]] if r["query"].rfind(v) > 0 and not r["query"].endswith(v)]
+
+    worded = tails("send_text_message", "message") + tails("send_email", "content")
+    assert len(worded) > 20 and all(set_off(t) for t in worded), [t for t in worded if not set_off(t)][:5]
+    assert not all(set_off(t) for t in tails("get_weather_forecast", "location"))
+
+
 @pytest.mark.parametrize("name", ["android_requests_by_hand.jsonl", "android_requests_by_hand_2.jsonl"])
 def test_the_requests_written_by_hand_are_valid_calls_and_never_generated(android_data, name):
     """examples/android_requests_by_hand*.jsonl are the check on real phrasing: every expected call passes the
@@ -232,6 +250,22 @@ def test_every_function_gets_its_share_of_training_requests_and_and_joins_two():
     assert len(val) == len(set(val))
     two = [r for r in data["train"] if r["kind"] == "parallel"]
     assert sum(" and " in r["query"] and " and also " not in r["query"] for r in two) > len(two) // 3
+
+
+def test_greetings_open_a_two_call_request_and_never_its_second_half():
+    """People say "hey google, X and Y please", not "X asap and then ugh, Y": a two-call request is dressed
+    once, around both halves."""
+    from hare.tools.data import PREFIXES, SUFFIXES
+    from hare.tools.phrasing import load_phrase_bank
+
+    texts = {t.id: t.text.lower() for p in load_phrase_bank(None, ANDROID).values() for t in p.templates}
+    greetings = {g.strip(" ,:").lower() for g in PREFIXES if len(g.strip(" ,:").split()) > 1} - {
+        e.strip(" ,!").lower() for e in SUFFIXES}  # "real quick" ends requests too
+    data = generate(ToolDataConfig(per_function=20, irrelevant=0, parallel=600, seed=3))
+    two = [r for split in data.values() for r in split if r["kind"] == "parallel"]
+    inside = [r["query"] for r in two for g in greetings if re.search(rf"(?<=.)\b{g}\b", r["query"].lower())
+              and not any(g in texts.get(t, "") for t in r["template"].split("+"))]
+    assert len(two) > 500 and not inside, inside[:3]
 
 
 def test_made_up_places_keep_their_region_comma():
