@@ -268,6 +268,17 @@ def test_greetings_open_a_two_call_request_and_never_its_second_half():
     assert len(two) > 500 and not inside, inside[:3]
 
 
+def test_near_misses_carry_values_as_calls_do():
+    """"disconnect my AirPods", "block +1 202 …", "delete the event …": no function does these, yet they name a
+    device, a number, an event as calls do. The no-call bank's contrast requests are filled from the same banks,
+    so a value in a request is no sign of a call."""
+    data = generate(ToolDataConfig(per_function=1, irrelevant=800, parallel=0, seed=2))
+    contrast = [r["query"] for r in data["train"] if r["template"] == "irrelevant:contrast"]
+    assert len(contrast) > 100 and not any("{" in q for q in contrast)
+    assert any(re.fullmatch(r"block (calls from )?\+?[\d ()+-]{8,}|block (calls from )?plus .+", q) for q in contrast)
+    assert all(r["calls"] == [] for r in data["train"] if r["kind"] == "irrelevant")
+
+
 def test_made_up_places_keep_their_region_comma():
     import random
 

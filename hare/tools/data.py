@@ -26,7 +26,7 @@ from typing import Any
 from hare.config import option
 from hare.errors import HareError
 from hare.tools.phrasing import PLACEHOLDER, Phrasing, Template, arg_phrases, generic_phrasing, load_phrase_bank
-from hare.tools.slots import Filler, values_bank
+from hare.tools.slots import Filler, Slot, values_bank
 from hare.tools.spec import Function, load_spec, save_spec
 
 # How two requests are joined. The commonest ways are in both splits: people join two requests with "and"
@@ -156,7 +156,8 @@ class Generator:
             words = ["".join(self.rng.choices(string.ascii_lowercase, k=self.rng.randint(2, 9)))
                      for _ in range(self.rng.randint(1, 6))]
             return " ".join(words), "irrelevant:gibberish"
-        return self.rng.choice(self.filler.half(f"irrelevant.{kind}")), f"irrelevant:{kind}"
+        text = self.rng.choice(self.filler.half(f"irrelevant.{kind}"))
+        return PLACEHOLDER.sub(lambda bank: self.filler.fill(Slot(bank[1]), {})[1], text), f"irrelevant:{kind}"
 
     def records(self, functions: list[Function], per_function: int, irrelevant: int, parallel: int) -> list[dict]:
         out, seen = [], set()
