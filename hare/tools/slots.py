@@ -47,7 +47,7 @@ PUNCTUATED = 0.25
 # ends a value: a message then got cut at its first "and", "so" or "to". A share of them is two joined.
 COMPOUND, JOINS = 0.3, [" and ", " so ", ", ", " but ", " because ", ", so ", " - ", " and then ", " or "]
 # People type language names in lower case ("news on Real Madrid in spanish pls"): the hand-written requests did in
-# 4 of the 11 that name one, and a model that had seen only "Spanish" left the language out of most of them.
+# 4 of the 13 that name one, and a model that had seen only "Spanish" left the language out of most of them.
 LOWER_LANGUAGE = 0.3
 _QUESTION_WORDS = {"can", "could", "are", "is", "do", "does", "did", "will", "would", "what", "when", "where", "who",
                    "how", "why", "should", "have", "any"}
