@@ -102,6 +102,7 @@ class Generator:
         self.filler = Filler(self.rng, split, cfg.seed, cfg.val_fraction, cfg.novel_values)
         self.phrasings = {p.function.name: (p, self.half(p.templates, p.function.name)) for p in phrasings}
         self.prefixes, self.suffixes = self.half(PREFIXES, "prefixes"), self.half(SUFFIXES, "suffixes")
+        self.set_off_suffixes = [s for s in self.suffixes if set_off(s)]  # the only ones after a WORDED value
 
     def half(self, items: list[Any], key: str) -> list[Any]:
         """This split's share of `items`; at least one each when there are two or more."""
@@ -146,7 +147,7 @@ class Generator:
         if self.rng.random() < PREFIX_SHARE:
             query = self.rng.choice(self.prefixes) + query
         if self.rng.random() < SUFFIX_SHARE:  # a value's own "?" stays: it ends the value, not the request
-            tails = [s for s in self.suffixes if set_off(s) or ends_with not in WORDED]
+            tails = self.set_off_suffixes if ends_with in WORDED else self.suffixes
             query = (query if ends_with else query.rstrip("?.!")) + self.rng.choice(tails)
         return query
 
