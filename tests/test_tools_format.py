@@ -95,6 +95,14 @@ def test_parse_coerces_obvious_types_and_accepts_positional_arguments():
     assert parse("<api_7>('Ana', 'hi')", ANDROID)[0]["arguments"] == {"contact_name": "Ana", "message": "hi"}
 
 
+def test_a_call_repeated_exactly_is_made_once_but_two_different_ones_both():
+    twice = "<api_7>(contact_name='Ana', message='hi'); <api_7>(contact_name='Ana', message='hi')<api_end>"
+    assert parse(twice, ANDROID) == [{"name": "send_text_message",
+                                      "arguments": {"contact_name": "Ana", "message": "hi"}}]
+    two = "<api_7>(contact_name='Ana', message='hi'); <api_7>(contact_name='Bo', message='hi')<api_end>"
+    assert [c["arguments"]["contact_name"] for c in parse(two, ANDROID)] == ["Ana", "Bo"]
+
+
 def test_normalize_compares_strings_loosely_and_numbers_by_value():
     a = [{"name": "send_text_message", "arguments": {"contact_name": " ana ", "message": "On my  way"}}]
     b = [{"name": "send_text_message", "arguments": {"contact_name": "Ana", "message": "on my way"}}]

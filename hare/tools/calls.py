@@ -94,7 +94,8 @@ def literal(value: Any) -> str:
 
 def parse(text: str, functions: list[Function], query: str | None = None) -> list[Call] | CallError:
     """Calls from model output (text up to or including `<api_end>`), validated and completed; given the
-    `query` they answer, times, dates and numbers copied short of its words are widened to them."""
+    `query` they answer, times, dates and numbers copied short of its words are widened to them. A call
+    repeated exactly is kept once."""
     raw = text
     text = text.split(API_END, 1)[0].strip()
     if not text:
@@ -131,7 +132,9 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
         checked = validate(fn, arguments)
         if isinstance(checked, str):
             return CallError("invalid_arguments", checked, raw)
-        calls.append({"name": fn.name, "arguments": checked})
+        call = {"name": fn.name, "arguments": checked}
+        if call not in calls:  # a call said twice word for word is a model that failed to stop, never a request:
+            calls.append(call)  # done twice, "text Ana I'm late" arrives twice
     return calls
 
 
