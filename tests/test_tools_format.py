@@ -166,7 +166,7 @@ def test_a_time_date_or_number_copied_short_is_widened_to_the_users_words(functi
 
 
 def test_copied_values_appear_in_the_query_and_transformed_ones_are_right(android_data):
-    for r in android_data["train"]:
+    for r in android_data["train"] + android_data["val"]:
         for call in r["calls"]:
             if call["name"] in ("send_text_message", "get_weather_forecast", "search_youtube_videos"):
                 for value in call["arguments"].values():
@@ -195,6 +195,18 @@ def test_made_up_values_keep_what_copying_must_learn():
     assert all(words[2].isdigit() for words in devices if len(words) >= 3)
     names = [filler.made_up("Noa") for _ in range(300)]
     assert any(re.search("[aeiou]{2}$", name) for name in names)
+
+
+def test_a_requests_closing_punctuation_goes_but_a_values_own_stays():
+    """Before a tail or a connector the request's closing "?" goes; stripping every closing mark also took a
+    message's own "!", leaving a target that the query no longer held ("… say tickets are booked thank you")."""
+    from hare.tools.data import unclosed
+
+    assert unclosed("say tickets are booked!?", "tickets are booked!") == "say tickets are booked!"
+    assert unclosed("say get up!!!", "get up!!!") == "say get up!!!"
+    assert unclosed("is it raining in Paris?", "Paris") == "is it raining in Paris"
+    assert unclosed("text Sam booked! for me?", "booked!") == "text Sam booked! for me"
+    assert unclosed("take a photo!", "") == "take a photo"
 
 
 def test_messages_join_clauses_and_keep_their_own_punctuation(android_data):

@@ -115,7 +115,7 @@ class Generator:
     def single(self, fn: Function) -> tuple[str, dict[str, Any], str, list[str]]:
         """(query, call, template id, the surfaces that a paraphrase must keep)."""
         query, call, template, surfaces, ends_with = self.worded(fn)
-        return self.dress(query, ends_with), call, template, surfaces
+        return self.dress(query, ends_with, surfaces[-1] if surfaces else ""), call, template, surfaces
 
     def worded(self, fn: Function, first: bool = True) -> tuple[str, dict[str, Any], str, list[str], str]:
         """A request for `fn` as its template words it, and the bank of the value it ends with ('' if none);
@@ -142,13 +142,14 @@ class Generator:
         ends_with = last if surfaces and query.endswith(surfaces[-1]) else ""
         return query, {"name": fn.name, "arguments": fn.defaults | chosen}, template.id, surfaces, ends_with
 
-    def dress(self, query: str, ends_with: str) -> str:
-        """A share of requests gets a greeting before and politeness or urgency after (see PREFIXES)."""
+    def dress(self, query: str, ends_with: str, last: str) -> str:
+        """A share of requests gets a greeting before and politeness or urgency after (see PREFIXES); `last`
+        is the request's last value as said."""
         if self.rng.random() < PREFIX_SHARE:
             query = self.rng.choice(self.prefixes) + query
         if self.rng.random() < SUFFIX_SHARE:  # a value's own "?" stays: it ends the value, not the request
             tails = self.set_off_suffixes if ends_with in WORDED else self.suffixes
-            query = (query if ends_with else query.rstrip("?.!")) + self.rng.choice(tails)
+            query = (query if ends_with else unclosed(query, last)) + self.rng.choice(tails)
         return query
 
     def irrelevant(self) -> tuple[str, str]:
@@ -188,8 +189,8 @@ class Generator:
             (qa, ca, ta, ka, a_ends), (qb, cb, tb, kb, ends_with) = self.worded(a), self.worded(b, first=False)
             connector = self.rng.choice(connectors)
             if connector.split("{a}")[1][:1] in ",;." and not a_ends:  # "is it raining?, then …" is no one's
-                qa = qa.rstrip("?.!")
-            query = self.dress(connector.format(a=qa, b=qb), ends_with)
+                qa = unclosed(qa, ka[-1] if ka else "")
+            query = self.dress(connector.format(a=qa, b=qb), ends_with, kb[-1] if kb else "")
             add(query, [ca, cb], f"{ta}+{tb}", "parallel", ka + kb)
         return out
 
@@ -197,6 +198,14 @@ class Generator:
 def set_off(tail: str) -> bool:
     """True for a tail that no reader takes as part of the words before it: after a comma, or a polite word."""
     return tail.startswith(",") or re.match(r"\W*(\w*)", tail)[1] in POLITE  # type: ignore[index]
+
+
+def unclosed(query: str, value: str) -> str:
+    """`query` without the "?", "." or "!" that closes it, but never a value's own: the template's "?" in "say
+    tickets are booked!?" goes, the message's "!" stays (stripping both left a target the query did not hold)."""
+    body = query.rstrip("?.!")
+    kept = query[:len(body) + len(value) - len(value.rstrip("?.!"))]
+    return kept if kept.endswith(value) else body
 
 
 def typo(text: str, rng: random.Random) -> str:
