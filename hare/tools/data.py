@@ -68,6 +68,11 @@ POLITE = ("please", "pls", "plz", "thanks", "thx", "ty", "thank")
 # wrong function every time in held-out scoring: the model had never seen a misspelt word.
 TYPO_SHARE = 0.1
 _KEYBOARD = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
+# What a tool model says no to wrongly is a near miss: every held-out no-call it answered with a call was a
+# near miss or a "contrast" request ("report +33 743 602 442 as spam", "get me a lyft to the airport"), never
+# chit-chat, a knowledge question or gibberish. So in training those two kinds are drawn as often as two of the
+# others; validation keeps the kinds even, so that its no-call column compares with earlier runs.
+NEAR_MISSES, NEAR_MISS_WEIGHT = ("near_miss", "contrast"), 2
 PARAPHRASE_PROMPT = ("Rewrite this request to a phone assistant in different words, as a user would type it. "
                      "Keep these exact strings unchanged: {keep}. Reply with the rewritten request only.\n\n"
                      "Request: {query}")
@@ -153,7 +158,9 @@ class Generator:
         return query
 
     def irrelevant(self) -> tuple[str, str]:
-        kind = self.rng.choice([*values_bank()["irrelevant"], "gibberish"])
+        kinds = [*values_bank()["irrelevant"], "gibberish"]
+        weight = NEAR_MISS_WEIGHT if self.split == "train" else 1
+        kind = self.rng.choices(kinds, [weight if k in NEAR_MISSES else 1 for k in kinds])[0]
         if kind == "gibberish":
             words = ["".join(self.rng.choices(string.ascii_lowercase, k=self.rng.randint(2, 9)))
                      for _ in range(self.rng.randint(1, 6))]
