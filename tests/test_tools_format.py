@@ -197,6 +197,14 @@ def test_made_up_values_keep_what_copying_must_learn():
     assert any(re.search("[aeiou]{2}$", name) for name in names)
 
 
+def test_a_share_of_messages_is_in_the_first_person(android_data):
+    """People text "I'm late" and "I'll be there at 6"; with 2 % of training messages like that the model
+    took the "I" of "text Maria I'm late" into the contact's name."""
+    messages = [c["arguments"]["message"] for split in android_data.values() for r in split for c in r["calls"]
+                if c["name"] == "send_text_message"]
+    assert 0.1 < sum(m.startswith(("I ", "I'")) for m in messages) / len(messages) < 0.4
+
+
 def test_near_misses_weigh_double_among_the_training_no_calls(android_data):
     """Near misses and "contrast" requests ("report {number} as spam") are the no-calls a model gets wrong;
     chit-chat, knowledge questions and gibberish it gets right. In training each of the two is drawn twice as
