@@ -154,7 +154,7 @@ class Generator:
             query = self.rng.choice(self.prefixes) + query
         if self.rng.random() < SUFFIX_SHARE:  # a value's own "?" stays: it ends the value, not the request
             tails = self.set_off_suffixes if ends_with in WORDED else self.suffixes
-            query = (query if ends_with else unclosed(query, last)) + self.rng.choice(tails)
+            query = unclosed(query, last) + self.rng.choice(tails)
         return query
 
     def irrelevant(self) -> tuple[str, str]:
@@ -193,9 +193,9 @@ class Generator:
             a, b = self.rng.sample(functions, 2)
             # Greetings and politeness go around the whole request, once: "hi, X and then Y please", never
             # "X asap and then ugh, Y" (each half dressed as a request of its own, as before, read like two).
-            (qa, ca, ta, ka, a_ends), (qb, cb, tb, kb, ends_with) = self.worded(a), self.worded(b, first=False)
+            (qa, ca, ta, ka, _), (qb, cb, tb, kb, ends_with) = self.worded(a), self.worded(b, first=False)
             connector = self.rng.choice(connectors)
-            if connector.split("{a}")[1][:1] in ",;." and not a_ends:  # "is it raining?, then …" is no one's
+            if connector.split("{a}")[1][:1] in ",;.":  # "is it raining?, then …" is no one's
                 qa = unclosed(qa, ka[-1] if ka else "")
             query = self.dress(connector.format(a=qa, b=qb), ends_with, kb[-1] if kb else "")
             add(query, [ca, cb], f"{ta}+{tb}", "parallel", ka + kb)
@@ -209,7 +209,8 @@ def set_off(tail: str) -> bool:
 
 def unclosed(query: str, value: str) -> str:
     """`query` without the "?", "." or "!" that closes it, but never a value's own: the template's "?" in "say
-    tickets are booked!?" goes, the message's "!" stays (stripping both left a target the query did not hold)."""
+    tickets are booked!?" goes, the message's "!" stays (stripping both left a target the query did not hold);
+    a query that ends with its last `value` comes back whole."""
     body = query.rstrip("?.!")
     kept = query[:len(body) + len(value) - len(value.rstrip("?.!"))]
     return kept if kept.endswith(value) else body
