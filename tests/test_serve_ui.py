@@ -62,15 +62,22 @@ def _send(driver, text: str, expected_turns: int) -> str:
 
 
 def _open_settings(driver, field: str):
-    """Opens the Settings accordion and returns the field inside it. On a loaded CI host the first click can land
-    before the page's handlers are attached and do nothing (CI failed so once), so a click that opened nothing in
-    20 s is repeated; 20 s is far longer than an accordion takes to open, so a repeat never closes an open one."""
+    """Opens the Settings accordion and returns the field inside it. Gradio's footer has a "Settings" button too
+    (its own settings dialog, laid over the page): the accordion is found by its class, waiting until it is drawn,
+    since on a loaded CI host the footer can be drawn first (CI failed so: the dialog then hid the accordion).
+    The first click can also land before the page's handlers are attached and do nothing (CI failed so once), so
+    a click that opened nothing in 20 s is repeated; 20 s is far longer than an accordion takes to open, so a
+    repeat never closes an open one."""
     from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def accordion(d):
+        return next((b for b in d.find_elements(By.CSS_SELECTOR, "button.label-wrap")
+                     if b.text.startswith("Settings")), False)
+
     for _ in range(3):
-        next(b for b in driver.find_elements(By.TAG_NAME, "button") if b.text.startswith("Settings")).click()
+        WebDriverWait(driver, 60).until(accordion).click()
         try:
             return WebDriverWait(driver, 20).until(lambda d: d.find_element(By.CSS_SELECTOR, field))
         except TimeoutException:
