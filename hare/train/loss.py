@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 IGNORE = -100
 TINY = torch.finfo(torch.float32).tiny  # p below this would mean a loss above 87 nats
-TRAINED_ROWS_FROM = "hare_trained_rows_from"  # set on an lm_head of which only the rows from there on train
+NEW_ROWS = "hare_new_rows"  # an lm_head's trained rows of new tokens, kept apart from its frozen matrix (freeze_lower)
 CHUNK_ELEMENTS = 1 << 23  # logits per chunk: 8M floats = 32 MB, cache- and allocator-friendly
 
 
@@ -61,15 +61,18 @@ def _chunk_fn(compile: bool):
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,  # type: ignore[override]
-                compute_dtype: torch.dtype, need_grad: bool, compile: bool, rows_from: int) -> torch.Tensor:
+    def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, new_rows: torch.Tensor | None,  # type: ignore[override]
+                targets: torch.Tensor, compute_dtype: torch.dtype, need_grad: bool, compile: bool,
+                rows_from: int) -> torch.Tensor:
         with torch.autocast(hidden.device.type, enabled=False):
             valid = targets != IGNORE
             count = valid.sum().clamp(min=1).to(torch.float32)
             token_weight = valid / count
-            w = weight.to(compute_dtype)
+            w = weight.to(compute_dtype) if new_rows is None else torch.cat(
+                [weight[:rows_from].to(compute_dtype), new_rows.to(compute_dtype)])
             grad_hidden = torch.empty_like(hidden) if need_grad else None
-            grad_weight = torch.zeros(weight.shape, dtype=torch.float32, device=weight.device) if need_grad else None
+            grad_weight = torch.zeros((weight.shape[0] - rows_from, weight.shape[1]), dtype=torch.float32,
+                                      device=weight.device) if need_grad else None
             total = torch.zeros((), dtype=torch.float32, device=hidden.device)
             pieces = -(-hidden.shape[0] * weight.shape[0] // CHUNK_ELEMENTS)  # ceil
             chunk = -(-hidden.shape[0] // pieces)  # equal chunks: one compiled shape, not two
@@ -81,33 +84,42 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 total += loss
                 if need_grad:
                     grad_hidden[rows] = g_hidden  # type: ignore[index]
-                    grad_weight[rows_from:] += g_weight  # type: ignore[index]
+                    grad_weight += g_weight  # type: ignore[operator]
             if need_grad:
                 ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype))  # type: ignore[union-attr]
         return total / count
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
-        grad_hidden, grad_weight = ctx.saved_tensors
-        return grad_hidden * grad_output, grad_weight * grad_output, None, None, None, None, None
+        grad_hidden, grad_rows = ctx.saved_tensors
+        grad_rows = grad_rows * grad_output
+        weight_grad, rows_grad = ctx.needs_input_grad[1:3]
+        return (grad_hidden * grad_output, grad_rows if weight_grad else None, grad_rows if rows_grad else None,
+                None, None, None, None, None)
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
                          compute_dtype: torch.dtype = torch.float32, compile: bool = False,
-                         rows_from: int = 0) -> torch.Tensor:
+                         new_rows: torch.Tensor | None = None) -> torch.Tensor:
     """Mean cross-entropy of `hidden @ weight.T` against `targets` (-100 ignored), fused and chunked.
 
-    Only `weight`'s rows from `rows_from` on get a gradient (the others get zeros): a frozen output
-    layer (LoRA) needs none, and one whose new tokens' rows alone train (`freeze_lower`) needs a few
-    rows instead of the vocabulary × hidden product, which cost as much as the logits themselves."""
-    need_grad = torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad)
+    With `new_rows`, those replace `weight`'s last rows and alone get a gradient: `freeze_lower` trains
+    only the output rows of the tokens it added, and keeping them apart from the frozen matrix spares
+    every step a vocabulary-sized gradient and AdamW update, and every checkpoint their optimizer state
+    (a quarter of a SmolLM2-135M checkpoint). Otherwise `weight` gets a gradient if it requires one (a
+    frozen output layer, as under LoRA, costs only the hidden states' gradient)."""
+    trained = new_rows if new_rows is not None else weight
+    need_grad = torch.is_grad_enabled() and (hidden.requires_grad or trained.requires_grad)
     hidden, targets = hidden.flatten(0, -2), targets.flatten()
     keep = targets != IGNORE
     if not bool(keep.all()):  # SFT: prompts get no loss, so their lm_head matmuls are skipped, not masked
         keep[0] = keep[0] or not bool(keep.any())  # an all-ignored batch keeps one (zero-weight) row
         hidden, targets = hidden[keep], targets[keep]
-    rows_from = rows_from if weight.requires_grad else weight.shape[0]
-    return _LinearCrossEntropy.apply(hidden, weight, targets, compute_dtype, need_grad, compile, rows_from)
+    if new_rows is not None:  # the rows they replace, from here on, alone train
+        rows_from = weight.shape[0] - new_rows.shape[0]
+    else:
+        rows_from = 0 if weight.requires_grad else weight.shape[0]
+    return _LinearCrossEntropy.apply(hidden, weight, new_rows, targets, compute_dtype, need_grad, compile, rows_from)
 
 
 class CausalLMLoss(nn.Module):
@@ -136,8 +148,7 @@ class CausalLMLoss(nn.Module):
         dtype = torch.get_autocast_dtype(hidden.device.type) if torch.is_autocast_enabled(hidden.device.type) \
             else torch.float32
         head = self.lm.lm_head
-        loss = linear_cross_entropy(hidden, head.weight, targets, dtype, self.compile,
-                                    getattr(head, TRAINED_ROWS_FROM, 0))
+        loss = linear_cross_entropy(hidden, head.weight, targets, dtype, self.compile, getattr(head, NEW_ROWS, None))
         if divisor is None:
             return loss
         return loss * (targets != IGNORE).sum() / divisor

@@ -262,7 +262,7 @@ def train(cfg: SFTConfig, resume: bool = False, print_config: bool = False,
         if cfg.lora.enabled and not cfg.lora.merge:
             _save_adapter(directory, full, lora_config, cfg.model.path)
         else:
-            weights = merged_weights(full, cfg.lora.alpha / cfg.lora.r) if cfg.lora.enabled else full
+            weights = with_new_rows(merged_weights(full, cfg.lora.alpha / cfg.lora.r) if cfg.lora.enabled else full)
             model.save_pretrained(directory, state_dict=weights)  # drops a tied lm_head, as transformers does
         model.generation_config.save_pretrained(directory)
         save_tokenizer(tok, directory)
@@ -291,10 +291,12 @@ def freeze_lower(model: PreTrainedModel, layers: int, first_new_row: int) -> Non
     Nothing below layer `layers` needs a gradient then, so backward stops there: with 20 of a 30-layer
     base frozen a step costs about half. Tied embeddings are untied first — the new tokens' output
     rows must learn while their input rows, read at the bottom, stay fixed (a trainable input row
-    would pull the backward through every frozen layer again)."""
+    would pull the backward through every frozen layer again). Those output rows train as a parameter of
+    their own beside the frozen matrix (`NEW_ROWS`, which the loss reads and `with_new_rows` folds back):
+    as rows of the whole matrix, every step's AdamW update and every checkpoint carried the vocabulary."""
     import torch
 
-    from hare.train.loss import TRAINED_ROWS_FROM
+    from hare.train.loss import NEW_ROWS
 
     total = len(model.model.layers)
     if not 0 < layers < total:
@@ -307,10 +309,22 @@ def freeze_lower(model: PreTrainedModel, layers: int, first_new_row: int) -> Non
         p.requires_grad_(False)
     for p in [*model.model.layers[layers:].parameters(), *model.model.norm.parameters()]:
         p.requires_grad_(True)
-    head = model.lm_head.weight.requires_grad_(True)
-    new_rows = (torch.arange(head.shape[0]) >= first_new_row)[:, None]
-    head.register_hook(lambda grad: grad * new_rows.to(grad.dtype))
-    setattr(model.lm_head, TRAINED_ROWS_FROM, first_new_row)  # the fused loss computes only those rows' gradient
+    head = model.lm_head
+    head.register_parameter(NEW_ROWS, torch.nn.Parameter(head.weight[first_new_row:].detach().clone()))
+
+
+def with_new_rows(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The model's weights with `freeze_lower`'s trained output rows in place of the output matrix's last rows."""
+    from hare.train.loss import NEW_ROWS
+
+    key = f"lm_head.{NEW_ROWS}"
+    if key not in weights:
+        return weights
+    weights = dict(weights)
+    rows = weights.pop(key)
+    head = weights["lm_head.weight"].clone()
+    head[head.shape[0] - rows.shape[0]:] = rows
+    return {**weights, "lm_head.weight": head}
 
 
 def _apply_lora(model: PreTrainedModel, lora: LoraSettings, train_embeddings: bool, first_layer: int = 0) -> Any:
@@ -318,16 +332,17 @@ def _apply_lora(model: PreTrainedModel, lora: LoraSettings, train_embeddings: bo
     trainable embeddings to mean anything (with frozen lower layers, `freeze_lower` has made the
     output rows trainable already)."""
     peft = import_extra("peft", "train", "LoRA")
-    head = model.get_output_embeddings().weight
-    keep_head = first_layer > 0 and head.requires_grad
+    from hare.train.loss import NEW_ROWS
+
+    new_rows = getattr(model.get_output_embeddings(), NEW_ROWS, None)
     for p in model.parameters():
         p.requires_grad_(False)
     layers = list(range(first_layer, len(model.model.layers))) if first_layer else None
     config = peft.LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                         target_modules=lora.target_modules, layers_to_transform=layers)
     peft.inject_adapter_in_model(config, model)
-    if keep_head:
-        head.requires_grad_(True)
+    if new_rows is not None:
+        new_rows.requires_grad_(True)
     elif train_embeddings:
         for module in (model.get_input_embeddings(), model.get_output_embeddings()):
             module.weight.requires_grad_(True)
