@@ -80,6 +80,38 @@ def test_packed_rows_compute_the_same_losses_as_separate_rows(tok):
     assert packed_loss.item() == pytest.approx(separate_loss.item(), rel=1e-5)
 
 
+def test_a_packed_row_holds_the_samples_shared_head_once(tok):
+    """Tool requests all begin with the same system turn: a packed row holds it once, each request
+    attends to that copy at the same positions, and the loss and every gradient are those of the
+    requests trained one row each."""
+    from hare.model.init import build_model
+    from hare.train.loss import CausalLMLoss
+    from hare.train.sft_data import pack, row_length, shared_head
+
+    model, _ = build_model("hare-micro")
+    loss_module = CausalLMLoss(model)
+    chats = [("take a selfie", "<api_0>()"), ("what's the weather in Paris", "Paris it is."), ("hi", "Hello!")]
+    samples = [encode(tok, [{"role": "user", "content": q}, {"role": "assistant", "content": a}], "Call functions.")
+               for q, a in chats]
+    head = shared_head(samples)
+    text = tok.decode(samples[0].ids[:head])  # the system turn and the user turn's opening, up to the request
+    assert "Call functions." in text and text.endswith("user\n") and "take" not in text
+    assert row_length(samples) == sum(len(s.ids) for s in samples) - 2 * head
+    assert pack(samples, row_length(samples) - 1) == [samples]  # the saving is what lets them fit one row
+
+    def loss_and_grads(batch):
+        model.zero_grad(set_to_none=True)
+        loss = loss_module(**batch)
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    packed_loss, packed_grads = loss_and_grads(collate([samples], pad_id=0))
+    separate_loss, separate_grads = loss_and_grads(collate([[s] for s in samples], pad_id=0))
+    assert packed_loss.item() == pytest.approx(separate_loss.item(), rel=1e-5)
+    for a, b in zip(packed_grads, separate_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_base_model_without_hare_tokens_gets_them(tmp_path):
     from tokenizers import Tokenizer
     from transformers import MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast

@@ -178,48 +178,73 @@ def fit_to_length(tok: PreTrainedTokenizerFast, messages: list[Message], system:
     return None
 
 
+def shared_head(row: list[Sample]) -> int:
+    """How many leading tokens a packed row holds once for all its samples: the tokens they all begin with
+    (a fixed system turn and the user turn's opening, 11 of a tool request's ~60 with SmolLM2's template),
+    as long as no label is taken on them or on the token after them. Their hidden states depend on nothing
+    after them, so each sample, attending to the one copy at the same positions, computes what it did alone."""
+    if len(row) < 2:
+        return 0
+    first = row[0].ids
+    head = min(len(s.ids) for s in row) - 1  # every sample keeps a token of its own
+    for s in row:
+        trained = next((i for i, label in enumerate(s.labels) if label != IGNORE), len(s.labels))
+        head = min(head, trained - 1)
+        head = next((i for i in range(head) if s.ids[i] != first[i]), head)
+    return max(head, 0)
+
+
+def row_length(row: list[Sample]) -> int:
+    head = shared_head(row)
+    return head + sum(len(s.ids) - head for s in row)
+
+
 def collate(rows: list[list[Sample]], pad_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad rows to the longest; a row with several samples gets restarting positions and a
-    block-diagonal causal mask, so no token attends across samples (packing changes no loss)."""
+    """Right-pad rows to the longest; a row with several samples holds their shared head once
+    (`shared_head`), then each sample's rest with positions continuing the head's, and gets a causal mask
+    in which a token sees the head and its own sample only, so no token attends across samples
+    (packing changes no loss)."""
     import torch
 
-    length = max(sum(len(s.ids) for s in row) for row in rows) - 1
+    length = max(row_length(row) for row in rows) - 1
     input_ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
     targets = torch.full((len(rows), length), IGNORE, dtype=torch.long)
     packed = any(len(row) > 1 for row in rows)
     positions = torch.zeros((len(rows), length), dtype=torch.long)
-    segment = torch.full((len(rows), length), -1, dtype=torch.long)
+    segment = torch.full((len(rows), length), -1, dtype=torch.long)  # 0: the shared head, k + 1: sample k
     lengths = torch.zeros(len(rows), dtype=torch.long)  # unpadded, for the frozen-trunk store
     for b, row in enumerate(rows):
-        ids = [i for s in row for i in s.ids]
-        labels = [label for s in row for label in s.labels]
+        head = shared_head(row)
+        ids = row[0].ids[:head] + [i for s in row for i in s.ids[head:]]
+        labels = row[0].labels[:head] + [label for s in row for label in s.labels[head:]]
         n = lengths[b] = len(ids) - 1
         input_ids[b, :n] = torch.tensor(ids[:-1])
-        targets[b, :n] = torch.tensor(labels[1:])  # a sample's first label is never trained, so no
-        start = 0                                   # target crosses from one sample into the next
+        targets[b, :n] = torch.tensor(labels[1:])  # a sample's first own label is never trained (shared_head),
+        positions[b, :head] = torch.arange(head)   # so no target crosses from one sample into the next
+        segment[b, :head] = 0
+        start = head
         for k, s in enumerate(row):
-            end = min(start + len(s.ids), n)
-            positions[b, start:end] = torch.arange(end - start)
-            segment[b, start:end] = k
+            end = min(start + len(s.ids) - head, n)
+            positions[b, start:end] = torch.arange(head, head + end - start)
+            segment[b, start:end] = k + 1
             start = end
     batch = {"input_ids": input_ids, "targets": targets, "lengths": lengths}
     if packed:
         causal = torch.ones(length, length, dtype=torch.bool).tril()
-        same = (segment[:, :, None] == segment[:, None, :]) & (segment[:, :, None] >= 0)
+        seen = (segment[:, :, None] == segment[:, None, :]) | (segment[:, None, :] == 0)
         pad_self = torch.eye(length, dtype=torch.bool)[None] & (segment[:, :, None] < 0)
-        batch["attention_mask"] = ((same & causal) | pad_self)[:, None]
+        batch["attention_mask"] = ((seen & (segment[:, :, None] >= 0) & causal) | pad_self)[:, None]
         batch["position_ids"] = positions
     return batch
 
 
 def pack(samples: list[Sample], seq_len: int) -> list[list[Sample]]:
-    """Greedy packing in order: each row holds whole samples totalling at most `seq_len + 1` tokens."""
+    """Greedy packing in order: each row holds whole samples, their shared head once, in at most
+    `seq_len + 1` tokens."""
     rows: list[list[Sample]] = []
-    used = seq_len + 2  # forces a new row first
     for sample in samples:
-        if used + len(sample.ids) > seq_len + 1:
-            rows.append([])
-            used = 0
-        rows[-1].append(sample)
-        used += len(sample.ids)
+        if rows and row_length([*rows[-1], sample]) <= seq_len + 1:
+            rows[-1].append(sample)
+        else:
+            rows.append([sample])
     return rows
