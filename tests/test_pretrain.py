@@ -217,6 +217,15 @@ def test_incomplete_checkpoints_are_never_resumed(reference_run, tmp_path, monke
     assert checkpoint.latest(run_dir).name == "step-00000008"
 
 
+def test_resume_with_another_model_is_refused_in_one_line(reference_run, packed_dir, tmp_path):
+    """DCP's load error is a BaseException with every rank's traceback in its text: it must not reach the user."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run, run_dir)
+    with pytest.raises(HareError, match=r"step-00000012.*does not fit this run's model \(.*mismatch") as err:
+        train(small_config(packed_dir, run_dir, "train.max_steps=16", "model.preset=hare-tiny"), resume=True)
+    assert "Traceback" not in str(err.value) and "\n" not in str(err.value)
+
+
 @pytest.mark.slow
 def test_failed_save_leaves_previous_checkpoint_latest(packed_dir, tmp_path, monkeypatch):
     out = tmp_path / "run"

@@ -126,6 +126,7 @@ def load(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, d: Dist
     """Restore weights, optimizer and this rank's RNG from `path`; returns trainer.json."""
     import torch
     import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.api import CheckpointException
     from torch.distributed.checkpoint.state_dict import (
         get_model_state_dict,
         get_optimizer_state_dict,
@@ -133,10 +134,18 @@ def load(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, d: Dist
         set_optimizer_state_dict,
     )
 
+    from hare.errors import HareError
+
     state = {"model": get_model_state_dict(model), "optimizer": get_optimizer_state_dict(model, optimizer)}
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
-        dcp.load(state, checkpoint_id=str(path / "state"))
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+            dcp.load(state, checkpoint_id=str(path / "state"))
+    except CheckpointException as err:  # a BaseException: no `except Exception` would stop it
+        reasons = sorted({str(f[0] if isinstance(f, tuple) else f) for f in err.failures.values()})
+        raise HareError(f"checkpoint '{path}' does not fit this run's model ({'; '.join(reasons)}); it was "
+                        "written with another model config or an older HARE: resume with the config that "
+                        "wrote it, or train into a new --out") from None
     set_model_state_dict(model, state["model"])
     set_optimizer_state_dict(model, optimizer, state["optimizer"])
     rng = path / f"rng-{d.rank}.pt"
