@@ -580,6 +580,8 @@ def test_targets_copy_the_words_the_query_used():
     # "11:25" + "pm"), "turkish" (not the code-like "tu"); the target then copies it instead of the canonical value.
     alarm = [{"name": "set_timer_alarm", "arguments": {"time": "23:25", "label": "alarm"}}]
     assert render(alarm, ANDROID, "alarm at 11:25pm") == "<api_10>(time=' 11:25pm')<api_end>"
+    # ...and one whose first alternative to fit (the spec's canonical "11:25") stops short of its "PM".
+    assert render(alarm, ANDROID, "alarm at 11:25 PM thx") == "<api_10>(time=' 11:25 PM')<api_end>"
     news = [{"name": "get_trending_news", "arguments": {"query": "Tesla", "language": "tr"}}]
     assert render(news, ANDROID, "news Tesla in turkish pls") == "<api_1>(query=' Tesla', language=' turkish')<api_end>"
     # Words that say it some other way ("in an hour") leave the canonical value in the target.
