@@ -14,6 +14,7 @@ from hare.model.tokenizer import build_tokenizer, functional_token
 from hare.tools.calls import CallError, parse
 from hare.tools.grammar import CallGrammar, budget, integer_pattern
 from hare.tools.spec import load_spec, parse_spec
+from hare.tools.surface import kind_of
 
 ANDROID = load_spec("android")
 
@@ -196,6 +197,35 @@ def test_addresses_and_numbers_are_ones_the_query_typed(name, query, typed):
     text = _decode(grammar, logits_of, budget(functions), query)
     assert grammar.pattern.fullmatch(text)
     assert regex.search(rf"=\s?'\s?{regex.escape(typed)}'", text), text
+
+
+@pytest.mark.parametrize(("name", "query"), [
+    ("set_timer_alarm", "wake me at 7:30 pm for the gym"),
+    ("create_calendar_event", "add dentist on June 3, 2026 at 1 pm until 3 pm"),
+])
+def test_times_and_dates_are_words_the_query_said(name, query):
+    """Written as the user said them, a time or date is a span of the query: a model that likes other
+    tokens (random logits here; a quickstart model wrote '2:00' for "from 3pm") cannot put in an hour that
+    nobody said. Free text (the alarm's label, the event's title) stays the model's choice."""
+    tok = build_tokenizer()
+    functions = [f for f in ANDROID if f.name == name]
+    grammar = CallGrammar(functions, tok)
+    mark = tok.convert_tokens_to_ids(functional_token(functions[0].index))
+    kinds = [arg for arg, schema in functions[0].properties.items() if kind_of(schema)]
+    for seed in range(5):
+        generator = torch.Generator().manual_seed(seed)
+
+        def logits_of(text: str, generator: torch.Generator = generator) -> torch.Tensor:
+            logits = torch.randn(len(tok), generator=generator) * 8
+            logits[mark] = 100.0 if text == "" else -100.0
+            return logits
+
+        text = _decode(grammar, logits_of, budget(functions), query)
+        values = dict(regex.findall(r"(\w+)=' ?([^']*)'", text))
+        assert kinds and all(arg in values for arg in kinds if arg in functions[0].required), text
+        for arg in kinds:
+            if arg in values:
+                assert values[arg].strip().casefold() in query.casefold(), (arg, text)
 
 
 def test_a_function_that_needs_an_address_or_number_the_query_lacks_is_not_called():
