@@ -165,6 +165,23 @@ def test_a_time_date_or_number_copied_short_is_widened_to_the_users_words(functi
         assert isinstance(alone, CallError) or {k: alone[0]["arguments"][k] for k in widened} != widened
 
 
+@pytest.mark.parametrize("written, query, read", [
+    ({"query": "Real Madrid in spanish"}, "get me news on Real Madrid in spanish pls",
+     {"query": "Real Madrid", "language": "es"}),
+    ({"query": "Taylor Swift, in German"}, "top stories about Taylor Swift, in German please",
+     {"query": "Taylor Swift", "language": "de"}),
+    ({"query": "learning French"}, "news about learning French", {"query": "learning French", "language": "en"}),
+    ({"query": "Tesla in Spanish", "language": "fr"}, "news on Tesla in Spanish, or French",  # it said one: kept
+     {"query": "Tesla in Spanish", "language": "fr"}),
+])
+def test_a_value_that_runs_into_a_left_out_argument_hands_its_words_over(written, query, read):
+    """'news on Real Madrid in spanish' copied whole into the topic, the language left at its default: given
+    the query, parsing gives the language its words back, but only after 'in', 'on', … or a comma."""
+    fn = next(f for f in ANDROID if f.name == "get_trending_news")
+    text = f"<api_{fn.index}>(" + ", ".join(f"{k}={v!r}" for k, v in written.items()) + ")<api_end>"
+    assert parse(text, ANDROID, query)[0]["arguments"] == read
+
+
 def test_copied_values_appear_in_the_query_and_transformed_ones_are_right(android_data):
     for r in android_data["train"] + android_data["val"]:
         for call in r["calls"]:

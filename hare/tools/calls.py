@@ -94,7 +94,8 @@ def literal(value: Any) -> str:
 
 def parse(text: str, functions: list[Function], query: str | None = None) -> list[Call] | CallError:
     """Calls from model output (text up to or including `<api_end>`), validated and completed; given the
-    `query` they answer, times, dates and numbers copied short of its words are widened to them. A call
+    `query` they answer, times, dates and numbers copied short of its words are widened to them, and a
+    value that ran on into a left-out argument's words hands them over (`surface.hand_over`). A call
     repeated exactly is kept once."""
     raw = text
     text = text.split(API_END, 1)[0].strip()
@@ -128,7 +129,7 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
                                                   f"got {len(positional)} positional", raw)
         arguments = dict(zip(fn.properties, positional, strict=False)) | named
         if query is not None:
-            arguments = surface.widen_call(fn.properties, arguments, query)
+            arguments = surface.hand_over(fn.properties, surface.widen_call(fn.properties, arguments, query), query)
         checked = validate(fn, arguments)
         if isinstance(checked, str):
             return CallError("invalid_arguments", checked, raw)

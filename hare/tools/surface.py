@@ -334,6 +334,35 @@ def widen_call(properties: dict[str, dict[str, Any]], arguments: dict[str, Any],
     return out
 
 
+_LEAD_IN = re.compile(r"(?:,?\s+(?:in|on|at|for|from|by)|,)\s*$", re.IGNORECASE)
+
+
+def hand_over(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """A free-text value that runs on into the words of another argument, which the call leaves out, gives
+    them to it: "news on Real Madrid in spanish" written as `query=' Real Madrid in spanish'` with no language
+    is query "Real Madrid", language "spanish". People put the language last, after "in" or a comma, and a
+    small model copies on past the topic (3 to 7 of the 13 hand-written requests that name a language, draw
+    by draw). Only where the words follow "in", "on", "at", "for", "from", "by" or a comma: "news about
+    learning French" keeps its topic. Four quickstart models (2026-12-02), same weights: 2, 3, 9 and 2 more
+    exact calls of the 440 hand-written requests, 0, 0, 6 and 0 of 400 held-out, none fewer."""
+    missing = {name: pattern for name, schema in properties.items()
+               if name not in arguments and isinstance(schema, dict) and (pattern := words_pattern(schema))}
+    out = dict(arguments)
+    for name, value in arguments.items():
+        schema = properties.get(name)
+        if not missing or not isinstance(value, str) or not isinstance(schema, dict) or schema.get("type") != "string" \
+                or {"enum", "pattern", "format"} & set(schema):
+            continue
+        for other, pattern in list(missing.items()):
+            for said in sorted(word_spans(query, pattern), key=len, reverse=True):
+                head = value.rstrip()[: -len(said)] if value.rstrip().casefold().endswith(said.casefold()) else ""
+                if (lead := _LEAD_IN.search(head)) and (rest := head[: lead.start()].strip()):
+                    out[name], out[other] = rest, said
+                    del missing[other]
+                    break
+    return out
+
+
 def word_spans(query: str, pattern: str) -> list[str]:
     """Every run of the query's words that `pattern` matches whole: "7", "7:30" and "7:30 pm" of "wake me at
     7:30 pm". All of them, not one match per start: a regex match takes the first alternative that fits,
