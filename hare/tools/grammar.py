@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from hare.model.tokenizer import ROUND_END, ROUND_START, functional_token
 from hare.tools.calls import APOSTROPHE, EMAIL, LARGEST_NUMBER, literal
 from hare.tools.spec import VALUE_CHARS, Function
-from hare.tools.surface import PHONE, kind_of, surface_pattern, word_spans, words_pattern
+from hare.tools.surface import PHONE, is_free_text, kind_of, surface_pattern, word_spans, words_pattern
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -275,11 +275,6 @@ def typed_pattern(schema: dict[str, Any]) -> str | None:
     return EMAIL if schema.get("format") == "email" and "pattern" not in schema else None
 
 
-def is_free_text(schema: dict[str, Any]) -> bool:
-    """A string argument with no enum, pattern or format: its value is words taken from the request."""
-    return schema.get("type") == "string" and not {"enum", "pattern", "format"} & set(schema)
-
-
 class CallGrammar:
     """Token choice under the answer grammar of one spec."""
 
@@ -297,7 +292,7 @@ class CallGrammar:
         # Times, dates and languages, written as the user said them: when the query says any, one of those.
         self.spoken = {(f.index, name): pattern for f in functions for name, s in f.properties.items()
                        if isinstance(s, dict) and (f.index, name) not in self.typed and (pattern := words_pattern(s))}
-        self._typed: tuple[str | None, dict[str, list[str]]] = (None, {})
+        self._found: tuple[str | None, dict[str, list[str]]] = (None, {})
         # Per functional token (its mark), what its required typed values look like: for `offered`.
         self.needs = {mark(f.index): needed for f in functions
                       if (needed := [self.typed[f.index, n] for n in f.required if (f.index, n) in self.typed])}
@@ -367,20 +362,20 @@ class CallGrammar:
 
     def typed_values(self, query: str, pattern: str) -> list[str]:
         """The query's e-mail addresses or phone numbers (`pattern` finds them), as typed."""
-        if self._typed[0] != query:
-            self._typed = (query, {})
-        found = self._typed[1]
-        if pattern not in found:
-            found[pattern] = [m.group(0) for m in re.finditer(rf"(?<![\w@+.\-])(?:{pattern})(?![\w@\-])", query)]
-        return found[pattern]
+        return self._in_query(query, pattern, lambda: [m.group(0) for m in re.finditer(
+            rf"(?<![\w@+.\-])(?:{pattern})(?![\w@\-])", query)])
 
     def spoken_values(self, query: str, pattern: str) -> list[str]:
         """The query's times, dates or languages (`pattern`, a kind's words), each run of words that is one."""
-        if self._typed[0] != query:
-            self._typed = (query, {})
-        found = self._typed[1]
+        return self._in_query(query, pattern, lambda: word_spans(query, pattern))
+
+    def _in_query(self, query: str, pattern: str, find: Callable[[], list[str]]) -> list[str]:
+        """`find()` for this query and pattern, once per query: a value asks again at every token."""
+        if self._found[0] != query:
+            self._found = (query, {})
+        found = self._found[1]
         if pattern not in found:
-            found[pattern] = word_spans(query, pattern)
+            found[pattern] = find()
         return found[pattern]
 
     def offered(self, piece: str, query: str | None) -> bool:
