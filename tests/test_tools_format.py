@@ -505,6 +505,8 @@ def test_times_in_the_users_words_become_24_hour_clocks(words, canonical):
     ("December 24 at 8 pm", "2026-12-24-20-00"),  # … which may be this year's
     ("tomorrow at 9 am", "2026-12-02-09-00"), ("8:45 pm", "2026-12-01-20-45"),  # no date: today
     ("2025-06-03-13-00", "2025-06-03-13-00"), ("February 30, 2026 at 9", "February 30, 2026 at 9"),
+    ("25/02/2026 from 13:00", "2026-02-25-13-00"), ("02/25/2026 at 1 pm", "2026-02-25-13-00"),  # figures: the
+    ("03.04.2026 at 8", "2026-03-04-08-00"), ("31/04/2026 at 8", "31/04/2026 at 8"),  # day over 12 settles it
 ])
 def test_dates_in_the_users_words_become_the_specs_layout(words, canonical):
     from hare.tools.surface import normalise
@@ -585,6 +587,24 @@ def test_an_end_time_without_a_date_takes_the_start_times_date():
     assert isinstance(parse("<api_8>(phone_number=' 555 0132')<api_end>", ANDROID), CallError)
 
 
+@pytest.mark.parametrize("start, end, read", [
+    ("Saturday 14 March 2026, 2", "5 pm", ("2026-03-14-14-00", "2026-03-14-17-00")),  # the end's pm is the start's
+    ("two on June 3, 2026", "five in the evening", ("2026-06-03-14-00", "2026-06-03-17-00")),
+    ("June 3, 2026 at 10:30", "11 pm", ("2026-06-03-22-30", "2026-06-03-23-00")),
+    ("June 3, 2026 at 9 am", "5", ("2026-06-03-09-00", "2026-06-03-17-00")),  # an end is never before its start
+    ("June 3, 2026 at 11", "1 pm", ("2026-06-03-11-00", "2026-06-03-13-00")),  # 23:00 would be after the end
+    ("June 3, 2026 at 02:00", "5 pm", ("2026-06-03-02-00", "2026-06-03-17-00")),  # "02:00" is a 24-hour clock
+    ("June 3, 2026 at 10:30", "23:00", ("2026-06-03-10-30", "2026-06-03-23-00")),  # so is "23:00": no pm said
+    ("June 3, 2026 at 9", "10", ("2026-06-03-09-00", "2026-06-03-10-00")),
+    ("the 22nd of January 2027 between 4", "5 pm", ("2027-01-22-16-00", "2027-01-22-17-00")),
+])
+def test_a_range_reads_its_bare_hour_from_the_other_end(start, end, read):
+    """"from 2 to 5 pm" is 14:00 to 17:00, as anyone reads it; alone, "2" stays 02:00 (a 24-hour clock)."""
+    raw = f"<api_12>(title=' shift', start_time=' {start}', end_time=' {end}')<api_end>"
+    (call,) = parse(raw, ANDROID)
+    assert (call["arguments"]["start_time"], call["arguments"]["end_time"]) == read
+
+
 def test_targets_copy_the_words_the_query_used():
     query = ("first make a new event called shift that runs from 3 July 2027 at 18:45 to 20:45, "
              "then call +1 (415) 555-0132")
@@ -634,7 +654,8 @@ def test_every_time_and_date_the_grammar_admits_is_read():
         ["", ":05", ":45", " thirty", " oh five"],
         ["", " am", "pm", " p.m.", " in the evening", " at night", " tonight"])]
     clocks = [re.sub(r"\s+(?=[:p])", "", c) if "pm" in c or ":" in c else c for c in clocks]
-    dates = ["", "June 3", "3rd of June, 2026", "Friday, June 3, 2027", "2026-06-03", "tomorrow", "the 31st of May"]
+    dates = ["", "June 3", "3rd of June, 2026", "Friday, June 3, 2027", "2026-06-03", "tomorrow", "the 31st of May",
+             "25/02/2026", "02/25/2026", "3.4.2026"]
     schemas = {k: SPEC[f][a] for k, (f, a) in {"time": ("set_timer_alarm", "time"),
                                                "datetime": ("create_calendar_event", "start_time")}.items()}
     admitted = 0

@@ -20,7 +20,11 @@ canonical form among them — so every constrained answer normalises (but for im
 February 30, which validation refuses with the user's own words in the message).
 
 Rules where the words leave something open, as a phone's assistant reads them:
-- a clock without am/pm is read as a 24-hour time ("7:30" is 07:30, "19:30" is 19:30);
+- a clock without am/pm is read as a 24-hour time ("7:30" is 07:30, "19:30" is 19:30), but in a range
+  the other end settles it: "2 to 5 pm" is 14:00 to 17:00 (a bare hour of 1 to 11 takes the end's pm where
+  that keeps it before the end), "9 am to 5" ends at 17:00 (an end is never before its start);
+- a date in figures is day first when its first number is over 12 (25/02/2026), else month first as in the
+  US (02/25/2026, 03/04/2026 is March 4);
 - a date-time without a date takes the date of the call's previous date-time argument ("from June 3
   at 1 pm to 3 pm"), else today; "today", "tonight", "tomorrow" count from today's date;
 - a date without a year is the next such day from today (this year's, or next year's once past);
@@ -31,6 +35,7 @@ Rules where the words leave something open, as a phone's assistant reads them:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -72,8 +77,10 @@ DATE = (rf"(?i:(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,? )?(?:the )?"
         rf"(?:(?P<month>{_MONTH}) (?P<day>3[01]|[12][0-9]|0?[1-9]){_ORDINAL}(?:,? (?P<year>20[0-9]{{2}}))?"
         rf"|(?P<day2>3[01]|[12][0-9]|0?[1-9]){_ORDINAL}(?: of)? (?P<month2>{_MONTH})(?:,? (?P<year2>20[0-9]{{2}}))?"
         rf"|(?P<iso>20[0-9]{{2}}-[01][0-9]-[0-3][0-9])"
+        rf"|(?P<first>3[01]|[12][0-9]|0?[1-9])[/.](?P<second>3[01]|[12][0-9]|0?[1-9])"
+        rf"[/.](?P<year3>20[0-9]{{2}})"
         rf"|(?P<relative>today|tomorrow)))")
-_JOIN = r"(?:,? (?:at|from|on|@) |,? )"
+_JOIN = r"(?:,? (?:at|from|between|on|@) |,? )"
 # "+44 …", and as people also say it, "0044 …" (the international prefix) and "plus 44 …"; and as a voice
 # assistant hears it, digit by digit: "plus one four one five, five five five, zero one nine nine".
 DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
@@ -231,17 +238,22 @@ def read(kind: str, text: str, previous: dt.date | None, today: dt.date) -> dt.d
     if kind == "date":
         day = _date(date_match, today) if date_match else None
         return None if day is None else dt.datetime.combine(day, dt.time())
-    rest = text
     day = previous or today
     if date_match:
         found = _date(date_match, today)
         if found is None:
             return None
         day = found
-        rest = " ".join((text[:date_match.start()] + " " + text[date_match.end():]).split()).strip(" ,")
-        rest = re.sub(r"^(?:at|from|on|@) |(?: at| from| on| @)$", "", rest).strip(" ,")
-    clock = _clock(rest)
+    clock = _clock(_clock_words(text, date_match))
     return None if clock is None else dt.datetime.combine(day, clock)
+
+
+def _clock_words(text: str, date_match: re.Match[str] | None) -> str:
+    """A date-time's words without its date (and the "at"/"on" that joined them)."""
+    if date_match is None:
+        return text
+    rest = " ".join((text[:date_match.start()] + " " + text[date_match.end():]).split()).strip(" ,")
+    return re.sub(r"^(?:at|from|between|on|@) |(?: at| from| between| on| @)$", "", rest).strip(" ,")
 
 
 def _date(m: re.Match[str], today: dt.date) -> dt.date | None:
@@ -250,6 +262,10 @@ def _date(m: re.Match[str], today: dt.date) -> dt.date | None:
     try:
         if m.group("iso"):
             return dt.date.fromisoformat(m.group("iso"))
+        if m.group("year3"):  # 25/02/2026 is day first, 02/25/2026 month first; 03/04/2026 as the US writes it
+            first, second = int(m.group("first")), int(m.group("second"))
+            day, month = (first, second) if first > 12 else (second, first)
+            return dt.date(int(m.group("year3")), month, day)
         month_name = (m.group("month") or m.group("month2")).lower().rstrip(".")
         month = next(i for i, name in enumerate(MONTHS, 1) if name.startswith(month_name[:3]))
         day = int(m.group("day") or m.group("day2"))
@@ -312,12 +328,49 @@ def normalise_call(properties: dict[str, dict[str, Any]], arguments: dict[str, A
     """A call's arguments with every value of a kind made canonical, in property order, so that a date-time
     without a date ("to 3 pm") takes the date of the one before it."""
     out, previous = dict(arguments), None
+    clocks = []  # (argument, layout, how its clock was said) of each time and date-time, in order
     for name, schema in properties.items():
         if name not in out or not isinstance(schema, dict):
             continue
-        out[name] = normalise(schema, out[name], previous, today)
+        said = out[name]
+        out[name] = normalise(schema, said, previous, today)
         previous = _day(schema, out[name]) or previous
+        found = kind_of(schema)
+        if found is not None and found[0].name in ("time", "datetime") and isinstance(said, str):
+            clocks.append((name, found[1], _placed(found[0].name, " ".join(said.split()))))
+    for (a, layout_a, said_a), (b, layout_b, said_b) in itertools.pairwise(clocks):
+        start, end = _moment(out[a], layout_a), _moment(out[b], layout_b)
+        if start is None or end is None:
+            continue
+        if said_a == "bare" and said_b == "pm" and start + _HALF_DAY <= end:  # "2 to 5 pm"
+            out[a] = (start + _HALF_DAY).strftime(layout_a)
+        elif said_b == "bare" and end < start < end + _HALF_DAY:  # "9 am to 5"
+            out[b] = (end + _HALF_DAY).strftime(layout_b)
     return out
+
+
+_HALF_DAY = dt.timedelta(hours=12)
+
+
+def _placed(kind: str, text: str) -> str | None:
+    """How a clock was said: "bare", an hour of 1 to 11 with nothing to place it in the day ("2", "2:30",
+    not "02:30"); "pm", said as later in the day ("5 pm", "5 in the evening"); None otherwise."""
+    m = re.fullmatch(CLOCK, text if kind == "time" else _clock_words(text, re.search(DATE, text)))
+    if m is None:
+        return None
+    hour = m.group("hour")
+    if hour and not hour.startswith("0") and 1 <= _hour(hour) <= 11:
+        return "bare"
+    half = (m.group("half") or m.group("part") or m.group("half1") or m.group("part1") or "").lower()
+    later = half.replace(".", "") == "pm" or any(w in half for w in ("afternoon", "evening", "tonight"))
+    return "pm" if later else None
+
+
+def _moment(value: Any, layout: str) -> dt.datetime | None:
+    try:
+        return dt.datetime.strptime(value, layout) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def widen_call(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
