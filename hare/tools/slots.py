@@ -231,8 +231,9 @@ class Filler:
         y, mo, d = self.rng.randint(2024, 2027), self.rng.randint(1, 12), self.rng.randint(1, 28)
         h, mi = self.rng.randint(7, 20), self.rng.choice([0, 15, 30, 45])
         month, nth = MONTHS[mo - 1], f"{d}{_ordinal(d)}"
+        figures = f"{d:02d}/{mo:02d}/{y}" if d > 12 else f"{mo:02d}/{d:02d}/{y}"  # day first (Europe) past 12
         day = self.rng.choice([f"{month} {d}, {y}", f"{d} {month} {y}", f"{y}-{mo:02d}-{d:02d}", f"{month[:3]} {d} {y}",
-                               f"{month} {nth} {y}", f"the {nth} of {month} {y}"])
+                               f"{month} {nth} {y}", f"the {nth} of {month} {y}", f"{mo}/{d}/{y}", figures])
         join = self.rng.choice([" at ", " at ", ", ", " "])
         return f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}-{mi:02d}", f"{day}{join}{self._clock(h, mi)}"
 
