@@ -23,7 +23,7 @@ from hare.tools.decoder import CallResult, ToolCaller
 
 
 def load_caller(model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto",
-                constrained: bool = True, copy_values: bool = False) -> ToolCaller:
+                constrained: bool = True, copy_values: bool = True) -> ToolCaller:
     """The tool model at `model` — a directory on torch, a `.gguf` on llama.cpp — with its spec."""
     from hare.model.gguf_input import is_gguf
 
@@ -44,7 +44,8 @@ class ToolCallConfig:
                                 "measured), float32, bfloat16 or float16")
     raw: bool = option(False, "also print the model's raw output and the latency")
     constrained: bool = option(True, "decode under the spec's call grammar (valid syntax, names, enums, ranges)")
-    copy_values: bool = option(False, "also make free-text values spans of the query (for models that copy well)")
+    copy_values: bool = option(True, "free-text values are spans of the query, words the user said "
+                                     "(--no-copy-values: any words)")
 
 
 def run(cfg: ToolCallConfig) -> list[CallResult]:

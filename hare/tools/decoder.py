@@ -61,7 +61,7 @@ class ToolCaller:
     batches = True  # rows of one batch (`Rows`) for concurrent calls
 
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, functions: list[Function],
-                 max_new_tokens: int | None = None, constrained: bool = True, copy_values: bool = False) -> None:
+                 max_new_tokens: int | None = None, constrained: bool = True, copy_values: bool = True) -> None:
         self.model, self.tok, self.functions, self.constrained = model, tok, functions, constrained
         self.copy_values = constrained and copy_values
         self._grammars: dict[str, CallGrammar] = {}
@@ -80,7 +80,7 @@ class ToolCaller:
 
     @classmethod
     def load(cls, model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto",
-             constrained: bool = True, copy_values: bool = False) -> ToolCaller:
+             constrained: bool = True, copy_values: bool = True) -> ToolCaller:
         """A tool model directory with its `tools.json` (or the given spec)."""
         from hare.model.load import load_model
 

@@ -41,7 +41,8 @@ class ToolEvalConfig:
     output: str | None = option(None, "also write the JSON report (with every failure) to this file")
     device: str = option("auto", "auto, cpu, cuda, cuda:N or mps")
     constrained: bool = option(True, "decode under the spec's call grammar, as `hare tools call` does")
-    copy_values: bool = option(False, "free-text values must be spans of the query (`hare tools call --copy-values`)")
+    copy_values: bool = option(True, "free-text values are spans of the query, as `hare tools call` decodes them "
+                                     "(--no-copy-values: any words)")
     batch: int = option(16, "queries decoded together in the accuracy pass (1: one at a time)")
     latency_queries: int = option(50, "queries timed one call at a time for the latency figures")
 

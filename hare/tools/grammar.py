@@ -13,12 +13,16 @@ break the syntax or pick a value outside an enum or range. Given the query, a va
 `hare.tools.surface`) is one the query holds, where it holds any: an hour nobody said is the costliest
 wrong value, and a small model writes one (`start_time=' January 8th 2026 2:00'` for "on January 8th
 2026 from 3pm"; held to the query's times, two quickstart models, same weights, gave 3 and 4 more exact
-calls of the 440 hand-written requests, 1 and 0 more of 400 held-out ones, none fewer). Optionally
-(`--copy-values`) free-text values (strings with no enum, pattern or format) must also be spans of the
-query, as Octopus-style values are words the user said; it is off by default because it measured worse
-(hare-tiny, 281 held-out queries: function accuracy 76.2 % with it, 81.5 % without — forced onto the
-wrong words, the model wandered into extra calls; the quickstart's model, 400 held-out: exact 81.5 %
-against 83.0 %, a value's closing "!" or "." lost where the query's tokens join it to the next word).
+calls of the 440 hand-written requests, 1 and 0 more of 400 held-out ones, none fewer). Free-text
+values (strings with no enum, pattern or format) are spans of the query too, as Octopus-style values are
+words the user said: a small model otherwise makes words up ("the city" for "the airport", "how are black
+holes work?"). Any token whose text comes next in the query may write one (in any case: "use spotify" may
+be `Spotify`), and any that closes a value after such text (`!')`): offered only the query's own tokens, a
+value lost its closing "!" or "+" where the query joins it to the next character, and copying measured worse
+(400 held-out: exact 81.5 % against 83.0 %). With every piece, on three quickstart models (2026-12-02, same
+weights): 2, 3 and 2 more exact calls of the 440 hand-written requests, 3, 1 and 2 more of 400 held-out.
+`--no-copy-values` turns it off (hare-tiny from scratch measured better without it in 2026-11, before the
+pieces: 81.5 % function accuracy against 76.2 %).
 When no span fits, the grammar alone decides. Parsing and validation still run afterwards.
 
 Three rules keep decoding total, whatever the weights (an untrained model included):
@@ -55,6 +59,7 @@ END_MARK = "\ue000"  # <api_end> in the grammar's text
 _MARK_BASE, _MARK_LAST = 0xE100, 0xF8FF  # <api_i> is chr(_MARK_BASE + i)
 _MARKS = f"[{chr(_MARK_BASE)}-{chr(_MARK_LAST)}]"
 _PRIVATE = re.compile("[\ue000-\uf8ff]")
+_WORD = re.compile(r"\w")  # (?<!\w): where a span of the query may start, (?!\w): where it may end
 _BYTE = re.compile(r"<0x([0-9A-F]{2})>")
 _TOKEN = re.compile(r"<api_(\d{1,9}|end)>")
 _LAST_CALL = re.compile(f".*({_MARKS})", re.DOTALL)
@@ -62,6 +67,7 @@ _APOSTROPHE = APOSTROPHE.pattern
 _STRING = re.compile(rf"'(?:[^']|{_APOSTROPHE})*'|\"[^\"]*\"")
 _CLOSING = {"'": re.compile(r"'(?!\w)"), '"': re.compile('"')}  # "I'm" does not close a value
 _CALL_OR_VALUE = re.compile(f"({_MARKS})|(\\w+)= ?(['\"])")
+SPAN_PIECE = 32  # characters: longer tokens (runs of spaces or dashes) are never a value's piece of a query
 TOP_K = 64  # candidates checked first; then 32x as many; then the whole vocabulary
 MAX_CALLS = 4  # per answer: a request names a few independent actions, and a looping model must stop
 MATCH_TIMEOUT = 0.05  # seconds per partial match; patterns are checked up front, this is the backstop
@@ -249,6 +255,27 @@ def _tokens_by_first(tok: PreTrainedTokenizerFast) -> dict[str, list[int]]:
     return out
 
 
+def _cased(piece: str) -> set[str]:
+    """The piece as typed, in lower and upper case, and capitalised: "use spotify" may be written `Spotify`."""
+    lead = len(piece) - len(piece.lstrip())
+    return {piece, piece.lower(), piece.upper(), piece[:lead] + piece[lead:lead + 1].upper() + piece[lead + 1:]}
+
+
+@cache
+def _tokens_by_text(tok: PreTrainedTokenizerFast) -> tuple[dict[str, list[int]], dict[str, list[int]], int]:
+    """Token ids by their text in an answer; those that close a value after some text (`!')`), by that text;
+    and the longest text (at most `SPAN_PIECE` characters)."""
+    whole: dict[str, list[int]] = {}
+    closing: dict[str, list[int]] = {}
+    for token, piece in enumerate(token_texts(tok)[0]):
+        if piece and len(piece) <= SPAN_PIECE:
+            whole.setdefault(piece, []).append(token)
+            head = re.split("['\"]", piece, maxsplit=1)[0]
+            if head and head != piece:
+                closing.setdefault(head, []).append(token)
+    return whole, closing, max(map(len, whole))
+
+
 @cache
 def _byte_decoder() -> dict[str, int]:
     from transformers.convert_slow_tokenizer import bytes_to_unicode
@@ -284,7 +311,6 @@ class CallGrammar:
         self.pattern = regex.compile(answer_pattern(functions))
         self.tok = tok
         self.pieces, self.closers = token_texts(tok)
-        self._spans: tuple[str | None, list[int]] = (None, [])
         self.free_text = {(f.index, name) for f in functions for name, s in f.properties.items() if is_free_text(s)}
         # Addresses and numbers are typed, never worded: when the query holds any, the value is one of them.
         self.typed = {(f.index, name): pattern for f in functions for name, s in f.properties.items()
@@ -350,16 +376,6 @@ class CallGrammar:
         """Whether the answer `text` ends inside a quoted value (where its tokens are the query's)."""
         return (last := _last_value(text)) is not None and last[3]
 
-    def copies(self, text: str, query: str) -> bool:
-        """False when `text` puts words into a free-text value that are not a span of the query's words
-        (an open value may end inside a word)."""
-        where = _last_value(text)
-        if where is None or where[:2] not in self.free_text:
-            return True
-        value, is_open = where[2].strip(), where[3]
-        span = r"(?<!\w)" + re.escape(value) + ("" if is_open else r"(?!\w)")
-        return re.search(span, query, re.IGNORECASE) is not None
-
     def typed_values(self, query: str, pattern: str) -> list[str]:
         """The query's e-mail addresses or phone numbers (`pattern` finds them), as typed."""
         return self._in_query(query, pattern, lambda: [m.group(0) for m in re.finditer(
@@ -403,14 +419,28 @@ class CallGrammar:
         by_first = _tokens_by_first(self.tok)
         return [t for c in nexts for t in by_first.get(c, [])]
 
-    def span_tokens(self, query: str) -> list[int]:
-        """Every token a span of the query can be written with, and the tokens that close a value
-        (computed once per query: a value asks for them at every step)."""
-        if self._spans[0] != query:
-            words = re.findall(r"\w\S*", query)
-            ids = {t for w in [query, *words] for t in self.tok(w, add_special_tokens=False).input_ids}
-            self._spans = (query, sorted(ids | set(self.closers)))
-        return self._spans[1]
+    def span_tokens(self, opened: str, query: str) -> list[int]:
+        """Tokens that take the open free-text value `opened` on as a span of the query (case aside) or close
+        it where a span ends: at each place where the value so far starts a word of the query, any token whose
+        text comes next there (not only the query's own tokens: "Friday!" of "Friday!, thanks", whose `!,` is
+        one token) and any that closes the value after such text (`!')`). Nothing when the value is no span."""
+        by_text, by_head, longest = _tokens_by_text(self.tok)
+        value = opened.lstrip()  # the format's space, then the user's words
+        starts = [i for i, c in enumerate(query) if not c.isspace() and (i == 0 or not _WORD.match(query[i - 1]))]
+        if opened:
+            rests = [query[i + len(value):] for i in starts if query[i:i + len(value)].lower() == value.lower()]
+        else:
+            rests = [" " + query[i:] for i in starts]
+        ids: set[int] = set()
+        for rest in rests:
+            if value and not _WORD.match(rest[:1]):  # the value may end here
+                ids.update(self.closers)
+            for end in range(1, min(len(rest), longest) + 1):
+                for piece in _cased(rest[:end]):
+                    ids.update(by_text.get(piece, ()))
+                    if not _WORD.match(rest[end:end + 1]):
+                        ids.update(by_head.get(piece, ()))
+        return sorted(ids)
 
     def choose(self, text: str, logits: torch.Tensor, query: str | None = None, copy: bool = False) -> int | None:
         """The most likely token that keeps `text` a prefix of a valid answer. Given the `query`, inside an
@@ -437,13 +467,13 @@ class CallGrammar:
                  else self.spoken_values(query, self.spoken[key]) if key in self.spoken else [])
         if typed or (copy and key in self.free_text):
             opened = last[2] if last is not None else ""
-            ids = self.typed_tokens(opened, typed) if typed else self.span_tokens(query)
+            ids = self.typed_tokens(opened, typed) if typed else self.span_tokens(opened, query)
             ranked = [ids[i] for i in logits[ids].argsort(descending=True).tolist()]
 
             def keep(new: str) -> bool:
-                return self.types(opened, new[len(text):], typed) if typed else self.copies(new, query)
+                return self.types(opened, new[len(text):], typed)
 
-            if (token := valid(ranked, keep)) is not None:
+            if (token := valid(ranked, keep if typed else None)) is not None:
                 return token
         # Most answers take one of the few likeliest tokens: a top-k costs a fraction of sorting the whole
         # vocabulary (5 ms at 49K entries, as long as the model's forward pass for one token).

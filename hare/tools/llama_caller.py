@@ -44,7 +44,7 @@ class LlamaToolCaller(ToolCaller):
 
     @classmethod
     def load(cls, model: str, spec: str | None = None, device: str = "cpu", dtype: str = "auto",
-             constrained: bool = True, copy_values: bool = False) -> LlamaToolCaller:
+             constrained: bool = True, copy_values: bool = True) -> LlamaToolCaller:
         """The `.gguf` tool model at `model` (`device` and `dtype` are the file's: llama.cpp runs it on the CPU
         in the types it was exported with)."""
         llm = open_gguf(model, CONTEXT, os.cpu_count() or 1)
