@@ -182,6 +182,24 @@ def test_a_value_that_runs_into_a_left_out_argument_hands_its_words_over(written
     assert parse(text, ANDROID, query)[0]["arguments"] == read
 
 
+@pytest.mark.parametrize("answer, query, language", [
+    ("<api_1>(query=' remote work')", "any Japanese news stories about remote work?", "ja"),
+    ("<api_10>(time=' 11:35');<api_1>(query=' public health')",
+     "set an alarm for 11:35, then any japanese news stories about public health", "ja"),
+    ("<api_1>(query=' the Spanish elections')", "news about the Spanish elections in Spanish", "es"),
+    ("<api_1>(query=' the Spanish elections')", "news about the Spanish elections", "en"),  # the topic's word
+    ("<api_1>(query=' the French Open')", "what's new with the French Open", "en"),
+    ("<api_7>(contact_name=' Hans', message=' I speak German');<api_1>(query=' Berlin')",
+     "text Hans I speak German and get me news about Berlin", "en"),  # the message's word
+    ("<api_1>(query=' Tesla')", "news on Tesla in Spanish or French", "en"),  # two: which one is not said
+])
+def test_a_language_the_request_names_goes_to_a_left_out_language_argument(answer, query, language):
+    """"any Japanese news stories about remote work": a model that leaves the language to its default gets it
+    from the request, unless a value of the answer holds the word or the request names two languages."""
+    calls = parse(answer + "<api_end>", ANDROID, query)
+    assert next(c for c in calls if c["name"] == "get_trending_news")["arguments"]["language"] == language
+
+
 def test_copied_values_appear_in_the_query_and_transformed_ones_are_right(android_data):
     for r in android_data["train"] + android_data["val"]:
         for call in r["calls"]:

@@ -95,8 +95,9 @@ def literal(value: Any) -> str:
 def parse(text: str, functions: list[Function], query: str | None = None) -> list[Call] | CallError:
     """Calls from model output (text up to or including `<api_end>`), validated and completed; given the
     `query` they answer, times, dates and numbers copied short of its words are widened to them, and a
-    value that ran on into a left-out argument's words hands them over (`surface.hand_over`). A call
-    repeated exactly is kept once."""
+    value that ran on into a left-out argument's words hands them over (`surface.hand_over`), and a language
+    the query names that no value holds goes to a left-out language argument. A call repeated exactly is
+    kept once."""
     raw = text
     text = text.split(API_END, 1)[0].strip()
     if not text:
@@ -104,7 +105,7 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
     pieces = _TOKEN.split(text)
     if pieces[0].strip():
         return CallError("syntax", f"output does not start with a functional token: {pieces[0].strip()!r}", raw)
-    calls, by_index = [], {f.index: f for f in functions}
+    read, by_index = [], {f.index: f for f in functions}
     for index, body in zip(pieces[1::2], pieces[2::2], strict=True):
         i = int(index)
         if i not in by_index:
@@ -130,6 +131,12 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
         arguments = dict(zip(fn.properties, positional, strict=False)) | named
         if query is not None:
             arguments = surface.hand_over(fn.properties, surface.widen_call(fn.properties, arguments, query), query)
+        read.append((fn, arguments))
+    values = [v for _, arguments in read for v in arguments.values() if isinstance(v, str)]
+    calls: list[Call] = []
+    for fn, arguments in read:
+        if query is not None:
+            arguments = surface.said_but_left_out(fn.properties, arguments, query, values)
         checked = validate(fn, arguments)
         if isinstance(checked, str):
             return CallError("invalid_arguments", checked, raw)
