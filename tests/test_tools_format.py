@@ -200,6 +200,25 @@ def test_a_language_the_request_names_goes_to_a_left_out_language_argument(answe
     assert next(c for c in calls if c["name"] == "get_trending_news")["arguments"]["language"] == language
 
 
+@pytest.mark.parametrize("query, written, read", [
+    ("Echo Dot, conect please", 60, 10),  # no amount: the default
+    ("connect my Logitech MX Master 3", 120, 10),  # the device's "3" is its name's
+    ("pair my Echo Dot and give it a minute", 60, 60), ("pair Echo Dot, wait twenty seconds", 20, 20),
+    ("pair Echo Dot and set the media volume to 5", 60, 60),  # an amount, if not this one's: left to the model
+])
+def test_a_number_or_language_the_request_does_not_give_keeps_its_default(query, written, read):
+    """"connect my Echo Dot" gave timeout 60: where a request says no amount, an optional number is its default;
+    where it names no language, so is the language."""
+    fn = next(f for f in ANDROID if f.name == "connect_to_bluetooth_device")
+    device = next(d for d in ("Logitech MX Master 3", "Echo Dot") if d in query)
+    (call, *_) = parse(f"<api_{fn.index}>(device_name=' {device}', timeout={written})<api_end>", ANDROID, query)
+    assert call["arguments"]["timeout"] == read
+    news = next(f for f in ANDROID if f.name == "get_trending_news")
+    for query, language in [("top stories on Alzheimer's research", "en"), ("news on Spain in spanish", "es")]:
+        (call, *_) = parse(f"<api_{news.index}>(query=' x', language='es')<api_end>", ANDROID, query)
+        assert call["arguments"]["language"] == language  # a language nobody named is made up
+
+
 def test_copied_values_appear_in_the_query_and_transformed_ones_are_right(android_data):
     for r in android_data["train"] + android_data["val"]:
         for call in r["calls"]:

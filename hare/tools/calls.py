@@ -137,6 +137,7 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
     for fn, arguments in read:
         if query is not None:
             arguments = surface.said_but_left_out(fn.properties, arguments, query, values)
+            arguments = surface.unsaid_defaults(fn.properties, arguments, query, values)
         checked = validate(fn, arguments)
         if isinstance(checked, str):
             return CallError("invalid_arguments", checked, raw)
