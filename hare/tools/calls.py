@@ -95,9 +95,10 @@ def literal(value: Any) -> str:
 def parse(text: str, functions: list[Function], query: str | None = None) -> list[Call] | CallError:
     """Calls from model output (text up to or including `<api_end>`), validated and completed; given the
     `query` they answer, times, dates and numbers copied short of its words are widened to them, and a
-    value that ran on into a left-out argument's words hands them over (`surface.hand_over`), and a language
-    the query names that no value holds goes to a left-out language argument. A call repeated exactly is
-    kept once."""
+    value that ran on into a left-out argument's words hands them over (`surface.hand_over`), and the
+    answer is squared with what the query says beside its values (`surface.as_requested`: a language named
+    fills a left-out one, an unsaid optional number or language keeps its default). A call repeated exactly
+    is kept once."""
     raw = text
     text = text.split(API_END, 1)[0].strip()
     if not text:
@@ -132,12 +133,10 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
         if query is not None:
             arguments = surface.hand_over(fn.properties, surface.widen_call(fn.properties, arguments, query), query)
         read.append((fn, arguments))
-    values = [v for _, arguments in read for v in arguments.values() if isinstance(v, str)]
+    settled = ([a for _, a in read] if query is None
+               else surface.as_requested([(fn.properties, a) for fn, a in read], query))
     calls: list[Call] = []
-    for fn, arguments in read:
-        if query is not None:
-            arguments = surface.said_but_left_out(fn.properties, arguments, query, values)
-            arguments = surface.unsaid_defaults(fn.properties, arguments, query, values)
+    for (fn, _), arguments in zip(read, settled, strict=True):
         checked = validate(fn, arguments)
         if isinstance(checked, str):
             return CallError("invalid_arguments", checked, raw)

@@ -421,58 +421,59 @@ def hand_over(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], 
     return out
 
 
-def said_but_left_out(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str,
-                      values: list[str]) -> dict[str, Any]:
-    """A language the request names, which no value of the answer (`values`, every call's) holds, goes to the
-    call's left-out language argument: "any Japanese news stories about remote work" is topic "remote work",
-    language Japanese, but a small model leaves the language to its default (14 failures in six evaluations of
-    three quickstart models, 2026-12-02). Languages only: a time or a date in a request may belong to a
-    message; a language named beside a news request is the news'. Only when the request names one language."""
-    out = dict(arguments)
-    for name, schema in properties.items():
-        found = kind_of(schema) if isinstance(schema, dict) else None
-        if name in arguments or found is None or found[0] is not LANGUAGE:
-            continue
-        free = {span.casefold(): span for span in word_spans(query, words_pattern(schema) or "(?!)")
-                if _count(query, span) > sum(_count(value, span) for value in values)}
-        if len(free) == 1:
-            out[name] = next(iter(free.values()))
-    return out
-
-
 # Words that give an amount: figures, number words, and the units and fractions an amount is said in ("give it
 # a minute", "half an hour", "max"): where a request has none of them, it gives no number.
 _AMOUNT = re.compile(r"\d|\b(?:" + _words([*DIGIT_WORDS, *_TEENS, *_TENS, "sixty", "seventy", "eighty", "ninety",
                                             "hundred", "thousand", "half", "quarter", "couple", "few", "dozen",
-                                            "max", "maximum", "min", "minimum", "full", "all the way", "double"])
+                                            "max", "maximum", "minimum", "full", "all the way", "double"])
                      + r"|(?:second|sec|minute|min|hour|hr)s?)\b", re.IGNORECASE)
 
 
-def unsaid_defaults(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str,
-                    values: list[str]) -> dict[str, Any]:
-    """An optional number or language with a default keeps its default where the request gives none outside
-    the answer's words (no amount for a number: a device called "MX Master 3" says none; no language named):
-    any other value is made up. "connect my Echo Dot" gave timeout 60 for the default 10 in 3 of 8
-    evaluations of four quickstart models (2026-12-02); "top stories on Alzheimer's research" language es."""
+def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> list[dict[str, Any]]:
+    """The arguments of an answer's calls (each with its function's properties), squared with what the request
+    says outside the answer's values (every call's, so a message's words are not a news call's):
+    - a language the request names, held by no value, goes to a call's left-out language argument: "any
+      Japanese news stories about remote work" is topic "remote work", language Japanese, but a small model
+      leaves the language to its default (14 failures in six evaluations of three quickstart models,
+      2026-12-02). Only when the request names one language; languages only, as a time in a request may
+      be a message's, while a language named beside a news request is the news';
+    - an optional number or language with a default keeps it where the request gives none (no amount for a
+      number, and a device called "MX Master 3" says none; no language named): any other value is made up.
+      "connect my Echo Dot" gave timeout 60 for the default 10 in 3 of 8 evaluations of four quickstart
+      models (2026-12-02); "top stories on Alzheimer's research" language es."""
+    values = [v for _, arguments in calls for v in arguments.values() if isinstance(v, str)]
     rest = query
     for value in sorted(values, key=len, reverse=True):
-        rest = re.sub(rf"(?<!\w){re.escape(value)}(?!\w)", " ", rest, flags=re.IGNORECASE)
-    out = dict(arguments)
-    for name, schema in properties.items():
-        if name not in arguments or not isinstance(schema, dict) or "default" not in schema:
-            continue
-        found = kind_of(schema)
-        if found is not None and found[0] is LANGUAGE:
-            unsaid = not word_spans(query, words_pattern(schema) or "(?!)")
-        else:
-            unsaid = schema.get("type") in ("integer", "number") and not _AMOUNT.search(rest)
-        if unsaid:
-            out[name] = schema["default"]
+        rest = re.sub(_whole(value), " ", rest, flags=re.IGNORECASE)
+    amount = _AMOUNT.search(rest) is not None
+    named = word_spans(query, _surface(LANGUAGE.surface).pattern)
+    free = {span.casefold(): span for span in named
+            if _count(query, span) > sum(_count(value, span) for value in values)}
+    out = []
+    for properties, arguments in calls:
+        settled = dict(arguments)
+        for name, schema in properties.items():
+            if not isinstance(schema, dict):
+                continue
+            found = kind_of(schema)
+            language = found is not None and found[0] is LANGUAGE
+            unsaid = not named if language else schema.get("type") in ("integer", "number") and not amount
+            if name not in arguments:
+                if language and len(free) == 1:
+                    settled[name] = next(iter(free.values()))
+            elif "default" in schema and unsaid:
+                settled[name] = schema["default"]
+        out.append(settled)
     return out
 
 
+def _whole(words: str) -> str:
+    """A pattern for `words` standing whole, not inside longer words."""
+    return rf"(?<!\w){re.escape(words)}(?!\w)"
+
+
 def _count(text: str, words: str) -> int:
-    return len(re.findall(rf"(?<!\w){re.escape(words)}(?!\w)", text, re.IGNORECASE))
+    return len(re.findall(_whole(words), text, re.IGNORECASE))
 
 
 def word_spans(query: str, pattern: str) -> list[str]:
