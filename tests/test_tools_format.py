@@ -150,6 +150,9 @@ def test_validation_uses_unseen_templates_connectors_and_queries(android_data):
     ("create_calendar_event", {"title": "x", "start_time": "June 3", "end_time": "3 pm"},
      "x on June 3, 2026 at 1 pm to 3 pm", {"start_time": "2026-06-03-13-00", "end_time": "2026-06-03-15-00"}),
     ("make_phone_call", {"phone_number": "+49 151"}, "call +49 151 23456789 now", {"phone_number": "+4915123456789"}),
+    ("create_calendar_event", {"title": "x", "start_time": "3pm", "end_time": "4pm"},  # the date before the copy
+     "x on 3 June 2026 at 3pm until 4pm", {"start_time": "2026-06-03-15-00", "end_time": "2026-06-03-16-00"}),
+    ("set_timer_alarm", {"time": "eight"}, "alarm at quarter to eight", {"time": "07:45"}),
     ("set_timer_alarm", {"time": "07:30"}, "alarm at 7:30, thanks", {"time": "07:30"}),  # complete: unchanged
     ("set_timer_alarm", {"time": "23:10"}, "alarm for 11:10 pm", {"time": "23:10"}),  # not a copy: unchanged
 ])
@@ -163,6 +166,30 @@ def test_a_time_date_or_number_copied_short_is_widened_to_the_users_words(functi
     if widened != {k: copied[k] for k in widened}:  # without the query the copy is read as it stands
         alone = parse(text, ANDROID)
         assert isinstance(alone, CallError) or {k: alone[0]["arguments"][k] for k in widened} != widened
+
+
+@pytest.mark.parametrize("query, start, end", [
+    ("lunch on July 14 2026 at 12:30 for an hour", "2026-07-14-12-30", "2026-07-14-13-30"),
+    ("lunch on July 14 2026 at 12:30 for 45 mins", "2026-07-14-12-30", "2026-07-14-13-15"),
+    ("lunch on July 14 2026 at 12:30 for an hour and a half", "2026-07-14-12-30", "2026-07-14-14-00"),
+    ("lunch on July 14 2026 at 12:30 for 1 hour 15 minutes", "2026-07-14-12-30", "2026-07-14-13-45"),
+    ("lunch on July 14 2026 at 12:30 for half an hour", "2026-07-14-12-30", "2026-07-14-13-00"),
+    ("lunch on July 14 2026 at 23:30 for ninety minutes", "2026-07-14-23-30", "2026-07-15-01-00"),
+    ("lunch on July 14 2026 at 12:30 for two hours", "2026-07-14-12-30", "2026-07-14-14-30"),
+    ("lunch on July 14 2026 at 12:30 for an hour or for 90 minutes", "2026-07-14-12-30", "2026-07-14-12-30"),  # which?
+    ("lunch for 2 on July 14 2026 at 12:30", "2026-07-14-12-30", "2026-07-14-12-30"),  # "for 2" is no duration
+])
+def test_an_end_copied_from_the_start_lasts_as_long_as_the_request_says(query, start, end):
+    """"at 12:30 for an hour" says one clock, so the end can only copy the start's: the duration sets it."""
+    raw = "<api_12>(title=' lunch', start_time=' July 14 2026 at 12:30', end_time=' 12:30')<api_end>"
+    (call,) = parse(raw.replace("12:30", start[-5:].replace("-", ":")), ANDROID, query)
+    assert (call["arguments"]["start_time"], call["arguments"]["end_time"]) == (start, end)
+
+
+def test_a_value_ends_before_the_requests_comma_not_with_it():
+    raw = "<api_3>(recipient=' a@b.co', title=' Re: plans,', content=' see you then;')<api_end>"
+    assert parse(raw, ANDROID, "email a@b.co subject Re: plans, and say see you then; thanks")[0]["arguments"] == {
+        "recipient": "a@b.co", "title": "Re: plans", "content": "see you then"}
 
 
 @pytest.mark.parametrize("written, query, read", [
@@ -541,6 +568,8 @@ def test_times_in_the_users_words_become_24_hour_clocks(words, canonical):
     ("March 5 at 9am", "2027-03-05-09-00"),      # no year: the next March 5 from today
     ("December 24 at 8 pm", "2026-12-24-20-00"),  # … which may be this year's
     ("tomorrow at 9 am", "2026-12-02-09-00"), ("8:45 pm", "2026-12-01-20-45"),  # no date: today
+    ("Friday at 6pm", "2026-12-04-18-00"), ("next Monday at 10", "2026-12-07-10-00"),  # 2026-12-01 is a Tuesday:
+    ("tuesday at 9", "2026-12-08-09-00"),  # a weekday is the next such day after today
     ("2025-06-03-13-00", "2025-06-03-13-00"), ("February 30, 2026 at 9", "February 30, 2026 at 9"),
     ("25/02/2026 from 13:00", "2026-02-25-13-00"), ("02/25/2026 at 1 pm", "2026-02-25-13-00"),  # figures: the
     ("03.04.2026 at 8", "2026-03-04-08-00"), ("31/04/2026 at 8", "31/04/2026 at 8"),  # day over 12 settles it

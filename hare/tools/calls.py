@@ -131,7 +131,7 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
                                                   f"got {len(positional)} positional", raw)
         arguments = dict(zip(fn.properties, positional, strict=False)) | named
         if query is not None:
-            arguments = surface.hand_over(fn.properties, surface.widen_call(fn.properties, arguments, query), query)
+            arguments = surface.from_query(fn.properties, arguments, query)
         read.append((fn, arguments))
     settled = ([a for _, a in read] if query is None
                else surface.as_requested([(fn.properties, a) for fn, a in read], query))
@@ -147,7 +147,9 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
 
 
 def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+    """A string without the spaces around it, and without a comma, semicolon or colon it ends in: that is
+    the request's joint ("subject Re: weekend plans, and say …"), never a value's last character."""
+    return value.strip().rstrip(",;:").rstrip() if isinstance(value, str) else value
 
 
 def _representable(value: Any) -> bool:

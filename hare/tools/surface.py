@@ -26,7 +26,9 @@ Rules where the words leave something open, as a phone's assistant reads them:
 - a date in figures is day first when its first number is over 12 (25/02/2026), else month first as in the
   US (02/25/2026, 03/04/2026 is March 4);
 - a date-time without a date takes the date of the call's previous date-time argument ("from June 3
-  at 1 pm to 3 pm"), else today; "today", "tonight", "tomorrow" count from today's date;
+  at 1 pm to 3 pm"), else today; "today", "tonight", "tomorrow" count from today's date, and a weekday
+  ("Friday", "next Friday") is the next such day after today;
+- an end equal to its start where the request says how long ("at 12:30 for an hour") is the start plus that;
 - a date without a year is the next such day from today (this year's, or next year's once past);
 - a phone number keeps its leading "+" (or "00", "plus ") and its digits; one without a country code ("555 0132")
   is not a surface: the model must then write the canonical value itself.
@@ -50,6 +52,8 @@ _UNITS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"
 _TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
           "seventeen": 17, "eighteen": 18, "nineteen": 19}
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
+_LONG = {"sixty": 60, "ninety": 90}  # minutes of a duration, never of a clock
+_WORTH = {word: i for i, word in enumerate(_UNITS, 1)} | _TEENS | _TENS | _LONG
 
 
 def _words(values: list[str]) -> str:
@@ -73,13 +77,16 @@ CLOCK = (r"(?i:(?P<special>noon|midday|midnight)"
          rf"(?: ?(?P<half>{_HALF})| (?P<part>{_DAYPART}))"
          rf"|(?P<hour>{_HOUR}){_AFTER.format('minute', 'minute_word')})")
 _ORDINAL = r"(?:st|nd|rd|th)?"
-DATE = (rf"(?i:(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,? )?(?:the )?"
+_WEEKDAYS = ["mon", "tues", "wednes", "thurs", "fri", "satur", "sun"]  # +"day": Monday is 0, as in `weekday()`
+_WEEKDAY = "(?:" + _words([d + "day" for d in _WEEKDAYS]) + ")"
+DATE = (rf"(?i:(?:{_WEEKDAY},? )?(?:the )?"
         rf"(?:(?P<month>{_MONTH}) (?P<day>3[01]|[12][0-9]|0?[1-9]){_ORDINAL}(?:,? (?P<year>20[0-9]{{2}}))?"
         rf"|(?P<day2>3[01]|[12][0-9]|0?[1-9]){_ORDINAL}(?: of)? (?P<month2>{_MONTH})(?:,? (?P<year2>20[0-9]{{2}}))?"
         rf"|(?P<iso>20[0-9]{{2}}-[01][0-9]-[0-3][0-9])"
         rf"|(?P<first>3[01]|[12][0-9]|0?[1-9])[/.](?P<second>3[01]|[12][0-9]|0?[1-9])"
         rf"[/.](?P<year3>20[0-9]{{2}})"
-        rf"|(?P<relative>today|tomorrow)))")
+        rf"|(?P<relative>today|tomorrow))"
+        rf"|(?:(?:this|next) )?(?P<weekday>{_WEEKDAY}))")
 _JOIN = r"(?:,? (?:at|from|between|on|@) |,? )"
 # "+44 …", and as people also say it, "0044 …" (the international prefix) and "plus 44 …"; and as a voice
 # assistant hears it, digit by digit: "plus one four one five, five five five, zero one nine nine".
@@ -259,6 +266,9 @@ def _clock_words(text: str, date_match: re.Match[str] | None) -> str:
 def _date(m: re.Match[str], today: dt.date) -> dt.date | None:
     if m.group("relative"):
         return today + dt.timedelta(days=m.group("relative").lower() == "tomorrow")
+    if m.group("weekday"):  # the next such day after today: "Friday" said on a Friday is a week away
+        ahead = (_WEEKDAYS.index(m.group("weekday").lower()[:-3]) - today.weekday() - 1) % 7 + 1
+        return today + dt.timedelta(days=ahead)
     try:
         if m.group("iso"):
             return dt.date.fromisoformat(m.group("iso"))
@@ -282,12 +292,7 @@ def _number(words: str) -> int:
     words = words.lower().replace("-", " ")
     if words.isdigit():
         return int(words)
-    total = 0
-    for word in words.split():
-        if word == "oh":
-            continue
-        total += _TEENS.get(word) or _TENS.get(word) or (_UNITS.index(word) + 1 if word in _UNITS else 0)
-    return total
+    return sum(_WORTH.get(word, 0) for word in words.split())  # "oh" of "seven oh five" is worth nothing
 
 
 def _clock(text: str) -> dt.time | None:
@@ -373,11 +378,20 @@ def _moment(value: Any, layout: str) -> dt.datetime | None:
         return None
 
 
+def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """A call's arguments read against the request they answer: `widen_call`, `hand_over`, then `lasting`."""
+    return lasting(properties, hand_over(properties, widen_call(properties, arguments, query), query), query)
+
+
+_REACH = 40  # characters a date may stand before the clock copied: "Saturday, the 14th of March 2026 at "
+
+
 def widen_call(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """Times, dates and numbers copied short of the user's words, widened to them: "11:10" of "11:10 pm",
-    "June 3" of "June 3, 2026 at 9 am". The grammar lets a value end at any form this module reads, and a
-    small model sometimes ends it at the first ("11:10" is a 24-hour clock) although the words that follow
-    change it; the value is the longest surface of its kind that starts where the copy starts."""
+    "June 3" of "June 3, 2026 at 9 am", "3pm" of "tomorrow at 3pm". The grammar lets a value end at any form
+    this module reads, and a small model sometimes ends it at the first ("11:10" is a 24-hour clock) or
+    starts it at the clock, although the words around it change it; the value is the longest surface of its
+    kind around the copy (starting at most `_REACH` characters before it)."""
     out = dict(arguments)
     for name, value in arguments.items():
         found = kind_of(properties[name]) if isinstance(properties.get(name), dict) else None
@@ -385,9 +399,12 @@ def widen_call(properties: dict[str, dict[str, Any]], arguments: dict[str, Any],
             continue
         words, surface = " ".join(value.split()), _surface(found[0].surface)
         for copy in re.finditer(r"(?<![\w+])" + re.escape(words), query, re.IGNORECASE):
-            wider = surface.match(query, copy.start())
-            if wider is not None and len(wider.group(0)) > len(words):
-                out[name] = wider.group(0)
+            starts = [i for i in range(max(0, copy.start() - _REACH), copy.start() + 1)
+                      if i == copy.start() or (not query[i].isspace() and not query[i - 1].isalnum())]
+            around = [m.group(0) for i in starts if (m := surface.match(query, i)) and m.end() >= copy.end()]
+            wider = max(around, key=len, default="")
+            if len(wider) > len(words):
+                out[name] = wider
                 break
     return out
 
@@ -418,6 +435,38 @@ def hand_over(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], 
                     out[name], out[other] = rest, said
                     del missing[other]
                     break
+    return out
+
+
+_NUMBER_WORD = rf"(?:(?:{_words(list(_TENS))})(?:[ -](?:{_words(_UNITS)}))?|{_words([*_TEENS, *_UNITS, *_LONG])})"
+_DURATION = re.compile(rf"(?i:\bfor (?:(?P<half>half an?)|(?P<n>\d+(?:\.\d+)?|an?|a couple of|{_NUMBER_WORD}))"
+                       rf" (?P<unit>hours?|hrs?|minutes?|mins?)(?: and a (?P<and_half>half)"
+                       rf"|,? (?:and )?(?P<n2>\d+|{_NUMBER_WORD}) (?:minutes?|mins?))?)\b")
+
+
+def lasting(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """An end equal to its start, where the request gives how long ("at 12:30 for an hour", "tomorrow at 3pm
+    for 45 minutes"), is the start plus that: the request says one clock, so the grammar leaves the end
+    nothing to copy but the start's, and an event of no length is never what was asked for."""
+    said = list(_DURATION.finditer(query))
+    if len(said) != 1:
+        return arguments
+    clocks = [(name, found[1]) for name, schema in properties.items() if name in arguments and isinstance(schema, dict)
+              and (found := kind_of(schema)) is not None and found[0].name in ("time", "datetime")]
+    if len(clocks) < 2:
+        return arguments
+    m, canonical, out = said[0], normalise_call(properties, arguments), dict(arguments)
+    amount = 0.5 if m.group("half") else {"a": 1, "an": 1, "a couple of": 2}.get((m.group("n") or "").lower())
+    if amount is None:
+        amount = float(m.group("n")) if m.group("n")[0].isdigit() else _number(m.group("n"))
+    hours = m.group("unit").lower().startswith("h")
+    minutes = amount * (60 if hours else 1) + (30 if m.group("and_half") and hours else 0)
+    if m.group("n2"):
+        minutes += int(m.group("n2")) if m.group("n2").isdigit() else _number(m.group("n2"))
+    for (a, layout_a), (b, layout_b) in itertools.pairwise(clocks):
+        start, end = _moment(canonical[a], layout_a), _moment(canonical[b], layout_b)
+        if start is not None and start == end and minutes > 0:
+            out[b] = (start + dt.timedelta(minutes=minutes)).strftime(layout_b)
     return out
 
 
