@@ -192,6 +192,30 @@ def test_a_value_ends_before_the_requests_comma_not_with_it():
         "recipient": "a@b.co", "title": "Re: plans", "content": "see you then"}
 
 
+@pytest.mark.parametrize("raw, query, read", [
+    ("<api_12>(title=' Board meeting tomorrow', start_time=' tomorrow from 2pm', end_time=' 4pm')",
+     "Board meeting tomorrow from 2pm to 4pm", {"title": "Board meeting"}),
+    ("<api_7>(contact_name=' dad happy birthday', message=' happy birthday!!')", "txt dad happy birthday!!",
+     {"contact_name": "dad", "message": "happy birthday!!"}),
+    ("<api_7>(contact_name=' Noor', message=' I just got home')", "text Noor I just got home",  # apart: kept
+     {"contact_name": "Noor", "message": "I just got home"}),
+    ("<api_7>(contact_name=' Al', message=' Al is late')", "text Al Al is late",  # "Al" said twice: kept
+     {"contact_name": "Al", "message": "Al is late"}),
+])
+def test_a_free_text_value_gives_way_to_the_words_another_argument_copied(raw, query, read):
+    """Two arguments never take the same words of the request: a title or name that ran on into the words a
+    later argument copied ends before them (and before the "on", "from", … that led there)."""
+    arguments = parse(raw + "<api_end>", ANDROID, query)[0]["arguments"]
+    assert {k: arguments[k] for k in read} == read
+
+
+def test_an_end_copied_from_the_durations_number_lasts_as_long_as_said():
+    """"at 9:30 for 15 minutes" has one clock; an end copied as "15" (read 15:00) is the start plus 15 min."""
+    raw = "<api_12>(title=' standup', start_time=' July 14 2026 at 9:30', end_time=' 15')<api_end>"
+    (call,) = parse(raw, ANDROID, "standup on July 14 2026 at 9:30 for 15 minutes")
+    assert (call["arguments"]["start_time"], call["arguments"]["end_time"]) == ("2026-07-14-09-30", "2026-07-14-09-45")
+
+
 @pytest.mark.parametrize("written, query, read", [
     ({"query": "Real Madrid in spanish"}, "get me news on Real Madrid in spanish pls",
      {"query": "Real Madrid", "language": "es"}),

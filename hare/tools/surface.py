@@ -379,8 +379,31 @@ def _moment(value: Any, layout: str) -> dt.datetime | None:
 
 
 def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
-    """A call's arguments read against the request they answer: `widen_call`, `hand_over`, then `lasting`."""
-    return lasting(properties, hand_over(properties, widen_call(properties, arguments, query), query), query)
+    """A call's arguments read against the request they answer: `widen_call`, `hand_over`, `give_way`, then
+    `lasting`."""
+    arguments = hand_over(properties, widen_call(properties, arguments, query), query)
+    return lasting(properties, give_way(properties, arguments, query), query)
+
+
+def give_way(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """A free-text value that runs on into the words another argument of the call copied ends before them (and
+    the "on", "at", comma … that led to them): "Board meeting tomorrow from 2pm to 4pm" written with title
+    "Board meeting tomorrow" and start "tomorrow from 2pm", "txt dad happy birthday" with contact "dad happy
+    birthday". Two arguments never take the same words; only values the query holds once are placed."""
+    spans = {}
+    for name, value in arguments.items():
+        found = [m.span() for m in re.finditer(_whole(" ".join(value.split())), query, re.IGNORECASE)] \
+            if isinstance(value, str) and value.strip() else []
+        if len(found) == 1:
+            spans[name] = found[0]
+    out = dict(arguments)
+    for name, (a, b) in spans.items():
+        if not (isinstance(properties.get(name), dict) and is_free_text(properties[name])):
+            continue
+        for other, (c, d) in spans.items():
+            if other != name and a < c < b <= d and (rest := _LEAD_IN.sub("", query[a:c].rstrip()).strip()):
+                out[name] = rest
+    return out
 
 
 _REACH = 40  # characters a date may stand before the clock copied: "Saturday, the 14th of March 2026 at "
@@ -445,9 +468,10 @@ _DURATION = re.compile(rf"(?i:\bfor (?:(?P<half>half an?)|(?P<n>\d+(?:\.\d+)?|an
 
 
 def lasting(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
-    """An end equal to its start, where the request gives how long ("at 12:30 for an hour", "tomorrow at 3pm
-    for 45 minutes"), is the start plus that: the request says one clock, so the grammar leaves the end
-    nothing to copy but the start's, and an event of no length is never what was asked for."""
+    """An end equal to its start, or copied from the duration's own words, where the request gives how long
+    ("at 12:30 for an hour", "at 9:30 for 15 minutes", whose "15" reads as 15:00), is the start plus that:
+    the request says one clock, so the grammar leaves the end nothing to copy but the start's or the
+    duration's number, and an event of no length is never what was asked for."""
     said = list(_DURATION.finditer(query))
     if len(said) != 1:
         return arguments
@@ -465,7 +489,9 @@ def lasting(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], qu
         minutes += int(m.group("n2")) if m.group("n2").isdigit() else _number(m.group("n2"))
     for (a, layout_a), (b, layout_b) in itertools.pairwise(clocks):
         start, end = _moment(canonical[a], layout_a), _moment(canonical[b], layout_b)
-        if start is not None and start == end and minutes > 0:
+        copied = [c.span() for c in re.finditer(_whole(" ".join(str(arguments[b]).split())), query, re.IGNORECASE)]
+        inside = bool(copied) and all(m.start() <= i and j <= m.end() for i, j in copied)
+        if start is not None and (start == end or inside) and minutes > 0:
             out[b] = (start + dt.timedelta(minutes=minutes)).strftime(layout_b)
     return out
 
