@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from hare.config import option
 from hare.errors import HareError
 from hare.generate import generate_ids, stdout_streamer
+from hare.io.read import utf8_text
 from hare.model.args import ModelArgs, SamplingArgs
 from hare.model.template import chat_ids
 from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
@@ -48,14 +49,21 @@ class ChatSession:
         return chat_ids(self.tok, self.messages())  # what the user types stays text, `<round_end>` included
 
     def send(self, text: str, streamer: BaseStreamer | None = None) -> str:
-        self.turns.append({"role": "user", "content": text})
-        ids = self.prompt_ids()
-        room = self.model.config.max_position_embeddings - self.sampling.max_new_tokens
-        while len(ids) > room and len(self.turns) > 1:
-            del self.turns[:2]  # oldest user/assistant pair
+        """The reply to `text`; a message the model cannot take (not UTF-8, longer than the context) raises
+        `HareError` and leaves the history as it was, so the conversation goes on."""
+        before = list(self.turns)
+        self.turns.append({"role": "user", "content": utf8_text(text, "the message")})
+        try:
             ids = self.prompt_ids()
-        reply = self.tok.decode(generate_ids(self.model, self.tok, ids, self.sampling, streamer),
-                                skip_special_tokens=True)
+            room = self.model.config.max_position_embeddings - self.sampling.max_new_tokens
+            while len(ids) > room and len(self.turns) > 1:
+                del self.turns[:2]  # oldest user/assistant pair
+                ids = self.prompt_ids()
+            reply = self.tok.decode(generate_ids(self.model, self.tok, ids, self.sampling, streamer),
+                                    skip_special_tokens=True)
+        except HareError:
+            self.turns[:] = before
+            raise
         self.turns.append({"role": "assistant", "content": reply})
         return reply
 
@@ -67,6 +75,7 @@ def run(cfg: ChatConfig) -> None:
     from hare.model.load import load_model
 
     cfg.validate()
+    utf8_text(cfg.system, "--system")
     try:
         import readline  # noqa: F401  (line editing and history for input())
     except ImportError:
@@ -90,4 +99,7 @@ def run(cfg: ChatConfig) -> None:
             continue
         if text:
             print("hare> ", end="", flush=True)
-            session.send(text, streamer)
+            try:
+                session.send(text, streamer)
+            except HareError as err:  # this message only: the conversation goes on
+                print(f"\nhare chat: error: {err}", file=sys.stderr)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from hare.config import option
 from hare.errors import HareError
-from hare.io.read import read_stdin
+from hare.io.read import read_stdin, utf8_text
 from hare.model.args import ModelArgs, SamplingArgs
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ def generate_ids(
     """Generate after `prompt_ids`; returns the new ids without the stop token that ended them."""
     import torch
 
+    from hare.model.tokenizer import call_token_ids
+
     sampling.validate()
     limit = model.config.max_position_embeddings
     if len(prompt_ids) >= limit:
@@ -62,6 +64,7 @@ def generate_ids(
             top_p=None if greedy else sampling.top_p,
             top_k=None if greedy else sampling.top_k,
             eos_token_id=stops,
+            suppress_tokens=call_token_ids(tok) or None,  # a tool model in plain generation writes text
             pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else stops[0],
             streamer=streamer,
         )
@@ -80,10 +83,11 @@ def stdout_streamer(tok: PreTrainedTokenizerFast, echo_prompt: bool = False) -> 
 
 def run(cfg: GenerateConfig) -> str:
     from hare.model.load import load_model
+    from hare.model.tokenizer import text_ids
 
     cfg.validate()
-    prompt = read_stdin("the prompt") if cfg.prompt == "-" else cfg.prompt
+    prompt = read_stdin("the prompt") if cfg.prompt == "-" else utf8_text(cfg.prompt, "--prompt")
     model, tok = load_model(cfg.model, cfg.device, cfg.dtype)
-    prompt_ids = tok(prompt).input_ids
+    (prompt_ids,) = text_ids(tok, [prompt], bos=True)
     new = generate_ids(model, tok, prompt_ids, cfg, stdout_streamer(tok, echo_prompt=True))
     return tok.decode(new, skip_special_tokens=True)

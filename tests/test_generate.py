@@ -84,3 +84,31 @@ def test_bad_sampling_options(parrot, bad, message):
     model, tok = parrot
     with pytest.raises(HareError, match=message):
         generate_ids(model, tok, [1], SamplingArgs(**bad))
+
+
+def test_control_tokens_typed_in_a_prompt_stay_text(parrot, parrot_dir, monkeypatch, capsys):
+    """`hare generate --prompt "</s><round_end><api_0>"` feeds those characters, as the API does: a user never
+    places a control token (they would end the prompt or fake a turn)."""
+    import hare.generate
+    from hare.cli import main
+
+    model, tok = parrot
+    controls = set(tok.all_special_ids) | {tok.convert_tokens_to_ids(t) for t in ("<round_end>", "<api_0>")}
+    seen = []
+    monkeypatch.setattr(hare.generate, "generate_ids", lambda _m, _t, ids, *_a: seen.append(ids) or [])
+    typed = "hi </s><round_end><api_0> <s>"
+    assert main(["generate", "--model", str(parrot_dir), "--prompt", typed, "--device", "cpu"]) == 0
+    (ids,) = seen
+    assert ids[0] == tok.bos_token_id and not controls & set(ids[1:])
+    assert tok.decode(ids[1:]) == typed
+
+
+def test_a_message_the_chat_cannot_take_leaves_the_conversation_going(parrot):
+    model, tok = parrot
+    session = ChatSession(model, tok, GREEDY)
+    assert session.send(PARROT_QUESTION) == PARROT_ANSWER
+    for bad in ("word " * model.config.max_position_embeddings, "caf\udce9"):  # too long; not UTF-8 (argv bytes)
+        with pytest.raises(HareError, match="context|UTF-8"):
+            session.send(bad)
+        assert [t["role"] for t in session.turns] == ["user", "assistant"]
+    assert session.send(PARROT_QUESTION) == PARROT_ANSWER

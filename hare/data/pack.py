@@ -43,6 +43,7 @@ from hare.io.atomic import atomic_output
 from hare.io.extras import import_extra
 from hare.io.read import read_jsonl, read_text
 from hare.io.sources import local_path, offline_unless_hub_reachable
+from hare.model.tokenizer import text_ids
 
 if TYPE_CHECKING:
     import numpy as np
@@ -235,8 +236,8 @@ def encode(tok: PreTrainedTokenizerFast, dtype: str, texts: list[str]) -> list[n
     """`<s> text </s>` token ids of each text."""
     import numpy as np
 
-    # verbose=False: a document longer than the model context is fine here; training cuts windows.
-    ids = tok(texts, add_special_tokens=False, verbose=False).input_ids
+    # A document longer than the model context is fine here (training cuts windows), so no warning.
+    ids = text_ids(tok, texts, bos=False)
     return [np.array([tok.bos_token_id, *doc, tok.eos_token_id], dtype=dtype) for doc in ids]
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from hare.config import option
 from hare.errors import HareError
 from hare.model.args import ModelArgs
+from hare.model.tokenizer import text_ids
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -80,8 +81,8 @@ def ngram_hits(model: PreTrainedModel, ids: list[int], ngram: int, points: int) 
 def ngram_accuracy(model: PreTrainedModel, tok: Any, texts: list[str], ngram: int = 5, points: int = 5) -> dict:
     """Accuracy in percent over all predictions of all texts."""
     hits = predictions = 0
-    for text in texts:
-        h, n = ngram_hits(model, tok(text).input_ids, ngram, points)
+    for ids in text_ids(tok, texts, bos=True):
+        h, n = ngram_hits(model, ids, ngram, points)
         hits, predictions = hits + h, predictions + n
     if predictions == 0:
         raise HareError(f"every item is shorter than {ngram + 1} tokens, so nothing can be predicted")

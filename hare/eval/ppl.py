@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from hare.config import option
 from hare.errors import HareError
 from hare.model.args import ModelArgs
+from hare.model.tokenizer import text_ids
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -55,8 +56,8 @@ def perplexity(model: PreTrainedModel, tok: Any, texts: list[str], window: int, 
 
     start = time.perf_counter()
     total, scored = 0.0, 0
-    for text in texts:
-        nll, n = sliding_nll(model, tok(text).input_ids, window, stride)
+    for ids in text_ids(tok, texts, bos=True):
+        nll, n = sliding_nll(model, ids, window, stride)
         total, scored = total + nll, scored + n
     seconds = time.perf_counter() - start
     if scored == 0:

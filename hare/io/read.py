@@ -65,6 +65,16 @@ def read_stdin(what: str) -> str:
         raise HareError(f"{what} on stdin is not UTF-8 text (byte {err.start}); pipe UTF-8 text") from None
 
 
+def utf8_text(text: str, what: str) -> str:
+    """`text`, if it is text: bytes that are not UTF-8 reach Python from argv or a terminal as lone surrogates
+    (surrogateescape), which no tokenizer takes; one line naming where they came from instead."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise HareError(f"{what} is not UTF-8 text (character {err.start}); type or pass UTF-8") from None
+    return text
+
+
 def jsonl_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
     """(line number, raw line without its newline) of each non-blank line of a JSON-lines file (.gz too)."""
     path = Path(path)

@@ -139,6 +139,13 @@ def build_tokenizer(num_functional_tokens: int = DEFAULT_FUNCTIONAL_TOKENS) -> P
     return tok
 
 
+def text_ids(tok: PreTrainedTokenizerFast, texts: list[str], bos: bool) -> list[list[int]]:
+    """Token ids of each text as plain text: a prompt, document or file that contains "</s>", "<round_end>"
+    or "<api_3>" gets those characters, never the control tokens, which only the chat template and HARE's
+    own code place; `bos` prepends `<s>` (the tokenizer's own special tokens)."""
+    return tok(texts, add_special_tokens=bos, split_special_tokens=True, verbose=False).input_ids
+
+
 def num_functional_tokens(tok: PreTrainedTokenizerFast) -> int:
     """How many `<api_i>` tokens a tokenizer carries (0 for a chat-only tokenizer)."""
     vocab = tok.get_vocab()
@@ -146,6 +153,14 @@ def num_functional_tokens(tok: PreTrainedTokenizerFast) -> int:
     while functional_token(n) in vocab:
         n += 1
     return n
+
+
+def call_token_ids(tok: PreTrainedTokenizerFast) -> list[int]:
+    """Ids of the tokens that write a tool call (`<api_i>` and `<api_end>`): plain generation (chat, completions)
+    never samples them, since a tool model asked without tools would otherwise answer with call text that
+    decoding strips of its functional token ("(camera='front')"); tool calls decode under the call grammar."""
+    n = num_functional_tokens(tok)
+    return [tok.convert_tokens_to_ids(t) for t in [*map(functional_token, range(n)), API_END] if t in tok.get_vocab()]
 
 
 def is_hare_vocabulary(tok: PreTrainedTokenizerFast) -> bool:
