@@ -206,6 +206,74 @@ def test_tool_calls_go_through_the_tool_decoder(tool_model, tmp_path, monkeypatc
         plain.close()
 
 
+def test_tool_choice_is_obeyed_or_refused(tool_model):
+    """"none" answers in text, a named function is the only one the model may call, "required" or a name
+    with no call made is a 422 (never a silent text answer), and values OpenAI does not define are 400s."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from hare.serve.app import build_app
+    from hare.serve.batching import build_transformers_engine
+    from hare.serve.config import ServeConfig
+
+    tools = json.loads((tool_model / "tools.json").read_text())
+    engine = build_transformers_engine(str(tool_model), "tools", "cpu", "auto", 1, 1)
+
+    def ask(query: str, choice: object, offered: list | None = tools) -> tuple[int, dict]:
+        body = {"messages": [{"role": "user", "content": query}], "tool_choice": choice, "max_tokens": 4}
+        response = client.post("/v1/chat/completions", json=body | ({"tools": offered} if offered else {}))
+        return response.status_code, response.json()
+
+    def named(name: str) -> dict:
+        return {"type": "function", "function": {"name": name}}
+
+    try:
+        client = TestClient(build_app(engine, ServeConfig(model=str(tool_model), ui=False)))
+        status, reply = ask("weather in Oslo", "auto")
+        assert status == 200 and reply["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == \
+            "get_weather_forecast"
+        status, reply = ask("weather in Oslo", "none")
+        assert status == 200 and reply["choices"][0]["finish_reason"] != "tool_calls"
+        assert not reply["choices"][0]["message"].get("tool_calls")
+        status, reply = ask("take a selfie", named("take_a_photo"))
+        assert status == 200 and [c["function"]["name"] for c in reply["choices"][0]["message"]["tool_calls"]] == \
+            ["take_a_photo"]
+        status, reply = ask("weather in Oslo", named("take_a_photo"))  # the forecast is not on offer
+        assert status == 422 and reply["error"]["code"] == "no_tool_call" or [
+            c["function"]["name"] for c in reply["choices"][0]["message"]["tool_calls"]] == ["take_a_photo"]
+        status, reply = ask("tell me a joke", "required")  # memorised as no call
+        assert (status, reply["error"]["code"], reply["error"]["param"]) == (422, "no_tool_call", "tool_choice")
+        refused = [("always", tools, "tool_choice"), (named("order_pizza"), tools, "order_pizza"),
+                   ("required", None, "needs 'tools'"), ({"type": "function"}, tools, '"function"')]
+        for choice, offered, needle in refused:
+            status, reply = ask("take a selfie", choice, offered)
+            assert status == 400 and needle in reply["error"]["message"], (choice, reply)
+    finally:
+        engine.close()
+
+
+def test_a_tool_model_in_plain_chat_never_samples_a_call_token(tool_model):
+    """Asked without tools, the memorised tool model would answer "<api_1> (camera=' front')<api_end>", which
+    decoding strips to call text; plain generation (CLI and server alike) bans the call tokens instead."""
+    from hare.model.template import chat_ids
+    from hare.model.tokenizer import call_token_ids, num_functional_tokens
+    from hare.serve.batching import build_transformers_engine
+
+    engine = build_transformers_engine(str(tool_model), "tools", "cpu", "float32", 1, 1)
+    try:
+        banned = set(call_token_ids(engine.tok))
+        assert len(banned) == num_functional_tokens(engine.tok) + 1  # every <api_i> and <api_end>
+        for query in ("take a selfie", "set volume to 5"):
+            ids = chat_ids(engine.tok, [{"role": "user", "content": query}])
+            said = generate_ids(engine.model, engine.tok, ids, SamplingArgs(temperature=0, max_new_tokens=12))
+            assert not banned & set(said)
+            served, _, _ = asyncio.run(_text(engine, ids, SamplingArgs(temperature=0, max_new_tokens=12)))
+            assert served == engine.tok.decode(said, skip_special_tokens=True)
+    finally:
+        engine.close()
+
+
 def test_ui_of_a_tool_model_offers_the_tool_panel(tool_model, engine, monkeypatch):
     """Served a tool model, /gradio/ shows a request box, the calls as JSON and the model's functions;
     an invalid answer or an empty request is a structured error in the panel, never an exception. A

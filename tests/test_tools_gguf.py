@@ -118,3 +118,33 @@ def test_bench_tools_puts_every_runtime_side_by_side(tool_model, tmp_path, capsy
     assert rows[1]["weight_bytes"] < 0.4 * rows[0]["weight_bytes"]  # 8.5 bits a weight against 32
     assert rows[0]["forced_tokens"] > 0 and rows[0]["chosen_tokens"] > 0  # argument names come forced
     assert "| llama.cpp q8_0 | 100.0 % | 100.0 % |" in capsys.readouterr().out
+
+
+def test_plain_chat_on_the_tool_gguf_never_samples_a_call_token(tool_model, tmp_path):
+    """Served without tools, the GGUF tool model writes text as the torch path does: its call tokens are
+    banned from plain generation on llama.cpp too (unbanned, it answers "<api_1> (camera=' front')…")."""
+    import asyncio
+
+    from hare.generate import generate_ids
+    from hare.model.args import SamplingArgs
+    from hare.model.load import load_model
+    from hare.model.tokenizer import call_token_ids
+    from hare.serve.backends import LlamaCppEngine
+
+    gguf = export(ExportGgufConfig(model=str(tool_model), out=str(tmp_path / "tool.gguf"), type="f16"))
+    model, tok = load_model(str(tool_model), "cpu", "float32")
+    engine = LlamaCppEngine(str(gguf), "tool", max_waiting=1, threads=1)
+    greedy = SamplingArgs(temperature=0, max_new_tokens=10)
+
+    async def served(ids: list[int]) -> str:
+        return "".join([piece.text async for piece in engine.generate(ids, greedy)])
+
+    try:
+        assert sorted(engine.call_ids) == sorted(call_token_ids(tok))
+        for query in ("take a selfie", "set volume to 5"):
+            ids = engine.chat_prompt([{"role": "user", "content": query}])
+            text = asyncio.run(served(ids))
+            assert "<api" not in text and text == tok.decode(generate_ids(model, tok, ids, greedy),
+                                                             skip_special_tokens=True), query
+    finally:
+        engine.close()

@@ -282,18 +282,21 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
-        if body.tools:
+        if tools := body.offered():
             # Tool calls are bounded here like the engine's queue: past --max-waiting of them a 503, never an
             # ever-growing backlog.
             if tools_in_flight[0] >= cfg.max_waiting:
                 raise ServerBusy(f"{tools_in_flight[0]} tool calls are waiting; retry shortly")
             tools_in_flight[0] += 1
             try:
-                calls, counts = await tool_calls(engine, messages, [t.model_dump() for t in body.tools], request)
+                calls, counts = await tool_calls(engine, messages, [t.model_dump() for t in tools], request)
             except ClientGone:
                 return Response(status_code=499)  # nobody reads it: nginx's "client closed request"
             finally:
                 tools_in_flight[0] -= 1
+            if not calls and body.call_required():
+                raise ApiError(422, "tool_choice requires a call, but the model answered without one; rephrase "
+                                    "the request or send tool_choice 'auto'", param="tool_choice", code="no_tool_call")
             if calls:
                 wants_usage = body.stream_options is not None and body.stream_options.include_usage
                 return _tool_call_response(engine, calls, counts, body.stream, wants_usage)

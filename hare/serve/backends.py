@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from hare.errors import HareError
 from hare.io.extras import import_extra
 from hare.model.args import SamplingArgs
-from hare.model.tokenizer import ROUND_END, build_tokenizer, functional_token
+from hare.model.tokenizer import API_END, ROUND_END, build_tokenizer, functional_token
 from hare.serve.engine import Engine, Piece, QueuedEngine, ServerBusy, cpu_threads, log
 
 if TYPE_CHECKING:
@@ -58,6 +58,9 @@ class LlamaCppEngine(QueuedEngine):
         self.functional_tokens = 0
         while self._single_token(functional_token(self.functional_tokens)) is not None:
             self.functional_tokens += 1
+        # A tool model's call tokens are never sampled in plain generation (`call_token_ids` says why).
+        self.call_ids = [t for t in map(self._single_token, [*map(functional_token, range(self.functional_tokens)),
+                                                             API_END]) if t is not None]
         round_end = self._single_token(ROUND_END)
         self.stops = frozenset({self.llm.token_eos()} | ({round_end} if round_end is not None else set()))
         self._busy = False
@@ -102,6 +105,10 @@ class LlamaCppEngine(QueuedEngine):
     def _serve(self) -> None:
         import random
 
+        def ban(_ids: Any, scores: Any) -> Any:
+            scores[self.call_ids] = -float("inf")
+            return scores
+
         while not self._stopping.is_set():
             request = self._next_waiting(block=True)
             if request is None:
@@ -113,7 +120,7 @@ class LlamaCppEngine(QueuedEngine):
                 self.llm.set_seed(s.seed % 2**32 if s.seed is not None else random.getrandbits(31))
                 # top_k 0 and min_p 0 switch llama.cpp's extra filters off: the same sampling as transformers.
                 for token in self.llm.generate(request.prompt, top_k=s.top_k, top_p=s.top_p, min_p=0.0,
-                                               temp=s.temperature, repeat_penalty=1.0):
+                                               temp=s.temperature, repeat_penalty=1.0, logits_processor=[ban]):
                     if request.cancelled:
                         self.cancelled += 1
                         break

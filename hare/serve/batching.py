@@ -147,13 +147,16 @@ class TransformersEngine(QueuedEngine):
 
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, model_name: str,
                  max_batch: int = 16, max_waiting: int = 64, tools: list[Function] | None = None) -> None:
-        from hare.model.tokenizer import num_functional_tokens
+        import torch
+
+        from hare.model.tokenizer import call_token_ids, num_functional_tokens
 
         self.model, self.tok, self.chat_tokenizer, self.model_name = model, tok, tok, model_name
         self.context_length = model.config.max_position_embeddings
         self.vocab_size = len(tok)
         self.functional_tokens = num_functional_tokens(tok)
         self.stops = frozenset(stop_token_ids(model, tok))
+        self.call_ids = torch.tensor(call_token_ids(tok), dtype=torch.long, device=model.device)
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else min(self.stops)
         self.max_batch = max_batch
         self._batch = Batch()
@@ -252,9 +255,10 @@ class TransformersEngine(QueuedEngine):
         self._advance(b, out.logits[:, -1])
 
     def _advance(self, batch: Batch, logits: torch.Tensor) -> None:
-        """Sample, deliver, and keep the rows that go on."""
+        """Sample (never a call token: see `call_token_ids`), deliver, and keep the rows that go on."""
         import torch
 
+        logits = logits.index_fill(-1, self.call_ids, float("-inf"))
         try:
             tokens: list[int | None] = list(sample(logits, batch.requests))
         except Exception:  # find the rows that fail and fail them alone; the others go on

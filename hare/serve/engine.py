@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from hare.errors import HareError
 from hare.model.args import SamplingArgs
+from hare.model.tokenizer import text_ids
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -107,7 +108,7 @@ class Engine(ABC):
         """Token ids of `text` as plain text — `<round_end>` typed by a client is characters, never the
         control token; `bos` prepends `<s>` (plain prompts yes, the chat template no). By default with
         the Hugging Face tokenizer (transformers, vLLM); llama.cpp tokenizes with its own."""
-        return list(self.chat_tokenizer(text, add_special_tokens=bos, split_special_tokens=True).input_ids)
+        return text_ids(self.chat_tokenizer, [text], bos)[0]
 
     def control_id(self, token: str) -> int:
         """The id of a control token the chat template writes (`<round_start>`, `<|im_end|>`, …)."""

@@ -18,7 +18,7 @@ import time
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # A request is untrusted input: strict types, extra fields ignored (newer clients send more).
 STRICT = ConfigDict(extra="ignore", strict=True)
@@ -141,11 +141,54 @@ class ToolSpec(BaseModel):
     function: FunctionSpec
 
 
+class NamedFunction(BaseModel):
+    model_config = STRICT
+
+    name: Text = Field(min_length=1, max_length=64)
+
+
+class NamedToolChoice(BaseModel):
+    model_config = STRICT
+
+    type: Literal["function"]
+    function: NamedFunction
+
+
 class ChatCompletionRequest(_GenerationRequest):
     messages: list[ChatMessage] = Field(min_length=1)
     max_completion_tokens: int | None = Field(None, ge=1)  # the newer name of max_tokens
     tools: list[ToolSpec] | None = None
-    tool_choice: Any = None
+    # OpenAI's values: "none" answers in text, "auto" (the default with tools) lets the model choose,
+    # "required" or one named function demands a call (a model that answers without one gets a 422).
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+
+    @field_validator("tool_choice", mode="wrap")
+    @classmethod
+    def _choice_shape(cls, value: Any, handler: Any) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:  # one message for the union, not pydantic's first branch
+            raise ValueError("must be 'none', 'auto', 'required' or "
+                             '{"type": "function", "function": {"name": "<one of the tools>"}}') from None
+
+    @model_validator(mode="after")
+    def _choice_among_tools(self) -> ChatCompletionRequest:
+        choice, names = self.tool_choice, [t.function.name for t in self.tools or []]
+        if self.call_required() and not names:
+            raise ValueError("tool_choice 'required' or a named function needs 'tools' to choose from")
+        if isinstance(choice, NamedToolChoice) and choice.function.name not in names:
+            raise ValueError(f"tool_choice names '{choice.function.name}', which is not among the request's "
+                             f"tools ({', '.join(names)})")
+        return self
+
+    def offered(self) -> list[ToolSpec]:
+        """The tools the model may call: all of them, or the one `tool_choice` names."""
+        if isinstance(self.tool_choice, NamedToolChoice):
+            return [t for t in self.tools or [] if t.function.name == self.tool_choice.function.name]
+        return [] if self.tool_choice == "none" else list(self.tools or [])
+
+    def call_required(self) -> bool:
+        return self.tool_choice == "required" or isinstance(self.tool_choice, NamedToolChoice)
 
 
 def new_id(prefix: str) -> str:
