@@ -170,6 +170,58 @@ def test_bad_data_file(case, micro_dir, tmp_path, capsys):
     assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
 
 
+# Specs that `hare tools data` cannot honour: argument schema → what its one-line refusal must say. Each would
+# have given a traceback or data that breaks the spec (strings for an array, 3 for `minimum: 3.5`, free text for a
+# pattern).
+BAD_SPECS = {
+    "minimum above maximum": ({"type": "integer", "minimum": 5, "maximum": 3}, "minimum 5, maximum 3 leave no value"),
+    "no integer between bounds": ({"type": "integer", "minimum": 3.2, "maximum": 3.8}, "no integer satisfies"),
+    "exclusive bounds meet": ({"type": "number", "exclusiveMinimum": 3, "maximum": 3}, "leave no value"),
+    "no integer multiple": ({"type": "integer", "minimum": 1, "maximum": 4, "multipleOf": 5}, "change multipleOf"),
+    "minLength above maxLength": ({"type": "string", "minLength": 5, "maxLength": 2}, "minLength 5 > maxLength 2"),
+    "minLength past any value": ({"type": "string", "minLength": 500}, "minLength: 500 is longer"),
+    "default outside enum": ({"type": "string", "enum": ["a", "b"], "default": "c"}, "properties.a.default"),
+    "default breaks pattern": ({"type": "string", "pattern": "^[A-Z]{3}$", "default": "abcd"}, "change the default"),
+    "default below minimum": ({"type": "integer", "minimum": 1, "default": 0}, "properties.a.default: 0"),
+    "array argument": ({"type": "array", "items": {"type": "string"}}, "type 'array'"),
+    "object argument": ({"type": "object", "properties": {}}, "type 'object'"),
+    "null argument": ({"type": "null"}, "type 'null'"),
+    "pattern no bank value fits": ({"type": "string", "pattern": "^[A-Z]{3}$"}, "argument 'a'"),
+    "number with no whole value": ({"type": "number", "minimum": 0.2, "maximum": 0.8}, "argument 'a'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_SPECS))
+def test_spec_that_tools_data_cannot_honour(case, tmp_path, capsys):
+    schema, fragment = BAD_SPECS[case]
+    spec = _spec(tmp_path / "s.json", _spec_with({"type": "object", "properties": {"a": schema}, "required": ["a"]}))
+    err = _refused(capsys, ["tools", "data", "--spec", str(spec), "--out", str(tmp_path / "out")], "s.json",
+                   "'f'", fragment)
+    assert re.search(r"; (make|widen|swap|lower|change|give) ", err), err  # and says how to fix it
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
+
+
+def test_tools_data_asked_for_nothing(tmp_path, capsys):
+    argv = ["tools", "data", "--spec", str(_spec(tmp_path / "s.json")), "--out", str(tmp_path / "out"),
+            "--per-function", "0", "--irrelevant", "0", "--parallel", "0"]
+    _refused(capsys, argv, "nothing to generate")
+    # --parallel alone with one function asks for nothing too: two calls need two functions
+    _refused(capsys, [*argv, "--parallel", "5"], "nothing to generate")
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
+
+
+def test_tools_data_stops_when_no_drawn_call_fits(tmp_path, capsys):
+    """A phrase bank whose only wording fixes a value the spec forbids: every draw fails the check, and the run
+    stops naming function, argument and fix rather than write the call."""
+    spec = _spec(tmp_path / "s.json", _spec_with({"type": "object", "properties": {
+        "level": {"type": "integer", "minimum": 0, "maximum": 10}}, "required": ["level"]}))
+    bank = tmp_path / "bank.yaml"
+    bank.write_text("f:\n  slots:\n    level: int\n  templates:\n    - 'max it out || level=11'\n")
+    _refused(capsys, ["tools", "data", "--spec", str(spec), "--phrases", str(bank), "--out", str(tmp_path / "out")],
+             "s.json", "f: level: 11 is greater than the maximum of 10", "phrase bank slot")
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
+
+
 def test_prompt_from_stdin_not_utf8(micro_dir, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(BAD_UTF8), encoding="utf-8"))
     _refused(capsys, ["generate", "--model", str(micro_dir), "--prompt", "-"], "stdin", "UTF-8")

@@ -37,6 +37,9 @@ def test_bundled_android_spec_is_octopus_order():
     ([fn("a", {"x": {"type": "string"}}, ["y"])], "requires ['y']"),
     ([{"type": "function", "function": {"description": "no name"}}], "item 0 has no function name"),
     ({"name": "a"}, "non-empty JSON list"),
+    ([fn("a", {"x": {"type": "integer", "minimum": 10, "maximum": 1}})], "properties.x: minimum 10, maximum 1 leave"),
+    ([fn("a", {"x": {"type": "integer", "exclusiveMinimum": 2, "exclusiveMaximum": 3}})], "no integer satisfies"),
+    ([fn("a", {"x": {"type": "number", "minimum": 1, "default": 0.5}})], "x.default: 0.5 is not a valid value"),
 ])
 def test_bad_specs_name_the_item(items, message):
     with pytest.raises(HareError) as err:
@@ -499,6 +502,35 @@ def test_any_spec_gets_generic_phrasing(tmp_path):
     assert len(carts) >= 20 and all(r["calls"][0]["arguments"]["product"].casefold() in r["query"].casefold()
                                     for r in carts)
     assert {r["calls"][0]["arguments"]["quantity"] for r in carts} - {1}  # optional arguments sometimes said
+
+
+def test_generated_calls_keep_every_constraint_of_a_custom_spec(tmp_path):
+    """Fractional and exclusive bounds, a step, lengths, a pattern beside an enum, a pattern the values must be
+    drawn again for (a made-up "Austin, Texas" breaks it): every written call is one the spec accepts, and every
+    argument is still said."""
+    from jsonschema import Draft202012Validator
+
+    spec = tmp_path / "fan.json"
+    spec.write_text(json.dumps([
+        fn("set_fan", {"speed": {"type": "integer", "minimum": 3.5, "exclusiveMaximum": 7},
+                       "step": {"type": "integer", "exclusiveMinimum": 0, "maximum": 100, "multipleOf": 25},
+                       "ratio": {"type": "number", "minimum": -2.5, "maximum": 2.5},
+                       "room": {"type": "string", "pattern": "^[A-Z]{3}$", "enum": ["LIV", "KIT", "BED"]}},
+           ["speed", "room"]),
+        fn("send_note", {"message": {"type": "string", "minLength": 12, "maxLength": 40},
+                         "city": {"type": "string", "pattern": "^[A-Z][A-Za-z .'-]{1,30}$"},
+                         "language": {"type": "string", "pattern": "^[a-z]{2}$", "default": "en"}}, ["message"]),
+    ]))
+    data = generate(ToolDataConfig(spec=str(spec), per_function=150, irrelevant=5, parallel=60, seed=3))
+    functions = {f.name: f for f in load_spec(spec)}
+    said: dict[str, set] = {}
+    for r in data["train"] + data["val"]:
+        for call in r["calls"]:
+            Draft202012Validator(functions[call["name"]].parameters).validate(call["arguments"])
+            for k, v in call["arguments"].items():
+                said.setdefault(k, set()).add(v)
+    assert said["speed"] == {4, 5, 6} and said["step"] == {25, 50, 75, 100} and said["ratio"] <= {-2, -1, 0, 1, 2}
+    assert len(said["city"]) > 20 and len(said["message"]) > 50 and len(said["language"]) > 5
 
 
 def paraphrase(prompt: str) -> str:

@@ -26,15 +26,14 @@ import ast
 import math
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from hare.model.tokenizer import API_END, functional_token
 from hare.tools import surface
-from hare.tools.spec import Function
+from hare.tools.spec import Function, formats
 
 if TYPE_CHECKING:
-    from jsonschema import FormatChecker
+    pass
 
 Call = dict[str, Any]  # {"name": str, "arguments": {...}}, OpenAI's shape
 _TOKEN = re.compile(r"<api_(\d{1,9})>")  # bounded: int() refuses 4,300-digit strings
@@ -44,7 +43,6 @@ _TOKEN = re.compile(r"<api_(\d{1,9})>")  # bounded: int() refuses 4,300-digit st
 # which a phone does not need: with any non-blank character allowed, a model wrote
 # `our_name",recipient=name=…@contoso.com` and the grammar let it. Bounded (a local part has at most 64
 # characters) so that the grammar can always finish a value.
-EMAIL = r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,48}\.[A-Za-z]{2,16}"
 # Integers beyond 2**53 lose digits as JSON numbers in most clients, so a call that carries one is refused.
 LARGEST_NUMBER = 2**53
 
@@ -178,22 +176,11 @@ def validate(fn: Function, arguments: dict[str, Any]) -> dict[str, Any] | str:
         return f"{fn.name} has no argument {unknown[0]!r} (it takes: {', '.join(fn.properties) or 'none'})"
     arguments = surface.normalise_call(fn.properties, arguments)  # "2:15 pm" → "14:15"
     full = fn.defaults | {k: _coerce(v, fn.properties[k]) for k, v in arguments.items()}
-    error = next(iter(Draft202012Validator(fn.parameters, format_checker=_formats()).iter_errors(full)), None)
+    error = next(iter(Draft202012Validator(fn.parameters, format_checker=formats()).iter_errors(full)), None)
     if error is not None:
         where = ".".join(map(str, error.absolute_path)) or "arguments"
         return f"{fn.name}: {where}: {error.message}"
     return full
-
-
-@cache
-def _formats() -> FormatChecker:
-    """The formats a call is checked for: e-mail, the one the grammar also writes (jsonschema checks
-    none unless asked, and its own e-mail check is only "contains @")."""
-    from jsonschema import FormatChecker
-
-    checker = FormatChecker(formats=())
-    checker.checks("email")(lambda value: not isinstance(value, str) or re.fullmatch(EMAIL, value) is not None)
-    return checker
 
 
 def _coerce(value: Any, schema: dict[str, Any]) -> Any:

@@ -19,14 +19,16 @@ import json
 import random
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hare.config import option
 from hare.errors import HareError
+from hare.tools.calls import validate
 from hare.tools.phrasing import PLACEHOLDER, Phrasing, Template, arg_phrases, generic_phrasing, load_phrase_bank
-from hare.tools.slots import Filler, Slot, values_bank
+from hare.tools.slots import FIX, Filler, Slot, check_slot, values_bank
 from hare.tools.spec import Function, load_spec, save_spec
 
 # How two requests are joined. The commonest ways are in both splits: people join two requests with "and"
@@ -73,6 +75,10 @@ _KEYBOARD = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
 # chit-chat, a knowledge question or gibberish. So in training those two kinds are drawn as often as two of the
 # others; validation keeps the kinds even, so that its no-call column compares with earlier runs.
 NEAR_MISSES, NEAR_MISS_WEIGHT = ("near_miss", "contrast"), 2
+# Every drawn request's calls are checked against the spec before they are kept; one that fails is drawn again,
+# and a function whose requests fail this many times in a row has an argument whose values seldom or never fit.
+ATTEMPTS = 20
+Drawn = tuple[str, list[dict[str, Any]], str, list[str]]  # (query, calls, template id, surfaces to keep)
 PARAPHRASE_PROMPT = ("Rewrite this request to a phone assistant in different words, as a user would type it. "
                      "Keep these exact strings unchanged: {keep}. Reply with the rewritten request only.\n\n"
                      "Request: {query}")
@@ -117,10 +123,35 @@ class Generator:
         cut = min(len(items) - 1, max(1, round(len(items) * self.cfg.val_fraction)))
         return order[:cut] if self.split == "val" else order[cut:]
 
-    def single(self, fn: Function) -> tuple[str, dict[str, Any], str, list[str]]:
-        """(query, call, template id, the surfaces that a paraphrase must keep)."""
+    def single(self, fn: Function) -> Drawn:
+        """(query, [call], template id, the surfaces that a paraphrase must keep)."""
         query, call, template, surfaces, ends_with = self.worded(fn)
-        return self.dress(query, ends_with, surfaces[-1] if surfaces else ""), call, template, surfaces
+        return self.dress(query, ends_with, surfaces[-1] if surfaces else ""), [call], template, surfaces
+
+    def two(self, functions: list[Function], connectors: list[str]) -> Drawn:
+        """Two independent requests in one: (query, [call, call], template ids, surfaces)."""
+        a, b = self.rng.sample(functions, 2)
+        # Greetings and politeness go around the whole request, once: "hi, X and then Y please", never
+        # "X asap and then ugh, Y" (each half dressed as a request of its own, as before, read like two).
+        (qa, ca, ta, ka, _), (qb, cb, tb, kb, ends_with) = self.worded(a), self.worded(b, first=False)
+        connector = self.rng.choice(connectors)
+        if connector.split("{a}")[1][:1] in ",;.":  # "is it raining?, then …" is no one's
+            qa = unclosed(qa, ka[-1] if ka else "")
+        query = self.dress(connector.format(a=qa, b=qb), ends_with, kb[-1] if kb else "")
+        return query, [ca, cb], f"{ta}+{tb}", ka + kb
+
+    def checked(self, draw: Callable[..., Drawn], *args: Any) -> Drawn:
+        """`draw(*args)` whose calls all fit the spec, drawn again when one does not (a made-up value may break a
+        pattern that the bank's own values keep); a run that cannot draw one stops rather than write a call the
+        spec rejects. A first draw that fits costs nothing, so data for a spec whose values all fit is unchanged."""
+        problem = ""
+        for _ in range(ATTEMPTS):
+            drawn = draw(*args)
+            problem = next((p for call in drawn[1] if (p := call_problem(self.phrasings[call["name"]][0].function,
+                                                                         call["arguments"]))), "")
+            if not problem:
+                return drawn
+        raise HareError(f"{self.cfg.spec}: no valid call in {ATTEMPTS} draws ({problem}); {FIX}")
 
     def worded(self, fn: Function, first: bool = True) -> tuple[str, dict[str, Any], str, list[str], str]:
         """A request for `fn` as its template words it, and the bank of the value it ends with ('' if none);
@@ -183,23 +214,40 @@ class Generator:
 
         for fn in functions:
             for _ in range(per_function):
-                query, call, template, keep = self.single(fn)
-                add(query, [call], template, "single", keep)
+                query, calls, template, keep = self.checked(self.single, fn)
+                add(query, calls, template, "single", keep)
         for _ in range(irrelevant):
             query, template = self.irrelevant()
             add(query, [], template, "irrelevant", [])
         connectors = COMMON_CONNECTORS * COMMON_WEIGHT + self.half(CONNECTORS, "connectors")
         for _ in range(parallel if len(functions) > 1 else 0):
-            a, b = self.rng.sample(functions, 2)
-            # Greetings and politeness go around the whole request, once: "hi, X and then Y please", never
-            # "X asap and then ugh, Y" (each half dressed as a request of its own, as before, read like two).
-            (qa, ca, ta, ka, _), (qb, cb, tb, kb, ends_with) = self.worded(a), self.worded(b, first=False)
-            connector = self.rng.choice(connectors)
-            if connector.split("{a}")[1][:1] in ",;.":  # "is it raining?, then …" is no one's
-                qa = unclosed(qa, ka[-1] if ka else "")
-            query = self.dress(connector.format(a=qa, b=qb), ends_with, kb[-1] if kb else "")
-            add(query, [ca, cb], f"{ta}+{tb}", "parallel", ka + kb)
+            query, calls, template, keep = self.checked(self.two, functions, connectors)
+            add(query, calls, template, "parallel", keep)
         return out
+
+
+def call_problem(fn: Function, arguments: dict[str, Any]) -> str:
+    """Why a generated call is not one the spec accepts ('' when it is), by the check that model output gets
+    (`calls.validate`); a value that check accepts only once it has made it canonical ("5" for an integer, a
+    time as said) is refused too, since the record holds the value as drawn."""
+    read = validate(fn, arguments)
+    if isinstance(read, str):
+        return read
+    changed = next((k for k in arguments if read.get(k) != arguments[k]), None)
+    return "" if changed is None else f"{fn.name}: {changed}: {arguments[changed]!r} is read as {read[changed]!r}"
+
+
+def phrasing_for(fn: Function, bank: dict[str, Phrasing], where: str) -> Phrasing:
+    """`fn`'s phrasing (its phrase bank's, else generic), refused with the function named when an argument
+    has no value that fits its schema (an array, a pattern the inferred bank never matches, empty bounds)."""
+    try:
+        if fn.name not in bank:
+            return generic_phrasing(fn)
+        for arg, slot in bank[fn.name].slots.items():
+            check_slot(arg, slot, fn.properties[arg])
+        return bank[fn.name]
+    except HareError as err:
+        raise HareError(f"{where}: function '{fn.name}': {err}") from None
 
 
 def set_off(tail: str) -> bool:
@@ -269,8 +317,11 @@ def generate(cfg: ToolDataConfig) -> dict[str, list[dict]]:
     if not 0 <= cfg.novel_values <= 1:
         raise HareError(f"--novel-values must be in [0, 1], got {cfg.novel_values}")
     functions = load_spec(cfg.spec)
+    if not cfg.per_function * len(functions) + cfg.irrelevant + (cfg.parallel if len(functions) > 1 else 0):
+        raise HareError("nothing to generate: --per-function, --irrelevant and --parallel ask for no queries "
+                        "(--parallel needs two functions); ask for at least one")
     bank = load_phrase_bank(Path(cfg.phrases) if cfg.phrases else None, functions)
-    phrasings = [bank.get(fn.name) or generic_phrasing(fn) for fn in functions]
+    phrasings = [phrasing_for(fn, bank, cfg.spec) for fn in functions]
     splits = {}
     for split, scale in (("train", 1.0), ("val", cfg.val_fraction)):
         gen = Generator(phrasings, split, cfg)

@@ -45,8 +45,8 @@ from re import _parser as sre_parse
 from typing import TYPE_CHECKING, Any
 
 from hare.model.tokenizer import ROUND_END, ROUND_START, functional_token
-from hare.tools.calls import APOSTROPHE, EMAIL, LARGEST_NUMBER, literal
-from hare.tools.spec import VALUE_CHARS, Function
+from hare.tools.calls import APOSTROPHE, LARGEST_NUMBER, literal
+from hare.tools.spec import EMAIL, VALUE_CHARS, Function
 from hare.tools.surface import PHONE, is_free_text, kind_of, surface_pattern, word_spans, words_pattern
 
 if TYPE_CHECKING:

@@ -21,10 +21,15 @@ from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
-from hare.tools.spec import VALUE_CHARS
+from hare.errors import HareError
+from hare.tools.spec import VALUE_CHARS, bounds_text, whole_numbers
 from hare.tools.surface import LANGUAGES
 
 GENERATED = ("person", "email", "e164", "time", "datetime", "int", "language")
+# Types no slot writes: a phrase bank maps values to words one by one, and a list or an object is no one word.
+UNWRITTEN = ("array", "object", "null")
+PROBES, MIN_FIT = 40, 0.5  # values drawn to test a slot against its schema; the share of them that must fit
+FIX = "give the argument an enum of valid values, or a phrase bank slot (--phrases) whose values fit its schema"
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
 _ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
@@ -79,8 +84,9 @@ class Slot:
 
     kind: str                                   # bank name, one of GENERATED, or "map"
     surfaces: dict[Any, list[str]] | None = None  # for "map": enum/boolean value → ways to say it
-    low: int = 0
+    low: int = 0                                # "int": low, low + step, …, high
     high: int = 100
+    step: int = 1
 
 
 class Filler:
@@ -238,7 +244,7 @@ class Filler:
         return f"{y:04d}-{mo:02d}-{d:02d}-{h:02d}-{mi:02d}", f"{day}{join}{self._clock(h, mi)}"
 
     def _int(self, slot: Slot, chosen: dict[str, Any]) -> tuple[int, str]:
-        n = self.rng.randint(slot.low, slot.high)
+        n = slot.low + slot.step * self.rng.randint(0, (slot.high - slot.low) // slot.step)
         return n, number_words(n) if n < 100 and self.rng.random() < 0.3 else str(n)
 
     def _language(self, slot: Slot, chosen: dict[str, Any]) -> tuple[str, str]:
@@ -252,7 +258,15 @@ def _ordinal(d: int) -> str:
 
 
 def infer_slot(name: str, schema: dict[str, Any]) -> Slot:
-    """A slot for an argument of a spec without a phrase bank, from its type, format and name."""
+    """A slot for an argument of a spec without a phrase bank, from its type, format and name; refused (naming
+    the argument and the fix) when its values seldom or never fit the schema (`slot_problem`), so that no data is
+    written that the spec it was made for would reject."""
+    slot = _guess_slot(name, schema)
+    check_slot(name, slot, schema)
+    return slot
+
+
+def _guess_slot(name: str, schema: dict[str, Any]) -> Slot:
     kind, words = schema.get("type"), f"{name} {schema.get('description', '')}".lower()
     if "enum" in schema:
         return Slot("map", {v: [str(v).replace("_", " ")] for v in schema["enum"]})
@@ -281,5 +295,39 @@ def parse_slot(spec: Any, schema: dict[str, Any]) -> Slot:
 
 
 def int_slot(schema: dict[str, Any]) -> Slot:
-    low = int(schema.get("minimum", 0))
-    return Slot("int", low=low, high=int(schema.get("maximum", low + 100)))
+    """Integers within the schema's bounds as JSON Schema reads them (3.5 < n < 7 is 4 to 6); none when
+    high < low, which `check_slot` refuses before anything is drawn."""
+    numbers = whole_numbers(schema)
+    return Slot("int", low=numbers.start, high=numbers.start + (len(numbers) - 1) * numbers.step, step=numbers.step)
+
+
+def check_slot(name: str, slot: Slot, schema: dict[str, Any]) -> None:
+    """Refuse argument `name` when `slot` can never give a value its schema accepts (`slot_problem`)."""
+    problem = slot_problem(slot, schema)
+    if problem:
+        fix = "" if schema.get("type") in UNWRITTEN else f"; {FIX}"  # those name their own
+        raise HareError(f"argument '{name}': {problem}{fix}")
+
+
+def slot_problem(slot: Slot, schema: dict[str, Any]) -> str | None:
+    """Why `slot` cannot give values valid for `schema`, or None when most of its values are. It is probed by
+    drawing values as the training split does, made-up ones included: a bank that seldom fits (a news topic for
+    a three-capital `pattern`) would not fail loudly, as each drawn call is checked and drawn again when it fails
+    (`hare.tools.data`), but an optional argument would then almost never be said."""
+    from jsonschema import Draft202012Validator
+
+    kind = schema.get("type")
+    if kind in UNWRITTEN:
+        return (f"hare tools data writes no values of type '{kind}'; make the argument a string, integer, number "
+                "or boolean, or write its training calls yourself")
+    if slot.kind == "int" and slot.low > slot.high:
+        return f"no integer satisfies {bounds_text(schema)}"
+    filler = Filler(random.Random(f"probe:{slot.kind}"), "train", 0, 0.25, novel=0.5)
+    drawn = [filler.fill(slot, {})[0] for _ in range(PROBES)]
+    validator = Draft202012Validator(schema)  # formats too are checked on every call drawn
+    failed = [v for v in drawn if not validator.is_valid(v)]
+    if len(failed) <= (1 - MIN_FIT) * PROBES:
+        return None
+    error = next(iter(validator.iter_errors(failed[0])))
+    return (f"only {PROBES - len(failed)} of {PROBES} values drawn for it ({slot.kind}) fit its schema "
+            f"(e.g. {error.message[:100]})")

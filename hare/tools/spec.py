@@ -19,12 +19,16 @@ import keyword
 import math
 import re
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hare.errors import HareError
 from hare.io.read import read_json
+
+if TYPE_CHECKING:
+    from jsonschema import FormatChecker
 
 BUNDLED = {"android": "android_apis.json"}
 SPEC_FILE = "tools.json"  # the spec saved beside a trained tool model
@@ -44,6 +48,7 @@ MAX_ENUM = 256
 MAX_PATTERN = 200  # characters
 LARGEST_BOUND = 2**53  # beyond this JSON numbers lose digits
 VALUE_CHARS = 96  # longest string value: a tool argument is a name, a number, a short message
+EMAIL = r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,48}\.[A-Za-z]{2,16}"
 
 
 @dataclass(frozen=True)
@@ -153,13 +158,83 @@ def schema_problem(schema: Any, path: str, depth: int = 0) -> str | None:
         problem = pattern_problem(schema["pattern"])
         if problem:
             return f"{path}.pattern: {problem}"
+    problem = bounds_problem(schema)
+    if problem:
+        return f"{path}{problem}"
     children = schema.get("properties", {})
     if not isinstance(children, dict):
         return f"{path}.properties: must be an object of schemas"
     subschemas = [(f"{path}.properties.{k}", v) for k, v in children.items()]
     subschemas += [(f"{path}.{k}", schema[k]) for k in ("items", "additionalProperties")
                    if k in schema and not isinstance(schema[k], bool)]
-    return next((p for where, sub in subschemas if (p := schema_problem(sub, where, depth + 1))), None)
+    found = next((p for where, sub in subschemas if (p := schema_problem(sub, where, depth + 1))), None)
+    if found:
+        return found
+    problem = default_problem(schema)  # only now: checking it runs the patterns below, which must be safe first
+    return f"{path}{problem}" if problem else None
+
+
+def bounds_problem(schema: dict[str, Any]) -> str | None:
+    """Why a schema's bounds leave no value at all (None: some value fits), as `: …` or `.keyword: …` to follow
+    its path. Such a schema is a typo (minimum and maximum swapped), and nothing could ever call it: the
+    grammar would have no value to write, and `hare tools data` none to generate."""
+    if {"minimum", "exclusiveMinimum"} & set(schema) and {"maximum", "exclusiveMaximum"} & set(schema):
+        low = max(schema.get("minimum", -math.inf), schema.get("exclusiveMinimum", -math.inf))
+        high = min(schema.get("maximum", math.inf), schema.get("exclusiveMaximum", math.inf))
+        shut = schema.get("exclusiveMinimum") == low or schema.get("exclusiveMaximum") == high  # at a tie: open
+        if low > high or low == high and shut:
+            return f": {bounds_text(schema)} leave no value; make the lower bound less than the upper one"
+    if schema.get("type") == "integer" and not whole_numbers(schema):
+        return (f": no integer satisfies {bounds_text(schema)}; widen the bounds, or make the type 'number'"
+                if "multipleOf" not in schema else
+                f": no integer satisfies {bounds_text(schema)}; widen the bounds or change multipleOf")
+    for least, most, cap in (("minLength", "maxLength", VALUE_CHARS), ("minItems", "maxItems", None)):
+        if schema.get(least, 0) > schema.get(most, math.inf):
+            return f": {least} {schema[least]} > {most} {schema[most]} leaves no value; swap or widen them"
+        if cap is not None and schema.get(least, 0) > cap:
+            return (f".{least}: {schema[least]} is longer than any value a call can hold ({cap} characters); "
+                    f"lower it to {cap} or less")
+    return None
+
+
+def bounds_text(schema: dict[str, Any]) -> str:
+    """The numeric bounds a schema sets, as written: "minimum 5, maximum 3"."""
+    keys = ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "multipleOf")
+    return ", ".join(f"{k} {json.dumps(schema[k])}" for k in keys if k in schema)
+
+
+def whole_numbers(schema: dict[str, Any], span: int = 100) -> range:
+    """The integers a schema's bounds admit (fractional bounds rounded inwards, exclusive ones stepped past, an
+    integer `multipleOf` as the step); a side left open is `span` steps from the other, or from 0. Used both to
+    refuse an integer that has no value and to draw the values `hare tools data` generates."""
+    multiple = schema.get("multipleOf", 1)
+    step = int(multiple) if float(multiple).is_integer() else 1  # a fractional one: checked on every value drawn
+    lows = [math.ceil(schema["minimum"])] if "minimum" in schema else []
+    lows += [math.floor(schema["exclusiveMinimum"]) + 1] if "exclusiveMinimum" in schema else []
+    highs = [math.floor(schema["maximum"])] if "maximum" in schema else []
+    highs += [math.ceil(schema["exclusiveMaximum"]) - 1] if "exclusiveMaximum" in schema else []
+    low = -(-max(lows) // step) * step if lows else None  # the first multiple of step at or above the bounds
+    high = min(highs) // step * step if highs else None
+    if low is None:
+        low = 0 if high is None or high >= 0 else high - span * step
+    if high is None:
+        high = low + span * step
+    return range(low, high + 1, step)
+
+
+def default_problem(schema: dict[str, Any]) -> str | None:
+    """Why a schema's `default` is not one of its own values (as `.default: …`), or None. A call that leaves the
+    argument out gets the default, so an invalid one would make every such call fail the schema it came from."""
+    if "default" not in schema:
+        return None
+    from jsonschema import Draft202012Validator
+
+    error = next(iter(Draft202012Validator(schema, format_checker=formats()).iter_errors(schema["default"])), None)
+    if error is None:
+        return None
+    where = "".join(f".{p}" for p in error.absolute_path)
+    return (f".default: {json.dumps(schema['default'])[:40]}{where} is not a valid value of its own schema "
+            f"({error.message[:120]}); change the default or drop it")
 
 
 def pattern_problem(pattern: Any) -> str | None:
@@ -215,3 +290,14 @@ def save_spec(functions: list[Function], directory: Path) -> None:
     from hare.io.atomic import write_text
 
     write_text(directory / SPEC_FILE, json.dumps([f.to_openai() for f in functions], indent=1) + "\n")
+
+
+@cache
+def formats() -> FormatChecker:
+    """The formats a call is checked for: e-mail, the one the grammar also writes (jsonschema checks
+    none unless asked, and its own e-mail check is only "contains @")."""
+    from jsonschema import FormatChecker
+
+    checker = FormatChecker(formats=())
+    checker.checks("email")(lambda value: not isinstance(value, str) or re.fullmatch(EMAIL, value) is not None)
+    return checker
