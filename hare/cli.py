@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"hare {name}", description=module.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser, config_cls)
-    cfg = from_namespace(config_cls, parser.parse_args(rest))
+    # Intermixed: positional words (`train.max_steps=5`, a query) may sit before, between or after flags.
+    cfg = from_namespace(config_cls, parser.parse_intermixed_args(rest))
     try:
         getattr(module, cmd.function)(cfg)
     except HareError as err:

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
+from hare.errors import HareError, first_line
+
 T = TypeVar("T")
+# What torch.manual_seed (and torch.Generator.manual_seed) accepts; outside it torch fails with a bare
+# "Overflow when unpacking long long".
+TORCH_SEEDS = (-0x8000_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFF)
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", **kwargs: Any) -> Any:  # noqa: A002
@@ -69,12 +75,66 @@ def from_namespace(cls: type[T], ns: argparse.Namespace) -> T:
     return cls(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(cls)})
 
 
+# --- the checks configs share: one wording, and nan, inf and huge integers handled once ------------------
+
+
+def shown(value: Any) -> str:
+    """`repr(value)`, cut short: a 400-digit override stays readable inside a one-line error."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}… ({len(text)} characters)"
+
+
+def check_range(name: str, value: float, low: float = -math.inf, high: float = math.inf, *,
+                above: bool = False, below: bool = False, fix: str = "") -> None:
+    """Refuse a number that is not finite or lies outside [low, high] (`above`/`below`: excluding the bound).
+
+    One rule for every numeric setting because a plain `value < low` lets nan through (every comparison
+    with nan is false), and an inf or nan temperature or learning rate only surfaces later, as a traceback
+    deep in torch or as nan losses after hours of training."""
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if finite and (low < value if above else low <= value) and (value < high if below else value <= high):
+        return
+    if low > -math.inf and high < math.inf:
+        rule = f"in {'(' if above else '['}{_bound(low)}, {_bound(high)}{')' if below else ']'}"
+    elif low > -math.inf:
+        rule = f"{'greater than' if above else 'at least'} {_bound(low)}"
+    elif high < math.inf:
+        rule = f"{'less than' if below else 'at most'} {_bound(high)}"
+    else:
+        rule = "a finite number"
+    if not finite and rule != "a finite number":
+        rule = f"finite and {rule}"
+    raise HareError(f"{name} must be {rule}, got {shown(value)}{'; ' + fix if fix else ''}")
+
+
+def _bound(x: float) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def check_seed(name: str, seed: int | None) -> None:
+    """A seed that torch can take (None: no seed), refused here with the range rather than by torch."""
+    if seed is not None:
+        check_range(name, seed, *TORCH_SEEDS, fix="that is what torch's random generator accepts")
+
+
+def validate_config(cfg: Any) -> None:
+    """Run the `validate()` of every section nested in the dataclass `cfg`, then `cfg`'s own.
+
+    `load_config` calls it, so a bad value is refused as the config is read: before a command reads its
+    data, loads a model or writes into its output directory."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            validate_config(value)
+    check = getattr(cfg, "validate", None)
+    if callable(check):
+        check()
+
+
 # --- nested configs: YAML file → dotted `key=value` overrides → validated dataclass -----------------
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
-    from hare.errors import HareError
-
     tp = _unwrap_optional(tp)
     if value is None:
         return None
@@ -93,6 +153,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 raise ValueError("expected true or false")
             return value
         if tp is int:
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value  # exactly, however long: float() would overflow past 1.8e308
             number = float(value)
             if isinstance(value, bool) or not number.is_integer():
                 raise ValueError("expected an integer")
@@ -100,16 +162,20 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if tp is float:
             if isinstance(value, bool):
                 raise ValueError("expected a number")
-            return float(value)
+            try:
+                number = float(value)  # YAML reads 1e999 as a string, which float() makes inf
+            except OverflowError:  # an integer too long for a float
+                number = math.inf
+            if not math.isfinite(number):
+                raise ValueError("expected a finite number")
+            return number
         return tp(value)
     except (TypeError, ValueError) as err:
-        raise HareError(f"config key '{key}' has bad value {value!r}: {err}") from None
+        raise HareError(f"config key '{key}' has bad value {shown(value)}: {err}") from None
 
 
 def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
     """Build a (nested) dataclass from plain data, naming any unknown or ill-typed key."""
-    from hare.errors import HareError
-
     if not isinstance(data, dict):
         raise HareError(f"config section '{prefix.rstrip('.') or '<root>'}' must be a mapping, got {data!r}")
     hints = get_type_hints(cls)
@@ -131,10 +197,10 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
 
 
 def load_config(cls: type[T], path: str | None, overrides: list[str]) -> T:
-    """YAML file (optional) with `a.b=value` overrides applied on top; values are parsed as YAML."""
+    """YAML file (optional) with `a.b=value` overrides applied on top; values are parsed as YAML.
+    The result is validated (`validate_config`)."""
     import yaml
 
-    from hare.errors import HareError
     from hare.io.read import read_yaml
 
     data: dict[str, Any] = (read_yaml(path, "config file", "check --config") or {}) if path else {}
@@ -150,8 +216,15 @@ def load_config(cls: type[T], path: str | None, overrides: list[str]) -> T:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise HareError(f"override '{item}': '{part}' is not a config section")
-        node[leaf] = yaml.safe_load(raw) if raw else ""
-    return from_dict(cls, data)
+        try:
+            node[leaf] = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError as err:
+            why = getattr(err, "problem", None) or first_line(err)
+            raise HareError(f"override '{key}' has a value that is not YAML, {shown(raw)} ({why}); write a number, "
+                            "true/false, a list like [1, 2], or quoted text") from None
+    cfg = from_dict(cls, data)
+    validate_config(cfg)
+    return cfg
 
 
 def to_yaml(cfg: Any) -> str:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import PARROT_ANSWER, PARROT_QUESTION, one_line_error
 
 from hare.cli import COMMANDS, main
@@ -117,3 +118,121 @@ def test_init_refuses_existing_output(capsys, micro_dir):
 
 def test_unknown_command(capsys):
     _assert_one_line_error(capsys, main(["pretrian"]), "unknown command 'pretrian'")
+
+
+LONG_INT = "1" + "0" * 400  # YAML reads it as an int that no float holds
+
+
+def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], tuple[str, ...]]]:
+    """name → (argv with one bad setting, what its one-line error must say). Everything else is good, and
+    each is refused before a model trains or anything is written: pretrain's --data does not even exist,
+    so a refusal that came later would name the data instead."""
+    out = str(tmp / "out")
+    generate = ["generate", "--model", str(model), "--prompt", "x"]
+    pretrain = ["pretrain", "--data", str(tmp / "packed"), "--out", out]
+    not_yaml = tmp / "recipe.yaml"
+    not_yaml.write_text("train: {max_steps: [1,\n")
+    chats = tmp / "chats.jsonl"
+    chats.write_text(json.dumps({"messages": [{"role": "user", "content": "Hi"},
+                                              {"role": "assistant", "content": "Hello"}]}) + "\n")
+    small_sft = ["train.device=cpu", "data.seq_len=64", "train.global_batch_tokens=256", "train.micro_batch_size=4"]
+    return {
+        "temperature nan": ([*generate, "--temperature", "nan"], ("--temperature must be finite", "got nan")),
+        "temperature inf": ([*generate, "--temperature", "inf"], ("--temperature must be finite", "got inf")),
+        "top-p nan": ([*generate, "--top-p", "nan"], ("--top-p must be finite", "got nan")),
+        "seed past 64 bits": ([*generate, "--seed", "9" * 23], ("--seed", "18446744073709551615", "torch")),
+        "unknown device": ([*generate, "--device", "tpu"], ("unknown device 'tpu'", "cpu, cuda, cuda:N", "mps")),
+        "unknown train device": ([*pretrain, "train.device=tpu"], ("unknown train.device 'tpu'", "cuda:N")),
+        "lr past the float range": ([*pretrain, f"optim.lr={LONG_INT}"], ("'optim.lr'", "finite", "401 characters")),
+        "lr 1e999": ([*pretrain, "optim.lr=1e999"], ("'optim.lr'", "'1e999'", "finite")),
+        "lr nan": ([*pretrain, "optim.lr=.nan"], ("'optim.lr'", "nan", "finite")),
+        "lr negative": ([*pretrain, "optim.lr=-1"], ("optim.lr must be at least 0", "-1")),
+        "override not YAML": ([*pretrain, "optim.lr=[1,"], ("override 'optim.lr'", "not YAML", "'[1,'")),
+        "config not YAML": ([*pretrain, "--config", str(not_yaml)], (str(not_yaml), "not valid YAML")),
+        "train seed past 64 bits": ([*pretrain, f"train.seed={LONG_INT}"], ("train.seed", "torch")),
+        "seq_len 0": ([*pretrain, "data.seq_len=0"], ("data.seq_len must be at least 2", "got 0")),
+        "global batch 0": ([*pretrain, "train.global_batch_tokens=0"], ("train.global_batch_tokens", "at least 1")),
+        "micro batch 0": ([*pretrain, "train.micro_batch_size=0"], ("train.micro_batch_size", "at least 1")),
+        "keep_last 0": ([*pretrain, "checkpoint.keep_last=0"], ("checkpoint.keep_last must be at least 1",
+                                                               "--resume", "checkpoint.every_steps=0")),
+        "schedule decay 0": ([*pretrain, "schedule.decay_fraction=0"], ("schedule.decay_fraction", "(0, 1]")),
+        "port past 16 bits": (["serve", "--model", str(model), "--port", "99999"], ("--port", "65535")),
+        "port negative": (["serve", "--model", str(model), "--port", "-1"], ("--port", "[0, 65535]")),
+        "data seed negative": (["sft", "--model", str(model), "--data", str(chats), "--out", out, *small_sft,
+                                "data.seed=-1"], ("data.seed must be at least 0",)),
+    }
+
+
+SETTING_CASES = ["temperature nan", "temperature inf", "top-p nan", "seed past 64 bits", "unknown device",
+                 "unknown train device", "lr past the float range", "lr 1e999", "lr nan", "lr negative",
+                 "override not YAML", "config not YAML", "train seed past 64 bits", "seq_len 0", "global batch 0",
+                 "micro batch 0", "keep_last 0", "schedule decay 0", "port past 16 bits", "port negative",
+                 "data seed negative"]
+
+
+@pytest.mark.parametrize("case", SETTING_CASES)
+def test_bad_setting(case, micro_dir, tmp_path, capsys):
+    argv, fragments = _setting_cases(tmp_path, micro_dir)[case]
+    _assert_one_line_error(capsys, main(argv), *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("out", ["file", "file/run"])
+def test_run_directory_that_is_a_file(out, tmp_path, capsys):
+    (tmp_path / "file").write_text("keep me")
+    code = main(["pretrain", "--data", str(tmp_path / "packed"), "--out", str(tmp_path / out)])
+    _assert_one_line_error(capsys, code, f"'{tmp_path / 'file'}' is a file", "new directory")
+    assert (tmp_path / "file").read_text() == "keep me"
+
+
+# A conversation file with one bad record: (record, what the error names besides the file and line).
+ASSISTANT = {"role": "assistant", "content": "Hello"}
+BAD_SFT_RECORDS = {
+    "unknown role": ({"messages": [{"role": "wizard", "content": "Hi"}, ASSISTANT]},
+                     ("message 1 has role 'wizard'", "system (first message only), user and assistant")),
+    "system not first": ({"messages": [{"role": "user", "content": "Hi"}, {"role": "system", "content": "Be"},
+                                       ASSISTANT]}, ("message 2 has role 'system'", "first message only")),
+    "content null": ({"messages": [{"role": "user", "content": None}, ASSISTANT]},
+                     ("message 1 (user)", "content is null", "one string")),
+    "content a list": ({"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}, ASSISTANT]},
+                       ("message 1 (user)", "content is a list")),
+    "lone surrogate": ({"messages": [{"role": "user", "content": "Hi \ud800"}, ASSISTANT]},
+                       ("message 1 (user)", "surrogate at character 3")),
+    "alpaca output null": ({"instruction": "Hi", "output": None}, ("message 2 (assistant)", "content is null")),
+    "sharegpt speaker": ({"conversations": [{"from": "human", "value": "Hi"}, {"from": "robot", "value": "Yo"}]},
+                         ("'robot'", "system, human, user, gpt, assistant")),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_SFT_RECORDS))
+def test_bad_sft_record(case, micro_dir, tmp_path, capsys):
+    record, fragments = BAD_SFT_RECORDS[case]
+    data = tmp_path / "chats.jsonl"
+    data.write_text(json.dumps(record) + "\n")  # ensure_ascii: the surrogate is written as the escape \ud800
+    code = main(["sft", "--model", str(micro_dir), "--data", str(data), "--out", str(tmp_path / "out")])
+    _assert_one_line_error(capsys, code, f"{data}:1: ", *fragments)
+    assert not (tmp_path / "out").exists()
+
+
+def test_overrides_may_sit_between_flags(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["pretrain", "train.max_steps=5", "--out", str(out), "optim.lr=0.001", "--print-config",
+                 "train.device=cpu"])
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert code == 0
+    assert (printed["train"]["max_steps"], printed["optim"]["lr"], printed["out"]) == (5, 0.001, str(out))
+    assert printed["train"]["device"] == "cpu"
+    assert not out.exists()  # printing writes nothing
+
+
+def test_resume_without_a_checkpoint_starts_fresh_and_says_so(packed_dir, tmp_path, capsys):
+    """`--resume` in a job script that restarts a run stopped before its first save must still train; it
+    says that it starts at step 0 rather than leaving the user to think a checkpoint was found."""
+    out = tmp_path / "run"
+    code = main(["pretrain", "--data", str(packed_dir), "--out", str(out), "--resume", "model.preset=hare-micro",
+                 "data.seq_len=32", "train.max_steps=1", "train.global_batch_tokens=64", "train.micro_batch_size=2",
+                 "train.device=cpu", "train.precision=fp32", "log.progress=false", "log.peak_flops=1e11",
+                 "log.eval_batches=1", "checkpoint.every_steps=0"])
+    assert code == 0
+    assert f"pretrain: no checkpoint in '{out}' yet, starting from step 0" in capsys.readouterr().out
+    assert (out / "final" / "config.json").is_file()

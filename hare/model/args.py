@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hare.config import option
-from hare.errors import HareError
+from hare.config import check_range, check_seed, option
 
 
 @dataclass(kw_only=True)
@@ -29,11 +28,10 @@ class SamplingArgs:
     seed: int | None = option(None, "random seed, for reproducible sampling")
 
     def validate(self) -> None:
-        if self.max_new_tokens < 1:
-            raise HareError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
-        if self.temperature < 0:
-            raise HareError(f"--temperature must be >= 0, got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise HareError(f"--top-p must be in (0, 1], got {self.top_p}")
-        if self.top_k < 0:
-            raise HareError(f"--top-k must be >= 0, got {self.top_k}")
+        """Refuse what the sampler would only fail on later: torch raises on nan and on seeds past 64 bits,
+        and an inf temperature samples noise without complaint."""
+        check_range("--max-new-tokens", self.max_new_tokens, 1)
+        check_range("--temperature", self.temperature, 0, fix="0 means greedy decoding")
+        check_range("--top-p", self.top_p, 0, 1, above=True)
+        check_range("--top-k", self.top_k, 0, fix="0 disables it")
+        check_seed("--seed", self.seed)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,19 +35,34 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 ADAPTER_CONFIG = "adapter_config.json"  # a PEFT adapter directory (`hare sft --lora --no-merge`)
 
 
+DEVICES = "auto, cpu, cuda, cuda:N (GPU number N) or mps"
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def check_device(device: str, name: str = "device") -> None:
+    """Refuse a device string HARE does not run on (torch would take `xla` or `meta` and fail later, and
+    answers `tpu` with a traceback listing twenty device types); `name` is the setting it came from."""
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise HareError(f"unknown {name} '{device}'; choose {DEVICES}")
+
+
 def resolve_device(device: str) -> str:
-    """`auto` picks CUDA, then Apple MPS, then CPU."""
+    """`auto` picks CUDA, then Apple MPS, then CPU; a named device must exist on this machine."""
     import torch
 
-    if device != "auto":
-        if device.startswith("cuda") and not torch.cuda.is_available():
+    check_device(device)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
             raise HareError(f"device '{device}' requested but CUDA is not available; use --device cpu")
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+        count = torch.cuda.device_count()
+        if int(device.partition(":")[2] or 0) >= count:
+            raise HareError(f"device '{device}' requested but this machine has {count} CUDA device"
+                            f"{'s' if count > 1 else ''} (cuda:0 to cuda:{count - 1}); pick one of them")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise HareError("device 'mps' requested but Apple's MPS backend is not available here; use --device cpu")
+    return device
 
 
 def resolve_dtype(dtype: str, device: str) -> torch.dtype:

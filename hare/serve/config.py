@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from hare.config import option
-from hare.errors import HareError
+from hare.config import check_range, option
 from hare.model.args import ModelArgs
 
 Backend = Literal["transformers", "llama.cpp", "vllm"]
@@ -34,5 +33,6 @@ class ServeConfig(ModelArgs):
 
     def validate(self) -> None:
         for name in ("max_batch", "max_waiting", "max_tokens", "max_body_bytes"):
-            if getattr(self, name) < 1:
-                raise HareError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+            check_range(f"--{name.replace('_', '-')}", getattr(self, name), 1)
+        # A TCP port is 16 bits: past that, binding fails with a bare OverflowError from the socket module.
+        check_range("--port", self.port, 0, 65535, fix="0 picks a free one")

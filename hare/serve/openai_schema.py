@@ -20,9 +20,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hare.config import TORCH_SEEDS
+
 # A request is untrusted input: strict types, extra fields ignored (newer clients send more).
 STRICT = ConfigDict(extra="ignore", strict=True)
-SEED_RANGE = (-(2**63), 2**64 - 1)  # what torch.Generator.manual_seed accepts
 
 
 class ApiError(Exception):
@@ -78,7 +79,7 @@ class _GenerationRequest(BaseModel):
     temperature: float = Field(1.0, ge=0, le=2, allow_inf_nan=False)
     top_p: float = Field(1.0, gt=0, le=1, allow_inf_nan=False)
     stop: Text | list[Text] | None = Field(None, validate_default=True)
-    seed: int | None = Field(None, ge=SEED_RANGE[0], le=SEED_RANGE[1])
+    seed: int | None = Field(None, ge=TORCH_SEEDS[0], le=TORCH_SEEDS[1])
     stream: bool = False
     stream_options: StreamOptions | None = None
     n: Literal[1] = 1  # one choice per request

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hare.config import option
+from hare.config import check_range, option
 from hare.errors import HareError
 
 if TYPE_CHECKING:
@@ -27,6 +27,14 @@ class DataConfig:
     path: str = option("", "directory written by `hare data pack`")
     seq_len: int = option(2048, "tokens per training sequence")
     seed: int = option(0, "seed of the per-epoch shuffle of sequences")
+
+    def validate(self) -> None:
+        check_seq_len(self.seq_len)  # here, with the config: `Windows` divides by it before the trainer runs
+
+
+def check_seq_len(seq_len: int) -> None:
+    """The trainer's shortest sequence (2 tokens), one rule for the config and for `check_shapes`."""
+    check_range("data.seq_len", seq_len, 2)
 
 
 class Windows:
@@ -64,6 +72,8 @@ class GlobalBatches:
 
     def __init__(self, windows: Any, global_seqs: int, seed: int,
                  collate: Callable[[list[Any]], dict[str, torch.Tensor]] = collate_windows):
+        # NumPy's generator takes no negative seed and would say so with a traceback at the first step.
+        check_range("data.seed", seed, 0)
         if len(windows) == 0:
             raise HareError(
                 f"the packed data holds no full sequence of {windows.seq_len + 1} tokens; "

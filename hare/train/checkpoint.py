@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hare.config import option
+from hare.config import check_range, option
 from hare.io.atomic import follow_umask
 from hare.train.distributed import Dist, barrier
 
@@ -65,7 +65,13 @@ def latest(out: str | Path) -> Path | None:
 @dataclass(frozen=True)
 class CheckpointConfig:
     every_steps: int = option(1000, "save a resumable checkpoint every this many steps (0: only at the end)")
-    keep_last: int = option(3, "how many step checkpoints to keep (older ones are deleted)")
+    keep_last: int = option(3, "how many step checkpoints to keep (older ones are deleted; at least 1)")
+
+    def validate(self) -> None:
+        check_range("checkpoint.every_steps", self.every_steps, 0, fix="0 saves only the final model")
+        check_range("checkpoint.keep_last", self.keep_last, 1,
+                    fix="0 would delete each checkpoint as soon as it is written, leaving nothing to --resume "
+                        "from; to save none, set checkpoint.every_steps=0")
 
 
 PREFIX = "lm."  # the HF model's parameters inside the training module (loss.CausalLMLoss)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from hare.config import option
+from hare.config import check_range, option
 from hare.errors import HareError
 
 if TYPE_CHECKING:
@@ -27,6 +27,18 @@ class OptimConfig:
     weight_decay: float = option(0.1, "decoupled weight decay for weight matrices (not norms/biases)")
     grad_clip: float = option(1.0, "clip the global gradient norm to this; 0 disables")
 
+    def validate(self) -> None:
+        """Checked with the config, not by AdamW at the first step, which a nan or negative lr would reach
+        only after the model and data are loaded (and an inf lr passes AdamW and trains to nan)."""
+        check_range("optim.lr", self.lr, 0)
+        if len(self.betas) != 2:
+            raise HareError(f"optim.betas must be two numbers, e.g. [0.9, 0.95], got {list(self.betas)}")
+        for beta in self.betas:
+            check_range("optim.betas", beta, 0, 1, below=True)
+        check_range("optim.eps", self.eps, 0)
+        check_range("optim.weight_decay", self.weight_decay, 0)
+        check_range("optim.grad_clip", self.grad_clip, 0, fix="0 disables clipping")
+
 
 @dataclass(frozen=True)
 class ScheduleConfig:
@@ -35,10 +47,16 @@ class ScheduleConfig:
     min_lr_ratio: float = option(0.1, "final lr as a fraction of the peak (cosine and wsd)")
     decay_fraction: float = option(0.2, "wsd: the last fraction of steps that decays linearly")
 
+    def validate(self) -> None:
+        check_range("schedule.warmup_steps", self.warmup_steps, 0)
+        check_range("schedule.min_lr_ratio", self.min_lr_ratio, 0, 1)
+        check_range("schedule.decay_fraction", self.decay_fraction, 0, 1, above=True)
+
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig, fused: bool = False) -> torch.optim.Optimizer:
     import torch
 
+    cfg.validate()
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
@@ -69,7 +87,6 @@ def build_scheduler(
     budget decides, `hare.train.budget`)."""
     import torch
 
-    if cfg.warmup_steps < 0 or not 0 <= cfg.min_lr_ratio <= 1 or not 0 < cfg.decay_fraction <= 1:
-        raise HareError("schedule: need warmup_steps >= 0, 0 <= min_lr_ratio <= 1 and 0 < decay_fraction <= 1")
+    cfg.validate()
     steps = total if callable(total) else lambda: total
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, steps(), cfg))

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hare.config import shown
 from hare.errors import HareError, first_line
 from hare.io.extras import import_extra
 from hare.io.read import read_jsonl
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 FORMATS = ("openai", "alpaca", "sharegpt", "firefly")
 _KEYS = {"openai": "messages", "sharegpt": "conversations", "firefly": "conversation", "alpaca": "instruction"}
 _SHAREGPT_ROLES = {"system": "system", "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant"}
+ROLES = ("system", "user", "assistant")  # what the HARE chat template renders; system only as the first message
 Message = dict[str, str]
 _GENERATION = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
@@ -44,7 +46,8 @@ def detect_format(record: dict[str, Any]) -> str | None:
 
 
 def to_messages(record: dict[str, Any], fmt: str) -> list[Message]:
-    """Convert one record of format `fmt` to chat messages (KeyError/TypeError on a malformed record)."""
+    """Convert one record of format `fmt` to chat messages (KeyError/TypeError on a malformed record,
+    ValueError with the reason on a ShareGPT speaker that is none of the known ones)."""
     if fmt == "openai":
         return [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
     if fmt == "alpaca":
@@ -52,6 +55,10 @@ def to_messages(record: dict[str, Any], fmt: str) -> list[Message]:
         system = [{"role": "system", "content": record["system"]}] if record.get("system") else []
         return [*system, {"role": "user", "content": prompt}, {"role": "assistant", "content": record["output"]}]
     if fmt == "sharegpt":
+        unknown = [t["from"] for t in record["conversations"] if t["from"] not in _SHAREGPT_ROLES]
+        if unknown:
+            raise ValueError(f"unknown ShareGPT speaker \"from\": {shown(unknown[0])}; use one of "
+                             f"{', '.join(_SHAREGPT_ROLES)}")
         return [{"role": _SHAREGPT_ROLES[t["from"]], "content": t["value"]} for t in record["conversations"]]
     messages = [{"role": "system", "content": record["system"]}] if record.get("system") else []
     for turn in record["conversation"]:
@@ -95,9 +102,33 @@ def read_conversations(source: str, fmt: str = "auto") -> Iterator[tuple[str, li
             messages = to_messages(record, file_format)
         except (KeyError, TypeError) as err:
             raise HareError(f"{where}: not a valid {file_format} record (missing or bad {err})") from None
+        except ValueError as err:
+            raise HareError(f"{where}: {err}") from None
+        check_messages(messages, where)
         if not any(m["role"] == "assistant" for m in messages):
             raise HareError(f"{where}: conversation has no assistant turn, so there is nothing to learn")
         yield where, messages
+
+
+def check_messages(messages: list[Message], where: str) -> None:
+    """Roles the chat template renders and contents that are text, checked as the file is read: otherwise the
+    template (an unknown role, null or a list) or the tokenizer (a lone surrogate such as "\\ud800", which is
+    valid JSON but not text) fails with a traceback that names neither the file nor the line."""
+    for number, message in enumerate(messages, 1):
+        role, content = message["role"], message["content"]
+        if role not in ROLES or (role == "system" and number > 1):
+            raise HareError(f"{where}: message {number} has role {shown(role)}; roles are system (first message "
+                            "only), user and assistant")
+        if not isinstance(content, str):
+            kind = {type(None): "null", list: "a list", dict: "an object", bool: "true/false"}.get(
+                type(content), "a number")
+            raise HareError(f"{where}: message {number} ({role}): its content is {kind}, not a string; write the "
+                            "message's text as one string")
+        try:
+            content.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise HareError(f"{where}: message {number} ({role}) has a lone UTF-16 surrogate at character "
+                            f"{err.start} (e.g. \\ud800), which is not text; fix that escape in the file") from None
 
 
 @dataclass

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hare.config import option, positional
+from hare.config import check_range, check_seed, option, positional
+from hare.errors import HareError
 from hare.train.checkpoint import CheckpointConfig
 from hare.train.loop import LogConfig, TrainConfig
 from hare.train.optim import OptimConfig, ScheduleConfig
@@ -51,6 +52,28 @@ class RunConfig:
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
+    def validate(self) -> None:
+        """What the sections cannot check themselves (`load_config` runs theirs first): the `train` section,
+        whose values the trainer uses, and `out`, which must be able to become a run directory."""
+        from hare.model.load import check_device
+
+        check_train(self.train)
+        check_device(self.train.device, "train.device")
+        out = Path(self.out)
+        blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise HareError(f"--out '{self.out}' cannot be a run directory: '{blocker}' is a file; "
+                            "pass a new directory (or move the file away)")
+
+
+def check_train(cfg: TrainConfig) -> None:
+    """The `train` values a run is made of: below 1, a step size or length ends in a traceback (or no step) once
+    the model is loaded, and a seed past 64 bits in one from torch."""
+    check_range("train.max_steps", cfg.max_steps, 1)
+    check_range("train.micro_batch_size", cfg.micro_batch_size, 1)
+    check_range("train.global_batch_tokens", cfg.global_batch_tokens, 1)
+    check_seed("train.seed", cfg.seed)
+
 
 @dataclass
 class RunArgs:
@@ -58,7 +81,8 @@ class RunArgs:
 
     config: str | None = option(None, "YAML recipe (see configs/)")
     out: str | None = option(None, "run directory for checkpoints, metrics and the final model OUT/final (sets out)")
-    resume: bool = option(False, "continue from the newest complete checkpoint in the run directory")
+    resume: bool = option(False, "continue from the newest complete checkpoint in the run directory (with none "
+                                 "there yet, e.g. a run stopped before its first save: start at step 0, and say so)")
     print_config: bool = option(False, "print the config this run would use, derived values settled, and exit")
     overrides: list[str] = positional("config overrides as section.key=value, e.g. train.max_steps=100")
 
@@ -148,7 +172,6 @@ def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist, trunk: FrozenTrun
 
 def find_checkpoint(out: str, resume: bool) -> Path | None:
     """The checkpoint to resume from; a run directory with checkpoints is never silently reused."""
-    from hare.errors import HareError
     from hare.train import checkpoint
 
     found = checkpoint.latest(out)
@@ -160,10 +183,10 @@ def find_checkpoint(out: str, resume: bool) -> Path | None:
 
 def check_shapes(cfg: TrainConfig, seq_len: int, model_config: PretrainedConfig, world: int) -> int:
     """Reject bad step shapes before any work; returns the micro-batches per rank per step."""
-    from hare.errors import HareError
+    from hare.train.batches import check_seq_len
 
-    if cfg.max_steps < 1 or cfg.micro_batch_size < 1 or seq_len < 2:
-        raise HareError("need train.max_steps >= 1, train.micro_batch_size >= 1 and data.seq_len >= 2")
+    check_train(cfg)
+    check_seq_len(seq_len)
     if seq_len > model_config.max_position_embeddings:
         raise HareError(f"data.seq_len={seq_len} exceeds the model's max_position_embeddings="
                         f"{model_config.max_position_embeddings}; lower data.seq_len")
