@@ -296,6 +296,8 @@ def test_ui_of_a_tool_model_offers_the_tool_panel(tool_model, engine, monkeypatc
             "calls": [{"name": "get_weather_forecast", "arguments": {"location": "Oslo"}}]}
         assert asyncio.run(answer_tools(tools, functions, "tell me a joke")) == {"calls": []}
         assert asyncio.run(answer_tools(tools, functions, "  "))["error"]["type"] == "empty_request"
+        long = asyncio.run(answer_tools(tools, functions, "weather in Oslo " * tools.context_length))["error"]
+        assert long["type"] == "context_length_exceeded" and "shorten it" in long["message"]
         cut = CallError("too_long", "the answer did not end within 3 tokens", "<api_2>(level=")
         monkeypatch.setattr(tools, "submit_tools", lambda query, fns: _done(CallResult(cut, cut.raw, 0.1, 3)))
         assert asyncio.run(answer_tools(tools, functions, "ringer to 3")) == cut.to_json()

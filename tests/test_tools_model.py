@@ -212,6 +212,22 @@ def test_eval_file_with_unknown_function_names_the_line(tool_model, tmp_path, ca
     assert "eval.jsonl:2: unknown function 'order'" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("query, needle", [("  ", "request is empty"), ("weather in Oslo " * 600, "shorten it"),
+                                           ("caf\udce9", "request 2 is not UTF-8")])
+def test_a_request_the_model_cannot_take_is_one_line_and_no_answer(tool_model, tmp_path, capsys, query, needle):
+    """Empty, past the context (it failed deep in the model), or argv bytes that are not UTF-8: refused before
+    anything is decoded, as the server refuses them; in an eval file the record is named."""
+    assert main(["tools", "call", "--model", str(tool_model), "--device", "cpu", "take a selfie", query]) == 2
+    said = capsys.readouterr()
+    assert said.out == ""  # not even the good request before it is answered
+    assert needle in said.err and len(said.err.strip().splitlines()) == 1 and "Traceback" not in said.err
+    if "UTF-8" not in needle:
+        data = write_records(tmp_path / "eval.jsonl", [RECORDS[0], {"query": query, "calls": []}])
+        assert main(["tools", "eval", "--model", str(tool_model), "--data", str(data)]) == 2
+        err = capsys.readouterr().err
+        assert "record 2: the request" in err and needle in err and "Traceback" not in err
+
+
 def test_model_without_functional_tokens_is_refused(tmp_path):
     from hare.model.init import InitConfig
     from hare.model.init import run as init

@@ -94,12 +94,10 @@ def _tool_request(engine: Engine, messages: list[dict[str, str]],
     query = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
     if not query.strip():
         raise ApiError(400, "a request with tools needs a user message to answer", param="messages")
-    prompt_tokens = len(caller.prompt_ids(query))
-    if prompt_tokens + caller.max_new_tokens > engine.context_length:
-        raise ApiError(400, f"the request's prompt has {prompt_tokens} tokens; with the {caller.max_new_tokens} its "
-                            f"call may take, that exceeds this model's {engine.context_length}: shorten it",
-                       param="messages", code="context_length_exceeded")
-    return query, functions, prompt_tokens
+    try:
+        return query, functions, caller.fit(query)
+    except HareError as err:
+        raise ApiError(400, str(err), param="messages", code="context_length_exceeded") from None
 
 
 class ClientGone(Exception):

@@ -55,6 +55,10 @@ async def answer_tools(engine: Engine, functions: list[Function], request: str) 
     if not request.strip():
         return {"error": {"type": "empty_request", "message": "type a request, e.g. \"take a selfie\""}}
     try:
+        engine.tool_caller().fit(request)  # past the context: said, not decoded
+    except HareError as err:
+        return {"error": {"type": "context_length_exceeded", "message": str(err)}}
+    try:
         result = await asyncio.wrap_future(engine.submit_tools(request, functions))
     except (ServerBusy, HareError) as err:
         return {"error": {"type": "unavailable", "message": str(err)}}

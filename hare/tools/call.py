@@ -18,6 +18,7 @@ from typing import Any
 
 from hare.config import option, positional
 from hare.errors import HareError
+from hare.io.read import utf8_text
 from hare.tools.calls import CallError
 from hare.tools.decoder import CallResult, ToolCaller
 
@@ -51,7 +52,11 @@ class ToolCallConfig:
 def run(cfg: ToolCallConfig) -> list[CallResult]:
     if not cfg.query:
         raise HareError('pass the request to answer, e.g. hare tools call --model DIR "take a selfie"')
+    for i, query in enumerate(cfg.query):
+        utf8_text(query, f"request {i + 1}")
     caller = load_caller(cfg.model, cfg.spec, cfg.device, cfg.dtype, cfg.constrained, cfg.copy_values)
+    for query in cfg.query:  # every request checked before the first is answered
+        caller.fit(query)
     results = []
     for query in cfg.query:
         result = caller(query)

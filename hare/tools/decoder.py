@@ -104,6 +104,21 @@ class ToolCaller:
         characters, not control tokens (`hare.model.template`)."""
         return chat_ids(self.tok, tool_messages(query))
 
+    @property
+    def context_length(self) -> int:
+        return self.model.config.max_position_embeddings
+
+    def fit(self, query: str) -> int:
+        """The query's prompt length in tokens, refused when the prompt and the longest answer the spec allows
+        exceed the model's context (decoding past it fails deep in the model) or the query says nothing."""
+        if not query.strip():
+            raise HareError("the request is empty; pass the words a user would say, e.g. \"take a selfie\"")
+        prompt = len(self.prompt_ids(query))
+        if prompt + self.max_new_tokens > self.context_length:
+            raise HareError(f"the request's prompt has {prompt} tokens; with the {self.max_new_tokens} its call may "
+                            f"take, that exceeds this model's {self.context_length}: shorten it")
+        return prompt
+
     def grammar(self, functions: list[Function]) -> CallGrammar:
         """The answer grammar of a spec, compiled once per distinct spec (the server passes one per request;
         the last `GRAMMARS` are kept, so clients sending ever new tool lists cannot grow memory)."""

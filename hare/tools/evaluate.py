@@ -52,6 +52,11 @@ def score(caller: ToolCaller, records: list[dict[str, Any]], progress: bool = Tr
     from tqdm import tqdm
 
     queries = [r["query"] for r in records]
+    for line, query in enumerate(queries, 1):
+        try:
+            caller.fit(query)
+        except HareError as err:
+            raise HareError(f"record {line}: {err}") from None
     with tqdm(total=len(records), desc="tool calls", unit="query", disable=not progress) as bar:
         results = caller.batch(queries, size=batch, done=bar.update)
     rows = []

@@ -58,6 +58,10 @@ class LlamaToolCaller(ToolCaller):
             raise HareError(f"'{model}' carries no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
         return cls(llm, tok, functions, constrained=constrained, copy_values=copy_values)
 
+    @property
+    def context_length(self) -> int:
+        return self.llm.n_ctx()
+
     def _prefill(self, ids: list[int]) -> None:
         self.llm.reset()
         self.llm.eval(ids)
