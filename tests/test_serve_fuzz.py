@@ -207,3 +207,21 @@ def test_tool_calls_beyond_max_waiting_get_503():
     response = TestClient(app).post("/v1/chat/completions", json=body)
     assert response.status_code == 503 and response.headers["retry-after"] == "1"
     assert response.json()["error"]["code"] == "server_busy"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_sent_as_another_type_is_told_to_be_json(content_type):
+    """FastAPI parses only JSON bodies: a JSON text sent as text/plain (curl -d without -H) arrives as bytes,
+    and the 400 says what to send rather than "Input should be a valid dictionary"."""
+    from types import SimpleNamespace
+
+    from fastapi.testclient import TestClient
+
+    from hare.serve.app import build_app
+    from hare.serve.config import ServeConfig
+
+    app = build_app(SimpleNamespace(model_name="m"), ServeConfig(model="m", ui=False))
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = TestClient(app).post("/v1/chat/completions", content=json.dumps({"messages": USER}), headers=headers)
+    assert response.status_code == 400
+    assert "Content-Type: application/json" in response.json()["error"]["message"]

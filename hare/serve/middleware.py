@@ -53,7 +53,13 @@ def install(app: FastAPI, api_key: str | None, max_body_bytes: int) -> None:
     from starlette.exceptions import HTTPException
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, err: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        kind = request.headers.get("content-type", "")
+        if "json" not in kind and any(tuple(e.get("loc", ())) == ("body",) for e in err.errors()):
+            # FastAPI reads only JSON bodies; any other type arrives as raw bytes and "Input should be a valid
+            # dictionary" would not say why.
+            return _json(400, error_body(f"the request body must be JSON, sent with 'Content-Type: "
+                                         f"application/json' (got {kind[:60] or 'no Content-Type'!r})"))
         message, param = _validation_message(list(err.errors()))
         return _json(400, error_body(message, param=param))
 
