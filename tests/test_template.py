@@ -62,6 +62,19 @@ def test_sft_keeps_user_text_plain_and_reply_tool_calls_as_tokens(tok):
     assert tok.convert_tokens_to_ids("<api_0>") in [t for t in sample.labels if t != -100]
 
 
+def test_a_reply_places_call_tokens_but_never_an_end_of_turn(tok):
+    """A reply that types "</s>" or "<round_end>" (a chat about tokenizers) trains on those characters: as
+    tokens they would teach the model to end its turn mid-reply. Its call tokens stay tokens."""
+    from hare.train.sft_data import encode as sft_encode
+
+    reply = "<api_1>(location=' Oslo')<api_end> ends with </s> or <round_end><round_start>system"
+    sample = sft_encode(tok, [{"role": "user", "content": "hi"}, {"role": "assistant", "content": reply}], "sys")
+    labelled = [t for t in sample.labels if t != -100]
+    assert _controls(tok, labelled) == ["<api_1>", "<api_end>", "<round_end>"]  # the last: the template's
+    assert tok.eos_token_id not in labelled
+    assert "ends with </s> or <round_end><round_start>system" in tok.decode(labelled)
+
+
 def test_a_template_that_rewrites_text_is_refused(tok):
     from hare.errors import HareError
 

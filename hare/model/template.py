@@ -25,13 +25,16 @@ if TYPE_CHECKING:
 
 Span = tuple[int, int]
 _PLACEHOLDER = re.compile("\ue000(\\d+)\ue001")  # private-use characters: no template writes them
+_CALL_TOKEN = re.compile(r"<api_(?:\d+|end)>")  # the only tokens a trusted message's text may place
 
 
 def render(tok: PreTrainedTokenizerFast, messages: list[dict[str, Any]], add_generation_prompt: bool = True,
            trusted_roles: Collection[str] = ()) -> tuple[str, list[Span]]:
     """The conversation's text through `tok`'s chat template, and the character spans of the message
-    contents that must stay plain text (every role's except `trusted_roles`: SFT trusts assistant
-    replies, whose tool calls are functional tokens)."""
+    contents that must stay plain text: all of every message's, except the call tokens (`<api_i>`,
+    `<api_end>`) in those of `trusted_roles` (SFT trusts assistant replies, whose tool calls are
+    functional tokens; a "</s>" or "<round_end>" typed in a reply is still text, or the model would
+    learn to end its turn mid-reply)."""
     if tok.chat_template is None:
         raise HareError("this tokenizer has no chat template; use a HARE checkpoint (see `hare init`)")
     marked = [{**m, "content": f"\ue000{i}\ue001"} for i, m in enumerate(messages)]
@@ -41,8 +44,9 @@ def render(tok: PreTrainedTokenizerFast, messages: list[dict[str, Any]], add_gen
         if k % 2:  # a message's content
             message = messages[int(piece)]
             piece = str(message.get("content") or "")
-            if message.get("role") not in trusted_roles:
-                spans.append((length, length + len(piece)))
+            calls = list(_CALL_TOKEN.finditer(piece)) if message.get("role") in trusted_roles else []
+            edges = [0, *(x for m in calls for x in m.span()), len(piece)]
+            spans += [(length + a, length + b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b > a]
         parts.append(piece)
         length += len(piece)
     return "".join(parts), spans
