@@ -200,6 +200,12 @@ def test_a_value_ends_before_the_requests_comma_not_with_it():
      "Board meeting tomorrow from 2pm to 4pm", {"title": "Board meeting"}),
     ("<api_7>(contact_name=' dad happy birthday', message=' happy birthday!!')", "txt dad happy birthday!!",
      {"contact_name": "dad", "message": "happy birthday!!"}),
+    ("<api_17>(music_service=' SoundCloud', music_name=' Tame Impala off SoundCloud')",
+     "on the nest hub play Tame Impala off SoundCloud", {"music_name": "Tame Impala"}),
+    ("<api_3>(recipient=' a@b.co', title=' Broken drill content', content=' The chuck is stuck')",
+     "email a@b.co subject Broken drill content The chuck is stuck", {"title": "Broken drill"}),  # stops before
+    ("<api_3>(recipient=' a@b.co', title=' Team offsite, just say Hi all', content=' Hi all')",
+     "mail a@b.co titled Team offsite, just say Hi all", {"title": "Team offsite"}),
     ("<api_7>(contact_name=' Noor', message=' I just got home')", "text Noor I just got home",  # apart: kept
      {"contact_name": "Noor", "message": "I just got home"}),
     ("<api_7>(contact_name=' Al', message=' Al is late')", "text Al Al is late",  # "Al" said twice: kept
@@ -207,7 +213,8 @@ def test_a_value_ends_before_the_requests_comma_not_with_it():
 ])
 def test_a_free_text_value_gives_way_to_the_words_another_argument_copied(raw, query, read):
     """Two arguments never take the same words of the request: a title or name that ran on into the words a
-    later argument copied ends before them (and before the "on", "from", … that led there)."""
+    later argument copied ends before them (and before the "on", "off", "content", "just say", … that led there,
+    also where it stopped right before them)."""
     arguments = parse(raw + "<api_end>", ANDROID, query)[0]["arguments"]
     assert {k: arguments[k] for k in read} == read
 

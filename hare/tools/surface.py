@@ -389,7 +389,9 @@ def give_way(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
     """A free-text value that runs on into the words another argument of the call copied ends before them (and
     the "on", "at", comma … that led to them): "Board meeting tomorrow from 2pm to 4pm" written with title
     "Board meeting tomorrow" and start "tomorrow from 2pm", "txt dad happy birthday" with contact "dad happy
-    birthday". Two arguments never take the same words; only values the query holds once are placed."""
+    birthday". Two arguments never take the same words; only values the query holds once are placed. A value
+    that stops right before another argument's words drops the joiner it kept ("Tame Impala off" of "play Tame
+    Impala off SoundCloud", "Broken drill content" of "subject Broken drill content The chuck …")."""
     spans = {}
     for name, value in arguments.items():
         found = [m.span() for m in re.finditer(_whole(" ".join(value.split())), query, re.IGNORECASE)] \
@@ -401,9 +403,18 @@ def give_way(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
         if not (isinstance(properties.get(name), dict) and is_free_text(properties[name])):
             continue
         for other, (c, d) in spans.items():
-            if other != name and a < c < b <= d and (rest := _LEAD_IN.sub("", query[a:c].rstrip()).strip()):
+            if other != name and a < c < b <= d and (rest := _HAND_OFF.sub("", query[a:c].rstrip()).strip()):
+                out[name] = rest
+            elif other != name and b <= c and not query[b:c].strip(" ,:") and \
+                    (rest := _HAND_OFF.sub("", out[name]).strip()):
                 out[name] = rest
     return out
+
+
+# Words that hand the request on to the next value ("off SoundCloud", "subject Broken drill content The chuck…",
+# "text Jake that I'm outside"): a value that ends in them, right before another argument's words, ends before.
+_HAND_OFF = re.compile(r"(?:,?\s+(?:in|on|at|for|from|by|off|via|with|using|through|to|saying|that|subject|title|"
+                       r"body|content|message|text|say|just)|[,;:])+\s*$", re.IGNORECASE)
 
 
 _REACH = 40  # characters a date may stand before the clock copied: "Saturday, the 14th of March 2026 at "
