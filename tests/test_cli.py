@@ -214,6 +214,21 @@ def test_bad_sft_record(case, micro_dir, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("lines, fragments", [
+    ("", ("no conversation in", "the data is empty")),
+    (json.dumps({"messages": [{"role": "user", "content": "word " * 300}, ASSISTANT]}) + "\n",
+     ("none of the 1 conversations", "data.seq_len=64", "raise data.seq_len")),
+])
+def test_sft_data_with_nothing_to_train_says_why(lines, fragments, micro_dir, tmp_path, capsys):
+    """An empty file is not "all longer than data.seq_len?", and a too-long one does not blame truncation."""
+    data = tmp_path / "chats.jsonl"
+    data.write_text(lines)
+    code = main(["sft", "--model", str(micro_dir), "--data", str(data), "--out", str(tmp_path / "out"),
+                 "data.seq_len=64"])
+    _assert_one_line_error(capsys, code, *fragments)
+    assert not (tmp_path / "out").exists()
+
+
 def test_overrides_may_sit_between_flags(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["pretrain", "train.max_steps=5", "--out", str(out), "optim.lr=0.001", "--print-config",

@@ -200,19 +200,23 @@ def load_samples(cfg: SFTConfig, tok: PreTrainedTokenizerFast) -> tuple[list[Any
         raise HareError("no SFT data: pass --data FILE… (JSONL conversations) or set data.paths")
     limits = Limits(cfg.data.seq_len, cfg.data.truncate)
 
-    def read(paths: list[str]) -> list[Any]:
-        encoded = (fit_to_length(tok, messages, cfg.data.system, limits, where)
-                   for source in paths for where, messages in read_conversations(source, cfg.data.format))
-        return [s for s in encoded if s is not None]
+    def read(paths: list[str]) -> tuple[list[Any], int]:
+        found = [item for source in paths for item in read_conversations(source, cfg.data.format)]
+        encoded = (fit_to_length(tok, messages, cfg.data.system, limits, where) for where, messages in found)
+        return [s for s in encoded if s is not None], len(found)
 
-    samples = read(cfg.data.paths)
+    samples, found = read(cfg.data.paths)
+    if not found:
+        raise HareError(f"no conversation in {', '.join(cfg.data.paths)}: the data is empty; write one JSON "
+                        'conversation per line, e.g. {"messages": [{"role": "user", …}, {"role": "assistant", …}]}')
     if not samples:
-        raise HareError(f"no usable conversation in {', '.join(cfg.data.paths)} (all longer than data.seq_len?)")
+        raise HareError(f"none of the {found} conversations in {', '.join(cfg.data.paths)} fits data.seq_len="
+                        f"{cfg.data.seq_len}, not even its first exchange; raise data.seq_len")
     if not 0 <= cfg.data.val_fraction <= 0.5:
         raise HareError(f"data.val_fraction must be in [0, 0.5], got {cfg.data.val_fraction}")
     every = round(1 / cfg.data.val_fraction) if cfg.data.val_fraction else 0
     held_out = [[s] for i, s in enumerate(samples) if every and i % every == every - 1]
-    held_out += [[s] for s in read(cfg.data.val_paths)]
+    held_out += [[s] for s in read(cfg.data.val_paths)[0]]
     samples = [s for i, s in enumerate(samples) if not (every and i % every == every - 1)]
     if not samples:
         raise HareError("data.val_fraction leaves no conversation to train on; lower it or add data")
