@@ -19,9 +19,12 @@ def test_bench_train_measures_both_engines(packed_dir, capsys):
     assert "HARE / HF Trainer" in out and "of a measured" in out
 
 
-def test_bench_train_rejects_too_few_steps(packed_dir):
-    with pytest.raises(HareError, match="--steps"):
-        run(BenchTrainConfig(data=str(packed_dir), steps=1))
+@pytest.mark.parametrize("bad, flag", [({"steps": 1}, "--steps"), ({"seq_len": 0}, "--seq-len"),
+                                       ({"micro_batch_size": 0}, "--micro-batch-size")])
+def test_bench_train_rejects_sizes_that_train_nothing(packed_dir, bad, flag):
+    """--seq-len 0 was a ZeroDivisionError deep in the batches; each is refused by its flag before any work."""
+    with pytest.raises(HareError, match=flag):
+        run(BenchTrainConfig(data=str(packed_dir), **bad))
 
 
 @pytest.mark.slow

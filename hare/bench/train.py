@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from hare.config import option
+from hare.config import check_range, option
+from hare.errors import HareError
 
 if TYPE_CHECKING:
     from hare.train.batches import Windows
@@ -38,6 +39,13 @@ class BenchTrainConfig:
     precision: Literal["bf16", "fp32"] = option("bf16", "training precision of both engines")
     compile: bool = option(True, "let HARE use torch.compile (its recommended setting on this hardware)")
     device: str = option("auto", "auto, cpu or cuda")
+
+    def validate(self) -> None:
+        """Sizes that train nothing fail later as a division by zero; refused here, each by its flag."""
+        check_range("--seq-len", self.seq_len, 2, fix="a step predicts each token from the ones before it")
+        check_range("--micro-batch-size", self.micro_batch_size, 1)
+        if self.steps < 2 or self.warmup_steps < 1 or self.rounds < 1:
+            raise HareError("need --steps >= 2, --warmup-steps >= 1 and --rounds >= 1")
 
 
 def _default_data(tmp: Path) -> str:
@@ -134,7 +142,6 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
     from tqdm import tqdm
 
     from hare.data.shards import open_split
-    from hare.errors import HareError
     from hare.io.extras import stdout_to_stderr
     from hare.model.precision import measure_peak_flops
     from hare.model.presets import padded_vocab_size, preset_config
@@ -143,8 +150,7 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
     from hare.train.distributed import init
     from hare.train.metrics import flops_per_token
 
-    if cfg.steps < 2 or cfg.warmup_steps < 1 or cfg.rounds < 1:
-        raise HareError("need --steps >= 2, --warmup-steps >= 1 and --rounds >= 1")
+    cfg.validate()
     d = init(cfg.device)
     dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
     with tempfile.TemporaryDirectory() as tmp:
