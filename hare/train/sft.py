@@ -201,9 +201,14 @@ def load_samples(cfg: SFTConfig, tok: PreTrainedTokenizerFast) -> tuple[list[Any
     limits = Limits(cfg.data.seq_len, cfg.data.truncate)
 
     def read(paths: list[str]) -> tuple[list[Any], int]:
-        found = [item for source in paths for item in read_conversations(source, cfg.data.format)]
-        encoded = (fit_to_length(tok, messages, cfg.data.system, limits, where) for where, messages in found)
-        return [s for s in encoded if s is not None], len(found)
+        """The samples that fit, and how many conversations were read (streamed: only the samples are kept)."""
+        samples, found = [], 0
+        for source in paths:
+            for where, messages in read_conversations(source, cfg.data.format):
+                found += 1
+                if (sample := fit_to_length(tok, messages, cfg.data.system, limits, where)) is not None:
+                    samples.append(sample)
+        return samples, found
 
     samples, found = read(cfg.data.paths)
     if not found:
