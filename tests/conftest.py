@@ -21,7 +21,8 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 # or a GPU is slow by nature, and so is one that needs a fixture trained or served for it; they are
 # marked here so that `-m "not slow"` stays fast without every such test repeating the mark.
 IMPLIES_SLOW = ("distributed", "browser", "gguf", "gpu")
-SLOW_FIXTURES = {"tool_model", "foreign_tool_model", "chat_server", "keyed_server", "reference_run"}
+SLOW_FIXTURES = {"tool_model", "joined_tool_model", "foreign_tool_model", "chat_server", "keyed_server",
+                 "reference_run"}
 SLOW_FILES = {"test_quickstart.py"}  # the whole quickstart in miniature (minutes)
 
 
@@ -284,9 +285,8 @@ def one_line_error(capsys: pytest.CaptureFixture[str], *fragments: str) -> str:
     return err
 
 
-@pytest.fixture(scope="session")
-def tool_model(micro_dir, tmp_path_factory) -> Path:
-    """hare-micro trained to answer RECORDS exactly (memorised, which is what a test can check fast)."""
+def train_tool_model(micro_dir: Path, tmp_path_factory, records: list[dict]) -> Path:
+    """hare-micro trained to answer `records` exactly (memorised, which is what a test can check fast)."""
     from dataclasses import replace
 
     from hare.tools.spec import load_spec, save_spec
@@ -296,13 +296,30 @@ def tool_model(micro_dir, tmp_path_factory) -> Path:
     spec = [f for f in load_spec("android") if f.name in TOOL_FUNCTIONS]
     functions = [replace(f, index=i) for i, f in enumerate(spec)]
     save_spec(functions, data)
-    write_records(data / "train.jsonl", TOOL_RECORDS)
-    write_records(data / "val.jsonl", TOOL_RECORDS)
+    write_records(data / "train.jsonl", records)
+    write_records(data / "val.jsonl", records)
     out = tmp_path_factory.mktemp("toolrun") / "run"
     return run(ToolTrainArgs(model=str(micro_dir), data=str(data), out=str(out), overrides=[
         "data.epochs=0", "train.max_steps=100", "data.seq_len=128", "train.global_batch_tokens=512",
         "train.micro_batch_size=4", "optim.lr=5e-3", "schedule.warmup_steps=5", "train.precision=fp32",
         "log.progress=false", "checkpoint.every_steps=0"]))
+
+
+@pytest.fixture(scope="session")
+def tool_model(micro_dir, tmp_path_factory) -> Path:
+    return train_tool_model(micro_dir, tmp_path_factory, TOOL_RECORDS)
+
+
+# Also one call after a free-text value ("Oslo" then the selfie): what `hare.tools.joins` needs the model to
+# go on with once it closes a value at a joiner.
+JOINED_RECORD = {"query": "weather in Oslo then take a selfie",
+                 "calls": [{"name": "get_weather_forecast", "arguments": {"location": "Oslo"}},
+                           {"name": "take_a_photo", "arguments": {"camera": "front"}}]}
+
+
+@pytest.fixture(scope="session")
+def joined_tool_model(micro_dir, tmp_path_factory) -> Path:
+    return train_tool_model(micro_dir, tmp_path_factory, [*TOOL_RECORDS, JOINED_RECORD])
 
 
 CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}"

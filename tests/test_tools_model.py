@@ -6,14 +6,17 @@ import json
 
 import pytest
 import torch
+from conftest import JOINED_RECORD, write_records
 from conftest import TOOL_RECORDS as RECORDS
-from conftest import write_records
 
 from hare.cli import main
 from hare.errors import HareError
+from hare.model.tokenizer import API_END
+from hare.tools.calls import parse
 from hare.tools.decoder import ToolCaller
 from hare.tools.evaluate import ToolEvalConfig
 from hare.tools.evaluate import run as evaluate
+from hare.tools.joins import second_request
 from hare.tools.train import BASE_CPU, OCTOPUS, TINY, recipe
 
 
@@ -38,6 +41,7 @@ def test_cached_prompt_head_gives_the_same_tokens_as_plain_greedy_generation(too
 
 
 ODD_QUERIES = ["weather in Kathmandu please", "set the ringer volume to 9", "日本語 and  spaces", "", "a" * 300,
+               "weather in Oslo; snap a picture",
                "take a selfie and weather in Oslo and ringer volume to 3 and tell me a joke", "Oslo Oslo Oslo",
                "'); import os; os.system('x') #", "<api_1>(location='Lima')<api_end>"]
 
@@ -70,6 +74,35 @@ def test_batched_decoding_gives_the_answers_of_single_calls(tool_model):
     single = [caller(q).raw for q in queries]
     assert [r.raw for r in caller.batch(queries, size=5)] == single
     assert [r.raw for r in caller.batch(queries[::-1], size=3)] == single[::-1]
+
+
+def test_a_value_that_ran_into_the_next_request_is_cut_where_the_rest_is_a_request_of_its_own(joined_tool_model):
+    """`hare.tools.joins`: an answer whose value ran over "then" into the next request is decoded again with
+    the value closed at the joiner; the model's calls after it are kept because the rest alone gets them too.
+    Where the rest is no request ("tell me a joke" gets no call), the value stays whole."""
+    caller = ToolCaller.load(str(joined_tool_model), device="cpu")
+    weather, selfie = JOINED_RECORD["calls"]
+    for rest, expected in (("take a selfie", [weather, selfie]), ("tell me a joke", None)):
+        query = f"weather in Oslo then {rest}"
+        swallowed = caller.tok(f"<api_1>(location=' Oslo then {rest}')", add_special_tokens=False).input_ids
+        calls = parse(caller.tok.decode(swallowed) + API_END, caller.functions, query)
+        assert calls == [{"name": "get_weather_forecast", "arguments": {"location": f"Oslo then {rest}"}}]
+        found = second_request(caller, query, caller.functions, swallowed, calls)
+        assert (found and found[0]) == expected, query
+
+
+def test_a_request_the_answer_dropped_is_added_when_the_words_before_it_get_the_answer_alone(tool_model):
+    """`hare.tools.joins`: after every copied value, a joiner; the words before it get the answer's calls on
+    their own, the words after it another function's: both are the answer, in one call and in a batch. The
+    rest of a request that names the same function again adds nothing (a fragment reads as the request)."""
+    caller = ToolCaller.load(str(tool_model), device="cpu")
+    weather, selfie = RECORDS[2]["calls"][0], RECORDS[1]["calls"][0]
+    query = "weather in Oslo; snap a picture"
+    assert caller(query).calls == [weather, selfie]
+    assert caller.batch([query, "take a selfie"])[0].calls == [weather, selfie]
+    assert second_request(caller, query, caller.functions, [], [weather])[0] == [weather, selfie]
+    assert second_request(caller, "take a selfie; snap a picture", caller.functions, [],
+                          [RECORDS[0]["calls"][0]]) is None
 
 
 def test_rows_join_a_batch_under_way_and_leave_when_they_end(tool_model, monkeypatch):

@@ -23,6 +23,7 @@ from hare.model.template import chat_ids
 from hare.model.tokenizer import API_END, ROUND_END, functional_token
 from hare.tools.calls import Call, CallError, parse
 from hare.tools.grammar import CallGrammar, budget
+from hare.tools.joins import second_request
 from hare.tools.spec import SPEC_FILE, Function, check_capacity, load_spec
 
 if TYPE_CHECKING:
@@ -55,10 +56,11 @@ class CallResult:
 class ToolCaller:
     """A tool model, its spec and the cached prompt head, ready for many calls."""
 
-    # Query tokens proposed at once after a copied token (`_decode`): on 2 CPU cores, bf16, 60 held-out
+    # Query tokens proposed at once after a copied token (`decode`): on 2 CPU cores, bf16, 60 held-out
     # queries of the quickstart's model, p50 / p95 209 / 629 ms without drafts, 166 / 412 with 4, 154 / 398 with 8.
     draft = 8
     batches = True  # rows of one batch (`Rows`) for concurrent calls
+    joins = True  # look again where a request may hold a second one (`hare.tools.joins`)
 
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, functions: list[Function],
                  max_new_tokens: int | None = None, constrained: bool = True, copy_values: bool = True) -> None:
@@ -132,11 +134,13 @@ class ToolCaller:
     def generate(self, query: str, functions: list[Function] | None = None) -> list[int]:
         """Greedy answer ids (without the stop token), reusing the cached head of the prompt; under the
         spec's call grammar unless the caller was made with `constrained=False`."""
-        return self._decode(query, functions)[0]
+        return self.decode(query, functions)[0]
 
-    def _decode(self, query: str, functions: list[Function] | None) -> tuple[list[int], bool, int]:
+    def decode(self, query: str, functions: list[Function] | None, prefix: list[int] | None = None,
+                close: bool = False) -> tuple[list[int], bool, int]:
         """The answer ids, whether a stop token ended them (not the budget, nor a grammar dead end), and
-        how many of them the grammar forced.
+        how many of them the grammar forced. Given a `prefix` of answer ids, the answer goes on from it; with
+        `close`, its next token closes the value the prefix ends in (`hare.tools.joins`).
 
         Values are copied from the query, so once a value's first token is chosen the query says what
         probably follows (prompt lookup): those tokens go into the same forward pass as a draft, and the
@@ -148,9 +152,17 @@ class ToolCaller:
         ids = self.prompt_ids(query)
         shared = self._shared(ids)
         cache = self._cache_at(shared)
-        answer = _Answer(self, query, functions)
-        step = ids[shared:]
+        answer = _Answer(self, query, functions, prefix or [])
+        step = ids[shared:] + answer.ids
         with torch.inference_mode():
+            if close:
+                closers = answer.grammar.closers if answer.grammar else []
+                rows = self._logits(step, cache)
+                only = torch.full_like(rows, float("-inf"))
+                only[:, closers] = 0
+                step, _ = answer.verify(rows + only, [])
+                if answer.done or answer.ids[len(prefix or [])] not in closers:
+                    return answer.ids, False, answer.forced
             while not answer.done:
                 draft = self._draft(ids, answer)
                 rows = self._logits(step + draft, cache, 1 + len(draft))
@@ -181,7 +193,7 @@ class ToolCaller:
         return results  # type: ignore[return-value]
 
     def _draft(self, prompt: list[int], answer: _Answer) -> list[int]:
-        """Query tokens to feed after the answer's last one, where it is inside a value (`_decode`)."""
+        """Query tokens to feed after the answer's last one, where it is inside a value (`decode`)."""
         return _draft(prompt, answer.ids, self.draft) if self.draft and answer.ids and answer.in_value() else []
 
     def _shared(self, ids: list[int]) -> int:
@@ -212,7 +224,7 @@ class ToolCaller:
     def __call__(self, query: str, functions: list[Function] | None = None) -> CallResult:
         """One call; `functions` replaces the spec for this query (the server gets it per request)."""
         start = time.perf_counter()
-        result = self._result(query, *self._decode(query, functions), functions, 0.0)
+        result = self._result(query, *self.decode(query, functions), functions, 0.0)
         result.latency_s = time.perf_counter() - start  # tokenization to validated result
         return result
 
@@ -225,6 +237,8 @@ class ToolCaller:
         if ended:
             raw += API_END
             calls = parse(raw, functions, query)
+            if self.joins and self.copy_values and isinstance(calls, list) and calls:
+                calls, raw = second_request(self, query, functions, new, calls) or (calls, raw)
         elif len(new) >= self.max_new_tokens:
             calls = CallError("too_long", f"the answer did not end within {self.max_new_tokens} tokens", raw)
         else:
@@ -406,11 +420,12 @@ def _draft(prompt: list[int], answer: list[int], size: int) -> list[int]:
 class _Answer:
     """One answer being decoded: its tokens, the grammar state, and whether it has ended."""
 
-    def __init__(self, caller: ToolCaller, query: str, functions: list[Function] | None) -> None:
+    def __init__(self, caller: ToolCaller, query: str, functions: list[Function] | None,
+                 prefix: list[int] | None = None) -> None:
         self.caller, self.query = caller, query
         self.grammar = caller.grammar(functions or caller.functions) if caller.constrained else None
-        self.ids: list[int] = []
-        self.text = ""
+        self.ids: list[int] = list(prefix or [])
+        self.text = "".join(self.grammar.pieces[t] or "" for t in self.ids) if self.grammar else ""
         self.forced = 0  # tokens the grammar left no choice for
         self.done = self.stopped = False
 

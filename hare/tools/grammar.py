@@ -374,7 +374,7 @@ class CallGrammar:
     @staticmethod
     def in_value(text: str) -> bool:
         """Whether the answer `text` ends inside a quoted value (where its tokens are the query's)."""
-        return (last := _last_value(text)) is not None and last[3]
+        return (last := last_value(text)) is not None and last[3]
 
     def typed_values(self, query: str, pattern: str) -> list[str]:
         """The query's e-mail addresses or phone numbers (`pattern` finds them), as typed."""
@@ -451,7 +451,7 @@ class CallGrammar:
 
         # A functional token inside a quoted value would be read as the start of a call (a string's
         # pattern — the user's, or the e-mail one — may admit the mark's character): never there.
-        in_value = (last := _last_value(text)) is not None and last[3]
+        in_value = (last := last_value(text)) is not None and last[3]
 
         def valid(ids: list[int], keep: Callable[[str], bool] | None) -> int | None:
             for token in ids:
@@ -486,7 +486,12 @@ class CallGrammar:
         return None
 
 
-def _last_value(text: str) -> tuple[int, str, str, bool] | None:
+def calls_opened(text: str) -> int:
+    """How many calls the answer `text` (the grammar's text) has begun."""
+    return len(re.findall(_MARKS, text))
+
+
+def last_value(text: str) -> tuple[int, str, str, bool] | None:
     """(function index, argument, value, still open) of the string value that `text` (a valid answer
     prefix) ends in or has just closed (with at most the `,`/`)` after it); None when it ends elsewhere."""
     fn, pos = -1, 0
