@@ -143,7 +143,7 @@ class VllmEngine(Engine):
         from transformers import AutoConfig, GenerationConfig
 
         from hare.model.load import check_checkpoint_dir, load_tokenizer
-        from hare.model.tokenizer import num_functional_tokens
+        from hare.model.tokenizer import call_token_ids, num_functional_tokens
 
         vllm = import_extra("vllm", None, "--backend vllm",
                             install="install vLLM on a CUDA machine (`.venv/bin/pip install vllm`)")
@@ -153,6 +153,9 @@ class VllmEngine(Engine):
         model_dir = str(check_checkpoint_dir(model_dir) or model_dir)  # a .gguf file or base name → its checkpoint
         self.tok = self.chat_tokenizer = load_tokenizer(model_dir)
         self.model_name, self.functional_tokens = model_name, num_functional_tokens(self.tok)
+        # A tool model's call tokens are never sampled in plain generation (`call_token_ids` says why); -100 is
+        # the most the OpenAI-style logit_bias takes, and leaves a banned token e^-100 of its odds.
+        self.ban = {t: -100.0 for t in call_token_ids(self.tok)} or None
         self.vocab_size = len(self.tok)
         self.context_length = AutoConfig.from_pretrained(model_dir).max_position_embeddings
         eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
@@ -172,7 +175,8 @@ class VllmEngine(Engine):
         params = SamplingParams(max_tokens=min(sampling.max_new_tokens, self.context_length - len(prompt_ids)),
                                 temperature=sampling.temperature, top_p=sampling.top_p,
                                 top_k=sampling.top_k or -1, seed=sampling.seed, ignore_eos=ignore_eos,
-                                stop_token_ids=[] if ignore_eos else self.stops, skip_special_tokens=True)
+                                stop_token_ids=[] if ignore_eos else self.stops, skip_special_tokens=True,
+                                logit_bias=self.ban)
         return self._pieces({"prompt_token_ids": prompt_ids}, params)
 
     async def _pieces(self, prompt: dict[str, Any], params: Any) -> AsyncIterator[Piece]:
