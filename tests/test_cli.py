@@ -160,6 +160,12 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], tuple[s
         "port negative": (["serve", "--model", str(model), "--port", "-1"], ("--port", "[0, 65535]")),
         "data seed negative": (["sft", "--model", str(model), "--data", str(chats), "--out", out, *small_sft,
                                 "data.seed=-1"], ("data.seed must be at least 0",)),
+        "sft seq_len 1": (["sft", "--model", str(model), "--data", str(tmp / "none.jsonl"), "--out", out,
+                           "data.seq_len=1"], ("data.seq_len must be at least 2", "got 1")),
+        "sft epochs negative": (["sft", "--model", str(model), "--data", str(tmp / "none.jsonl"), "--out", out,
+                                 "data.epochs=-1"], ("data.epochs must be at least 0", "train.max_steps")),
+        "max_minutes negative": ([*pretrain, "train.max_minutes=-1"], ("train.max_minutes must be at least 0",
+                                                                      "no time budget")),
     }
 
 
@@ -167,7 +173,7 @@ SETTING_CASES = ["temperature nan", "temperature inf", "top-p nan", "seed past 6
                  "unknown train device", "lr past the float range", "lr 1e999", "lr nan", "lr negative",
                  "override not YAML", "config not YAML", "train seed past 64 bits", "seq_len 0", "global batch 0",
                  "micro batch 0", "keep_last 0", "schedule decay 0", "port past 16 bits", "port negative",
-                 "data seed negative"]
+                 "data seed negative", "sft seq_len 1", "sft epochs negative", "max_minutes negative"]
 
 
 @pytest.mark.parametrize("case", SETTING_CASES)

@@ -162,4 +162,7 @@ def test_bad_requests_are_clear_errors(micro_dir, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["export", "gguf", "--model", str(micro_dir), "--out", str(tmp_path / "y.gguf"), "--type", "q3_k"])
     assert "invalid choice: 'q3_k'" in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.gguf"]
+    (tmp_path / "runs").mkdir()  # --out a directory: refused before converting, the directory kept
+    assert main(["export", "gguf", "--model", str(micro_dir), "--out", str(tmp_path / "runs"), "--force"]) == 2
+    assert "'runs' is a directory" in capsys.readouterr().err.replace(str(tmp_path) + "/", "")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs", "taken.gguf"]

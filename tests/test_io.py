@@ -115,6 +115,16 @@ def test_atomic_write_replaces_whole_and_refuses_a_directory(tmp_path):
     assert tmp_path.is_dir()
 
 
+def test_an_output_of_the_other_kind_is_refused_before_the_work(tmp_path):
+    """A file output onto a directory (and the reverse) is refused before the block runs, not after it."""
+    (tmp_path / "file").write_text("keep")
+    for out, directory in ((tmp_path, False), (tmp_path / "file", True)):
+        with pytest.raises(HareError, match="which this output cannot replace"), atomic_output(
+                out, replace=True, directory=directory):
+            pytest.fail("the work ran")
+    assert (tmp_path / "file").read_text() == "keep"
+
+
 def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError), atomic_output(tmp_path / "out", replace=False) as tmp:
         tmp.mkdir()

@@ -327,7 +327,7 @@ def run(cfg: ExportGgufConfig) -> Path:
               f"llama.cpp stores them in its 32-value fallback types (q5_0 for q4_K, q5_1 for q5_K, q8_0 for q6_K) "
               f"within this {cfg.type} file", file=sys.stderr)
     out = Path(cfg.out)
-    with atomic_output(out, cfg.force) as tmp:
+    with atomic_output(out, cfg.force, directory=False) as tmp:
         if cfg.type in PYTHON_TYPES:
             write_gguf(model_dir, tmp, cfg.type)
         else:

@@ -87,15 +87,21 @@ def move_into_place(tmp: Path, out: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_output(out: str | Path, replace: bool, flag: str = "--force") -> Iterator[Path]:
+def atomic_output(out: str | Path, replace: bool, flag: str = "--force",
+                  directory: bool | None = None) -> Iterator[Path]:
     """Yield a temporary sibling of `out` to write into; it becomes `out` only if the block finishes.
 
     An existing `out` is an error unless `replace` (the command's `flag`); on any failure the
-    temporary path is removed, so a failed command leaves nothing behind.
+    temporary path is removed, so a failed command leaves nothing behind. Given what the output is (`directory`),
+    an existing `out` of the other kind is refused before the work, not after it (a GGUF export onto a directory
+    converted the whole model first).
     """
     out = Path(out)
     if out.exists() and not replace:
         raise HareError(f"'{out}' already exists; choose another --out or pass {flag} to replace it")
+    if out.exists() and directory is not None and out.is_dir() != directory:
+        kind = "directory" if out.is_dir() else "file"
+        raise HareError(f"'{out}' is a {kind}, which this output cannot replace; choose another path")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_sibling(out)
     try:

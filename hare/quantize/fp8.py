@@ -110,7 +110,7 @@ def run(cfg: Fp8Config) -> dict[str, Any]:
     from hare.quantize.common import EVAL_OFFSET, compare, print_report, samples_from
 
     model_dir = full_precision_dir(cfg.model, "FP8 quantization")
-    with atomic_output(cfg.out, cfg.force) as tmp:
+    with atomic_output(cfg.out, cfg.force, directory=True) as tmp:
         sizes = write_fp8(model_dir, tmp, getattr(torch, cfg.dtype))
         before, tok = load_model(str(model_dir), "cpu", "float32")
         after, _ = load_model(str(tmp), "cpu", "float32")

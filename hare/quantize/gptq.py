@@ -120,7 +120,7 @@ def run(cfg: GptqConfig) -> dict[str, Any]:
     held_out = samples_from(cfg.eval_data, tok, cfg.eval_samples, 512, EVAL_OFFSET, "evaluation")
     # Stages, on stderr beside GPTQModel's own per-layer log: quantizing a 1.1B model on a CPU takes minutes.
     stages = tqdm(total=3, desc="quantize gptq", unit="stage", leave=False)
-    with atomic_output(cfg.out, cfg.force) as tmp:
+    with atomic_output(cfg.out, cfg.force, directory=True) as tmp:
         stages.set_postfix_str(f"GPTQ on {len(calibration)} calibration samples, layer by layer")
         quantize(model_dir, tmp, cfg, calibration)
         stages.update()

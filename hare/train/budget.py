@@ -36,8 +36,6 @@ class StepBudget:
     """The run's end (`total`), decided from `train.max_steps` or, with `train.max_minutes`, from time."""
 
     def __init__(self, max_steps: int, max_minutes: float, schedule: ScheduleConfig) -> None:
-        if max_minutes < 0:
-            raise HareError(f"train.max_minutes must be >= 0 (0: no time budget), got {max_minutes}")
         if max_minutes and schedule.name == "cosine":
             raise HareError("train.max_minutes needs schedule.name=wsd or constant: a cosine schedule's shape "
                             "depends on the run's end from the first step, which a time budget decides later")

@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hare.config import load_config, option
+from hare.config import check_range, load_config, option
 from hare.errors import HareError
 from hare.io.extras import import_extra
 from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
+from hare.train.batches import check_seq_len
 from hare.train.loop import LogConfig, TrainConfig
 from hare.train.optim import OptimConfig, ScheduleConfig
 from hare.train.trainer import RunArgs, RunConfig
@@ -56,6 +57,12 @@ class SFTDataConfig:
     val_fraction: float = option(0.0, "hold out every round(1/x)-th conversation for validation loss (0: none)")
     val_paths: list[str] = option(default_factory=list, help="conversation files used only for validation loss")
     seed: int = option(0, "seed of the per-epoch shuffle")
+
+    def validate(self) -> None:
+        """With the config (as pretraining's `data` section does), not after the data and the model are loaded."""
+        check_seq_len(self.seq_len)
+        check_range("data.epochs", self.epochs, 0, fix="0 trains for train.max_steps")
+        check_range("data.val_fraction", self.val_fraction, 0, 0.5, fix="0 holds out nothing")
 
 
 @dataclass(frozen=True)
@@ -217,8 +224,6 @@ def load_samples(cfg: SFTConfig, tok: PreTrainedTokenizerFast) -> tuple[list[Any
     if not samples:
         raise HareError(f"none of the {found} conversations in {', '.join(cfg.data.paths)} fits data.seq_len="
                         f"{cfg.data.seq_len}, not even its first exchange; raise data.seq_len")
-    if not 0 <= cfg.data.val_fraction <= 0.5:
-        raise HareError(f"data.val_fraction must be in [0, 0.5], got {cfg.data.val_fraction}")
     every = round(1 / cfg.data.val_fraction) if cfg.data.val_fraction else 0
     held_out = [[s] for i, s in enumerate(samples) if every and i % every == every - 1]
     held_out += [[s] for s in read(cfg.data.val_paths)[0]]

@@ -72,6 +72,7 @@ def check_train(cfg: TrainConfig) -> None:
     check_range("train.max_steps", cfg.max_steps, 1)
     check_range("train.micro_batch_size", cfg.micro_batch_size, 1)
     check_range("train.global_batch_tokens", cfg.global_batch_tokens, 1)
+    check_range("train.max_minutes", cfg.max_minutes, 0, fix="0: no time budget")
     check_seed("train.seed", cfg.seed)
 
 
