@@ -75,15 +75,20 @@ def move_into_place(tmp: Path, out: Path) -> None:
     complete; what it holds gets the umask's permissions (`follow_umask`)."""
     follow_umask(tmp)
     if out.exists():
-        if out.is_dir() != tmp.is_dir():
-            kind = "directory" if out.is_dir() else "file"
-            raise HareError(f"'{out}' is a {kind}, which this output cannot replace; choose another path")
+        _replaceable(out, tmp.is_dir())
         old = temp_sibling(out, "old")
         out.rename(old)
         tmp.rename(out)
         remove(old)
     else:
         tmp.rename(out)
+
+
+def _replaceable(out: Path, directory: bool) -> None:
+    """Refuse to replace the existing `out` with an output of the other kind (a file with a directory or back)."""
+    if out.is_dir() != directory:
+        kind = "directory" if out.is_dir() else "file"
+        raise HareError(f"'{out}' is a {kind}, which this output cannot replace; choose another path")
 
 
 @contextlib.contextmanager
@@ -99,9 +104,8 @@ def atomic_output(out: str | Path, replace: bool, flag: str = "--force",
     out = Path(out)
     if out.exists() and not replace:
         raise HareError(f"'{out}' already exists; choose another --out or pass {flag} to replace it")
-    if out.exists() and directory is not None and out.is_dir() != directory:
-        kind = "directory" if out.is_dir() else "file"
-        raise HareError(f"'{out}' is a {kind}, which this output cannot replace; choose another path")
+    if out.exists() and directory is not None:
+        _replaceable(out, directory)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_sibling(out)
     try:

@@ -149,11 +149,12 @@ class ToolCaller:
         one (up to float rounding); a call takes fewer passes, each a little wider."""
         import torch
 
+        prefix = prefix or []
         ids = self.prompt_ids(query)
         shared = self._shared(ids)
         cache = self._cache_at(shared)
-        answer = _Answer(self, query, functions, prefix or [])
-        step = ids[shared:] + answer.ids
+        answer = _Answer(self, query, functions, prefix)
+        step = ids[shared:] + prefix
         with torch.inference_mode():
             if close:
                 closers = answer.grammar.closers if answer.grammar else []
@@ -161,7 +162,7 @@ class ToolCaller:
                 only = torch.full_like(rows, float("-inf"))
                 only[:, closers] = 0
                 step, _ = answer.verify(rows + only, [])
-                if answer.done or answer.ids[len(prefix or [])] not in closers:
+                if answer.done or answer.ids[len(prefix)] not in closers:
                     return answer.ids, False, answer.forced
             while not answer.done:
                 draft = self._draft(ids, answer)

@@ -74,11 +74,11 @@ def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list
         texts.append(text)
     tries = 0
     for k, before in enumerate(texts[:-1], 1):
+        joiner = INSIDE.match(text, len(before))  # first: it fails at almost every token, and costs least
+        if joiner is None:
+            continue
         last = last_value(before)
         if last is None or not last[3] or (last[0], last[1]) not in grammar.free_text or not last[2].strip():
-            continue
-        joiner = INSIDE.match(text, len(before))
-        if joiner is None:
             continue
         value = last[2].strip()
         at = query.lower().find((value + joiner.group(0)).lower())
