@@ -355,16 +355,18 @@ def test_messages_join_clauses_and_keep_their_own_punctuation(android_data):
 
 def test_a_tail_after_words_the_user_chose_is_set_off_from_them(android_data):
     """After a message, a subject or a topic, a bare "now" or "!!" reads as part of it, so the generator adds
-    only tails set off by a comma or polite words there; after a place or a name any tail goes."""
+    only tails set off by a comma or polite words there, also where the template closed the value with a "?"
+    ("can you text {contact_name} and say {message}?" + " straight away"); after a place or a name any tail goes."""
     from hare.tools.data import set_off
     from hare.tools.phrasing import load_phrase_bank
 
     ends = {t.id: t.text for p in load_phrase_bank(None, ANDROID).values() for t in p.templates}
 
-    def tails(function: str, arg: str) -> list[str]:  # what follows a value that ends its template
-        return [r["query"][r["query"].rfind(v) + len(v):] for split in android_data.values() for r in split
-                for c in r["calls"] if c["name"] == function and ends.get(r["template"], "").endswith("{" + arg + "}")
-                for v in [c["arguments"][arg]] if r["query"].rfind(v) > 0 and not r["query"].endswith(v)]
+    def tails(function: str, arg: str) -> list[str]:  # what follows a value that ends its template, but its "?"
+        return [tail for split in android_data.values() for r in split for c in r["calls"]
+                if c["name"] == function and ends.get(r["template"], "").rstrip("?.!").endswith("{" + arg + "}")
+                for v in [c["arguments"][arg]] if r["query"].rfind(v) > 0
+                for tail in [r["query"][r["query"].rfind(v) + len(v):]] if tail.strip("?.!")]
 
     worded = tails("send_text_message", "message") + tails("send_email", "content")
     assert len(worded) > 20 and all(set_off(t) for t in worded), [t for t in worded if not set_off(t)][:5]

@@ -175,7 +175,9 @@ class Generator:
             surfaces.append(surface)
             text = text.replace("{" + arg + "}", surface, 1)
         query = " ".join(text.split()).strip(" ,")
-        ends_with = last if surfaces and query.endswith(surfaces[-1]) else ""
+        # The value ends the request also where the template closes it ("… and say {message}?"): the "?" goes
+        # before a tail, which then runs on from the message ("say don't forget your lunch straight away").
+        ends_with = last if surfaces and unclosed(query, surfaces[-1]).endswith(surfaces[-1]) else ""
         return query, {"name": fn.name, "arguments": fn.defaults | chosen}, template.id, surfaces, ends_with
 
     def dress(self, query: str, ends_with: str, last: str) -> str:
