@@ -254,6 +254,31 @@ def test_a_copied_value_may_end_inside_a_query_token_and_close_with_a_token_of_i
     assert grammar.span_tokens(" see me", "text ana see you friday") == []  # no span: the grammar alone decides
 
 
+def test_a_copied_value_closes_only_with_the_quote_that_opened_it():
+    """Inside a single-quoted value a `"` is one more character: SmolLM2's `!")` counted as closing 'loved the
+    pics!' after "pics!", the value then was no span of the request, and the grammar alone wrote `")()()…` to
+    the length limit (a quickstart model's held-out contact name, in a batch of 400). Inside a double-quoted
+    one, the other way round; the second look at joined requests closes values with the same tokens."""
+    from hare.tools.grammar import readable_to_marked
+
+    tok = build_tokenizer()
+    grammar = CallGrammar([f for f in ANDROID if f.name == "send_text_message"], tok)
+    query = "text Ana see you Friday!, thanks"
+    single, double = tok.convert_tokens_to_ids("!'"), tok.convert_tokens_to_ids('!"')
+    assert single != double != tok.unk_token_id
+    for quote, closes, goes_on in (("'", single, double), ('"', double, single)):
+        text = readable_to_marked(f"<api_7>(contact_name='Ana', message={quote} see you Friday")
+        offered = grammar.span_tokens(" see you Friday", query, quote)
+        assert closes in offered and goes_on not in offered, quote
+        assert tok.convert_tokens_to_ids(quote) in grammar.closing(text)
+        assert tok.convert_tokens_to_ids("'" if quote == '"' else '"') not in grammar.closing(text)
+        logits = torch.zeros(len(tok))
+        logits[goes_on] = 50.0  # the model's favourite: not a span, nor an end
+        chosen = grammar.choose(text, logits, query, copy=True)
+        assert chosen != goes_on and chosen in offered, quote
+    assert grammar.closing(readable_to_marked("<api_7>(contact_name='Ana', ")) == []  # no value open
+
+
 def test_a_function_that_needs_an_address_or_number_the_query_lacks_is_not_called():
     """'let Noa Williams know please feed the dog' became create_contact(phone_number='+71717171717171'): a
     number the user never gave can only be made up, so such a function is out until the query has one."""

@@ -157,7 +157,7 @@ class ToolCaller:
         step = ids[shared:] + prefix
         with torch.inference_mode():
             if close:
-                closers = answer.grammar.closers if answer.grammar else []
+                closers = answer.grammar.closing(answer.text) if answer.grammar else []
                 rows = self._logits(step, cache)
                 only = torch.full_like(rows, float("-inf"))
                 only[:, closers] = 0

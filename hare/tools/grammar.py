@@ -262,17 +262,17 @@ def _cased(piece: str) -> set[str]:
 
 
 @cache
-def _tokens_by_text(tok: PreTrainedTokenizerFast) -> tuple[dict[str, list[int]], dict[str, list[int]], int]:
-    """Token ids by their text in an answer; those that close a value after some text (`!')`), by that text;
-    and the longest text (at most `SPAN_PIECE` characters)."""
+def _tokens_by_text(tok: PreTrainedTokenizerFast) -> tuple[dict[str, list[int]], dict[tuple[str, str], list[int]], int]:
+    """Token ids by their text in an answer; those that close a value after some text (`!')`), by that text
+    and the quote they close with; and the longest text (at most `SPAN_PIECE` characters)."""
     whole: dict[str, list[int]] = {}
     closing: dict[str, list[int]] = {}
     for token, piece in enumerate(token_texts(tok)[0]):
         if piece and len(piece) <= SPAN_PIECE:
             whole.setdefault(piece, []).append(token)
-            head = re.split("['\"]", piece, maxsplit=1)[0]
-            if head and head != piece:
-                closing.setdefault(head, []).append(token)
+            head, *quote = re.split("(['\"])", piece, maxsplit=1)
+            if head and quote:
+                closing.setdefault((head, quote[0]), []).append(token)
     return whole, closing, max(map(len, whole))
 
 
@@ -310,7 +310,11 @@ class CallGrammar:
 
         self.pattern = regex.compile(answer_pattern(functions))
         self.tok = tok
-        self.pieces, self.closers = token_texts(tok)
+        self.pieces, closers = token_texts(tok)
+        # A value ends only at the quote that opened it: inside 'loved the pics!' the SmolLM2 token `!")` is three
+        # more characters, not its end, and a value that took it as one was no span any more (the grammar alone
+        # then wrote `")()()…` to the length limit).
+        self.closers = {quote: [t for t in closers if self.pieces[t][0] == quote] for quote in "'\""}
         self.free_text = {(f.index, name) for f in functions for name, s in f.properties.items() if is_free_text(s)}
         # Addresses and numbers are typed, never worded: when the query holds any, the value is one of them.
         self.typed = {(f.index, name): pattern for f in functions for name, s in f.properties.items()
@@ -419,11 +423,17 @@ class CallGrammar:
         by_first = _tokens_by_first(self.tok)
         return [t for c in nexts for t in by_first.get(c, [])]
 
-    def span_tokens(self, opened: str, query: str) -> list[int]:
+    def closing(self, text: str) -> list[int]:
+        """The tokens that close the value `text` ends in: those that begin with the quote that opened it."""
+        last = last_value(text)
+        return self.closers[text[len(text) - len(last[2]) - 1]] if last is not None and last[3] else []
+
+    def span_tokens(self, opened: str, query: str, quote: str = "'") -> list[int]:
         """Tokens that take the open free-text value `opened` on as a span of the query (case aside) or close
         it where a span ends: at each place where the value so far starts a word of the query, any token whose
         text comes next there (not only the query's own tokens: "Friday!" of "Friday!, thanks", whose `!,` is
-        one token) and any that closes the value after such text (`!')`). Nothing when the value is no span."""
+        one token) and any that closes the value (opened with `quote`) after such text (`!')`). Nothing when the
+        value is no span."""
         by_text, by_head, longest = _tokens_by_text(self.tok)
         value = opened.lstrip()  # the format's space, then the user's words
         starts = [i for i, c in enumerate(query) if not c.isspace() and (i == 0 or not _WORD.match(query[i - 1]))]
@@ -434,12 +444,12 @@ class CallGrammar:
         ids: set[int] = set()
         for rest in rests:
             if value and not _WORD.match(rest[:1]):  # the value may end here
-                ids.update(self.closers)
+                ids.update(self.closers[quote])
             for end in range(1, min(len(rest), longest) + 1):
                 for piece in _cased(rest[:end]):
                     ids.update(by_text.get(piece, ()))
                     if not _WORD.match(rest[end:end + 1]):
-                        ids.update(by_head.get(piece, ()))
+                        ids.update(by_head.get((piece, quote), ()))
         return sorted(ids)
 
     def choose(self, text: str, logits: torch.Tensor, query: str | None = None, copy: bool = False) -> int | None:
@@ -467,7 +477,8 @@ class CallGrammar:
                  else self.spoken_values(query, self.spoken[key]) if key in self.spoken else [])
         if typed or (copy and key in self.free_text):
             opened = last[2] if last is not None else ""
-            ids = self.typed_tokens(opened, typed) if typed else self.span_tokens(opened, query)
+            quote = text[len(text) - len(opened) - 1]
+            ids = self.typed_tokens(opened, typed) if typed else self.span_tokens(opened, query, quote)
             ranked = [ids[i] for i in logits[ids].argsort(descending=True).tolist()]
 
             def keep(new: str) -> bool:
