@@ -265,7 +265,7 @@ def test_a_copied_value_closes_only_with_the_quote_that_opened_it():
     grammar = CallGrammar([f for f in ANDROID if f.name == "send_text_message"], tok)
     query = "text Ana see you Friday!, thanks"
     single, double = tok.convert_tokens_to_ids("!'"), tok.convert_tokens_to_ids('!"')
-    assert single != double != tok.unk_token_id
+    assert tok.unk_token_id not in (single, double) and single != double
     for quote, closes, goes_on in (("'", single, double), ('"', double, single)):
         text = readable_to_marked(f"<api_7>(contact_name='Ana', message={quote} see you Friday")
         offered = grammar.span_tokens(" see you Friday", query, quote)

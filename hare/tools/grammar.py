@@ -266,7 +266,7 @@ def _tokens_by_text(tok: PreTrainedTokenizerFast) -> tuple[dict[str, list[int]],
     """Token ids by their text in an answer; those that close a value after some text (`!')`), by that text
     and the quote they close with; and the longest text (at most `SPAN_PIECE` characters)."""
     whole: dict[str, list[int]] = {}
-    closing: dict[str, list[int]] = {}
+    closing: dict[tuple[str, str], list[int]] = {}
     for token, piece in enumerate(token_texts(tok)[0]):
         if piece and len(piece) <= SPAN_PIECE:
             whole.setdefault(piece, []).append(token)
@@ -426,7 +426,7 @@ class CallGrammar:
     def closing(self, text: str) -> list[int]:
         """The tokens that close the value `text` ends in: those that begin with the quote that opened it."""
         last = last_value(text)
-        return self.closers[text[len(text) - len(last[2]) - 1]] if last is not None and last[3] else []
+        return self.closers[_opening_quote(text, last[2])] if last is not None and last[3] else []
 
     def span_tokens(self, opened: str, query: str, quote: str = "'") -> list[int]:
         """Tokens that take the open free-text value `opened` on as a span of the query (case aside) or close
@@ -477,8 +477,8 @@ class CallGrammar:
                  else self.spoken_values(query, self.spoken[key]) if key in self.spoken else [])
         if typed or (copy and key in self.free_text):
             opened = last[2] if last is not None else ""
-            quote = text[len(text) - len(opened) - 1]
-            ids = self.typed_tokens(opened, typed) if typed else self.span_tokens(opened, query, quote)
+            ids = (self.typed_tokens(opened, typed) if typed
+                   else self.span_tokens(opened, query, _opening_quote(text, opened)))
             ranked = [ids[i] for i in logits[ids].argsort(descending=True).tolist()]
 
             def keep(new: str) -> bool:
@@ -500,6 +500,11 @@ class CallGrammar:
 def calls_opened(text: str) -> int:
     """How many calls the answer `text` (the grammar's text) has begun."""
     return len(re.findall(_MARKS, text))
+
+
+def _opening_quote(text: str, value: str) -> str:
+    """The quote that opened `value`, the still open value `text` ends in (as `last_value` reads it)."""
+    return text[len(text) - len(value) - 1]
 
 
 def last_value(text: str) -> tuple[int, str, str, bool] | None:
