@@ -45,17 +45,20 @@ SCRATCH = "scratch"
 # AMX trains 3× as fast as fp32 on one without, so fixed step counts would overrun there): pretraining
 # gets 8 % of the budget (at most 1.5 steps a minute: 15 steps took 48-68 s on 2 cores with AMX), and
 # the tool fine-tune the rest, less what the evaluation and the fine-tune's own loading and export take
-# (measured on 2 cores, 2026-12-01: 400 held-out queries, 30 timed calls and the summary took 2.0-2.6 min
-# in fp32 one chunk at a time, ~30 s since evaluation runs bf16 where faster, drafts and batches
-# continuously — the reserve keeps 2.5x that for slower CPUs; loading, tokenizing and exporting ~20 s;
-# a reserve of 150 s ended fresh-clone runs at 9.5 of 11.5 minutes). Both end by wall clock
+# (~20 s, and its first steps run slower than the pace it fits its end to: 25 s). Both end by wall clock
 # (`train.max_minutes`), their schedules decaying at the end. The tool model's accuracy climbs steeply
 # with its steps here (86 steps: two-call requests 16 %; 110: 76 %; 140: 82 %), so the default budget
 # is close to the 12-minute target.
 PRETRAIN_SHARE = 0.08
 PRETRAIN_STEPS_PER_MINUTE = 1.5
-EVAL_RESERVE_S = 75
 TOOL_SETUP_S = 25
+# The evaluation's share (400 held-out queries batched, 30 timed one at a time, the summary's sample calls)
+# is set aside by this CPU's matmul rate, the faster of bf16 and fp32 as the evaluation runs: a part that does
+# not shrink with it (Python, the grammar, tokenizing) and one that does. Fitted to fresh-clone runs on 2
+# cores, 2026-12-03: AMD EPYC with AVX512-BF16 (bf16 759 GFLOP/s), 30-80 s, the longer on a busy host; an
+# Intel Xeon with AVX-512 but no BF16 (fp32 249 GFLOP/s) 127 s, where a flat 75 s ended the run at 12.5 min.
+EVAL_FIXED_S = 45
+EVAL_WORK_FLOP = 26e12
 # At most one pass over the data for a pretrained base: a run planned longer keeps the frozen layers'
 # outputs, which makes the first epoch 5-15 % slower. New queries beat a second pass over the same ones:
 # 2026-12-01, AMD EPYC with AVX512-BF16 (2.1 s a step), the same 400 held-out queries, function / exact:
@@ -180,14 +183,23 @@ def tools(cfg: QuickstartConfig, run: Path, model: str, deadline: float) -> tupl
             length = [f"data.epochs={cfg.tool_epochs}"] if cfg.tool_epochs and not cfg.tool_steps else [
                 "data.epochs=0", f"train.max_steps={cfg.tool_steps}"]
         else:
-            minutes = max(1.0, (deadline - time.time() - EVAL_RESERVE_S - TOOL_SETUP_S) / 60)
+            reserve = eval_reserve_s()
+            minutes = max(1.0, (deadline - time.time() - reserve - TOOL_SETUP_S) / 60)
             epochs = TOOL_MAX_EPOCHS[SCRATCH if cfg.base == SCRATCH else "pretrained"]
             print(f"{minutes:.1f} minutes left for the fine-tune's steps (--minutes {cfg.minutes:g}, less the "
-                  f"stages before it and the evaluation's share), at most {epochs} epoch{'s' * (epochs > 1)}")
+                  f"stages before it and the evaluation's share, {reserve:.0f} s on this CPU), at most {epochs} "
+                  f"epoch{'s' * (epochs > 1)}")
             length = [f"data.epochs={epochs}", f"train.max_minutes={minutes:.3f}"]
         tool_train(ToolTrainArgs(model=model, data=str(data), out=str(out), resume=True, overrides=[
             *length, f"data.seed={cfg.seed}"]))
     return data, run / TOOL_MODEL
+
+
+def eval_reserve_s() -> float:
+    """Seconds the evaluation stage takes on this CPU, with room for a busy host (see EVAL_WORK_FLOP)."""
+    from hare.model.precision import cpu_rates
+
+    return EVAL_FIXED_S + EVAL_WORK_FLOP / max(cpu_rates().values())
 
 
 def eval_sample(records: list[dict[str, Any]], size: int) -> list[dict[str, Any]]:

@@ -45,3 +45,17 @@ def test_a_wrong_base_fails_before_any_stage(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "does not exist" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_the_evaluation_reserve_follows_the_cpus_matmul_rate(monkeypatch):
+    """The fine-tune leaves the evaluation the time it takes here: an fp32-only CPU (no AVX512-BF16, where
+    evaluation decodes in fp32) gets more than one where bf16 runs three times as fast, and the reserve
+    is read from the faster of the two rates, the one evaluation runs at."""
+    from hare import quickstart
+    from hare.model import precision
+
+    monkeypatch.setattr(precision, "cpu_rates", lambda: {"bf16": 759e9, "fp32": 185e9})
+    fast = quickstart.eval_reserve_s()
+    monkeypatch.setattr(precision, "cpu_rates", lambda: {"bf16": 52e9, "fp32": 249e9})
+    slow = quickstart.eval_reserve_s()
+    assert 60 < fast < 100 and 130 < slow < 200 and slow > 1.5 * fast
