@@ -9,7 +9,12 @@ from hare.errors import HareError
 
 
 @pytest.mark.slow
-def test_bench_train_measures_both_engines(packed_dir, capsys):
+def test_bench_train_measures_both_engines(packed_dir, capsys, monkeypatch):
+    """Both engines timed on the same work, in the precision training would pick here: on a CPU that
+    multiplies bf16 at a third of fp32's rate (stood in for: the rates are the machine's), fp32."""
+    from hare.model import precision
+
+    monkeypatch.setattr(precision, "cpu_rates", lambda: {"bf16": 30e9, "fp32": 90e9})
     result = run(BenchTrainConfig(preset="hare-micro", data=str(packed_dir), seq_len=32, micro_batch_size=4,
                                   steps=2, warmup_steps=1, rounds=1, compile=False, device="cpu"))
     assert result["hare_tokens_per_s"] > 0 and result["hf_trainer_tokens_per_s"] > 0
@@ -17,6 +22,7 @@ def test_bench_train_measures_both_engines(packed_dir, capsys):
     assert 0 < result["fraction_of_peak"] == pytest.approx(result["hare_flops_per_s"] / result["peak_flops_per_s"])
     out = capsys.readouterr().out
     assert "HARE / HF Trainer" in out and "of a measured" in out
+    assert "hare-micro, fp32 (measured on this CPU: bf16 30 vs fp32 90 GFLOP/s)" in out and "(fp32 matmul)" in out
 
 
 @pytest.mark.parametrize("bad, flag", [({"steps": 1}, "--steps"), ({"seq_len": 0}, "--seq-len"),

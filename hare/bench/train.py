@@ -14,6 +14,7 @@ matmul in the training precision), so "fraction of peak" needs no spec sheet.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ class BenchTrainConfig:
     steps: int = option(10, "timed optimizer steps per engine")
     warmup_steps: int = option(3, "untimed steps first (compilation, allocator warm-up)")
     rounds: int = option(2, "alternate the two engines this many times and keep each one's best round")
-    precision: Literal["bf16", "fp32"] = option("bf16", "training precision of both engines")
+    precision: Literal["auto", "bf16", "fp32"] = option("auto", "training precision of both engines (auto: the "
+                                                               "faster on this machine, as training picks it)")
     compile: bool = option(True, "let HARE use torch.compile (its recommended setting on this hardware)")
     device: str = option("auto", "auto, cpu or cuda")
 
@@ -143,7 +145,7 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
 
     from hare.data.shards import open_split
     from hare.io.extras import stdout_to_stderr
-    from hare.model.precision import measure_peak_flops
+    from hare.model.precision import measure_peak_flops, resolve
     from hare.model.presets import padded_vocab_size, preset_config
     from hare.model.tokenizer import vocab_size_with_added_tokens
     from hare.train.batches import Windows
@@ -152,6 +154,8 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
 
     cfg.validate()
     d = init(cfg.device)
+    precision, why = resolve(cfg.precision, d.device)
+    cfg = dataclasses.replace(cfg, precision=precision)  # both engines, the peak and the report in the one chosen
     dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
     with tempfile.TemporaryDirectory() as tmp:
         data = cfg.data or _default_data(Path(tmp))
@@ -178,7 +182,7 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
     achieved = hare_tps * flops_per_token(config, cfg.seq_len)
     result = {"hare_tokens_per_s": hare_tps, "hf_trainer_tokens_per_s": hf_tps, "speedup": hare_tps / hf_tps,
               "hare_flops_per_s": achieved, "peak_flops_per_s": peak, "fraction_of_peak": achieved / peak}
-    print(f"\n{cfg.preset}, {cfg.precision}, seq {cfg.seq_len} × micro-batch {cfg.micro_batch_size}, "
+    print(f"\n{cfg.preset}, {cfg.precision} ({why}), seq {cfg.seq_len} × micro-batch {cfg.micro_batch_size}, "
           f"{cfg.steps} timed steps on {d.device} ({torch.get_num_threads()} threads)")
     print(f"| engine | tokens/s |\n|---|---|\n| HARE (compile={cfg.compile}) | {hare_tps:,.0f} |\n"
           f"| HF Trainer | {hf_tps:,.0f} |")
