@@ -845,3 +845,20 @@ def test_latency_percentiles_follow_one_rule():
     p50, p95 = p50_p95([0.1] * 19 + [1.1])
     assert p50 == 0.1 and 0.1 < p95 < 1.1
     assert p50_p95([4.0, 1.0, 3.0, 2.0]) == (2.5, 3.85)  # order does not matter
+
+
+def test_function_accuracy_counts_each_call():
+    """Function accuracy compares the called functions with their multiplicity: one text where two were
+    asked for, or a second, wrong call of the same function, is wrong (name sets had scored both right);
+    order does not matter, and an unparsable answer is never right."""
+    from hare.tools.calls import CallError
+    from hare.tools.evaluate import functions_match
+
+    text = {"name": "send_text_message", "arguments": {}}
+    photo = {"name": "take_a_photo", "arguments": {}}
+    assert functions_match([photo, text], [text, photo])
+    assert functions_match([], [])
+    assert not functions_match([text], [text, text])
+    assert not functions_match([text, text], [text])
+    assert not functions_match([text, photo], [text])
+    assert not functions_match(CallError("syntax", "unbalanced parenthesis", "<api_3>(x="), [])

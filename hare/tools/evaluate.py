@@ -3,7 +3,8 @@
     hare tools eval --model runs/tools/final --data data/tools/val.jsonl [--json] [--output report.json]
 
 Per query (`{"query", "calls"}` lines; an empty list means no call is expected):
-- function accuracy: the set of called names equals the expected set (a malformed answer is wrong);
+- function accuracy: the called functions are the expected ones, each as often (a malformed answer is wrong;
+  one function twice where two were asked for, or once where it was asked for twice, is wrong too);
 - exact-call accuracy: names and arguments equal after normalisation (defaults filled, strings
   stripped and compared case-insensitively, numbers by value; call order ignored);
 - no-call accuracy: among queries that expect no call, the share answered with none;
@@ -26,7 +27,7 @@ from hare.config import option
 from hare.errors import HareError
 from hare.io.atomic import write_text
 from hare.tools.call import load_caller
-from hare.tools.calls import CallError, normalize
+from hare.tools.calls import Call, CallError, normalize
 from hare.tools.decoder import ToolCaller
 from hare.tools.records import read_records
 
@@ -63,7 +64,7 @@ def score(caller: ToolCaller, records: list[dict[str, Any]], progress: bool = Tr
     for record, result in zip(records, results, strict=True):
         expected = record["calls"]
         got = result.calls
-        names_ok = not isinstance(got, CallError) and {c["name"] for c in got} == {c["name"] for c in expected}
+        names_ok = functions_match(got, expected)
         exact = names_ok and normalize(got, caller.functions) == normalize(expected, caller.functions)
         rows.append({"query": record["query"], "kind": record.get("kind", "all"), "expected": expected,
                      "got": got.to_json() if isinstance(got, CallError) else got, "function_ok": names_ok,
@@ -74,6 +75,12 @@ def score(caller: ToolCaller, records: list[dict[str, Any]], progress: bool = Tr
     report["chosen_tokens"] = sum(r.new_tokens - r.forced_tokens for r in results) / max(1, len(results))
     report["forced_tokens"] = sum(r.forced_tokens for r in results) / max(1, len(results))
     return report
+
+
+def functions_match(got: list[Call] | CallError, expected: list[Call]) -> bool:
+    """The same functions, each called as often: by name sets, a wrong second call of a function already
+    called (or a dropped one of two calls to the same function) had counted as right."""
+    return not isinstance(got, CallError) and sorted(c["name"] for c in got) == sorted(c["name"] for c in expected)
 
 
 def p50_p95(values: list[float]) -> tuple[float, float]:
