@@ -65,13 +65,14 @@ def read_stdin(what: str) -> str:
         raise HareError(f"{what} on stdin is not UTF-8 text (byte {err.start}); pipe UTF-8 text") from None
 
 
-def utf8_text(text: str, what: str) -> str:
+def utf8_text(text: str, what: str, fix: str = "type or pass UTF-8") -> str:
     """`text`, if it is text: bytes that are not UTF-8 reach Python from argv or a terminal as lone surrogates
-    (surrogateescape), which no tokenizer takes; one line naming where they came from instead."""
+    (surrogateescape), and JSON's escapes can write one ("\\ud800"); no tokenizer takes them, so one line
+    naming where they came from instead."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as err:
-        raise HareError(f"{what} is not UTF-8 text (character {err.start}); type or pass UTF-8") from None
+        raise HareError(f"{what} is not UTF-8 text (a lone UTF-16 surrogate at character {err.start}); {fix}") from None
     return text
 
 

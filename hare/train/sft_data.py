@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from hare.config import shown
 from hare.errors import HareError, first_line
 from hare.io.extras import import_extra
-from hare.io.read import read_jsonl
+from hare.io.read import read_jsonl, utf8_text
 from hare.io.sources import local_path, offline_unless_hub_reachable
 from hare.model import template
 from hare.train.loss import IGNORE
@@ -124,11 +124,7 @@ def check_messages(messages: list[Message], where: str) -> None:
                 type(content), "a number")
             raise HareError(f"{where}: message {number} ({role}): its content is {kind}, not a string; write the "
                             "message's text as one string")
-        try:
-            content.encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise HareError(f"{where}: message {number} ({role}) has a lone UTF-16 surrogate at character "
-                            f"{err.start} (e.g. \\ud800), which is not text; fix that escape in the file") from None
+        utf8_text(content, f"{where}: message {number} ({role})", "fix that escape (e.g. \\ud800) in the file")
 
 
 @dataclass
