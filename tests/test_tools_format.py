@@ -280,6 +280,25 @@ def test_a_number_or_language_the_request_does_not_give_keeps_its_default(query,
         assert call["arguments"]["language"] == language  # a language nobody named is made up
 
 
+@pytest.mark.parametrize("query, written, read", [
+    ("connect to Honda Civic via bluetooth, try for a full minute", 10, 60),
+    ("pair Logitech K380, wait up to two minutes", 20, 120),
+    ("pair Echo Dot, give it a minute and a half", 90, 90), ("Echo Dot, 15 second timeout", 15, 15),
+    ("pair Echo Dot and wait half a minute", None, 30),  # left out, but said
+    ("pair Echo Dot, timeout 45", 45, 45),  # no unit: the model's reading stands
+    ("pair Echo Dot for a minute and then set a timer for 5 minutes", 60, 60),  # two spans: whose is which?
+    ("pair Echo Dot for 2 hours", 60, 7200),  # the spec sets no maximum
+])
+def test_a_number_in_seconds_is_the_span_of_time_the_request_gives(query, written, read):
+    """"try for a full minute" came out as timeout 10 and "two minutes" as 20 from two quickstart models: a
+    number the spec counts in seconds is the request's one span of time, converted, as a reader would."""
+    fn = next(f for f in ANDROID if f.name == "connect_to_bluetooth_device")
+    device = next(d for d in ("Honda Civic", "Logitech K380", "Echo Dot") if d in query)
+    timeout = "" if written is None else f", timeout={written}"
+    (call, *_) = parse(f"<api_{fn.index}>(device_name=' {device}'{timeout})<api_end>", ANDROID, query)
+    assert call["arguments"]["timeout"] == read
+
+
 def test_copied_values_appear_in_the_query_and_transformed_ones_are_right(android_data):
     for r in android_data["train"] + android_data["val"]:
         for call in r["calls"]:

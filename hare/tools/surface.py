@@ -515,6 +515,30 @@ _AMOUNT = re.compile(r"\d|\b(?:" + _words([*DIGIT_WORDS, *_TEENS, *_TENS, "sixty
                      + r"|(?:second|sec|minute|min|hour|hr)s?)\b", re.IGNORECASE)
 
 
+_SPAN = re.compile(rf"(?i:\b(?:(?P<half>half an?)|(?P<n>\d+|a couple of|an?(?: full)?|{_NUMBER_WORD}))"
+                   rf" (?P<unit>seconds?|secs?|minutes?|mins?|hours?|hrs?)(?P<and_half> and a half)?\b)")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def said_seconds(text: str) -> int | None:
+    """The one span of time `text` gives ("a full minute", "two minutes", "half a minute", "a 15 second
+    timeout"), in seconds; None where it gives none, or more than one (whose would it be?)."""
+    said = list(_SPAN.finditer(text))
+    if len(said) != 1:
+        return None
+    m = said[0]
+    n = (m.group("n") or "").lower()
+    amount = 0.5 if m.group("half") else 2 if n == "a couple of" else 1 if n.startswith("a") else _number(n)
+    return round((amount + 0.5 * bool(m.group("and_half"))) * _UNIT_SECONDS[m.group("unit")[0].lower()])
+
+
+def _in_seconds(schema: dict[str, Any], value: int) -> bool:
+    """A number the spec counts in seconds ("seconds to wait for the connection"), `value` within its bounds."""
+    return (schema.get("type") in ("integer", "number") and re.search(r"\bseconds?\b", str(schema.get("description")),
+                                                                      re.IGNORECASE) is not None
+            and schema.get("minimum", value) <= value <= schema.get("maximum", value))
+
+
 def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> list[dict[str, Any]]:
     """The arguments of an answer's calls (each with its function's properties), squared with what the request
     says outside the answer's values (every call's, so a message's words are not a news call's):
@@ -526,12 +550,16 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
     - an optional number or language with a default keeps it where the request gives none (no amount for a
       number, and a device called "MX Master 3" says none; no language named): any other value is made up.
       "connect my Echo Dot" gave timeout 60 for the default 10 in 3 of 8 evaluations of four quickstart
-      models (2026-12-02); "top stories on Alzheimer's research" language es."""
+      models (2026-12-02); "top stories on Alzheimer's research" language es;
+    - a number the spec counts in seconds is the one span of time the request gives, read into seconds: "try
+      for a full minute" and "wait up to two minutes" were timeouts 10 and 20 from two quickstart models, each
+      (2026-12-03) — the conversion a reader does, not a span to copy, as with 12-hour clocks."""
     values = [v for _, arguments in calls for v in arguments.values() if isinstance(v, str)]
     rest = query
     for value in sorted(values, key=len, reverse=True):
         rest = re.sub(_whole(value), " ", rest, flags=re.IGNORECASE)
     amount = _AMOUNT.search(rest) is not None
+    seconds = said_seconds(rest)
     named = word_spans(query, _surface(LANGUAGE.surface).pattern)
     free = {span.casefold(): span for span in named
             if _count(query, span) > sum(_count(value, span) for value in values)}
@@ -544,7 +572,9 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
             found = kind_of(schema)
             language = found is not None and found[0] is LANGUAGE
             unsaid = not named if language else schema.get("type") in ("integer", "number") and not amount
-            if name not in arguments:
+            if seconds is not None and _in_seconds(schema, seconds):
+                settled[name] = seconds  # written or left out
+            elif name not in arguments:
                 if language and len(free) == 1:
                     settled[name] = next(iter(free.values()))
             elif "default" in schema and unsaid:
