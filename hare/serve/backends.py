@@ -84,6 +84,10 @@ class LlamaCppEngine(QueuedEngine):
         return found
 
     def decode(self, ids: list[int]) -> str:
+        """With the file's own tokenizer, as the transformers backend decodes: llama.cpp's detokenizer keeps the
+        space SentencePiece marks on a reply's first word ("▁L3" read " L3"), so replies began with one."""
+        if self.own_tokenizer:
+            return self.chat_tokenizer.decode(ids, skip_special_tokens=True)
         return self.llm.detokenize(ids).decode("utf-8", errors="replace")
 
     def load(self) -> dict[str, int]:
