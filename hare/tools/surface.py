@@ -478,6 +478,15 @@ _DURATION = re.compile(rf"(?i:\bfor (?:(?P<half>half an?)|(?P<n>\d+(?:\.\d+)?|an
                        rf"|,? (?:and )?(?P<n2>\d+|{_NUMBER_WORD}) (?:minutes?|mins?))?)\b")
 
 
+def _amount(m: re.Match[str]) -> float:
+    """How many units a span of time says (`_DURATION`, `_SPAN`): "half a(n)", figures, "a", "an", "a full",
+    "a couple of" or number words."""
+    if m.group("half"):
+        return 0.5
+    n = m.group("n").lower()
+    return float(n) if n[0].isdigit() else 2 if n == "a couple of" else 1 if n.startswith("a") else _number(n)
+
+
 def lasting(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """An end equal to its start, or copied from the duration's own words, where the request gives how long
     ("at 12:30 for an hour", "at 9:30 for 15 minutes", whose "15" reads as 15:00), is the start plus that:
@@ -491,9 +500,7 @@ def lasting(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], qu
     if len(clocks) < 2:
         return arguments
     m, canonical, out = said[0], normalise_call(properties, arguments), dict(arguments)
-    amount = 0.5 if m.group("half") else {"a": 1, "an": 1, "a couple of": 2}.get((m.group("n") or "").lower())
-    if amount is None:
-        amount = float(m.group("n")) if m.group("n")[0].isdigit() else _number(m.group("n"))
+    amount = _amount(m)
     hours = m.group("unit").lower().startswith("h")
     minutes = amount * (60 if hours else 1) + (30 if m.group("and_half") and hours else 0)
     if m.group("n2"):
@@ -527,9 +534,7 @@ def said_seconds(text: str) -> int | None:
     if len(said) != 1:
         return None
     m = said[0]
-    n = (m.group("n") or "").lower()
-    amount = 0.5 if m.group("half") else 2 if n == "a couple of" else 1 if n.startswith("a") else _number(n)
-    return round((amount + 0.5 * bool(m.group("and_half"))) * _UNIT_SECONDS[m.group("unit")[0].lower()])
+    return round((_amount(m) + 0.5 * bool(m.group("and_half"))) * _UNIT_SECONDS[m.group("unit")[0].lower()])
 
 
 def _in_seconds(schema: dict[str, Any], value: int) -> bool:
