@@ -105,6 +105,45 @@ def test_a_request_the_answer_dropped_is_added_when_the_words_before_it_get_the_
                           [RECORDS[0]["calls"][0]]) is None
 
 
+def test_a_batch_decodes_the_second_looks_as_rows_of_its_passes(joined_tool_model, monkeypatch):
+    """`hare.tools.joins` decodes parts of a request again. In a batch (the eval's accuracy pass, the server)
+    those decodes are rows of the batch's own passes, not calls one at a time between them (which took 40 %
+    of `hare tools eval`'s time), and the answers are those of single calls: a value closed at a joiner and
+    the words after it alone (the swallowing answer is given, as this model does not write it), the words
+    before a joiner alone."""
+    from hare.tools.decoder import Rows
+
+    caller = ToolCaller.load(str(joined_tool_model), device="cpu")
+    swallowing = "weather in Oslo then take a selfie"
+    swallowed = caller.tok("<api_1>(location=' Oslo then take a selfie')", add_special_tokens=False).input_ids
+    parsed = caller._parsed
+    monkeypatch.setattr(caller, "_parsed", lambda query, new, *rest: parsed(
+        query, swallowed if query == swallowing else new, *rest))
+    queries = ["weather in Oslo; snap a picture", swallowing, "take a selfie", "ringer volume to 3 and weather in Lima",
+               "weather in Oslo then tell me a joke", "weather in Lima"]
+    single = [caller(q) for q in queries]
+    weather, selfie = JOINED_RECORD["calls"]
+    assert single[1].calls == [weather, selfie]
+    looks: list[tuple[bool, str]] = []  # (closing a value, query) of each second look's decode that joined
+    enter = Rows._enter
+
+    def spy(self, rows):
+        looks.extend((r.answer.closers is not None, r.answer.query) for r in rows if r.owner is not None)
+        return enter(self, rows)
+
+    def one_at_a_time(*args, **kwargs):
+        raise AssertionError("a second look decoded outside the batch")
+
+    monkeypatch.setattr(Rows, "_enter", spy)
+    monkeypatch.setattr(caller, "decode", one_at_a_time)
+    for size in (6, 2):
+        looks.clear()
+        batched = caller.batch(queries, size=size)
+        assert [(r.calls, r.raw) for r in batched] == [(r.calls, r.raw) for r in single]
+        assert (True, swallowing) in looks and (False, "take a selfie") in looks, looks
+        assert (False, "weather in Oslo") in looks, looks  # the words before "; " alone
+
+
 def test_rows_join_a_batch_under_way_and_leave_when_they_end(tool_model, monkeypatch):
     """A server's batch changes between passes: rows added while others are half-way through their
     answers (their caches padded to one length) and rows leaving as soon as they end must still give the
@@ -118,8 +157,8 @@ def test_rows_join_a_batch_under_way_and_leave_when_they_end(tool_model, monkeyp
     queries = [r["query"] for r in RECORDS] + ODD_QUERIES
     single = {q: caller(q).raw for q in queries}
     seen: dict[str, list[torch.Tensor]] = {}  # each row's logits, pass by pass
-    adding: list[str] = []  # the keys of the rows that `add` computes
-    run_pass, run_add = Rows._pass, Rows.add
+    adding: list[str] = []  # the keys of the rows whose prompts a pass computes (`add`, a second look's decodes)
+    run_pass, run_enter = Rows._pass, Rows._enter
 
     def spy_pass(self, ids, mask, cache, keep):
         logits = run_pass(self, ids, mask, cache, keep)
@@ -127,15 +166,15 @@ def test_rows_join_a_batch_under_way_and_leave_when_they_end(tool_model, monkeyp
             seen.setdefault(key, []).append(row[-1])
         return logits
 
-    def spy_add(self, requests):
-        adding[:] = [key for key, _, _ in requests]
+    def spy_enter(self, rows):
+        adding[:] = [row.key for row in rows]
         try:
-            return run_add(self, requests)
+            return run_enter(self, rows)
         finally:
             adding.clear()
 
     monkeypatch.setattr(Rows, "_pass", spy_pass)
-    monkeypatch.setattr(Rows, "add", spy_add)
+    monkeypatch.setattr(Rows, "_enter", spy_enter)
     alone = {}
     for q in queries:
         seen.clear()

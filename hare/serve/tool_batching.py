@@ -89,7 +89,7 @@ class ToolBatcher:
             try:
                 self._settle(rows.step())
             except Exception:  # noqa: BLE001 (the batch's state is lost: every row is answered again, alone)
-                requests = [(r.answer.query, r.functions, r.key) for r in rows.live]
+                requests = rows.requests()
                 rows = Rows(self.caller)
                 self._alone(requests)
 

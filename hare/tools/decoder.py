@@ -23,7 +23,7 @@ from hare.model.template import chat_ids
 from hare.model.tokenizer import API_END, ROUND_END, functional_token
 from hare.tools.calls import Call, CallError, parse
 from hare.tools.grammar import CallGrammar, budget
-from hare.tools.joins import second_request
+from hare.tools.joins import Look, run_look, second_look
 from hare.tools.spec import SPEC_FILE, Function, check_capacity, load_spec
 
 if TYPE_CHECKING:
@@ -149,21 +149,14 @@ class ToolCaller:
         one (up to float rounding); a call takes fewer passes, each a little wider."""
         import torch
 
-        prefix = prefix or []
         ids = self.prompt_ids(query)
         shared = self._shared(ids)
         cache = self._cache_at(shared)
-        answer = _Answer(self, query, functions, prefix)
-        step = ids[shared:] + prefix
+        answer = _Answer(self, query, functions, prefix, close)
+        step = ids[shared:] + (prefix or [])
         with torch.inference_mode():
-            if close:
-                closers = answer.grammar.closing(answer.text) if answer.grammar else []
-                rows = self._logits(step, cache)
-                only = torch.full_like(rows, float("-inf"))
-                only[:, closers] = 0
-                step, _ = answer.verify(rows + only, [])
-                if answer.done or answer.ids[len(prefix)] not in closers:
-                    return answer.ids, False, answer.forced
+            if close:  # the first pick closes the value, or the answer ends there
+                step, _ = answer.verify(self._logits(step, cache), [])
             while not answer.done:
                 draft = self._draft(ids, answer)
                 rows = self._logits(step + draft, cache, 1 + len(draft))
@@ -231,20 +224,29 @@ class ToolCaller:
 
     def _result(self, query: str, new: list[int], ended: bool, forced: int, functions: list[Function] | None,
                 latency_s: float) -> CallResult:
-        """The answer parsed and validated; an answer cut short is reported as such, never completed with
-        <api_end> and parsed."""
+        """The answer parsed and validated, with the second look's decodes run one at a time."""
+        result, look = self._parsed(query, new, ended, forced, functions, latency_s)
+        if look is not None:
+            result.calls, result.raw = run_look(look, self.decode) or (result.calls, result.raw)
+        return result
+
+    def _parsed(self, query: str, new: list[int], ended: bool, forced: int, functions: list[Function] | None,
+                latency_s: float) -> tuple[CallResult, Look | None]:
+        """The answer parsed and validated (an answer cut short is reported as such, never completed with
+        <api_end> and parsed), and the second look to take at the request (`hare.tools.joins`), if any."""
         functions = self.functions if functions is None else functions
         raw = self.tok.decode(new)
+        look = None
         if ended:
             raw += API_END
             calls = parse(raw, functions, query)
             if self.joins and self.copy_values and isinstance(calls, list) and calls:
-                calls, raw = second_request(self, query, functions, new, calls) or (calls, raw)
+                look = second_look(self, query, functions, new, calls)
         elif len(new) >= self.max_new_tokens:
             calls = CallError("too_long", f"the answer did not end within {self.max_new_tokens} tokens", raw)
         else:
             calls = CallError("syntax", "no token of the vocabulary continues the answer under the spec's grammar", raw)
-        return CallResult(calls, raw, latency_s, len(new), min(forced, len(new)))
+        return CallResult(calls, raw, latency_s, len(new), min(forced, len(new))), look
 
 
 @dataclass
@@ -256,6 +258,15 @@ class _Row:
     began: float
     fed: list[int] = field(default_factory=list)  # the tokens the next pass feeds: the last pick and its forced tokens
     draft: list[int] = field(default_factory=list)  # query tokens fed after them in the last pass
+    owner: _Row | None = None  # for a decode of a second look: the row of the request it looks at
+    result: CallResult | None = None  # an ended answer's result while its second look runs
+    look: Look | None = None
+
+    @property
+    def request(self) -> tuple[str, list[Function] | None, Any]:
+        """(query, functions, key) of the request this row answers."""
+        first = self.owner or self
+        return first.answer.query, first.functions, first.key
 
 
 class Rows:
@@ -270,17 +281,25 @@ class Rows:
     out, positions continuing the head), and rows that join a batch already under way are padded at
     the front of the cache. Each pass feeds every row's pick with the tokens the grammar forces after
     it, padded the same way; a row's draft (`ToolCaller._draft`) only fills its padding — widening a
-    pass for drafts cost a batch more than they saved — except when it is alone."""
+    pass for drafts cost a batch more than they saved — except when it is alone.
+
+    A request's second look (`hare.tools.joins`) decodes parts of it again: each such decode is a row too,
+    waiting in `pending` until the next pass, which computes its prompt as a join does."""
 
     def __init__(self, caller: ToolCaller) -> None:
         self.caller = caller
         self.live: list[_Row] = []
+        self.pending: list[_Row] = []  # decodes of second looks, to join at the next `step`
         self.cache: Any = None
         self.mask: Any = None  # [rows, cached tokens]; 0 where a row has padding or a rejected draft
         self.pad = caller.tok.pad_token_id if caller.tok.pad_token_id is not None else 0
 
     def __len__(self) -> int:
-        return len(self.live)
+        return len(self.live) + len(self.pending)
+
+    def requests(self) -> list[tuple[str, list[Function] | None, Any]]:
+        """(query, functions, key) of every request still being answered."""
+        return [r.request for r in self.live + self.pending]
 
     def joining(self, waiting: int, limit: int) -> int:
         """How many of `waiting` requests join now, the batch holding at most `limit` rows: none until they
@@ -292,12 +311,18 @@ class Rows:
 
     def add(self, requests: list[tuple[Any, str, list[Function] | None]]) -> list[tuple[Any, CallResult]]:
         """(key, query, functions) rows join the batch; returns (key, result) for those that ended at once."""
+        caller, began = self.caller, time.perf_counter()
+        rows, self.pending = [_Row(key, caller.prompt_ids(q), _Answer(caller, q, f), f, began) for key, q, f in requests
+                              ] + self.pending, []
+        return self._enter(rows)
+
+    def _enter(self, rows: list[_Row]) -> list[tuple[Any, CallResult]]:
+        """One pass computes the rows' prompts (and the answer ids a second look's decode begins with)."""
         import torch
 
-        caller, began = self.caller, time.perf_counter()
-        rows = [_Row(key, caller.prompt_ids(q), _Answer(caller, q, f), f, began) for key, q, f in requests]
+        caller = self.caller
         head = min(caller._shared(r.prompt) for r in rows)
-        own = [r.prompt[head:] for r in rows]
+        own = [r.prompt[head:] + r.answer.ids for r in rows]
         width = max(map(len, own))
         ids = torch.tensor([[self.pad] * (width - len(p)) + p for p in own], device=caller.model.device)
         mask = torch.tensor([[1] * head + [0] * (width - len(p)) + [1] * len(p) for p in own], device=ids.device)
@@ -311,9 +336,13 @@ class Rows:
         return self._finished()
 
     def step(self) -> list[tuple[Any, CallResult]]:
-        """One pass for every row; returns (key, result) for the rows whose answers ended."""
+        """One pass for every row, or one for the second looks' decodes that wait to join; returns (key, result)
+        for the requests that have their answers."""
         import torch
 
+        if self.pending:
+            rows, self.pending = self.pending, []
+            return self._enter(rows)
         live, caller = self.live, self.caller
         width = max(len(r.fed) for r in live)
         for r in live:
@@ -372,17 +401,45 @@ class Rows:
     def discard(self, gone: Callable[[Any], bool]) -> int:
         """Rows whose key says they are no longer wanted (a client went away) leave without an answer; how many."""
         going = [k for k, r in enumerate(self.live) if not gone(r.key)]
-        left = len(self.live) - len(going)
+        waiting = [r for r in self.pending if not gone(r.key)]
+        left = len(self.live) - len(going) + len(self.pending) - len(waiting)
         self._keep(going)
+        self.pending = waiting
         return left
 
     def _finished(self) -> list[tuple[Any, CallResult]]:
-        """Rows whose answers ended leave the batch (no more passes for them), with their results."""
+        """Rows whose answers ended leave the batch (no more passes for them); their requests' results, but for
+        those whose second look goes on (its next decode waits in `pending`)."""
         ended = [r for r in self.live if r.answer.done]
         self._keep([k for k, r in enumerate(self.live) if not r.answer.done])
-        now = time.perf_counter()
-        return [(r.key, self.caller._result(r.answer.query, r.answer.ids, r.answer.stopped, r.answer.forced,
-                                            r.functions, now - r.began)) for r in ended]
+        answered = []
+        for row in ended:
+            answer, owner = row.answer, row.owner
+            if owner is None:
+                row.result, row.look = self.caller._parsed(answer.query, answer.ids, answer.stopped, answer.forced,
+                                                           row.functions, 0.0)
+                answered += self._look(row, None)
+            else:
+                answered += self._look(owner, (answer.ids, answer.stopped, answer.forced))
+        return answered
+
+    def _look(self, row: _Row, sent: tuple[list[int], bool, int] | None) -> list[tuple[Any, CallResult]]:
+        """The next step of an ended row's second look: its next decode joins `pending`, or the look is over and
+        the row's request has its result."""
+        result = row.result
+        assert result is not None
+        try:
+            if row.look is not None:
+                query, functions, prefix, close = next(row.look) if sent is None else row.look.send(sent)
+                caller = self.caller
+                answer = _Answer(caller, query, functions, prefix, close)
+                self.pending.append(_Row(row.key, caller.prompt_ids(query), answer, functions, row.began, owner=row))
+                return []
+        except StopIteration as stop:
+            if stop.value:
+                result.calls, result.raw = stop.value
+        result.latency_s = time.perf_counter() - row.began
+        return [(row.key, result)]
 
     def _keep(self, going: list[int]) -> None:
         import torch
@@ -422,17 +479,21 @@ class _Answer:
     """One answer being decoded: its tokens, the grammar state, and whether it has ended."""
 
     def __init__(self, caller: ToolCaller, query: str, functions: list[Function] | None,
-                 prefix: list[int] | None = None) -> None:
+                 prefix: list[int] | None = None, close: bool = False) -> None:
         self.caller, self.query = caller, query
         self.grammar = caller.grammar(functions or caller.functions) if caller.constrained else None
         self.ids: list[int] = list(prefix or [])
         self.text = "".join(self.grammar.pieces[t] or "" for t in self.ids) if self.grammar else ""
         self.forced = 0  # tokens the grammar left no choice for
         self.done = self.stopped = False
+        # With `close`, the first pick must close the value that the prefix ends in (`hare.tools.joins`).
+        self.closers: list[int] | None = (self.grammar.closing(self.text) if self.grammar else []) if close else None
 
     def advance(self, logits: torch.Tensor) -> list[int]:
         """Pick the next token from `logits`; returns the tokens to feed next: the pick and every token
         the grammar forces after it (one forward pass instead of several)."""
+        if self.closers is not None:
+            return self._close(logits)
         caller, grammar = self.caller, self.grammar
         forced: list[int] = []
         if grammar is None:
@@ -455,6 +516,21 @@ class _Answer:
         self.ids += step
         if len(self.ids) >= caller.max_new_tokens:
             self.ids, self.done = self.ids[: caller.max_new_tokens], True
+        return step
+
+    def _close(self, logits: torch.Tensor) -> list[int]:
+        """The first pick of a `close` answer, among the closing tokens only; if it is none of them (or
+        ends the answer), the answer ends there, not stopped."""
+        import torch
+
+        closers, self.closers = self.closers or [], None
+        only = torch.full_like(logits, float("-inf"))
+        only[closers] = 0
+        start = len(self.ids)
+        step = self.advance(logits + only)
+        if self.done or self.ids[start] not in closers:
+            self.done, self.stopped = True, False
+            return []
         return step
 
     def in_value(self) -> bool:

@@ -26,11 +26,16 @@ exact 77.6 % → 91.8 % and 67.3 % → 81.6 %); on the first, the 2,557 generate
 lost ("… I love them and I'll see them in the morning" became a weather call for "morning"); the quickstart's 400
 of them, no exact call changed. Each look is a decode or two of a part of the request, run only where a joiner
 follows the answer's values or sits inside one.
+
+The look is written as a generator (`second_look`) that yields the decodes it needs and is sent their answers,
+so that a batch runs them as rows of its own passes (`hare.tools.decoder.Rows`): one at a time between the
+batch's passes, they took 40 % of `hare tools eval`'s time on 2 cores. `second_request` runs it call by call.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Protocol
 
 from hare.model.tokenizer import API_END
@@ -47,6 +52,12 @@ INSIDE = re.compile(rf"{_JOINER}(?=\w)", re.IGNORECASE)  # at the start of what 
 AFTER = re.compile(rf"(?<=\w)[!?.]?{_JOINER}(?=\w)", re.IGNORECASE)  # between two requests
 TRIES = 2  # joiners tried per answer and way: each try is one or two decodes
 
+# A decode the look asks for — (query, functions, prefix of answer ids, close: the prefix's value is closed
+# next) — and what it is sent back: (answer ids, whether a stop token ended them, forced tokens among them).
+Decode = tuple[str, "list[Function]", "list[int] | None", bool]
+Answer = tuple[list[int], bool, int]
+Look = Generator[Decode, Answer, "tuple[list[Call], str] | None"]
+
 
 class Decoder(Protocol):
     """What the second look needs of a tool caller (`hare.tools.decoder.ToolCaller`, which calls it)."""
@@ -56,17 +67,34 @@ class Decoder(Protocol):
     def grammar(self, functions: list[Function]) -> CallGrammar: ...
 
     def decode(self, query: str, functions: list[Function] | None, prefix: list[int] | None = None,
-               close: bool = False) -> tuple[list[int], bool, int]: ...
+               close: bool = False) -> Answer: ...
+
+
+def second_look(caller: Decoder, query: str, functions: list[Function], ids: list[int], calls: list[Call]) -> Look:
+    """(calls, their answer text) with the second request the model's first answer missed, or None; yields the
+    decodes it needs on the way."""
+    return (yield from _swallowed(caller, query, functions, ids, calls)) or (
+        yield from _dropped(caller, query, functions, calls))
+
+
+def run_look(look: Look, decode: Callable[..., Answer]) -> tuple[list[Call], str] | None:
+    """Drives a look to its end, each decode it asks for done by `decode` at once."""
+    try:
+        request = next(look)
+        while True:
+            request = look.send(decode(*request))
+    except StopIteration as stop:
+        return stop.value
 
 
 def second_request(caller: Decoder, query: str, functions: list[Function], ids: list[int],
                    calls: list[Call]) -> tuple[list[Call], str] | None:
-    """(calls, their answer text) with the second request the model's first answer missed, or None."""
-    return _swallowed(caller, query, functions, ids, calls) or _dropped(caller, query, functions, calls)
+    """`second_look` with its decodes run one at a time, as a single call does."""
+    return run_look(second_look(caller, query, functions, ids, calls), caller.decode)
 
 
-def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list[int],
-               calls: list[Call]) -> tuple[list[Call], str] | None:
+def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list[int], calls: list[Call]) -> Generator[
+        Decode, Answer, tuple[list[Call], str] | None]:
     grammar = caller.grammar(functions)
     texts, text = [], ""
     for token in ids:
@@ -87,7 +115,7 @@ def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list
         tries += 1
         if tries > TRIES:
             return None
-        answer, ended, _ = caller.decode(query, functions, ids[:k], close=True)
+        answer, ended, _ = yield query, functions, ids[:k], True
         if not ended:
             continue
         raw = caller.tok.decode(answer) + API_END
@@ -95,14 +123,14 @@ def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list
         if not isinstance(more, list) or len(more) <= len(calls):
             continue
         cut = calls_opened(before)  # the calls after the one whose value was cut answer the rest
-        alone = _alone(caller, query[at + len(value) + len(joiner.group(0)):], functions)
+        alone = yield from _alone(caller, query[at + len(value) + len(joiner.group(0)):], functions)
         if alone and _same(more[cut:], alone, functions) and _others(alone, calls):
             return more, raw
     return None
 
 
-def _dropped(caller: Decoder, query: str, functions: list[Function],
-             calls: list[Call]) -> tuple[list[Call], str] | None:
+def _dropped(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Generator[
+        Decode, Answer, tuple[list[Call], str] | None]:
     end, lowered = 0, query.lower()
     for call in calls:
         for value in call["arguments"].values():
@@ -110,19 +138,19 @@ def _dropped(caller: Decoder, query: str, functions: list[Function],
                 end = max(end, at + len(value))
     for joiner in list(AFTER.finditer(query, end))[:TRIES]:
         head, rest = query[:joiner.start()], query[joiner.end():]
-        if len(rest.split()) < 2 or not _same(_alone(caller, head, functions), calls, functions):
+        if len(rest.split()) < 2 or not _same((yield from _alone(caller, head, functions)), calls, functions):
             continue
-        alone = _alone(caller, rest, functions)
+        alone = yield from _alone(caller, rest, functions)
         if alone and len(calls) + len(alone) <= MAX_CALLS and _others(alone, calls):
             return calls + alone, render(calls + alone, functions, query)
     return None
 
 
-def _alone(caller: Decoder, part: str, functions: list[Function]) -> list[Call] | None:
+def _alone(caller: Decoder, part: str, functions: list[Function]) -> Generator[Decode, Answer, list[Call] | None]:
     """The model's calls for `part` of the request on its own (no second look at it)."""
     if not part.strip():
         return None
-    answer, ended, _ = caller.decode(part, functions)
+    answer, ended, _ = yield part, functions, None, False
     calls = parse(caller.tok.decode(answer) + API_END, functions, part) if ended else None
     return calls if isinstance(calls, list) else None
 
