@@ -57,8 +57,10 @@ TOOL_SETUP_S = 25
 # not shrink with it (Python, the grammar, tokenizing) and one that does. Fitted to fresh-clone runs on 2
 # cores, 2026-12-03: AMD EPYC with AVX512-BF16 (bf16 759 GFLOP/s), 30-80 s, the longer on a busy host; an
 # Intel Xeon with AVX-512 but no BF16 (fp32 249 GFLOP/s) 127 s, where a flat 75 s ended the run at 12.5 min.
+# Then the second look's decodes joined the batch (64821b9): on that Xeon at a slow moment (its fp32 rate
+# measured 220), the stage took 194 s before and 118 s after, so 20 TFLOP (reserve 125 s there, 71 s on the EPYC).
 EVAL_FIXED_S = 45
-EVAL_WORK_FLOP = 26e12
+EVAL_WORK_FLOP = 20e12
 # At most one pass over the data for a pretrained base: a run planned longer keeps the frozen layers'
 # outputs, which makes the first epoch 5-15 % slower. New queries beat a second pass over the same ones:
 # 2026-12-01, AMD EPYC with AVX512-BF16 (2.1 s a step), the same 400 held-out queries, function / exact:
