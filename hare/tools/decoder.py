@@ -312,8 +312,8 @@ class Rows:
     def add(self, requests: list[tuple[Any, str, list[Function] | None]]) -> list[tuple[Any, CallResult]]:
         """(key, query, functions) rows join the batch; returns (key, result) for those that ended at once."""
         caller, began = self.caller, time.perf_counter()
-        rows, self.pending = [_Row(key, caller.prompt_ids(q), _Answer(caller, q, f), f, began) for key, q, f in requests
-                              ] + self.pending, []
+        rows = [_Row(key, caller.prompt_ids(q), _Answer(caller, q, f), f, began) for key, q, f in requests]
+        rows, self.pending = rows + self.pending, []  # a second look's decodes waiting to join come along
         return self._enter(rows)
 
     def _enter(self, rows: list[_Row]) -> list[tuple[Any, CallResult]]:

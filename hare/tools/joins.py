@@ -93,8 +93,7 @@ def second_request(caller: Decoder, query: str, functions: list[Function], ids: 
     return run_look(second_look(caller, query, functions, ids, calls), caller.decode)
 
 
-def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list[int], calls: list[Call]) -> Generator[
-        Decode, Answer, tuple[list[Call], str] | None]:
+def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list[int], calls: list[Call]) -> Look:
     grammar = caller.grammar(functions)
     texts, text = [], ""
     for token in ids:
@@ -129,8 +128,7 @@ def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list
     return None
 
 
-def _dropped(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Generator[
-        Decode, Answer, tuple[list[Call], str] | None]:
+def _dropped(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Look:
     end, lowered = 0, query.lower()
     for call in calls:
         for value in call["arguments"].values():
