@@ -23,7 +23,7 @@ from hare.model.template import chat_ids
 from hare.model.tokenizer import API_END, ROUND_END, functional_token
 from hare.tools.calls import Call, CallError, parse
 from hare.tools.grammar import CallGrammar, budget
-from hare.tools.joins import Look, run_look, second_look
+from hare.tools.joins import Answer, Look, run_look, second_look
 from hare.tools.spec import SPEC_FILE, Function, check_capacity, load_spec
 
 if TYPE_CHECKING:
@@ -218,20 +218,21 @@ class ToolCaller:
     def __call__(self, query: str, functions: list[Function] | None = None) -> CallResult:
         """One call; `functions` replaces the spec for this query (the server gets it per request)."""
         start = time.perf_counter()
-        result = self._result(query, *self.decode(query, functions), functions, 0.0)
+        result = self._result(query, *self.decode(query, functions), functions)
         result.latency_s = time.perf_counter() - start  # tokenization to validated result
         return result
 
-    def _result(self, query: str, new: list[int], ended: bool, forced: int, functions: list[Function] | None,
-                latency_s: float) -> CallResult:
-        """The answer parsed and validated, with the second look's decodes run one at a time."""
-        result, look = self._parsed(query, new, ended, forced, functions, latency_s)
+    def _result(self, query: str, new: list[int], ended: bool, forced: int,
+                functions: list[Function] | None) -> CallResult:
+        """The answer parsed and validated, with the second look's decodes run one at a time (its latency is the
+        caller's to set)."""
+        result, look = self._parsed(query, new, ended, forced, functions)
         if look is not None:
             result.calls, result.raw = run_look(look, self.decode) or (result.calls, result.raw)
         return result
 
-    def _parsed(self, query: str, new: list[int], ended: bool, forced: int, functions: list[Function] | None,
-                latency_s: float) -> tuple[CallResult, Look | None]:
+    def _parsed(self, query: str, new: list[int], ended: bool, forced: int,
+                functions: list[Function] | None) -> tuple[CallResult, Look | None]:
         """The answer parsed and validated (an answer cut short is reported as such, never completed with
         <api_end> and parsed), and the second look to take at the request (`hare.tools.joins`), if any."""
         functions = self.functions if functions is None else functions
@@ -246,7 +247,7 @@ class ToolCaller:
             calls = CallError("too_long", f"the answer did not end within {self.max_new_tokens} tokens", raw)
         else:
             calls = CallError("syntax", "no token of the vocabulary continues the answer under the spec's grammar", raw)
-        return CallResult(calls, raw, latency_s, len(new), min(forced, len(new))), look
+        return CallResult(calls, raw, 0.0, len(new), min(forced, len(new))), look
 
 
 @dataclass
@@ -417,20 +418,20 @@ class Rows:
             answer, owner = row.answer, row.owner
             if owner is None:
                 row.result, row.look = self.caller._parsed(answer.query, answer.ids, answer.stopped, answer.forced,
-                                                           row.functions, 0.0)
+                                                           row.functions)
                 answered += self._look(row, None)
             else:
                 answered += self._look(owner, (answer.ids, answer.stopped, answer.forced))
         return answered
 
-    def _look(self, row: _Row, sent: tuple[list[int], bool, int] | None) -> list[tuple[Any, CallResult]]:
+    def _look(self, row: _Row, sent: Answer | None) -> list[tuple[Any, CallResult]]:
         """The next step of an ended row's second look: its next decode joins `pending`, or the look is over and
         the row's request has its result."""
         result = row.result
         assert result is not None
         try:
             if row.look is not None:
-                query, functions, prefix, close = next(row.look) if sent is None else row.look.send(sent)
+                query, functions, prefix, close = row.look.send(sent)  # None starts it
                 caller = self.caller
                 answer = _Answer(caller, query, functions, prefix, close)
                 self.pending.append(_Row(row.key, caller.prompt_ids(query), answer, functions, row.began, owner=row))
