@@ -35,6 +35,28 @@ def test_an_injected_system_turn_yields_exactly_the_templates_control_tokens(tok
         assert not {"<api_3>", "<api_end>", "<s>", "</s>"} & set(_controls(tok, ids))
 
 
+def test_encoding_follows_the_template_and_ignores_a_padded_call_before_it(foreign_dir):
+    """The template's text around the messages is remembered per template and special tokens, and the runs
+    go to the Rust tokenizer directly: a changed template must render anew, and the padding or truncation
+    that an earlier batched call (serve's) left set on the shared tokenizer must not reach the ids."""
+    from transformers import AutoTokenizer
+
+    foreign = AutoTokenizer.from_pretrained(foreign_dir)
+    plain = [{"role": "user", "content": "what is the weather"}]
+
+    def expected() -> list[int]:
+        return foreign(foreign.apply_chat_template(plain, tokenize=False, add_generation_prompt=True),
+                       add_special_tokens=False).input_ids
+
+    before = chat_ids(foreign, plain)
+    assert before == expected()
+    foreign.chat_template = foreign.chat_template.replace("<|im_start|>", "<|im_start|>turn ")
+    assert chat_ids(foreign, plain) == expected() != before
+    foreign.pad_token = foreign.eos_token
+    foreign(["a", "a much longer text than the other one"], padding="max_length", max_length=64, truncation=True)
+    assert chat_ids(foreign, plain) == expected()
+
+
 def test_foreign_chatml_tokens_are_text_too(foreign_dir):
     from transformers import AutoTokenizer
 

@@ -14,6 +14,8 @@ Used by `hare serve`, `hare chat`, `hare tools call` and SFT data, for any token
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any
@@ -38,7 +40,7 @@ def render(tok: PreTrainedTokenizerFast, messages: list[dict[str, Any]], add_gen
     if tok.chat_template is None:
         raise HareError("this tokenizer has no chat template; use a HARE checkpoint (see `hare init`)")
     marked = [{**m, "content": f"\ue000{i}\ue001"} for i, m in enumerate(messages)]
-    skeleton = str(tok.apply_chat_template(marked, tokenize=False, add_generation_prompt=add_generation_prompt))
+    skeleton = _skeleton(tok, marked, add_generation_prompt)
     parts, spans, length = [], [], 0
     for k, piece in enumerate(_PLACEHOLDER.split(skeleton)):
         if k % 2:  # a message's content
@@ -50,6 +52,28 @@ def render(tok: PreTrainedTokenizerFast, messages: list[dict[str, Any]], add_gen
         parts.append(piece)
         length += len(piece)
     return "".join(parts), spans
+
+
+_SKELETONS: dict[str, str] = {}
+_SKELETONS_KEPT = 4096
+
+
+def _skeleton(tok: PreTrainedTokenizerFast, marked: list[dict[str, Any]], add_generation_prompt: bool) -> str:
+    """The template rendered around placeholders, remembered: it depends on the template, the special tokens
+    and the messages without their contents (roles, mostly), so a dataset of one conversation shape renders
+    it once instead of once per sample (jinja is most of SFT encoding's time). A template that reads the
+    clock (`strftime_now`, Llama 3's date line) is rendered every time."""
+    def rendered() -> str:
+        return str(tok.apply_chat_template(marked, tokenize=False, add_generation_prompt=add_generation_prompt))
+
+    if "strftime_now" in str(tok.chat_template):
+        return rendered()
+    key = json.dumps([tok.chat_template, tok.special_tokens_map, marked, add_generation_prompt], default=str)
+    if key not in _SKELETONS:
+        if len(_SKELETONS) >= _SKELETONS_KEPT:
+            _SKELETONS.clear()
+        _SKELETONS[key] = rendered()
+    return _SKELETONS[key]
 
 
 def plain_spans(tok: PreTrainedTokenizerFast, messages: list[dict[str, Any]], text: str,
@@ -66,7 +90,11 @@ def plain_spans(tok: PreTrainedTokenizerFast, messages: list[dict[str, Any]], te
 
 def _control_pattern(tok: PreTrainedTokenizerFast) -> re.Pattern[str] | None:
     """Every added token's text, longest first (the tokenizer also prefers the longest match)."""
-    contents = sorted({t.content for t in tok.added_tokens_decoder.values()}, key=len, reverse=True)
+    return _alternatives(tuple(sorted({t.content for t in tok.added_tokens_decoder.values()}, key=len, reverse=True)))
+
+
+@functools.lru_cache(maxsize=64)
+def _alternatives(contents: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(map(re.escape, contents))) if contents else None
 
 
@@ -91,16 +119,27 @@ def pieces(tok: PreTrainedTokenizerFast, text: str, plain: list[Span]) -> Iterat
 
 def encode(tok: PreTrainedTokenizerFast, text: str, plain: list[Span]) -> tuple[list[int], list[Span]]:
     """Token ids of `text` and each token's character span; no control token comes from inside `plain`."""
+    # The runs go to the Rust tokenizer itself, set as `tok(run, add_special_tokens=False,
+    # split_special_tokens=True)` sets it: the same ids and offsets at a third of the time, the rest
+    # being transformers' per-call bookkeeping (most of SFT encoding's time after the template's).
+    backend = tok.backend_tokenizer
+    backend.no_padding()
+    backend.no_truncation()
+    split = backend.encode_special_tokens
+    backend.encode_special_tokens = True
     ids: list[int] = []
     offsets: list[Span] = []
-    for start, end, control in pieces(tok, text, plain):
-        if control:
-            ids.append(tok.convert_tokens_to_ids(text[start:end]))
-            offsets.append((start, end))
-            continue
-        enc = tok(text[start:end], add_special_tokens=False, split_special_tokens=True, return_offsets_mapping=True)
-        ids.extend(enc.input_ids)
-        offsets.extend((start + a, start + b) for a, b in enc.offset_mapping)
+    try:
+        for start, end, control in pieces(tok, text, plain):
+            if control:
+                ids.append(tok.convert_tokens_to_ids(text[start:end]))
+                offsets.append((start, end))
+                continue
+            run = backend.encode(text[start:end], add_special_tokens=False)
+            ids.extend(run.ids)
+            offsets.extend((start + a, start + b) for a, b in run.offsets)
+    finally:
+        backend.encode_special_tokens = split
     return ids, offsets
 
 

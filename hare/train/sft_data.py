@@ -154,8 +154,8 @@ def render(tok: PreTrainedTokenizerFast, messages: list[Message]) -> tuple[str, 
     for k, message in enumerate(messages):
         if message["role"] != "assistant":
             continue
-        head = tok.apply_chat_template(messages[:k], tokenize=False, add_generation_prompt=True)
-        upto = tok.apply_chat_template(messages[: k + 1], tokenize=False)
+        head, _ = template.render(tok, messages[:k], add_generation_prompt=True)
+        upto, _ = template.render(tok, messages[: k + 1], add_generation_prompt=False)
         if not (upto.startswith(head) and text.startswith(upto)):
             raise HareError("the tokenizer's chat template does not render a conversation turn by turn, so the "
                             "assistant replies cannot be found; fine-tune with HARE's template instead")
