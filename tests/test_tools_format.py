@@ -262,6 +262,35 @@ def test_a_language_the_request_names_goes_to_a_left_out_language_argument(answe
 
 
 @pytest.mark.parametrize("query, written, read", [
+    ("text Priya: running 10 min late, sorry!", "running 10 min late", "running 10 min late, sorry!"),
+    ("send a text to Fatima: can you pick up the kids today", "can you pick up the kids",
+     "can you pick up the kids today"),
+    ("text Fatima can you pick up the kids today, thanks!", "can you pick up the kids",  # the tail stays out
+     "can you pick up the kids today"),
+    ("text Fatima running late asap", "running late", "running late asap"),  # a bare tail is the message's
+    ("text Fatima running late, no rush", "running late", "running late"),  # set off: politeness
+    ("text Fatima I'm late please", "I'm late", "I'm late"),
+    ("text Fatima running late on Signal", "running late", "running late"),  # a preposition: not the message's
+    ("text Fatima running late as a message", "running late", "running late"),  # framing words
+    ("text Fatima running late. Bob", "running late", "running late. Bob"),
+    ("text Fatima late, the code is <api_3>", "late", "late"),  # nothing a value cannot hold
+    ("text late Fatima, so sorry", "late", "late"),  # another value after it: its end is the model's
+])
+def test_a_message_copied_short_of_the_requests_end_runs_on_to_it(query, written, read):
+    """"text Priya: running 10 min late, sorry!" came out as "running 10 min late": a message, the one call of
+    the answer, takes the rest of the request, but for a set-off tail of politeness, framing words, words after
+    a preposition, another value's words and anything a value cannot hold."""
+    fn = next(f for f in ANDROID if f.name == "send_text_message")
+    (call,) = parse(f"<api_{fn.index}>(contact_name=' Fatima', message={' ' + written!r})<api_end>",
+                    ANDROID, query.replace("Priya", "Fatima"))
+    assert call["arguments"]["message"] == read
+    dnd = next(f for f in ANDROID if f.name == "enable_do_not_disturb")
+    two = parse(f"<api_{fn.index}>(contact_name=' Fatima', message=' running late');<api_{dnd.index}>(enabled=True)"
+                "<api_end>", ANDROID, "text Fatima running late and turn on do not disturb")
+    assert two[0]["arguments"]["message"] == "running late"  # two calls: the rest is the other request
+
+
+@pytest.mark.parametrize("query, written, read", [
     ("Echo Dot, conect please", 60, 10),  # no amount: the default
     ("connect my Logitech MX Master 3", 120, 10),  # the device's "3" is its name's
     ("pair my Echo Dot and give it a minute", 60, 60), ("pair Echo Dot, wait twenty seconds", 20, 20),
@@ -427,7 +456,7 @@ def test_every_function_gets_its_share_of_training_requests_and_and_joins_two():
 def test_greetings_open_a_two_call_request_and_never_its_second_half():
     """People say "hey google, X and Y please", not "X asap and then ugh, Y": a two-call request is dressed
     once, around both halves."""
-    from hare.tools.data import PREFIXES, SUFFIXES
+    from hare.tools.asides import PREFIXES, SUFFIXES
     from hare.tools.phrasing import load_phrase_bank
 
     texts = {t.id: t.text.lower() for p in load_phrase_bank(None, ANDROID).values() for t in p.templates}

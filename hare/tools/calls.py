@@ -95,8 +95,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
     `query` they answer, times, dates and numbers copied short of its words are widened to them, and a
     value that ran on into a left-out argument's words hands them over (`surface.hand_over`), and the
     answer is squared with what the query says beside its values (`surface.as_requested`: a language named
-    fills a left-out one, an unsaid optional number or language keeps its default). A call repeated exactly
-    is kept once."""
+    fills a left-out one, an unsaid optional number or language keeps its default), and the message of a
+    one-call answer runs on to the request's end (`surface.run_on`). A call repeated exactly is kept once."""
     raw = text
     text = text.split(API_END, 1)[0].strip()
     if not text:
@@ -133,6 +133,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
         read.append((fn, arguments))
     settled = ([a for _, a in read] if query is None
                else surface.as_requested([(fn.properties, a) for fn, a in read], query))
+    if query is not None and len(read) == 1:
+        settled = [surface.run_on(read[0][0].properties, settled[0], query)]
     calls: list[Call] = []
     for (fn, _), arguments in zip(read, settled, strict=True):
         checked = validate(fn, arguments)

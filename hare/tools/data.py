@@ -26,6 +26,7 @@ from typing import Any
 
 from hare.config import option
 from hare.errors import HareError
+from hare.tools.asides import PREFIXES, SUFFIXES, set_off
 from hare.tools.calls import validate
 from hare.tools.phrasing import PLACEHOLDER, Phrasing, Template, arg_phrases, generic_phrasing, load_phrase_bank
 from hare.tools.slots import FIX, Filler, Slot, check_slot, values_bank
@@ -39,24 +40,7 @@ COMMON_WEIGHT = 2  # each drawn as often as two of the others: a third of two-ca
 CONNECTORS = ["{a}. also {b}", "{a} and also {b}", "first {a}, then {b}", "{a}; {b}", "{a} and after that {b}",
               "{a}, and {b} too", "{a} plus {b}", "{a}. after that, {b}", "{a}, also {b}", "{a} & {b}",
               "{a}, and then {b}", "{a}. then {b}", "{a}, {b}", "{a} then {b}", "{a}, and also {b}"]
-# What people put around a request: greetings and fillers before, politeness and urgency after. A share of
-# single calls gets one (each split its own half of them), so the model learns where a value ends when the
-# request goes on after it ("weather in Abu Dhabi at the moment": the location is "Abu Dhabi").
-PREFIXES = ["hey, ", "ok google, ", "hey google, ", "um, ", "so ", "quick one: ", "excuse me, ", "hi, ", "yo ",
-            "hmm, ", "okay so ", "real quick, ", "assistant, ", "hello, ", "alright, ", "uh ", "sorry, ",
-            "one more thing: ", "oh and ", "ok, ", "hey there, ", "hi there, ", "ok so ", "right, ", "well, ",
-            "listen, ", "btw ", "also, ", "oh, ", "yes, ", "now ", "next, ", "good morning, ", "hey assistant, ",
-            "ugh, ", "wait, ", "actually, ", "oh wait, ", "by the way, ", "hey phone, ", "can you help? ", "so um, ",
-            "ok then, ", "alright then, ", "erm, "]
-SUFFIXES = [" please", ", please", " thanks", ", thank you", " for me", " right now", " now", " asap", ", thanks!",
-            " when you get a chance", " if you can", ", would you?", " real quick", " please and thank you", " :)",
-            "!", " thx", " pls", " ok?", ", cheers", " at the moment", " for me please", ", if that's ok",
-            " immediately", ", I'm in a hurry", " thank you so much", " please, thanks", " whenever", " quickly",
-            " plz", " ty", ", ty", " right away", " straight away", " for me thanks", ", ok", " okay?", " now please",
-            ", no rush", " if possible", ", could you?", ", can you?", " thanks a lot", ", much appreciated",
-            " please!", "!!", " :D", " 🙏", " thank u", ", that's all", ", that's it", " for now", " this instant",
-            ", quick", " when you can", ", cheers mate", " at once", " please, I'm driving", " real fast", " ty!",
-            " pretty please", ", would you mind?", " thanks so much", ", thanks in advance"]
+# A share of single calls gets a greeting before or a tail after (`hare.tools.asides`).
 PREFIX_SHARE, SUFFIX_SHARE = 0.15, 0.25
 # After words a person chose (a message, a title, a topic), a bare tail reads as part of them: anyone labelling
 # "text Ana running late now" or "… notes are attached!!" keeps "now" and "!!" in the message, and the
@@ -64,7 +48,6 @@ PREFIX_SHARE, SUFFIX_SHARE = 0.15, 0.25
 # queries had an answer no reader would give, and training taught the model to cut real words. After these
 # values a tail is set off by a comma or is a polite word ("… to Mom please"), which people do leave out.
 WORDED = ("message", "email_title", "email_content", "news_topic", "video_query", "event_title", "alarm_label")
-POLITE = ("please", "pls", "plz", "thanks", "thx", "ty", "thank")
 # People type on phones: a share of requests gets one slip in a word of its wording (never in a value, which
 # the call must copy as typed). The bank's one misspelt template ('birghtness {level}') was a no-call or a
 # wrong function every time in held-out scoring: the model had never seen a misspelt word.
@@ -250,11 +233,6 @@ def phrasing_for(fn: Function, bank: dict[str, Phrasing], where: str) -> Phrasin
         return bank[fn.name]
     except HareError as err:
         raise HareError(f"{where}: function '{fn.name}': {err}") from None
-
-
-def set_off(tail: str) -> bool:
-    """True for a tail that no reader takes as part of the words before it: after a comma, or a polite word."""
-    return tail.startswith(",") or re.match(r"\W*(\w*)", tail)[1] in POLITE  # type: ignore[index]
 
 
 def unclosed(query: str, value: str) -> str:

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from hare.tools.asides import TAIL_WORDS, set_off
 from hare.tools.spec import VALUE_CHARS
 
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -470,6 +471,55 @@ def hand_over(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], 
                     del missing[other]
                     break
     return out
+
+
+# A description of words to be sent ("the text to send", "the body of the email"): a message, whose words a
+# person may go on with after a comma, a colon or a full stop.
+_SENT = re.compile(r"\b(?:message|text|body|content)\b", re.IGNORECASE)
+# What follows a message in a request without being part of it: the words that frame it ("… as the message",
+# "… by text", "…, send that") or a place, a service or a time that begins with a preposition ("… on Signal").
+_FRAME = re.compile(r"^\W*(?:in|on|at|for|from|by|off|via|with|using|through|to)\b|\b(?:message|text|body|content|"
+                    r"subject|title|email|note|sms|send|saying)\b", re.IGNORECASE)
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_UNSAYABLE = re.compile(r"[\\<\x00-\x1f\x7f]")  # what no value the grammar admits holds: a control token's "<"
+
+
+def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """The message of a request's one call, copied short of the request's end, runs on to it: a small model
+    ends a message at a comma, a colon or a full stop more often than people do ("text Priya: running 10 min
+    late, sorry!", "… body heads up: we're deploying v2.3 at 5pm, so expect ~10 min downtime", "… off. Thanks,
+    Omar"), because the training data sets politeness off after one (`hare.tools.asides`). So a value whose
+    description speaks of words to send, found once in the request, with no other value after it, takes the
+    rest of the request, but for a tail of politeness or urgency ("…, thanks!", " asap") and never words that
+    frame it or begin with a preposition ("… as the message", "… on Signal"). A single call only: after the
+    message of a two-call answer comes the other request."""
+    strings = [" ".join(v.split()) for v in arguments.values() if isinstance(v, str) and v.strip()]
+    out = dict(arguments)
+    for name, value in arguments.items():
+        schema = properties.get(name)
+        if not (isinstance(value, str) and value.strip() and isinstance(schema, dict) and is_free_text(schema)
+                and _SENT.search(str(schema.get("description", "")))):
+            continue
+        words = " ".join(value.split())
+        found = [m.span() for m in re.finditer(_whole(words), query, re.IGNORECASE)]
+        if len(found) != 1:
+            continue
+        start, end = found[0]
+        if any(m.start() >= end for other in strings if other != words
+               for m in re.finditer(_whole(other), query, re.IGNORECASE)):
+            continue
+        rest = query[end:]
+        cut = next((i for i, c in enumerate(rest) if not c.isalnum() and _is_tail(rest[i:])), len(rest))
+        said = rest[:cut].rstrip()
+        if _WORD.search(said) and not _FRAME.search(said) and not _UNSAYABLE.search(said) and \
+                len(words) + len(said) <= VALUE_CHARS:
+            out[name] = query[start:end] + said
+    return out
+
+
+def _is_tail(text: str) -> bool:
+    """`text` is a set-off tail of politeness or urgency: ", thanks!", " please", ", no rush"."""
+    return set_off(text) and all(word in TAIL_WORDS for word in _WORD.findall(text.lower()))
 
 
 _NUMBER_WORD = rf"(?:(?:{_words(list(_TENS))})(?:[ -](?:{_words(_UNITS)}))?|{_words([*_TEENS, *_UNITS, *_LONG])})"
