@@ -537,6 +537,15 @@ def test_service_names_are_a_catalogue_both_splits_draw_from_and_none_is_made_up
         assert len(drawn["train"]) > 0.8 * len(values_bank()[bank])
 
 
+def test_a_name_never_starts_with_the_requests_possessive():
+    """"pair my {device_name}" drew "pair my my car" from a bank holding "my car", and people's "connect to my
+    AirPods Pro" is the device "AirPods Pro": "my" is the request's word, never a name's."""
+    from hare.tools.slots import values_bank
+
+    for bank in ("device_name", "first_name", "last_name"):
+        assert not [v for v in values_bank()[bank] if str(v).lower().startswith(("my ", "your "))], bank
+
+
 def test_same_seed_same_data_other_seed_other_data():
     a = generate(ToolDataConfig(per_function=5, irrelevant=5, parallel=5, seed=1))
     assert a == generate(ToolDataConfig(per_function=5, irrelevant=5, parallel=5, seed=1))
