@@ -490,9 +490,10 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
     late, sorry!", "… body heads up: we're deploying v2.3 at 5pm, so expect ~10 min downtime", "… off. Thanks,
     Omar"), because the training data sets politeness off after one (`hare.tools.asides`). So a value whose
     description speaks of words to send, found once in the request, with no other value after it, takes the
-    rest of the request, but for a tail of politeness or urgency ("…, thanks!", " asap") and never words that
-    frame it or begin with a preposition ("… as the message", "… on Signal"). A single call only: after the
-    message of a two-call answer comes the other request."""
+    rest of the request, but for a set-off tail of politeness or urgency ("…, thanks!", " please"; a bare " asap"
+    is the message's, as the generator labels it) and never words that frame it or begin with a preposition
+    ("… as the message", "… on Signal"). A single call only: after the message of a two-call answer comes the
+    other request."""
     strings = [" ".join(v.split()) for v in arguments.values() if isinstance(v, str) and v.strip()]
     out = dict(arguments)
     for name, value in arguments.items():
