@@ -272,14 +272,16 @@ def test_a_language_the_request_names_goes_to_a_left_out_language_argument(answe
     ("text Fatima I'm late please", "I'm late", "I'm late"),
     ("text Fatima running late on Signal", "running late", "running late"),  # a preposition: not the message's
     ("text Fatima running late as a message", "running late", "running late"),  # framing words
-    ("text Fatima running late. Bob", "running late", "running late. Bob"),
+    ("text Fatima running late and then call Bob", "running late", "running late"),  # a joiner: maybe a request
+    ("text Fatima running late. Bob", "running late", "running late"),
     ("text Fatima late, the code is <api_3>", "late", "late"),  # nothing a value cannot hold
     ("text late Fatima, so sorry", "late", "late"),  # another value after it: its end is the model's
 ])
 def test_a_message_copied_short_of_the_requests_end_runs_on_to_it(query, written, read):
     """"text Priya: running 10 min late, sorry!" came out as "running 10 min late": a message, the one call of
     the answer, takes the rest of the request, but for a set-off tail of politeness, framing words, words after
-    a preposition, another value's words and anything a value cannot hold."""
+    a preposition, another value's words, a joiner (the second look's to follow) and anything a value cannot
+    hold."""
     fn = next(f for f in ANDROID if f.name == "send_text_message")
     (call,) = parse(f"<api_{fn.index}>(contact_name=' Fatima', message={' ' + written!r})<api_end>",
                     ANDROID, query.replace("Priya", "Fatima"))

@@ -1,9 +1,11 @@
-"""What people say around a request: greetings and fillers before it, politeness and urgency after it.
+"""What people say around a request: greetings and fillers before it, politeness and urgency after it, and the
+words that join it to a second one.
 
 The generator (`hare.tools.data`) dresses a share of its requests in them, so that the model learns where a
 value ends when the request goes on after it ("weather in Abu Dhabi at the moment": the location is "Abu
 Dhabi"); the parser (`hare.tools.surface.run_on`) reads the same words as a tail that is no part of a message.
-One list for both, so what the model is taught to leave out is what the parser leaves out.
+One list for both, so what the model is taught to leave out is what the parser leaves out. The joiners are where
+the second look (`hare.tools.joins`) looks for a second request, and where a message does not run on.
 """
 
 from __future__ import annotations
@@ -34,3 +36,9 @@ TAIL_WORDS = frozenset(w for s in SUFFIXES for w in re.findall(r"[a-z']+", s.low
 def set_off(tail: str) -> bool:
     """True for a tail that no reader takes as part of the words before it: after a comma, or a polite word."""
     return tail.startswith(",") or re.match(r"\W*(\w*)", tail)[1] in POLITE  # type: ignore[index]
+
+
+# How a request goes on to a second one ("and then", ", then", ";", ". " …); a comma alone is not one (see joins).
+_JOINER = r"(?:,? and then|,? then|,? and also|,? also|;|,? and|,? plus|\.|,? &)\s+"
+INSIDE = re.compile(rf"{_JOINER}(?=\w)", re.IGNORECASE)  # at the start of what a value went on with
+AFTER = re.compile(rf"(?<=\w)[!?.]?{_JOINER}(?=\w)", re.IGNORECASE)  # between two requests

@@ -34,11 +34,11 @@ batch's passes, they took 40 % of `hare tools eval`'s time on 2 cores. `second_r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Protocol
 
 from hare.model.tokenizer import API_END
+from hare.tools.asides import AFTER, INSIDE
 from hare.tools.calls import Call, normalize, parse, render
 from hare.tools.grammar import MAX_CALLS, CallGrammar, calls_opened, last_value
 
@@ -47,9 +47,6 @@ if TYPE_CHECKING:
 
     from hare.tools.spec import Function
 
-_JOINER = r"(?:,? and then|,? then|,? and also|,? also|;|,? and|,? plus|\.|,? &)\s+"
-INSIDE = re.compile(rf"{_JOINER}(?=\w)", re.IGNORECASE)  # at the start of what a value went on with
-AFTER = re.compile(rf"(?<=\w)[!?.]?{_JOINER}(?=\w)", re.IGNORECASE)  # between two requests
 TRIES = 2  # joiners tried per answer and way: each try is one or two decodes
 
 # A decode the look asks for — (query, functions, prefix of answer ids, close: the prefix's value is closed

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from hare.tools.asides import TAIL_WORDS, set_off
+from hare.tools.asides import AFTER, TAIL_WORDS, set_off
 from hare.tools.spec import VALUE_CHARS
 
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -492,8 +492,9 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
     description speaks of words to send, found once in the request, with no other value after it, takes the
     rest of the request, but for a set-off tail of politeness or urgency ("…, thanks!", " please"; a bare " asap"
     is the message's, as the generator labels it) and never words that frame it or begin with a preposition
-    ("… as the message", "… on Signal"). A single call only: after the message of a two-call answer comes the
-    other request."""
+    ("… as the message", "… on Signal"), nor over a joiner ("… and then call Bob", ". Thanks"): what follows one may
+    be a request the answer dropped, which the second look (`hare.tools.joins`) finds only after the values. A
+    single call only: after the message of a two-call answer comes the other request."""
     strings = [" ".join(v.split()) for v in arguments.values() if isinstance(v, str) and v.strip()]
     out = dict(arguments)
     for name, value in arguments.items():
@@ -513,7 +514,7 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
         cut = next((i for i, c in enumerate(rest) if not c.isalnum() and _is_tail(rest[i:])), len(rest))
         said = rest[:cut].rstrip()
         if _WORD.search(said) and not _FRAME.search(said) and not _UNSAYABLE.search(said) and \
-                len(words) + len(said) <= VALUE_CHARS:
+                not AFTER.search(query, end, end + len(said)) and len(words) + len(said) <= VALUE_CHARS:
             out[name] = query[start:end] + said
     return out
 
