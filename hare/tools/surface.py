@@ -492,7 +492,7 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
     description speaks of words to send, found once in the request, with no other value after it, takes the
     rest of the request, but for a set-off tail of politeness or urgency ("…, thanks!", " please"; a bare " asap"
     is the message's, as the generator labels it) and never words that frame it or begin with a preposition
-    ("… as the message", "… on Signal"), nor over a joiner ("… and then call Bob", ". Thanks"): what follows one may
+    ("… as the message", "… on Signal"), nor over a joiner ("… and then call Bob", "…; call Bob"): what follows one may
     be a request the answer dropped, which the second look (`hare.tools.joins`) finds only after the values. A
     single call only: after the message of a two-call answer comes the other request."""
     strings = [" ".join(v.split()) for v in arguments.values() if isinstance(v, str) and v.strip()]
