@@ -395,8 +395,7 @@ def give_way(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
     Impala off SoundCloud", "Broken drill content" of "subject Broken drill content The chuck …")."""
     spans = {}
     for name, value in arguments.items():
-        found = [m.span() for m in re.finditer(_whole(" ".join(value.split())), query, re.IGNORECASE)] \
-            if isinstance(value, str) and value.strip() else []
+        found = _spans(value, query) if isinstance(value, str) and value.strip() else []
         if len(found) == 1:
             spans[name] = found[0]
     out = dict(arguments)
@@ -503,25 +502,20 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
                 and _SENT.search(str(schema.get("description", "")))):
             continue
         words = " ".join(value.split())
-        found = [m.span() for m in re.finditer(_whole(words), query, re.IGNORECASE)]
+        found = _spans(words, query)
         if len(found) != 1:
             continue
         start, end = found[0]
-        if any(m.start() >= end for other in strings if other != words
-               for m in re.finditer(_whole(other), query, re.IGNORECASE)):
+        if any(i >= end for other in strings if other != words for i, _ in _spans(other, query)):
             continue
-        rest = query[end:]
-        cut = next((i for i, c in enumerate(rest) if not c.isalnum() and _is_tail(rest[i:])), len(rest))
+        rest = query[end:]  # a tail is set off and holds only tail words, so it starts after the last other word
+        last = max((m.end() for m in _WORD.finditer(rest) if m.group().lower() not in TAIL_WORDS), default=0)
+        cut = next((i for i in range(last, len(rest)) if not rest[i].isalnum() and set_off(rest[i:])), len(rest))
         said = rest[:cut].rstrip()
         if _WORD.search(said) and not _FRAME.search(said) and not _UNSAYABLE.search(said) and \
                 not AFTER.search(query, end, end + len(said)) and len(words) + len(said) <= VALUE_CHARS:
             out[name] = query[start:end] + said
     return out
-
-
-def _is_tail(text: str) -> bool:
-    """`text` is a set-off tail of politeness or urgency: ", thanks!", " please", ", no rush"."""
-    return set_off(text) and all(word in TAIL_WORDS for word in _WORD.findall(text.lower()))
 
 
 _NUMBER_WORD = rf"(?:(?:{_words(list(_TENS))})(?:[ -](?:{_words(_UNITS)}))?|{_words([*_TEENS, *_UNITS, *_LONG])})"
@@ -559,7 +553,7 @@ def lasting(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], qu
         minutes += int(m.group("n2")) if m.group("n2").isdigit() else _number(m.group("n2"))
     for (a, layout_a), (b, layout_b) in itertools.pairwise(clocks):
         start, end = _moment(canonical[a], layout_a), _moment(canonical[b], layout_b)
-        copied = [c.span() for c in re.finditer(_whole(" ".join(str(arguments[b]).split())), query, re.IGNORECASE)]
+        copied = _spans(str(arguments[b]), query)
         inside = bool(copied) and all(m.start() <= i and j <= m.end() for i, j in copied)
         if start is not None and (start == end or inside) and minutes > 0:
             out[b] = (start + dt.timedelta(minutes=minutes)).strftime(layout_b)
@@ -643,6 +637,11 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
 def _whole(words: str) -> str:
     """A pattern for `words` standing whole, not inside longer words."""
     return rf"(?<!\w){re.escape(words)}(?!\w)"
+
+
+def _spans(value: str, query: str) -> list[tuple[int, int]]:
+    """Every place where `query` says `value` whole, in any case, with its own spacing."""
+    return [m.span() for m in re.finditer(_whole(" ".join(value.split())), query, re.IGNORECASE)]
 
 
 def _count(text: str, words: str) -> int:
