@@ -292,6 +292,27 @@ def test_a_message_copied_short_of_the_requests_end_runs_on_to_it(query, written
     assert two[0]["arguments"]["message"] == "running late"  # two calls: the rest is the other request
 
 
+@pytest.mark.parametrize("query, names, kept", [
+    ("play Hit Me Hard and Soft on Amazon Music on the nest hub", ["Hit Me Hard and Soft", "Soft"], [0]),
+    ("play Hit Me Hard and Soft on Amazon Music on the nest hub", ["Soft", "Hit Me Hard and Soft"], [1]),  # or after
+    ("play Soft on Amazon Music and then Hit Me Hard and Soft", ["Hit Me Hard and Soft", "Soft"], [0, 1]),  # said alone
+    ("play Soft and Hit Me Hard on Amazon Music", ["Soft", "Hit Me Hard"], [0, 1]),  # neither inside the other
+])
+def test_a_call_made_of_a_piece_of_anothers_words_is_dropped(query, names, kept):
+    """"play Hit Me Hard and Soft on Amazon Music" came back with a second call for music " Soft": a call of
+    the same function whose text the request says only inside another call's is no request of its own."""
+    fn = next(f for f in ANDROID if f.name == "play_music_on_nest_hub")
+    text = ";".join(f"<api_{fn.index}>(music_service=' Amazon Music', music_name=' {n}')" for n in names)
+    calls = parse(text + "<api_end>", ANDROID, query)
+    assert [c["arguments"]["music_name"] for c in calls] == [names[i] for i in kept]
+    sms = next(f for f in ANDROID if f.name == "send_text_message")
+    same = parse(f"<api_{sms.index}>(contact_name=' Bob', message=' running late');"
+                 f"<api_{sms.index}>(contact_name=' Alice', message=' late')<api_end>", ANDROID,
+                 "text Bob and Alice running late")
+    assert len(same) == 2  # another contact is another request, whatever its message
+    assert len(parse(text + "<api_end>", ANDROID)) == len(names)  # without the request, nothing to judge by
+
+
 @pytest.mark.parametrize("query, written, read", [
     ("Echo Dot, conect please", 60, 10),  # no amount: the default
     ("connect my Logitech MX Master 3", 120, 10),  # the device's "3" is its name's

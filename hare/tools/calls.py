@@ -96,7 +96,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
     value that ran on into a left-out argument's words hands them over (`surface.hand_over`), and the
     answer is squared with what the query says beside its values (`surface.as_requested`: a language named
     fills a left-out one, an unsaid optional number or language keeps its default), and the message of a
-    one-call answer runs on to the request's end (`surface.run_on`). A call repeated exactly is kept once."""
+    one-call answer runs on to the request's end (`surface.run_on`). A call repeated exactly is kept once, and
+    one that only repeats a piece of another's words is dropped (`surface.piece_of`)."""
     raw = text
     text = text.split(API_END, 1)[0].strip()
     if not text:
@@ -143,6 +144,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
         call = {"name": fn.name, "arguments": checked}
         if call not in calls:  # a call said twice word for word is a model that failed to stop, never a request:
             calls.append(call)  # done twice, "text Ana I'm late" arrives twice
+    if query is not None:  # nor is a call made of a piece of another's words
+        calls = [c for c in calls if not any(surface.piece_of(c, other, query) for other in calls)]
     return calls
 
 

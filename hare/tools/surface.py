@@ -634,6 +634,29 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
     return out
 
 
+def piece_of(call: dict[str, Any], other: dict[str, Any], query: str) -> bool:
+    """Whether `call` (name and arguments) is a piece of `other`, the same function's: every argument the
+    same but for at least one text value that the request says only inside `other`'s ("play Hit Me Hard and
+    Soft on Amazon Music" answered with a second call of `music_name=' Soft'`, the title split at its "and":
+    the quickstart models of 2026-12-04). Words the request says nowhere else are no request of their own;
+    two texts with the same message ("text Bob and Alice I'm late") are not pieces, nor is a title the
+    request also says alone."""
+    mine, theirs = call["arguments"], other["arguments"]
+    if call["name"] != other["name"] or mine.keys() != theirs.keys():
+        return False
+    cut = False
+    for name, value in mine.items():
+        if value == theirs[name]:
+            continue
+        if not (isinstance(value, str) and isinstance(theirs[name], str)):
+            return False
+        inside, around = _spans(value, query), _spans(theirs[name], query)
+        if not inside or not all(any(a <= i and j <= b and (a, b) != (i, j) for a, b in around) for i, j in inside):
+            return False
+        cut = True
+    return cut
+
+
 def _whole(words: str) -> str:
     """A pattern for `words` standing whole, not inside longer words."""
     return rf"(?<!\w){re.escape(words)}(?!\w)"
