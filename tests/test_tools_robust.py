@@ -279,6 +279,31 @@ def test_a_copied_value_closes_only_with_the_quote_that_opened_it():
     assert grammar.closing(readable_to_marked("<api_7>(contact_name='Ana', ")) == []  # no value open
 
 
+def test_a_copied_value_closed_by_a_bare_quote_goes_on_only_as_a_span():
+    """A bare `'` after a copied value closes it or, before a word character, is an apostrophe ("Jo's"). A model
+    wrote "… take a look" + "'" + "_=" (a title no one said) where the request ended at "look": the value goes
+    on through the quote only as a span of the request. And the grammar reads word characters as the parser
+    does: "ָ", a mark, was a word character to the grammar's engine only, so "look'ָ" went on as a value that
+    the parser read as closed, and the answer did not parse."""
+    from hare.tools.grammar import readable_to_marked
+
+    tok = build_tokenizer()
+    grammar = CallGrammar([f for f in ANDROID if f.name == "send_text_message"], tok)
+    ids = {t: tok.convert_tokens_to_ids(t) for t in ("_", "s", "\u05b8", ")")}
+    assert tok.unk_token_id not in ids.values()
+    closed = readable_to_marked("<api_7>(contact_name=' Ana', message=' see you at Jo'")
+    for query, favourite, kept in (("text Ana see you at Jo", "_", False), ("text Ana see you at Jo's", "s", True),
+                                   ("text Ana see you at Jo", "\u05b8", False)):
+        logits = torch.zeros(len(tok))
+        logits[ids[favourite]], logits[ids[")"]] = 50.0, 40.0
+        chosen = grammar.choose(closed, logits, query, copy=True)
+        assert (chosen == ids[favourite]) is kept and (kept or chosen == ids[")"]), (query, favourite)
+    assert not grammar.allows(closed + "\u05b8")  # as the parser reads it: a closed value, then no `,` or `)`
+    logits = torch.zeros(len(tok))
+    logits[ids["_"]] = 50.0
+    assert grammar.choose(closed, logits, "text Ana see you at Jo", copy=False) == ids["_"]  # not copying: free
+
+
 def test_a_function_that_needs_an_address_or_number_the_query_lacks_is_not_called():
     """'let Noa Williams know please feed the dog' became create_contact(phone_number='+71717171717171'): a
     number the user never gave can only be made up, so such a function is out until the query has one."""

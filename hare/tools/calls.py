@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import regex
+
 from hare.model.tokenizer import API_END, functional_token
 from hare.tools import surface
 from hare.tools.spec import Function, formats
@@ -78,7 +80,11 @@ def render(calls: list[Call], functions: list[Function], query: str | None = Non
 # users write them in messages and names all the time, a closing quote is never followed by a letter, and
 # escaping it (or switching to double quotes, as Python's repr does) would make the model decide before the
 # value's first word what its middle holds, and break the token-for-token copy of the query.
-APOSTROPHE = re.compile(r"(?<=\w)'(?=\w)")
+# One pattern in one engine for the writer, the parser and the grammar: `re`'s \w and the grammar's `regex`'s
+# differ (marks such as "ָ" are word characters to `regex` only, "²" to `re` only), and "take a look'ָ" was an
+# apostrophe to the grammar, which let the value go on, and a closing quote to the parser.
+WORD_CHAR = r"[\p{L}\p{N}_]"
+APOSTROPHE = regex.compile(rf"(?<={WORD_CHAR})'(?={WORD_CHAR})")
 
 
 def literal(value: Any) -> str:

@@ -44,8 +44,10 @@ from functools import cache
 from re import _parser as sre_parse
 from typing import TYPE_CHECKING, Any
 
+import regex
+
 from hare.model.tokenizer import ROUND_END, ROUND_START, functional_token
-from hare.tools.calls import APOSTROPHE, LARGEST_NUMBER, literal
+from hare.tools.calls import APOSTROPHE, LARGEST_NUMBER, WORD_CHAR, literal
 from hare.tools.spec import EMAIL, VALUE_CHARS, Function
 from hare.tools.surface import PHONE, is_free_text, kind_of, surface_pattern, word_spans, words_pattern
 
@@ -64,8 +66,8 @@ _BYTE = re.compile(r"<0x([0-9A-F]{2})>")
 _TOKEN = re.compile(r"<api_(\d{1,9}|end)>")
 _LAST_CALL = re.compile(f".*({_MARKS})", re.DOTALL)
 _APOSTROPHE = APOSTROPHE.pattern
-_STRING = re.compile(rf"'(?:[^']|{_APOSTROPHE})*'|\"[^\"]*\"")
-_CLOSING = {"'": re.compile(r"'(?!\w)"), '"': re.compile('"')}  # "I'm" does not close a value
+_STRING = regex.compile(rf"'(?:[^']|{_APOSTROPHE})*'|\"[^\"]*\"")
+_CLOSING = {"'": regex.compile(rf"'(?!{WORD_CHAR})"), '"': regex.compile('"')}  # "I'm" does not close a value
 _CALL_OR_VALUE = re.compile(f"({_MARKS})|(\\w+)= ?(['\"])")
 SPAN_PIECE = 32  # characters: longer tokens (runs of spaces or dashes) are never a value's piece of a query
 TOP_K = 64  # candidates checked first; then 32x as many; then the whole vocabulary
@@ -306,8 +308,6 @@ class CallGrammar:
     """Token choice under the answer grammar of one spec."""
 
     def __init__(self, functions: list[Function], tok: PreTrainedTokenizerFast) -> None:
-        import regex
-
         self.pattern = regex.compile(answer_pattern(functions))
         self.tok = tok
         self.pieces, closers = token_texts(tok)
@@ -428,6 +428,12 @@ class CallGrammar:
         last = last_value(text)
         return self.closers[_opening_quote(text, last[2])] if last is not None and last[3] else []
 
+    @staticmethod
+    def is_span(value: str, query: str) -> bool:
+        """Whether the free-text `value` (after the format's space) begins at a word of the query, case aside."""
+        value = value.lstrip().lower()
+        return any(query[i:i + len(value)].lower() == value for i in _word_starts(query))
+
     def span_tokens(self, opened: str, query: str, quote: str = "'") -> list[int]:
         """Tokens that take the open free-text value `opened` on as a span of the query (case aside) or close
         it where a span ends: at each place where the value so far starts a word of the query, any token whose
@@ -436,11 +442,11 @@ class CallGrammar:
         value is no span."""
         by_text, by_head, longest = _tokens_by_text(self.tok)
         value = opened.lstrip()  # the format's space, then the user's words
-        starts = [i for i, c in enumerate(query) if not c.isspace() and (i == 0 or not _WORD.match(query[i - 1]))]
         if opened:
-            rests = [query[i + len(value):] for i in starts if query[i:i + len(value)].lower() == value.lower()]
+            rests = [query[i + len(value):] for i in _word_starts(query)
+                     if query[i:i + len(value)].lower() == value.lower()]
         else:
-            rests = [" " + query[i:] for i in starts]
+            rests = [" " + query[i:] for i in _word_starts(query)]
         ids: set[int] = set()
         for rest in rests:
             if value and not _WORD.match(rest[:1]):  # the value may end here
@@ -486,15 +492,29 @@ class CallGrammar:
 
             if (token := valid(ranked, keep if typed else None)) is not None:
                 return token
+        # A copied value just closed by a bare quote could also go on through it as an apostrophe ("I'm"): it
+        # does so only as a span of the query ("… take a look" + "'" + "_=" had made a title no one said).
+        spans = None
+        if copy and query is not None and last is not None and not in_value and last[:2] in self.free_text \
+                and text.endswith(("'", '"')):
+            def spans(new: str) -> bool:
+                value = last_value(new)
+                return value is None or not value[3] or self.is_span(value[2], query)
+
         # Most answers take one of the few likeliest tokens: a top-k costs a fraction of sorting the whole
         # vocabulary (5 ms at 49K entries, as long as the model's forward pass for one token).
-        if (token := valid(logits.topk(min(TOP_K, len(logits))).indices.tolist(), None)) is not None:
+        if (token := valid(logits.topk(min(TOP_K, len(logits))).indices.tolist(), spans)) is not None:
             return token
         order = logits.argsort(descending=True).tolist()
         for ids in (order[TOP_K:32 * TOP_K], order[32 * TOP_K:]):  # checks cost ~10 µs each
-            if (token := valid(ids, None)) is not None:
+            if (token := valid(ids, spans)) is not None:
                 return token
         return None
+
+
+def _word_starts(query: str) -> list[int]:
+    """Where a span of the query may start: a character that is no space, after no word character."""
+    return [i for i, c in enumerate(query) if not c.isspace() and (i == 0 or not _WORD.match(query[i - 1]))]
 
 
 def calls_opened(text: str) -> int:
