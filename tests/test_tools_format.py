@@ -206,6 +206,10 @@ def test_a_value_ends_before_the_requests_comma_not_with_it():
      "email a@b.co subject Broken drill content The chuck is stuck", {"title": "Broken drill"}),  # stops before
     ("<api_3>(recipient=' a@b.co', title=' Team offsite, just say Hi all', content=' Hi all')",
      "mail a@b.co titled Team offsite, just say Hi all", {"title": "Team offsite"}),
+    ("<api_3>(recipient=' a@b.co', title=' Running late and the message Stuck', content=' Stuck')",
+     "mail a@b.co titled Running late and the message Stuck", {"title": "Running late"}),
+    ("<api_3>(recipient=' a@b.co', title=' Re: plans, and say See you', content=' See you')",
+     "mail a@b.co subject Re: plans, and say See you", {"title": "Re: plans"}),
     ("<api_7>(contact_name=' Noor', message=' I just got home')", "text Noor I just got home",  # apart: kept
      {"contact_name": "Noor", "message": "I just got home"}),
     ("<api_7>(contact_name=' Al', message=' Al is late')", "text Al Al is late",  # "Al" said twice: kept
