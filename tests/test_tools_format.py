@@ -195,6 +195,23 @@ def test_a_value_ends_before_the_requests_comma_not_with_it():
         "recipient": "a@b.co", "title": "Re: plans", "content": "see you then"}
 
 
+@pytest.mark.parametrize("query, place, read", [
+    ("show me the weather forecast for Paris, France and then alarm at 4:50pm", "Paris", "Paris, France"),
+    ("what should I wear in Cork, Ireland tomorrow? check the forecast", "cork", "Cork, Ireland"),
+    ("forecast Washington, D.C. please", "Washington", "Washington, D.C"),
+    ("forecast Tel Aviv, I'm in a hurry", "Tel Aviv", "Tel Aviv"),  # "I" begins no region
+    ("weather in Oslo, thanks", "Oslo", "Oslo"),
+    ("weather in Oslo and Oslo, Norway", "Oslo", "Oslo"),  # said twice: which one is unknown
+])
+def test_a_place_copied_without_its_region_gets_it(query, place, read):
+    """A small model ends "Paris, France" at its comma more often than the training data does: a place the
+    request follows with a capitalised region after a comma is widened to it."""
+    (call,) = parse(f"<api_2>(location=' {place}')<api_end>", ANDROID, query)
+    assert call["arguments"]["location"] == read
+    raw = f"<api_5>(origin=' {place}', destination=' Rome')<api_end>"  # any argument that names a place
+    assert parse(raw, ANDROID, query + " to Rome")[0]["arguments"]["origin"] == read
+
+
 @pytest.mark.parametrize("raw, query, read", [
     ("<api_12>(title=' Board meeting tomorrow', start_time=' tomorrow from 2pm', end_time=' 4pm')",
      "Board meeting tomorrow from 2pm to 4pm", {"title": "Board meeting"}),

@@ -380,10 +380,34 @@ def _moment(value: Any, layout: str) -> dt.datetime | None:
 
 
 def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
-    """A call's arguments read against the request they answer: `widen_call`, `hand_over`, `give_way`, then
-    `lasting`."""
-    arguments = hand_over(properties, widen_call(properties, arguments, query), query)
+    """A call's arguments read against the request they answer: `widen_call`, `widen_place`, `hand_over`,
+    `give_way`, then `lasting`."""
+    arguments = widen_place(properties, widen_call(properties, arguments, query), query)
+    arguments = hand_over(properties, arguments, query)
     return lasting(properties, give_way(properties, arguments, query), query)
+
+
+# An argument that names a place (by its name or description), and a region after a place: capitalised words
+# right after ", ", up to punctuation or a word in lower case. "I" ("…, I'm in a hurry") begins no region.
+_PLACE = re.compile(r"\b(?:location|place|city|town|address|origin|destination|where)\b", re.IGNORECASE)
+_REGION = re.compile(r", (?!I\b)[A-Z](?:[\w'-]|\.(?=\w))*(?: (?!I\b)[A-Z](?:[\w'-]|\.(?=\w))*)*(?![\w'-])")
+
+
+def widen_place(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """A place copied without the region the request gives it after a comma, widened to it: "Paris" of "the
+    forecast for Paris, France and then …", "Cork" of "what should I wear in Cork, Ireland tomorrow?". A small
+    model ends a value at a comma more often than its training data does (4 of a quickstart model's 840
+    evaluated answers); no place of the 2,314 in the generated and hand-written labels would change."""
+    out = dict(arguments)
+    for name, value in arguments.items():
+        schema = properties.get(name)
+        if not (isinstance(value, str) and isinstance(schema, dict) and is_free_text(schema)
+                and _PLACE.search(f"{name} {schema.get('description', '')}")):
+            continue
+        found = _spans(value, query) if value.strip() else []
+        if len(found) == 1 and (region := _REGION.match(query, found[0][1])):
+            out[name] = query[found[0][0]:region.end()]
+    return out
 
 
 def give_way(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
