@@ -201,6 +201,7 @@ def test_a_value_ends_before_the_requests_comma_not_with_it():
     ("forecast Washington, D.C. please", "Washington", "Washington, D.C"),
     ("forecast Tel Aviv, I'm in a hurry", "Tel Aviv", "Tel Aviv"),  # "I" begins no region
     ("weather in Oslo, thanks", "Oslo", "Oslo"),
+    ("weather in Oslo, Thanks!", "Oslo", "Oslo"),  # nor thanks, nor a next request's first word
     ("weather in Oslo and Oslo, Norway", "Oslo", "Oslo"),  # said twice: which one is unknown
 ])
 def test_a_place_copied_without_its_region_gets_it(query, place, read):

@@ -388,9 +388,12 @@ def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any],
 
 
 # An argument that names a place (by its name or description), and a region after a place: capitalised words
-# right after ", ", up to punctuation or a word in lower case. "I" ("…, I'm in a hurry") begins no region.
+# right after ", ", up to punctuation or a word in lower case. "I" ("…, I'm in a hurry"), thanks and the words
+# that begin a next request or a question ("…, Thanks!", "…, Then text Ana") begin no region.
 _PLACE = re.compile(r"\b(?:location|place|city|town|address|origin|destination|where)\b", re.IGNORECASE)
-_REGION = re.compile(r", (?!I\b)[A-Z](?:[\w'-]|\.(?=\w))*(?: (?!I\b)[A-Z](?:[\w'-]|\.(?=\w))*)*(?![\w'-])")
+_REGION = re.compile(r", ([A-Z](?:[\w'-]|\.(?=\w))*(?: (?!I\b)[A-Z](?:[\w'-]|\.(?=\w))*)*)(?![\w'-])")
+_NO_REGION = frozenset("i thanks thank please pls plz ty cheers now today tomorrow tonight then and also but so can "
+                       "could would will what how when is are do does ok okay hey".split())
 
 
 def widen_place(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
@@ -405,7 +408,8 @@ def widen_place(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]
                 and _PLACE.search(f"{name} {schema.get('description', '')}")):
             continue
         found = _spans(value, query) if value.strip() else []
-        if len(found) == 1 and (region := _REGION.match(query, found[0][1])):
+        region = _REGION.match(query, found[0][1]) if len(found) == 1 else None
+        if region and region.group(1).replace("'", " ").split()[0].lower() not in _NO_REGION:
             out[name] = query[found[0][0]:region.end()]
     return out
 
