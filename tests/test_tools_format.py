@@ -362,6 +362,8 @@ def test_a_number_or_language_the_request_does_not_give_keeps_its_default(query,
     ("pair Echo Dot, timeout 45", 45, 45),  # no unit: the model's reading stands
     ("pair Echo Dot for a minute and then set a timer for 5 minutes", 60, 60),  # two spans: whose is which?
     ("pair Echo Dot for 2 hours", 60, 7200),  # the spec sets no maximum
+    ("pair Echo Dot and wait up to seventy six seconds", 76, 76),  # 6 before: "seventy" was no number word
+    ("pair Echo Dot, give up after eighty five secs", 85, 85), ("pair Echo Dot for ninety seconds", 90, 90),
 ])
 def test_a_number_in_seconds_is_the_span_of_time_the_request_gives(query, written, read):
     """"try for a full minute" came out as timeout 10 and "two minutes" as 20 from two quickstart models: a

@@ -53,7 +53,7 @@ _UNITS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"
 _TEENS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
           "seventeen": 17, "eighteen": 18, "nineteen": 19}
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50}
-_LONG = {"sixty": 60, "ninety": 90}  # minutes of a duration, never of a clock
+_LONG = {"sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}  # a duration's tens, never a clock's minutes
 _WORTH = {word: i for i, word in enumerate(_UNITS, 1)} | _TEENS | _TENS | _LONG
 
 
@@ -547,7 +547,7 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
     return out
 
 
-_NUMBER_WORD = rf"(?:(?:{_words(list(_TENS))})(?:[ -](?:{_words(_UNITS)}))?|{_words([*_TEENS, *_UNITS, *_LONG])})"
+_NUMBER_WORD = rf"(?:(?:{_words([*_TENS, *_LONG])})(?:[ -](?:{_words(_UNITS)}))?|{_words([*_TEENS, *_UNITS])})"
 _DURATION = re.compile(rf"(?i:\bfor (?:(?P<half>half an?)|(?P<n>\d+(?:\.\d+)?|an?|a couple of|{_NUMBER_WORD}))"
                        rf" (?P<unit>hours?|hrs?|minutes?|mins?)(?: and a (?P<and_half>half)"
                        rf"|,? (?:and )?(?P<n2>\d+|{_NUMBER_WORD}) (?:minutes?|mins?))?)\b")
@@ -591,7 +591,7 @@ def lasting(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], qu
 
 # Words that give an amount: figures, number words, and the units and fractions an amount is said in ("give it
 # a minute", "half an hour", "max"): where a request has none of them, it gives no number.
-_AMOUNT = re.compile(r"\d|\b(?:" + _words([*DIGIT_WORDS, *_TEENS, *_TENS, "sixty", "seventy", "eighty", "ninety",
+_AMOUNT = re.compile(r"\d|\b(?:" + _words([*DIGIT_WORDS, *_TEENS, *_TENS, *_LONG,
                                             "hundred", "thousand", "half", "quarter", "couple", "few", "dozen",
                                             "max", "maximum", "minimum", "full", "all the way", "double"])
                      + r"|(?:second|sec|minute|min|hour|hr)s?)\b", re.IGNORECASE)
