@@ -375,6 +375,37 @@ def test_a_number_in_seconds_is_the_span_of_time_the_request_gives(query, writte
     assert call["arguments"]["timeout"] == read
 
 
+@pytest.mark.parametrize("query, written, read", [
+    ("Can you turn off Do Not Disturb now, I'm expecting a call", True, False),
+    ("take my phone off dnd!!", True, False), ("get me out of do not disturb mode", True, False),
+    ("kill DND, I'm expecting a call", True, False), ("hey google, switch do not disturb mode off", True, False),
+    ("put my phone on do not disturb", False, True), ("go into dnd mode", False, True),
+    ("turn off dnd and put on some music", True, False),  # "on" is said of the music, not of dnd
+    ("turn off dnd, I'm on the train", True, False),  # a comma ends what is said of dnd
+    ("I'm back, turn notifications on", True, True),  # notifications, not dnd: the model's answer stands
+    ("I'm back, turn notifications on", False, False),
+    ("put dnd on and then turn off the lights", False, True),
+    ("dnd on or off, whichever", True, True),  # both said: the model's answer stands
+])
+def test_a_switch_is_turned_as_the_request_says_beside_its_name(query, written, read):
+    """"take my phone off dnd" and "kill DND" came out as enabled=True from the quickstart's model (11 of 840
+    requests): an on/off argument takes the on or off said right beside the function's subject."""
+    fn = next(f for f in ANDROID if f.name == "enable_do_not_disturb")
+    (call,) = parse(f"<api_{fn.index}>(enabled={written})<api_end>", ANDROID, query)
+    assert call["arguments"]["enabled"] is read
+
+
+def test_a_switch_of_any_spec_is_named_by_its_function_and_its_initials():
+    spec = parse_spec([fn("set_wifi_hotspot", {"on": {"type": "boolean"}}, ["on"]),
+                       fn("mute", {"muted": {"type": "boolean", "description": "mute or not"}}, ["muted"])])
+    (call,) = parse("<api_0>(on=True)<api_end>", spec, "switch the wifi hotspot off")
+    assert call["arguments"] == {"on": False}
+    (call,) = parse("<api_0>(on=False)<api_end>", spec, "wh on please")
+    assert call["arguments"] == {"on": True}
+    (call,) = parse("<api_1>(muted=True)<api_end>", spec, "stop mute")  # no switch: not said on or off of
+    assert call["arguments"] == {"muted": True}
+
+
 def test_copied_values_appear_in_the_query_and_transformed_ones_are_right(android_data):
     for r in android_data["train"] + android_data["val"]:
         for call in r["calls"]:

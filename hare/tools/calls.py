@@ -33,6 +33,7 @@ import regex
 from hare.model.tokenizer import API_END, functional_token
 from hare.tools import surface
 from hare.tools.spec import Function, formats
+from hare.tools.switches import switched
 
 if TYPE_CHECKING:
     pass
@@ -136,7 +137,7 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
                                                   f"got {len(positional)} positional", raw)
         arguments = dict(zip(fn.properties, positional, strict=False)) | named
         if query is not None:
-            arguments = surface.from_query(fn.properties, arguments, query)
+            arguments = switched(fn.name, fn.properties, surface.from_query(fn.properties, arguments, query), query)
         read.append((fn, arguments))
     settled = ([a for _, a in read] if query is None
                else surface.as_requested([(fn.properties, a) for fn, a in read], query))
