@@ -105,6 +105,20 @@ def test_a_request_the_answer_dropped_is_added_when_the_words_before_it_get_the_
                           [RECORDS[0]["calls"][0]]) is None
 
 
+def test_two_calls_that_take_the_same_words_are_answered_again_part_by_part(tool_model):
+    """`hare.tools.joins`: two calls whose values take the same once-said words ("show Ted Lasso … and after
+    that search … for French for travelers" gave both calls "French for travelers") are answered again as the
+    request's parts, split at a joiner; the parts' answers are kept only when they call the same functions."""
+    caller = ToolCaller.load(str(tool_model), device="cpu")
+    (oslo,), (picture,) = RECORDS[2]["calls"], RECORDS[1]["calls"]
+    took = {"name": "take_a_photo", "arguments": {"camera": "Oslo"}}  # the second call took the first's words
+    found = second_request(caller, "weather in Oslo; snap a picture", caller.functions, [], [oslo, took])
+    assert found is not None and found[0] == [oslo, picture]
+    assert second_request(caller, "weather in Oslo; tell me a joke", caller.functions, [], [oslo, took]) is None
+    # One function twice may share its words ("text Bob and Alice I'm late"): no second look at them.
+    assert second_request(caller, "weather in Oslo; is it raining in Lima", caller.functions, [], [oslo, oslo]) is None
+
+
 def test_a_batch_decodes_the_second_looks_as_rows_of_its_passes(joined_tool_model, monkeypatch):
     """`hare.tools.joins` decodes parts of a request again. In a batch (the eval's accuracy pass, the server)
     those decodes are rows of the batch's own passes, not calls one at a time between them (which took 40 %

@@ -1,11 +1,12 @@
-"""Two requests in one sentence: a second request that the first call's value swallowed, or that the answer dropped.
+"""Two requests in one sentence: a second request that the first call's value swallowed, that the answer dropped,
+or whose words two calls took.
 
 A small tool model reads "text Jake that I'm outside and then unlock the door" as one message, "I'm outside and
 then unlock the door", because messages do hold "and then" ("I said pizza's here and then I'm on the train");
 and it answers "take a selfie and text Noor I just got my haircut" with the selfie alone. Both show in the
 two-call requests people write (hand-written: 11 of 26 failures), and weighting two-call requests up in
 training (5x) left them. So after the answer, where a request may go on past it, the decoder asks the model
-again, in two ways, and keeps a second call only when the model's answers agree with each other:
+again, in three ways, and keeps a second call only when the model's answers agree with each other:
 
 - swallowed: a free-text value runs over a joiner ("and then", ", then", "and", ";", "also", …). The value is
   closed at the joiner (the model picks the closing token, then goes on as it likes); the result is kept when
@@ -14,10 +15,17 @@ again, in two ways, and keeps a second call only when the model's answers agree 
 - dropped: a joiner comes after every value the calls copied. The result is the calls plus the model's answer
   for the words after the joiner, kept when the words before it, on their own, get exactly the calls the
   answer has.
+- collided: two calls of different functions take the same words, said once ("show Ted Lasso from Peacock …
+  and after that search the youtube app for French for travelers" gave the video "French for travelers" too).
+  Each part of the request, split at a joiner between the words only the first call took and those only the
+  second took, is answered on its own; the parts' answers are kept when they call the same functions and share
+  no words.
+  Measured 2026-12-04 on a quickstart model: +3 exact of its 400 held-out, +2 of the 440 hand-written, none lost
+  (of 617 other held-out two-part requests, 4 that a batch answered differently answer alike one at a time).
 
-Either way a second call of a function the answer already calls is not added: a part of a request that names it
-again is mostly a piece of that request ("play Hit Me Hard and Soft on Amazon Music", "the smoke alarm keeps
-chirping, can you check on it").
+In the first two ways a second call of a function the answer already calls is not added: a part of a request
+that names it again is mostly a piece of that request ("play Hit Me Hard and Soft on Amazon Music", "the smoke
+alarm keeps chirping, can you check on it").
 
 A comma alone is no joiner here: "lower the music volume to 2, it's too loud", "photos attached!, would you?"
 gave made-up second calls. Measured 2026-12-03 on two quickstart tool models (each against its own weights
@@ -41,6 +49,7 @@ from hare.model.tokenizer import API_END
 from hare.tools.asides import AFTER, INSIDE
 from hare.tools.calls import Call, normalize, parse, render
 from hare.tools.grammar import MAX_CALLS, CallGrammar, calls_opened, last_value
+from hare.tools.surface import is_free_text, spans
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -70,8 +79,9 @@ class Decoder(Protocol):
 def second_look(caller: Decoder, query: str, functions: list[Function], ids: list[int], calls: list[Call]) -> Look:
     """(calls, their answer text) with the second request the model's first answer missed, or None; yields the
     decodes it needs on the way."""
-    return (yield from _swallowed(caller, query, functions, ids, calls)) or (
-        yield from _dropped(caller, query, functions, calls))
+    return ((yield from _collided(caller, query, functions, calls))
+            or (yield from _swallowed(caller, query, functions, ids, calls))
+            or (yield from _dropped(caller, query, functions, calls)))
 
 
 def run_look(look: Look, decode: Callable[..., Answer]) -> tuple[list[Call], str] | None:
@@ -138,6 +148,55 @@ def _dropped(caller: Decoder, query: str, functions: list[Function], calls: list
         alone = yield from _alone(caller, rest, functions)
         if alone and len(calls) + len(alone) <= MAX_CALLS and _others(alone, calls):
             return calls + alone, render(calls + alone, functions, query)
+    return None
+
+
+def _collided(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Look:
+    """Two calls whose values take the same words, said once, answered again as the request's two parts: the
+    parts are split at a joiner between the words only the first call took and those only the second took, and
+    the parts' answers are kept when they call the same functions and no longer share words."""
+    pair = _sharing(calls, query, functions)
+    if pair is None:
+        return None
+    one, other, shared = pair  # in the answer's order, which is the request's
+    first, second = ([span for v in _values(call) if v.casefold() not in shared for span in spans(v, query)]
+                     for call in (one, other))
+    after, before = max((b for _, b in first), default=0), min((a for a, _ in second), default=len(query))
+    names = sorted(c["name"] for c in calls)
+    for joiner in [j for j in AFTER.finditer(query) if after <= j.start() and j.end() <= before][:TRIES]:
+        head = yield from _alone(caller, query[:joiner.start()], functions)
+        if not head:
+            continue
+        rest = yield from _alone(caller, query[joiner.end():], functions)
+        if rest and sorted(c["name"] for c in head + rest) == names and _sharing(head + rest, query, functions) is None:
+            return head + rest, render(head + rest, functions, query)
+    return None
+
+
+def _values(call: Call) -> list[str]:
+    """The call's values as the request may say them (numbers in figures)."""
+    return [str(v) for v in call["arguments"].values() if isinstance(v, str | int) and not isinstance(v, bool)
+            and str(v).strip()]
+
+
+def _sharing(calls: list[Call], query: str, functions: list[Function]) -> tuple[Call, Call, set[str]] | None:
+    """The first two calls of different functions where a free-text value of one is a value of the other, said
+    once in the request, and those words (case-folded). One function twice may share them: "text Bob and Alice
+    I'm late"; an enum of one and a free text of the other may not ("media" as the place of "media volume 8")."""
+    properties = {f.name: f.properties for f in functions}
+
+    def words(call: Call, free: bool) -> set[str]:
+        schemas = properties.get(call["name"], {})
+        return {v.casefold() for k, v in call["arguments"].items() if isinstance(v, str) and v.strip()
+                and (not free or isinstance(schemas.get(k), dict) and is_free_text(schemas[k]))}
+
+    for k, one in enumerate(calls):
+        for other in calls[k + 1:]:
+            if one["name"] == other["name"]:
+                continue
+            shared = (words(one, True) & words(other, False)) | (words(one, False) & words(other, True))
+            if shared := {v for v in shared if len(spans(v, query)) == 1}:
+                return one, other, shared
     return None
 
 

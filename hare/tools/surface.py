@@ -407,7 +407,7 @@ def widen_place(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]
         if not (isinstance(value, str) and isinstance(schema, dict) and is_free_text(schema)
                 and _PLACE.search(f"{name} {schema.get('description', '')}")):
             continue
-        found = _spans(value, query) if value.strip() else []
+        found = spans(value, query) if value.strip() else []
         region = _REGION.match(query, found[0][1]) if len(found) == 1 else None
         if region and region.group(1).replace("'", " ").split()[0].lower() not in _NO_REGION:
             out[name] = query[found[0][0]:region.end()]
@@ -421,16 +421,16 @@ def give_way(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
     birthday". Two arguments never take the same words; only values the query holds once are placed. A value
     that stops right before another argument's words drops the joiner it kept ("Tame Impala off" of "play Tame
     Impala off SoundCloud", "Broken drill content" of "subject Broken drill content The chuck …")."""
-    spans = {}
+    placed = {}
     for name, value in arguments.items():
-        found = _spans(value, query) if isinstance(value, str) and value.strip() else []
+        found = spans(value, query) if isinstance(value, str) and value.strip() else []
         if len(found) == 1:
-            spans[name] = found[0]
+            placed[name] = found[0]
     out = dict(arguments)
-    for name, (a, b) in spans.items():
+    for name, (a, b) in placed.items():
         if not (isinstance(properties.get(name), dict) and is_free_text(properties[name])):
             continue
-        for other, (c, d) in spans.items():
+        for other, (c, d) in placed.items():
             if other != name and a < c < b <= d and (rest := _HAND_OFF.sub("", query[a:c].rstrip()).strip()):
                 out[name] = rest
             elif other != name and b <= c and not query[b:c].strip(" ,:") and \
@@ -491,8 +491,8 @@ def hand_over(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], 
         if not isinstance(value, str) or not isinstance(schema, dict) or not is_free_text(schema):
             continue
         value = value.rstrip()
-        for other, spans in list(missing.items()):
-            for said in spans:
+        for other, words in list(missing.items()):
+            for said in words:
                 head = value[: -len(said)] if value.casefold().endswith(said.casefold()) else ""
                 if (lead := _LEAD_IN.search(head)) and (rest := head[: lead.start()].strip()):
                     out[name], out[other] = rest, said
@@ -531,11 +531,11 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
                 and _SENT.search(str(schema.get("description", "")))):
             continue
         words = " ".join(value.split())
-        found = _spans(words, query)
+        found = spans(words, query)
         if len(found) != 1:
             continue
         start, end = found[0]
-        if any(i >= end for other in strings if other != words for i, _ in _spans(other, query)):
+        if any(i >= end for other in strings if other != words for i, _ in spans(other, query)):
             continue
         rest = query[end:]  # a tail is set off and holds only tail words, so it starts after the last other word
         last = max((m.end() for m in _WORD.finditer(rest) if m.group().lower() not in TAIL_WORDS), default=0)
@@ -582,7 +582,7 @@ def lasting(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], qu
         minutes += int(m.group("n2")) if m.group("n2").isdigit() else _number(m.group("n2"))
     for (a, layout_a), (b, layout_b) in itertools.pairwise(clocks):
         start, end = _moment(canonical[a], layout_a), _moment(canonical[b], layout_b)
-        copied = _spans(str(arguments[b]), query)
+        copied = spans(str(arguments[b]), query)
         inside = bool(copied) and all(m.start() <= i and j <= m.end() for i, j in copied)
         if start is not None and (start == end or inside) and minutes > 0:
             out[b] = (start + dt.timedelta(minutes=minutes)).strftime(layout_b)
@@ -679,7 +679,7 @@ def piece_of(call: dict[str, Any], other: dict[str, Any], query: str) -> bool:
             continue
         if not (isinstance(value, str) and isinstance(theirs[name], str)):
             return False
-        inside, around = _spans(value, query), _spans(theirs[name], query)
+        inside, around = spans(value, query), spans(theirs[name], query)
         if not inside or not all(any(a <= i and j <= b and (a, b) != (i, j) for a, b in around) for i, j in inside):
             return False
         cut = True
@@ -691,7 +691,7 @@ def _whole(words: str) -> str:
     return rf"(?<!\w){re.escape(words)}(?!\w)"
 
 
-def _spans(value: str, query: str) -> list[tuple[int, int]]:
+def spans(value: str, query: str) -> list[tuple[int, int]]:
     """Every place where `query` says `value` whole, in any case, with its own spacing."""
     return [m.span() for m in re.finditer(_whole(" ".join(value.split())), query, re.IGNORECASE)]
 
