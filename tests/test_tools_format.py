@@ -354,6 +354,33 @@ def test_a_number_or_language_the_request_does_not_give_keeps_its_default(query,
         assert call["arguments"]["language"] == language  # a language nobody named is made up
 
 
+def route(origin: str, destination: str) -> dict:
+    return {"name": "find_route_google_maps", "arguments": {"origin": origin, "destination": destination,
+                                                                "mode": "driving"}}
+
+
+def test_a_call_that_only_repeats_words_another_call_took_is_dropped():
+    """A second route "from the farmers market to the farmers market", a route to and from the e-mail address of
+    the e-mail call beside it (quickstart models of 2026-12-04): no request of their own. Calls that share only
+    some words, or one value (whose is it? `hare.tools.joins` asks the model again), all stay."""
+    def answer(calls: list[dict], query: str) -> list[dict]:
+        return parse(render(calls, ANDROID, query), ANDROID, query)
+
+    query = "btw from Dubai Mall to the farmers market, whcih way should I go"
+    first = route("Dubai Mall", "the farmers market")
+    assert answer([first, route("the farmers market", "the farmers market")], query) == [first]
+    query = "the subject should be Media kit, the body No rush on this, and it goes to joao28@company.co.uk"
+    email = {"name": "send_email", "arguments": {"recipient": "joao28@company.co.uk", "title": "Media kit",
+                                                 "content": "No rush on this"}}
+    assert answer([email, route("joao28@company.co.uk", "joao28@company.co.uk")], query) == [email]
+    texts = [{"name": "send_text_message", "arguments": {"contact_name": name, "message": "I'm late"}}
+             for name in ("Bob", "Alice")]
+    assert answer(texts, "text Bob and Alice I'm late") == texts
+    search = {"name": "search_youtube_videos", "arguments": {"query": "Ted Lasso"}}
+    video = {"name": "play_video_on_nest_hub", "arguments": {"video_name": "Ted Lasso", "video_service": "Peacock"}}
+    assert len(answer([video, search], "show Ted Lasso from Peacock and search youtube")) == 2
+
+
 @pytest.mark.parametrize("query, written, read", [
     ("connect to Honda Civic via bluetooth, try for a full minute", 10, 60),
     ("pair Logitech K380, wait up to two minutes", 20, 120),

@@ -104,7 +104,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
     answer is squared with what the query says beside its values (`surface.as_requested`: a language named
     fills a left-out one, an unsaid optional number or language keeps its default), and the message of a
     one-call answer runs on to the request's end (`surface.run_on`). A call repeated exactly is kept once, and
-    one that only repeats a piece of another's words is dropped (`surface.piece_of`)."""
+    one that only repeats a piece of another's words is dropped (`surface.piece_of`), as is one that only repeats
+    words another call took beside its own (`surface.echo_of`)."""
     raw = text
     text = text.split(API_END, 1)[0].strip()
     if not text:
@@ -151,8 +152,11 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
         call = {"name": fn.name, "arguments": checked}
         if call not in calls:  # a call said twice word for word is a model that failed to stop, never a request:
             calls.append(call)  # done twice, "text Ana I'm late" arrives twice
-    if query is not None:  # nor is a call made of a piece of another's words
+    if query is not None:  # nor is a call made of a piece of another's words, or of words another took
         calls = [c for c in calls if not any(surface.piece_of(c, other, query) for other in calls)]
+        properties = {fn.name: fn.properties for fn, _ in read}
+        calls = [c for c in calls if not surface.echo_of(c, [o for o in calls if o is not c], properties[c["name"]],
+                                                         query)]
     return calls
 
 

@@ -686,6 +686,26 @@ def piece_of(call: dict[str, Any], other: dict[str, Any], query: str) -> bool:
     return cut
 
 
+def echo_of(call: dict[str, Any], others: list[dict[str, Any]], properties: dict[str, dict[str, Any]],
+            query: str) -> bool:
+    """Whether `call` only repeats words that another call of the answer took: each of its free-text values (two or
+    more) is a value of a call that also took words of its own, said once in the request. A route from and to the e-mail
+    address the request gives ("… and it goes to joao28@company.co.uk" answered with an e-mail and a route
+    `origin=destination='joao28@…'`), a second route "from the farmers market to the farmers market": no
+    request of their own. Words said twice may be two requests' ("weather in Paris and news about Paris")."""
+    free = [v for k, v in call["arguments"].items() if isinstance(v, str) and v.strip()
+            and isinstance(properties.get(k), dict) and is_free_text(properties[k])]
+    if len(free) < 2:  # one value that another call took too: which call took it wrongly is open (`joins`)
+        return False
+    for other in others:
+        theirs = {v.casefold() for v in other["arguments"].values() if isinstance(v, str)}
+        if all(v.casefold() in theirs and len(spans(v, query)) == 1 for v in free) and \
+                any(v.casefold() not in {f.casefold() for f in free} and spans(v, query)
+                    for v in other["arguments"].values() if isinstance(v, str) and v.strip()):
+            return True
+    return False
+
+
 def _whole(words: str) -> str:
     """A pattern for `words` standing whole, not inside longer words."""
     return rf"(?<!\w){re.escape(words)}(?!\w)"
