@@ -101,6 +101,10 @@ def test_a_request_the_answer_dropped_is_added_when_the_words_before_it_get_the_
     assert caller(query).calls == [weather, selfie]
     assert caller.batch([query, "take a selfie"])[0].calls == [weather, selfie]
     assert second_request(caller, query, caller.functions, [], [weather])[0] == [weather, selfie]
+    # A value said again after the joiner: the joiner after its first saying counts ("create an event Book club …
+    # and email … subject Book club" had no look).
+    again = "weather in Oslo; snap a picture of Oslo"
+    assert second_request(caller, again, caller.functions, [], [weather])[0] == [weather, selfie]
     assert second_request(caller, "take a selfie; snap a picture", caller.functions, [],
                           [RECORDS[0]["calls"][0]]) is None
 

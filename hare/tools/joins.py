@@ -12,7 +12,8 @@ again, in three ways, and keeps a second call only when the model's answers agre
   closed at the joiner (the model picks the closing token, then goes on as it likes); the result is kept when
   it has more calls than before and the calls after the cut value are exactly what the model answers for the
   rest of the request on its own ("unlock the door").
-- dropped: a joiner comes after every value the calls copied. The result is the calls plus the model's answer
+- dropped: a joiner comes after every value the calls copied (after its first saying: "create an event Book club
+  … and email … subject Book club"). The result is the calls plus the model's answer
   for the words after the joiner, kept when the words before it, on their own, get exactly the calls the
   answer has.
 - collided: two calls of different functions take the same words, said once ("show Ted Lasso from Peacock …
@@ -139,7 +140,7 @@ def _dropped(caller: Decoder, query: str, functions: list[Function], calls: list
     end, lowered = 0, query.lower()
     for call in calls:
         for value in call["arguments"].values():
-            if isinstance(value, str) and len(value) > 1 and (at := lowered.rfind(value.lower())) >= 0:
+            if isinstance(value, str) and len(value) > 1 and (at := lowered.find(value.lower())) >= 0:
                 end = max(end, at + len(value))
     for joiner in list(AFTER.finditer(query, end))[:TRIES]:
         head, rest = query[:joiner.start()], query[joiner.end():]
