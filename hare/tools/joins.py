@@ -50,7 +50,7 @@ from hare.model.tokenizer import API_END
 from hare.tools.asides import AFTER, INSIDE
 from hare.tools.calls import Call, normalize, parse, render
 from hare.tools.grammar import MAX_CALLS, CallGrammar, calls_opened, last_value
-from hare.tools.surface import is_free_text, spans
+from hare.tools.surface import free_texts, spans
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -187,9 +187,9 @@ def _sharing(calls: list[Call], query: str, functions: list[Function]) -> tuple[
     properties = {f.name: f.properties for f in functions}
 
     def words(call: Call, free: bool) -> set[str]:
-        schemas = properties.get(call["name"], {})
-        return {v.casefold() for k, v in call["arguments"].items() if isinstance(v, str) and v.strip()
-                and (not free or isinstance(schemas.get(k), dict) and is_free_text(schemas[k]))}
+        values = (free_texts(properties.get(call["name"], {}), call["arguments"]) if free
+                  else [v for v in call["arguments"].values() if isinstance(v, str) and v.strip()])
+        return {v.casefold() for v in values}
 
     for k, one in enumerate(calls):
         for other in calls[k + 1:]:

@@ -198,6 +198,12 @@ def is_free_text(schema: dict[str, Any]) -> bool:
     return schema.get("type") == "string" and not {"enum", "pattern", "format"} & set(schema)
 
 
+def free_texts(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) -> list[str]:
+    """The call's free-text values that say something (`is_free_text`)."""
+    return [v for k, v in arguments.items() if isinstance(v, str) and v.strip()
+            and isinstance(properties.get(k), dict) and is_free_text(properties[k])]
+
+
 def words_pattern(schema: dict[str, Any]) -> str | None:
     """The words a user says a value of a kind with (no named groups; without the spec's own pattern, whose
     `[a-z]{2}` for a language code would find "in" and "me" in any request)."""
@@ -693,14 +699,14 @@ def echo_of(call: dict[str, Any], others: list[dict[str, Any]], properties: dict
     address the request gives ("… and it goes to joao28@company.co.uk" answered with an e-mail and a route
     `origin=destination='joao28@…'`), a second route "from the farmers market to the farmers market": no
     request of their own. Words said twice may be two requests' ("weather in Paris and news about Paris")."""
-    free = [v for k, v in call["arguments"].items() if isinstance(v, str) and v.strip()
-            and isinstance(properties.get(k), dict) and is_free_text(properties[k])]
+    free = free_texts(properties, call["arguments"])
     if len(free) < 2:  # one value that another call took too: which call took it wrongly is open (`joins`)
         return False
+    mine = {v.casefold() for v in free}
     for other in others:
         theirs = {v.casefold() for v in other["arguments"].values() if isinstance(v, str)}
         if all(v.casefold() in theirs and len(spans(v, query)) == 1 for v in free) and \
-                any(v.casefold() not in {f.casefold() for f in free} and spans(v, query)
+                any(v.casefold() not in mine and spans(v, query)
                     for v in other["arguments"].values() if isinstance(v, str) and v.strip()):
             return True
     return False
