@@ -348,6 +348,11 @@ def test_a_number_or_language_the_request_does_not_give_keeps_its_default(query,
     device = next(d for d in ("Logitech MX Master 3", "Echo Dot") if d in query)
     (call, *_) = parse(f"<api_{fn.index}>(device_name=' {device}', timeout={written})<api_end>", ANDROID, query)
     assert call["arguments"]["timeout"] == read
+    volume = next(f for f in ANDROID if f.name == "set_volume")
+    for level, timeout in [(5, 10), (7, 60)]:  # a figure another number took is that number's
+        (call, *_) = parse(f"<api_{fn.index}>(device_name=' Echo Dot', timeout=60);<api_{volume.index}>(level={level}, "
+                           f"volume_type='media')<api_end>", ANDROID, "pair Echo Dot and set the media volume to 5")
+        assert call["arguments"]["timeout"] == timeout
     news = next(f for f in ANDROID if f.name == "get_trending_news")
     for query, language in [("top stories on Alzheimer's research", "en"), ("news on Spain in spanish", "es")]:
         (call, *_) = parse(f"<api_{news.index}>(query=' x', language='es')<api_end>", ANDROID, query)

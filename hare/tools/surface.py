@@ -636,7 +636,9 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
     - an optional number or language with a default keeps it where the request gives none (no amount for a
       number, and a device called "MX Master 3" says none; no language named): any other value is made up.
       "connect my Echo Dot" gave timeout 60 for the default 10 in 3 of 8 evaluations of four quickstart
-      models (2026-12-02); "top stories on Alzheimer's research" language es;
+      models (2026-12-02); "top stories on Alzheimer's research" language es. A figure another number of the
+      answer took is that number's: "connect to Pixel Buds Pro then set media volume to 6" had timeout 60
+      beside level 6;
     - a number the spec counts in seconds is the one span of time the request gives, read into seconds: "try
       for a full minute" and "wait up to two minutes" were timeouts 10 and 20 from two quickstart models, each
       (2026-12-03) — the conversion a reader does, not a span to copy, as with 12-hour clocks."""
@@ -644,20 +646,29 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
     rest = query
     for value in sorted(values, key=len, reverse=True):
         rest = re.sub(_whole(value), " ", rest, flags=re.IGNORECASE)
-    amount = _AMOUNT.search(rest) is not None
+    figures = {(i, name): _figure(v) for i, (_, arguments) in enumerate(calls) for name, v in arguments.items()
+               if isinstance(v, int | float) and not isinstance(v, bool) and _figure(v)}
+
+    def amount(i: int, name: str) -> bool:  # in what the request says beside the values and other numbers
+        left = rest
+        for key, figure in figures.items():
+            if key != (i, name):
+                left = re.sub(_whole(figure), " ", left, count=1)
+        return _AMOUNT.search(left) is not None
+
     seconds = said_seconds(rest)
     named = word_spans(query, _surface(LANGUAGE.surface).pattern)
     free = {span.casefold(): span for span in named
             if _count(query, span) > sum(_count(value, span) for value in values)}
     out = []
-    for properties, arguments in calls:
+    for i, (properties, arguments) in enumerate(calls):
         settled = dict(arguments)
         for name, schema in properties.items():
             if not isinstance(schema, dict):
                 continue
             found = kind_of(schema)
             language = found is not None and found[0] is LANGUAGE
-            unsaid = not named if language else schema.get("type") in ("integer", "number") and not amount
+            unsaid = not named if language else schema.get("type") in ("integer", "number") and not amount(i, name)
             if seconds is not None and _in_seconds(schema, seconds):
                 settled[name] = seconds  # written or left out
             elif name not in arguments:
@@ -667,6 +678,13 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
                 settled[name] = schema["default"]
         out.append(settled)
     return out
+
+
+def _figure(value: float) -> str:
+    """A number as a request writes it in figures ("5", "72", "2.5"); "" for one no request would."""
+    if not abs(value) < 1e15:  # and not nan
+        return ""
+    return str(int(value)) if value == int(value) else f"{value:g}"
 
 
 def piece_of(call: dict[str, Any], other: dict[str, Any], query: str) -> bool:
