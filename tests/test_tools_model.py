@@ -16,7 +16,8 @@ from hare.tools.calls import parse
 from hare.tools.decoder import ToolCaller
 from hare.tools.evaluate import ToolEvalConfig
 from hare.tools.evaluate import run as evaluate
-from hare.tools.joins import second_request
+from hare.tools.joins import _worded, second_request
+from hare.tools.spec import load_spec
 from hare.tools.train import BASE_CPU, OCTOPUS, TINY, recipe
 
 
@@ -107,6 +108,15 @@ def test_a_request_the_answer_dropped_is_added_when_the_words_before_it_get_the_
     assert second_request(caller, again, caller.functions, [], [weather])[0] == [weather, selfie]
     assert second_request(caller, "take a selfie; snap a picture", caller.functions, [],
                           [RECORDS[0]["calls"][0]]) is None
+    # The request before the joiner dropped: the words after it get the answer alone, those before it add theirs.
+    picture = {"name": "take_a_photo", "arguments": {"camera": "back"}}
+    assert second_request(caller, query, caller.functions, [], [selfie])[0] == [weather, selfie]
+    assert second_request(caller, "weather in Oslo; snap a picture", caller.functions, [], [picture])[0] == [weather,
+                                                                                                           picture]
+    # Words before a request that only announce it ("hi, I need to send an email. to …") gave a text to "an"
+    # saying "an": a call whose texts hold no word of three letters is not added.
+    sms = {"name": "send_text_message", "arguments": {"contact_name": "an", "message": "an"}}
+    assert not _worded([sms], load_spec("android")) and _worded([picture, weather], caller.functions)
 
 
 def test_two_calls_that_take_the_same_words_are_answered_again_part_by_part(tool_model):

@@ -15,7 +15,10 @@ again, in three ways, and keeps a second call only when the model's answers agre
 - dropped: a joiner comes after every value the calls copied (after its first saying: "create an event Book club
   … and email … subject Book club"). The result is the calls plus the model's answer
   for the words after the joiner, kept when the words before it, on their own, get exactly the calls the
-  answer has.
+  answer has. Or before every value ("Can u tet Ethan Nakamura I am so proud of you, and then watch Inception …
+  via Crunchyroll" answered with the video alone): the model's answer for the words before the joiner, then the
+  calls, kept when the words after it get the calls alone and the new calls' texts hold a word (not "an" of
+  "hi, I need to send an email. to …").
 - collided: two calls of different functions take the same words, said once ("show Ted Lasso from Peacock …
   and after that search the youtube app for French for travelers" gave the video "French for travelers" too).
   Each part of the request, split at a joiner between the words only the first call took and those only the
@@ -137,19 +140,33 @@ def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list
 
 
 def _dropped(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Look:
-    end, lowered = 0, query.lower()
-    for call in calls:
-        for value in call["arguments"].values():
-            if isinstance(value, str) and len(value) > 1 and (at := lowered.find(value.lower())) >= 0:
-                end = max(end, at + len(value))
-    for joiner in list(AFTER.finditer(query, end))[:TRIES]:
+    said = [(at, at + len(value)) for call in calls for value in call["arguments"].values()
+            if isinstance(value, str) and len(value) > 1 and (at := query.lower().find(value.lower())) >= 0]
+    end, start = max((b for _, b in said), default=0), min((a for a, _ in said), default=len(query))
+    joiners = list(AFTER.finditer(query))
+    for joiner in [j for j in joiners if j.start() >= end][:TRIES]:  # the request after the values dropped
         head, rest = query[:joiner.start()], query[joiner.end():]
         if len(rest.split()) < 2 or not _same((yield from _alone(caller, head, functions)), calls, functions):
             continue
         alone = yield from _alone(caller, rest, functions)
         if alone and len(calls) + len(alone) <= MAX_CALLS and _others(alone, calls):
             return calls + alone, render(calls + alone, functions, query)
+    for joiner in [j for j in joiners if j.end() <= start][::-1][:TRIES]:  # the request before them dropped
+        head, rest = query[:joiner.start()], query[joiner.end():]
+        if len(head.split()) < 2 or not _same((yield from _alone(caller, rest, functions)), calls, functions):
+            continue
+        alone = yield from _alone(caller, head, functions)
+        if alone and len(calls) + len(alone) <= MAX_CALLS and _others(alone, calls) and _worded(alone, functions):
+            return alone + calls, render(alone + calls, functions, query)
     return None
+
+
+def _worded(calls: list[Call], functions: list[Function]) -> bool:
+    """Whether each call's free texts, if it has any, hold a word of three letters or more: the words before a
+    request that only announce it ("hi, I need to send an email. to …") gave a text to "an" saying "an"."""
+    properties = {f.name: f.properties for f in functions}
+    return all(not (texts := free_texts(properties.get(c["name"], {}), c["arguments"]))
+               or any(len(w) >= 3 for t in texts for w in t.split()) for c in calls)
 
 
 def _collided(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Look:
