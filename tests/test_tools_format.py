@@ -1029,3 +1029,48 @@ def test_function_accuracy_counts_each_call():
     assert not functions_match([text, text], [text])
     assert not functions_match([text, photo], [text])
     assert not functions_match(CallError("syntax", "unbalanced parenthesis", "<api_3>(x="), [])
+
+
+def test_a_call_whose_two_values_repeat_the_same_words_is_answered_again_begun_otherwise():
+    """`hare.tools.joins`: "… use New plans as the subject and write The van is late" gave both the title and the
+    body "The van is late". The look decodes again from where the first of the two values opened, its first token
+    barred, then from the second's; an answer that calls the same functions and no longer repeats is kept."""
+    from hare.model.tokenizer import build_tokenizer
+    from hare.tools.grammar import CallGrammar
+    from hare.tools.joins import _repeated, run_look
+
+    tok = build_tokenizer()
+    grammar = CallGrammar(ANDROID, tok)
+    email = next(f for f in ANDROID if f.name == "send_email")
+    query = "email ana@x.io, use New plans as the subject and write The van is late"
+
+    def answer(title: str, content: str) -> list[int]:
+        text = f"<api_{email.index}>(recipient=' ana@x.io', title=' {title}', content=' {content}')"
+        return tok(text, add_special_tokens=False).input_ids
+
+    class Scripted:  # the model's answers, in the order the look asks for them
+        def __init__(self, *answers: list[int]) -> None:
+            self.tok, self.answers, self.asked = tok, list(answers), []
+
+        def grammar(self, functions):
+            return grammar
+
+        def decode(self, query, functions, prefix=None, close=False, avoid=None):
+            opened = "".join(grammar.pieces[t] for t in prefix)
+            self.asked.append((opened[opened.rindex(", ") + 2:] if ", " in opened else opened, grammar.pieces[avoid]))
+            return self.answers.pop(0), True, 0
+
+    def look(model: Scripted, query: str):
+        ids = answer("The van is late", "The van is late")
+        calls = parse(tok.decode(ids) + "<api_end>", ANDROID, query)
+        return run_look(_repeated(model, query, ANDROID, ids, calls), model.decode)
+
+    fixed = Scripted(answer("New plans", "The van is late"))
+    calls, _ = look(fixed, query)
+    assert calls[0]["arguments"] == {"recipient": "ana@x.io", "title": "New plans", "content": "The van is late"}
+    assert fixed.asked == [("title='", " The")]
+    stubborn = Scripted(answer("the van is late", "The van is late"), answer("The van is late", "The van is late"))
+    assert look(stubborn, query) is None  # the same words again (case aside), from either value: kept as answered
+    assert [opened for opened, _ in stubborn.asked] == ["title='", "content='"]
+    twice = Scripted()
+    assert look(twice, query + ", The van is late") is None and not twice.asked  # said twice: both may take them

@@ -119,6 +119,16 @@ def test_a_request_the_answer_dropped_is_added_when_the_words_before_it_get_the_
     assert not _worded([sms], load_spec("android")) and _worded([picture, weather], caller.functions)
 
 
+def test_a_decode_told_to_avoid_a_token_picks_another_there(tool_model):
+    """The second look for a repeated value (`hare.tools.joins`) decodes again from where the value opened with
+    its first token barred: the answer goes on from the prefix with another pick, then as the model likes."""
+    caller = ToolCaller.load(str(tool_model), device="cpu")
+    ids, ended, _ = caller.decode("weather in Oslo", None)
+    opened = next(k for k in range(len(ids)) if caller.tok.decode(ids[:k]).endswith("='"))
+    again, _, _ = caller.decode("weather in Oslo", None, ids[:opened], avoid=ids[opened])
+    assert ended and again[:opened] == ids[:opened] and len(again) > opened and again[opened] != ids[opened]
+
+
 def test_two_calls_that_take_the_same_words_are_answered_again_part_by_part(tool_model):
     """`hare.tools.joins`: two calls whose values take the same once-said words ("show Ted Lasso … and after
     that search … for French for travelers" gave both calls "French for travelers") are answered again as the

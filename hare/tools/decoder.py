@@ -137,10 +137,11 @@ class ToolCaller:
         return self.decode(query, functions)[0]
 
     def decode(self, query: str, functions: list[Function] | None, prefix: list[int] | None = None,
-                close: bool = False) -> tuple[list[int], bool, int]:
+               close: bool = False, avoid: int | None = None) -> tuple[list[int], bool, int]:
         """The answer ids, whether a stop token ended them (not the budget, nor a grammar dead end), and
         how many of them the grammar forced. Given a `prefix` of answer ids, the answer goes on from it; with
-        `close`, its next token closes the value the prefix ends in (`hare.tools.joins`).
+        `close`, its next token closes the value the prefix ends in, and its next token is never `avoid`
+        (`hare.tools.joins`).
 
         Values are copied from the query, so once a value's first token is chosen the query says what
         probably follows (prompt lookup): those tokens go into the same forward pass as a draft, and the
@@ -152,7 +153,7 @@ class ToolCaller:
         ids = self.prompt_ids(query)
         shared = self._shared(ids)
         cache = self._cache_at(shared)
-        answer = _Answer(self, query, functions, prefix, close)
+        answer = _Answer(self, query, functions, prefix, close, avoid)
         step = ids[shared:] + (prefix or [])
         with torch.inference_mode():
             if close:  # the first pick closes the value, or the answer ends there
@@ -431,9 +432,9 @@ class Rows:
         assert result is not None
         try:
             if row.look is not None:
-                query, functions, prefix, close = row.look.send(sent)  # None starts it
+                query, functions, prefix, close, avoid = row.look.send(sent)  # None starts it
                 caller = self.caller
-                answer = _Answer(caller, query, functions, prefix, close)
+                answer = _Answer(caller, query, functions, prefix, close, avoid)
                 self.pending.append(_Row(row.key, caller.prompt_ids(query), answer, functions, row.began, owner=row))
                 return []
         except StopIteration as stop:
@@ -480,7 +481,7 @@ class _Answer:
     """One answer being decoded: its tokens, the grammar state, and whether it has ended."""
 
     def __init__(self, caller: ToolCaller, query: str, functions: list[Function] | None,
-                 prefix: list[int] | None = None, close: bool = False) -> None:
+                 prefix: list[int] | None = None, close: bool = False, avoid: int | None = None) -> None:
         self.caller, self.query = caller, query
         self.grammar = caller.grammar(functions or caller.functions) if caller.constrained else None
         self.ids: list[int] = list(prefix or [])
@@ -489,12 +490,16 @@ class _Answer:
         self.done = self.stopped = False
         # With `close`, the first pick must close the value that the prefix ends in (`hare.tools.joins`).
         self.closers: list[int] | None = (self.grammar.closing(self.text) if self.grammar else []) if close else None
+        self.avoid = avoid  # a token the first pick must not be (`hare.tools.joins`)
 
     def advance(self, logits: torch.Tensor) -> list[int]:
         """Pick the next token from `logits`; returns the tokens to feed next: the pick and every token
         the grammar forces after it (one forward pass instead of several)."""
         if self.closers is not None:
             return self._close(logits)
+        if self.avoid is not None:
+            logits = logits.clone()
+            logits[self.avoid], self.avoid = float("-inf"), None
         caller, grammar = self.caller, self.grammar
         forced: list[int] = []
         if grammar is None:
