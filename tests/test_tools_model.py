@@ -108,6 +108,11 @@ def test_a_request_the_answer_dropped_is_added_when_the_words_before_it_get_the_
     assert second_request(caller, again, caller.functions, [], [weather])[0] == [weather, selfie]
     assert second_request(caller, "take a selfie; snap a picture", caller.functions, [],
                           [RECORDS[0]["calls"][0]]) is None
+    # The words before the joiner alone may differ from the answer in a number or a choice, not in its functions or
+    # words: theirs are taken ("connect to Bose QuietComfort 45 and turn media volume to 4" gave timeout 40).
+    ringer, loud = RECORDS[4]["calls"][0], {"name": "set_volume", "arguments": {"level": 8, "volume_type": "ring"}}
+    assert second_request(caller, "ringer volume to 3; snap a picture", caller.functions, [], [loud])[0] == [
+        ringer, RECORDS[1]["calls"][0]]
     # The request before the joiner dropped: the words after it get the answer alone, those before it add theirs.
     picture = {"name": "take_a_photo", "arguments": {"camera": "back"}}
     assert second_request(caller, query, caller.functions, [], [selfie])[0] == [weather, selfie]

@@ -13,12 +13,13 @@ again, in three ways, and keeps a second call only when the model's answers agre
   it has more calls than before and the calls after the cut value are exactly what the model answers for the
   rest of the request on its own ("unlock the door").
 - dropped: a joiner comes after every value the calls copied (after its first saying: "create an event Book club
-  … and email … subject Book club"). The result is the calls plus the model's answer
-  for the words after the joiner, kept when the words before it, on their own, get exactly the calls the
-  answer has. Or before every value ("Can u tet Ethan Nakamura I am so proud of you, and then watch Inception …
-  via Crunchyroll" answered with the video alone): the model's answer for the words before the joiner, then the
-  calls, kept when the words after it get the calls alone and the new calls' texts hold a word (not "an" of
-  "hi, I need to send an email. to …").
+  … and email … subject Book club"). The result is the model's answer for the words before the joiner plus its
+  answer for the words after it, kept when the words before it, on their own, get the answer's functions with
+  the same words; their numbers and choices are taken ("connect to Bose QuietComfort 45 and turn media volume
+  to 4" gave timeout 40 from the "4", so the words alone, timeout 10, had not matched: +1 hand-written). Or a
+  joiner comes before every value ("Can u tet Ethan Nakamura I am so proud of you, and then watch Inception …
+  via Crunchyroll" answered with the video alone): the same, the parts' roles swapped, and kept only when the
+  new calls' texts hold a word (not "an" of "hi, I need to send an email. to …").
 - collided: two calls of different functions take the same words, said once ("show Ted Lasso from Peacock …
   and after that search the youtube app for French for travelers" gave the video "French for travelers" too).
   Each part of the request, split at a joiner between the words only the first call took and those only the
@@ -197,19 +198,31 @@ def _dropped(caller: Decoder, query: str, functions: list[Function], calls: list
     joiners = list(AFTER.finditer(query))
     for joiner in [j for j in joiners if j.start() >= end][:TRIES]:  # the request after the values dropped
         head, rest = query[:joiner.start()], query[joiner.end():]
-        if len(rest.split()) < 2 or not _same((yield from _alone(caller, head, functions)), calls, functions):
+        if len(rest.split()) < 2 or not _alike(mine := (yield from _alone(caller, head, functions)), calls, functions):
             continue
         alone = yield from _alone(caller, rest, functions)
         if alone and len(calls) + len(alone) <= MAX_CALLS and _others(alone, calls):
-            return calls + alone, render(calls + alone, functions, query)
+            return mine + alone, render(mine + alone, functions, query)
     for joiner in [j for j in joiners if j.end() <= start][::-1][:TRIES]:  # the request before them dropped
         head, rest = query[:joiner.start()], query[joiner.end():]
-        if len(head.split()) < 2 or not _same((yield from _alone(caller, rest, functions)), calls, functions):
+        if len(head.split()) < 2 or not _alike(mine := (yield from _alone(caller, rest, functions)), calls, functions):
             continue
         alone = yield from _alone(caller, head, functions)
         if alone and len(calls) + len(alone) <= MAX_CALLS and _others(alone, calls) and _worded(alone, functions):
-            return alone + calls, render(alone + calls, functions, query)
+            return alone + mine, render(alone + mine, functions, query)
     return None
+
+
+def _alike(part: list[Call] | None, calls: list[Call], functions: list[Function]) -> bool:
+    """Whether a part of the request, answered alone, gets the answer's calls: the same functions with the same
+    words. Its numbers and choices may differ, and the part's are taken: "connect to Bose QuietComfort 45 and
+    turn media volume to 4" gave timeout 40 from the dropped request's "4"."""
+    properties = {f.name: f.properties for f in functions}
+
+    def words(calls: list[Call]) -> list[tuple[str, list[str]]]:
+        return [(c["name"], [v.casefold() for v in free_texts(properties[c["name"]], c["arguments"])]) for c in calls]
+
+    return part is not None and sorted(words(part)) == sorted(words(calls))
 
 
 def _worded(calls: list[Call], functions: list[Function]) -> bool:
