@@ -134,6 +134,18 @@ def test_a_decode_told_to_avoid_a_token_picks_another_there(tool_model):
     assert ended and again[:opened] == ids[:opened] and len(again) > opened and again[opened] != ids[opened]
 
 
+def test_a_value_said_right_after_a_joiner_is_answered_again_as_a_second_request(tool_model):
+    """`hare.tools.joins`: "set an alarm for 05:50 and set the alarm volume to 9" gave the alarm the label "set
+    the alarm volume". A value that begins right after a joiner is answered again as the request's two parts,
+    kept when the words before the joiner get the answer's functions and those after it others."""
+    caller = ToolCaller.load(str(tool_model), device="cpu")
+    weather, ringer = RECORDS[2]["calls"][0], RECORDS[4]["calls"][0]
+    for rest, expected in (("ringer volume to 3", [weather, ringer]), ("tell me a joke", None)):
+        led = {"name": "get_weather_forecast", "arguments": {"location": rest}}
+        found = second_request(caller, f"weather in Oslo; {rest}", caller.functions, [], [led])
+        assert (found and found[0]) == expected, rest
+
+
 def test_two_calls_that_take_the_same_words_are_answered_again_part_by_part(tool_model):
     """`hare.tools.joins`: two calls whose values take the same once-said words ("show Ted Lasso … and after
     that search … for French for travelers" gave both calls "French for travelers") are answered again as the

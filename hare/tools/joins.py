@@ -6,12 +6,15 @@ then unlock the door", because messages do hold "and then" ("I said pizza's here
 and it answers "take a selfie and text Noor I just got my haircut" with the selfie alone. Both show in the
 two-call requests people write (hand-written: 11 of 26 failures), and weighting two-call requests up in
 training (5x) left them. So after the answer, where a request may go on past it, the decoder asks the model
-again, in three ways, and keeps a second call only when the model's answers agree with each other:
+again, in four ways, and keeps a second call only when the model's answers agree with each other:
 
 - swallowed: a free-text value runs over a joiner ("and then", ", then", "and", ";", "also", …). The value is
   closed at the joiner (the model picks the closing token, then goes on as it likes); the result is kept when
   it has more calls than before and the calls after the cut value are exactly what the model answers for the
   rest of the request on its own ("unlock the door").
+- led: a free-text value said right after a joiner ("set an alarm for 05:50 and set the alarm volume to 9" gave the
+  label "set the alarm volume"): the words before the joiner and those after it are answered alone, and kept
+  when the first get the answer's functions and the second others (+1 hand-written, none lost).
 - dropped: a joiner comes after every value the calls copied (after its first saying: "create an event Book club
   … and email … subject Book club"). The result is the model's answer for the words before the joiner plus its
   answer for the words after it, kept when the words before it, on their own, get the answer's functions with
@@ -99,6 +102,7 @@ def second_look(caller: Decoder, query: str, functions: list[Function], ids: lis
     return ((yield from _repeated(caller, query, functions, ids, calls))
             or (yield from _collided(caller, query, functions, calls))
             or (yield from _swallowed(caller, query, functions, ids, calls))
+            or (yield from _led(caller, query, functions, calls))
             or (yield from _dropped(caller, query, functions, calls)))
 
 
@@ -150,6 +154,26 @@ def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list
         alone = yield from _alone(caller, query[at + len(value) + len(joiner.group(0)):], functions)
         if alone and _same(more[cut:], alone, functions) and _others(alone, calls):
             return more, raw
+    return None
+
+
+def _led(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Look:
+    """A free-text value said once, right after a joiner, answered again as a second request: the words before the
+    joiner alone must get the answer's functions, the words after it others."""
+    properties = {f.name: f.properties for f in functions}
+    for call in calls:
+        for value in free_texts(properties[call["name"]], call["arguments"]):
+            found = spans(value, query)
+            joiner = next((j for j in AFTER.finditer(query) if found and j.end() == found[0][0]), None)
+            if len(found) != 1 or joiner is None:
+                continue
+            head = yield from _alone(caller, query[:joiner.start()], functions)
+            if not head or sorted(c["name"] for c in head) != sorted(c["name"] for c in calls):
+                return None
+            rest = yield from _alone(caller, query[joiner.end():], functions)
+            if rest and len(head) + len(rest) <= MAX_CALLS and _others(rest, head):
+                return head + rest, render(head + rest, functions, query)
+            return None
     return None
 
 
