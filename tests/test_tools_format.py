@@ -1074,3 +1074,16 @@ def test_a_call_whose_two_values_repeat_the_same_words_is_answered_again_begun_o
     assert [opened for opened, _ in stubborn.asked] == ["title='", "content='"]
     twice = Scripted()
     assert look(twice, query + ", The van is late") is None and not twice.asked  # said twice: both may take them
+
+
+def test_a_free_text_value_said_once_is_written_as_the_user_typed_it():
+    """The grammar lets a copy take a span case aside, and a model at a near tie spelled "the farmers market"
+    "the FARMeRs": a value the request says once is the user's letters; one said twice in two ways is left."""
+    route = next(f for f in ANDROID if f.name == "find_route_google_maps")
+    query = "from Dubai Mall to the farmers market, which way should I go"
+    (call,) = parse(f"<api_{route.index}>(origin=' dubai MALL', destination=' THE farmers Market', mode=' driving')"
+                    "<api_end>", ANDROID, query)
+    assert call["arguments"] == {"origin": "Dubai Mall", "destination": "the farmers market", "mode": "driving"}
+    (call,) = parse(f"<api_{route.index}>(origin=' PARIS', destination=' Lyon')<api_end>", ANDROID,
+                    "from Paris to Lyon, not paris texas")
+    assert call["arguments"]["origin"] == "PARIS"  # "Paris" or "paris": whose letters is open

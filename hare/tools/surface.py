@@ -387,10 +387,22 @@ def _moment(value: Any, layout: str) -> dt.datetime | None:
 
 def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A call's arguments read against the request they answer: `widen_call`, `widen_place`, `hand_over`,
-    `give_way`, then `lasting`."""
+    `give_way`, `lasting`, then `as_typed`."""
     arguments = widen_place(properties, widen_call(properties, arguments, query), query)
     arguments = hand_over(properties, arguments, query)
-    return lasting(properties, give_way(properties, arguments, query), query)
+    return as_typed(properties, lasting(properties, give_way(properties, arguments, query), query), query)
+
+
+def as_typed(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """A free-text value that the request says once, in other letter case, is written as the user typed it: the
+    grammar lets a copy take a span case aside (so "tokyo" of "Tokyo" stays reachable), and a small model at a
+    near tie spelled "the farmers market" "the FARMeRs", "AirPods" "AirPodS". A value is the user's words."""
+    out = dict(arguments)
+    for name, value in arguments.items():
+        if isinstance(value, str) and value.strip() and isinstance(properties.get(name), dict) \
+                and is_free_text(properties[name]) and len(found := spans(value, query)) == 1:
+            out[name] = query[found[0][0]:found[0][1]]
+    return out
 
 
 # An argument that names a place (by its name or description), and a region after a place: capitalised words
