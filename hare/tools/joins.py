@@ -160,12 +160,11 @@ def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list
 def _led(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Look:
     """A free-text value said once, right after a joiner, answered again as a second request: the words before the
     joiner alone must get the answer's functions, the words after it others."""
-    properties = {f.name: f.properties for f in functions}
     for call in calls:
-        for value in free_texts(properties[call["name"]], call["arguments"]):
+        for value in _texts(call, functions):
             found = spans(value, query)
-            joiner = next((j for j in AFTER.finditer(query) if found and j.end() == found[0][0]), None)
-            if len(found) != 1 or joiner is None:
+            if len(found) != 1 or (joiner := next((j for j in AFTER.finditer(query) if j.end() == found[0][0]),
+                                                  None)) is None:
                 continue
             head = yield from _alone(caller, query[:joiner.start()], functions)
             if not head or sorted(c["name"] for c in head) != sorted(c["name"] for c in calls):
@@ -184,18 +183,19 @@ def _repeated(caller: Decoder, query: str, functions: list[Function], ids: list[
     found = _repeat(calls, query, functions)
     if found is None:
         return None
-    grammar, index, names = caller.grammar(functions), found[0], found[1]
-    text = ""
+    grammar, (index, names) = caller.grammar(functions), found
+    opened, text = {(index, name) for name in names}, ""
     for k, token in enumerate(ids):
         last = last_value(text)
         text += grammar.pieces[token] or ""
-        if last is None or not last[3] or last[2] or last[:2] not in {(index, name) for name in names}:
+        if last is None or not last[3] or last[2] or last[:2] not in opened:
             continue  # not the opening of one of the two values
         answer, ended, _ = yield query, functions, ids[:k], False, token
-        more = parse(caller.tok.decode(answer) + API_END, functions, query) if ended else None
+        raw = caller.tok.decode(answer) + API_END
+        more = parse(raw, functions, query) if ended else None
         if isinstance(more, list) and [c["name"] for c in more] == [c["name"] for c in calls] and \
                 _repeat(more, query, functions) is None:
-            return more, caller.tok.decode(answer) + API_END
+            return more, raw
     return None
 
 
@@ -241,10 +241,8 @@ def _alike(part: list[Call] | None, calls: list[Call], functions: list[Function]
     """Whether a part of the request, answered alone, gets the answer's calls: the same functions with the same
     words. Its numbers and choices may differ, and the part's are taken: "connect to Bose QuietComfort 45 and
     turn media volume to 4" gave timeout 40 from the dropped request's "4"."""
-    properties = {f.name: f.properties for f in functions}
-
     def words(calls: list[Call]) -> list[tuple[str, list[str]]]:
-        return [(c["name"], [v.casefold() for v in free_texts(properties[c["name"]], c["arguments"])]) for c in calls]
+        return [(c["name"], [v.casefold() for v in _texts(c, functions)]) for c in calls]
 
     return part is not None and sorted(words(part)) == sorted(words(calls))
 
@@ -252,9 +250,13 @@ def _alike(part: list[Call] | None, calls: list[Call], functions: list[Function]
 def _worded(calls: list[Call], functions: list[Function]) -> bool:
     """Whether each call's free texts, if it has any, hold a word of three letters or more: the words before a
     request that only announce it ("hi, I need to send an email. to …") gave a text to "an" saying "an"."""
-    properties = {f.name: f.properties for f in functions}
-    return all(not (texts := free_texts(properties.get(c["name"], {}), c["arguments"]))
-               or any(len(w) >= 3 for t in texts for w in t.split()) for c in calls)
+    return all(not (texts := _texts(c, functions)) or any(len(w) >= 3 for t in texts for w in t.split())
+               for c in calls)
+
+
+def _texts(call: Call, functions: list[Function]) -> list[str]:
+    """The call's free-text values (`surface.free_texts`)."""
+    return free_texts(next(f.properties for f in functions if f.name == call["name"]), call["arguments"])
 
 
 def _collided(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Look:
@@ -288,10 +290,8 @@ def _sharing(calls: list[Call], query: str, functions: list[Function]) -> tuple[
     """The first two calls of different functions where a free-text value of one is a value of the other, said
     once in the request, and those words (case-folded). One function twice may share them: "text Bob and Alice
     I'm late"; an enum of one and a free text of the other may not ("media" as the place of "media volume 8")."""
-    properties = {f.name: f.properties for f in functions}
-
     def words(call: Call, free: bool) -> set[str]:
-        values = (free_texts(properties.get(call["name"], {}), call["arguments"]) if free
+        values = (_texts(call, functions) if free
                   else [v for v in call["arguments"].values() if isinstance(v, str) and v.strip()])
         return {v.casefold() for v in values}
 
