@@ -764,7 +764,7 @@ def test_call_grammar_accepts_every_rendered_target_token_by_token():
 
 @pytest.mark.parametrize("text", [
     "<api_0> (kamera=", "<api_0> (camera=' side'", "<api_11> (level=11)", "<api_11> (level=' 7'",
-    "<api_15> (enabled=yes", "<api_8> (phone_number=' 555", "<api_5> (mode=", "<api_20>", "hello",
+    "<api_15> (enabled=yes", "<api_8> (phone_number=' 055", "<api_5> (mode=", "<api_20>", "hello",
     "<api_2> (location=' Oslo')<round_end>", "<api_10> (time=' 7:30 xm'", "<api_10> (time=' 25:00'",
     "<api_8> (phone_number=' 555 0132'", "<api_3> (recipient=' our_name\",recipient",
     "<api_12> (title=' x', start_time=' June 3'",
@@ -819,7 +819,10 @@ def test_dates_in_the_users_words_become_the_specs_layout(words, canonical):
     ("plus one six four six, five five five, zero one nine two", "+16465550192"),  # spoken, as a voice assistant hears
     ("Plus four four seven seven oh oh nine oh oh one two three", "+447700900123"),
     ("plus one two three", "plus one two three"),  # three digits: no number
-    ("555 0132", "555 0132"), ("0207 946 0958", "0207 946 0958"),  # no country code: not read (validation refuses it)
+    ("415 555 0132", "+14155550132"), ("(646) 555-0112", "+16465550112"), ("1-303-555-0186", "+13035550186"),
+    ("4155550132", "+14155550132"),  # North America's ten digits without a country code: the home region's
+    ("555 0132", "555 0132"), ("0207 946 0958", "0207 946 0958"),  # other numbers without one: not read (refused)
+    ("98765 43210", "98765 43210"), ("2025-06-03", "2025-06-03"),
 ])
 def test_phone_numbers_keep_plus_and_digits(words, canonical):
     from hare.tools.surface import normalise
@@ -876,6 +879,24 @@ def test_a_spoken_phone_number_is_one_the_call_can_copy():
     grammar, call = CallGrammar(ANDROID, build_tokenizer()), next(f for f in ANDROID if f.name == "make_phone_call")
     assert grammar.typed_values(query, typed_pattern(call.properties["phone_number"])) == [query[5:]]
     assert grammar.offered(mark(call.index), query) and not grammar.offered(mark(call.index), "call mum")
+
+
+def test_a_number_said_without_its_country_code_is_one_the_call_can_copy():
+    """"call 202 555 0164" is how people ask for a number of their own region; it had no number the grammar
+    could see, so the calling functions were not offered (the quickstart's model answered "dial 415 555 0198"
+    with set_volume(level=4)). Now the target copies the user's digits and the parser reads them as +1."""
+    from hare.model.tokenizer import build_tokenizer
+    from hare.tools.grammar import CallGrammar, mark, typed_pattern
+
+    query = "dial (415) 555-0198 for me"
+    calls = [{"name": "make_phone_call", "arguments": {"phone_number": "+14155550198"}}]
+    target = render(calls, ANDROID, query)
+    assert "(415) 555-0198" in target and parse(target, ANDROID, query) == calls
+    grammar, call = CallGrammar(ANDROID, build_tokenizer()), next(f for f in ANDROID if f.name == "make_phone_call")
+    assert grammar.typed_values(query, typed_pattern(call.properties["phone_number"])) == ["(415) 555-0198"]
+    assert grammar.offered(mark(call.index), query)
+    for other in ("set an alarm for 2025-06-03", "call +44 20 7946 0958", "volume 5 of 10 at 7:30"):
+        assert grammar.typed_values(other, typed_pattern(call.properties["phone_number"])) in ([], ["+44 20 7946 0958"])
 
 
 def test_an_end_time_without_a_date_takes_the_start_times_date():

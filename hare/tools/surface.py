@@ -30,8 +30,12 @@ Rules where the words leave something open, as a phone's assistant reads them:
   ("Friday", "next Friday") is the next such day after today;
 - an end equal to its start where the request says how long ("at 12:30 for an hour") is the start plus that;
 - a date without a year is the next such day from today (this year's, or next year's once past);
-- a phone number keeps its leading "+" (or "00", "plus ") and its digits; one without a country code ("555 0132")
-  is not a surface: the model must then write the canonical value itself.
+- a phone number keeps its leading "+" (or "00", "plus ") and its digits; one said without a country code in
+  North America's ten-digit shape ("415 555 0132", "(415) 555-0132", "1-415-555-0132") is read as +1, the
+  calling code of the region the bundled spec's phone lives in (`HOME_CODE`): people say their own region's
+  numbers that way ("call 202 555 0164" had no number the grammar could see, so no calling function was
+  offered, and the model answered set_volume); any other number without one ("555 0132", "020 7946 0958") is
+  not a surface: the model must then write the canonical value itself.
 """
 
 from __future__ import annotations
@@ -95,8 +99,11 @@ DIGIT_WORDS = {"zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "fo
                "seven": "7", "eight": "8", "nine": "9"}
 _DIGIT_WORD = "(?:" + _words(list(DIGIT_WORDS)) + ")"
 SPOKEN_PHONE = rf"(?i:plus {_DIGIT_WORD}(?:,? {_DIGIT_WORD}){{6,14}})"
+HOME_CODE = "1"  # the calling code a number said without one is read in (North America's: see the docstring)
+# Area code (in brackets or not), exchange, line; a leading trunk "1" as people dial it from a landline.
+NATIONAL_PHONE = r"(?:1[ .\-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .\-]?)[0-9]{3}[ .\-]?[0-9]{4}"
 PHONE = (r"(?:(?:\+ ?|00|(?i:plus) )[1-9][0-9]{0,14}(?:(?:[ .\-/]|\) ?| ?\()[0-9]{1,8}){0,6}"
-         rf"|{SPOKEN_PHONE})")
+         rf"|{SPOKEN_PHONE}|{NATIONAL_PHONE})")
 # ISO 639-1 code → names a user calls the language by; the first is the one the data generator writes.
 LANGUAGES: dict[str, tuple[str, ...]] = {
     "en": ("English",), "fr": ("French", "Francais", "Français"), "es": ("Spanish", "Castilian", "Espanol", "Español"),
@@ -229,6 +236,8 @@ def normalise(schema: dict[str, Any], value: Any, previous: dt.date | None = Non
         if not re.fullmatch(PHONE, text):
             return value
         digits = re.sub(r"\D", "", re.sub(r"[a-z]+", lambda w: DIGIT_WORDS.get(w.group(0), ""), text.lower()))
+        if re.fullmatch(NATIONAL_PHONE, text):
+            return "+" + HOME_CODE + digits[-10:]
         return "+" + (digits[2:] if text.startswith("00") else digits)  # "0044 …": 00 is the international prefix
     when = read(kind.name, text, previous, today)
     return value if when is None else when.strftime(layout)
