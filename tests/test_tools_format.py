@@ -899,6 +899,18 @@ def test_a_number_said_without_its_country_code_is_one_the_call_can_copy():
         assert grammar.typed_values(other, typed_pattern(call.properties["phone_number"])) in ([], ["+44 20 7946 0958"])
 
 
+@pytest.mark.parametrize("said, value", [
+    ("see attached, and", "see attached"), ("see attached and then", "see attached"), ("bring chips &", "bring chips"),
+    ("running late, also", "running late"), ("Re: weekend plans,", "Re: weekend plans"),
+    ("see you then", "see you then"), ("salt and pepper", "salt and pepper"), ("Rock and Roll", "Rock and Roll"),
+])
+def test_a_value_that_ends_in_a_joint_ends_before_it(said, value):
+    """"email jo@studio.io subject Draft, body see attached, and text Jo …" gave the body "see attached, and": the
+    model stopped at the next request's joint. A value never ends in one; a bare "then" is a word ("see you then")."""
+    raw = f"<api_3>(recipient=' jo@studio.io', title=' Draft', content=' {said}')<api_end>"
+    assert parse(raw, ANDROID)[0]["arguments"]["content"] == value
+
+
 def test_an_end_time_without_a_date_takes_the_start_times_date():
     raw = "<api_12>(title=' review', start_time=' 3 July 2027 at 18:45', end_time=' 8:45 pm')<api_end>"
     assert parse(raw, ANDROID) == [{"name": "create_calendar_event", "arguments": {

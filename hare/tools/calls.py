@@ -160,10 +160,19 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
     return calls
 
 
+# What joins a request to the next one, at a value's end: the value stopped there, the next request unanswered
+# ("body see attached, and text Jo check your inbox" gave the body "see attached, and"). A bare "then" stays:
+# "see you then".
+_JOINT = re.compile(r"(?:,?\s+(?:and(?:\s+then|\s+also)?|&)|,\s*(?:then|also|plus))$", re.IGNORECASE)
+
+
 def _strip(value: Any) -> Any:
-    """A string without the spaces around it, and without a comma, semicolon or colon it ends in: that is
-    the request's joint ("subject Re: weekend plans, and say …"), never a value's last character."""
-    return value.strip().rstrip(",;:").rstrip() if isinstance(value, str) else value
+    """A string without the spaces around it, and without a comma, semicolon or colon, or an "and" (", and then",
+    …), it ends in: that is the request's joint ("subject Re: weekend plans, and say …"), never a value's end."""
+    if not isinstance(value, str):
+        return value
+    value = value.strip().rstrip(",;:").rstrip()
+    return _JOINT.sub("", value).rstrip(",;:").rstrip()
 
 
 def _representable(value: Any) -> bool:
