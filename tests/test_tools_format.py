@@ -912,6 +912,24 @@ def test_a_value_that_ends_in_a_joint_ends_before_it(said, value):
     assert parse(raw, ANDROID)[0]["arguments"]["content"] == value
 
 
+def test_a_function_that_needs_a_time_is_offered_only_when_one_is_said():
+    """"set a reminder to buy eggs" became set_timer_alarm(time='00:00'), and the "give it a minute" of "connect
+    to Honda Accord and give it a minute" a second call, an alarm at 00:00: a required time or date the request
+    does not say is one the model makes up, as a phone number was (`offered`)."""
+    from hare.model.tokenizer import build_tokenizer
+    from hare.tools.grammar import CallGrammar, mark
+
+    grammar = CallGrammar(ANDROID, build_tokenizer())
+    alarm, event, news = (mark(next(f.index for f in ANDROID if f.name == name))
+                          for name in ("set_timer_alarm", "create_calendar_event", "get_trending_news"))
+    for said in ("set an alarm for 6:30 am", "wake me at seven", "alarm at noon", "alarm for 19.30"):
+        assert grammar.offered(alarm, said), said
+    for unsaid in ("set a reminder to buy eggs", "connect to Honda Accord and give it a minute", "time for bed"):
+        assert not grammar.offered(alarm, unsaid) and not grammar.offered(event, unsaid), unsaid
+    assert grammar.offered(event, "book dentist on June 3 2026 from 2 to 3 pm")
+    assert grammar.offered(news, "any news?")  # its language has a default: nothing to make up
+
+
 def test_an_end_time_without_a_date_takes_the_start_times_date():
     raw = "<api_12>(title=' review', start_time=' 3 July 2027 at 18:45', end_time=' 8:45 pm')<api_end>"
     assert parse(raw, ANDROID) == [{"name": "create_calendar_event", "arguments": {
