@@ -1128,6 +1128,45 @@ def test_a_call_whose_two_values_repeat_the_same_words_is_answered_again_begun_o
     assert look(twice, query + ", The van is late") is None and not twice.asked  # said twice: both may take them
 
 
+def test_a_second_call_of_the_same_function_that_its_words_alone_do_not_ask_for_is_dropped():
+    """`hare.tools.joins`: "look for box breathing on youtube and show me what comes up" was answered with two
+    searches, the second "what comes up". The words after the joiner, answered alone, ask for nothing: the second
+    call goes. Alone they may ask for it ("… and search for cats too"): kept. Two functions: not looked at."""
+    from hare.model.tokenizer import build_tokenizer
+    from hare.tools.grammar import CallGrammar
+    from hare.tools.joins import _unasked, run_look
+
+    tok, grammar = build_tokenizer(), CallGrammar(ANDROID, build_tokenizer())
+    search = next(f for f in ANDROID if f.name == "search_youtube_videos")
+
+    class Scripted:  # the model's answer to the part it is asked about
+        def __init__(self, answer: str) -> None:
+            self.tok, self.answer, self.asked = tok, answer, []
+
+        def grammar(self, functions):
+            return grammar
+
+        def decode(self, query, functions, prefix=None, close=False, avoid=None):
+            self.asked.append(query)
+            return tok(self.answer, add_special_tokens=False).input_ids, True, 0
+
+    def look(model: Scripted, query: str, second: str, name: str = "search_youtube_videos"):
+        calls = [{"name": "search_youtube_videos", "arguments": {"query": "box breathing"}},
+                 {"name": name, "arguments": {"query": second}}]
+        return run_look(_unasked(model, query, ANDROID, calls), model.decode)
+
+    nothing = Scripted("")
+    query = "look for box breathing on youtube and show me what comes up"
+    assert look(nothing, query, "what comes up")[0] == [{"name": "search_youtube_videos",
+                                                          "arguments": {"query": "box breathing"}}]
+    assert nothing.asked == ["show me what comes up"]
+    asked = Scripted(f"<api_{search.index}>(query=' cats')")
+    assert look(asked, "look for box breathing on youtube and search for cats too", "cats") is None
+    news = Scripted("")
+    assert look(news, "look for box breathing on youtube and news on cats", "cats", "get_trending_news") is None
+    assert not news.asked
+
+
 def test_a_free_text_value_said_once_is_written_as_the_user_typed_it():
     """The grammar lets a copy take a span case aside, and a model at a near tie spelled "the farmers market"
     "the FARMeRs": a value the request says once is the user's letters; one said twice in two ways is left."""

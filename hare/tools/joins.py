@@ -33,7 +33,13 @@ again, in four ways, and keeps a second call only when the model's answers agree
   Audiomack, then shoot Ana a msg saying where are you?" was a video of "Where are you?" and is music alone (+2
   of 1,120 other held-out two-part requests, none lost; requiring the same functions had kept the answer).
 
-And one look that is not for a second request, taken first:
+And two looks that are not for a second request, taken first:
+- unasked: one function called twice, the second time for words after a joiner that, answered alone, ask for
+  nothing ("look for box breathing on youtube and show me what comes up" had a second search "what comes up"):
+  the second call goes. Measured 2026-12-04 on a quickstart model, one request at a time where a batch differed:
+  +7 exact of 1,120 other held-out two-part requests, none lost; its 400 held-out and the 575 hand-written requests
+  unchanged. Not for two functions: alone, "text Dad I called the bank" gets no call from a small model, though
+  after "call +1 617 555 0123 and then" it gets the text it asks for (3 hand-written two-call requests lost).
 - repeated: two free-text values of one call are the same words, which the request says once ("… use New design
   mockups as the subject and write The shipment arrived damaged" gave both the title and the body "The shipment
   arrived damaged"; "text Noor I just got my haircut", contact and message "Noor I just got my haircut"). The
@@ -99,7 +105,8 @@ class Decoder(Protocol):
 def second_look(caller: Decoder, query: str, functions: list[Function], ids: list[int], calls: list[Call]) -> Look:
     """(calls, their answer text) with the second request the model's first answer missed, or None; yields the
     decodes it needs on the way."""
-    return ((yield from _repeated(caller, query, functions, ids, calls))
+    return ((yield from _unasked(caller, query, functions, calls))
+            or (yield from _repeated(caller, query, functions, ids, calls))
             or (yield from _collided(caller, query, functions, calls))
             or (yield from _swallowed(caller, query, functions, ids, calls))
             or (yield from _led(caller, query, functions, calls))
@@ -120,6 +127,28 @@ def second_request(caller: Decoder, query: str, functions: list[Function], ids: 
                    calls: list[Call]) -> tuple[list[Call], str] | None:
     """`second_look` with its decodes run one at a time, as a single call does."""
     return run_look(second_look(caller, query, functions, ids, calls), caller.decode)
+
+
+def _unasked(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Look:
+    """The second of two calls of one function dropped when the words after the last joiner before its own,
+    answered alone, ask for nothing: "look for box breathing on youtube and show me what comes up" had a second
+    search "what comes up", "pair with Samsung soundbar and wait up to 74 seconds" a second device "wait up to 74
+    seconds". Only a function called twice: alone, "text Dad I called the bank" gets no call from a small model,
+    though after "call +1 617 555 0123 and then" it gets the text it asks for."""
+    if len(calls) != 2 or calls[0]["name"] != calls[1]["name"]:
+        return None
+    first = [b for v in _values(calls[0]) for _, b in spans(v, query)]
+    second = [a for v in _values(calls[1]) for a, _ in spans(v, query)]
+    if not second:
+        return None
+    end, start = max(first, default=0), min(second)
+    joiners = [j for j in AFTER.finditer(query) if end <= j.start() and j.end() <= start]
+    if not joiners:
+        return None
+    alone = yield from _alone(caller, query[joiners[-1].end():], functions)
+    if alone == []:
+        return calls[:1], render(calls[:1], functions, query)
+    return None
 
 
 def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list[int], calls: list[Call]) -> Look:
