@@ -327,11 +327,11 @@ class CallGrammar:
         self.spoken = {(f.index, name): pattern for f in functions for name, s in f.properties.items()
                        if isinstance(s, dict) and (f.index, name) not in self.typed and (pattern := words_pattern(s))}
         self._found: tuple[str | None, dict[str, list[str]]] = (None, {})
-        # Per functional token (its mark), what its required typed and spoken values look like: for `offered`.
+        # Per functional token (its mark), how to find its required typed and spoken values in a query: for `offered`.
+        finders = {key: (self.typed_values, pattern) for key, pattern in self.typed.items()} | {
+            key: (self.spoken_values, pattern) for key, pattern in self.spoken.items()}
         self.needs = {mark(f.index): needed for f in functions
-                      if (needed := [(self.typed_values, self.typed[f.index, n]) if (f.index, n) in self.typed
-                                     else (self.spoken_values, self.spoken[f.index, n])
-                                     for n in f.required if (f.index, n) in self.typed or (f.index, n) in self.spoken])}
+                      if (needed := [finders[f.index, n] for n in f.required if (f.index, n) in finders])}
         self.functions = {f.index: f for f in functions}
         self._names = {f.index: self._name_tokens(f) for f in functions}
 
