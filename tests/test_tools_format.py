@@ -292,7 +292,11 @@ def test_a_language_the_request_names_goes_to_a_left_out_language_argument(answe
     ("text Fatima running late asap", "running late", "running late asap"),  # a bare tail is the message's
     ("text Fatima running late, no rush", "running late", "running late"),  # set off: politeness
     ("text Fatima I'm late please", "I'm late", "I'm late"),
-    ("text Fatima running late on Signal", "running late", "running late"),  # a preposition: not the message's
+    ("text Fatima running late on Signal", "running late", "running late"),  # the app it goes through
+    ("text Fatima can you send me the address to the party?", "can you send me the address",
+     "can you send me the address to the party?"),  # after any other preposition: the message's
+    ("text Fatima don't forget mum's birthday on Sunday", "don't forget mum's birthday",
+     "don't forget mum's birthday on Sunday"),
     ("text Fatima running late as a message", "running late", "running late"),  # framing words
     ("text Fatima running late and then call Bob", "running late", "running late"),  # a joiner: maybe a request
     ("text Fatima running late. Bob", "running late", "running late"),
@@ -301,8 +305,8 @@ def test_a_language_the_request_names_goes_to_a_left_out_language_argument(answe
 ])
 def test_a_message_copied_short_of_the_requests_end_runs_on_to_it(query, written, read):
     """"text Priya: running 10 min late, sorry!" came out as "running 10 min late": a message, the one call of
-    the answer, takes the rest of the request, but for a set-off tail of politeness, framing words, words after
-    a preposition, another value's words, a joiner (the second look's to follow) and anything a value cannot
+    the answer, takes the rest of the request, but for a set-off tail of politeness, framing words, the app it
+    goes through, another value's words, a joiner (the second look's to follow) and anything a value cannot
     hold."""
     fn = next(f for f in ANDROID if f.name == "send_text_message")
     (call,) = parse(f"<api_{fn.index}>(contact_name=' Fatima', message={' ' + written!r})<api_end>",

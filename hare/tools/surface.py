@@ -532,9 +532,11 @@ def hand_over(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], 
 # person may go on with after a comma, a colon or a full stop.
 _SENT = re.compile(r"\b(?:message|text|body|content)\b", re.IGNORECASE)
 # What follows a message in a request without being part of it: the words that frame it ("… as the message",
-# "… by text", "…, send that") or a place, a service or a time that begins with a preposition ("… on Signal").
-_FRAME = re.compile(r"^\W*(?:in|on|at|for|from|by|off|via|with|using|through|to)\b|\b(?:message|text|body|content|"
-                    r"subject|title|email|note|sms|send|saying)\b", re.IGNORECASE)
+# "… by text", "…, send that") or the app it goes through ("… on WhatsApp"). Other words after a preposition
+# are the message's: "can you send me the address to the party?", "don't forget mum's birthday on Sunday".
+_FRAME = re.compile(r"^\W*(?:on|via|with|using|through|over|in|by)\s+(?:whatsapp|signal|telegram|imessage|messenger|"
+                    r"slack|teams|discord|wechat|viber)\b|\b(?:message|text|body|content|subject|title|email|"
+                    r"note|sms|send|saying)\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _UNSAYABLE = re.compile(r"[\\<\x00-\x1f\x7f]")  # what no value the grammar admits holds: a control token's "<"
 
@@ -546,9 +548,9 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
     Omar"), because the training data sets politeness off after one (`hare.tools.asides`). So a value whose
     description speaks of words to send, found once in the request, with no other value after it, takes the
     rest of the request, but for a set-off tail of politeness or urgency ("…, thanks!", " please"; a bare " asap"
-    is the message's, as the generator labels it) and never words that frame it or begin with a preposition
-    ("… as the message", "… on Signal"), nor over a joiner ("… and then call Bob", "…; call Bob"): what follows one may
-    be a request the answer dropped, which the second look (`hare.tools.joins`) finds only after the values. A
+    is the message's, as the generator labels it) and never words that frame it ("… as the message") or name the
+    app it goes through ("… on Signal"), nor over a joiner ("… and then call Bob", "…; call Bob"): what follows
+    one may be a request the answer dropped, which the second look (`hare.tools.joins`) finds only after the values. A
     single call only: after the message of a two-call answer comes the other request."""
     strings = [" ".join(v.split()) for v in arguments.values() if isinstance(v, str) and v.strip()]
     out = dict(arguments)
