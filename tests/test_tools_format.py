@@ -318,6 +318,28 @@ def test_a_message_copied_short_of_the_requests_end_runs_on_to_it(query, written
     assert two[0]["arguments"]["message"] == "running late"  # two calls: the rest is the other request
 
 
+@pytest.mark.parametrize("query, contact, written, read", [
+    ("text Sarah running late", "Sarah", "late", "running late"),
+    ("text dad call me when you wake up", "dad", "when you wake up", "call me when you wake up"),
+    ("tell Tom I'm running late", "Tom", "running late", "I'm running late"),
+    ("text Sarah saying running late", "Sarah", "running late", "running late"),  # a word that leads in
+    ("text Sarah sayng running late", "Sarah", "running late", "running late"),  # a slip on one
+    ("send Sarah a text running late", "Sarah", "running late", "running late"),
+    ("text Sarah, ok, running late", "Sarah", "running late", "running late"),  # not plain words
+    ("text Sarah one two three four late", "Sarah", "late", "late"),  # more than three
+    ("text Sarah and Bo late", "Sarah", "late", "late"),  # two contacts
+    ("text Sarah running late", "Ana", "late", "late"),  # no other value before it
+])
+def test_a_message_copied_short_of_its_start_runs_back_to_the_value_before_it(query, contact, written, read):
+    """"text Sarah running late" came out as the message "late": a message that follows its call's other value
+    after one to three plain words, none of which leads into a message ("saying", "that", "a text", or a slip
+    of the fingers on one), starts right after that value."""
+    fn = next(f for f in ANDROID if f.name == "send_text_message")
+    (call,) = parse(f"<api_{fn.index}>(contact_name={' ' + contact!r}, message={' ' + written!r})<api_end>",
+                    ANDROID, query)
+    assert call["arguments"]["message"] == read
+
+
 @pytest.mark.parametrize("query, names, kept", [
     ("play Hit Me Hard and Soft on Amazon Music on the nest hub", ["Hit Me Hard and Soft", "Soft"], [0]),
     ("play Hit Me Hard and Soft on Amazon Music on the nest hub", ["Soft", "Hit Me Hard and Soft"], [1]),  # or after

@@ -396,10 +396,11 @@ def _moment(value: Any, layout: str) -> dt.datetime | None:
 
 def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A call's arguments read against the request they answer: `widen_call`, `widen_place`, `hand_over`,
-    `give_way`, `lasting`, then `as_typed`."""
+    `give_way`, `lasting`, `as_typed`, then `run_back`."""
     arguments = widen_place(properties, widen_call(properties, arguments, query), query)
     arguments = hand_over(properties, arguments, query)
-    return as_typed(properties, lasting(properties, give_way(properties, arguments, query), query), query)
+    arguments = as_typed(properties, lasting(properties, give_way(properties, arguments, query), query), query)
+    return run_back(properties, arguments, query)
 
 
 def as_typed(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
@@ -573,6 +574,50 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
         if _WORD.search(said) and not _FRAME.search(said) and not _UNSAYABLE.search(said) and \
                 not AFTER.search(query, end, end + len(said)) and len(words) + len(said) <= VALUE_CHARS:
             out[name] = query[start:end] + said
+    return out
+
+
+# The words that stand between a contact and the message in how people word a text or an e-mail ("text Ana
+# saying …", "let Bo know that …", "send Cy a message: …", "email Di, the body …"), the phrase bank's, and those
+# that join two of something ("text Bob and Alice I'm late": Bob's message is not "and Alice I'm late").
+_LEAD_WORDS = frozenset("say says saying said that tell telling know message msg text txt sms reads reading following "
+                        "with body content subject title email write put just and or plus then also".split())
+_GAP = re.compile(r"\s+(?:[^\W\d_]+(?:'[^\W\d_]+)?\s+){1,3}")  # one to three words, nothing but letters
+
+
+def _slip_of(word: str, meant: str) -> bool:
+    """Whether `word` is `meant` or one slip away from it: a letter changed, dropped or added, or two swapped."""
+    if word == meant:
+        return True
+    if abs(len(word) - len(meant)) > 1:
+        return False
+    if len(word) == len(meant):
+        diff = [i for i, (a, b) in enumerate(zip(word, meant, strict=True)) if a != b]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and word[diff[0]] == meant[diff[1]]
+                                  and word[diff[1]] == meant[diff[0]])
+    short, long = sorted((word, meant), key=len)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+def run_back(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """The message of a call, copied short of its start, runs back to the value before it: "text Sarah running
+    late" came out as the message "late", "text dad call me when you wake up" as "when you wake up" — a small
+    model starts a message a word or two late where no word such as "saying" or "that" marks its start. So a
+    message (a value whose description speaks of words to send, said once) that follows another value of its
+    call after one to three plain words, none of them a word that leads into a message or joins two things
+    (`_LEAD_WORDS`) or a slip of the fingers on one ("sayng", "bdoy"), starts right after that value."""
+    found = {name: spans(" ".join(v.split()), query) for name, v in arguments.items()
+             if isinstance(v, str) and v.strip()}
+    out = dict(arguments)
+    for name, schema in properties.items():
+        if not (len(found.get(name, [])) == 1 and isinstance(schema, dict) and is_free_text(schema)
+                and _SENT.search(str(schema.get("description", "")))):
+            continue
+        start, end = found[name][0]
+        before = max((j for other, at in found.items() if other != name for _, j in at if j <= start), default=None)
+        gap = _GAP.fullmatch(query, before, start) if before is not None else None
+        if gap and not any(_slip_of(w.lower(), lead) for w in gap.group().split() for lead in _LEAD_WORDS):
+            out[name] = query[gap.start() + len(gap.group()) - len(gap.group().lstrip()):end]
     return out
 
 
