@@ -340,6 +340,41 @@ def test_a_message_copied_short_of_its_start_runs_back_to_the_value_before_it(qu
     assert call["arguments"]["message"] == read
 
 
+@pytest.mark.parametrize("query, written, read", [
+    ("pull up youtube vids about how to play Wonderwall on guitar", "how to play Wonderwall",
+     "how to play Wonderwall on guitar"),
+    ("look up wildfires in California, would you?", "wildfires", "wildfires in California"),  # up to a comma
+    ("look up cats at the zoo and then call +1 202 555 0164", "cats", "cats at the zoo"),  # up to a joiner
+    ("look up cats on youtube", "cats", "cats"),  # where the request goes
+    ("look up cats on you tube", "cats", "cats"),
+    ("look up cats in the kitchen on the nest hub", "cats", "cats"),
+    ("look up cats in 5 minutes", "cats", "cats"),  # a figure: another value's words
+    ("look up cats for the kids", "cats", "cats"),  # "for": the request's, not the search's
+    ("look up cats at once", "cats", "cats"),  # politeness and urgency
+    ("look up cats at \x00 home", "cats", "cats"),  # nothing a value cannot hold
+])
+def test_a_value_ended_at_a_preposition_takes_the_phrases_it_begins(query, written, read):
+    """"how to play Wonderwall" of "… about how to play Wonderwall on guitar": a free-text value the model ended
+    at a preposition takes the phrases that follow, up to a comma, a joiner or another value, unless a phrase
+    says where the request goes, holds a figure or is politeness."""
+    fn = next(f for f in ANDROID if f.name == "search_youtube_videos")
+    calls = parse(f"<api_{fn.index}>(query={' ' + written!r})<api_end>", ANDROID, query)
+    assert calls[0]["arguments"]["query"] == read
+
+
+def test_a_topic_ended_before_a_language_or_a_message_before_its_question_mark_stays_so():
+    """The language of "news about Tesla in Spanish" is no part of the topic, and a one-call message keeps the
+    request's closing "?" (`run_on` reads a message's end, not `run_into`)."""
+    news = next(f for f in ANDROID if f.name == "get_trending_news")
+    (call,) = parse(f"<api_{news.index}>(query=' Tesla', language='es')<api_end>", ANDROID,
+                    "news about Tesla in Spanish")
+    assert call["arguments"] == {"query": "Tesla", "language": "es"}
+    text = next(f for f in ANDROID if f.name == "send_text_message")
+    (call,) = parse(f"<api_{text.index}>(contact_name=' Carlos', message=' can you send me the address')<api_end>",
+                    ANDROID, "text Carlos: can you send me the address to the party?")
+    assert call["arguments"]["message"] == "can you send me the address to the party?"
+
+
 @pytest.mark.parametrize("query, names, kept", [
     ("play Hit Me Hard and Soft on Amazon Music on the nest hub", ["Hit Me Hard and Soft", "Soft"], [0]),
     ("play Hit Me Hard and Soft on Amazon Music on the nest hub", ["Soft", "Hit Me Hard and Soft"], [1]),  # or after

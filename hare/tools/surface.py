@@ -396,11 +396,11 @@ def _moment(value: Any, layout: str) -> dt.datetime | None:
 
 def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A call's arguments read against the request they answer: `widen_call`, `widen_place`, `hand_over`,
-    `give_way`, `lasting`, `as_typed`, then `run_back`."""
+    `give_way`, `lasting`, `as_typed`, `run_back`, then `run_into`."""
     arguments = widen_place(properties, widen_call(properties, arguments, query), query)
     arguments = hand_over(properties, arguments, query)
     arguments = as_typed(properties, lasting(properties, give_way(properties, arguments, query), query), query)
-    return run_back(properties, arguments, query)
+    return run_into(properties, run_back(properties, arguments, query), query)
 
 
 def as_typed(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
@@ -618,6 +618,53 @@ def run_back(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
         gap = _GAP.fullmatch(query, before, start) if before is not None else None
         if gap and not any(_slip_of(w.lower(), lead) for w in gap.group().split() for lead in _LEAD_WORDS):
             out[name] = query[gap.start() + len(gap.group()) - len(gap.group().lstrip()):end]
+    return out
+
+
+# A phrase that begins with a preposition, up to the next one, a comma or the end: "at the new house", "to London".
+# ("for" is not one: "put on Bluey for the kids", "… for me" are the request's, not the title's.)
+_PREPOSITIONS = ("with", "at", "from", "on", "in", "to", "about", "of")
+_PHRASE = re.compile(rf"\s+(?:{'|'.join(_PREPOSITIONS)})\s+[^\s,;:!?.]+(?:\s+(?!(?:{'|'.join(_PREPOSITIONS)})\b)"
+                     r"[^\s,;:!?.]+)*", re.IGNORECASE)
+# Words that say where a request goes rather than what it is about ("… in my calendar", "… on youtube", "… in
+# the kitchen", "… in the subject line"), matched with a slip of the fingers too ("calender").
+_WHERE = ("calendar youtube tube google maps nest hub app phone contacts screen speaker kitchen living room bedroom "
+          "news headlines subject body line inbox email text message").split()
+_NAMED = re.compile(r"\b(?:name|contact)\b", re.IGNORECASE)  # a contact's or a device's name, not "music_name"
+
+
+def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """A free-text value that the model ended at a preposition takes the phrases it begins: "camping trip" of
+    "schedule camping trip to Yosemite on May 2", "how to play Wonderwall" of "… about how to play Wonderwall on
+    guitar", "Back" of "stream Back to the Future from Peacock", "wildfires" of "news stories about wildfires in
+    California, would you?". A small model stops a value at "to", "on", "at" or "with" because in training such
+    words so often lead to the next value. Phrase by phrase, up to another value of the call (and the word that
+    leads to it), a comma, a joiner or the end, each phrase of plain words: none that says where the request goes
+    ("in my calendar", "on youtube"), holds a figure, a language or what no value holds ("<"), or is politeness
+    ("at once"). Not for the names of people, devices or places (places have their own reading, `widen_place`)
+    nor for words to send, whose end `run_on` reads with the request's own closing "?" or "!"."""
+    placed = {name: found[0] for name, value in arguments.items()
+              if isinstance(value, str) and value.strip() and len(found := spans(value, query)) == 1}
+    patterns = [p for schema in properties.values() if isinstance(schema, dict) and (p := words_pattern(schema))]
+    out = dict(arguments)
+    for name, (start, end) in placed.items():
+        schema = properties.get(name)
+        said = f"{name} {schema.get('description', '')}" if isinstance(schema, dict) else ""
+        if not (isinstance(schema, dict) and is_free_text(schema)) or _NAMED.search(said) or _PLACE.search(said) \
+                or _SENT.search(said):
+            continue
+        joint = min([j.start() for j in AFTER.finditer(query, end)] + [len(query)])
+        stop = min([c for other, (c, _) in placed.items() if other != name and c >= end] + [joint])
+        at = end
+        while (phrase := _PHRASE.match(query[:joint], at)) and phrase.end() <= stop:
+            words = {w.lower() for w in _WORD.findall(phrase.group())}
+            if any(_slip_of(w, where) for w in words for where in _WHERE) or words <= TAIL_WORDS | {*_PREPOSITIONS} \
+                    or {"yt", "tv"} & words or re.search(r"\d", phrase.group()) or _UNSAYABLE.search(phrase.group()) \
+                    or any(word_spans(phrase.group(), p) for p in patterns):
+                break
+            at = phrase.end()
+        if at > end and len(query[start:at]) <= VALUE_CHARS:
+            out[name] = query[start:at]
     return out
 
 
