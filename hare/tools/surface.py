@@ -617,7 +617,7 @@ def run_back(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
         before = max((j for other, at in found.items() if other != name for _, j in at if j <= start), default=None)
         gap = _GAP.fullmatch(query, before, start) if before is not None else None
         if gap and not any(_slip_of(w.lower(), lead) for w in gap.group().split() for lead in _LEAD_WORDS):
-            out[name] = query[gap.start() + len(gap.group()) - len(gap.group().lstrip()):end]
+            out[name] = query[before:end].lstrip()
     return out
 
 
