@@ -442,6 +442,12 @@ def widen_place(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]
     return out
 
 
+def _said_once(arguments: dict[str, Any], query: str) -> dict[str, tuple[int, int]]:
+    """Where the request says each string value that it says exactly once."""
+    return {name: found[0] for name, value in arguments.items()
+            if isinstance(value, str) and value.strip() and len(found := spans(value, query)) == 1}
+
+
 def give_way(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A free-text value that runs on into the words another argument of the call copied ends before them (and
     the "on", "at", comma … that led to them): "Board meeting tomorrow from 2pm to 4pm" written with title
@@ -449,11 +455,7 @@ def give_way(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
     birthday". Two arguments never take the same words; only values the query holds once are placed. A value
     that stops right before another argument's words drops the joiner it kept ("Tame Impala off" of "play Tame
     Impala off SoundCloud", "Broken drill content" of "subject Broken drill content The chuck …")."""
-    placed = {}
-    for name, value in arguments.items():
-        found = spans(value, query) if isinstance(value, str) and value.strip() else []
-        if len(found) == 1:
-            placed[name] = found[0]
+    placed = _said_once(arguments, query)
     out = dict(arguments)
     for name, (a, b) in placed.items():
         if not (isinstance(properties.get(name), dict) and is_free_text(properties[name])):
@@ -643,8 +645,7 @@ def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
     ("in my calendar", "on youtube"), holds a figure, a language or what no value holds ("<"), or is politeness
     ("at once"). Not for the names of people, devices or places (places have their own reading, `widen_place`)
     nor for words to send, whose end `run_on` reads with the request's own closing "?" or "!"."""
-    placed = {name: found[0] for name, value in arguments.items()
-              if isinstance(value, str) and value.strip() and len(found := spans(value, query)) == 1}
+    placed = _said_once(arguments, query)
     patterns = [p for schema in properties.values() if isinstance(schema, dict) and (p := words_pattern(schema))]
     out = dict(arguments)
     for name, (start, end) in placed.items():
