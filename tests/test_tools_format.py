@@ -448,6 +448,24 @@ def test_a_call_that_only_repeats_words_another_call_took_is_dropped():
 
 
 @pytest.mark.parametrize("query, written, read", [
+    ("ask Ana by text: don't let the kids have more candy, cheers", "don't let the kids have more candy, cheers",
+     "don't let the kids have more candy"),
+    ("text Ana I'm outside, thanks in advance!", "I'm outside, thanks in advance", "I'm outside"),
+    ("text Ana we raised 5000 dollars, thank you all!", "we raised 5000 dollars, thank you all!",
+     "we raised 5000 dollars, thank you all!"),  # not the generator's tail: the message's words
+    ("text Ana no rush on this, whenever you get a chance", "no rush on this, whenever you get a chance",
+     "no rush on this, whenever you get a chance"),
+    ("text Ana get a refund please", "get a refund please", "get a refund please"),  # not set off
+])
+def test_a_value_that_runs_into_the_requests_set_off_tail_ends_before_it(query, written, read):
+    """"… say don't forget your lunch, cheers" came out with the message "don't forget your lunch, cheers": a
+    value that takes a tail of the generator's, set off by a comma, ends before it, as `run_on` stops there."""
+    fn = next(f for f in ANDROID if f.name == "send_text_message")
+    (call,) = parse(f"<api_{fn.index}>(contact_name=' Ana', message={' ' + written!r})<api_end>", ANDROID, query)
+    assert call["arguments"]["message"] == read
+
+
+@pytest.mark.parametrize("query, written, read", [
     ("connect to Honda Civic via bluetooth, try for a full minute", 10, 60),
     ("pair Logitech K380, wait up to two minutes", 20, 120),
     ("pair Echo Dot, give it a minute and a half", 90, 90), ("Echo Dot, 15 second timeout", 15, 15),
