@@ -447,6 +447,25 @@ def test_a_call_that_only_repeats_words_another_call_took_is_dropped():
     assert len(answer([video, search], "show Ted Lasso from Peacock and search youtube")) == 2
 
 
+@pytest.mark.parametrize("query, cameras, kept", [
+    ("wait, open the front camera and snap a pic ok?", ["front", "back"], ["front"]),
+    ("flip to the front camera and take one of us", ["back", "front"], ["front"]),  # before it, too
+    ("take one with the front and one with the back camera", ["front", "back"], ["front", "back"]),  # said
+])
+def test_a_second_call_of_a_function_made_of_unsaid_defaults_is_dropped(query, cameras, kept):
+    """"open the front camera and snap a pic" came back as a front photo and a back one: a second call of one
+    function whose every value is its default, none of them said, is no request; said, or a value of its own
+    ("ring volume to 0 and alarm volume to 8"), it is one."""
+    def answer(calls: list[dict], query: str) -> list[dict]:
+        return parse(render(calls, ANDROID, query), ANDROID, query)
+
+    photos = [{"name": "take_a_photo", "arguments": {"camera": c}} for c in cameras]
+    assert [c["arguments"]["camera"] for c in answer(photos, query)] == kept
+    volumes = [{"name": "set_volume", "arguments": {"level": level, "volume_type": kind}}
+               for level, kind in ((0, "ring"), (8, "alarm"))]
+    assert answer(volumes, "ring volume to 0 and alarm volume to 8") == volumes
+
+
 @pytest.mark.parametrize("query, written, read", [
     ("ask Ana by text: don't let the kids have more candy, cheers", "don't let the kids have more candy, cheers",
      "don't let the kids have more candy"),

@@ -105,7 +105,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
     fills a left-out one, an unsaid optional number or language keeps its default), and the message of a
     one-call answer runs on to the request's end (`surface.run_on`). A call repeated exactly is kept once, and
     one that only repeats a piece of another's words is dropped (`surface.piece_of`), as is one that only repeats
-    words another call took beside its own (`surface.echo_of`)."""
+    words another call took beside its own (`surface.echo_of`) and a second call of a function made of unsaid
+    defaults (`surface.idle_twin`)."""
     raw = text
     text = text.split(API_END, 1)[0].strip()
     if not text:
@@ -157,6 +158,7 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
         properties = {fn.name: fn.properties for fn, _ in read}
         calls = [c for c in calls if not surface.echo_of(c, [o for o in calls if o is not c], properties[c["name"]],
                                                          query)]
+        calls = [c for c in calls if not surface.idle_twin(c, calls, properties[c["name"]], query)]
     return calls
 
 

@@ -878,6 +878,21 @@ def echo_of(call: dict[str, Any], others: list[dict[str, Any]], properties: dict
     return False
 
 
+def idle_twin(call: dict[str, Any], others: list[dict[str, Any]], properties: dict[str, dict[str, Any]],
+              query: str) -> bool:
+    """Whether `call` is a second call of another's function made of its defaults alone, none of them said: "open
+    the front camera and snap a pic" answered with a front photo and then a back one (2 of the 400 held-out and
+    2 of the 575 hand-written requests, the quickstart model of 2026-12-04). A second photo, volume or switch a
+    request asks for is said ("one with the front and one with the back camera"); an unsaid default is not."""
+    arguments = call["arguments"]
+    if not arguments or not any(o["name"] == call["name"] and o != call for o in others):
+        return False
+    if not all(isinstance(properties.get(k), dict) and "default" in properties[k] and properties[k]["default"] == v
+               for k, v in arguments.items()):
+        return False
+    return not any(spans(v, query) for v in arguments.values() if isinstance(v, str) and v.strip())
+
+
 def _whole(words: str) -> str:
     """A pattern for `words` standing whole, not inside longer words."""
     return rf"(?<!\w){re.escape(words)}(?!\w)"
