@@ -349,7 +349,11 @@ def test_a_message_copied_short_of_its_start_runs_back_to_the_value_before_it(qu
     ("look up cats on you tube", "cats", "cats"),
     ("look up cats in the kitchen on the nest hub", "cats", "cats"),
     ("look up cats in 5 minutes", "cats", "cats"),  # a figure: another value's words
-    ("look up cats for the kids", "cats", "cats"),  # "for": the request's, not the search's
+    ("look up cats for the kids", "cats", "cats"),  # "for" before an article or a pronoun: the request's
+    ("look up cats for me", "cats", "cats"), ("look up cats for tomorrow", "cats", "cats"),
+    ("look up Stardew Valley tips for beginners", "Stardew Valley tips", "Stardew Valley tips for beginners"),
+    ("look up cats at the new house", "cats", "cats at the new house"),  # "new" is no slip of "news"
+    ("look up cats in the nesw", "cats", "cats"),  # "nesw" is
     ("look up cats at once", "cats", "cats"),  # politeness and urgency
     ("look up cats at \x00 home", "cats", "cats"),  # nothing a value cannot hold
 ])

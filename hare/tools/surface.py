@@ -656,15 +656,27 @@ def run_back(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
 
 
 # A phrase that begins with a preposition, up to the next one, a comma or the end: "at the new house", "to London".
-# ("for" is not one: "put on Bluey for the kids", "… for me" are the request's, not the title's.)
-_PREPOSITIONS = ("with", "at", "from", "on", "in", "to", "about", "of")
+# "For" leads one only before a plain word ("tips for beginners", "French for travelers"): before a pronoun, an
+# article or a day ("put on Bluey for the kids", "… for me", "… for tomorrow") it is the request's, not the title's.
+_PREPOSITIONS = ("with", "at", "from", "on", "in", "to", "about", "of", "for")
+_NOT_FOR = frozenset("the a an my your his her our their its this that these those me us you him them it "
+                     "today tonight tomorrow now".split())
 _PHRASE = re.compile(rf"\s+(?:{'|'.join(_PREPOSITIONS)})\s+[^\s,;:!?.]+(?:\s+(?!(?:{'|'.join(_PREPOSITIONS)})\b)"
                      r"[^\s,;:!?.]+)*", re.IGNORECASE)
 # Words that say where a request goes rather than what it is about ("… in my calendar", "… on youtube", "… in
 # the kitchen", "… in the subject line"), matched with a slip of the fingers too ("calender").
 _WHERE = ("calendar youtube tube google maps nest hub app phone contacts screen speaker kitchen living room bedroom "
           "news headlines subject body line inbox email text message").split()
+# A slip is read only in a word this long that begins as the word it slips from ("nesw", "you tibe", "calender"):
+# one letter off anywhere, "new" is "news", "next" is "text", "nine" is "line" ("meet the contractor at the new
+# house" had stopped at "new").
+_SLIP_LETTERS = 4
 _NAMED = re.compile(r"\b(?:name|contact)\b", re.IGNORECASE)  # a contact's or a device's name, not "music_name"
+
+
+def _says_where(words: set[str]) -> bool:
+    return any(w == where or len(w) >= _SLIP_LETTERS and w[0] == where[0] and _slip_of(w, where)
+               for w in words for where in _WHERE)
 
 
 def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
@@ -675,8 +687,9 @@ def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
     words so often lead to the next value. Phrase by phrase, up to another value of the call (and the word that
     leads to it), a comma, a joiner or the end, each phrase of plain words: none that says where the request goes
     ("in my calendar", "on youtube"), holds a figure, a language or what no value holds ("<"), or is politeness
-    ("at once"). Not for the names of people, devices or places (places have their own reading, `widen_place`)
-    nor for words to send, whose end `run_on` reads with the request's own closing "?" or "!"."""
+    ("at once"); "for" only before a plain word ("tips for beginners", not "Bluey for the kids"). Not for the names
+    of people, devices or places (places have their own reading, `widen_place`) nor for words to send, whose end
+    `run_on` reads with the request's own closing "?" or "!"."""
     placed = _said_once(arguments, query)
     patterns = [p for schema in properties.values() if isinstance(schema, dict) and (p := words_pattern(schema))]
     out = dict(arguments)
@@ -690,8 +703,11 @@ def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
         stop = min([c for other, (c, _) in placed.items() if other != name and c >= end] + [joint])
         at = end
         while (phrase := _PHRASE.match(query[:joint], at)) and phrase.end() <= stop:
-            words = {w.lower() for w in _WORD.findall(phrase.group())}
-            if any(_slip_of(w, where) for w in words for where in _WHERE) or words <= TAIL_WORDS | {*_PREPOSITIONS} \
+            said = [w.lower() for w in _WORD.findall(phrase.group())]
+            words = set(said)
+            if said[0] == "for" and (len(said) < 2 or said[1] in _NOT_FOR):
+                break
+            if _says_where(words) or words <= TAIL_WORDS | {*_PREPOSITIONS} \
                     or {"yt", "tv"} & words or re.search(r"\d", phrase.group()) or _UNSAYABLE.search(phrase.group()) \
                     or any(word_spans(phrase.group(), p) for p in patterns):
                 break
