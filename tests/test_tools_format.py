@@ -189,6 +189,33 @@ def test_an_end_copied_from_the_start_lasts_as_long_as_the_request_says(query, s
     assert (call["arguments"]["start_time"], call["arguments"]["end_time"]) == (start, end)
 
 
+@pytest.mark.parametrize("query, end, names", [
+    ("car wash, it starts 4 May 2025 1:45 pm and goes until 2:30PM", "2025-05-04-14-30", ["create_calendar_event"]),
+    ("car wash on 4 May 2025 at 1:45 pm, done by 2:30pm", "2025-05-04-14-30", ["create_calendar_event"]),
+    ("car wash on 4 May 2025 at 1:45 pm - 2:30 pm", "2025-05-04-14-30", ["create_calendar_event"]),
+    ("car wash on 4 May 2025 at 1:45 pm and set an alarm for 2:30PM", "2025-05-04-13-45",  # no end's words
+     ["create_calendar_event", "set_timer_alarm"]),
+    ("car wash on 4 May 2025 at 1:45 pm until 2:30PM or until 3pm", "2025-05-04-13-45",  # which?
+     ["create_calendar_event", "set_timer_alarm"]),
+    ("car wash on 4 May 2025 at 1:45 pm until 11am", "2025-05-04-13-45",  # earlier: no end of this start
+     ["create_calendar_event", "set_timer_alarm"]),
+])
+def test_an_end_copied_from_the_start_is_the_clock_the_request_ends_it_at(query, end, names):
+    """"it starts 4 May 2025 1:45 pm and goes until 2:30PM" came back as an event from 13:45 to 13:45 and an alarm at
+    14:30: an end equal to its start is the one later clock that the request leads to with words of an end, and a
+    call made of nothing but that clock and defaults goes with it."""
+    calls = [{"name": "create_calendar_event", "arguments": {"title": "car wash", "start_time": "2025-05-04-13-45",
+                                                             "end_time": "2025-05-04-13-45"}},
+             {"name": "set_timer_alarm", "arguments": {"time": "14:30", "label": "alarm"}}]
+    got = parse(render(calls, ANDROID, query), ANDROID, query)
+    assert [c["name"] for c in got] == names
+    assert got[0]["arguments"]["end_time"] == end
+    contact = {"name": "create_contact", "arguments": {"name": "Kwame", "phone_number": "+233241234567"}}
+    call = {"name": "make_phone_call", "arguments": {"phone_number": "+233241234567"}}
+    query = "save Kwame +233 24 123 4567 to contacts then call him"  # one number, two calls: not a clock
+    assert parse(render([contact, call], ANDROID, query), ANDROID, query) == [contact, call]
+
+
 def test_a_value_ends_before_the_requests_comma_not_with_it():
     raw = "<api_3>(recipient=' a@b.co', title=' Re: plans,', content=' see you then;')<api_end>"
     assert parse(raw, ANDROID, "email a@b.co subject Re: plans, and say see you then; thanks")[0]["arguments"] == {

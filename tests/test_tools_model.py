@@ -16,7 +16,7 @@ from hare.tools.calls import parse
 from hare.tools.decoder import ToolCaller
 from hare.tools.evaluate import ToolEvalConfig
 from hare.tools.evaluate import run as evaluate
-from hare.tools.joins import _worded, second_request
+from hare.tools.joins import _worded, run_look, second_look, second_request
 from hare.tools.spec import load_spec
 from hare.tools.train import BASE_CPU, OCTOPUS, TINY, recipe
 
@@ -132,6 +132,24 @@ def test_a_decode_told_to_avoid_a_token_picks_another_there(tool_model):
     opened = next(k for k in range(len(ids)) if caller.tok.decode(ids[:k]).endswith("='"))
     again, _, _ = caller.decode("weather in Oslo", None, ids[:opened], avoid=ids[opened])
     assert ended and again[:opened] == ids[:opened] and len(again) > opened and again[opened] != ids[opened]
+
+
+def test_a_time_said_after_a_joiner_is_a_value_of_the_answer_not_a_dropped_request(tool_model):
+    """`hare.tools.joins`: "car wash … starts 4 May 2025 1:45 pm and goes until 2:30PM" was answered right, then the
+    look for a dropped request read only the values written as said ("car wash"), not the end's 2025-05-04-14-30,
+    and answered "goes until 2:30PM" again as an alarm. A value is placed by the words the request says it in."""
+    caller, android = ToolCaller.load(str(tool_model), device="cpu"), load_spec("android")
+    event = {"name": "create_calendar_event", "arguments": {"title": "car wash", "start_time": "2025-05-04-13-45",
+                                                            "end_time": "2025-05-04-14-30"}}
+
+    def decode(*request: object) -> None:
+        raise LookupError("looked again")
+
+    query = "car wash, it starts 4 May 2025 1:45 pm and goes until 2:30PM"
+    assert run_look(second_look(caller, query, android, [], [event]), decode) is None
+    with pytest.raises(LookupError):  # the end said before the joiner: what follows it may be a dropped request
+        run_look(second_look(caller, "car wash 4 May 2025 1:45 pm until 2:30PM and snap a picture", android, [],
+                             [event]), decode)
 
 
 def test_a_value_said_right_after_a_joiner_is_answered_again_as_a_second_request(tool_model):

@@ -105,8 +105,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
     fills a left-out one, an unsaid optional number or language keeps its default), and the message of a
     one-call answer runs on to the request's end (`surface.run_on`). A call repeated exactly is kept once, and
     one that only repeats a piece of another's words is dropped (`surface.piece_of`), as is one that only repeats
-    words another call took beside its own (`surface.echo_of`) and a second call of a function made of unsaid
-    defaults (`surface.idle_twin`)."""
+    words another call took beside its own (`surface.echo_of`), a second call of a function made of unsaid
+    defaults (`surface.idle_twin`) and one made only of defaults and words another call took (`surface.spent`)."""
     raw = text
     text = text.split(API_END, 1)[0].strip()
     if not text:
@@ -145,8 +145,10 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
                else surface.as_requested([(fn.properties, a) for fn, a in read], query))
     if query is not None and len(read) == 1:
         settled = [surface.run_on(read[0][0].properties, settled[0], query)]
+    spent = surface.spent([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query) \
+        if query is not None else set()
     calls: list[Call] = []
-    for (fn, _), arguments in zip(read, settled, strict=True):
+    for (fn, _), arguments in [pair for i, pair in enumerate(zip(read, settled, strict=True)) if i not in spent]:
         checked = validate(fn, arguments)
         if isinstance(checked, str):
             return CallError("invalid_arguments", checked, raw)

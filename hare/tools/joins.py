@@ -74,7 +74,7 @@ from hare.model.tokenizer import API_END
 from hare.tools.asides import AFTER, INSIDE
 from hare.tools.calls import Call, normalize, parse, render
 from hare.tools.grammar import MAX_CALLS, CallGrammar, calls_opened, last_value
-from hare.tools.surface import free_texts, spans
+from hare.tools.surface import free_texts, said, spans
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -245,9 +245,9 @@ def _repeat(calls: list[Call], query: str, functions: list[Function]) -> tuple[i
 
 
 def _dropped(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Look:
-    said = [(at, at + len(value)) for call in calls for value in call["arguments"].values()
-            if isinstance(value, str) and len(value) > 1 and (at := query.lower().find(value.lower())) >= 0]
-    end, start = max((b for _, b in said), default=0), min((a for a, _ in said), default=len(query))
+    placed = [(at, at + len(value)) for call in calls for value in _worded_as(call, functions, query).values()
+              if isinstance(value, str) and len(value) > 1 and (at := query.lower().find(value.lower())) >= 0]
+    end, start = max((b for _, b in placed), default=0), min((a for a, _ in placed), default=len(query))
     joiners = list(AFTER.finditer(query))
     for joiner in [j for j in joiners if j.start() >= end][:TRIES]:  # the request after the values dropped
         head, rest = query[:joiner.start()], query[joiner.end():]
@@ -264,6 +264,12 @@ def _dropped(caller: Decoder, query: str, functions: list[Function], calls: list
         if alone and len(calls) + len(alone) <= MAX_CALLS and _others(alone, calls) and _worded(alone, functions):
             return alone + mine, render(alone + mine, functions, query)
     return None
+
+
+def _worded_as(call: Call, functions: list[Function], query: str) -> dict[str, object]:
+    """The call's arguments in the request's words: a time or date as said ("until 2:30PM" for 2025-05-04-14-30),
+    so that a look after the values starts after it (an event's end there had been answered again as an alarm)."""
+    return said(next(f.properties for f in functions if f.name == call["name"]), call["arguments"], query)
 
 
 def _alike(part: list[Call] | None, calls: list[Call], functions: list[Function]) -> bool:
