@@ -536,6 +536,26 @@ def test_a_number_in_seconds_is_the_span_of_time_the_request_gives(query, writte
     assert call["arguments"]["timeout"] == read
 
 
+def test_a_span_of_time_copied_as_a_search_is_the_seconds_of_the_call_beside_it():
+    """"Link my phone with Tile tracker and give it 27 seconds" came back as a timeout of 10 and a search for "27
+    seconds": a value that is only a span of time goes to the seconds of another call, and the call it made alone
+    goes. A search with more words than the span is a search ("60 second workouts")."""
+    def answer(calls: list[dict], query: str) -> list[dict]:
+        return parse(render(calls, ANDROID, query), ANDROID, query)
+
+    def pair(timeout: int) -> dict:
+        return {"name": "connect_to_bluetooth_device", "arguments": {"device_name": "Tile tracker", "timeout": timeout}}
+
+    def search(words: str) -> dict:
+        return {"name": "search_youtube_videos", "arguments": {"query": words}}
+
+    query = "Link my phone with Tile tracker and give it 27 seconds, would you?"
+    assert answer([pair(10), search("27 seconds")], query) == [pair(27)]
+    query = "pair Tile tracker for 30 seconds and search youtube for 60 second workouts"
+    assert answer([pair(30), search("60 second workouts")], query) == [pair(30), search("60 second workouts")]
+    assert answer([search("27 seconds")], "find a clip of 27 seconds") == [search("27 seconds")]  # no call beside
+
+
 @pytest.mark.parametrize("query, written, read", [
     ("Can you turn off Do Not Disturb now, I'm expecting a call", True, False),
     ("take my phone off dnd!!", True, False), ("get me out of do not disturb mode", True, False),

@@ -844,8 +844,8 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
       for a full minute" and "wait up to two minutes" were timeouts 10 and 20 from two quickstart models, each
       (2026-12-03) — the conversion a reader does, not a span to copy, as with 12-hour clocks."""
     values = [v for _, arguments in calls for v in arguments.values() if isinstance(v, str)]
-    rest = query
-    for value in sorted(values, key=len, reverse=True):
+    rest = query  # a value that is only a span of time stays: "give it 27 seconds" had made a search of "27 seconds"
+    for value in sorted([v for v in values if not _SPAN.fullmatch(v.strip())], key=len, reverse=True):
         rest = re.sub(_whole(value), " ", rest, flags=re.IGNORECASE)
     figures = {(i, name): _figure(v) for i, (_, arguments) in enumerate(calls) for name, v in arguments.items()
                if isinstance(v, int | float) and not isinstance(v, bool) and _figure(v)}
@@ -949,14 +949,20 @@ def idle_twin(call: dict[str, Any], others: list[dict[str, Any]], properties: di
 def spent(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> set[int]:
     """The calls (by index) whose every value is its default or a clock another call took, said once in the request,
     beside another call with words of its own: the alarm at "2:30PM" that stood for an event's end (`ended`). A
-    clock only: "save Kwame +233 24 123 4567 and call him" says one number for two calls."""
+    clock only: "save Kwame +233 24 123 4567 and call him" says one number for two calls. Or a span of time that
+    another call's seconds took (`as_requested`): "Link my phone with Tile tracker and give it 27 seconds" had a
+    search for "27 seconds" beside a timeout of 10 (2 of the 400 held-out requests, the quickstart model of
+    2026-12-04)."""
     def own(i: int) -> list[bool | None]:  # per value: None a default, True words no other call took
         properties, arguments = calls[i]
-        taken = {v.casefold() for j, (_, other) in enumerate(calls) if j != i
-                 for v in other.values() if isinstance(v, str)}
+        others = [(k, v, schema) for j, (schema, other) in enumerate(calls) if j != i for k, v in other.items()]
+        taken = {v.casefold() for _, v, _ in others if isinstance(v, str)}
+        seconds = {v for k, v, schema in others if isinstance(v, int) and not isinstance(v, bool)
+                   and isinstance(schema.get(k), dict) and _in_seconds(schema[k], v)}
         return [None if isinstance(properties.get(k), dict) and properties[k].get("default") == v
-                else not (isinstance(v, str) and v.casefold() in taken and len(spans(v, query)) == 1
-                          and _is_clock(properties.get(k)))
+                else not (isinstance(v, str) and len(spans(v, query)) == 1 and (
+                    v.casefold() in taken and _is_clock(properties.get(k))
+                    or _SPAN.fullmatch(v.strip()) is not None and said_seconds(v) in seconds))
                 for k, v in arguments.items()]
 
     marks = [own(i) for i in range(len(calls))]
