@@ -478,6 +478,24 @@ def test_a_call_that_only_repeats_words_another_call_took_is_dropped():
     assert len(answer([video, search], "show Ted Lasso from Peacock and search youtube")) == 2
 
 
+@pytest.mark.parametrize("query, written, read", [
+    ("what's happening with the stock market today", "the stock market today", "the stock market"),
+    ("any news about Taylor Swift today?", "Taylor Swift today", "Taylor Swift"),
+    ("news on the Mars rover right now please", "the Mars rover right now", "the Mars rover"),
+    ("news about today", "today", "today"),  # nothing else: the topic
+    ("news about Taylor Swift today and then text Bob", "Taylor Swift today", "Taylor Swift today"),  # not the end
+])
+def test_a_topic_that_ends_the_request_with_when_it_asks_ends_before_it(query, written, read):
+    """"any news about Taylor Swift today?" came back with the topic "Taylor Swift today": the day is the request's,
+    as the generator's topics never hold it. A search keeps it ("what happened today in history")."""
+    news = next(f for f in ANDROID if f.name == "get_trending_news")
+    (call,) = parse(f"<api_{news.index}>(query={' ' + written!r})<api_end>", ANDROID, query)
+    assert call["arguments"]["query"] == read
+    search = next(f for f in ANDROID if f.name == "search_youtube_videos")
+    (call,) = parse(f"<api_{search.index}>(query=' clips from today')<api_end>", ANDROID, "find clips from today")
+    assert call["arguments"]["query"] == "clips from today"
+
+
 @pytest.mark.parametrize("query, cameras, kept", [
     ("wait, open the front camera and snap a pic ok?", ["front", "back"], ["front"]),
     ("flip to the front camera and take one of us", ["back", "front"], ["front"]),  # before it, too

@@ -592,13 +592,21 @@ def _bare(words: str) -> str:
 _SET_OFF = frozenset(_bare(s) for s in SUFFIXES if s.startswith(","))  # ", cheers", ", no rush", …
 
 
+_TOPIC = re.compile(r"\btopic\b", re.IGNORECASE)  # how a news request's subject is described
+_WHEN = re.compile(r"\s+(?:today|tonight|(?:right )?now|this (?:week|morning|afternoon|evening)|lately|these days|"
+                   r"at the moment)$", re.IGNORECASE)
+
+
 def untail(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A free-text value that runs into the request's tail ends before it when that tail is one of the generator's
     set off by a comma: "… and say don't forget your lunch, cheers" came out with the message "don't forget your
     lunch, cheers" (the quickstart model of 2026-12-04, 2 of its 400 held-out requests); the generator puts it after
     the request, never in a value, and `run_on` stops a message before it. Other words after a comma stay a
     value's: "… at the fundraiser, thank you all!", "No rush on this, whenever you get a chance" (a tail word
-    alone, or no comma, had cut 9 and 85 of the generated labels)."""
+    alone, or no comma, had cut 9 and 85 of the generated labels). And a topic that ends the request with when it
+    asks ("what's happening with the stock market today", "any news about Taylor Swift today?") ends before it, as
+    the generator's topics do: the day is the request's (the hand-written labels; two quickstart models of
+    2026-12-04/05 kept "today"). Topics only: a search may be for "what happened today"."""
     out = dict(arguments)
     for name, value in arguments.items():
         if not (isinstance(value, str) and value.strip() and isinstance(properties.get(name), dict)
@@ -609,6 +617,9 @@ def untail(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
         kept = query[start:cut].rstrip()
         if len(kept) < end - start and _WORD.search(kept) and _bare(query[cut:end]) in _SET_OFF:
             out[name] = kept
+        elif _TOPIC.search(str(properties[name].get("description", ""))) and (when := _WHEN.search(value)) \
+                and _WORD.search(value[:when.start()]) and not _WORD.search(query[end:tail_at(query, end)]):
+            out[name] = value[:when.start()]  # "any news about Taylor Swift today?": the day is the request's
     return out
 
 
