@@ -38,6 +38,8 @@ def set_off(tail: str) -> bool:
     return tail.startswith(",") or re.match(r"\W*(\w*)", tail)[1] in POLITE  # type: ignore[index]
 
 
+# The words a request goes on to something else with ("turn off dnd and put on some music").
+JOINING_WORDS = frozenset("and then also but plus".split())
 # How a request goes on to a second one ("and then", ", then", ";", ". " …); a comma alone is not one (see joins).
 _JOINER = r"(?:,? and then|,? then|,? and also|,? also|;|,? and|,? plus|\.|,? &)\s+"
 INSIDE = re.compile(rf"{_JOINER}(?=\w)", re.IGNORECASE)  # at the start of what a value went on with

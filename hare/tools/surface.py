@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from hare.tools.asides import AFTER, SUFFIXES, TAIL_WORDS, set_off
+from hare.tools.asides import AFTER, JOINING_WORDS, SUFFIXES, TAIL_WORDS, set_off
 from hare.tools.spec import VALUE_CHARS
 
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -667,13 +667,14 @@ def run_back(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
     return out
 
 
-# A phrase that begins with a preposition, up to the next one, a comma or the end: "at the new house", "to London".
+# A phrase that begins with a preposition or a dash, up to the next one, a comma or the end: "at the new house", "to
+# London", "- sign lease" (of "Notary - sign lease").
 # "For" leads one only before a plain word ("tips for beginners", "French for travelers"): before a pronoun, an
 # article or a day ("put on Bluey for the kids", "… for me", "… for tomorrow") it is the request's, not the title's.
 _PREPOSITIONS = ("with", "at", "from", "on", "in", "to", "about", "of", "for")
 _NOT_FOR = frozenset("the a an my your his her our their its this that these those me us you him them it "
                      "today tonight tomorrow now".split())
-_PHRASE = re.compile(rf"\s+(?:{'|'.join(_PREPOSITIONS)})\s+[^\s,;:!?.]+(?:\s+(?!(?:{'|'.join(_PREPOSITIONS)})\b)"
+_PHRASE = re.compile(rf"\s+(?:{'|'.join(_PREPOSITIONS)}|[-–])\s+[^\s,;:!?.]+(?:\s+(?!(?:{'|'.join(_PREPOSITIONS)})\b)"
                      r"[^\s,;:!?.]+)*", re.IGNORECASE)
 # Words that say where a request goes rather than what it is about ("… in my calendar", "… on youtube", "… in
 # the kitchen", "… in the subject line"), matched with a slip of the fingers too ("calender").
@@ -717,7 +718,8 @@ def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
         while (phrase := _PHRASE.match(query[:joint], at)) and phrase.end() <= stop:
             said = [w.lower() for w in _WORD.findall(phrase.group())]
             words = set(said)
-            if said[0] == "for" and (len(said) < 2 or said[1] in _NOT_FOR):
+            if said[0] == "for" and (len(said) < 2 or said[1] in _NOT_FOR) or \
+                    phrase.group().lstrip()[0] in "-–" and said[0] in JOINING_WORDS:  # "… - then call Mom"
                 break
             if _says_where(words) or words <= TAIL_WORDS | {*_PREPOSITIONS} \
                     or {"yt", "tv"} & words or re.search(r"\d", phrase.group()) or _UNSAYABLE.search(phrase.group()) \

@@ -22,12 +22,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hare.tools.asides import JOINING_WORDS
+
 _ON = frozenset("on enable enabled activate start into".split())
 _OFF = frozenset("off disable disabled deactivate stop end kill cancel exit quit leave out no".split())
 _VERBS = frozenset("enable disable set turn toggle switch activate deactivate start stop".split())
 _NAMES = frozenset(("enabled", "enable", "on", "active"))
 _NEAR = 3  # words either side of a mention of the subject
-_ENDS = frozenset("and then also but plus".split())  # where a request goes on to something else
 _WORD = re.compile(r"[\w']+|[,;.!?]")
 
 
@@ -57,7 +58,7 @@ def said_switch(function: str, query: str) -> bool | None:
                 continue
             for side in (words[max(0, at - _NEAR):at][::-1], words[at + n:at + n + _NEAR]):
                 for word in side:
-                    if not word[0].isalnum() or word in _ENDS:  # what is said of the subject ends there
+                    if not word[0].isalnum() or word in JOINING_WORDS:  # what is said of the subject ends there
                         break
                     if word in _ON or word in _OFF:
                         found.add(word in _ON)
