@@ -68,7 +68,7 @@ batch's passes, they took 40 % of `hare tools eval`'s time on 2 cores. `second_r
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hare.model.tokenizer import API_END
 from hare.tools.asides import AFTER, INSIDE
@@ -269,7 +269,7 @@ def _dropped(caller: Decoder, query: str, functions: list[Function], calls: list
 def _worded_as(call: Call, functions: list[Function], query: str) -> dict[str, object]:
     """The call's arguments in the request's words: a time or date as said ("until 2:30PM" for 2025-05-04-14-30),
     so that a look after the values starts after it (an event's end there had been answered again as an alarm)."""
-    return said(next(f.properties for f in functions if f.name == call["name"]), call["arguments"], query)
+    return said(_properties(call, functions), call["arguments"], query)
 
 
 def _alike(part: list[Call] | None, calls: list[Call], functions: list[Function]) -> bool:
@@ -291,7 +291,12 @@ def _worded(calls: list[Call], functions: list[Function]) -> bool:
 
 def _texts(call: Call, functions: list[Function]) -> list[str]:
     """The call's free-text values (`surface.free_texts`)."""
-    return free_texts(next(f.properties for f in functions if f.name == call["name"]), call["arguments"])
+    return free_texts(_properties(call, functions), call["arguments"])
+
+
+def _properties(call: Call, functions: list[Function]) -> dict[str, dict[str, Any]]:
+    """The argument schemas of the call's function."""
+    return next(f.properties for f in functions if f.name == call["name"])
 
 
 def _collided(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Look:

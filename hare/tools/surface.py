@@ -409,10 +409,9 @@ def as_typed(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
     grammar lets a copy take a span case aside (so "tokyo" of "Tokyo" stays reachable), and a small model at a
     near tie spelled "the farmers market" "the FARMeRs", "AirPods" "AirPodS". A value is the user's words."""
     out = dict(arguments)
-    for name, value in arguments.items():
-        if isinstance(value, str) and value.strip() and isinstance(properties.get(name), dict) \
-                and is_free_text(properties[name]) and len(found := spans(value, query)) == 1:
-            out[name] = query[found[0][0]:found[0][1]]
+    for name, (start, end) in _said_once(arguments, query).items():
+        if isinstance(properties.get(name), dict) and is_free_text(properties[name]):
+            out[name] = query[start:end]
     return out
 
 
@@ -608,12 +607,10 @@ def untail(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
     the generator's topics do: the day is the request's (the hand-written labels; two quickstart models of
     2026-12-04/05 kept "today"). Topics only: a search may be for "what happened today"."""
     out = dict(arguments)
-    for name, value in arguments.items():
-        if not (isinstance(value, str) and value.strip() and isinstance(properties.get(name), dict)
-                and is_free_text(properties[name]) and len(found := spans(value, query)) == 1):
+    for name, (start, end) in _said_once(arguments, query).items():
+        if not (isinstance(properties.get(name), dict) and is_free_text(properties[name])):
             continue
-        start, end = found[0]
-        cut = tail_at(query, start)
+        value, cut = arguments[name], tail_at(query, start)
         kept = query[start:cut].rstrip()
         if len(kept) < end - start and _WORD.search(kept) and _bare(query[cut:end]) in _SET_OFF:
             out[name] = kept
@@ -716,10 +713,10 @@ def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
         stop = min([c for other, (c, _) in placed.items() if other != name and c >= end] + [joint])
         at = end
         while (phrase := _PHRASE.match(query[:joint], at)) and phrase.end() <= stop:
-            said = [w.lower() for w in _WORD.findall(phrase.group())]
-            words = set(said)
-            if said[0] == "for" and (len(said) < 2 or said[1] in _NOT_FOR) or \
-                    phrase.group().lstrip()[0] in "-–" and said[0] in JOINING_WORDS:  # "… - then call Mom"
+            spoken = [w.lower() for w in _WORD.findall(phrase.group())]
+            words = set(spoken)
+            if spoken[0] == "for" and (len(spoken) < 2 or spoken[1] in _NOT_FOR) or \
+                    phrase.group().lstrip()[0] in "-–" and spoken[0] in JOINING_WORDS:  # "… - then call Mom"
                 break
             if _says_where(words) or words <= TAIL_WORDS | {*_PREPOSITIONS} \
                     or {"yt", "tv"} & words or re.search(r"\d", phrase.group()) or _UNSAYABLE.search(phrase.group()) \
@@ -795,14 +792,16 @@ def ended(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], quer
                 len(at := spans(arguments[a], query)) != 1:
             continue
         layout = kind_of(schema_b)[1]  # type: ignore[index]
-        start = _moment(canonical[a], layout)
-        later = {}
-        said = word_spans(query[at[0][1]:], surface_pattern(schema_b) or "(?!)")
+        start, after = _moment(canonical[a], layout), at[0][1]
+        if start is None:
+            continue
+        later: dict[dt.datetime, list[str]] = {}
+        said = word_spans(query[after:], surface_pattern(schema_b) or "(?!)")
         for words in [w for w in said if not any(w != longer and w in longer for longer in said)]:  # "2" of "2:30"
-            if not any(_UNTIL.search(query, 0, i) for i, _ in spans(words, query) if i >= at[0][1]):
+            if not any(_UNTIL.search(query, 0, i) for i, _ in spans(words, query) if i >= after):
                 continue
             end = _moment(normalise_call(properties, arguments | {b: words})[b], layout)
-            if start is not None and end is not None and end > start:
+            if end is not None and end > start:
                 later.setdefault(end, []).append(words)
         if len(later) == 1:
             out[b] = max(next(iter(later.values())), key=len)
@@ -820,6 +819,12 @@ _AMOUNT = re.compile(r"\d|\b(?:" + _words([*DIGIT_WORDS, *_TEENS, *_TENS, *_LONG
 _SPAN = re.compile(rf"(?i:\b(?:(?P<half>half an?)|(?P<n>\d+|a couple of|an?(?: full)?|{_NUMBER_WORD}))"
                    rf" (?P<unit>seconds?|secs?|minutes?|mins?|hours?|hrs?)(?P<and_half> and a half)?\b)")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _only_span(value: str) -> bool:
+    """Whether a value is a span of time and nothing else ("27 seconds"): `as_requested` reads it as the request's
+    span, and `spent` drops the call that took it."""
+    return _SPAN.fullmatch(value.strip()) is not None
 
 
 def said_seconds(text: str) -> int | None:
@@ -858,7 +863,7 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
       (2026-12-03) — the conversion a reader does, not a span to copy, as with 12-hour clocks."""
     values = [v for _, arguments in calls for v in arguments.values() if isinstance(v, str)]
     rest = query  # a value that is only a span of time stays: "give it 27 seconds" had made a search of "27 seconds"
-    for value in sorted([v for v in values if not _SPAN.fullmatch(v.strip())], key=len, reverse=True):
+    for value in sorted([v for v in values if not _only_span(v)], key=len, reverse=True):
         rest = re.sub(_whole(value), " ", rest, flags=re.IGNORECASE)
     figures = {(i, name): _figure(v) for i, (_, arguments) in enumerate(calls) for name, v in arguments.items()
                if isinstance(v, int | float) and not isinstance(v, bool) and _figure(v)}
@@ -975,7 +980,7 @@ def spent(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: 
         return [None if isinstance(properties.get(k), dict) and properties[k].get("default") == v
                 else not (isinstance(v, str) and len(spans(v, query)) == 1 and (
                     v.casefold() in taken and _is_clock(properties.get(k))
-                    or _SPAN.fullmatch(v.strip()) is not None and said_seconds(v) in seconds))
+                    or _only_span(v) and said_seconds(v) in seconds))
                 for k, v in arguments.items()]
 
     marks = [own(i) for i in range(len(calls))]
