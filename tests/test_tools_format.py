@@ -383,6 +383,7 @@ def test_a_message_copied_short_of_its_start_runs_back_to_the_value_before_it(qu
     ("look up cats in the nesw", "cats", "cats"),  # "nesw" is
     ("look up Notary - sign lease on youtube", "Notary", "Notary - sign lease"),  # after a dash too
     ("look up cats - then call Mom", "cats", "cats"),  # but not a next request
+    ("look up cats - 2:30PM", "cats", "cats"), ("look up cats - :)", "cats", "cats"),  # no words after the dash
     ("look up cats at once", "cats", "cats"),  # politeness and urgency
     ("look up cats at \x00 home", "cats", "cats"),  # nothing a value cannot hold
 ])

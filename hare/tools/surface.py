@@ -715,7 +715,7 @@ def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
         while (phrase := _PHRASE.match(query[:joint], at)) and phrase.end() <= stop:
             spoken = [w.lower() for w in _WORD.findall(phrase.group())]
             words = set(spoken)
-            if spoken[0] == "for" and (len(spoken) < 2 or spoken[1] in _NOT_FOR) or \
+            if not spoken or spoken[0] == "for" and (len(spoken) < 2 or spoken[1] in _NOT_FOR) or \
                     phrase.group().lstrip()[0] in "-–" and spoken[0] in JOINING_WORDS:  # "… - then call Mom"
                 break
             if _says_where(words) or words <= TAIL_WORDS | {*_PREPOSITIONS} \
