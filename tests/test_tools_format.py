@@ -559,8 +559,9 @@ def test_a_number_in_seconds_is_the_span_of_time_the_request_gives(query, writte
 
 def test_a_span_of_time_copied_as_a_search_is_the_seconds_of_the_call_beside_it():
     """"Link my phone with Tile tracker and give it 27 seconds" came back as a timeout of 10 and a search for "27
-    seconds": a value that is only a span of time goes to the seconds of another call, and the call it made alone
-    goes. A search with more words than the span is a search ("60 second workouts")."""
+    seconds" (and as two pairings, "Tile tracker" and "27 seconds", each with timeout 27): a value that is only a
+    span of time goes to the seconds of another call, and the call it made alone goes. A search with more words
+    than the span is a search ("60 second workouts")."""
     def answer(calls: list[dict], query: str) -> list[dict]:
         return parse(render(calls, ANDROID, query), ANDROID, query)
 
@@ -572,6 +573,8 @@ def test_a_span_of_time_copied_as_a_search_is_the_seconds_of_the_call_beside_it(
 
     query = "Link my phone with Tile tracker and give it 27 seconds, would you?"
     assert answer([pair(10), search("27 seconds")], query) == [pair(27)]
+    as_device = {"name": "connect_to_bluetooth_device", "arguments": {"device_name": "27 seconds", "timeout": 27}}
+    assert answer([pair(27), as_device], query) == [pair(27)]  # the seconds it gave both are the first's
     query = "pair Tile tracker for 30 seconds and search youtube for 60 second workouts"
     assert answer([pair(30), search("60 second workouts")], query) == [pair(30), search("60 second workouts")]
     assert answer([search("27 seconds")], "find a clip of 27 seconds") == [search("27 seconds")]  # no call beside

@@ -837,6 +837,12 @@ def said_seconds(text: str) -> int | None:
     return round((_amount(m) + 0.5 * bool(m.group("and_half"))) * _UNIT_SECONDS[m.group("unit")[0].lower()])
 
 
+def _seconds_of(schema: Any, value: Any) -> bool:
+    """Whether `value` is a whole number of seconds by its argument's `schema`."""
+    return isinstance(value, int) and not isinstance(value, bool) and isinstance(schema, dict) \
+        and _in_seconds(schema, value)
+
+
 def _in_seconds(schema: dict[str, Any], value: int) -> bool:
     """A number the spec counts in seconds ("seconds to wait for the connection"), `value` within its bounds."""
     return (schema.get("type") in ("integer", "number") and re.search(r"\bseconds?\b", str(schema.get("description")),
@@ -970,17 +976,20 @@ def spent(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: 
     clock only: "save Kwame +233 24 123 4567 and call him" says one number for two calls. Or a span of time that
     another call's seconds took (`as_requested`): "Link my phone with Tile tracker and give it 27 seconds" had a
     search for "27 seconds" beside a timeout of 10 (2 of the 400 held-out requests, the quickstart model of
-    2026-12-04)."""
+    2026-12-04) — and the seconds that span gave both calls are the other call's too: the same request came back
+    as two pairings, "Tile tracker" and "27 seconds", each with timeout 27 (the model of 2026-12-05)."""
+    said = said_seconds(query)
+
     def own(i: int) -> list[bool | None]:  # per value: None a default, True words no other call took
         properties, arguments = calls[i]
         others = [(k, v, schema) for j, (schema, other) in enumerate(calls) if j != i for k, v in other.items()]
         taken = {v.casefold() for _, v, _ in others if isinstance(v, str)}
-        seconds = {v for k, v, schema in others if isinstance(v, int) and not isinstance(v, bool)
-                   and isinstance(schema.get(k), dict) and _in_seconds(schema[k], v)}
+        seconds = {v for k, v, schema in others if _seconds_of(schema.get(k), v)}
         return [None if isinstance(properties.get(k), dict) and properties[k].get("default") == v
                 else not (isinstance(v, str) and len(spans(v, query)) == 1 and (
                     v.casefold() in taken and _is_clock(properties.get(k))
-                    or _only_span(v) and said_seconds(v) in seconds))
+                    or _only_span(v) and said_seconds(v) in seconds)
+                    or v == said and v in seconds and _seconds_of(properties.get(k), v))
                 for k, v in arguments.items()]
 
     marks = [own(i) for i in range(len(calls))]
