@@ -99,7 +99,8 @@ def literal(value: Any) -> str:
 
 def parse(text: str, functions: list[Function], query: str | None = None) -> list[Call] | CallError:
     """Calls from model output (text up to or including `<api_end>`), validated and completed; given the
-    `query` they answer, times, dates and numbers copied short of its words are widened to them, and a
+    `query` they answer, a value begun with the request's command misspelt begins after it (`surface.unslip`),
+    times, dates and numbers copied short of its words are widened to them, and a
     value that ran on into a left-out argument's words hands them over (`surface.hand_over`), and the
     answer is squared with what the query says beside its values (`surface.as_requested`: a language named
     fills a left-out one, an unsaid optional number or language keeps its default), and the message of a
@@ -139,7 +140,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
                                                   f"got {len(positional)} positional", raw)
         arguments = dict(zip(fn.properties, positional, strict=False)) | named
         if query is not None:
-            arguments = switched(fn.name, fn.properties, surface.from_query(fn.properties, arguments, query), query)
+            arguments = surface.from_query(fn.properties, surface.unslip(fn.name, fn.properties, arguments), query)
+            arguments = switched(fn.name, fn.properties, arguments, query)
         read.append((fn, arguments))
     settled = ([a for _, a in read] if query is None
                else surface.as_requested([(fn.properties, a) for fn, a in read], query))
