@@ -1376,3 +1376,30 @@ def test_a_value_begun_with_the_command_misspelt_begins_after_it(function, writt
     (call,) = parse(f"<api_{fn.index}>({text})<api_end>", ANDROID, query)
     free = next(k for k in ("title", "device_name", "label", "message") if k in written)
     assert call["arguments"][free] == read
+
+
+@pytest.mark.parametrize("function, written, query, name, read", [
+    ("search_youtube_videos", {"query": "16 unboxing"}, "can u search yt for iphone 16 unboxing", "query",
+     "iphone 16 unboxing"),
+    ("send_email", {"recipient": "team@acme.io", "title": "Sprint planning", "content": "is on the calendar"},
+     "email team@acme.io subject Sprint planning body Invite is on the calendar", "content",
+     "Invite is on the calendar"),
+    ("set_timer_alarm", {"time": "22:45", "label": "meds"}, "set alarm for 22:45 labelled take meds", "label",
+     "take meds"),
+    ("search_youtube_videos", {"query": "cat videos"}, "search youtube for some cat videos", "query", "cat videos"),
+    ("send_email", {"recipient": "jo@acme.io", "title": "Sick day", "content": "see you"},
+     "email jo@acme.io, subject is Sick day, body see you", "title", "Sick day"),  # "is" links, it names nothing
+    ("send_email", {"recipient": "jo@acme.io", "title": "Sick day", "content": "see you"},
+     "email jo@acme.io, the subject should be Sick day, body see you", "title", "Sick day"),
+    ("search_youtube_videos", {"query": "unboxing"}, "search for 16 unboxing", "query", "unboxing"),  # a figure
+    ("get_weather_forecast", {"location": "Paris"}, "weather for this weekend in Paris", "location", "Paris"),
+])
+def test_a_value_copied_short_of_its_start_runs_back_to_the_word_that_opens_it(function, written, query, name, read):
+    """"search yt for iphone 16 unboxing" came back as the query "16 unboxing", "body Invite is on the calendar"
+    as "is on the calendar" and "labelled take meds" as "meds" (3 of the 440 hand-written requests): a value a
+    word or two after "for", "body", "labelled" … starts at them, but not over a pronoun, an article, a linking
+    verb or a figure."""
+    fn = next(f for f in ANDROID if f.name == function)
+    text = ", ".join(f"{k}={' ' + v!r}" for k, v in written.items())
+    (call,) = parse(f"<api_{fn.index}>({text})<api_end>", ANDROID, query)
+    assert call["arguments"][name] == read
