@@ -255,6 +255,10 @@ def test_a_place_copied_without_its_region_gets_it(query, place, read):
      "mail a@b.co titled Running late and the message Stuck", {"title": "Running late"}),
     ("<api_3>(recipient=' a@b.co', title=' Re: plans, and say See you', content=' See you')",
      "mail a@b.co subject Re: plans, and say See you", {"title": "Re: plans"}),
+    ("<api_3>(recipient=' jo@b.co', title=' Hi', content=' free all week, send it to jo@b.co')",
+     "subject Hi, body free all week, send it to jo@b.co", {"content": "free all week"}),
+    ("<api_3>(recipient=' jo@b.co', title=' Hi', content=' I can send it')",  # apart: the sender's words
+     "mail jo@b.co subject Hi body I can send it", {"content": "I can send it"}),
     ("<api_7>(contact_name=' Noor', message=' I just got home')", "text Noor I just got home",  # apart: kept
      {"contact_name": "Noor", "message": "I just got home"}),
     ("<api_7>(contact_name=' Al', message=' Al is late')", "text Al Al is late",  # "Al" said twice: kept

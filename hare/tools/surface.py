@@ -472,9 +472,10 @@ def give_way(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
 
 # Words that hand the request on to the next value ("off SoundCloud", "subject Broken drill content The chuck…",
 # "text Jake that I'm outside", "titled Running late and the message Stuck in traffic…", "subject Re: plans, and
-# say …"): a value that ends in them, right before another argument's words, ends before.
+# say …", "body I'm free most afternoons, send it to enakamura@…"): a value that ends in them, right before another
+# argument's words, ends before.
 _HAND_OFF = re.compile(r"(?:,?\s+(?:in|on|at|for|from|by|off|via|with|using|through|to|saying|that|subject|title|"
-                       r"body|content|message|text|say|just|and|the)|[,;:])+\s*$", re.IGNORECASE)
+                       r"body|content|message|text|say|just|and|the|send (?:it|this|that))|[,;:])+\s*$", re.IGNORECASE)
 
 
 _REACH = 40  # characters a date may stand before the clock copied: "Saturday, the 14th of March 2026 at "
