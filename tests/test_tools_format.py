@@ -541,6 +541,21 @@ def test_a_value_that_runs_into_the_requests_set_off_tail_ends_before_it(query, 
 
 
 @pytest.mark.parametrize("query, written, read", [
+    ("how do I walk to Yosemite Valley from the nearest Walmart ok?", "the nearest Walmart ok", "the nearest Walmart"),
+    ("directions to the pier from Hilo Airport this instant", "Hilo Airport this instant", "Hilo Airport"),
+    ("directions to the pier from Now Coffee", "Now Coffee", "Now Coffee"),  # nothing after it
+    ("directions to the pier from Cafe Right Now", "Cafe Right Now", "Cafe Right Now"),  # as written, not a tail
+])
+def test_a_value_that_runs_into_the_requests_closing_tail_ends_before_it(query, written, read):
+    """"… from the nearest Walmart ok?" came back with the origin "the nearest Walmart ok": a value other than words
+    to send that runs into a tail of the generator's that ends the request without a comma (" ok?", " this
+    instant") ends before it. Words to send keep theirs ("… get a refund please" is the message's)."""
+    fn = next(f for f in ANDROID if f.name == "find_route_google_maps")
+    (call,) = parse(f"<api_{fn.index}>(origin={' ' + written!r}, destination=' the pier')<api_end>", ANDROID, query)
+    assert call["arguments"]["origin"] == read
+
+
+@pytest.mark.parametrize("query, written, read", [
     ("connect to Honda Civic via bluetooth, try for a full minute", 10, 60),
     ("pair Logitech K380, wait up to two minutes", 20, 120),
     ("pair Echo Dot, give it a minute and a half", 90, 90), ("Echo Dot, 15 second timeout", 15, 15),

@@ -598,6 +598,20 @@ _WHEN = re.compile(r"\s+(?:today|tonight|(?:right )?now|this (?:week|morning|aft
                    r"at the moment)$", re.IGNORECASE)
 
 
+# The generator's tails that stand without a comma (" ok?", " this instant", " right now"), longest first.
+_UNSET = sorted((s for s in SUFFIXES if not s.startswith(",") and _WORD.search(s)), key=len, reverse=True)
+
+
+def _unset_tail(query: str, start: int, end: int) -> str | None:
+    """The value said at `start:end` without the comma-less tail that ends the request and that it ran into."""
+    said = query.rstrip()
+    for tail in _UNSET:
+        at = len(said) - len(tail)
+        if said.endswith(tail) and start < at < end and _WORD.search(query[start:at]):  # as written: "Don't Start Now"
+            return query[start:at].rstrip(" ,")
+    return None
+
+
 def untail(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A free-text value that runs into the request's tail ends before it when that tail is one of the generator's
     set off by a comma: "… and say don't forget your lunch, cheers" came out with the message "don't forget your
@@ -607,7 +621,9 @@ def untail(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
     alone, or no comma, had cut 9 and 85 of the generated labels). And a topic that ends the request with when it
     asks ("what's happening with the stock market today", "any news about Taylor Swift today?") ends before it, as
     the generator's topics do: the day is the request's (the hand-written labels; two quickstart models of
-    2026-12-04/05 kept "today"). Topics only: a search may be for "what happened today"."""
+    2026-12-04/05 kept "today"). Topics only: a search may be for "what happened today". A value other than words
+    to send also ends before a tail of the generator's that closes the request without a comma, as written
+    ("… from the nearest Walmart ok?" gave the origin "the nearest Walmart ok"; "Don't Start Now" is a song)."""
     out = dict(arguments)
     for name, (start, end) in _said_once(arguments, query).items():
         if not (isinstance(properties.get(name), dict) and is_free_text(properties[name])):
@@ -616,6 +632,9 @@ def untail(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
         kept = query[start:cut].rstrip()
         if len(kept) < end - start and _WORD.search(kept) and _bare(query[cut:end]) in _SET_OFF:
             out[name] = kept
+        elif not _SENT.search(str(properties[name].get("description", ""))) \
+                and (bare := _unset_tail(query, start, end)) is not None:
+            out[name] = bare
         elif _TOPIC.search(str(properties[name].get("description", ""))) and (when := _WHEN.search(value)) \
                 and _WORD.search(value[:when.start()]) and not _WORD.search(query[end:tail_at(query, end)]):
             out[name] = value[:when.start()]  # "any news about Taylor Swift today?": the day is the request's
