@@ -390,11 +390,18 @@ def test_a_message_copied_short_of_its_start_runs_back_to_the_value_before_it(qu
     ("look up cats - 2:30PM", "cats", "cats"), ("look up cats - :)", "cats", "cats"),  # no words after the dash
     ("look up cats at once", "cats", "cats"),  # politeness and urgency
     ("look up cats at \x00 home", "cats", "cats"),  # nothing a value cannot hold
+    ("look up dinner with Jo and Sam at Padella", "dinner with Jo", "dinner with Jo and Sam at Padella"),  # a name
+    ("look up Lunch & Learn on youtube", "Lunch", "Lunch & Learn"),
+    ("look up Microsoft and OpenAI", "Microsoft", "Microsoft and OpenAI"),
+    ("look up cats and Text Ana hi", "cats", "cats"),  # a next request, capitalised
+    ("look up cats and I will call Mom", "cats", "cats"), ("look up cats and call Mom", "cats", "cats"),
+    ("look up cats and Ana's number is +1 202 555 0164, save it", "cats", "cats"),  # more words: a next request
 ])
 def test_a_value_ended_at_a_preposition_takes_the_phrases_it_begins(query, written, read):
     """"how to play Wonderwall" of "… about how to play Wonderwall on guitar": a free-text value the model ended
     at a preposition takes the phrases that follow, up to a comma, a joiner or another value, unless a phrase
-    says where the request goes, holds a figure or is politeness."""
+    says where the request goes, holds a figure or is politeness; and a name joined by "and" or "&" ("dinner with
+    Jo and Sam at Padella" had stopped at "Jo", "Lunch & Learn" at "Lunch")."""
     fn = next(f for f in ANDROID if f.name == "search_youtube_videos")
     calls = parse(f"<api_{fn.index}>(query={' ' + written!r})<api_end>", ANDROID, query)
     assert calls[0]["arguments"]["query"] == read

@@ -731,6 +731,13 @@ _NOT_FOR = frozenset("the a an my your his her our their its this that these tho
                      "today tonight tomorrow now".split())
 _PHRASE = re.compile(rf"\s+(?:{'|'.join(_PREPOSITIONS)}|[-–])\s+[^\s,;:!?.]+(?:\s+(?!(?:{'|'.join(_PREPOSITIONS)})\b)"
                      r"[^\s,;:!?.]+)*", re.IGNORECASE)
+# "and" or "&" before a capitalised name goes on with the thing named ("dinner with Jo and Sam", "Lunch & Learn")
+# up to the end, a stop or a phrase: not a word that starts a request or joins one ("… and Text Ana", "… and Then
+# …"), nor a name that more words follow ("… and Ana's number is …" is a next request).
+_PAIRED = re.compile(rf"\s+(?:and|&)\s+(?!I\b)([A-Z][\w'-]*)(?:\s+[A-Z][\w'-]*)*"
+                     rf"(?=\s*$|\s*[,.;:!?]|\s+(?:{'|'.join(_PREPOSITIONS)}|[-–])\s)")
+_NO_PAIR = JOINING_WORDS | _LEAD_WORDS | frozenset("call play show open set turn find search get check take send "
+                                                   "connect pair create add book remind put lock unlock".split())
 # Words that say where a request goes rather than what it is about ("… in my calendar", "… on youtube", "… in
 # the kitchen", "… in the subject line"), matched with a slip of the fingers too ("calender").
 _WHERE = ("calendar youtube tube google maps nest hub app phone contacts screen speaker kitchen living room bedroom "
@@ -806,9 +813,11 @@ def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
         if not (isinstance(schema, dict) and is_free_text(schema)) or _NAMED.search(said) or _PLACE.search(said) \
                 or _SENT.search(said):
             continue
-        joint = min([j.start() for j in AFTER.finditer(query, end)] + [len(query)])
-        stop = min([c for other, (c, _) in placed.items() if other != name and c >= end] + [joint])
-        at = end
+        at, ahead = end, min([c for other, (c, _) in placed.items() if other != name and c >= end] + [len(query)])
+        if (pair := _PAIRED.match(query, end)) and pair.end() <= ahead and pair.group(1).lower() not in _NO_PAIR:
+            at = pair.end()  # "dinner with Jo and Sam at Padella", "Lunch & Learn": one thing, named in capitals
+        joint = min([j.start() for j in AFTER.finditer(query, at)] + [len(query)])
+        stop = min(ahead, joint)
         while (phrase := _PHRASE.match(query[:joint], at)) and phrase.end() <= stop:
             spoken = [w.lower() for w in _WORD.findall(phrase.group())]
             words = set(spoken)
