@@ -1429,3 +1429,22 @@ def test_a_value_copied_short_of_its_start_runs_back_to_the_word_that_opens_it(f
     text = ", ".join(f"{k}={' ' + v!r}" for k, v in written.items())
     (call,) = parse(f"<api_{fn.index}>({text})<api_end>", ANDROID, query)
     assert call["arguments"][name] == read
+
+
+def test_a_value_that_ran_over_a_joiner_into_another_calls_words_ends_before_the_joiner():
+    """"msg Giulia: it's done, then i want to add Ngozi to my contacts, …" came back with the message "it's done,
+    then i want to add Ngozi" beside a contact "Ngozi": two calls never take the same words said once, so the
+    message ends at the joiner before them. A message that names what the request says twice keeps it."""
+    text, contact = (next(f for f in ANDROID if f.name == n) for n in ("send_text_message", "create_contact"))
+
+    def answer(message: str, query: str) -> str:
+        raw = (f"<api_{text.index}>(contact_name=' Giulia', message={' ' + message!r});"
+               f"<api_{contact.index}>(name=' Ngozi', phone_number=' +91 (512) 387-9892')<api_end>")
+        return parse(raw, ANDROID, query)[0]["arguments"]["message"]
+
+    query = "erm, msg Giulia: it's done, then i want to add Ngozi to my contacts, their cell is +91 (512) 387-9892"
+    assert answer("it's done, then i want to add Ngozi", query) == "it's done"
+    query = "msg Giulia: tell Ngozi it's done, and add Ngozi to my contacts, their cell is +91 (512) 387-9892"
+    assert answer("tell Ngozi it's done", query) == "tell Ngozi it's done"  # said twice: whose is open
+    query = "msg Giulia: I met Ngozi; save the contact, +91 (512) 387-9892"
+    assert answer("I met Ngozi", query) == "I met Ngozi"  # no joiner before them: which call is wrong is open

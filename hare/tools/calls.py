@@ -103,7 +103,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
     times, dates and numbers copied short of its words are widened to them, and a
     value that ran on into a left-out argument's words hands them over (`surface.hand_over`), and the
     answer is squared with what the query says beside its values (`surface.as_requested`: a language named
-    fills a left-out one, an unsaid optional number or language keeps its default), and the message of a
+    fills a left-out one, an unsaid optional number or language keeps its default), a value that ran over a
+    joiner into another call's words ends before it (`surface.apart`), and the message of a
     one-call answer runs on to the request's end (`surface.run_on`). A call repeated exactly is kept once, and
     one that only repeats a piece of another's words is dropped (`surface.piece_of`), as is one that only repeats
     words another call took beside its own (`surface.echo_of`), a second call of a function made of unsaid
@@ -143,8 +144,10 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
             arguments = surface.from_query(fn.properties, surface.unslip(fn.name, fn.properties, arguments), query)
             arguments = switched(fn.name, fn.properties, arguments, query)
         read.append((fn, arguments))
-    settled = ([a for _, a in read] if query is None
-               else surface.as_requested([(fn.properties, a) for fn, a in read], query))
+    settled = [a for _, a in read]
+    if query is not None:
+        settled = surface.as_requested([(fn.properties, a) for fn, a in read], query)
+        settled = surface.apart([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query)
     if query is not None and len(read) == 1:
         settled = [surface.run_on(read[0][0].properties, settled[0], query)]
     spent = surface.spent([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query) \

@@ -1018,6 +1018,27 @@ def _figure(value: float) -> str:
     return str(int(value)) if value == int(value) else f"{value:g}"
 
 
+def apart(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> list[dict[str, Any]]:
+    """The arguments of an answer's calls, where a free-text value ran on over a joiner into words another call
+    took, ended before that joiner: "msg Giulia: it's done, then i want to add Ngozi to my contacts, …" came back
+    with the message "it's done, then i want to add Ngozi" beside a contact "Ngozi" (the quickstart model of
+    2026-12-05). Two calls never take the same words; only words said once, and only across a joiner (`AFTER`),
+    so a message that names what another call says elsewhere keeps it."""
+    placed = [_said_once(arguments, query) for _, arguments in calls]
+    out = []
+    for i, (properties, arguments) in enumerate(calls):
+        settled = dict(arguments)
+        for name, (start, end) in placed[i].items():
+            if not (isinstance(properties.get(name), dict) and is_free_text(properties[name])):
+                continue
+            inside = [c for j, mine in enumerate(placed) if j != i for c, d in mine.values() if start < c and d <= end]
+            joints = [m.start() for m in AFTER.finditer(query, start, min(inside, default=start))]
+            if joints and _WORD.search(query[start:joints[-1]]):
+                settled[name] = query[start:joints[-1]]
+        out.append(settled)
+    return out
+
+
 def piece_of(call: dict[str, Any], other: dict[str, Any], query: str) -> bool:
     """Whether `call` (name and arguments) is a piece of `other`, the same function's: every argument the
     same but for at least one text value that the request says only inside `other`'s ("play Hit Me Hard and
