@@ -98,17 +98,18 @@ def literal(value: Any) -> str:
 
 
 def parse(text: str, functions: list[Function], query: str | None = None) -> list[Call] | CallError:
-    """Calls from model output (text up to or including `<api_end>`), validated and completed; given the
-    `query` they answer, a value begun with the request's command misspelt begins after it (`surface.unslip`),
-    times, dates and numbers copied short of its words are widened to them, and a
-    value that ran on into a left-out argument's words hands them over (`surface.hand_over`), and the
-    answer is squared with what the query says beside its values (`surface.as_requested`: a language named
-    fills a left-out one, an unsaid optional number or language keeps its default), a value that ran over a
-    joiner into another call's words ends before it (`surface.apart`), and the message of a
-    one-call answer runs on to the request's end (`surface.run_on`). A call repeated exactly is kept once, and
-    one that only repeats a piece of another's words is dropped (`surface.piece_of`), as is one that only repeats
-    words another call took beside its own (`surface.echo_of`), a second call of a function made of unsaid
-    defaults (`surface.idle_twin`) and one made only of defaults and words another call took (`surface.spent`)."""
+    """Calls from model output (text up to or including `<api_end>`), validated and completed. Given the
+    `query` they answer, each value is read against it: a value begun with the request's command misspelt
+    begins after it (`surface.unslip`); times, dates and numbers copied short of its words are widened to them,
+    and a value that ran on into a left-out argument's words hands them over (`surface.from_query`); the answer
+    is squared with what the query says beside its values (`surface.as_requested`: a language named fills a
+    left-out one, an unsaid optional number or language keeps its default); a value that ran over a joiner into
+    another call's words ends before it (`surface.apart`); the message of a one-call answer runs on to the
+    request's end (`surface.run_on`) and its title over "and" before a name (`surface.run_into`). A call
+    repeated exactly is kept once, and one that only repeats a piece of another's words is dropped
+    (`surface.piece_of`), as is one that only repeats words another call took beside its own
+    (`surface.echo_of`), a second call of a function made of unsaid defaults (`surface.idle_twin`) and one made
+    only of defaults and words another call took (`surface.spent`)."""
     raw = text
     text = text.split(API_END, 1)[0].strip()
     if not text:
@@ -149,7 +150,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
         settled = surface.as_requested([(fn.properties, a) for fn, a in read], query)
         settled = surface.apart([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query)
     if query is not None and len(read) == 1:
-        settled = [surface.run_on(read[0][0].properties, settled[0], query)]
+        only = read[0][0].properties
+        settled = [surface.run_on(only, surface.run_into(only, settled[0], query, pairs=True), query)]
     spent = surface.spent([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query) \
         if query is not None else set()
     calls: list[Call] = []

@@ -598,18 +598,23 @@ _WHEN = re.compile(r"\s+(?:today|tonight|(?:right )?now|this (?:week|morning|aft
                    r"at the moment)$", re.IGNORECASE)
 
 
-# The generator's tails that stand without a comma (" ok?", " this instant", " right now"), longest first.
-_UNSET = sorted((s for s in SUFFIXES if not s.startswith(",") and _WORD.search(s)), key=len, reverse=True)
+# The generator's tails that stand without a comma (" ok?", " this instant", " right now"), matched as written:
+# "Don't Start Now" is a song.
+_UNSET = [s for s in SUFFIXES if not s.startswith(",") and _WORD.search(s)]
 
 
 def _unset_tail(query: str, start: int, end: int) -> str | None:
-    """The value said at `start:end` without the comma-less tail that ends the request and that it ran into."""
-    said = query.rstrip()
-    for tail in _UNSET:
-        at = len(said) - len(tail)
-        if said.endswith(tail) and start < at < end and _WORD.search(query[start:at]):  # as written: "Don't Start Now"
-            return query[start:at].rstrip(" ,")
-    return None
+    """The value said at `start:end` without the comma-less tails that end the request and that it ran into:
+    the earliest cut the tails reach from the end (" right now" + " please", where " now please" leaves "right")."""
+    ends, reached = [len(query.rstrip())], set()
+    while ends:
+        at = ends.pop()
+        for tail in _UNSET:
+            if query.endswith(tail, 0, at) and start < at - len(tail) and at - len(tail) not in reached:
+                reached.add(at - len(tail))
+                ends.append(at - len(tail))
+    cuts = [at for at in reached if at < end and _WORD.search(query[start:at])]
+    return query[start:min(cuts)].rstrip(" ,") if cuts else None
 
 
 def untail(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
@@ -793,7 +798,8 @@ def run_back_to_opener(properties: dict[str, dict[str, Any]], arguments: dict[st
     return out
 
 
-def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str,
+             pairs: bool = False) -> dict[str, Any]:
     """A free-text value that the model ended at a preposition takes the phrases it begins: "camping trip" of
     "schedule camping trip to Yosemite on May 2", "how to play Wonderwall" of "… about how to play Wonderwall on
     guitar", "Back" of "stream Back to the Future from Peacock", "wildfires" of "news stories about wildfires in
@@ -803,7 +809,10 @@ def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
     ("in my calendar", "on youtube"), holds a figure, a language or what no value holds ("<"), or is politeness
     ("at once"); "for" only before a plain word ("tips for beginners", not "Bluey for the kids"). Not for the names
     of people, devices or places (places have their own reading, `widen_place`) nor for words to send, whose end
-    `run_on` reads with the request's own closing "?" or "!"."""
+    `run_on` reads with the request's own closing "?" or "!". With `pairs` (the one call of an answer: where the
+    model made two calls, "play Soft and Hit Me Hard" is two songs), first over "and" or "&" before a capitalised
+    name (`_PAIRED`): "dinner with Jo and Sam at Padella" had stopped at "Jo", "Lunch & Learn" at "Lunch" (2 of the
+    400 held-out, the quickstart model of 2026-12-05)."""
     placed = _said_once(arguments, query)
     patterns = [p for schema in properties.values() if isinstance(schema, dict) and (p := words_pattern(schema))]
     out = dict(arguments)
@@ -814,8 +823,9 @@ def run_into(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
                 or _SENT.search(said):
             continue
         at, ahead = end, min([c for other, (c, _) in placed.items() if other != name and c >= end] + [len(query)])
-        if (pair := _PAIRED.match(query, end)) and pair.end() <= ahead and pair.group(1).lower() not in _NO_PAIR:
-            at = pair.end()  # "dinner with Jo and Sam at Padella", "Lunch & Learn": one thing, named in capitals
+        if pairs and (pair := _PAIRED.match(query, end)) and pair.end() <= ahead \
+                and pair.group(1).lower() not in _NO_PAIR:
+            at = pair.end()
         joint = min([j.start() for j in AFTER.finditer(query, at)] + [len(query)])
         stop = min(ahead, joint)
         while (phrase := _PHRASE.match(query[:joint], at)) and phrase.end() <= stop:
