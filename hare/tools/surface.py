@@ -673,10 +673,14 @@ def _slip_of(word: str, meant: str) -> bool:
 _NAMED_BY = 5  # letters a function's word has at least to be looked for ("alarm", not "set" or "take")
 
 
+def _slips_from(word: str, meant: str) -> bool:
+    """`word` read as a slip of the fingers on `meant` (or as `meant`): long enough, and beginning as it does."""
+    return len(word) >= _SLIP_LETTERS and word[:1] == meant[:1] and _slip_of(word, meant)
+
+
 def _typo_of(word: str, meant: str) -> bool:
-    """A slip of the fingers on `meant` that is not `meant` itself nor its plural, beginning as it does."""
-    return (len(word) >= _SLIP_LETTERS and word[0] == meant[0] and word not in (meant, meant + "s", meant[:-1])
-            and _slip_of(word, meant))
+    """A slip of the fingers on `meant` that is not `meant` itself nor its plural."""
+    return word not in (meant, meant + "s", meant[:-1]) and _slips_from(word, meant)
 
 
 def unslip(function: str, properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) -> dict[str, Any]:
@@ -684,7 +688,7 @@ def unslip(function: str, properties: dict[str, dict[str, Any]], arguments: dict
     soccer practice …" came back with the title "caendar soccer practice", "set me an alarrm for 4:40pm" with
     the label "set me an alarrm" (left out, the label is its default), "Bleutooth AirPods Pro 2" with that
     device — a small model copies on from where it should have begun when the word that ends the command is
-    one it does not know (4 of the 400 held-out requests, the quickstart model of 2026-12-05). Only a slip of a
+    one it does not know (3 of the 400 held-out requests, the quickstart model of 2026-12-05). Only a slip of a
     word of the function's name: spelt right, it may be the value's ("Bluetooth speaker")."""
     named = [w for w in function.lower().split("_") if len(w) >= _NAMED_BY]
     out = dict(arguments)
@@ -755,8 +759,7 @@ _NAMED = re.compile(r"\b(?:name|contact)\b", re.IGNORECASE)  # a contact's or a 
 
 
 def _says_where(words: set[str]) -> bool:
-    return any(w == where or len(w) >= _SLIP_LETTERS and w[0] == where[0] and _slip_of(w, where)
-               for w in words for where in _WHERE)
+    return any(w == where or _slips_from(w, where) for w in words for where in _WHERE)
 
 
 # Words after which a value begins: "… saying …", "body …", "labelled …", "search … for …". A value copied a word or
