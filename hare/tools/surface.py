@@ -651,7 +651,7 @@ def untail(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
 # that join two of something ("text Bob and Alice I'm late": Bob's message is not "and Alice I'm late").
 _LEAD_WORDS = frozenset("say says saying said that tell telling know message msg text txt sms reads reading following "
                         "with body content subject title email write put just and or plus then also".split())
-_GAP = re.compile(r"\s+(?:[^\W\d_]+(?:'[^\W\d_]+)?\s+){1,3}")  # one to three words, nothing but letters
+_GAP = re.compile(r"\s+(?:[^\W\d_]+(?:'[^\W\d_]+)?\s+){1,5}")  # one to five words, nothing but letters
 
 
 def _slip_of(word: str, meant: str) -> bool:
@@ -714,7 +714,8 @@ def run_back(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
     late" came out as the message "late", "text dad call me when you wake up" as "when you wake up" — a small
     model starts a message a word or two late where no word such as "saying" or "that" marks its start. So a
     message (a value whose description speaks of words to send, said once) that follows another value of its
-    call after one to three plain words, none of them a word that leads into a message or joins two things
+    call after one to five plain words ("text Pieter my flight is at 4" had the message "4", the quickstart model
+    of 2026-12-05), none of them a word that leads into a message or joins two things
     (`_LEAD_WORDS`) or a slip of the fingers on one ("sayng", "bdoy"), starts right after that value."""
     found = {name: spans(" ".join(v.split()), query) for name, v in arguments.items()
              if isinstance(v, str) and v.strip()}
