@@ -673,6 +673,11 @@ def _slip_of(word: str, meant: str) -> bool:
 _NAMED_BY = 5  # letters a function's word has at least to be looked for ("alarm", not "set" or "take")
 
 
+def _leads(word: str) -> bool:
+    """Whether `word` (lower case) is a word that leads into a message or joins two things, or a slip on one."""
+    return any(_slip_of(word, lead) for lead in _LEAD_WORDS)
+
+
 def _slips_from(word: str, meant: str) -> bool:
     """`word` read as a slip of the fingers on `meant` (or as `meant`): long enough, and beginning as it does."""
     return len(word) >= _SLIP_LETTERS and word[:1] == meant[:1] and _slip_of(word, meant)
@@ -727,7 +732,7 @@ def run_back(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
         start, end = found[name][0]
         before = max((j for other, at in found.items() if other != name for _, j in at if j <= start), default=None)
         gap = _GAP.fullmatch(query, before, start) if before is not None else None
-        if gap and not any(_slip_of(w.lower(), lead) for w in gap.group().split() for lead in _LEAD_WORDS):
+        if gap and not any(_leads(w.lower()) for w in gap.group().split()):
             out[name] = query[before:end].lstrip()
     return out
 
@@ -786,7 +791,7 @@ def run_back_to_opener(properties: dict[str, dict[str, Any]], arguments: dict[st
     taken = [at for value in arguments.values() if isinstance(value, str) and value.strip()
              for at in spans(value, query)]
     out = dict(arguments)
-    for name, (start, _) in placed.items():
+    for name, (start, end) in placed.items():
         schema = properties.get(name)
         said = f"{name} {schema.get('description', '')}" if isinstance(schema, dict) else ""
         if not (isinstance(schema, dict) and is_free_text(schema)) or _PLACE.search(said) or _NAMED.search(said):
@@ -795,10 +800,10 @@ def run_back_to_opener(properties: dict[str, dict[str, Any]], arguments: dict[st
         if opened is None:
             continue
         gap = opened.group(1).lower().split()
-        if any(w in _NO_START or any(_slip_of(w, lead) for lead in _LEAD_WORDS) or _says_where({w}) for w in gap) \
+        if any(w in _NO_START or _leads(w) or _says_where({w}) for w in gap) \
                 or any(a < start and b > opened.start(1) for a, b in taken):
             continue
-        out[name] = query[opened.start(1):start] + out[name].lstrip()
+        out[name] = query[opened.start(1):end]
     return out
 
 
