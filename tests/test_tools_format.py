@@ -171,6 +171,18 @@ def test_a_time_date_or_number_copied_short_is_widened_to_the_users_words(functi
         assert isinstance(alone, CallError) or {k: alone[0]["arguments"][k] for k in widened} != widened
 
 
+def test_an_abbreviated_weekday_dates_the_event_and_stays_out_of_its_title():
+    """"on Tue" was no date: the event went to today, and "on Tue" into its title."""
+    import datetime as dt
+
+    fn = next(f for f in ANDROID if f.name == "create_calendar_event")
+    text = f"<api_{fn.index}>(title=' team sync', start_time=' 10am', end_time=' 11am')<api_end>"
+    call = parse(text, ANDROID, "schedule team sync on Tue at 10am until 11am")[0]["arguments"]
+    start = dt.datetime.strptime(call["start_time"], "%Y-%m-%d-%H-%M")
+    assert (call["title"], start.weekday(), start.hour) == ("team sync", 1, 10)  # Tuesday
+    assert call["end_time"][:10] == call["start_time"][:10]
+
+
 @pytest.mark.parametrize("query, start, end", [
     ("lunch on July 14 2026 at 12:30 for an hour", "2026-07-14-12-30", "2026-07-14-13-30"),
     ("lunch on July 14 2026 at 12:30 for 45 mins", "2026-07-14-12-30", "2026-07-14-13-15"),
@@ -1003,6 +1015,8 @@ def test_times_in_the_users_words_become_24_hour_clocks(words, canonical):
     ("tomorrow at 9 am", "2026-12-02-09-00"), ("8:45 pm", "2026-12-01-20-45"),  # no date: today
     ("Friday at 6pm", "2026-12-04-18-00"), ("next Monday at 10", "2026-12-07-10-00"),  # 2026-12-01 is a Tuesday:
     ("tuesday at 9", "2026-12-08-09-00"),  # a weekday is the next such day after today
+    ("fri at 3pm", "2026-12-04-15-00"), ("Tue. 10am", "2026-12-08-10-00"), ("next thurs at 10", "2026-12-03-10-00"),
+    ("Sat 9am", "2026-12-05-09-00"), ("sat 9am", "sat 9am"),  # as typed; "sat", "sun", "mon", "wed" are words too
     ("2025-06-03-13-00", "2025-06-03-13-00"), ("February 30, 2026 at 9", "February 30, 2026 at 9"),
     ("25/02/2026 from 13:00", "2026-02-25-13-00"), ("02/25/2026 at 1 pm", "2026-02-25-13-00"),  # figures: the
     ("03.04.2026 at 8", "2026-03-04-08-00"), ("31/04/2026 at 8", "31/04/2026 at 8"),  # day over 12 settles it

@@ -83,7 +83,11 @@ CLOCK = (r"(?i:(?P<special>noon|midday|midnight)"
          rf"|(?P<hour>{_HOUR}){_AFTER.format('minute', 'minute_word')})")
 _ORDINAL = r"(?:st|nd|rd|th)?"
 _WEEKDAYS = ["mon", "tues", "wednes", "thurs", "fri", "satur", "sun"]  # +"day": Monday is 0, as in `weekday()`
-_WEEKDAY = "(?:" + _words([d + "day" for d in _WEEKDAYS]) + ")"
+# And as people type them: "on fri at 3pm", "next thurs", "Tue 10am" (read as today's date before, and "on Tue"
+# went into the event's title). "Mon", "Wed", "Sat" and "Sun" are words too ("in the sun", "SAT prep"), so those
+# four count only capitalised as a name is.
+_SHORT_DAYS = r"(?:(?i:tues|tue|thurs|thur|thu|weds|fri)|(?-i:Mon|Wed|Sat|Sun))\.?(?!\w)"
+_WEEKDAY = "(?:" + _words([d + "day" for d in _WEEKDAYS]) + "|" + _SHORT_DAYS + ")"
 DATE = (rf"(?i:(?:{_WEEKDAY},? )?(?:the )?"
         rf"(?:(?P<month>{_MONTH}) (?P<day>3[01]|[12][0-9]|0?[1-9]){_ORDINAL}(?:,? (?P<year>20[0-9]{{2}}))?"
         rf"|(?P<day2>3[01]|[12][0-9]|0?[1-9]){_ORDINAL}(?: of)? (?P<month2>{_MONTH})(?:,? (?P<year2>20[0-9]{{2}}))?"
@@ -283,7 +287,8 @@ def _date(m: re.Match[str], today: dt.date) -> dt.date | None:
     if m.group("relative"):
         return today + dt.timedelta(days=m.group("relative").lower() == "tomorrow")
     if m.group("weekday"):  # the next such day after today: "Friday" said on a Friday is a week away
-        ahead = (_WEEKDAYS.index(m.group("weekday").lower()[:-3]) - today.weekday() - 1) % 7 + 1
+        day = next(i for i, name in enumerate(_WEEKDAYS) if name[:2] == m.group("weekday")[:2].lower())
+        ahead = (day - today.weekday() - 1) % 7 + 1
         return today + dt.timedelta(days=ahead)
     try:
         if m.group("iso"):
