@@ -630,6 +630,8 @@ def test_a_span_of_time_copied_as_a_search_is_the_seconds_of_the_call_beside_it(
     ("I'm back, turn notifications on", False, False),
     ("put dnd on and then turn off the lights", False, True),
     ("dnd on or off, whichever", True, True),  # both said: the model's answer stands
+    ("I'm going into a meeting, silence everything with dnd", False, True),  # what it is done with is on
+    ("I'm done with do not disturb", True, True),  # "done with": both said, the model's answer stands
 ])
 def test_a_switch_is_turned_as_the_request_says_beside_its_name(query, written, read):
     """"take my phone off dnd" and "kill DND" came out as enabled=True from the quickstart's model (11 of 840

@@ -1,11 +1,13 @@
 """A switch the request turns: an on/off argument read from the words said of the function's subject.
 
 "Can you turn off Do Not Disturb now", "take my phone off dnd!!", "get me out of do not disturb mode" and
-"kill DND" are `enabled=False` to a reader, but a small model answers them `True` (the quickstart's model of
-2026-12-04 on 8 of the 400 held-out requests and 3 of the 440 hand-written ones: every boolean it got wrong
-was a switch turned off, and the request said "off", "out of", "end" or "kill" right beside the switch's
-name). The words are there to read, as times and places are (`hare.tools.surface`), so the parser reads
-them instead of trusting the one token the model chose.
+"kill DND" are `enabled=False` to a reader ("silence everything with dnd" `True`: what a request does something
+with is on), but a small model answers them `True` (the quickstart's model of 2026-12-04 on 8 of the 400
+held-out requests and 3 of the 440 hand-written ones: every boolean it got wrong was a switch turned off, and
+the request said "off", "out of", "end" or "kill" right beside the switch's name; the model of 2026-12-05 had
+"silence notifications with do not disturb" and "… silence everything with dnd" off). The words are there to
+read, as times and places are (`hare.tools.surface`), so the parser reads them instead of trusting the one
+token the model chose.
 
 A switch is a boolean argument whose description speaks of "on" and "off" (or that is named `enabled`,
 `on`, `active`). Its subject is what the function's name says after its verb: "do not disturb" of
@@ -13,8 +15,9 @@ A switch is a boolean argument whose description speaks of "on" and "off" (or th
 mention of the subject count, up to a comma or a joiner ("turn off dnd and put on some music": "off" is said
 of dnd, "on" of the music), and only when all of them agree. A request that turns something else ("turn
 notifications on", "unmute my notifications": do not disturb off) says nothing of the subject, and the
-model's answer stands. Of the 12,652 generated and hand-written labelled calls, the reading agrees with all
-532 switches it speaks for and leaves 236 to the model.
+model's answer stands. Of the generated and hand-written labelled switches (2026-12-05: the quickstart's
+training and validation data, the held-out and hand-written sets), the reading agrees with all 601 it speaks
+for and leaves 257 to the model.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from typing import Any
 
 from hare.tools.asides import JOINING_WORDS
 
-_ON = frozenset("on enable enabled activate start into".split())
-_OFF = frozenset("off disable disabled deactivate stop end kill cancel exit quit leave out no".split())
+_ON = frozenset("on enable enabled activate start into with".split())
+_OFF = frozenset("off disable disabled deactivate stop end kill cancel exit quit leave out no done".split())
 _VERBS = frozenset("enable disable set turn toggle switch activate deactivate start stop".split())
 _NAMES = frozenset(("enabled", "enable", "on", "active"))
 _NEAR = 3  # words either side of a mention of the subject
