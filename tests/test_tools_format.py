@@ -508,7 +508,7 @@ def test_a_call_that_only_repeats_words_another_call_took_is_dropped():
 @pytest.mark.parametrize("query, written, read", [
     ("what's happening with the stock market today", "the stock market today", "the stock market"),
     ("any news about Taylor Swift today?", "Taylor Swift today", "Taylor Swift"),
-    ("news on the Mars rover right now please", "the Mars rover right now", "the Mars rover"),
+    ("news on the Mars rover right now please", "the Mars rover right now", "Mars rover"),  # a name: `unarticled`
     ("news about today", "today", "today"),  # nothing else: the topic
     ("news about Taylor Swift today and then text Bob", "Taylor Swift today", "Taylor Swift today"),  # not the end
 ])
@@ -521,6 +521,32 @@ def test_a_topic_that_ends_the_request_with_when_it_asks_ends_before_it(query, w
     search = next(f for f in ANDROID if f.name == "search_youtube_videos")
     (call,) = parse(f"<api_{search.index}>(query=' clips from today')<api_end>", ANDROID, "find clips from today")
     assert call["arguments"]["query"] == "clips from today"
+
+
+@pytest.mark.parametrize("query, written, read", [
+    ("what's the latest news on the Champions League", "the Champions League", "Champions League"),
+    ("any headlines about the Tokyo earthquake", "the Tokyo earthquake", "Tokyo earthquake"),
+    ("news about the 2026 World Cup", "the 2026 World Cup", "2026 World Cup"),
+    ("what's happening with the stock market", "the stock market", "the stock market"),  # no name: as written
+    ("news about The Weeknd", "The Weeknd", "The Weeknd"),  # the name's own "The"
+])
+def test_a_topic_that_is_a_name_is_named_without_its_article(query, written, read):
+    """People label "… news on the Champions League" with the topic "Champions League" (4 of the 5 such topics of the
+    hand-written requests); a place or a search keeps its words ("the Hilton")."""
+    news = next(f for f in ANDROID if f.name == "get_trending_news")
+    (call,) = parse(f"<api_{news.index}>(query={' ' + written!r})<api_end>", ANDROID, query)
+    assert call["arguments"]["query"] == read
+    search = next(f for f in ANDROID if f.name == "search_youtube_videos")
+    (call,) = parse(f"<api_{search.index}>(query=' the Beatles live')<api_end>", ANDROID, "search the Beatles live")
+    assert call["arguments"]["query"] == "the Beatles live"
+
+
+def test_generated_topics_that_are_names_are_labelled_without_their_article(android_data):
+    topics = [(r["query"], c["arguments"]["query"]) for split in android_data.values() for r in split
+              for c in r["calls"] if c["name"] == "get_trending_news"]
+    named = [(q, t) for q, t in topics if re.search(r"\bthe " + re.escape(t) + r"\b", q) and t[:1].isupper()]
+    assert named and not [t for _, t in topics if re.match(r"the [A-Z0-9]", t)]  # the query keeps the article
+    assert any(t.startswith("the ") for _, t in topics)  # "the stock market": in lower case, the label's
 
 
 @pytest.mark.parametrize("query, cameras, kept", [

@@ -31,6 +31,7 @@ from hare.tools.calls import validate
 from hare.tools.phrasing import PLACEHOLDER, Phrasing, Template, arg_phrases, generic_phrasing, load_phrase_bank
 from hare.tools.slots import FIX, Filler, Slot, check_slot, values_bank
 from hare.tools.spec import Function, load_spec, save_spec
+from hare.tools.surface import unarticled
 
 # How two requests are joined. The commonest ways are in both splits: people join two requests with "and"
 # far more than any other way, and with "and" held out (as one of the split's draws had it) the model never
@@ -161,7 +162,8 @@ class Generator:
         # The value ends the request also where the template closes it ("… and say {message}?"): the "?" goes
         # before a tail, which then runs on from the message ("say don't forget your lunch straight away").
         ends_with = last if surfaces and unclosed(query, surfaces[-1]).endswith(surfaces[-1]) else ""
-        return query, {"name": fn.name, "arguments": fn.defaults | chosen}, template.id, surfaces, ends_with
+        return query, {"name": fn.name, "arguments": unarticled(fn.properties, fn.defaults | chosen)}, template.id, \
+            surfaces, ends_with
 
     def dress(self, query: str, ends_with: str, last: str) -> str:
         """A share of requests gets a greeting before and politeness or urgency after (see PREFIXES); `last`

@@ -401,13 +401,35 @@ def _moment(value: Any, layout: str) -> dt.datetime | None:
 
 def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A call's arguments read against the request they answer: `widen_call`, `widen_place`, `hand_over`,
-    `give_way`, `lasting`, `ended`, `as_typed`, `run_back`, `run_back_to_opener`, `run_into`, then `untail`."""
+    `give_way`, `lasting`, `ended`, `as_typed`, `run_back`, `run_back_to_opener`, `run_into`, `untail`, then
+    `unarticled`."""
     arguments = widen_place(properties, widen_call(properties, arguments, query), query)
     arguments = hand_over(properties, arguments, query)
     arguments = lasting(properties, give_way(properties, arguments, query), query)
     arguments = as_typed(properties, ended(properties, arguments, query), query)
     arguments = run_back_to_opener(properties, run_back(properties, arguments, query), query)
-    return untail(properties, run_into(properties, arguments, query), query)
+    return unarticled(properties, untail(properties, run_into(properties, arguments, query), query))
+
+
+_TOPIC = re.compile(r"topics?", re.IGNORECASE)
+_ARTICLE = re.compile(r"the (?=[A-Z0-9])")
+
+
+def unarticled(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) -> dict[str, Any]:
+    """A topic that is a name is named without its article: "what's the latest news on the Champions League",
+    "any headlines about the Tokyo earthquake" are about "Champions League" and "Tokyo earthquake" to the people
+    who labelled our hand-written requests (4 of their 5 topics after "the" + a capital; a topic in lower case,
+    "the stock market", keeps it, as they wrote it). The data generator labels its topics the same way, so the
+    model learns to copy the name alone, and a copy with the article ends the same. Only a value whose
+    description speaks of a topic: a place ("the Hilton") or a title keeps its words."""
+    out = dict(arguments)
+    for name, value in arguments.items():
+        schema = properties.get(name)
+        if isinstance(value, str) and isinstance(schema, dict) and is_free_text(schema) \
+                and _TOPIC.search(str(schema.get("description", ""))) and (m := _ARTICLE.match(value)) \
+                and value[m.end():].strip():
+            out[name] = value[m.end():]
+    return out
 
 
 def as_typed(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
