@@ -1136,6 +1136,7 @@ def test_a_number_said_without_its_country_code_is_one_the_call_can_copy():
     ("see attached, and", "see attached"), ("see attached and then", "see attached"), ("bring chips &", "bring chips"),
     ("running late, also", "running late"), ("Re: weekend plans,", "Re: weekend plans"),
     ("see you then", "see you then"), ("salt and pepper", "salt and pepper"), ("Rock and Roll", "Rock and Roll"),
+    ("Grazie -", "Grazie"), ("Grazie \u2014", "Grazie"), ("7 - 3 is 4", "7 - 3 is 4"), ("a well-", "a well-"),
 ])
 def test_a_value_that_ends_in_a_joint_ends_before_it(said, value):
     """"email jo@studio.io subject Draft, body see attached, and text Jo …" gave the body "see attached, and": the

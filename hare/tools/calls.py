@@ -177,12 +177,18 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
 _JOINT = re.compile(r"(?:,?\s+(?:and(?:\s+then|\s+also)?|&)|,\s*(?:then|also|plus))$", re.IGNORECASE)
 
 
+# A dash set off by a space that ends a value parts it from the request's next words ("email … - subject Grazie -
+# body Thanks for hosting us" gave the subject "Grazie -", hand-written, the quickstart model of 2026-12-05).
+_DASH = re.compile(r"\s+[-\u2013\u2014]+$")
+
+
 def _strip(value: Any) -> Any:
-    """A string without the spaces around it, and without a comma, semicolon or colon, or an "and" (", and then",
-    …), it ends in: that is the request's joint ("subject Re: weekend plans, and say …"), never a value's end."""
+    """A string without the spaces around it, and without a comma, semicolon, colon or set-off dash, or an "and"
+    (", and then", …), it ends in: that is the request's joint ("subject Re: weekend plans, and say …"), never a
+    value's end."""
     if not isinstance(value, str):
         return value
-    value = value.strip().rstrip(",;:").rstrip()
+    value = _DASH.sub("", value.strip()).rstrip(",;:").rstrip()
     return _JOINT.sub("", value).rstrip(",;:").rstrip()
 
 
