@@ -171,6 +171,19 @@ def test_a_time_date_or_number_copied_short_is_widened_to_the_users_words(functi
         assert isinstance(alone, CallError) or {k: alone[0]["arguments"][k] for k in widened} != widened
 
 
+@pytest.mark.parametrize("query, title, start, end", [
+    ("Please create an event called Iftar at Yusuf's on January 20, 2027 starting at 6:30 pm and ending at 8 pm",
+     "Iftar at Yusuf's", "2027-01-20-18-30", "2027-01-20-20-00"),  # the one date said, apart from the clock
+    ("add June 3 launch to my calendar on 4 July 2027, 5pm to 6pm", "June 3 launch", "2027-07-04-17-00",
+     "2027-07-04-18-00"),  # a date in the title's words is the title's
+])
+def test_a_clock_copied_alone_takes_the_one_date_said_apart_from_it(query, title, start, end):
+    fn = next(f for f in ANDROID if f.name == "create_calendar_event")
+    clock = re.findall(r"\d+(?::\d+)? ?pm", query)
+    text = f"<api_{fn.index}>(title={' ' + title!r}, start_time=' {clock[0]}', end_time=' {clock[1]}')<api_end>"
+    assert parse(text, ANDROID, query)[0]["arguments"] == {"title": title, "start_time": start, "end_time": end}
+
+
 def test_an_abbreviated_weekday_dates_the_event_and_stays_out_of_its_title():
     """"on Tue" was no date: the event went to today, and "on Tue" into its title."""
     import datetime as dt
