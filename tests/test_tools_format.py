@@ -552,6 +552,24 @@ def test_generated_topics_that_are_names_are_labelled_without_their_article(andr
     assert any(t.startswith("the ") for _, t in topics)  # "the stock market": in lower case, the label's
 
 
+@pytest.mark.parametrize("function, written, query, read", [
+    ("open_or_lock_door", {"status": "open"}, "door lock now", {"status": "lock"}),
+    ("set_volume", {"level": 0, "volume_type": "alarm"}, "now mue media", {"level": 0, "volume_type": "media"}),
+    ("open_or_lock_door", {"status": "open"}, "Could you unlock the smart lock", {"status": "open"}),  # "unlock"
+    ("take_a_photo", {"camera": "back"}, "take a photo of the front door", {"camera": "back"}),  # the default
+    ("find_route_google_maps", {"origin": "Soho", "destination": "Bow", "mode": "walking"},
+     "walk from Soho to Bow, I'm driving", {"mode": "walking"}),  # a tail's words are no choice
+])
+def test_a_choice_the_request_names_is_the_one_it_makes(function, written, query, read):
+    """"door lock now" came back status='open': where the request names one of an argument's choices as a word of
+    its own, not the model's, that one is taken (`surface.said_choice`)."""
+    fn = next(f for f in ANDROID if f.name == function)
+    said = ", ".join(f"{k}={(' ' + v) if isinstance(v, str) else v!r}" for k, v in written.items())
+    text = f"<api_{fn.index}>({said})<api_end>"
+    arguments = parse(text, ANDROID, query)[0]["arguments"]
+    assert {k: arguments[k] for k in read} == read
+
+
 @pytest.mark.parametrize("query, cameras, kept", [
     ("wait, open the front camera and snap a pic ok?", ["front", "back"], ["front"]),
     ("flip to the front camera and take one of us", ["back", "front"], ["front"]),  # before it, too

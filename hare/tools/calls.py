@@ -105,7 +105,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
     is squared with what the query says beside its values (`surface.as_requested`: a language named fills a
     left-out one, an unsaid optional number or language keeps its default); a value that ran over a joiner into
     another call's words ends before it (`surface.apart`); the message of a one-call answer runs on to the
-    request's end (`surface.run_on`) and its title over "and" before a name (`surface.run_into`). A call
+    request's end (`surface.run_on`), its title over "and" before a name (`surface.run_into`), and its choices
+    are the ones the request names (`surface.said_choice`). A call
     repeated exactly is kept once, and one that only repeats a piece of another's words is dropped
     (`surface.piece_of`), as is one that only repeats words another call took beside its own
     (`surface.echo_of`), a second call of a function made of unsaid defaults (`surface.idle_twin`) and one made
@@ -151,7 +152,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
         settled = surface.apart([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query)
     if query is not None and len(read) == 1:
         only = read[0][0].properties
-        settled = [surface.run_on(only, surface.run_into(only, settled[0], query, pairs=True), query)]
+        settled = [surface.said_choice(only, surface.run_on(only, surface.run_into(only, settled[0], query, pairs=True),
+                                                            query), query)]
     spent = surface.spent([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query) \
         if query is not None else set()
     calls: list[Call] = []
