@@ -241,6 +241,19 @@ def test_an_end_copied_from_the_start_is_the_clock_the_request_ends_it_at(query,
     assert parse(render([contact, call], ANDROID, query), ANDROID, query) == [contact, call]
 
 
+def test_an_end_before_its_start_is_the_clock_the_request_ends_it_at():
+    """"Add Swim meet … from 8am to noon. Also set an alarm at 6:15 am" came back with the event ending at the
+    alarm's 6:15, before it starts; an overnight end that the request gives ("10pm to 2am") stays."""
+    query = "Add Swim meet to my calendar on April 17th 2027 from 8am to noon. Also set an alarm at 6:15 am called swim"
+    raw = ("<api_12>(title=' Swim meet', start_time=' April 17th 2027 from 8am', end_time=' 6:15 am');"
+           "<api_10>(time=' 6:15 am', label=' swim')<api_end>")
+    event, alarm = parse(raw, ANDROID, query)
+    assert (event["arguments"]["end_time"], alarm["arguments"]["time"]) == ("2027-04-17-12-00", "06:15")
+    raw = "<api_12>(title=' party', start_time=' April 17th 2027 at 10pm', end_time=' 2am')<api_end>"
+    (event,) = parse(raw, ANDROID, "party on April 17th 2027 at 10pm to 2am")
+    assert event["arguments"]["end_time"] == "2027-04-17-02-00"
+
+
 def test_a_value_ends_before_the_requests_comma_not_with_it():
     raw = "<api_3>(recipient=' a@b.co', title=' Re: plans,', content=' see you then;')<api_end>"
     assert parse(raw, ANDROID, "email a@b.co subject Re: plans, and say see you then; thanks")[0]["arguments"] == {
