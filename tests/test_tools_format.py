@@ -590,8 +590,9 @@ def test_a_choice_the_request_names_is_the_one_it_makes(function, written, query
 ])
 def test_a_second_call_of_a_function_made_of_unsaid_defaults_is_dropped(query, cameras, kept):
     """"open the front camera and snap a pic" came back as a front photo and a back one: a second call of one
-    function whose every value is its default, none of them said, is no request; said, or a value of its own
-    ("ring volume to 0 and alarm volume to 8"), it is one."""
+    function whose every value is its default or a number the request never gives, beside one that says its own,
+    is no request ("brightness to 2 …" came back with a second level 0); said, or a value of its own ("ring
+    volume to 0 and alarm volume to 8"), it is one."""
     def answer(calls: list[dict], query: str) -> list[dict]:
         return parse(render(calls, ANDROID, query), ANDROID, query)
 
@@ -600,6 +601,10 @@ def test_a_second_call_of_a_function_made_of_unsaid_defaults_is_dropped(query, c
     volumes = [{"name": "set_volume", "arguments": {"level": level, "volume_type": kind}}
                for level, kind in ((0, "ring"), (8, "alarm"))]
     assert answer(volumes, "ring volume to 0 and alarm volume to 8") == volumes
+    levels = [{"name": "change_screen_brightness", "arguments": {"level": level}} for level in (2, 0)]
+    assert answer(levels, "lower the screen brightness to 2, it's late and my eyes are tired") == levels[:1]
+    assert answer(levels[::-1], "dim it all the way, no, to two") == levels[::-1][1:]  # a number said in words
+    assert answer(levels, "dim the screen, then brighten it") == levels  # neither says one: whose is idle?
 
 
 @pytest.mark.parametrize("query, written, read", [

@@ -1175,17 +1175,27 @@ def echo_of(call: dict[str, Any], others: list[dict[str, Any]], properties: dict
 
 def idle_twin(call: dict[str, Any], others: list[dict[str, Any]], properties: dict[str, dict[str, Any]],
               query: str) -> bool:
-    """Whether `call` is a second call of another's function made of its defaults alone, none of them said: "open
-    the front camera and snap a pic" answered with a front photo and then a back one (2 of the 400 held-out and
-    2 of the 575 hand-written requests, the quickstart model of 2026-12-04). A second photo, volume or switch a
-    request asks for is said ("one with the front and one with the back camera"); an unsaid default is not."""
-    arguments = call["arguments"]
-    if not arguments or not any(o["name"] == call["name"] and o != call for o in others):
-        return False
-    if not all(isinstance(properties.get(k), dict) and "default" in properties[k] and properties[k]["default"] == v
-               for k, v in arguments.items()):
-        return False
-    return not any(spans(v, query) for v in arguments.values() if isinstance(v, str) and v.strip())
+    """Whether `call` is a second call of another's function made of values the request does not say — its
+    defaults, or numbers it never gives — beside one that says its own: "open the front camera and snap a pic"
+    answered with a front photo and then a back one (2 of the 400 held-out and 2 of the 575 hand-written
+    requests, the quickstart model of 2026-12-04), "lower the screen brightness to 2, it's late and my eyes are
+    tired" with level 2 and then level 0 (a fresh hand-written set, the model of 2026-12-05). A second photo,
+    volume or switch a request asks for is said ("one with the front and one with the back camera")."""
+    twins = [o for o in others if o["name"] == call["name"] and o != call]
+    return bool(call["arguments"]) and _idle(call["arguments"], properties, query) \
+        and any(not _idle(twin["arguments"], properties, query) for twin in twins)
+
+
+def _idle(arguments: dict[str, Any], properties: dict[str, dict[str, Any]], query: str) -> bool:
+    """Whether every value is one the request does not say: an unsaid default, or a number it never gives."""
+    said = {_number(m.group()) for m in re.finditer(rf"(?i:\b(?:\d+|{_NUMBER_WORD})\b)", query)}
+    for name, value in arguments.items():
+        default = isinstance(properties.get(name), dict) and properties[name].get("default", ...) == value
+        if isinstance(value, str) and value.strip() and spans(value, query):
+            return False
+        if not default and not (isinstance(value, int) and not isinstance(value, bool) and value not in said):
+            return False
+    return True
 
 
 def spent(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> set[int]:
