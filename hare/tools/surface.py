@@ -431,26 +431,6 @@ def dated(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], quer
     return arguments | {stamps[0]: f"{dates[0].group(0)} at {value}"}
 
 
-_ARTICLE = re.compile(r"the (?=[A-Z0-9])")
-
-
-def unarticled(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) -> dict[str, Any]:
-    """A topic that is a name is named without its article: "what's the latest news on the Champions League",
-    "any headlines about the Tokyo earthquake" are about "Champions League" and "Tokyo earthquake" to the people
-    who labelled our hand-written requests (4 of their 5 topics after "the" + a capital; a topic in lower case,
-    "the stock market", keeps it, as they wrote it). The data generator labels its topics the same way, so the
-    model learns to copy the name alone, and a copy with the article ends the same. Only a value whose
-    description speaks of a topic: a place ("the Hilton") or a title keeps its words."""
-    out = dict(arguments)
-    for name, value in arguments.items():
-        schema = properties.get(name)
-        if isinstance(value, str) and isinstance(schema, dict) and is_free_text(schema) \
-                and _TOPIC.search(str(schema.get("description", ""))) and (m := _ARTICLE.match(value)) \
-                and value[m.end():].strip():
-            out[name] = value[m.end():]
-    return out
-
-
 def as_typed(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A free-text value that the request says once, in other letter case, is written as the user typed it: the
     grammar lets a copy take a span case aside (so "tokyo" of "Tokyo" stays reachable), and a small model at a
@@ -714,6 +694,26 @@ def untail(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
         elif _TOPIC.search(str(properties[name].get("description", ""))) and (when := _WHEN.search(value)) \
                 and _WORD.search(value[:when.start()]) and not _WORD.search(query[end:tail_at(query, end)]):
             out[name] = value[:when.start()]  # "any news about Taylor Swift today?": the day is the request's
+    return out
+
+
+_ARTICLE = re.compile(r"the (?=[A-Z0-9])")
+
+
+def unarticled(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) -> dict[str, Any]:
+    """A topic that is a name is named without its article: "what's the latest news on the Champions League",
+    "any headlines about the Tokyo earthquake" are about "Champions League" and "Tokyo earthquake" to the people
+    who labelled our hand-written requests (4 of their 5 topics after "the" + a capital; a topic in lower case,
+    "the stock market", keeps it, as they wrote it). The data generator labels its topics the same way, so the
+    model learns to copy the name alone, and a copy with the article ends the same. Only a value whose
+    description speaks of a topic: a place ("the Hilton") or a title keeps its words."""
+    out = dict(arguments)
+    for name, value in arguments.items():
+        schema = properties.get(name)
+        if isinstance(value, str) and isinstance(schema, dict) and is_free_text(schema) \
+                and _TOPIC.search(str(schema.get("description", ""))) and (m := _ARTICLE.match(value)) \
+                and value[m.end():].strip():
+            out[name] = value[m.end():]
     return out
 
 
