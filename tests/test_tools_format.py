@@ -396,14 +396,16 @@ def test_a_message_copied_short_of_the_requests_end_runs_on_to_it(query, written
     ("send Sarah a text running late", "Sarah", "running late", "running late"),
     ("text Sarah, ok, running late", "Sarah", "running late", "running late"),  # not plain words
     ("text Pieter my flight is at 4", "Pieter", "4", "my flight is at 4"),
+    ("send this to Ana Murphy: want to get tacos later?", "Ana Murphy", "tacos later?", "want to get tacos later?"),
+    ("text Bob: saying hi", "Bob", "hi", "hi"),  # after a colon too, a word that leads in stays out
     ("text Sarah one two three four five six late", "Sarah", "late", "late"),  # more than five
     ("text Sarah and Bo late", "Sarah", "late", "late"),  # two contacts
     ("text Sarah running late", "Ana", "late", "late"),  # no other value before it
 ])
 def test_a_message_copied_short_of_its_start_runs_back_to_the_value_before_it(query, contact, written, read):
     """"text Sarah running late" came out as the message "late": a message that follows its call's other value
-    after one to five plain words, none of which leads into a message ("saying", "that", "a text", or a slip
-    of the fingers on one), starts right after that value."""
+    after one to five plain words (a colon may come first), none of which leads into a message ("saying", "that",
+    "a text", or a slip of the fingers on one), starts right after that value."""
     fn = next(f for f in ANDROID if f.name == "send_text_message")
     (call,) = parse(f"<api_{fn.index}>(contact_name={' ' + contact!r}, message={' ' + written!r})<api_end>",
                     ANDROID, query)

@@ -722,7 +722,9 @@ def unarticled(properties: dict[str, dict[str, Any]], arguments: dict[str, Any])
 # that join two of something ("text Bob and Alice I'm late": Bob's message is not "and Alice I'm late").
 _LEAD_WORDS = frozenset("say says saying said that tell telling know message msg text txt sms reads reading following "
                         "with body content subject title email write put just and or plus then also".split())
-_GAP = re.compile(r"\s+(?:[^\W\d_]+(?:'[^\W\d_]+)?\s+){1,5}")  # one to five words, nothing but letters
+# One to five words, nothing but letters, after a colon or none: "send this to Ana Murphy: want to get tacos later?"
+# came back with the message "tacos later?" (held-out, the quickstart model of d41bc42).
+_GAP = re.compile(r":?\s+(?:[^\W\d_]+(?:'[^\W\d_]+)?\s+){1,5}")
 
 
 def _slip_of(word: str, meant: str) -> bool:
@@ -803,8 +805,8 @@ def run_back(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
         start, end = found[name][0]
         before = max((j for other, at in found.items() if other != name for _, j in at if j <= start), default=None)
         gap = _GAP.fullmatch(query, before, start) if before is not None else None
-        if gap and not any(_leads(w.lower()) for w in gap.group().split()):
-            out[name] = query[before:end].lstrip()
+        if gap and not any(_leads(w.lower()) for w in gap.group().lstrip(":").split()):
+            out[name] = query[before:end].lstrip(": ")
     return out
 
 
