@@ -43,6 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -411,6 +412,13 @@ def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any],
     return unarticled(properties, untail(properties, run_into(properties, arguments, query), query))
 
 
+def _held(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> Callable[[int, int], bool]:
+    """Whether the request's characters `i:j` lie inside a free-text value of the call: a date in the title "June 3
+    launch", a choice in the message "I'm back" are the value's words, not the request's own."""
+    values = [span for v in free_texts(properties, arguments) for span in spans(v, query)]
+    return lambda i, j: any(a <= i and j <= b for a, b in values)
+
+
 def dated(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A date-time copied as a clock alone takes the one date the request says apart from it: "an event called
     Iftar at Yusuf's on January 20, 2027 starting at 6:30 pm and ending at 8 pm" came back with the start "6:30
@@ -423,9 +431,8 @@ def dated(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], quer
     if not stamps or not isinstance(value := arguments[stamps[0]], str) or re.search(DATE, value) \
             or normalise(properties[stamps[0]], value) == value:  # canonical already, or no clock
         return arguments
-    held = [span for v in free_texts(properties, arguments) for span in spans(v, query)]
-    dates = [m for m in re.finditer(rf"(?<!\w)(?:{_surface(DATE).pattern})(?!\w)", query)
-             if not any(a <= m.start() and m.end() <= b for a, b in held)]
+    held = _held(properties, arguments, query)
+    dates = [m for m in re.finditer(rf"(?<!\w)(?:{_surface(DATE).pattern})(?!\w)", query) if not held(*m.span())]
     if len({m.group(0).casefold() for m in dates}) != 1:
         return arguments
     return arguments | {stamps[0]: f"{dates[0].group(0)} at {value}"}
@@ -580,17 +587,14 @@ def said_choice(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]
     ("…, I'm driving"), nor where a value is said inside a longer word too ("unlock the smart lock": whose
     "lock"?), nor over a default, which the model answers when the request names no choice ("the front door").
     Of the 2,160 labelled one-call requests with a choice, the reading changes none."""
-    end = tail_at(query)
-    held = [span for v in free_texts(properties, arguments) for span in spans(v, query)]
-    out = dict(arguments)
+    end, held, out = tail_at(query), _held(properties, arguments, query), dict(arguments)
     for name, value in arguments.items():
         options = properties.get(name, {}).get("enum") if isinstance(properties.get(name), dict) else None
         if not options or not all(isinstance(o, str) for o in options):
             continue
         if value == properties[name].get("default"):  # "take a photo of the front door" is a back-camera photo
             continue
-        named = {o for o in options for i, j in spans(o, query)
-                 if j <= end and not any(a <= i and j <= b for a, b in held)}
+        named = {o for o in options for i, j in spans(o, query) if j <= end and not held(i, j)}
         inside = any(re.search(rf"\w{re.escape(o)}|{re.escape(o)}\w", query, re.IGNORECASE) for o in options)
         if len(named) == 1 and value not in named and not inside:
             out[name] = named.pop()
@@ -1183,8 +1187,8 @@ def idle_twin(call: dict[str, Any], others: list[dict[str, Any]], properties: di
     requests, the quickstart model of 2026-12-04), "lower the screen brightness to 2, it's late and my eyes are
     tired" with level 2 and then level 0 (a fresh hand-written set, the model of 2026-12-05). A second photo,
     volume or switch a request asks for is said ("one with the front and one with the back camera")."""
-    twins = [o for o in others if o["name"] == call["name"] and o != call]
-    return bool(call["arguments"]) and _idle(call["arguments"], properties, query) \
+    twins = [o for o in others if o["name"] == call["name"] and o != call]  # first: most answers have none
+    return bool(twins) and bool(call["arguments"]) and _idle(call["arguments"], properties, query) \
         and any(not _idle(twin["arguments"], properties, query) for twin in twins)
 
 
