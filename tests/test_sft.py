@@ -97,7 +97,8 @@ def test_a_packed_row_holds_the_samples_shared_head_once(tok):
     text = tok.decode(samples[0].ids[:head])  # the system turn and the user turn's opening, up to the request
     assert "Call functions." in text and text.endswith("user\n") and "take" not in text
     assert row_length(samples) == sum(len(s.ids) for s in samples) - 2 * head
-    assert pack(samples, row_length(samples) - 1) == [samples]  # the saving is what lets them fit one row
+    rows = pack(samples, row_length(samples) - 1)  # the saving is what lets them fit one row
+    assert len(rows) == 1 and sorted(map(id, rows[0])) == sorted(map(id, samples))
 
     def loss_and_grads(batch):
         model.zero_grad(set_to_none=True)
@@ -110,6 +111,18 @@ def test_a_packed_row_holds_the_samples_shared_head_once(tok):
     assert packed_loss.item() == pytest.approx(separate_loss.item(), rel=1e-5)
     for a, b in zip(packed_grads, separate_grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_packing_fills_rows_best_fit_longest_first():
+    """Samples of 6, 5, 5 and 4 tokens in rows of 10: filled in order they take three rows ([6], [5, 5], [4]);
+    best fit, longest first, two, each sample once and no row over its length."""
+    from hare.train.sft_data import Sample, pack, row_length
+
+    samples = [Sample([k, *range(100, 99 + n)], [k, *range(100, 99 + n)]) for k, n in enumerate([6, 5, 5, 4])]
+    rows = pack(samples, 9)
+    assert len(rows) == 2 and all(row_length(r) <= 10 for r in rows)
+    assert sorted(id(s) for r in rows for s in r) == sorted(map(id, samples))
+    assert pack([], 9) == []
 
 
 def test_base_model_without_hare_tokens_gets_them(tmp_path):
