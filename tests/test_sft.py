@@ -113,15 +113,22 @@ def test_a_packed_row_holds_the_samples_shared_head_once(tok):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
-def test_packing_fills_rows_best_fit_longest_first():
-    """Samples of 6, 5, 5 and 4 tokens in rows of 10: filled in order they take three rows ([6], [5, 5], [4]);
-    best fit, longest first, two, each sample once and no row over its length."""
+def test_packing_fills_rows_with_a_random_draw_of_samples():
+    """`hare tools data` writes each function's requests together; rows filled in file order held one function
+    each. Packed, 120 samples in four such blocks come back each once, no row over its length, rows nearly full,
+    and most rows mixing blocks."""
+    import math
+    import random
+
     from hare.train.sft_data import Sample, pack, row_length
 
-    samples = [Sample([k, *range(100, 99 + n)], [k, *range(100, 99 + n)]) for k, n in enumerate([6, 5, 5, 4])]
-    rows = pack(samples, 9)
-    assert len(rows) == 2 and all(row_length(r) <= 10 for r in rows)
+    sizes = [random.Random(1).randint(5, 12) for _ in range(120)]
+    ids = [[k, k // 30, *range(100, 98 + n)] for k, n in enumerate(sizes)]  # token 1: the sample's block
+    samples = [Sample(i, list(i)) for i in ids]
+    rows = pack(samples, 64)
     assert sorted(id(s) for r in rows for s in r) == sorted(map(id, samples))
+    assert all(row_length(r) <= 65 for r in rows) and len(rows) <= math.ceil(sum(sizes) / 65) + 1
+    assert sum(len({s.ids[1] for s in r}) > 1 for r in rows) > len(rows) / 2
     assert pack([], 9) == []
 
 
