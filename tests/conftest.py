@@ -317,9 +317,14 @@ JOINED_RECORD = {"query": "weather in Oslo then take a selfie",
                            {"name": "take_a_photo", "arguments": {"camera": "front"}}]}
 
 
+# And a request that says a value again after the joiner ("… of Oslo"), answered alone with another function: where
+# a look cuts. Learnt, not left to how a memorising model reads a request it never saw.
+AGAIN_RECORD = {"query": "snap a picture of Oslo", "calls": [{"name": "take_a_photo", "arguments": {"camera": "back"}}]}
+
+
 @pytest.fixture(scope="session")
 def joined_tool_model(micro_dir, tmp_path_factory) -> Path:
-    return train_tool_model(micro_dir, tmp_path_factory, [*TOOL_RECORDS, JOINED_RECORD])
+    return train_tool_model(micro_dir, tmp_path_factory, [*TOOL_RECORDS, JOINED_RECORD, AGAIN_RECORD])
 
 
 CHATML = ("{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}"
