@@ -865,10 +865,10 @@ def test_near_misses_carry_values_as_calls_do():
     """"disconnect my AirPods", "block +1 202 …", "delete the event …": no function does these, yet they name a
     device, a number, an event as calls do. The no-call bank's contrast requests are filled from the same banks,
     so a value in a request is no sign of a call."""
-    data = generate(ToolDataConfig(per_function=1, irrelevant=2400, parallel=0, seed=2))
-    contrast = [r["query"] for r in data["train"] if r["template"] == "irrelevant:contrast"]
+    data = generate(ToolDataConfig(per_function=1, irrelevant=800, parallel=0, seed=2))
+    contrast = [r["query"] for split in ("train", "val") for r in data[split] if r["template"] == "irrelevant:contrast"]
     assert len(contrast) > 100 and not any("{" in q for q in contrast)
-    assert any("block" in q and re.search(r"\+[\d ()-]{8,}|plus \w+ \w+ \w+", q) for q in contrast)  # a number, filled
+    assert any(re.fullmatch(r"block (calls from )?\+?[\d ()+-]{8,}|block (calls from )?plus .+", q) for q in contrast)
     assert all(r["calls"] == [] for r in data["train"] if r["kind"] == "irrelevant")
 
 
