@@ -269,6 +269,7 @@ def summary(run: Path, report: dict[str, Any], model: Path, caller: ToolCaller) 
 def run(cfg: QuickstartConfig) -> dict[str, Any]:
     from hare.model.bases import BASES
     from hare.model.load import check_checkpoint_dir
+    from hare.model.precision import cpu_rates
     from hare.tools.decoder import ToolCaller
 
     if cfg.minutes <= 0:
@@ -276,6 +277,8 @@ def run(cfg: QuickstartConfig) -> dict[str, Any]:
     deadline = time.time() + 60 * cfg.minutes
     if cfg.base not in (SCRATCH, *BASES):
         check_checkpoint_dir(cfg.base)  # a wrong --base fails now, not after the pretraining stage
+    rates = cpu_rates(refresh=True)  # the stages' precision and the evaluation's share follow this moment's rate
+    print(f"this CPU now: bf16 {rates['bf16'] / 1e9:.0f}, fp32 {rates['fp32'] / 1e9:.0f} GFLOP/s (matmul, measured)")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     packed = corpus(cfg, out)

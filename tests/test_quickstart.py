@@ -10,7 +10,13 @@ from hare.tools.decoder import ToolCaller
 from hare.tools.spec import load_spec
 
 
-def test_quickstart_runs_every_stage_and_resumes(tmp_path, capsys):
+def test_quickstart_runs_every_stage_and_resumes(tmp_path, capsys, monkeypatch):
+    from hare.model import precision
+
+    monkeypatch.setenv("HARE_CACHE", str(tmp_path / "cache"))
+    cache = tmp_path / "cache" / "precision.json"
+    precision.cpu_rates()  # then made stale, as a record taken on a busy moment is
+    cache.write_text(json.dumps({key: {"bf16": 1.0, "fp32": 1.0} for key in json.loads(cache.read_text())}))
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps([f.to_openai() for f in load_spec("android")
                                 if f.name in ("take_a_photo", "get_weather_forecast", "set_volume")]))
@@ -26,6 +32,8 @@ def test_quickstart_runs_every_stage_and_resumes(tmp_path, capsys):
     assert report["queries"] > 10 and 0 <= report["exact_call_accuracy"] <= 1
     assert "function accuracy" in printed and "hare serve --model" in printed
     assert "n/a" not in printed.split("== summary")[1].split("== sample")[0]  # every number was found
+    assert all(min(rates.values()) > 1e8 for rates in json.loads(cache.read_text()).values())  # measured anew
+    assert "this CPU now: bf16" in printed
 
     caller = ToolCaller.load(str(out / "tools" / "final"), device="cpu")
     records = [json.loads(x) for x in (out / "tools-data" / "train.jsonl").read_text().splitlines()]
@@ -54,8 +62,8 @@ def test_the_evaluation_reserve_follows_the_cpus_matmul_rate(monkeypatch):
     from hare import quickstart
     from hare.model import precision
 
-    monkeypatch.setattr(precision, "cpu_rates", lambda: {"bf16": 759e9, "fp32": 185e9})
+    monkeypatch.setattr(precision, "cpu_rates", lambda **_: {"bf16": 759e9, "fp32": 185e9})
     fast = quickstart.eval_reserve_s()
-    monkeypatch.setattr(precision, "cpu_rates", lambda: {"bf16": 52e9, "fp32": 249e9})
+    monkeypatch.setattr(precision, "cpu_rates", lambda **_: {"bf16": 52e9, "fp32": 249e9})
     slow = quickstart.eval_reserve_s()
     assert 60 < fast < 100 and 110 < slow < 200 and slow > 1.5 * fast

@@ -1,0 +1,22 @@
+"""`precision=auto`'s measured CPU rates: cached, and measured again when asked."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_a_cached_rate_stands_until_a_refresh_measures_again(tmp_path, monkeypatch):
+    """A record taken on a busy moment (here an absurdly low one) is what later runs read, until a
+    refresh replaces it with a measurement of now, on disk too."""
+    from hare.model import precision
+
+    monkeypatch.setenv("HARE_CACHE", str(tmp_path))
+    measured = precision.cpu_rates()
+    path = tmp_path / "precision.json"
+    (key,) = json.loads(path.read_text())
+    path.write_text(json.dumps({key: {"bf16": 1.0, "fp32": 1.0}}))
+    assert precision.cpu_rates() == {"bf16": 1.0, "fp32": 1.0}
+
+    fresh = precision.cpu_rates(refresh=True)
+    assert set(fresh) == set(measured) and min(fresh.values()) > 1e8  # any CPU multiplies faster than 0.1 GFLOP/s
+    assert json.loads(path.read_text())[key] == fresh and precision.cpu_rates() == fresh
