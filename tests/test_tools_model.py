@@ -32,7 +32,7 @@ def test_trained_model_makes_exact_calls_and_no_call(tool_model):
 
 def test_cached_prompt_head_gives_the_same_tokens_as_plain_greedy_generation(tool_model):
     caller = ToolCaller.load(str(tool_model), device="cpu", constrained=False)
-    for query in ("weather in Oslo", "something it never saw: 日本語 and  spaces", ""):
+    for query in ("weather in Oslo", "something it never saw: 日本語 and  spaces", "?"):  # "?": the shortest prompt
         ids = caller.prompt_ids(query)
         plain = caller.model.generate(torch.tensor([ids]), max_new_tokens=caller.max_new_tokens, do_sample=False,
                                       eos_token_id=sorted(caller.stops), pad_token_id=0)[0, len(ids):].tolist()
@@ -48,9 +48,9 @@ ODD_QUERIES = ["weather in Kathmandu please", "set the ringer volume to 9", "日
 
 
 def test_constrained_answers_always_parse_and_copy_free_text_from_the_query(tool_model):
-    """Under the grammar no answer is malformed, whatever the query; free-text values are spans of it where it has
-    words (an empty one has no span to copy, so the grammar alone decides; `hare tools call` and the server refuse
-    it before decoding)."""
+    """Under the grammar no answer is malformed, whatever the query; free-text values are spans of it, and a
+    request with no words gets no call (`hare tools call` and the server refuse it before decoding; the decoder
+    itself answers it so, one at a time and batched)."""
     from hare.tools.grammar import MAX_CALLS
 
     caller = ToolCaller.load(str(tool_model), device="cpu", copy_values=True)
@@ -59,12 +59,15 @@ def test_constrained_answers_always_parse_and_copy_free_text_from_the_query(tool
         assert isinstance(result.calls, list), (query, result.raw)
         assert len(result.calls) <= MAX_CALLS
         for call in result.calls:
-            if call["name"] == "get_weather_forecast" and query.strip():
+            if call["name"] == "get_weather_forecast":
                 assert call["arguments"]["location"].casefold() in query.casefold(), (query, result.raw)
             if call["name"] == "set_volume":
                 assert 0 <= call["arguments"]["level"] <= 10 and call["arguments"]["volume_type"] in (
                     "ring", "media", "alarm")
+    blank = ["", "   ", "\n\t"]
+    assert [r.calls for r in caller.batch([*blank, "weather in Oslo"])] == [[], [], [], caller("weather in Oslo").calls]
     free = ToolCaller.load(str(tool_model), device="cpu", constrained=False)
+    assert [free(q).calls for q in blank] == [[], [], []]
     for record in RECORDS:  # what the model learnt, the grammar does not change
         assert caller(record["query"]).calls == free(record["query"]).calls == record["calls"]
 

@@ -495,6 +495,9 @@ class _Answer:
     def advance(self, logits: torch.Tensor) -> list[int]:
         """Pick the next token from `logits`; returns the tokens to feed next: the pick and every token
         the grammar forces after it (one forward pass instead of several)."""
+        if not self.query.strip():  # nothing was asked, so nothing is called; no span exists to copy a value from
+            self.done = self.stopped = True
+            return []
         if self.closers is not None:
             return self._close(logits)
         if self.avoid is not None:
