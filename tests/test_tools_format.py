@@ -686,6 +686,40 @@ def test_a_span_of_time_copied_as_a_search_is_the_seconds_of_the_call_beside_it(
     assert answer([search("27 seconds")], "find a clip of 27 seconds") == [search("27 seconds")]  # no call beside
 
 
+def test_a_call_made_only_of_politeness_and_another_calls_words_is_dropped():
+    """Second calls of the quickstart model of 2026-12-05 on its 400 held-out requests: a search for the request's
+    "I'm in a hurry", a text to the words of the number called saying "thanks in advance", a text to the device
+    paired saying the seconds it was given. A text with words of its own stays, however polite, and so does a
+    polite call with no call beside it."""
+    def answer(calls: list[dict], query: str) -> list[dict]:
+        return parse(render(calls, ANDROID, query), ANDROID, query)
+
+    def call(name: str, **arguments: object) -> dict:
+        return {"name": name, "arguments": arguments}
+
+    def text(contact: str, message: str) -> dict:
+        return call("send_text_message", contact_name=contact, message=message)
+
+    search = call("search_youtube_videos", query="3 days in Rome")
+    hurry = call("search_youtube_videos", query="I'm in a hurry")
+    assert answer([search, hurry], "find youtube clips of 3 days in Rome, I'm in a hurry") == [search]
+    assert answer([hurry], "find youtube clips of I'm in a hurry") == [hurry]  # alone: the only answer there is
+    number = "plus three three, five four nine, two six eight, seven four five"
+    dial = call("make_phone_call", phone_number="+33549268745")
+    assert answer([dial, text(number, "thanks in advance")], f"can u call {number}, thanks in advance") == [dial]
+    pair = call("connect_to_bluetooth_device", device_name="Pixel Watch 3", timeout=73)
+    assert answer([pair, text("Pixel Watch 3", "73 seconds")],
+                  "hey google, Link my phone with Pixel Watch 3 and give it 73 seconds") == [pair]
+    dial = call("make_phone_call", phone_number="+14155550101")
+    assert answer([dial, text("Bob", "thanks")], "call +1 415 555 0101 and text Bob thanks") == \
+        [dial, text("Bob", "thanks")]
+    bright = call("change_screen_brightness", level=10)
+    pair = call("connect_to_bluetooth_device", device_name="Nothing")
+    query = "full brightness please, and then link my phone with Nothing and give it seventy three seconds"
+    pair73 = call("connect_to_bluetooth_device", device_name="Nothing", timeout=73)
+    assert answer([bright, pair, pair, pair], query) == [bright, pair73]  # a call said thrice is one, not three echoes
+
+
 @pytest.mark.parametrize("query, written, read", [
     ("Can you turn off Do Not Disturb now, I'm expecting a call", True, False),
     ("take my phone off dnd!!", True, False), ("get me out of do not disturb mode", True, False),

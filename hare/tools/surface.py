@@ -1205,26 +1205,41 @@ def _idle(arguments: dict[str, Any], properties: dict[str, dict[str, Any]], quer
 
 
 def spent(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> set[int]:
-    """The calls (by index) whose every value is its default or a clock another call took, said once in the request,
-    beside another call with words of its own: the alarm at "2:30PM" that stood for an event's end (`ended`). A
-    clock only: "save Kwame +233 24 123 4567 and call him" says one number for two calls. Or a span of time that
-    another call's seconds took (`as_requested`): "Link my phone with Tile tracker and give it 27 seconds" had a
-    search for "27 seconds" beside a timeout of 10 (2 of the 400 held-out requests, the quickstart model of
+    """The calls (by index) whose every value is its default, an aside or a clock another call took, said once in
+    the request, beside another call with words of its own: the alarm at "2:30PM" that stood for an event's end
+    (`ended`). A clock only: "save Kwame +233 24 123 4567 and call him" says one number for two calls. Or a span of
+    time that another call's seconds took (`as_requested`): "Link my phone with Tile tracker and give it 27 seconds"
+    had a search for "27 seconds" beside a timeout of 10 (2 of the 400 held-out requests, the quickstart model of
     2026-12-04) — and the seconds that span gave both calls are the other call's too: the same request came back
-    as two pairings, "Tile tracker" and "27 seconds", each with timeout 27 (the model of 2026-12-05)."""
+    as two pairings, "Tile tracker" and "27 seconds", each with timeout 27 (the model of 2026-12-05).
+    Politeness or urgency ("I'm in a hurry", "thanks in advance": `asides.TAIL_WORDS` only) is no call's words,
+    and a text another call took, said once, counts as neither its own nor spent: "find youtube clips of 3 days
+    in Rome, I'm in a hurry" had a second search for "I'm in a hurry", "Link my phone with Pixel Watch 3 and give
+    it 73 seconds" a text to "Pixel Watch 3" saying "73 seconds", "call plus three three, …, thanks in advance" a
+    text to the number's words saying "thanks in advance" (3 of the 400 held-out requests, the quickstart model of
+    2026-12-05). A text that another call took, alone, stays ("show Ted Lasso from Peacock and search youtube")."""
     said = said_seconds(query)
 
-    def own(i: int) -> list[bool | None]:  # per value: None a default, True words no other call took
-        properties, arguments = calls[i]
-        others = [(k, v, schema) for j, (schema, other) in enumerate(calls) if j != i for k, v in other.items()]
+    def own(i: int) -> list[bool | None]:  # per value: None a default or another's text, True words no other took
+        properties, arguments = calls[i]  # a call said again word for word is one call (`parse` keeps it once)
+        others = [(k, v, schema) for schema, other in calls if (schema, other) != calls[i] for k, v in other.items()]
         taken = {v.casefold() for _, v, _ in others if isinstance(v, str)}
         seconds = {v for k, v, schema in others if _seconds_of(schema.get(k), v)}
-        return [None if isinstance(properties.get(k), dict) and properties[k].get("default") == v
-                else not (isinstance(v, str) and len(spans(v, query)) == 1 and (
-                    v.casefold() in taken and _is_clock(properties.get(k))
-                    or _only_span(v) and said_seconds(v) in seconds)
-                    or v == said and v in seconds and _seconds_of(properties.get(k), v))
-                for k, v in arguments.items()]
+
+        def mark(k: str, v: Any) -> bool | None:
+            schema = properties.get(k)
+            if isinstance(schema, dict) and schema.get("default") == v:
+                return None
+            free = isinstance(v, str) and isinstance(schema, dict) and is_free_text(schema)
+            if free and set(words := re.findall(r"[\w']+", v.casefold())) <= TAIL_WORDS and words:
+                return False
+            once = isinstance(v, str) and len(spans(v, query)) == 1
+            if once and free and v.casefold() in taken:
+                return None
+            return not (once and (v.casefold() in taken and _is_clock(schema) or _only_span(v) and said_seconds(v)
+                                  in seconds) or v == said and v in seconds and _seconds_of(schema, v))
+
+        return [mark(k, v) for k, v in arguments.items()]
 
     marks = [own(i) for i in range(len(calls))]
     return {i for i, mine in enumerate(marks) if False in mine and True not in mine
