@@ -45,13 +45,9 @@ OCTOPUS = ["optim.lr=5e-5", "optim.weight_decay=0", "schedule.name=wsd", "schedu
 # takes ~9 s to write on these machines, so one every 100 steps (~4 minutes): every 50, the quickstart's
 # time-bound fine-tune spent 6 % of its minutes writing them. Tried, not adopted: 1K-token steps (458 of them
 # for 229 of 2K, 2026-12-02): held-out 96.0 / 86.25 against 94.25 / 82.25 but 30 % more time, about what
-# 300 2K-token steps gave, and the hand-written requests level (87.95 / 88.2 % exact). The learning rate decays
-# over the second half: the quickstart's step count follows the clock, and with the decay over the last 30 % its
-# model swung with it — fixed `--tool-steps` 145 / 149 / 152 (seed 0, the same data, AMD EPYC 2026-12-05) gave
-# held-out function 91.5 / 94.5 / 95.5 %, exact 85.75 / 89.0 / 89.5, where the last half gives 95.5 / 95.0 / 94.75
-# and 89.25 / 88.25 / 88.25 (the 775 hand-written right: 716 / 734 / 734 against 732 / 730 / 729).
+# 300 2K-token steps gave, and the hand-written requests level (87.95 / 88.2 % exact).
 BASE_CPU = ["optim.lr=1e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=10",
-            "schedule.decay_fraction=0.5", "schedule.min_lr_ratio=0", "data.epochs=1", "data.seq_len=256",
+            "schedule.decay_fraction=0.3", "schedule.min_lr_ratio=0", "data.epochs=1", "data.seq_len=256",
             "data.pack=true", "train.global_batch_tokens=2048", "train.micro_batch_size=8", "train.device=cpu",
             "train.precision=auto", "checkpoint.every_steps=100", "checkpoint.keep_last=1", "log.eval_every_steps=0",
             "log.eval_batches=4"]
