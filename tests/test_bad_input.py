@@ -100,6 +100,14 @@ def test_corrupt_model_directory(command, damage, corrupt_models, tmp_path, caps
     assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".*"))
 
 
+@pytest.mark.parametrize("command", [["tools", "call", "hi"], ["tools", "eval", "--data", "r.jsonl"]])
+def test_a_tool_model_that_does_not_exist_is_named_as_missing(command, tmp_path, capsys):
+    """Not "has no tools.json; pass --spec", which sends one looking for a spec when the path is wrong."""
+    missing = str(tmp_path / "runs" / "tools" / "final")
+    err = _refused(capsys, [*command, "--model", missing], missing, "does not exist")
+    assert "tools.json" not in err
+
+
 def _data_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
     """name → (argv, the file its one-line error must name)."""
     spec = str(_spec(tmp / "spec.json"))

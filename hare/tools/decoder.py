@@ -84,8 +84,13 @@ class ToolCaller:
     def load(cls, model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto",
              constrained: bool = True, copy_values: bool = True) -> ToolCaller:
         """A tool model directory with its `tools.json` (or the given spec)."""
+        from hare.io.sources import local_path
         from hare.model.load import load_model
 
+        where = local_path(model)
+        if where is not None and not where.exists():  # not "has no tools.json", which sends one looking for a spec
+            raise HareError(f"tool model '{model}' does not exist; check the path, or train one with `hare tools "
+                            "train --model BASE --data DIR --out runs/tools` (the model is runs/tools/final)")
         path = Path(spec) if spec else Path(model) / SPEC_FILE
         if not spec and not path.is_file():
             raise HareError(f"{model} has no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
