@@ -106,6 +106,8 @@ def test_a_tool_model_that_does_not_exist_is_named_as_missing(command, tmp_path,
     missing = str(tmp_path / "runs" / "tools" / "final")
     err = _refused(capsys, [*command, "--model", missing], missing, "does not exist")
     assert "tools.json" not in err
+    err = _refused(capsys, [*command, "--model", "smollm2-135m-instruct"], "smollm2-135m-instruct")
+    assert "does not exist" not in err  # a named base exists; what it lacks is a tool model's spec
 
 
 def _data_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:

@@ -85,10 +85,11 @@ class ToolCaller:
              constrained: bool = True, copy_values: bool = True) -> ToolCaller:
         """A tool model directory with its `tools.json` (or the given spec)."""
         from hare.io.sources import local_path
+        from hare.model.bases import BASES
         from hare.model.load import load_model
 
-        where = local_path(model)
-        if where is not None and not where.exists():  # not "has no tools.json", which sends one looking for a spec
+        where = local_path(model)  # a named base is no path: its own errors follow (no tools.json, no api tokens)
+        if where is not None and not where.exists() and model not in BASES:  # not "has no tools.json": a wrong path
             raise HareError(f"tool model '{model}' does not exist; check the path, or train one with `hare tools "
                             "train --model BASE --data DIR --out runs/tools` (the model is runs/tools/final)")
         path = Path(spec) if spec else Path(model) / SPEC_FILE
