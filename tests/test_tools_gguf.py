@@ -45,7 +45,7 @@ def test_the_gguf_makes_the_calls_the_torch_model_makes(fixture, kind, unseen_ex
 
 
 def test_the_gguf_file_alone_is_the_tool_model(tool_model, tmp_path, capsys):
-    """No directory beside it: tokenizer and tools.json ride inside the file."""
+    """No directory beside it: tokenizer, tools.json and tool_words.json ride inside the file."""
     alone = tmp_path / "alone"
     alone.mkdir()
     export(ExportGgufConfig(model=str(tool_model), out=str(alone / "tool.gguf"), type="q8_0"))
@@ -53,6 +53,8 @@ def test_the_gguf_file_alone_is_the_tool_model(tool_model, tmp_path, capsys):
     assert main(["tools", "call", "--model", str(alone / "tool.gguf"), TOOL_RECORDS[0]["query"]]) in (0, None)
     assert json.loads(capsys.readouterr().out) == TOOL_RECORDS[0]["calls"]
     assert [p.name for p in alone.iterdir()] == ["tool.gguf"]
+    spelling = load_caller(str(alone / "tool.gguf")).spelling  # and the words slips are read as
+    assert spelling is not None and spelling.counts == json.loads((tool_model / "tool_words.json").read_text())
 
 
 def test_a_gguf_without_a_spec_or_a_file_is_refused_clearly(micro_dir, tool_model, tmp_path):

@@ -62,7 +62,7 @@ BLOCK = {"f16": 1, "bf16": 1, "q8_0": 32, "q4_0": 32, "q4_k_m": 256, "q5_k_m": 2
 _GENERATION_TAG = re.compile(r"\{%-?\s*(end)?generation\s*-?%\}")
 # Carried inside the GGUF (key FILES_KEY, a JSON object name → text) so the file alone is the model.
 CARRIED = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja",
-           "generation_config.json", "tools.json")
+           "generation_config.json", "tools.json", "tool_words.json")
 
 
 @dataclass

@@ -51,7 +51,7 @@ class LlamaCppEngine(QueuedEngine):
         self.model_name, self.context_length, self.vocab_size = model_name, self.llm.n_ctx(), self.llm.n_vocab()
         # A file from `hare export gguf` carries its tokenizer and a tool model's tools.json: prompts are then
         # tokenized exactly as in training (any vocabulary, any chat template); others are HARE vocabulary.
-        tok, self.trained_tools = carried(self.llm)
+        tok, self.trained_tools, self.trained_words = carried(self.llm)
         self.own_tokenizer = tok is not None
         self.chat_tokenizer = tok or build_tokenizer()
         self._tools: LlamaToolCaller | None = None
@@ -103,7 +103,7 @@ class LlamaCppEngine(QueuedEngine):
             return None
         if self._tools is None:
             self._tools = LlamaToolCaller(open_gguf(self.path, CONTEXT, self.threads), self.chat_tokenizer,
-                                          self.trained_tools or [])
+                                          self.trained_tools or [], words=self.trained_words)
         return self._tools
 
     def _serve(self) -> None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from hare.generate import stop_token_ids
 from hare.serve.engine import QueuedEngine, Request, cpu_threads, log
 from hare.tools.spec import SPEC_FILE, Function, load_spec
+from hare.tools.spelling import load_words
 
 if TYPE_CHECKING:
     import torch
@@ -146,7 +147,8 @@ class TransformersEngine(QueuedEngine):
     backend = "transformers"
 
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, model_name: str,
-                 max_batch: int = 16, max_waiting: int = 64, tools: list[Function] | None = None) -> None:
+                 max_batch: int = 16, max_waiting: int = 64, tools: list[Function] | None = None,
+                 words: dict[str, int] | None = None) -> None:
         import torch
 
         from hare.model.tokenizer import call_token_ids, num_functional_tokens
@@ -162,6 +164,7 @@ class TransformersEngine(QueuedEngine):
         self._batch = Batch()
         self._tools: ToolCaller | None = None
         self.trained_tools = tools or []  # the model's tools.json: which function each <api_i> is
+        self.trained_words = words  # its tool_words.json: the words slips in requests are read as
         super().__init__(max_waiting)
 
     def decode(self, ids: list[int]) -> str:
@@ -176,7 +179,7 @@ class TransformersEngine(QueuedEngine):
         from hare.tools.decoder import ToolCaller
 
         if self._tools is None:
-            self._tools = ToolCaller(self.model, self.tok, self.trained_tools)
+            self._tools = ToolCaller(self.model, self.tok, self.trained_tools, words=self.trained_words)
         return self._tools
 
     def _serve(self) -> None:
@@ -291,4 +294,5 @@ def build_transformers_engine(model_dir: str, model_name: str, device: str, dtyp
     if model.device.type == "cpu":
         torch.set_num_threads(cpu_threads(threads))
     spec = Path(model_dir) / SPEC_FILE
-    return TransformersEngine(model, tok, model_name, max_batch, max_waiting, load_spec(spec) if spec.is_file() else [])
+    return TransformersEngine(model, tok, model_name, max_batch, max_waiting, load_spec(spec) if spec.is_file() else [],
+                              load_words(Path(model_dir)))

@@ -22,17 +22,20 @@ from hare.io.read import utf8_text
 from hare.tools.calls import CallError
 from hare.tools.decoder import CallResult, ToolCaller
 
+SPELLING_HELP = ("read a word the model was never taught that is one slip from one it was (\"tehrmostat\") as that "
+                 "word, from MODEL/tool_words.json; values keep the typed spelling (--no-spelling: read as typed)")
+
 
 def load_caller(model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto",
-                constrained: bool = True, copy_values: bool = True) -> ToolCaller:
+                constrained: bool = True, copy_values: bool = True, spelling: bool = True) -> ToolCaller:
     """The tool model at `model` — a directory on torch, a `.gguf` on llama.cpp — with its spec."""
     from hare.model.gguf_input import is_gguf
 
     if is_gguf(Path(model)):
         from hare.tools.llama_caller import LlamaToolCaller
 
-        return LlamaToolCaller.load(model, spec, constrained=constrained, copy_values=copy_values)
-    return ToolCaller.load(model, spec, device, dtype, constrained, copy_values)
+        return LlamaToolCaller.load(model, spec, constrained=constrained, copy_values=copy_values, spelling=spelling)
+    return ToolCaller.load(model, spec, device, dtype, constrained, copy_values, spelling)
 
 
 @dataclass(kw_only=True)
@@ -47,6 +50,7 @@ class ToolCallConfig:
     constrained: bool = option(True, "decode under the spec's call grammar (valid syntax, names, enums, ranges)")
     copy_values: bool = option(True, "free-text values are spans of the query, words the user said "
                                      "(--no-copy-values: any words)")
+    spelling: bool = option(True, SPELLING_HELP)
 
 
 def run(cfg: ToolCallConfig) -> list[CallResult]:
@@ -54,7 +58,7 @@ def run(cfg: ToolCallConfig) -> list[CallResult]:
         raise HareError('pass the request to answer, e.g. hare tools call --model DIR "take a selfie"')
     for i, query in enumerate(cfg.query):
         utf8_text(query, f"request {i + 1}")
-    caller = load_caller(cfg.model, cfg.spec, cfg.device, cfg.dtype, cfg.constrained, cfg.copy_values)
+    caller = load_caller(cfg.model, cfg.spec, cfg.device, cfg.dtype, cfg.constrained, cfg.copy_values, cfg.spelling)
     for query in cfg.query:  # every request checked before the first is answered
         caller.fit(query)
     results = []
@@ -62,7 +66,8 @@ def run(cfg: ToolCallConfig) -> list[CallResult]:
         result = caller(query)
         body: Any = result.calls.to_json() if isinstance(result.calls, CallError) else result.calls
         if cfg.raw:
-            body = {"result": body, "raw": result.raw, "latency_ms": round(result.latency_s * 1000, 1)}
+            body = {"result": body, "raw": result.raw, "latency_ms": round(result.latency_s * 1000, 1),
+                    **({"read_as": result.read_as} if result.read_as else {})}
         print(json.dumps(body, ensure_ascii=False))
         results.append(result)
     return results

@@ -25,6 +25,7 @@ from hare.tools.calls import Call, CallError, parse
 from hare.tools.grammar import CallGrammar, budget
 from hare.tools.joins import Answer, Look, run_look, second_look
 from hare.tools.spec import SPEC_FILE, Function, check_capacity, load_spec
+from hare.tools.spelling import Spelling, load_words, restore
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,6 +52,7 @@ class CallResult:
     latency_s: float
     new_tokens: int
     forced_tokens: int = 0  # of new_tokens, those the grammar left no choice for (fed, not chosen)
+    read_as: dict[str, str] = field(default_factory=dict)  # slips of the request read as trained words (`spelling`)
 
 
 class ToolCaller:
@@ -63,9 +65,11 @@ class ToolCaller:
     joins = True  # look again where a request may hold a second one (`hare.tools.joins`)
 
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, functions: list[Function],
-                 max_new_tokens: int | None = None, constrained: bool = True, copy_values: bool = True) -> None:
+                 max_new_tokens: int | None = None, constrained: bool = True, copy_values: bool = True,
+                 words: dict[str, int] | None = None) -> None:
         self.model, self.tok, self.functions, self.constrained = model, tok, functions, constrained
         self.copy_values = constrained and copy_values
+        self.spelling = Spelling(words, tok) if words else None  # the training requests' words, counted
         self._grammars: dict[str, CallGrammar] = {}
         vocab = self.tok.get_vocab()
         if functional_token(0) not in vocab or API_END not in vocab:
@@ -82,8 +86,9 @@ class ToolCaller:
 
     @classmethod
     def load(cls, model: str, spec: str | None = None, device: str = "auto", dtype: str = "auto",
-             constrained: bool = True, copy_values: bool = True) -> ToolCaller:
-        """A tool model directory with its `tools.json` (or the given spec)."""
+             constrained: bool = True, copy_values: bool = True, spelling: bool = True) -> ToolCaller:
+        """A tool model directory with its `tools.json` (or the given spec); with `spelling`, slips in requests
+        are read as the words of its `tool_words.json` (`hare.tools.spelling`)."""
         from hare.io.sources import local_path
         from hare.model.bases import BASES
         from hare.model.load import load_model
@@ -96,7 +101,9 @@ class ToolCaller:
         if not spec and not path.is_file():
             raise HareError(f"{model} has no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
         functions = load_spec(path)
-        return cls(*load_model(model, device, dtype), functions, constrained=constrained, copy_values=copy_values)
+        words = load_words(Path(model)) if spelling else None
+        return cls(*load_model(model, device, dtype), functions, constrained=constrained, copy_values=copy_values,
+                   words=words)
 
     def _prefill(self, ids: list[int]) -> Any:
         import torch
@@ -106,6 +113,10 @@ class ToolCaller:
         with torch.inference_mode():
             self.model(input_ids=torch.tensor([ids], device=self.model.device), past_key_values=cache, use_cache=True)
         return cache
+
+    def read(self, query: str) -> tuple[str, dict[str, str]]:
+        """The request as the model reads it, and {word typed: word read} (`hare.tools.spelling`)."""
+        return self.spelling.fix(query) if self.spelling else (query, {})
 
     def prompt_ids(self, query: str) -> list[int]:
         """The prompt with the query as plain text: a query that types `<api_3>` or `<round_end>` gets
@@ -225,7 +236,10 @@ class ToolCaller:
     def __call__(self, query: str, functions: list[Function] | None = None) -> CallResult:
         """One call; `functions` replaces the spec for this query (the server gets it per request)."""
         start = time.perf_counter()
-        result = self._result(query, *self.decode(query, functions), functions)
+        read, read_as = self.read(query)
+        result = self._result(read, *self.decode(read, functions), functions)
+        result.calls = restore(result.calls, read_as, query, self.functions if functions is None else functions)
+        result.read_as = read_as
         result.latency_s = time.perf_counter() - start  # tokenization to validated result
         return result
 
@@ -267,6 +281,7 @@ class _Row:
     fed: list[int] = field(default_factory=list)  # the tokens the next pass feeds: the last pick and its forced tokens
     draft: list[int] = field(default_factory=list)  # query tokens fed after them in the last pass
     owner: _Row | None = None  # for a decode of a second look: the row of the request it looks at
+    typed: tuple[str, dict[str, str]] = ("", {})  # the request as typed, {word typed: word read} (`ToolCaller.read`)
     result: CallResult | None = None  # an ended answer's result while its second look runs
     look: Look | None = None
 
@@ -320,7 +335,10 @@ class Rows:
     def add(self, requests: list[tuple[Any, str, list[Function] | None]]) -> list[tuple[Any, CallResult]]:
         """(key, query, functions) rows join the batch; returns (key, result) for those that ended at once."""
         caller, began = self.caller, time.perf_counter()
-        rows = [_Row(key, caller.prompt_ids(q), _Answer(caller, q, f), f, began) for key, q, f in requests]
+        rows = []
+        for key, typed, f in requests:
+            q, read_as = caller.read(typed)
+            rows.append(_Row(key, caller.prompt_ids(q), _Answer(caller, q, f), f, began, typed=(typed, read_as)))
         rows, self.pending = rows + self.pending, []  # a second look's decodes waiting to join come along
         return self._enter(rows)
 
@@ -446,6 +464,9 @@ class Rows:
         except StopIteration as stop:
             if stop.value:
                 result.calls, result.raw = stop.value
+        query, result.read_as = row.typed
+        result.calls = restore(result.calls, result.read_as, query, self.caller.functions if row.functions is None
+                                     else row.functions)
         result.latency_s = time.perf_counter() - row.began
         return [(row.key, result)]
 

@@ -26,7 +26,7 @@ from typing import Any
 from hare.config import option
 from hare.errors import HareError
 from hare.io.atomic import write_text
-from hare.tools.call import load_caller
+from hare.tools.call import SPELLING_HELP, load_caller
 from hare.tools.calls import Call, CallError, normalize
 from hare.tools.decoder import ToolCaller
 from hare.tools.records import read_records
@@ -44,6 +44,7 @@ class ToolEvalConfig:
     constrained: bool = option(True, "decode under the spec's call grammar, as `hare tools call` does")
     copy_values: bool = option(True, "free-text values are spans of the query, as `hare tools call` decodes them "
                                      "(--no-copy-values: any words)")
+    spelling: bool = option(True, SPELLING_HELP)
     batch: int = option(16, "queries decoded together in the accuracy pass (1: one at a time)")
     latency_queries: int = option(50, "queries timed one call at a time for the latency figures")
 
@@ -139,7 +140,8 @@ def table(report: dict[str, Any], shown_failures: int = 10) -> str:
 def run(cfg: ToolEvalConfig) -> dict[str, Any]:
     if cfg.output and Path(cfg.output).is_dir():
         raise HareError(f"--output '{cfg.output}' is a directory; name a file for the JSON report")
-    caller = load_caller(cfg.model, cfg.spec, cfg.device, constrained=cfg.constrained, copy_values=cfg.copy_values)
+    caller = load_caller(cfg.model, cfg.spec, cfg.device, constrained=cfg.constrained, copy_values=cfg.copy_values,
+                         spelling=cfg.spelling)
     records = read_records(Path(cfg.data), caller.functions)
     if cfg.batch < 1 or cfg.latency_queries < 1:
         raise HareError("--batch and --latency-queries must be at least 1")

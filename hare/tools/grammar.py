@@ -52,8 +52,8 @@ import regex
 
 from hare.model.tokenizer import ROUND_END, ROUND_START, functional_token
 from hare.tools.calls import APOSTROPHE, LARGEST_NUMBER, WORD_CHAR, literal
-from hare.tools.spec import EMAIL, VALUE_CHARS, Function
-from hare.tools.surface import PHONE, is_free_text, kind_of, surface_pattern, word_spans, words_pattern
+from hare.tools.spec import EMAIL, VALUE_CHARS, Function, is_free_text
+from hare.tools.surface import PHONE, kind_of, surface_pattern, word_spans, words_pattern
 
 if TYPE_CHECKING:
     from collections.abc import Callable

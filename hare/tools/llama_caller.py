@@ -20,6 +20,7 @@ from hare.errors import HareError
 from hare.io.extras import import_extra
 from hare.tools.decoder import CallResult, ToolCaller
 from hare.tools.spec import SPEC_FILE, Function, load_spec
+from hare.tools.spelling import load_words
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,11 +45,11 @@ class LlamaToolCaller(ToolCaller):
 
     @classmethod
     def load(cls, model: str, spec: str | None = None, device: str = "cpu", dtype: str = "auto",
-             constrained: bool = True, copy_values: bool = True) -> LlamaToolCaller:
+             constrained: bool = True, copy_values: bool = True, spelling: bool = True) -> LlamaToolCaller:
         """The `.gguf` tool model at `model` (`device` and `dtype` are the file's: llama.cpp runs it on the CPU
         in the types it was exported with)."""
         llm = open_gguf(model, CONTEXT, os.cpu_count() or 1)
-        tok, functions = carried(llm)
+        tok, functions, words = carried(llm)
         if tok is None:
             raise HareError(f"'{model}' does not carry its tokenizer (the 'hare.files' key of `hare export gguf`); "
                             "export the tool model directory with `hare export gguf`")
@@ -56,7 +57,8 @@ class LlamaToolCaller(ToolCaller):
             functions = load_spec(spec)
         if functions is None:
             raise HareError(f"'{model}' carries no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
-        return cls(llm, tok, functions, constrained=constrained, copy_values=copy_values)
+        return cls(llm, tok, functions, constrained=constrained, copy_values=copy_values,
+                   words=words if spelling else None)
 
     @property
     def context_length(self) -> int:
@@ -103,18 +105,19 @@ def open_gguf(path: str, context: int, threads: int) -> Any:
         raise HareError(f"llama.cpp cannot load '{path}' ({err}); export it again with `hare export gguf`") from None
 
 
-def carried(llm: Any) -> tuple[PreTrainedTokenizerFast | None, list[Function] | None]:
-    """The tokenizer and the spec that a GGUF from `hare export gguf` carries inside (None where it
-    carries none: files from elsewhere, or a model that is no tool model)."""
+def carried(llm: Any) -> tuple[PreTrainedTokenizerFast | None, list[Function] | None, dict[str, int] | None]:
+    """The tokenizer, the spec and the training requests' word counts that a GGUF from `hare export gguf`
+    carries inside (None where it carries none: files from elsewhere, or a model that is no tool model)."""
     from transformers import AutoTokenizer
 
     from hare.model.gguf_input import FILES_KEY, carried_files, write_carried
 
     files = carried_files({FILES_KEY: llm.metadata[FILES_KEY]} if FILES_KEY in llm.metadata else {})
     if "tokenizer.json" not in files:
-        return None, None
+        return None, None, None
     with tempfile.TemporaryDirectory(prefix="hare-gguf-") as tmp:
         write_carried(files, Path(tmp))
         tok = AutoTokenizer.from_pretrained(tmp)
         functions = load_spec(Path(tmp) / SPEC_FILE) if SPEC_FILE in files else None
-    return tok, functions
+        words = load_words(Path(tmp))
+    return tok, functions, words

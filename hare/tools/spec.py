@@ -51,6 +51,11 @@ VALUE_CHARS = 96  # longest string value: a tool argument is a name, a number, a
 EMAIL = r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9.\-]{1,48}\.[A-Za-z]{2,16}"
 
 
+def is_free_text(schema: dict[str, Any]) -> bool:
+    """A string argument with no enum, pattern or format: its value is words taken from the request."""
+    return schema.get("type") == "string" and not {"enum", "pattern", "format"} & set(schema)
+
+
 @dataclass(frozen=True)
 class Function:
     """One callable function; `index` is the i of its functional token `<api_i>`."""

@@ -49,7 +49,8 @@ from functools import lru_cache
 from typing import Any
 
 from hare.tools.asides import AFTER, JOINING_WORDS, SUFFIXES, TAIL_WORDS, set_off
-from hare.tools.spec import VALUE_CHARS
+from hare.tools.spec import VALUE_CHARS, is_free_text
+from hare.tools.spelling import slip_of
 
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december"]
@@ -203,11 +204,6 @@ def surface_pattern(schema: dict[str, Any]) -> str | None:
         return None
     canonical = schema.get("pattern", "").removeprefix("^").removesuffix("$") if schema.get("pattern") else None
     return f"(?:{canonical})|{words}" if canonical else words
-
-
-def is_free_text(schema: dict[str, Any]) -> bool:
-    """A string argument with no enum, pattern or format: its value is words taken from the request."""
-    return schema.get("type") == "string" and not {"enum", "pattern", "format"} & set(schema)
 
 
 def free_texts(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) -> list[str]:
@@ -731,20 +727,6 @@ _LEAD_WORDS = frozenset("say says saying said that tell telling know message msg
 _GAP = re.compile(r":?\s+(?:[^\W\d_]+(?:'[^\W\d_]+)?\s+){1,5}")
 
 
-def _slip_of(word: str, meant: str) -> bool:
-    """Whether `word` is `meant` or one slip away from it: a letter changed, dropped or added, or two swapped."""
-    if word == meant:
-        return True
-    if abs(len(word) - len(meant)) > 1:
-        return False
-    if len(word) == len(meant):
-        diff = [i for i, (a, b) in enumerate(zip(word, meant, strict=True)) if a != b]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and word[diff[0]] == meant[diff[1]]
-                                  and word[diff[1]] == meant[diff[0]])
-    short, long = sorted((word, meant), key=len)
-    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
-
-
 # The words a call's function is named by, as a value may begin with them misspelt: "add to caendar soccer
 # practice" gave the title "caendar soccer practice", "Bleutooth AirPods Pro 2" the device "Bleutooth AirPods Pro 2".
 _NAMED_BY = 5  # letters a function's word has at least to be looked for ("alarm", not "set" or "take")
@@ -752,12 +734,12 @@ _NAMED_BY = 5  # letters a function's word has at least to be looked for ("alarm
 
 def _leads(word: str) -> bool:
     """Whether `word` (lower case) is a word that leads into a message or joins two things, or a slip on one."""
-    return any(_slip_of(word, lead) for lead in _LEAD_WORDS)
+    return any(slip_of(word, lead) for lead in _LEAD_WORDS)
 
 
 def _slips_from(word: str, meant: str) -> bool:
     """`word` read as a slip of the fingers on `meant` (or as `meant`): long enough, and beginning as it does."""
-    return len(word) >= _SLIP_LETTERS and word[:1] == meant[:1] and _slip_of(word, meant)
+    return len(word) >= _SLIP_LETTERS and word[:1] == meant[:1] and slip_of(word, meant)
 
 
 def _typo_of(word: str, meant: str) -> bool:

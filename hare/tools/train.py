@@ -14,7 +14,8 @@ q,k,v,o,up,down; lr 5e-5, 10 warm-up steps, linear decay, 3 epochs) and `BASE_CP
 epoch, only the top third of the layers trained, precision measured); smaller ones, which learn
 from scratch on a CPU, a full fine-tune with a high learning rate tuned on hare-tiny. `--config`
 replaces the recipe; `key=value` overrides adjust it.
-The trained model keeps its spec as `tools.json`, so `hare tools call` needs only `--model`.
+The trained model keeps its spec as `tools.json`, so `hare tools call` needs only `--model`, and the words
+of its training requests, counted, as `tool_words.json` (slips in requests are read as them: `hare.tools.spelling`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from hare.tools.calls import render
 from hare.tools.decoder import tool_messages
 from hare.tools.records import read_records
 from hare.tools.spec import SPEC_FILE, Function, load_spec, save_spec
+from hare.tools.spelling import count_words, save_words
 from hare.train.trainer import RunArgs
 
 SMALL_MODEL = 100_000_000
@@ -122,12 +124,23 @@ def run(args: ToolTrainArgs) -> Path | None:
                         "data.val_paths from the config or the overrides")
     splits = {"train": train_file, **({"val": val_file} if val_file and val_file.is_file() else {})}
     converted = {split: Path(cfg.out) / "data" / f"{split}.jsonl" for split in splits}
+    words: dict[str, int] = {}
     for split, path in splits.items():
-        rows = [conversation(r, functions, args.describe) for r in read_records(path, functions)]
+        records = read_records(path, functions)
+        if split == "train":
+            words = count_words(r["query"] for r in records)
+        rows = [conversation(r, functions, args.describe) for r in records]
         write_text(converted[split], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(
         cfg.data, format="openai", paths=[str(converted["train"])],
         val_paths=[str(converted["val"])] if "val" in converted else []))
     token_init = {functional_token(f.index): f.name.replace("_", " ") for f in functions}
     return train(cfg, resume=args.resume, print_config=args.print_config, token_init=token_init,
-                 extra=lambda d: save_spec(functions, d))
+                 extra=lambda out_dir: keep_beside(out_dir, functions, words))
+
+
+def keep_beside(out_dir: Path, functions: list[Function], words: dict[str, int]) -> None:
+    """Beside the weights: the spec the functional tokens stand for, and the training requests' words, which
+    `hare tools call` reads slips as (`hare.tools.spelling`)."""
+    save_spec(functions, out_dir)
+    save_words(words, out_dir)

@@ -1,0 +1,93 @@
+"""Slips in a request read as the words the tool model was trained on (`hare.tools.spelling`)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from conftest import TOOL_RECORDS
+
+from hare.cli import main
+from hare.tools.calls import CallError
+from hare.tools.decoder import ToolCaller
+from hare.tools.spec import load_spec
+from hare.tools.spelling import WORDS_FILE, Spelling, count_words, restore
+
+COUNTS = {"texts": 40, "the": 500, "take": 60, "bump": 30, "thermostat": 50, "mute": 40, "media": 40, "tell": 50,
+          "alarm": 40, "up": 90, "to": 400, "now": 80, "weather": 40, "in": 300}
+
+
+@pytest.mark.parametrize(("typed", "read", "words"), [
+    ("bump the tehrmostat up to 68", "bump the thermostat up to 68", {"tehrmostat": "thermostat"}),  # swapped
+    ("now mue media", "now mute media", {"mue": "mute"}),  # a letter dropped, down to three
+    ("Tehrmostat to 68, now mutte media!", "Thermostat to 68, now mute media!",  # a capital at the start stays
+     {"Tehrmostat": "Thermostat", "mutte": "mute"}),
+    ('"wether" in Oslo', '"weather" in Oslo', {"wether": "weather"}),  # in quotes
+])
+def test_a_slip_on_a_trained_word_is_read_as_it(tok, typed, read, words):
+    assert Spelling(COUNTS, tok).fix(typed) == (read, words)
+
+
+@pytest.mark.parametrize(("query", "why"), [
+    ("text Tane Williams I'm here", "a capitalised word inside a sentence is a name"),
+    ("email tane@mail.com and tane.w@x.io", "part of an address"),
+    ("set two alarms", "an inflection of a trained word is no slip"),
+    ("how tall is everest", "the tokenizer has the word whole: a word someone meant"),
+    ("flights to texas", "… or has it whole capitalised (a name said in lower case)"),
+    ("TKAE a photo", "an acronym or a shout"),
+    ("go to the tk", "under three letters"),
+])
+def test_words_that_are_no_slip_are_read_as_typed(tok, query, why):
+    assert len(tok.tokenize("a tall")) == 2 and len(tok.tokenize("a tehrmostat")) > 2  # the premise of "tall"
+    assert Spelling(COUNTS, tok).fix(query) == (query, {}), why
+
+
+def test_a_word_the_requests_said_often_enough_is_their_own(tok):
+    """Read only at RATIO times rarer than the word it slips on: a spelling trained on is the model's to read."""
+    assert Spelling(COUNTS | {"tehrmostat": 2}, tok).fix("the tehrmostat")[0] == "the thermostat"  # 50 ≥ 20 × 2
+    assert Spelling(COUNTS | {"tehrmostat": 3}, tok).fix("the tehrmostat")[0] == "the tehrmostat"  # 50 < 20 × 3
+    assert Spelling({"thermostat": 9}, tok).fix("the tehrmostat")[0] == "the tehrmostat"  # too rare to read as
+
+
+def test_copied_values_get_the_typed_spelling_back_and_the_specs_words_stay():
+    functions = load_spec("android")
+    calls = [{"name": "send_text_message", "arguments": {"contact_name": "Bob", "message": "I'm running late"}},
+             {"name": "set_volume", "arguments": {"level": 3, "volume_type": "media"}},
+             {"name": "set_timer_alarm", "arguments": {"time": "07:00", "label": "alarm"}}]
+    typed = "text Bob I'm runnig late, meida volume 3 and an alrm for 7"
+    back = restore(calls, {"runnig": "running", "meida": "media", "alrm": "alarm"}, typed, functions)
+    assert back[0]["arguments"] == {"contact_name": "Bob", "message": "I'm runnig late"}
+    assert back[1:] == calls[1:]  # an enum's word and a default are the spec's, not copies of the request
+    # A word the request also says as it is: which one the value copied is unknown, so the value stays.
+    assert restore(calls, {"runnig": "running"}, "running? text Bob I'm runnig late", functions) == calls
+    error = CallError("syntax", "cut short", "")
+    assert restore(error, {"runnig": "running"}, "runnig", functions) is error
+
+
+def test_tools_train_keeps_the_words_of_its_requests_beside_the_model(tool_model):
+    counts = json.loads((tool_model / WORDS_FILE).read_text())
+    assert counts == count_words(r["query"] for r in TOOL_RECORDS)
+    assert counts["weather"] == 2 and counts["oslo"] == 1 and "Oslo" not in counts
+    assert list(counts.values()) == sorted(counts.values(), reverse=True)  # most said first
+
+
+def test_the_caller_answers_a_slip_as_the_word_it_slips_on(tool_model, tmp_path, capsys):
+    """Single calls and a batch read "wether in Lmia" as "weather in Lima" and answer alike; the value keeps
+    the typed spelling. `--no-spelling` reads it as typed."""
+    model = tmp_path / "model"
+    shutil.copytree(tool_model, model)
+    (model / WORDS_FILE).write_text(json.dumps({"weather": 40, "lima": 40, "take": 40, "selfie": 40}))
+    caller = ToolCaller.load(str(model), device="cpu")
+    right = caller("weather in lima")
+    assert right.calls == [{"name": "get_weather_forecast", "arguments": {"location": "lima"}}], right.raw
+    slipped = caller("wether in lmia")
+    assert slipped.calls == [{"name": "get_weather_forecast", "arguments": {"location": "lmia"}}], slipped.raw
+    assert slipped.raw == right.raw and slipped.read_as == {"wether": "weather", "lmia": "lima"}
+    batch = caller.batch(["tkae a selfie", "wether in lmia", "weather in lima"], size=2)
+    assert [r.calls for r in batch] == [caller("take a selfie").calls, slipped.calls, right.calls]
+    assert batch[0].read_as == {"tkae": "take"} and batch[2].read_as == {}
+    assert ToolCaller.load(str(model), device="cpu", spelling=False)("wether in lmia").raw != right.raw
+    capsys.readouterr()
+    assert main(["tools", "call", "--model", str(model), "--raw", "wether in lmia"]) in (0, None)
+    assert json.loads(capsys.readouterr().out)["read_as"] == {"wether": "weather", "lmia": "lima"}
