@@ -12,7 +12,7 @@ from hare.cli import main
 from hare.tools.calls import CallError
 from hare.tools.decoder import ToolCaller
 from hare.tools.spec import load_spec
-from hare.tools.spelling import WORDS_FILE, Spelling, count_words, restore
+from hare.tools.spelling import WORDS_FILE, Spelling, count_words, fingers_slip, restore
 
 COUNTS = {"texts": 40, "the": 500, "take": 60, "bump": 30, "thermostat": 50, "mute": 40, "media": 40, "tell": 50,
           "alarm": 40, "up": 90, "to": 400, "now": 80, "weather": 40, "in": 300}
@@ -41,6 +41,17 @@ def test_a_slip_on_a_trained_word_is_read_as_it(tok, typed, read, words):
 def test_words_that_are_no_slip_are_read_as_typed(tok, query, why):
     assert len(tok.tokenize("a tall")) == 2 and len(tok.tokenize("a tehrmostat")) > 2  # the premise of "tall"
     assert Spelling(COUNTS, tok).fix(query) == (query, {}), why
+
+
+@pytest.mark.parametrize(("word", "meant", "slip"), [
+    ("nees", "news", True), ("zeto", "zero", True),  # e-w, t-r: keys side by side
+    ("wnat", "what", True), ("wsnt", "want", True),  # n below h; s beside a
+    ("tehrmostat", "thermostat", True), ("mue", "mute", True), ("alarrm", "alarm", True),  # swapped, dropped, added
+    ("fave", "five", False), ("nite", "nine", False), ("wont", "want", False),  # far keys: other words
+    ("news", "news", False), ("nwes", "news", True), ("nws", "news", True), ("nwse", "news", False),
+])
+def test_a_slip_of_a_finger_is_one_key_dropped_added_swapped_or_beside(word, meant, slip):
+    assert fingers_slip(word, meant) is slip
 
 
 def test_a_word_the_requests_said_often_enough_is_their_own(tok):

@@ -31,6 +31,7 @@ from hare.tools.calls import validate
 from hare.tools.phrasing import PLACEHOLDER, Phrasing, Template, arg_phrases, generic_phrasing, load_phrase_bank
 from hare.tools.slots import FIX, Filler, Slot, check_slot, values_bank
 from hare.tools.spec import Function, load_spec, save_spec
+from hare.tools.spelling import KEYBOARD
 from hare.tools.surface import unarticled
 
 # How two requests are joined. The commonest ways are in both splits: people join two requests with "and"
@@ -53,7 +54,6 @@ WORDED = ("message", "email_title", "email_content", "news_topic", "video_query"
 # the call must copy as typed). The bank's one misspelt template ('birghtness {level}') was a no-call or a
 # wrong function every time in held-out scoring: the model had never seen a misspelt word.
 TYPO_SHARE = 0.1
-_KEYBOARD = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
 # What a tool model says no to wrongly is a near miss: every held-out no-call it answered with a call was a
 # near miss or a "contrast" request ("report +33 743 602 442 as spam", "get me a lyft to the airport"), never
 # chit-chat, a knowledge question or gibberish. So in training those two kinds are drawn as often as two of the
@@ -262,7 +262,7 @@ def typo(text: str, rng: random.Random) -> str:
     elif slip == 2:
         w = w[:i] + w[i] + w[i:]
     else:
-        row = next((r for r in _KEYBOARD if w[i].lower() in r), None)
+        row = next((r for r in KEYBOARD if w[i].lower() in r), None)
         if row is not None:
             j = row.index(w[i].lower())
             w = w[:i] + rng.choice([row[k] for k in (j - 1, j + 1) if 0 <= k < len(row)]) + w[i + 1:]

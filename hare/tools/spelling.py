@@ -5,8 +5,8 @@ reads it as a value or as nothing: 8 of the 15 function errors of the quickstart
 on its 400 held-out requests were requests with such a slip, and training on more slips made it worse (25 %
 of the requests instead of 10 %: function 96.25 → 94.5 %). A phone keyboard autocorrects; so does the caller.
 It reads a word as one the model was taught when
-- it is one slip away from it (a letter changed, dropped or added, or two swapped; same first letter, not an
-  inflection: "alarms" is no slip on "alarm"),
+- it is one slip of a finger away from it (a letter dropped or added, two swapped, or a key beside the right one
+  hit: "nees" for "news", but not "fave" for "five"; same first letter; not an inflection: "alarms" for "alarm"),
 - the training requests said that word at least `RATIO` times as often as the typed one and at least `LEAST`
   times (`tool_words.json` beside the model: every word of the training requests, counted),
 - the model's tokenizer has no token for the typed word whole, in lower case or capitalised (it has for "tall",
@@ -42,6 +42,8 @@ _WORD = re.compile(r"[A-Za-z]+")
 # A word standing alone between spaces, with quotes or brackets before it and punctuation after it at most.
 _ALONE = re.compile(r"(?<!\S)([\"'(]*)([A-Za-z]+)(?=[.,!?:;\"')]*(?!\S))")
 _SENTENCE_STARTS = ".!?:;,"
+KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")  # each row half a key right of the one above
+_KEY = {key: (row, col) for row, keys in enumerate(KEYBOARD) for col, key in enumerate(keys)}
 
 
 def slip_of(word: str, meant: str) -> bool:
@@ -56,6 +58,27 @@ def slip_of(word: str, meant: str) -> bool:
                                   and word[diff[1]] == meant[diff[0]])
     short, long = sorted((word, meant), key=len)
     return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
+def _near(a: str, b: str) -> bool:
+    """Whether keys `a` and `b` touch on a QWERTY keyboard (beside each other, or above or below)."""
+    if a not in _KEY or b not in _KEY:
+        return False
+    (ra, ca), (rb, cb) = _KEY[a], _KEY[b]
+    return (ra == rb and abs(ca - cb) == 1) or (rb == ra + 1 and cb in (ca - 1, ca)) \
+        or (rb == ra - 1 and cb in (ca, ca + 1))
+
+
+def fingers_slip(word: str, meant: str) -> bool:
+    """Whether typing `meant` could give `word` by one slip of a finger: a letter dropped or added, two swapped,
+    or a key that touches the right one hit instead ("nees" for "news"; "fave" is no slip on "five", nor "nite"
+    on "nine": those keys are far apart, and the words are other words)."""
+    if word == meant or not slip_of(word, meant):
+        return False
+    if len(word) != len(meant):
+        return True
+    diff = [i for i, (a, b) in enumerate(zip(word, meant, strict=True)) if a != b]
+    return len(diff) == 2 or _near(word[diff[0]], meant[diff[0]])
 
 
 def count_words(queries: Iterable[str]) -> dict[str, int]:
@@ -104,7 +127,7 @@ class Spelling:
         for count, meant in self.targets.get(word[0], []):
             if count < RATIO * said or count < LEAST:
                 return None
-            if word not in (meant + "s", meant + "d", meant[:-1]) and slip_of(word, meant):
+            if word not in (meant + "s", meant + "d", meant[:-1]) and fingers_slip(word, meant):
                 return None if self._whole(word) else meant
         return None
 
