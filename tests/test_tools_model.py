@@ -423,3 +423,50 @@ def test_max_steps_given_is_the_run_length(micro_dir, tmp_path, capsys):
                  "--print-config", "train.max_steps=7"]) in (0, None)
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["train"]["max_steps"] == 7 and printed["data"]["epochs"] == 0
+
+
+# Three functions of the android spec as <api_0>…<api_2>, the tokens the tool model has.
+PHONE_SPEC = ("make_phone_call", "connect_to_bluetooth_device", "send_text_message")
+EMAIL_SPEC = ("send_email", "connect_to_bluetooth_device", "send_text_message")
+
+
+@pytest.mark.parametrize(("names", "query", "said", "meant"), [
+    (PHONE_SPEC, "connect me to +34 314 796163",
+     {"name": "connect_to_bluetooth_device", "arguments": {"device_name": "+34 314 796163", "timeout": 10}},
+     {"name": "make_phone_call", "arguments": {"phone_number": "+34314796163"}}),
+    (EMAIL_SPEC, "subject Rent, body paid in full, send it to kenji59@company.co.uk",
+     {"name": "send_text_message", "arguments": {"contact_name": "kenji59@company.co.uk", "message": "paid in full"}},
+     {"name": "send_email", "arguments": {"recipient": "kenji59@company.co.uk", "title": "Rent",
+                                          "content": "paid in full"}}),
+])
+def test_a_number_or_address_filed_as_free_text_is_answered_again_with_that_function_barred(tool_model, names, query,
+                                                                                            said, meant):
+    """A phone number or an e-mail address said whole as a device's or a contact's name, where another function
+    takes it in an argument of its own: the answer is decoded again from the call's functional token, that token
+    barred, and kept when the value then fills such an argument (the decodes are answered by hand here: what is
+    tested is the look, not what a three-function model would answer)."""
+    from dataclasses import replace
+
+    from hare.tools.calls import render
+    from hare.tools.joins import _misfiled
+
+    caller = ToolCaller.load(str(tool_model), device="cpu")
+    functions = [replace(next(f for f in load_spec("android") if f.name == n), index=i) for i, n in enumerate(names)]
+
+    def answer(calls: list[dict]) -> list[int]:
+        return caller.tok(render(calls, functions, query), add_special_tokens=False).input_ids
+
+    ids, barred = answer([said]), caller.tok.convert_tokens_to_ids(f"<api_{names.index(said['name'])}>")
+    look = _misfiled(caller, query, functions, ids, [said])
+    assert next(look) == (query, functions, ids[:ids.index(barred)], False, barred)
+    with pytest.raises(StopIteration) as kept:
+        look.send((answer([meant]), True, 0))
+    assert kept.value.value[0] == [meant]
+    look = _misfiled(caller, query, functions, ids, [said])
+    next(look)
+    with pytest.raises(StopIteration) as stays:  # filed the same way again: the answer stays
+        look.send((ids, True, 0))
+    assert stays.value.value is None
+    with pytest.raises(StopIteration) as nothing:  # nothing misfiled: no decode asked
+        next(_misfiled(caller, query, functions, answer([meant]), [meant]))
+    assert nothing.value.value is None

@@ -33,7 +33,10 @@ again, in four ways, and keeps a second call only when the model's answers agree
   Audiomack, then shoot Ana a msg saying where are you?" was a video of "Where are you?" and is music alone (+2
   of 1,120 other held-out two-part requests, none lost; requiring the same functions had kept the answer).
 
-And two looks that are not for a second request, taken first:
+And three looks that are not for a second request, taken first:
+- misfiled: a phone number or an e-mail address said whole as a free-text value ("connect me to +34 314 796163" gave
+  a Bluetooth device of that name) where another function takes it in an argument of its own: the answer is decoded
+  again from that call's functional token, the token barred, and kept when the value then fills such an argument.
 - unasked: one function called twice, the second time for words after a joiner that, answered alone, ask for
   nothing ("look for box breathing on youtube and show me what comes up" had a second search "what comes up"):
   the second call goes. Measured 2026-12-04 on a quickstart model, one request at a time where a batch differed:
@@ -70,11 +73,12 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hare.model.tokenizer import API_END
+from hare.model.tokenizer import API_END, functional_token
 from hare.tools.asides import AFTER, INSIDE
 from hare.tools.calls import Call, normalize, parse, render
 from hare.tools.grammar import MAX_CALLS, CallGrammar, calls_opened, last_value
-from hare.tools.surface import free_texts, said, spans
+from hare.tools.spec import formats
+from hare.tools.surface import free_texts, kind_of, normalise, said, spans
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -105,7 +109,8 @@ class Decoder(Protocol):
 def second_look(caller: Decoder, query: str, functions: list[Function], ids: list[int], calls: list[Call]) -> Look:
     """(calls, their answer text) with the second request the model's first answer missed, or None; yields the
     decodes it needs on the way."""
-    return ((yield from _unasked(caller, query, functions, calls))
+    return ((yield from _misfiled(caller, query, functions, ids, calls))
+            or (yield from _unasked(caller, query, functions, calls))
             or (yield from _repeated(caller, query, functions, ids, calls))
             or (yield from _collided(caller, query, functions, calls))
             or (yield from _swallowed(caller, query, functions, ids, calls))
@@ -149,6 +154,52 @@ def _unasked(caller: Decoder, query: str, functions: list[Function], calls: list
     if alone == []:
         return calls[:1], render(calls[:1], functions, query)
     return None
+
+
+def _misfiled(caller: Decoder, query: str, functions: list[Function], ids: list[int], calls: list[Call]) -> Look:
+    """A call that puts a phone number or an e-mail address, said whole, into a free-text value where another
+    function takes it in an argument of its own, answered again from that call's functional token, the token
+    barred: "connect me to +34 314 796163" was a Bluetooth device named "+34 314 796163" (4 of the 400 held-out
+    requests of the seed-1 quickstart model of 69da9b2, a wording it had not seen), "subject …, body …, send it to
+    kenji59@company.co.uk" a text to that address. Kept when the value then fills such an argument."""
+    for call in calls:
+        misfiled = [v for v in _texts(call, functions) if _wanted_elsewhere(v, call["name"], functions)]
+        if not misfiled:
+            continue
+        token = caller.tok.convert_tokens_to_ids(functional_token(next(f.index for f in functions
+                                                                       if f.name == call["name"])))
+        if token not in ids:
+            return None
+        k = ids.index(token)
+        answer, ended, _ = yield query, functions, ids[:k], False, token
+        raw = caller.tok.decode(answer) + API_END
+        more = parse(raw, functions, query) if ended else None
+        if isinstance(more, list) and len(more) == len(calls) and all(_filed(v, more, functions) for v in misfiled):
+            return more, raw
+        return None
+    return None
+
+
+def _filed(value: str, calls: list[Call], functions: list[Function]) -> bool:
+    """Whether one of the calls has `value` in a phone-number or e-mail argument."""
+    return any(_takes(schema, value) and normalise(schema, value) == given for call in calls
+               for name, given in call["arguments"].items() if (schema := _properties(call, functions).get(name)))
+
+
+def _wanted_elsewhere(value: str, name: str, functions: list[Function]) -> bool:
+    """Whether a function other than `name` has a phone-number or e-mail argument that takes `value`."""
+    return any(_takes(schema, value) for f in functions if f.name != name for schema in f.properties.values())
+
+
+def _takes(schema: dict[str, Any], value: str) -> bool:
+    """Whether `schema` is a phone number's or an e-mail address's and takes `value` (a number read as it is
+    written in calls: "+1 (415) 555-0132" as +14155550132)."""
+    from jsonschema import Draft202012Validator
+
+    kind = kind_of(schema)
+    if (kind is None or kind[0].name != "phone") and schema.get("format") != "email":
+        return False
+    return Draft202012Validator(schema, format_checker=formats()).is_valid(normalise(schema, value))
 
 
 def _swallowed(caller: Decoder, query: str, functions: list[Function], ids: list[int], calls: list[Call]) -> Look:
