@@ -4,7 +4,8 @@ The prompt is the HARE chat template with a fixed system turn (`TOOL_SYSTEM`), i
 training (`hare tools train`) and here. Because every call shares the prompt's head — the system
 turn up to the user's text — its KV cache is computed once at load time, as Octopus precomputes
 its prefix, and each call only runs its own query and answer tokens. Decoding is greedy and stops
-at `<api_end>`. The answer is parsed and validated against the spec (`hare.tools.calls`); malformed
+at `<api_end>`; a request's slips of the fingers are read as the words the model was trained on first
+(`hare.tools.spelling`). The answer is parsed and validated against the spec (`hare.tools.calls`); malformed
 output gives a structured error, and nothing is ever executed. `hare.tools.llama_caller` runs the
 same decoding on llama.cpp; `hare.tools.call` picks one of the two by the model's path.
 """
