@@ -238,10 +238,16 @@ class ToolCaller:
         """One call; `functions` replaces the spec for this query (the server gets it per request)."""
         start = time.perf_counter()
         read, read_as = self.read(query)
-        result = self._result(read, *self.decode(read, functions), functions)
+        result = self._as_typed(self._result(read, *self.decode(read, functions), functions), query, read_as, functions)
+        result.latency_s = time.perf_counter() - start  # tokenization to validated result
+        return result
+
+    def _as_typed(self, result: CallResult, query: str, read_as: dict[str, str],
+                  functions: list[Function] | None) -> CallResult:
+        """The result of the request typed as `query` and read with `read_as`: its values as typed
+        (`spelling.restore`), and what was read."""
         result.calls = restore(result.calls, read_as, query, self.functions if functions is None else functions)
         result.read_as = read_as
-        result.latency_s = time.perf_counter() - start  # tokenization to validated result
         return result
 
     def _result(self, query: str, new: list[int], ended: bool, forced: int,
@@ -465,9 +471,7 @@ class Rows:
         except StopIteration as stop:
             if stop.value:
                 result.calls, result.raw = stop.value
-        query, result.read_as = row.typed
-        result.calls = restore(result.calls, result.read_as, query, self.caller.functions if row.functions is None
-                                     else row.functions)
+        self.caller._as_typed(result, *row.typed, row.functions)
         result.latency_s = time.perf_counter() - row.began
         return [(row.key, result)]
 

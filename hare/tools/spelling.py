@@ -125,7 +125,7 @@ class Spelling:
         """The trained word a lower-case `word` slips on, if it is read as one."""
         said = self.counts.get(word, 0)
         for count, meant in self.targets.get(word[0], []):
-            if count < RATIO * said or count < LEAST:
+            if count < RATIO * said:  # targets are most said first, each at least LEAST times
                 return None
             if word not in (meant + "s", meant + "d", meant[:-1]) and fingers_slip(word, meant):
                 return None if self._whole(word) else meant
