@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from conftest import TOOL_RECORDS
+from conftest import TOOL_RECORDS, one_line_error
 
 from hare.cli import main
 from hare.tools.calls import CallError
@@ -102,3 +102,14 @@ def test_the_caller_answers_a_slip_as_the_word_it_slips_on(tool_model, tmp_path,
     capsys.readouterr()
     assert main(["tools", "call", "--model", str(model), "--raw", "wether in lmia"]) in (0, None)
     assert json.loads(capsys.readouterr().out)["read_as"] == {"wether": "weather", "lmia": "lima"}
+
+
+@pytest.mark.parametrize("content", ['{"weather": 40', '["weather", 40]', '{"weather": "40"}'])
+def test_a_damaged_words_file_is_one_clear_error(tool_model, tmp_path, capsys, content):
+    model = tmp_path / "model"
+    shutil.copytree(tool_model, model)
+    (model / WORDS_FILE).write_text(content)
+    capsys.readouterr()
+    assert main(["tools", "call", "--model", str(model), "take a selfie"]) == 2
+    one_line_error(capsys, str(model / WORDS_FILE), "train the tool model again, or delete")
+    assert main(["tools", "call", "--model", str(model), "--no-spelling", "take a selfie"]) in (0, None)

@@ -94,10 +94,17 @@ def save_words(counts: dict[str, int], out_dir: Path) -> None:
 
 def load_words(model_dir: Path) -> dict[str, int] | None:
     """The word counts saved beside a tool model; None for a model trained before they were."""
+    from hare.errors import HareError
     from hare.io.read import read_json
 
     path = model_dir / WORDS_FILE
-    return read_json(path, WORDS_FILE, f"train the tool model again, or delete {path}") if path.is_file() else None
+    if not path.is_file():
+        return None
+    fix = f"train the tool model again, or delete {path} (requests are then read as typed)"
+    counts = read_json(path, WORDS_FILE, fix)
+    if not isinstance(counts, dict) or not all(isinstance(w, str) and type(c) is int for w, c in counts.items()):
+        raise HareError(f"{path} is not a JSON object of words and their counts; {fix}")
+    return counts
 
 
 class Spelling:
