@@ -165,32 +165,6 @@ def test_a_random_model_answers_a_valid_call_or_a_structured_error(micro_dir):
     assert isinstance(cut.calls, CallError) and cut.calls.kind == "too_long" and "<api_end>" not in cut.raw
 
 
-def test_the_first_pick_calls_unless_no_call_leads_by_the_margin(micro_dir):
-    """A request's answer calls where ending at once leads the call by less than `no_call_margin`, and not where
-    it leads by more; a look's decode of a part of the request takes no margin."""
-    from hare.model.load import load_model
-    from hare.model.tokenizer import API_END
-    from hare.tools.decoder import ToolCaller, _Answer
-
-    model, tok = load_model(str(micro_dir), "cpu", "float32")
-    caller = ToolCaller(model, tok, [f for f in ANDROID if f.name == "take_a_photo"])
-    call, end = tok.convert_tokens_to_ids([functional_token(caller.functions[0].index), API_END])
-    margin = caller.no_call_margin
-    assert margin > 0
-
-    def first_pick(lead: float, request: bool = True) -> _Answer:
-        logits = torch.full((len(tok),), -30.0)
-        logits[call], logits[end] = 0.0, lead
-        answer = _Answer(caller, "take a selfie", None, request=request)
-        answer.advance(logits)
-        return answer
-
-    taken = first_pick(margin * 0.6)
-    assert not taken.done and taken.ids[0] == call
-    assert first_pick(margin * 1.4).stopped and first_pick(margin * 1.4).ids == []
-    assert first_pick(margin * 0.6, request=False).stopped  # a look's decode of a part: plain greedy
-
-
 def test_number_values_take_every_float_python_writes_within_their_bound():
     from hare.tools.calls import literal
     from hare.tools.grammar import value_chars, value_pattern

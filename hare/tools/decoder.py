@@ -64,12 +64,6 @@ class ToolCaller:
     draft = 8
     batches = True  # rows of one batch (`Rows`) for concurrent calls
     joins = True  # look again where a request may hold a second one (`hare.tools.joins`)
-    # An answer's first pick calls a function unless ending at once (no call) leads the likeliest one by this
-    # many nats. Requests the model half-knows ("send this to Nadia: loved the pics!", "grab a shot of the
-    # sunset") had no call by a hair, requests for nothing a phone API does lead by more: on the held-out
-    # 400 of three quickstart models, 0.5 fixed 3, 1 and 1 functions and lost no no-call (1.0 lost two
-    # no-calls of one model's 50); their 775 hand-written requests: 0, +2 and -1 right.
-    no_call_margin = 0.5
 
     def __init__(self, model: PreTrainedModel, tok: PreTrainedTokenizerFast, functions: list[Function],
                  max_new_tokens: int | None = None, constrained: bool = True, copy_values: bool = True,
@@ -158,14 +152,14 @@ class ToolCaller:
     def generate(self, query: str, functions: list[Function] | None = None) -> list[int]:
         """Greedy answer ids (without the stop token), reusing the cached head of the prompt; under the
         spec's call grammar unless the caller was made with `constrained=False`."""
-        return self.decode(query, functions, request=True)[0]
+        return self.decode(query, functions)[0]
 
     def decode(self, query: str, functions: list[Function] | None, prefix: list[int] | None = None,
-               close: bool = False, avoid: int | None = None, request: bool = False) -> tuple[list[int], bool, int]:
+               close: bool = False, avoid: int | None = None) -> tuple[list[int], bool, int]:
         """The answer ids, whether a stop token ended them (not the budget, nor a grammar dead end), and
         how many of them the grammar forced. Given a `prefix` of answer ids, the answer goes on from it; with
         `close`, its next token closes the value the prefix ends in, and its next token is never `avoid`
-        (`hare.tools.joins`). A `request`'s answer (not a look's part) leans to a call (`no_call_margin`).
+        (`hare.tools.joins`).
 
         Values are copied from the query, so once a value's first token is chosen the query says what
         probably follows (prompt lookup): those tokens go into the same forward pass as a draft, and the
@@ -177,7 +171,7 @@ class ToolCaller:
         ids = self.prompt_ids(query)
         shared = self._shared(ids)
         cache = self._cache_at(shared)
-        answer = _Answer(self, query, functions, prefix, close, avoid, request)
+        answer = _Answer(self, query, functions, prefix, close, avoid)
         step = ids[shared:] + (prefix or [])
         with torch.inference_mode():
             if close:  # the first pick closes the value, or the answer ends there
@@ -244,8 +238,7 @@ class ToolCaller:
         """One call; `functions` replaces the spec for this query (the server gets it per request)."""
         start = time.perf_counter()
         read, read_as = self.read(query)
-        answer = self.decode(read, functions, request=True)
-        result = self._as_typed(self._result(read, *answer, functions), query, read_as, functions)
+        result = self._as_typed(self._result(read, *self.decode(read, functions), functions), query, read_as, functions)
         result.latency_s = time.perf_counter() - start  # tokenization to validated result
         return result
 
@@ -352,8 +345,7 @@ class Rows:
         rows = []
         for key, typed, f in requests:
             q, read_as = caller.read(typed)
-            answer = _Answer(caller, q, f, request=True)
-            rows.append(_Row(key, caller.prompt_ids(q), answer, f, began, typed=(typed, read_as)))
+            rows.append(_Row(key, caller.prompt_ids(q), _Answer(caller, q, f), f, began, typed=(typed, read_as)))
         rows, self.pending = rows + self.pending, []  # a second look's decodes waiting to join come along
         return self._enter(rows)
 
@@ -521,8 +513,7 @@ class _Answer:
     """One answer being decoded: its tokens, the grammar state, and whether it has ended."""
 
     def __init__(self, caller: ToolCaller, query: str, functions: list[Function] | None,
-                 prefix: list[int] | None = None, close: bool = False, avoid: int | None = None,
-                 request: bool = False) -> None:
+                 prefix: list[int] | None = None, close: bool = False, avoid: int | None = None) -> None:
         self.caller, self.query = caller, query
         self.grammar = caller.grammar(functions or caller.functions) if caller.constrained else None
         self.ids: list[int] = list(prefix or [])
@@ -532,9 +523,6 @@ class _Answer:
         # With `close`, the first pick must close the value that the prefix ends in (`hare.tools.joins`).
         self.closers: list[int] | None = (self.grammar.closing(self.text) if self.grammar else []) if close else None
         self.avoid = avoid  # a token the first pick must not be (`hare.tools.joins`)
-        # The whole request's answer leans to a call (`ToolCaller.no_call_margin`); a look's decode of a part of
-        # it does not: there no call says the part holds no request ("… thank you so much" is no lock).
-        self.lean = request and not self.ids
 
     def advance(self, logits: torch.Tensor) -> list[int]:
         """Pick the next token from `logits`; returns the tokens to feed next: the pick and every token
@@ -547,10 +535,6 @@ class _Answer:
         if self.avoid is not None:
             logits = logits.clone()
             logits[self.avoid], self.avoid = float("-inf"), None
-        if self.lean:  # the request's first pick: a call, unless no call leads by the margin
-            self.lean = False
-            logits = logits.clone()
-            logits[[t for t in self.caller.stops if t is not None]] -= self.caller.no_call_margin
         caller, grammar = self.caller, self.grammar
         forced: list[int] = []
         if grammar is None:
