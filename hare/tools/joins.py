@@ -166,8 +166,7 @@ def _misfiled(caller: Decoder, query: str, functions: list[Function], ids: list[
         misfiled = [v for v in _texts(call, functions) if _wanted_elsewhere(v, call["name"], functions)]
         if not misfiled:
             continue
-        token = caller.tok.convert_tokens_to_ids(functional_token(next(f.index for f in functions
-                                                                       if f.name == call["name"])))
+        token = caller.tok.convert_tokens_to_ids(functional_token(_function(call, functions).index))
         if token not in ids:
             return None
         k = ids.index(token)
@@ -345,9 +344,14 @@ def _texts(call: Call, functions: list[Function]) -> list[str]:
     return free_texts(_properties(call, functions), call["arguments"])
 
 
+def _function(call: Call, functions: list[Function]) -> Function:
+    """The call's function in the spec."""
+    return next(f for f in functions if f.name == call["name"])
+
+
 def _properties(call: Call, functions: list[Function]) -> dict[str, dict[str, Any]]:
     """The argument schemas of the call's function."""
-    return next(f.properties for f in functions if f.name == call["name"])
+    return _function(call, functions).properties
 
 
 def _collided(caller: Decoder, query: str, functions: list[Function], calls: list[Call]) -> Look:

@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hare.errors import HareError
 from hare.tools.spec import is_free_text
 
 if TYPE_CHECKING:
@@ -94,7 +95,6 @@ def save_words(counts: dict[str, int], out_dir: Path) -> None:
 
 def load_words(model_dir: Path) -> dict[str, int] | None:
     """The word counts saved beside a tool model; None for a model trained before they were."""
-    from hare.errors import HareError
     from hare.io.read import read_json
 
     path = model_dir / WORDS_FILE
