@@ -44,7 +44,7 @@ def corpus(tools: list[dict]) -> list[tuple[str, str | dict]]:
     for field in ("max_tokens", "temperature", "top_p", "seed", "stream", "n", "stop", "model", "stream_options",
                   "ignore_eos", "max_completion_tokens", "tools", "messages"):
         cases += [(chat, {"messages": USER, "max_tokens": 4, field: value}) for value in WILD]
-    for value in WILD + [[-1], [10**9], [2**70], [[1, 2]], ""]:
+    for value in WILD + [[-1], [10**9], [2**70], [[1, 2]], "", [""]]:
         cases.append((text, {"prompt": value, "max_tokens": 4}))
     cases += [(text, {"prompt": "x", "max_tokens": 4, field: value}) for field in ("stop", "echo") for value in WILD]
     seeds = (2**64, 2**64 - 1, -(2**63), -(2**63) - 1)
@@ -62,7 +62,8 @@ def corpus(tools: list[dict]) -> list[tuple[str, str | dict]]:
                {"type": "string", "pattern": "(a+)+$"}, {"type": "string", "pattern": "("}, {"$ref": "#"},
                {"type": "integer", "minimum": 1e308, "maximum": -1e308}, {"type": ["string", "null"]},
                {"type": "string", "format": "uri"}, {"type": "string", "pattern": "\ud800"}, {"allOf": [{}]},
-               {"type": "integer", "minimum": "1"}, {"type": "strin"}]
+               {"type": "integer", "minimum": "1"}, {"type": "strin"}, {"type": "integer", "maximum": 10**400},
+               {"type": "integer", "multipleOf": -(10**400)}, {"type": "string", "pattern": "^a{1,4294967295}$"}]
     cases += [(chat, {"messages": USER, "tools": _tool(schema)}) for schema in hostile]
     cases += [(chat, {"messages": USER, "tools": _tool({"type": "integer"}, name)})
               for name in ("", "x" * 100, "order_pizza", "\ud800", None, 7)]
@@ -225,3 +226,57 @@ def test_a_body_sent_as_another_type_is_told_to_be_json(content_type):
     response = TestClient(app).post("/v1/chat/completions", content=json.dumps({"messages": USER}), headers=headers)
     assert response.status_code == 400
     assert "Content-Type: application/json" in response.json()["error"]["message"]
+
+
+def test_an_empty_prompt_is_a_400():
+    """`{"prompt": [""]}` passes the schema's length check, and a tokenizer with no BOS (SmolLM2's) encodes it as
+    no ids at all: refused by name, not a 500 from min() of nothing."""
+    from types import SimpleNamespace
+
+    from hare.serve.app import _check_prompt
+    from hare.serve.config import ServeConfig
+    from hare.serve.openai_schema import ApiError
+
+    engine = SimpleNamespace(context_length=64, vocab_size=100)  # the two sizes the check reads
+    with pytest.raises(ApiError, match="the prompt is empty") as refused:
+        _check_prompt(engine, ServeConfig(model="m"), [], "prompt")
+    assert refused.value.status == 400
+    _check_prompt(engine, ServeConfig(model="m"), [1, 2], "prompt")  # and a real prompt passes
+
+
+@pytest.mark.parametrize("request_value", [None, 3, "\ud800", ["take a selfie"]])
+def test_the_tool_panel_refuses_what_is_not_text(request_value):
+    """Gradio's API (/gradio/gradio_api/call/handle) takes any JSON where the page sends a string."""
+    pytest.importorskip("gradio")
+    from hare.serve.ui import answer_tools
+
+    answer = asyncio.run(answer_tools(None, [], request_value))  # refused before the engine is asked
+    assert answer["error"]["type"] == "invalid_request", answer
+    assert "must be text" in answer["error"]["message"] or "surrogate" in answer["error"]["message"], answer
+
+
+@pytest.mark.parametrize("settings, needle", [
+    ((float("nan"), 0.8, 16), "finite"), ((0.8, 0.8, float("inf")), "finite"), ((0.8, None, 16), "finite"),
+    ((0.8, 0.8, 10**9), "max new tokens"), ((0.8, 0.8, 0), "max new tokens"), ((-1.0, 0.8, 16), "--temperature"),
+])
+def test_chat_settings_from_the_gradio_api_are_checked(settings, needle):
+    pytest.importorskip("gradio")
+    from hare.serve.ui import _sampling
+
+    with pytest.raises(HareError, match=needle):
+        _sampling(*settings, max_tokens=512)
+    assert _sampling(0.0, 0.8, 16, max_tokens=512).greedy
+
+
+def test_chat_text_from_the_gradio_api_is_checked():
+    pytest.importorskip("gradio")
+    from hare.serve.ui import text_input, to_messages
+
+    with pytest.raises(HareError, match="surrogate"):
+        to_messages("system", [{"role": "user", "content": "a\ud800"}], "hi")
+    with pytest.raises(HareError, match="list of turns"):
+        to_messages("system", None, "hi")  # type: ignore[arg-type]
+    with pytest.raises(HareError, match="message must be text"):
+        text_input(None, "message")
+    assert to_messages("", [{"role": "user", "content": "a"}, "junk"], "b")[1:] == [
+        {"role": "user", "content": "a"}, {"role": "user", "content": "b"}]

@@ -142,6 +142,8 @@ def _sampling(cfg: ServeConfig, requested: int | None, default: int, body: Any) 
 
 def _check_prompt(engine: Engine, cfg: ServeConfig, ids: list[int], param: str) -> None:
     limit = min(cfg.max_prompt_tokens or engine.context_length, engine.context_length - 1)
+    if not ids:  # `[""]` passes the schema's length check, and a tokenizer without BOS encodes it as nothing
+        raise ApiError(400, "the prompt is empty; send the text to continue", param=param)
     if len(ids) > limit:
         raise ApiError(400, f"the prompt has {len(ids)} tokens but this server accepts at most {limit}; "
                             "shorten it", param=param, code="context_length_exceeded")

@@ -36,3 +36,4 @@ class ServeConfig(ModelArgs):
             check_range(f"--{name.replace('_', '-')}", getattr(self, name), 1)
         # A TCP port is 16 bits: past that, binding fails with a bare OverflowError from the socket module.
         check_range("--port", self.port, 0, 65535, fix="0 picks a free one")
+        check_range("--threads", self.threads, 0, fix="0 uses all cores but one")

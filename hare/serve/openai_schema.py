@@ -43,7 +43,7 @@ def error_body(message: str, kind: str = "invalid_request_error", param: str | N
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
-def _encodable(value: Any) -> Any:
+def encodable(value: Any) -> Any:
     """Refuse lone surrogates anywhere in a value (strings, and inside lists and objects, walked without
     recursion: a body may nest a thousand levels deep)."""
     stack = [value]
@@ -62,7 +62,7 @@ def _encodable(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, AfterValidator(_encodable)]
+Text = Annotated[str, AfterValidator(encodable)]
 
 
 class StreamOptions(BaseModel):
@@ -132,7 +132,7 @@ class FunctionSpec(BaseModel):
 
     name: Text = Field(min_length=1, max_length=64)
     description: Text = ""
-    parameters: Annotated[dict[str, Any], AfterValidator(_encodable)] = Field(default_factory=dict)
+    parameters: Annotated[dict[str, Any], AfterValidator(encodable)] = Field(default_factory=dict)
 
 
 class ToolSpec(BaseModel):

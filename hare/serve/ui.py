@@ -17,15 +17,18 @@ with API tool requests. A chat box alone would hide what the quickstart's model 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+import jinja2
 
 from hare.errors import HareError
 from hare.model.args import SamplingArgs
 from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
 from hare.serve.engine import ServerBusy
+from hare.serve.openai_schema import encodable
 
 if TYPE_CHECKING:
     from hare.serve.engine import Engine
@@ -40,10 +43,23 @@ def _text(content: Any) -> str:
     return "".join(p.get("text", "") for p in parts if isinstance(p, dict) and p.get("type", "text") == "text")
 
 
+def text_input(value: Any, what: str) -> str:
+    """A field the page sends as a string: Gradio's API (/gradio/gradio_api/call/…) takes any JSON there, so
+    what is not text (null, a number, a lone surrogate) is refused as the HTTP API refuses it."""
+    if not isinstance(value, str):
+        raise HareError(f"the {what} must be text, not {type(value).__name__}")
+    try:
+        return encodable(value)
+    except ValueError as err:
+        raise HareError(f"the {what} {err}") from None
+
+
 def to_messages(system: str, history: list[dict[str, Any]], message: str) -> list[dict[str, str]]:
     """The conversation in OpenAI form: system prompt, every earlier turn, then the new message."""
-    turns = [{"role": turn["role"], "content": _text(turn["content"])} for turn in history
-             if turn.get("role") in ("user", "assistant")]
+    if not isinstance(history, list):
+        raise HareError("the conversation must be a list of turns")
+    turns = [{"role": turn["role"], "content": text_input(_text(turn.get("content")), "conversation")}
+             for turn in history if isinstance(turn, dict) and turn.get("role") in ("user", "assistant")]
     return [{"role": "system", "content": system.strip() or DEFAULT_SYSTEM_PROMPT}, *turns,
             {"role": "user", "content": message}]
 
@@ -52,6 +68,10 @@ async def answer_tools(engine: Engine, functions: list[Function], request: str) 
     """The tool panel's answer: `{"calls": [...]}` as the API returns them, or the structured error."""
     from hare.tools.calls import CallError
 
+    try:
+        request = text_input(request, "request")
+    except HareError as err:
+        return {"error": {"type": "invalid_request", "message": str(err)}}
     if not request.strip():
         return {"error": {"type": "empty_request", "message": "type a request, e.g. \"take a selfie\""}}
     try:
@@ -101,18 +121,30 @@ def build_ui(engine: Engine, max_tokens: int) -> gr.Blocks:
     return page
 
 
+def _sampling(temperature: Any, top_p: Any, max_new_tokens: Any, max_tokens: int) -> SamplingArgs:
+    """The settings as the sliders send them; Gradio's API passes any JSON in their place (NaN, 1e9, null)."""
+    values = (temperature, top_p, max_new_tokens)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+        raise HareError("temperature, top-p and max new tokens must be finite numbers")
+    if not 1 <= max_new_tokens <= max_tokens:
+        raise HareError(f"max new tokens must lie in [1, {max_tokens}]")
+    sampling = SamplingArgs(max_new_tokens=int(max_new_tokens), temperature=float(temperature), top_p=float(top_p))
+    sampling.validate()
+    return sampling
+
+
 def _chat(engine: Engine, max_tokens: int) -> gr.ChatInterface:
     async def chat(message: str, history: list[dict[str, Any]], system: str, temperature: float, top_p: float,
                    max_new_tokens: int) -> AsyncIterator[str]:
-        messages = to_messages(system, history, message)
-        ids = engine.chat_prompt(messages)
-        while len(ids) + max_new_tokens > engine.context_length and len(messages) > 2:
-            del messages[1:3]  # the oldest user/assistant pair
-            ids = engine.chat_prompt(messages)
-        sampling = SamplingArgs(max_new_tokens=int(max_new_tokens), temperature=temperature, top_p=top_p)
         try:
+            sampling = _sampling(temperature, top_p, max_new_tokens, max_tokens)
+            messages = to_messages(text_input(system, "system prompt"), history, text_input(message, "message"))
+            ids = engine.chat_prompt(messages)
+            while len(ids) + sampling.max_new_tokens > engine.context_length and len(messages) > 2:
+                del messages[1:3]  # the oldest user/assistant pair
+                ids = engine.chat_prompt(messages)
             pieces = engine.generate(ids, sampling)
-        except (ServerBusy, HareError) as err:
+        except (ServerBusy, HareError, jinja2.TemplateError) as err:  # the template's: turns out of order
             raise gr.Error(str(err)) from None
         reply = ""
         async for piece in pieces:

@@ -119,6 +119,8 @@ def parse_spec(items: Any, where: str = "spec") -> list[Function]:
             raise HareError(f"{where}: parameters of '{name}' are not a valid JSON Schema: {err.message}") from None
         except RecursionError:
             raise HareError(f"{where}: parameters of '{name}': schemas nest deeper than {MAX_DEPTH} levels") from None
+        except OverflowError as err:  # e.g. a pattern whose repeat count `re` cannot compile: "a{1,4294967295}"
+            raise HareError(f"{where}: parameters of '{name}' hold a number too large to use: {err}") from None
         problem = schema_problem(params, "parameters")
         if problem:
             raise HareError(f"{where}: function '{name}': {problem}")
@@ -149,8 +151,9 @@ def schema_problem(schema: Any, path: str, depth: int = 0) -> str | None:
         return f"{path}.type: must be one of {', '.join(sorted(TYPES))} (a single type), not {json.dumps(kind)[:40]}"
     for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
         bound = schema.get(key, 0)
-        if isinstance(bound, bool) or not isinstance(bound, int | float) or not math.isfinite(bound) \
-                or abs(bound) > LARGEST_BOUND:
+        # abs() before isfinite: an integer too large for a float (10**400 in JSON) must not reach float().
+        if isinstance(bound, bool) or not isinstance(bound, int | float) or abs(bound) > LARGEST_BOUND \
+                or not math.isfinite(bound):
             return f"{path}.{key}: must be a finite number within ±2**53"
     if "enum" in schema:
         members = schema["enum"]
