@@ -46,13 +46,16 @@ def generate_ids(
     from hare.model.tokenizer import call_token_ids
 
     sampling.validate()
+    if not prompt_ids:
+        raise HareError("the prompt is empty and this model's tokenizer starts no text with a BOS token; "
+                        "give a prompt to continue")
     limit = model.config.max_position_embeddings
     if len(prompt_ids) >= limit:
         raise HareError(f"the prompt has {len(prompt_ids)} tokens but the model's context is {limit}; shorten it")
     if sampling.seed is not None:
         torch.manual_seed(sampling.seed)
     input_ids = torch.tensor([prompt_ids], device=model.device)
-    greedy = sampling.temperature == 0
+    greedy = sampling.greedy
     stops = stop_token_ids(model, tok)
     with torch.inference_mode():
         out = model.generate(

@@ -57,6 +57,8 @@ def corrupt_models(micro_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
         "non-UTF-8 config": lambda d: (d / "config.json").write_bytes(b'{"model_type": "' + BAD_UTF8 + b'"}'),
         "truncated weights": lambda d: (d / "model.safetensors").write_bytes(
             (d / "model.safetensors").read_bytes()[:100_000]),
+        "config apart from weights": lambda d: (d / "config.json").write_text(json.dumps(
+            {**json.loads((d / "config.json").read_text()), "intermediate_size": 384})),
     }
     out = {}
     for name, breaks in broken.items():
@@ -92,7 +94,8 @@ def _refused(capsys: pytest.CaptureFixture[str], argv: list[str], *fragments: st
 
 
 @pytest.mark.parametrize("command", ["sft", "tools call", "eval ppl", "generate", "export gguf", "quantize fp8"])
-@pytest.mark.parametrize("damage", ["empty config", "non-UTF-8 config", "truncated weights"])
+@pytest.mark.parametrize("damage", ["empty config", "non-UTF-8 config", "truncated weights",
+                                    "config apart from weights"])
 def test_corrupt_model_directory(command, damage, corrupt_models, tmp_path, capsys):
     model = corrupt_models[damage]
     argv = model_commands(model, tmp_path)[command]
@@ -159,6 +162,13 @@ def _data_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "spec empty enum": (["tools", "data", "--spec", str(_spec(tmp / "s3.json", _spec_with(
             {"type": "object", "properties": {"a": {"type": "string", "enum": []}}}))), "--out", out], "s3.json"),
         "spec not UTF-8": (["tools", "call", "--model", str(model), "--spec", str(utf8_txt), "hi"], str(utf8_txt)),
+        # past a float: JSON writes 10**400 as an integer, which math.isfinite cannot take
+        "spec bound past a float": (["tools", "data", "--spec", str(_spec(tmp / "s4.json", _spec_with(
+            {"type": "object", "properties": {"a": {"type": "integer", "maximum": 10**400}}}))), "--out", out],
+            "s4.json"),
+        "spec repeat past re": (["tools", "data", "--spec", str(_spec(tmp / "s5.json", _spec_with(
+            {"type": "object", "properties": {"a": {"type": "string", "pattern": "^a{1,4294967295}$"}}}))),
+            "--out", out], "s5.json"),
         "tools train missing model": (["tools", "train", "--model", str(tmp / "nonexistent"), "--data",
                                        str(_jsonl(tmp / "t.jsonl", RECORD)), "--spec", spec, "--out", out],
                                       "nonexistent"),
@@ -170,7 +180,7 @@ CASES = ["mixture not UTF-8", "config not UTF-8", "phrase bank not UTF-8", "sft 
          "tools eval data truncated gz", "tools eval data empty", "tools eval output is a directory",
          "ppl text not UTF-8", "ppl jsonl not UTF-8", "ppl truncated gz", "ppl data missing", "pack not UTF-8",
          "pack truncated gz", "dedup not JSON", "spec parameters true", "spec property true", "spec empty enum",
-         "spec not UTF-8", "tools train missing model"]
+         "spec not UTF-8", "spec bound past a float", "spec repeat past re", "tools train missing model"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -235,3 +245,17 @@ def test_tools_data_stops_when_no_drawn_call_fits(tmp_path, capsys):
 def test_prompt_from_stdin_not_utf8(micro_dir, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(BAD_UTF8), encoding="utf-8"))
     _refused(capsys, ["generate", "--model", str(micro_dir), "--prompt", "-"], "stdin", "UTF-8")
+
+
+@pytest.mark.parametrize("out", ["file/x.gguf", "file/deeper/x.gguf", "/proc/x.gguf"])
+def test_export_to_a_path_that_cannot_be_written(out, micro_dir, tmp_path, capsys):
+    """Refused before the conversion, naming what is in the way; nothing is left beside it."""
+    (tmp_path / "file").write_text("a file, not a folder")
+    target = out if out.startswith("/") else str(tmp_path / out)
+    blocker = "/proc" if out.startswith("/") else str(tmp_path / "file")
+    _refused(capsys, ["export", "gguf", "--model", str(micro_dir), "--out", target], target, blocker, "--out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_serve_threads_below_zero(micro_dir, capsys):
+    _refused(capsys, ["serve", "--model", str(micro_dir), "--threads", "-3"], "--threads")

@@ -86,6 +86,23 @@ def test_bad_sampling_options(parrot, bad, message):
         generate_ids(model, tok, [1], SamplingArgs(**bad))
 
 
+def test_an_empty_prompt_is_refused_not_crashed_on(parrot):
+    """A tokenizer that starts text with no BOS (SmolLM2's) encodes "" as no ids: nothing to continue from."""
+    model, tok = parrot
+    with pytest.raises(HareError, match="the prompt is empty"):
+        generate_ids(model, tok, [], GREEDY)
+
+
+def test_a_temperature_too_small_to_sample_decodes_greedily(parrot):
+    """logits / 1e-300 overflow to inf and softmax to NaN; below 0.001 every path decodes greedily."""
+    model, tok = parrot
+    prompt = tok.apply_chat_template([{"role": "user", "content": PARROT_QUESTION}],
+                                     add_generation_prompt=True, tokenize=True, return_dict=False)
+    tiny = SamplingArgs(temperature=1e-300, max_new_tokens=40, seed=0)
+    assert tiny.greedy and not SamplingArgs(temperature=0.01).greedy
+    assert generate_ids(model, tok, prompt, tiny) == generate_ids(model, tok, prompt, GREEDY)
+
+
 def test_control_tokens_typed_in_a_prompt_stay_text(parrot, parrot_dir, monkeypatch, capsys):
     """`hare generate --prompt "</s><round_end><api_0>"` feeds those characters, as the API does: a user never
     places a control token (they would end the prompt or fake a turn)."""

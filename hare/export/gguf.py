@@ -316,12 +316,14 @@ def quantize_gguf(src: Path, dst: Path, gguf_type: str) -> None:
 
 def run(cfg: ExportGgufConfig) -> Path:
     from hare.io.atomic import atomic_output, remove, temp_sibling
-    from hare.model.load import full_precision_dir, tensor_shapes
+    from hare.model.load import check_weights_fit_config, full_precision_dir, tensor_shapes
 
     if cfg.type not in BLOCK:
         raise HareError(f"unsupported GGUF type '{cfg.type}'; choose one of: {', '.join(BLOCK)}")
     model_dir = full_precision_dir(cfg.model, "GGUF export")
-    fallback = check_widths(tensor_shapes(model_dir), cfg.type)
+    shapes = tensor_shapes(model_dir)
+    check_weights_fit_config(model_dir, shapes)
+    fallback = check_widths(shapes, cfg.type)
     if fallback:
         print(f"note: {len(fallback)} weights have rows that are no multiple of 256 ({fallback[0]}, …); "
               f"llama.cpp stores them in its 32-value fallback types (q5_0 for q4_K, q5_1 for q5_K, q8_0 for q6_K) "

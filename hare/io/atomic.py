@@ -106,13 +106,29 @@ def atomic_output(out: str | Path, replace: bool, flag: str = "--force",
         raise HareError(f"'{out}' already exists; choose another --out or pass {flag} to replace it")
     if out.exists() and directory is not None:
         _replaceable(out, directory)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _writable_parent(out)
     tmp = temp_sibling(out)
     try:
         yield tmp
         move_into_place(tmp, out)
     finally:
         remove(tmp)
+
+
+def _writable_parent(out: Path) -> None:
+    """Make `out`'s folder and prove a file can be created there, before any work: an unusable --out (under a
+    file, in /proc, read-only) is the user's to fix, not a traceback after a long conversion."""
+    import tempfile
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as err:
+        blocking = next((p for p in out.parents if p.exists()), None)
+        why = f"'{blocking}' is a file, not a folder" if blocking and not blocking.is_dir() else (
+            f"{err.strerror or err} in '{out.parent}'")
+        raise HareError(f"cannot write '{out}': {why}; choose another --out") from None
 
 
 def write_text(out: str | Path, text: str) -> None:

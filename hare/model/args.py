@@ -19,13 +19,22 @@ class ModelArgs:
                                 "measured), float32, bfloat16 or float16")
 
 
+# Below this temperature decoding is greedy, on every path (generate, chat, serve's backends): logits / 1e-300
+# overflow to inf and softmax gives NaN, and no temperature this small samples anything but the top token.
+MIN_TEMPERATURE = 1e-3
+
+
 @dataclass(kw_only=True)
 class SamplingArgs:
     max_new_tokens: int = option(256, "most tokens to generate")
-    temperature: float = option(0.8, "softmax temperature; 0 means greedy decoding")
+    temperature: float = option(0.8, "softmax temperature; 0 (anything below 0.001) means greedy decoding")
     top_p: float = option(0.8, "nucleus sampling: keep the smallest token set with this probability mass")
     top_k: int = option(0, "keep only the k most likely tokens; 0 disables")
     seed: int | None = option(None, "random seed, for reproducible sampling")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature < MIN_TEMPERATURE
 
     def validate(self) -> None:
         """Refuse what the sampler would only fail on later: torch raises on nan and on seeds past 64 bits,

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 RESAVE = "save the checkpoint again (`save_pretrained`, `hare init`) or copy it whole"
+RESTORE_CONFIG = "restore the config the checkpoint was saved with"
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -159,16 +160,25 @@ def check_weights(path: Path) -> None:
 def _from_hub(source: str, load: Callable[[str], object]) -> object:
     from hare.io.sources import offline_unless_hub_reachable
 
-    online = local_path(source) is not None or offline_unless_hub_reachable()
+    local = local_path(source) is not None
+    online = local or offline_unless_hub_reachable()
     try:
         return load(source)
     except OSError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if local:
+            raise HareError(f"'{source}' could not be loaded as a checkpoint ({first}); pass a directory that "
+                            "`save_pretrained` or a HARE command wrote") from None
         why = "the hub cannot be reached from here and it is not in the local cache" if not online else first
         raise HareError(
             f"'{source}' is not a local directory and could not be loaded from the Hugging Face hub "
             f"({why}); pass a local checkpoint directory, or go online for hub ids"
         ) from None
+    except RuntimeError as err:  # transformers' "size mismatch for …": config.json edited apart from the weights
+        if "mismatch" not in str(err):
+            raise
+        first = next((line.strip() for line in str(err).splitlines() if "mismatch for" in line), str(err)[:200])
+        raise HareError(f"'{source}': config.json does not match the weights ({first}); {RESTORE_CONFIG}") from None
 
 
 def load_tokenizer(source: str) -> PreTrainedTokenizerFast:
@@ -316,6 +326,20 @@ def tensor_shapes(model_dir: Path) -> dict[str, list[int]]:
         with safe_open(file, framework="pt") as f:
             shapes.update({key: f.get_slice(key).get_shape() for key in f.keys()})
     return shapes
+
+
+def check_weights_fit_config(model_dir: Path, shapes: dict[str, list[int]]) -> None:
+    """A config.json edited apart from the weights loads nowhere; an export that copies both would write a
+    file that llama.cpp refuses later, so it is refused here (`shapes`: `tensor_shapes(model_dir)`)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        expected = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_dir)).state_dict()
+    for name, shape in shapes.items():
+        if name in expected and list(expected[name].shape) != list(shape):
+            raise HareError(f"'{model_dir}': config.json does not match the weights ({name} is {list(shape)}, the "
+                            f"config makes it {list(expected[name].shape)}); {RESTORE_CONFIG}")
 
 
 def save_checkpoint(

@@ -124,7 +124,8 @@ class LlamaCppEngine(QueuedEngine):
                 self.llm.set_seed(s.seed % 2**32 if s.seed is not None else random.getrandbits(31))
                 # top_k 0 and min_p 0 switch llama.cpp's extra filters off: the same sampling as transformers.
                 for token in self.llm.generate(request.prompt, top_k=s.top_k, top_p=s.top_p, min_p=0.0,
-                                               temp=s.temperature, repeat_penalty=1.0, logits_processor=[ban]):
+                                               temp=0.0 if s.greedy else s.temperature, repeat_penalty=1.0,
+                                               logits_processor=[ban]):
                     if request.cancelled:
                         self.cancelled += 1
                         break
@@ -177,7 +178,7 @@ class VllmEngine(Engine):
         if self.running >= self.limit:
             raise ServerBusy(f"{self.running} requests in flight; retry shortly")
         params = SamplingParams(max_tokens=min(sampling.max_new_tokens, self.context_length - len(prompt_ids)),
-                                temperature=sampling.temperature, top_p=sampling.top_p,
+                                temperature=0.0 if sampling.greedy else sampling.temperature, top_p=sampling.top_p,
                                 top_k=sampling.top_k or -1, seed=sampling.seed, ignore_eos=ignore_eos,
                                 stop_token_ids=[] if ignore_eos else self.stops, skip_special_tokens=True,
                                 logit_bias=self.ban)

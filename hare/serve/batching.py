@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 # Candidates examined for top_p before falling back to a full sort of a row (sorting 32K
 # probabilities costs ~2 ms on one CPU core; the nucleus of a trained model is nearly always smaller).
 NUCLEUS_CANDIDATES = 256
-# Below this temperature a row decodes greedily: logits / 1e-300 overflow to inf and softmax gives NaN.
-MIN_TEMPERATURE = 1e-3
 
 
 def _thresholds(probs: torch.Tensor, requests: Sequence[Request]) -> torch.Tensor:
@@ -70,7 +68,7 @@ def sample(logits: torch.Tensor, requests: Sequence[Request]) -> list[int]:
 
     logits = logits.float().cpu()
     tokens = logits.argmax(-1).tolist()
-    rows = [i for i, r in enumerate(requests) if r.sampling.temperature >= MIN_TEMPERATURE]
+    rows = [i for i, r in enumerate(requests) if not r.sampling.greedy]
     if not rows:
         return tokens
     sampled = [requests[i] for i in rows]
