@@ -257,5 +257,14 @@ def test_export_to_a_path_that_cannot_be_written(out, micro_dir, tmp_path, capsy
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+def test_tool_records_that_are_not_records(micro_dir, tmp_path, capsys):
+    """A directory is said to be one (not "not found"), and arguments that are no object are the record's
+    shape, not a call to an argument named after the string's first letter."""
+    ev = ["tools", "eval", "--model", str(micro_dir), "--spec", str(_spec(tmp_path / "spec.json")), "--data"]
+    _refused(capsys, [*ev, str(tmp_path)], str(tmp_path), "is a directory")
+    bad = _jsonl(tmp_path / "r.jsonl", {"query": "x", "calls": [{"name": "f", "arguments": "front"}]})
+    _refused(capsys, [*ev, str(bad)], "r.jsonl:1", '"arguments"')
+
+
 def test_serve_threads_below_zero(micro_dir, capsys):
     _refused(capsys, ["serve", "--model", str(micro_dir), "--threads", "-3"], "--threads")

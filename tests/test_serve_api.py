@@ -224,6 +224,8 @@ def test_disconnect_frees_the_slot(chat_server):
     ({"messages": ASK, "n": 2}, 400, "", "n", None),
     ({"prompt": "x", "echo": True}, 400, "", "echo", None),
     ({"messages": ASK, "max_tokens": 100000}, 400, "at most 512", "max_tokens", None),
+    ({"messages": ASK, "max_completion_tokens": 2000}, 400, "max_completion_tokens is 2000", "max_completion_tokens",
+     None),
     ({"messages": [{"role": "robot", "content": "hi"}]}, 400, "", "messages.0.role", None),
     ({"messages": [*ASK, {"role": "system", "content": "late"}]}, 400, "chat template", "messages", None),
     ({"messages": [{"role": "user", "content": "hare " * 400}]}, 400, "at most 300", "messages",

@@ -19,7 +19,7 @@ from typing import IO, Any
 from hare.errors import HareError, first_line
 
 
-def _check_file(path: Path, what: str, fix: str) -> None:
+def check_file(path: Path, what: str, fix: str) -> None:
     if not path.is_file():
         state = "is a directory" if path.is_dir() else "does not exist"
         raise HareError(f"{what} '{path}' {state}; {fix}")
@@ -28,7 +28,7 @@ def _check_file(path: Path, what: str, fix: str) -> None:
 def read_text(path: str | Path, what: str = "file", fix: str = "check the path") -> str:
     """The whole UTF-8 text of `path`; `what` names the file in errors ("mixture file"), `fix` says what to do."""
     path = Path(path)
-    _check_file(path, what, fix)
+    check_file(path, what, fix)
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
@@ -79,7 +79,7 @@ def utf8_text(text: str, what: str, fix: str = "type or pass UTF-8") -> str:
 def jsonl_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
     """(line number, raw line without its newline) of each non-blank line of a JSON-lines file (.gz too)."""
     path = Path(path)
-    _check_file(path, "JSON-lines file", "check the path")
+    check_file(path, "JSON-lines file", "check the path")
     opened: IO[bytes] = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")  # type: ignore[assignment]
     try:
         with opened as lines:

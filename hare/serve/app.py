@@ -132,10 +132,10 @@ def _checked_tools(tools: str) -> tuple[Function, ...]:
 # --- requests → sampling → responses ---------------------------------------------------------------
 
 
-def _sampling(cfg: ServeConfig, requested: int | None, default: int, body: Any) -> SamplingArgs:
+def _sampling(cfg: ServeConfig, requested: int | None, default: int, body: Any,
+              param: str = "max_tokens") -> SamplingArgs:
     if requested is not None and requested > cfg.max_tokens:
-        raise ApiError(400, f"max_tokens is {requested} but this server allows at most {cfg.max_tokens}",
-                       param="max_tokens")
+        raise ApiError(400, f"{param} is {requested} but this server allows at most {cfg.max_tokens}", param=param)
     return SamplingArgs(max_new_tokens=requested or default, temperature=body.temperature, top_p=body.top_p,
                         seed=body.seed)
 
@@ -305,8 +305,9 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
         except jinja2.TemplateError as err:
             raise ApiError(400, f"messages do not fit the HARE chat template: {err}", param="messages") from None
         _check_prompt(engine, cfg, ids, "messages")
-        requested = body.max_completion_tokens or body.max_tokens
-        return await _respond(request, body, engine, ids, _sampling(cfg, requested, cfg.max_tokens, body), "chat")
+        param = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"  # the one the client sent
+        sampling = _sampling(cfg, body.max_completion_tokens or body.max_tokens, cfg.max_tokens, body, param)
+        return await _respond(request, body, engine, ids, sampling, "chat")
 
     if cfg.ui:
         import gradio as gr

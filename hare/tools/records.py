@@ -7,23 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from hare.errors import HareError
-from hare.io.read import read_jsonl
+from hare.io.read import check_file, read_jsonl
 from hare.tools.calls import validate
 from hare.tools.spec import Function
 
 
 def read_records(path: Path, functions: list[Function]) -> list[dict[str, Any]]:
     """The records of a JSONL(.gz) file, each call checked against `functions`; errors name the line."""
-    if not path.is_file():
-        raise HareError(f"{path} not found; make tool data with `hare tools data`")
+    check_file(path, "tool data", "make tool data with `hare tools data`")
     by_name = {f.name: f for f in functions}
     records = []
     for n, _, record in read_jsonl(path):
         try:
             names = [c["name"] for c in record["calls"]]
             arguments = [c.get("arguments", {}) for c in record["calls"]]
-            if not isinstance(record["query"], str):
-                raise TypeError("query")
+            if not isinstance(record["query"], str) or not all(isinstance(a, dict) for a in arguments):
+                raise TypeError("query or arguments")
         except (KeyError, TypeError, AttributeError):
             raise HareError(f'{path}:{n}: expected {{"query": str, "calls": [{{"name", "arguments"}}]}}') from None
         for name, args in zip(names, arguments, strict=True):
