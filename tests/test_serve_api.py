@@ -233,6 +233,9 @@ def test_disconnect_frees_the_slot(chat_server):
     ({"prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, 400, "at most 4", "stop", None),
     ({"prompt": [1, 99999999]}, 400, "token ids", "prompt", None),
     ({"messages": [{"role": "user", "content": "x" * 30000}]}, 413, "larger than", None, "request_too_large"),
+    ({"messages": ASK, "tool_choice": "required"}, 400, "needs 'tools'", None, None),
+    (b'{"messages": "caf\xe9"}', 400, "not UTF-8", None, None),
+    (b"[" * 5000 + b"]" * 5000, 400, "nested deeper", None, None),
 ])
 def test_bad_requests_get_openai_error_bodies(chat_server, body, status, needle, param, code):
     """Every refusal is OpenAI's error body with all four fields: message, type, param and code."""
@@ -244,6 +247,7 @@ def test_bad_requests_get_openai_error_bodies(chat_server, body, status, needle,
     assert set(error) == {"message", "type", "param", "code"}, error
     assert needle in error["message"] and error["type"] == "invalid_request_error"
     assert (error["param"], error["code"]) == (param, code)
+    assert "Value error" not in error["message"] and "error parsing" not in error["message"], error
 
 
 def test_routes_redirect_and_404(chat_server):

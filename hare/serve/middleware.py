@@ -32,6 +32,9 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+BODY_UNREADABLE = "There was an error parsing the body"  # FastAPI's detail when the body does not decode or parse
+
+
 def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
     """One readable line (and the offending field) from pydantic's error list.
 
@@ -44,7 +47,8 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
         return f"the request body is not valid JSON ({first.get('ctx', {}).get('error', first['msg'])})", None
     loc = [str(part) for part in first.get("loc", ()) if part != "body" and not _TYPE_LABEL.search(str(part))]
     param = ".".join(loc) or None
-    return (f"{param}: {first['msg']}" if param else str(first["msg"])), param
+    message = str(first["msg"]).removeprefix("Value error, ")  # pydantic's label for our own checks' messages
+    return (f"{param}: {message}" if param else message), param
 
 
 def install(app: FastAPI, api_key: str | None, max_body_bytes: int) -> None:
@@ -77,6 +81,9 @@ def install(app: FastAPI, api_key: str | None, max_body_bytes: int) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, err: HTTPException) -> JSONResponse:
+        if err.status_code == 400 and err.detail == BODY_UNREADABLE:  # FastAPI's words for what json.loads raised
+            return _json(400, error_body("the request body is not valid JSON: not UTF-8 text, or nested deeper "
+                                         "than the parser goes; send UTF-8 JSON"))
         return _json(err.status_code, error_body(str(err.detail), code=str(err.status_code)), err.headers)
 
     @app.exception_handler(Exception)
