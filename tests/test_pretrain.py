@@ -326,3 +326,12 @@ def test_fp8_emulated_tracks_full_precision(packed_dir, tmp_path):
         assert fp8[step] == pytest.approx(full[step], rel=0.05), (step, fp8[step], full[step])
     assert fp8[6] < fp8[1] - 0.3
     assert fp8 != full  # float8 rounding really happened
+
+
+def test_a_loss_that_is_no_number_stops_the_run(packed_dir, tmp_path):
+    """A learning rate of 1e10 blows the weights up: the run stops with the fix, and writes no final model of
+    weights that are no longer numbers (it had exited 0 with every weight NaN)."""
+    out = tmp_path / "run"
+    with pytest.raises(HareError, match=r"loss became (nan|inf) at step \d+ .*lower optim.lr"):
+        train(small_config(packed_dir, out, "train.max_steps=6", "optim.lr=1e10"))
+    assert not (out / "final").exists() and not list(out.glob(".final*"))

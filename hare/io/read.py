@@ -41,9 +41,13 @@ def _parse(path: str | Path, what: str, fix: str, language: str, parse: Callable
            error: type[Exception]) -> Any:
     text = read_text(path, what, fix)
     try:
-        return parse(text)
+        return encodable(parse(text))
     except error as err:
         raise HareError(f"{what} '{path}' is not valid {language} ({first_line(err)}); {fix}") from None
+    except RecursionError:
+        raise HareError(f"{what} '{path}' nests deeper than a parser goes; {fix}") from None
+    except ValueError as err:  # encodable's: a JSON escape wrote a lone surrogate
+        raise HareError(f"{what} '{path}' {err}; {fix}") from None
 
 
 def read_json(path: str | Path, what: str = "file", fix: str = "check the path") -> Any:
@@ -63,6 +67,26 @@ def read_stdin(what: str) -> str:
         return sys.stdin.buffer.read().decode("utf-8")
     except UnicodeDecodeError as err:
         raise HareError(f"{what} on stdin is not UTF-8 text (byte {err.start}); pipe UTF-8 text") from None
+
+
+def encodable(value: Any) -> Any:
+    """`value`, refusing lone surrogates anywhere in it (strings, and inside lists and objects, walked without
+    recursion: JSON may nest a thousand levels deep). JSON's escapes can write one ("\\ud800"), and no tokenizer
+    takes it, so every JSON reader (files, the API's bodies) checks here."""
+    stack, seen = [value], set()
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict | list):
+            if id(item) in seen:  # YAML's aliases can make a list hold itself
+                continue
+            seen.add(id(item))
+            stack += [*item.keys(), *item.values()] if isinstance(item, dict) else item
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("contains a lone UTF-16 surrogate (e.g. \\ud800), which is not text") from None
+    return value
 
 
 def utf8_text(text: str, what: str, fix: str = "type or pass UTF-8") -> str:
@@ -97,11 +121,17 @@ def parse_line(path: str | Path, number: int, line: bytes) -> dict[str, Any]:
     """One JSON-lines line as an object; a line that is not UTF-8, not JSON or not an object names file and line."""
     try:
         record = json.loads(line.decode("utf-8"))
+    except RecursionError:
+        raise HareError(f"'{path}' line {number} nests deeper than a parser goes; fix or remove that line") from None
     except UnicodeDecodeError as err:
         raise HareError(f"'{path}' line {number} is not UTF-8 text (byte {err.start}); save the file as UTF-8") \
             from None
     except ValueError as err:
         raise HareError(f"'{path}' line {number} is not valid JSON ({err}); fix or remove that line") from None
+    try:
+        encodable(record)  # JSON's escapes can write a lone surrogate, which no tokenizer takes
+    except ValueError as err:
+        raise HareError(f"'{path}' line {number} {err}; fix or remove that line") from None
     if not isinstance(record, dict):
         raise HareError(f"'{path}' line {number} is not a JSON object; write one object per line")
     return record

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hare.errors import HareError
+from hare.errors import HareError, first_line
 from hare.io.atomic import atomic_output
 from hare.io.read import read_json
 from hare.io.sources import local_path
@@ -190,7 +190,10 @@ def _tokenizer(source: str, path: Path | None) -> PreTrainedTokenizerFast:
     from transformers import AutoTokenizer
 
     if path is not None:
-        return AutoTokenizer.from_pretrained(path)
+        try:
+            return AutoTokenizer.from_pretrained(path)
+        except (ValueError, OSError) as err:  # a tokenizer.json or tokenizer_config.json cut short or not JSON
+            raise HareError(f"'{path}': its tokenizer files do not load ({first_line(err)}); {RESAVE}") from None
     return _from_hub(source, AutoTokenizer.from_pretrained)  # type: ignore[return-value]
 
 

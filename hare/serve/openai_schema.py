@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hare.config import TORCH_SEEDS
+from hare.io.read import encodable
 
 # A request is untrusted input: strict types, extra fields ignored (newer clients send more).
 STRICT = ConfigDict(extra="ignore", strict=True)
@@ -41,25 +42,6 @@ class ApiError(Exception):
 def error_body(message: str, kind: str = "invalid_request_error", param: str | None = None,
                code: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
-
-
-def encodable(value: Any) -> Any:
-    """Refuse lone surrogates anywhere in a value (strings, and inside lists and objects, walked without
-    recursion: a body may nest a thousand levels deep)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack += [*item.keys(), *item.values()]
-        elif isinstance(item, list):
-            stack += item
-        elif isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("contains a lone UTF-16 surrogate (e.g. \\ud800), which is not text; "
-                                 "send valid Unicode") from None
-    return value
 
 
 Text = Annotated[str, AfterValidator(encodable)]

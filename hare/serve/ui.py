@@ -25,10 +25,10 @@ import gradio as gr
 import jinja2
 
 from hare.errors import HareError
+from hare.io.read import encodable
 from hare.model.args import SamplingArgs
 from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
 from hare.serve.engine import ServerBusy
-from hare.serve.openai_schema import encodable
 
 if TYPE_CHECKING:
     from hare.serve.engine import Engine

@@ -9,12 +9,14 @@ token-mean cross-entropy on every parallel layout.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from hare.config import option
+from hare.errors import HareError
 from hare.train.checkpoint import kill_point, rng_state, set_rng_state
 from hare.train.distributed import Dist, all_reduce_mean
 
@@ -219,6 +221,10 @@ def fit(
         lr = scheduler.get_last_lr()[0]
         loss, norm, tokens = train_step(model, batches.micro_batches(step, d.rank, d.world, micro), optimizer,
                                         scheduler, grad_clip, cfg.precision, d)
+        if not math.isfinite(loss):  # the same on every rank (all-reduced); no checkpoint is written of such weights
+            raise HareError(f"the loss became {loss} at step {step + 1} (learning rate {lr:.3g}): the weights are no "
+                            "longer numbers, so the run stops; lower optim.lr (or raise optim.eps) and --resume from "
+                            "the last checkpoint")
         if d.device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - started
