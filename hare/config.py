@@ -107,6 +107,14 @@ def check_range(name: str, value: float, low: float = -math.inf, high: float = m
     raise HareError(f"{name} must be {rule}, got {shown(value)}{'; ' + fix if fix else ''}")
 
 
+def check_share(name: str, value: float, high: float = 0.5) -> None:
+    """A held-out share, taken as every round(1/x)-th item: 0, or one in a million up to `high` (1e-310 made
+    1/x overflow)."""
+    check_range(name, value, 0, high, fix="0 holds out nothing")
+    if 0 < value < 1e-6:
+        raise HareError(f"{name} must be 0 or at least 1e-06 (one in a million), got {shown(value)}")
+
+
 def _bound(x: float) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 

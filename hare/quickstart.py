@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hare.config import load_config, option
-from hare.errors import HareError
+from hare.config import check_range, load_config, option
 
 if TYPE_CHECKING:
     from hare.tools.decoder import ToolCaller
@@ -272,8 +271,7 @@ def run(cfg: QuickstartConfig) -> dict[str, Any]:
     from hare.model.precision import cpu_rates
     from hare.tools.decoder import ToolCaller
 
-    if cfg.minutes <= 0:
-        raise HareError(f"--minutes must be positive, got {cfg.minutes}")
+    check_range("--minutes", cfg.minutes, 0, 24 * 60, above=True, fix="the default 11.5 fits the README's 12")
     deadline = time.time() + 60 * cfg.minutes
     if cfg.base not in (SCRATCH, *BASES):
         check_checkpoint_dir(cfg.base)  # a wrong --base fails now, not after the pretraining stage

@@ -18,6 +18,8 @@ TIMEOUT_S = 120
 def endpoint(url: str) -> str:
     """The chat-completions URL for a base URL (`http://host:port`, `.../v1` or the full path)."""
     url = url.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise HareError(f"teacher URL '{url}' is not an http(s) URL; give one like http://127.0.0.1:8000")
     if url.endswith("/chat/completions"):
         return url
     return url + ("/chat/completions" if url.endswith("/v1") else "/v1/chat/completions")

@@ -268,3 +268,47 @@ def test_tool_records_that_are_not_records(micro_dir, tmp_path, capsys):
 
 def test_serve_threads_below_zero(micro_dir, capsys):
     _refused(capsys, ["serve", "--model", str(micro_dir), "--threads", "-3"], "--threads")
+
+
+def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
+    """name → (argv, what the one-line refusal names): settings that had failed later, inside a library."""
+    src = _jsonl(tmp / "docs.jsonl", {"text": "The hare eats grass."})
+    chats = _jsonl(tmp / "chats.jsonl", CHAT)
+    out = str(tmp / "out")
+    sft = ["sft", "--model", str(model), "--data", str(chats), "--out", out]
+    spec = str(_spec(tmp / "spec.json"))
+    return {
+        "pack share past a float": (["data", "pack", "--inputs", str(src), "--out", out, "--val-fraction", "1e-310"],
+                                    "--val-fraction"),
+        "sft share past a float": ([*sft, "data.val_fraction=1e-310"], "data.val_fraction"),
+        "tools data share leaving training nothing": (["tools", "data", "--spec", spec, "--out", out,
+                                                       "--val-fraction", "0.99"], "--val-fraction"),
+        "init seed past 64 bits": (["init", "--out", out, "--seed", str(10**20)], "--seed"),
+        "quickstart minutes nan": (["quickstart", "--out", out, "--minutes", "nan"], "--minutes"),
+        "lora rank 0": ([*sft, "lora.enabled=true", "lora.r=0"], "lora.r"),
+        "lora dropout 2": ([*sft, "lora.enabled=true", "lora.dropout=2"], "lora.dropout"),
+        "lora no target": ([*sft, "lora.enabled=true", "lora.target_modules=[]"], "lora.target_modules"),
+        "teacher without a scheme": (["tools", "data", "--spec", spec, "--out", out, "--teacher", "notaurl"],
+                                     "notaurl"),
+        "eval ppl no records": (["eval", "ppl", "--model", str(model), "--data", str(_jsonl(tmp / "e.jsonl"))],
+                                "e.jsonl"),
+        "text with a lone surrogate": (["data", "pack", "--inputs", str(_jsonl(tmp / "s.jsonl", {"text": "a\ud800"})),
+                                        "--out", out], "s.jsonl' line 1"),
+        "JSON nested past the parser": (["data", "pack", "--inputs", str(tmp / "deep.jsonl"), "--out", out],
+                                        "deep.jsonl' line 1"),
+        "tokenizer.json cut short": (["generate", "--model", str(tmp / "cut"), "--prompt", "x"], "tokenizer"),
+    }
+
+
+@pytest.mark.parametrize("case", ["pack share past a float", "sft share past a float",
+                                  "tools data share leaving training nothing", "init seed past 64 bits",
+                                  "quickstart minutes nan", "lora rank 0", "lora dropout 2", "lora no target",
+                                  "teacher without a scheme", "eval ppl no records", "text with a lone surrogate",
+                                  "JSON nested past the parser", "tokenizer.json cut short"])
+def test_bad_setting_or_input_is_one_line(case, micro_dir, tmp_path, capsys):
+    (tmp_path / "deep.jsonl").write_text('{"text": ' + "[" * 5000 + "]" * 5000 + "}\n")
+    cut = shutil.copytree(micro_dir, tmp_path / "cut")
+    (cut / "tokenizer.json").write_text((micro_dir / "tokenizer.json").read_text()[:1000])
+    argv, named = _setting_cases(tmp_path, micro_dir)[case]
+    _refused(capsys, argv, named)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from hare import __version__
-from hare.config import option
+from hare.config import check_share, option
 from hare.data.shards import FORMAT, VERSION
 from hare.errors import HareError, first_line
 from hare.io.atomic import atomic_output
@@ -78,8 +78,7 @@ class PackConfig:
     def validate(self) -> None:
         if not self.inputs:
             raise HareError("no --inputs given; pass files, directories or Hugging Face dataset names")
-        if not 0 <= self.val_fraction <= 0.5:
-            raise HareError(f"--val-fraction must be in [0, 0.5], got {self.val_fraction}")
+        check_share("--val-fraction", self.val_fraction)
         if self.workers < 1:
             raise HareError(f"--workers must be at least 1, got {self.workers}")
         if self.shard_tokens < 1:

@@ -22,6 +22,7 @@ from hare.config import option
 from hare.errors import HareError
 from hare.model.args import ModelArgs
 from hare.model.tokenizer import text_ids
+from hare.teacher import endpoint
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
@@ -114,6 +115,8 @@ def run(cfg: LeakageConfig) -> dict[str, Any]:
         raise HareError(f"--ngram and --points must be at least 1, got {cfg.ngram} and {cfg.points}")
     if (cfg.rewritten is None) == (cfg.teacher is None):
         raise HareError("pass exactly one of --rewritten FILE (your paraphrases) or --teacher URL (to write them)")
+    if cfg.teacher is not None:
+        endpoint(cfg.teacher)  # a malformed URL fails now, not after the model has loaded
     original = read_items(cfg.benchmark)
     rewritten = read_items(cfg.rewritten) if cfg.rewritten else rewrite(original, cfg)
     if len(original) != len(rewritten):

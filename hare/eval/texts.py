@@ -20,4 +20,6 @@ def read_texts(path: str | Path, field: str = "text") -> list[str]:
         if not isinstance(record.get(field), str):
             raise HareError(f"{path}:{number} has no string field '{field}'; pass --field NAME for another field")
         texts.append(record[field])
+    if not texts:
+        raise HareError(f"'{path}' holds no records; give a file with one {{\"{field}\": …}} object per line")
     return texts

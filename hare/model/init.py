@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from hare.config import option
+from hare.config import check_range, check_seed, option
 from hare.model.tokenizer import DEFAULT_FUNCTIONAL_TOKENS
 
 if TYPE_CHECKING:
@@ -62,6 +62,8 @@ def run(cfg: InitConfig) -> Path:
     from hare.model.load import save_checkpoint
     from hare.model.presets import count_parameters
 
+    check_seed("--seed", cfg.seed)
+    check_range("--functional-tokens", cfg.functional_tokens, 0, 1000, fix="one per function of your API")
     model, tok = build_model(cfg.preset, cfg.functional_tokens, cfg.seed)
     model.to(getattr(torch, cfg.dtype))
     out = save_checkpoint(model, tok, cfg.out, overwrite=cfg.overwrite)

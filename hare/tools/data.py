@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hare.config import option
+from hare.config import check_range, option
 from hare.errors import HareError
+from hare.teacher import endpoint
 from hare.tools.asides import PREFIXES, SUFFIXES, set_off
 from hare.tools.calls import validate
 from hare.tools.phrasing import PLACEHOLDER, Phrasing, Template, arg_phrases, generic_phrasing, load_phrase_bank
@@ -294,8 +295,11 @@ def generate(cfg: ToolDataConfig) -> dict[str, list[dict]]:
     for name, n in (("per_function", cfg.per_function), ("irrelevant", cfg.irrelevant), ("parallel", cfg.parallel)):
         if n < 0:
             raise HareError(f"--{name.replace('_', '-')} must be >= 0, got {n}")
-    if not 0 < cfg.val_fraction < 1:
-        raise HareError(f"--val-fraction must be in (0, 1), got {cfg.val_fraction}")
+    # Wordings and value banks are split by this share: past half, some banks leave training nothing to draw; under a
+    # twentieth, validation gets no request of a function (per_function × share rounds to 0).
+    check_range("--val-fraction", cfg.val_fraction, 0.05, 0.5, fix="the default 0.25 holds out a quarter")
+    if cfg.teacher:
+        endpoint(cfg.teacher)  # a malformed URL fails now, not after the requests are drawn
     if not 0 <= cfg.novel_values <= 1:
         raise HareError(f"--novel-values must be in [0, 1], got {cfg.novel_values}")
     functions = load_spec(cfg.spec)

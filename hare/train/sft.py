@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hare.config import check_range, load_config, option
+from hare.config import check_range, check_share, load_config, option
 from hare.errors import HareError
 from hare.io.extras import import_extra
 from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
@@ -62,7 +62,7 @@ class SFTDataConfig:
         """With the config (as pretraining's `data` section does), not after the data and the model are loaded."""
         check_seq_len(self.seq_len)
         check_range("data.epochs", self.epochs, 0, fix="0 trains for train.max_steps")
-        check_range("data.val_fraction", self.val_fraction, 0, 0.5, fix="0 holds out nothing")
+        check_share("data.val_fraction", self.val_fraction)
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,14 @@ class LoraSettings:
     dropout: float = option(0.05, "dropout on the LoRA path")
     target_modules: list[str] = option(default_factory=lambda: list(LORA_TARGETS), help="layers that get adapters")
     merge: bool = option(True, "export merged plain HF weights (else the PEFT adapter next to the base)")
+
+    def validate(self) -> None:
+        """peft and torch would only fail on these later, with their own traceback."""
+        check_range("lora.r", self.r, 1, 4096)
+        check_range("lora.alpha", self.alpha, 0, above=True)
+        check_range("lora.dropout", self.dropout, 0, 1, below=True)
+        if not self.target_modules or not all(isinstance(m, str) and m for m in self.target_modules):
+            raise HareError("lora.target_modules must name at least one layer, e.g. [q_proj, v_proj]")
 
 
 def _sft_optim() -> OptimConfig:

@@ -35,6 +35,7 @@ from hare.data.synth.common import Context
 from hare.data.synth.mixture import Mixture, generator, load_mixture
 from hare.errors import HareError
 from hare.io.atomic import atomic_output
+from hare.teacher import endpoint
 
 BATCH_DOCS = 200
 
@@ -167,6 +168,8 @@ def run(cfg: SynthConfig) -> dict[str, Any]:
     if "teacher" in mixture.weights and not cfg.teacher_url:
         raise HareError("the mixture gives 'teacher' weight but no --teacher-url is set; pass the URL of an "
                         "OpenAI-compatible server or give 'teacher' weight 0")
+    if cfg.teacher_url:
+        endpoint(cfg.teacher_url)  # a malformed URL fails now, not at the first teacher document
     ctx = Context(cfg.teacher_url, cfg.teacher_model, cfg.teacher_api_key)
     out = Path(cfg.out).expanduser()
     start = time.monotonic()
