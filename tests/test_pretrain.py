@@ -335,3 +335,22 @@ def test_a_loss_that_is_no_number_stops_the_run(packed_dir, tmp_path):
     with pytest.raises(HareError, match=r"loss became (nan|inf) at step \d+ .*lower optim.lr"):
         train(small_config(packed_dir, out, "train.max_steps=6", "optim.lr=1e10"))
     assert not (out / "final").exists() and not list(out.glob(".final*"))
+
+
+@pytest.mark.parametrize("damage", ["rng cut short", "trainer.json not JSON", "trainer.json empty object"])
+def test_a_damaged_checkpoint_is_named_not_a_traceback(damage, reference_run, packed_dir, tmp_path):
+    """A file of the newest checkpoint broken after it was written (a disk fault, a bad copy): one line naming
+    the checkpoint and the way on (its step directory deleted, the one before it resumes)."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run, run_dir)
+    newest = checkpoint.latest(run_dir)
+    rng, trainer = newest / "rng-0.pt", newest / "trainer.json"
+    {"rng cut short": lambda: rng.write_bytes(rng.read_bytes()[:50]),
+     "trainer.json not JSON": lambda: trainer.write_text("{oops"),
+     "trainer.json empty object": lambda: trainer.write_text("{}")}[damage]()
+    with pytest.raises(HareError, match=rf"checkpoint '{newest}' is damaged .*delete that step-\* directory") as err:
+        train(small_config(packed_dir, run_dir, "train.max_steps=16"), resume=True)
+    assert "\n" not in str(err.value)
+    shutil.rmtree(newest)  # the way on it names
+    train(small_config(packed_dir, run_dir, "train.max_steps=16"), resume=True)
+    assert max(losses(run_dir)) == 16

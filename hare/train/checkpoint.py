@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
 import signal
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hare.config import check_range, option
+from hare.errors import HareError, first_line
 from hare.io.atomic import follow_umask
 from hare.train.distributed import Dist, barrier
 
@@ -140,8 +142,6 @@ def load(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, d: Dist
         set_optimizer_state_dict,
     )
 
-    from hare.errors import HareError
-
     state = {"model": get_model_state_dict(model), "optimizer": get_optimizer_state_dict(model, optimizer)}
     try:
         with warnings.catch_warnings():
@@ -154,10 +154,19 @@ def load(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, d: Dist
                         "wrote it, or train into a new --out") from None
     set_model_state_dict(model, state["model"])
     set_optimizer_state_dict(model, optimizer, state["optimizer"])
+    damaged = (f"checkpoint '{path}' is damaged ({{}}); delete that step-* directory to resume from the one "
+               "before it, or train into a new --out")
     rng = path / f"rng-{d.rank}.pt"
-    if rng.is_file():
-        set_rng_state(torch.load(rng, weights_only=False))
-    return json.loads((path / "trainer.json").read_text())
+    try:
+        if rng.is_file():
+            set_rng_state(torch.load(rng, weights_only=False))
+        trainer = json.loads((path / "trainer.json").read_text())
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as err:  # cut short, not JSON
+        raise HareError(damaged.format(first_line(err))) from None
+    missing = [key for key in ("step", "scheduler") if not isinstance(trainer, dict) or key not in trainer]
+    if missing:
+        raise HareError(damaged.format(f"trainer.json lacks {', '.join(missing)}"))
+    return trainer
 
 
 def rng_state() -> dict[str, Any]:
