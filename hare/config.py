@@ -107,6 +107,11 @@ def check_range(name: str, value: float, low: float = -math.inf, high: float = m
     raise HareError(f"{name} must be {rule}, got {shown(value)}{'; ' + fix if fix else ''}")
 
 
+def check_workers(value: int) -> None:
+    """--workers: each is a process, so 10**20 of them had the command spawn until the machine gave out."""
+    check_range("--workers", value, 1, 256, fix="one a core is enough")
+
+
 def check_share(name: str, value: float, high: float = 0.5) -> None:
     """A held-out share, taken as every round(1/x)-th item: 0, or one in a million up to `high` (1e-310 made
     1/x overflow)."""

@@ -297,6 +297,16 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "JSON nested past the parser": (["data", "pack", "--inputs", str(tmp / "deep.jsonl"), "--out", out],
                                         "deep.jsonl' line 1"),
         "tokenizer.json cut short": (["generate", "--model", str(tmp / "cut"), "--prompt", "x"], "tokenizer"),
+        "workers past any machine": (["data", "pack", "--inputs", str(src), "--out", out, "--workers", str(10**20)],
+                                     "--workers"),
+        "fp8 report of no samples": (["quantize", "fp8", "--model", str(model), "--out", out, "--eval-samples", "0"],
+                                     "--eval-samples"),
+        "gptq no calibration": (["quantize", "gptq", "--model", str(model), "--out", out, "--calib-samples", "0"],
+                                "--calib-samples"),
+        "peak below zero": ([*sft, "log.peak_flops=-1"], "log.peak_flops"),
+        "teacher share below zero": (["tools", "data", "--spec", spec, "--out", out, "--teacher-fraction", "-5"],
+                                     "--teacher-fraction"),
+        "bench threads below zero": (["bench", "decode", "--threads", "-1"], "--threads"),
     }
 
 
@@ -304,7 +314,9 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
                                   "tools data share leaving training nothing", "init seed past 64 bits",
                                   "quickstart minutes nan", "lora rank 0", "lora dropout 2", "lora no target",
                                   "teacher without a scheme", "eval ppl no records", "text with a lone surrogate",
-                                  "JSON nested past the parser", "tokenizer.json cut short"])
+                                  "JSON nested past the parser", "tokenizer.json cut short", "workers past any machine",
+                                  "fp8 report of no samples", "gptq no calibration", "peak below zero",
+                                  "teacher share below zero", "bench threads below zero"])
 def test_bad_setting_or_input_is_one_line(case, micro_dir, tmp_path, capsys):
     (tmp_path / "deep.jsonl").write_text('{"text": ' + "[" * 5000 + "]" * 5000 + "}\n")
     cut = shutil.copytree(micro_dir, tmp_path / "cut")

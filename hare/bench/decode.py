@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hare.config import option
+from hare.config import check_range, option
 from hare.errors import HareError
 from hare.io.extras import import_extra
 
@@ -50,6 +50,9 @@ class BenchDecodeConfig:
     rounds: int = option(2, "alternate the engines this many times and keep each one's best")
     threads: int = option(0, "CPU threads for torch and llama.cpp; 0: all cores this process may use")
     llama_cpp: bool = option(True, "include llama.cpp q8_0 / q4_k_m (needs the gguf extra)")
+
+    def validate(self) -> None:  # torch.set_num_threads(-1) was a RuntimeError after the model was built
+        check_range("--threads", self.threads, 0, 4096, fix="0 uses every core this process may use")
 
 
 def copy_bandwidth(nbytes: int = 1 << 29, repeats: int = 5) -> float:
@@ -150,6 +153,7 @@ def run(cfg: BenchDecodeConfig) -> dict[str, dict[str, float]]:
 
     from hare.model.load import check_checkpoint_dir, load_tokenizer
 
+    cfg.validate()
     if cfg.new_tokens < 3 or cfg.rounds < 1:
         raise HareError("need --new-tokens >= 3 and --rounds >= 1")
     threads = cfg.threads or len(os.sched_getaffinity(0))

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from hare.config import option
+from hare.config import check_workers, option
 from hare.data.benchmark_items import Item, benchmark_files, load_benchmark
 from hare.data.ngrams import input_files, ngram_hashes, ngram_hashes_of_sizes, record_text, word_hashes, words
 from hare.errors import HareError
@@ -91,8 +91,7 @@ class DecontamConfig:
             raise HareError(f"--min-item-ngrams must be at least 1, got {self.min_item_ngrams}")
         if not 0 <= self.threshold < 1:
             raise HareError(f"--threshold must be in [0, 1), got {self.threshold}")
-        if self.workers < 1:
-            raise HareError(f"--workers must be at least 1, got {self.workers}")
+        check_workers(self.workers)
         if Path(self.out).exists() and not self.overwrite:
             raise HareError(f"'{self.out}' already exists; choose another --out or pass --overwrite")
 

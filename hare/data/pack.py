@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from hare import __version__
-from hare.config import check_share, option
+from hare.config import check_share, check_workers, option
 from hare.data.shards import FORMAT, VERSION
 from hare.errors import HareError, first_line
 from hare.io.atomic import atomic_output
@@ -79,8 +79,7 @@ class PackConfig:
         if not self.inputs:
             raise HareError("no --inputs given; pass files, directories or Hugging Face dataset names")
         check_share("--val-fraction", self.val_fraction)
-        if self.workers < 1:
-            raise HareError(f"--workers must be at least 1, got {self.workers}")
+        check_workers(self.workers)
         if self.shard_tokens < 1:
             raise HareError(f"--shard-tokens must be at least 1, got {self.shard_tokens}")
 

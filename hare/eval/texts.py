@@ -21,5 +21,5 @@ def read_texts(path: str | Path, field: str = "text") -> list[str]:
             raise HareError(f"{path}:{number} has no string field '{field}'; pass --field NAME for another field")
         texts.append(record[field])
     if not texts:
-        raise HareError(f"'{path}' holds no records; give a file with one {{\"{field}\": …}} object per line")
+        raise HareError(f"'{path}' holds no text (no records); give a file with one {{\"{field}\": …}} object a line")
     return texts

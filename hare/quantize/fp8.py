@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from hare.config import option
+from hare.config import check_range, option
 from hare.errors import HareError
 from hare.quantize.common import TARGETS
 
@@ -57,6 +57,9 @@ class Fp8Config:
     eval_data: str | None = option(None, "held-out .txt/.jsonl for the report; default: synthetic documents")
     eval_samples: int = option(32, "held-out samples (of up to 512 tokens) in the report")
     force: bool = option(False, "replace --out if it already exists")
+
+    def validate(self) -> None:  # 0 divided the report by zero after the whole quantization
+        check_range("--eval-samples", self.eval_samples, 1, 100_000)
 
 
 def quantize_weight(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,6 +112,7 @@ def run(cfg: Fp8Config) -> dict[str, Any]:
     from hare.model.load import full_precision_dir, load_model
     from hare.quantize.common import EVAL_OFFSET, compare, print_report, samples_from
 
+    cfg.validate()
     model_dir = full_precision_dir(cfg.model, "FP8 quantization")
     with atomic_output(cfg.out, cfg.force, directory=True) as tmp:
         sizes = write_fp8(model_dir, tmp, getattr(torch, cfg.dtype))

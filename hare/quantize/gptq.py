@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from hare.config import option
+from hare.config import check_range, option
 from hare.errors import HareError
 from hare.io.extras import import_extra, stdout_to_stderr
 from hare.quantize.common import TARGETS
@@ -47,6 +47,11 @@ class GptqConfig:
     eval_data: str | None = option(None, "held-out .txt/.jsonl for perplexity before/after; default: synthetic")
     eval_samples: int = option(32, "held-out samples (of up to 512 tokens) for the report")
     force: bool = option(False, "replace --out if it already exists")
+
+    def validate(self) -> None:  # 0 of any failed inside GPTQModel or the report, after loading the model
+        check_range("--calib-samples", self.calib_samples, 1, 100_000)
+        check_range("--calib-seq-len", self.calib_seq_len, 2, 1_000_000)
+        check_range("--eval-samples", self.eval_samples, 1, 100_000)
 
 
 def _cpu_workers() -> None:
@@ -111,6 +116,7 @@ def run(cfg: GptqConfig) -> dict[str, Any]:
     from hare.model.load import full_precision_dir, load_model, load_tokenizer
     from hare.quantize.common import EVAL_OFFSET, compare, print_report, samples_from
 
+    cfg.validate()
     model_dir = full_precision_dir(cfg.model, "GPTQ quantization")
     if cfg.bits not in (4, 8):
         raise HareError(f"--bits must be 4 or 8, got {cfg.bits}")

@@ -298,6 +298,7 @@ def generate(cfg: ToolDataConfig) -> dict[str, list[dict]]:
     # Wordings and value banks are split by this share: past half, some banks leave training nothing to draw; under a
     # twentieth, validation gets no request of a function (per_function × share rounds to 0).
     check_range("--val-fraction", cfg.val_fraction, 0.05, 0.5, fix="the default 0.25 holds out a quarter")
+    check_range("--teacher-fraction", cfg.teacher_fraction, 0, 1)
     if cfg.teacher:
         endpoint(cfg.teacher)  # a malformed URL fails now, not after the requests are drawn
     if not 0 <= cfg.novel_values <= 1:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from hare.config import option
+from hare.config import check_range, option
 from hare.errors import HareError
 from hare.train.checkpoint import kill_point, rng_state, set_rng_state
 from hare.train.distributed import Dist, all_reduce_mean
@@ -53,6 +53,9 @@ class LogConfig:
     tensorboard: bool = option(False, "also write TensorBoard scalars to OUT/tensorboard")
     peak_flops: float = option(0.0, "per-device peak FLOP/s for MFU; 0 = GPU spec sheet or a matmul measured here")
     progress: bool = option(True, "show a progress bar")
+
+    def validate(self) -> None:  # a negative peak made every step's MFU read 100 %
+        check_range("log.peak_flops", self.peak_flops, 0, fix="0 measures it here")
 
 
 def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hare import __version__
-from hare.config import option
+from hare.config import check_workers, option
 from hare.data.synth.common import Context
 from hare.data.synth.mixture import Mixture, generator, load_mixture
 from hare.errors import HareError
@@ -60,8 +60,7 @@ class SynthConfig:
             raise HareError(f"--num-docs must be at least 1, got {self.num_docs}")
         if self.shard_docs < 1:
             raise HareError(f"--shard-docs must be at least 1, got {self.shard_docs}")
-        if self.workers < 1:
-            raise HareError(f"--workers must be at least 1, got {self.workers}")
+        check_workers(self.workers)
         out = Path(self.out).expanduser()
         if out.exists() and not out.is_dir():
             raise HareError(f"'{out}' is a file; choose a directory path for --out")
