@@ -252,7 +252,7 @@ def test_parquet_without_the_column_lists_the_columns(tmp_path):
     ("kwargs", "message"),
     [
         ({"val_fraction": 0.7}, r"--val-fraction must be in \[0, 0.5\]"),
-        ({"workers": 0}, "--workers must be at least 1"),
+        ({"workers": 0}, r"--workers must be in \[1, 256\]"),
         ({"inputs": ["missing.txt"]}, "'missing.txt' does not exist"),
         ({"inputs": ["notes.md"]}, "is not a .txt, .jsonl, .jsonl.gz, .parquet file"),
         ({"inputs": ["empty_dir"]}, "holds no .txt"),
