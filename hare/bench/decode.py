@@ -53,6 +53,8 @@ class BenchDecodeConfig:
 
     def validate(self) -> None:  # torch.set_num_threads(-1) was a RuntimeError after the model was built
         check_range("--threads", self.threads, 0, 4096, fix="0 uses every core this process may use")
+        check_range("--new-tokens", self.new_tokens, 3, 4096, fix="the median gap needs at least 3 tokens")
+        check_range("--rounds", self.rounds, 1, 100)
 
 
 def copy_bandwidth(nbytes: int = 1 << 29, repeats: int = 5) -> float:
@@ -154,8 +156,6 @@ def run(cfg: BenchDecodeConfig) -> dict[str, dict[str, float]]:
     from hare.model.load import check_checkpoint_dir, load_tokenizer
 
     cfg.validate()
-    if cfg.new_tokens < 3 or cfg.rounds < 1:
-        raise HareError("need --new-tokens >= 3 and --rounds >= 1")
     threads = cfg.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp_dir:

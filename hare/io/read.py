@@ -69,6 +69,15 @@ def read_stdin(what: str) -> str:
         raise HareError(f"{what} on stdin is not UTF-8 text (byte {err.start}); pipe UTF-8 text") from None
 
 
+def _surrogate_at(text: str) -> int | None:
+    """Where `text` holds a lone UTF-16 surrogate (the one kind of str that is not text), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return err.start
+    return None
+
+
 def encodable(value: Any) -> Any:
     """`value`, refusing lone surrogates anywhere in it (strings, and inside lists and objects, walked without
     recursion: JSON may nest a thousand levels deep). JSON's escapes can write one ("\\ud800"), and no tokenizer
@@ -81,11 +90,8 @@ def encodable(value: Any) -> Any:
                 continue
             seen.add(id(item))
             stack += [*item.keys(), *item.values()] if isinstance(item, dict) else item
-        elif isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("contains a lone UTF-16 surrogate (e.g. \\ud800), which is not text") from None
+        elif isinstance(item, str) and _surrogate_at(item) is not None:
+            raise ValueError("contains a lone UTF-16 surrogate (e.g. \\ud800), which is not text")
     return value
 
 
@@ -93,10 +99,9 @@ def utf8_text(text: str, what: str, fix: str = "type or pass UTF-8") -> str:
     """`text`, if it is text: bytes that are not UTF-8 reach Python from argv or a terminal as lone surrogates
     (surrogateescape), and JSON's escapes can write one ("\\ud800"); no tokenizer takes them, so one line
     naming where they came from instead."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as err:
-        raise HareError(f"{what} is not UTF-8 text (a lone UTF-16 surrogate at character {err.start}); {fix}") from None
+    at = _surrogate_at(text)
+    if at is not None:
+        raise HareError(f"{what} is not UTF-8 text (a lone UTF-16 surrogate at character {at}); {fix}")
     return text
 
 

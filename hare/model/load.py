@@ -174,11 +174,10 @@ def _from_hub(source: str, load: Callable[[str], object]) -> object:
             f"'{source}' is not a local directory and could not be loaded from the Hugging Face hub "
             f"({why}); pass a local checkpoint directory, or go online for hub ids"
         ) from None
-    except RuntimeError as err:  # transformers' "size mismatch for …": config.json edited apart from the weights
-        if "mismatch" not in str(err):
-            raise
-        first = next((line.strip() for line in str(err).splitlines() if "mismatch for" in line), str(err)[:200])
-        raise HareError(f"'{source}': config.json does not match the weights ({first}); {RESTORE_CONFIG}") from None
+    except RuntimeError:  # e.g. a config.json edited apart from the weights: name the tensor if that is it
+        if local and (Path(source) / "config.json").is_file():
+            check_weights_fit_config(Path(source), tensor_shapes(Path(source)))
+        raise
 
 
 def load_tokenizer(source: str) -> PreTrainedTokenizerFast:
