@@ -242,6 +242,48 @@ def test_tools_data_stops_when_no_drawn_call_fits(tmp_path, capsys):
     assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
 
 
+@pytest.mark.parametrize("flag, value", [("per_function", 10**20), ("per_function", 100_001),
+                                         ("irrelevant", 10**20), ("parallel", 10**20), ("per_function", -1)])
+def test_tools_data_counts_past_their_bound_are_refused_before_any_drawing(flag, value):
+    """--per-function 10**20 drew requests for ever; the bound is refused as the settings are checked."""
+    from hare.errors import HareError
+    from hare.tools.data import ToolDataConfig
+
+    with pytest.raises(HareError, match=rf"--{flag.replace('_', '-')} must be in \[0, [\d,]+\], got"):
+        ToolDataConfig(**{flag: value}).validate()
+
+
+# (phrase bank YAML, what the one-line error names besides the file)
+BAD_BANKS = {
+    "a list, not a mapping": ("- f\n- g\n", "mapping of function names"),
+    "a number": ("5\n", "mapping of function names"),
+    "entry a number": ("f: 5\n", "'f'"),
+    "entry a list": ("f: [1]\n", "'f'"),
+    "templates of numbers": ("f:\n  slots: {a: first_name}\n  templates: [5]\n", "f.templates[0]"),
+    "templates a string": ("f:\n  slots: {a: first_name}\n  templates: 'say {a}'\n", "f.templates"),
+    "templates empty": ("f:\n  slots: {a: first_name}\n  templates: []\n", "f.templates"),
+    "templates missing": ("f:\n  slots: {a: first_name}\n", "f.templates"),
+    "unknown key": ("f:\n  slot: {a: first_name}\n  templates: ['say {a}']\n", "f.slot"),
+    "slots a list": ("f:\n  slots: [a]\n  templates: ['say {a}']\n", "f.slots"),
+    "slot a list": ("f:\n  slots: {a: [1]}\n  templates: ['say {a}']\n", "f.slots.a"),
+    "surfaces a number": ("f:\n  slots: {a: {x: 5}}\n  templates: ['say {a}']\n", "f.slots.a.x"),
+    "surface a number": ("f:\n  slots: {a: {x: [5]}}\n  templates: ['say {a}']\n", "f.slots.a.x[0]"),
+    "no surfaces": ("f:\n  slots: {a: {x: []}}\n  templates: ['say {a}']\n", "f.slots.a.x"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BANKS))
+def test_tools_data_phrase_bank_of_the_wrong_shape(case, tmp_path, capsys):
+    text, key = BAD_BANKS[case]
+    spec = _spec(tmp_path / "s.json", _spec_with({"type": "object", "properties": {
+        "a": {"type": "string", "enum": ["x", "y"]}}, "required": ["a"]}))
+    bank = tmp_path / "bank.yaml"
+    bank.write_text(text)
+    _refused(capsys, ["tools", "data", "--spec", str(spec), "--phrases", str(bank), "--out", str(tmp_path / "out")],
+             str(bank), key)
+    assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
+
+
 def test_prompt_from_stdin_not_utf8(micro_dir, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(BAD_UTF8), encoding="utf-8"))
     _refused(capsys, ["generate", "--model", str(micro_dir), "--prompt", "-"], "stdin", "UTF-8")
@@ -255,6 +297,16 @@ def test_export_to_a_path_that_cannot_be_written(out, micro_dir, tmp_path, capsy
     blocker = "/proc" if out.startswith("/") else str(tmp_path / "file")
     _refused(capsys, ["export", "gguf", "--model", str(micro_dir), "--out", target], target, blocker, "--out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+@pytest.mark.parametrize("out", ["file", "file/run", "/proc/run"])
+def test_training_into_a_path_that_cannot_be_written(out, micro_dir, tmp_path, capsys):
+    """Refused before the first step (a traceback from mkdir at the first write had ended the run)."""
+    (tmp_path / "file").write_text("a file, not a folder")
+    target = out if out.startswith("/") else str(tmp_path / out)
+    chats = _jsonl(tmp_path / "chats.jsonl", CHAT)
+    _refused(capsys, ["sft", "--model", str(micro_dir), "--data", str(chats), "--out", target], target, "--out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chats.jsonl", "file"]
 
 
 def test_tool_records_that_are_not_records(micro_dir, tmp_path, capsys):
@@ -307,6 +359,9 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "teacher share below zero": (["tools", "data", "--spec", spec, "--out", out, "--teacher-fraction", "-5"],
                                      "--teacher-fraction"),
         "bench threads below zero": (["bench", "decode", "--threads", "-1"], "--threads"),
+        "bench two tokens": (["bench", "decode", "--new-tokens", "2"], "--new-tokens"),
+        "time budget past a float": ([*sft, "schedule.name=constant", "train.max_minutes=1e308"],
+                                     "train.max_minutes"),
     }
 
 
@@ -316,7 +371,8 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
                                   "teacher without a scheme", "eval ppl no records", "text with a lone surrogate",
                                   "JSON nested past the parser", "tokenizer.json cut short", "workers past any machine",
                                   "fp8 report of no samples", "gptq no calibration", "peak below zero",
-                                  "teacher share below zero", "bench threads below zero"])
+                                  "teacher share below zero", "bench threads below zero", "bench two tokens",
+                                  "time budget past a float"])
 def test_bad_setting_or_input_is_one_line(case, micro_dir, tmp_path, capsys):
     (tmp_path / "deep.jsonl").write_text('{"text": ' + "[" * 5000 + "]" * 5000 + "}\n")
     cut = shutil.copytree(micro_dir, tmp_path / "cut")

@@ -106,7 +106,7 @@ def atomic_output(out: str | Path, replace: bool, flag: str = "--force",
         raise HareError(f"'{out}' already exists; choose another --out or pass {flag} to replace it")
     if out.exists() and directory is not None:
         _replaceable(out, directory)
-    _writable_parent(out)
+    writable_parent(out)
     tmp = temp_sibling(out)
     try:
         yield tmp
@@ -115,7 +115,7 @@ def atomic_output(out: str | Path, replace: bool, flag: str = "--force",
         remove(tmp)
 
 
-def _writable_parent(out: Path) -> None:
+def writable_parent(out: Path) -> None:
     """Make `out`'s folder and prove a file can be created there, before any work: an unusable --out (under a
     file, in /proc, read-only) is the user's to fix, not a traceback after a long conversion."""
     import tempfile

@@ -72,7 +72,8 @@ def check_train(cfg: TrainConfig) -> None:
     check_range("train.max_steps", cfg.max_steps, 1)
     check_range("train.micro_batch_size", cfg.micro_batch_size, 1)
     check_range("train.global_batch_tokens", cfg.global_batch_tokens, 1)
-    check_range("train.max_minutes", cfg.max_minutes, 0, fix="0: no time budget")
+    # a year at most: past ~1e306 the budget's seconds became inf and its step count an OverflowError
+    check_range("train.max_minutes", cfg.max_minutes, 0, 525_600, fix="0: no time budget")
     check_seed("train.seed", cfg.seed)
 
 
@@ -173,8 +174,10 @@ def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist, trunk: FrozenTrun
 
 def find_checkpoint(out: str, resume: bool) -> Path | None:
     """The checkpoint to resume from; a run directory with checkpoints is never silently reused."""
+    from hare.io.atomic import writable_parent
     from hare.train import checkpoint
 
+    writable_parent(Path(out) / "config.yaml")  # before the model is compiled and trained, not at the first write
     found = checkpoint.latest(out)
     if found and not resume:
         raise HareError(f"'{out}' already holds checkpoints ({found.name}); pass --resume to continue, "
