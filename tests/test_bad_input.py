@@ -362,6 +362,9 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "bench two tokens": (["bench", "decode", "--new-tokens", "2"], "--new-tokens"),
         "time budget past a float": ([*sft, "schedule.name=constant", "train.max_minutes=1e308"],
                                      "train.max_minutes"),
+        "functional tokens past any API": ([*sft, f"model.functional_tokens={10**20}"], "model.functional_tokens"),
+        "pretraining functional tokens": (["pretrain", "--data", str(tmp), "--out", out,
+                                           f"model.functional_tokens={10**20}"], "model.functional_tokens"),
     }
 
 
@@ -372,7 +375,8 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
                                   "JSON nested past the parser", "tokenizer.json cut short", "workers past any machine",
                                   "fp8 report of no samples", "gptq no calibration", "peak below zero",
                                   "teacher share below zero", "bench threads below zero", "bench two tokens",
-                                  "time budget past a float"])
+                                  "time budget past a float", "functional tokens past any API",
+                                  "pretraining functional tokens"])
 def test_bad_setting_or_input_is_one_line(case, micro_dir, tmp_path, capsys):
     (tmp_path / "deep.jsonl").write_text('{"text": ' + "[" * 5000 + "]" * 5000 + "}\n")
     cut = shutil.copytree(micro_dir, tmp_path / "cut")

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from hare.config import check_range, check_seed, option
-from hare.model.tokenizer import DEFAULT_FUNCTIONAL_TOKENS
+from hare.config import check_seed, option
+from hare.model.tokenizer import DEFAULT_FUNCTIONAL_TOKENS, check_functional_tokens
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
@@ -63,7 +63,7 @@ def run(cfg: InitConfig) -> Path:
     from hare.model.presets import count_parameters
 
     check_seed("--seed", cfg.seed)
-    check_range("--functional-tokens", cfg.functional_tokens, 0, 1000, fix="one per function of your API")
+    check_functional_tokens("--functional-tokens", cfg.functional_tokens)
     model, tok = build_model(cfg.preset, cfg.functional_tokens, cfg.seed)
     model.to(getattr(torch, cfg.dtype))
     out = save_checkpoint(model, tok, cfg.out, overwrite=cfg.overwrite)

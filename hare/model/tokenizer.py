@@ -28,6 +28,8 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hare.config import check_range
+
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
@@ -65,6 +67,12 @@ CHAT_TEMPLATE = (
 def functional_token(index: int) -> str:
     """The token that stands for function `index` of a tool-calling model."""
     return f"<api_{index}>"
+
+
+def check_functional_tokens(name: str, value: int) -> None:
+    """One `<api_i>` per function of an API: a thousand is past any phone's API, and 10**20 of them had the
+    token list built until memory gave out."""
+    check_range(name, value, 0, 1000, fix="one per function of your API")
 
 
 def added_tokens(num_functional_tokens: int = DEFAULT_FUNCTIONAL_TOKENS) -> list[str]:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hare.config import load_config, option
 from hare.errors import HareError
-from hare.model.tokenizer import DEFAULT_FUNCTIONAL_TOKENS
+from hare.model.tokenizer import DEFAULT_FUNCTIONAL_TOKENS, check_functional_tokens
 from hare.train.batches import DataConfig
 from hare.train.trainer import RunArgs, RunConfig
 
@@ -32,6 +32,9 @@ class ModelConfig:
     preset: str = option("hare-tiny", "preset to build from scratch (ignored with init_from)")
     init_from: str | None = option(None, "HF checkpoint directory to continue pretraining from")
     functional_tokens: int = option(DEFAULT_FUNCTIONAL_TOKENS, "number of <api_i> tokens of a new model")
+
+    def validate(self) -> None:
+        check_functional_tokens("model.functional_tokens", self.functional_tokens)
 
 
 @dataclass(frozen=True)

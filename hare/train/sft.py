@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from hare.config import check_range, check_share, load_config, option
 from hare.errors import HareError
 from hare.io.extras import import_extra
-from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT
+from hare.model.tokenizer import DEFAULT_SYSTEM_PROMPT, check_functional_tokens
 from hare.train.batches import check_seq_len
 from hare.train.loop import LogConfig, TrainConfig
 from hare.train.optim import OptimConfig, ScheduleConfig
@@ -43,6 +43,9 @@ class SFTModelConfig:
                                    "(backward stops at layer N: a pretrained base tunes faster on a CPU)")
     cache_frozen_gib: float = option(4.0, "with freeze_layers: memory for the frozen layers' outputs, computed once "
                                           "per row and reused every later epoch (0: recompute each time)")
+
+    def validate(self) -> None:
+        check_functional_tokens("model.functional_tokens", self.functional_tokens)
 
 
 @dataclass(frozen=True)
