@@ -63,6 +63,7 @@ NEAR_MISSES, NEAR_MISS_WEIGHT = ("near_miss", "contrast"), 2
 # Every drawn request's calls are checked against the spec before they are kept; one that fails is drawn again,
 # and a function whose requests fail this many times in a row has an argument whose values seldom or never fit.
 ATTEMPTS = 20
+MAX_PER_FUNCTION = 100_000  # --per-function's bound (see ToolDataConfig.validate)
 Drawn = tuple[str, list[dict[str, Any]], str, list[str]]  # (query, calls, template id, surfaces to keep)
 PARAPHRASE_PROMPT = ("Rewrite this request to a phone assistant in different words, as a user would type it. "
                      "Keep these exact strings unchanged: {keep}. Reply with the rewritten request only.\n\n"
@@ -87,6 +88,23 @@ class ToolDataConfig:
     teacher_fraction: float = option(0.2, "share of single-call queries sent to the teacher for a paraphrase")
     seed: int = option(0, "random seed; the same seed gives the same data")
     overwrite: bool = option(False, "replace an existing output directory")
+
+    def validate(self) -> None:
+        # Every query is drawn and held in memory before anything is written, so a count has a finite bound:
+        # 10**20 drew for ever. 100,000 per function is 2 million training queries for the bundled 20 functions,
+        # hundreds of times what a tool model needs; the quickstart asks up to 5 queries of the other kinds per
+        # function query, so those are bounded ten times higher.
+        for name, n, high in (("--per-function", self.per_function, MAX_PER_FUNCTION),
+                              ("--irrelevant", self.irrelevant, 10 * MAX_PER_FUNCTION),
+                              ("--parallel", self.parallel, 10 * MAX_PER_FUNCTION)):
+            check_range(name, n, 0, high, fix="a few hundred is typical")
+        # Wordings and value banks are split by this share: past half, some banks leave training nothing to draw;
+        # under a twentieth, validation gets no request of a function (per_function × share rounds to 0).
+        check_range("--val-fraction", self.val_fraction, 0.05, 0.5, fix="the default 0.25 holds out a quarter")
+        check_range("--teacher-fraction", self.teacher_fraction, 0, 1)
+        if self.teacher:
+            endpoint(self.teacher)  # a malformed URL fails now, not after the requests are drawn
+        check_range("--novel-values", self.novel_values, 0, 1)
 
 
 class Generator:
@@ -292,17 +310,7 @@ def paraphrase(records: list[dict], cfg: ToolDataConfig) -> list[dict]:
 
 def generate(cfg: ToolDataConfig) -> dict[str, list[dict]]:
     """Both splits in memory; `run` writes them."""
-    for name, n in (("per_function", cfg.per_function), ("irrelevant", cfg.irrelevant), ("parallel", cfg.parallel)):
-        if n < 0:
-            raise HareError(f"--{name.replace('_', '-')} must be >= 0, got {n}")
-    # Wordings and value banks are split by this share: past half, some banks leave training nothing to draw; under a
-    # twentieth, validation gets no request of a function (per_function × share rounds to 0).
-    check_range("--val-fraction", cfg.val_fraction, 0.05, 0.5, fix="the default 0.25 holds out a quarter")
-    check_range("--teacher-fraction", cfg.teacher_fraction, 0, 1)
-    if cfg.teacher:
-        endpoint(cfg.teacher)  # a malformed URL fails now, not after the requests are drawn
-    if not 0 <= cfg.novel_values <= 1:
-        raise HareError(f"--novel-values must be in [0, 1], got {cfg.novel_values}")
+    cfg.validate()
     functions = load_spec(cfg.spec)
     if not cfg.per_function * len(functions) + cfg.irrelevant + (cfg.parallel if len(functions) > 1 else 0):
         raise HareError("nothing to generate: --per-function, --irrelevant and --parallel ask for no queries "

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from hare.config import shown
 from hare.errors import HareError
 from hare.io.read import read_yaml
 from hare.tools.slots import GENERATED, Slot, infer_slot, parse_slot, values_bank
@@ -70,20 +71,73 @@ def parse_template(fn: Function, k: int, line: str, slots: dict[str, Slot], wher
     return Template(f"{fn.name}:{k}", text, fixed)
 
 
+def _kind(value: Any) -> str:
+    return "a mapping" if isinstance(value, dict) else "a list" if isinstance(value, list) else \
+        f"{type(value).__name__} {shown(value)}"
+
+
+def check_bank_shape(bank: Any, where: str) -> dict[str, Any]:
+    """The phrase bank read from YAML, refused naming the file and the key where its shape is wrong: each function
+    a mapping of `slots` (argument → bank name, or value → list of surfaces) and `templates` (a list of strings).
+    A list for the whole bank, or `templates: [5]`, was an AttributeError deep in the generator."""
+    shape = "see hare/tools/phrases/android_apis.yaml for the format"
+    if bank is None:
+        return {}
+    if not isinstance(bank, dict):
+        raise HareError(f"{where}: a phrase bank is a mapping of function names to {{slots, templates}}, "
+                        f"not {_kind(bank)}; {shape}")
+    for name, entry in bank.items():
+        if entry is None:
+            continue  # an empty entry: the function gets generic phrasing
+        if not isinstance(entry, dict):
+            raise HareError(f"{where}: '{name}' must be a mapping with 'slots' and 'templates', not {_kind(entry)}; "
+                            f"{shape}")
+        for key in entry:
+            if key not in ("slots", "templates"):
+                raise HareError(f"{where}: unknown key '{name}.{key}'; a function has only 'slots' and 'templates'")
+        slots = entry.get("slots") or {}
+        if not isinstance(slots, dict):
+            raise HareError(f"{where}: '{name}.slots' must be a mapping of argument to bank name or "
+                            f"{{value: [surfaces]}}, not {_kind(slots)}; {shape}")
+        for arg, slot in slots.items():
+            if isinstance(slot, dict):
+                for value, surfaces in slot.items():
+                    _check_texts(surfaces, f"{name}.slots.{arg}.{value}", f"the ways to say {value!r}", where)
+            elif not isinstance(slot, str):
+                raise HareError(f"{where}: '{name}.slots.{arg}' must be a bank name or a mapping "
+                                f"{{value: [surfaces]}}, not {_kind(slot)}; {shape}")
+        templates = entry.get("templates")
+        if templates is None:
+            raise HareError(f"{where}: '{name}.templates' is missing; give {name} a list of wordings; {shape}")
+        _check_texts(templates, f"{name}.templates", "wordings", where)
+    return bank
+
+
+def _check_texts(items: Any, key: str, what: str, where: str) -> None:
+    """`items` (at `key` of the bank) must be a non-empty list of strings."""
+    if not isinstance(items, list) or not items:
+        raise HareError(f"{where}: '{key}' must be a non-empty list of {what}, not "
+                        f"{_kind(items) if items else 'an empty one'}")
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise HareError(f"{where}: '{key}[{i}]' must be a string, not {_kind(item)}; quote it")
+
+
 def load_phrase_bank(path: Path | None, functions: list[Function]) -> dict[str, Phrasing]:
     """Phrasings from a phrase bank (the bundled one when `path` is None) for the functions it covers
     with exactly the spec's arguments; the others fall back to generic phrasing."""
     where = "bundled phrase bank" if path is None else str(path)
-    bank = read_yaml(path or Path(str(resources.files("hare.tools") / "phrases" / "android_apis.yaml")),
-                     "phrase bank", "check --phrases")
+    file = path or Path(str(resources.files("hare.tools") / "phrases" / "android_apis.yaml"))
+    bank = check_bank_shape(read_yaml(file, "phrase bank", "check --phrases"), where)
     out = {}
     for fn in functions:
-        entry = (bank or {}).get(fn.name)
-        if not entry or set(entry.get("slots", {})) != set(fn.properties):
+        entry = bank.get(fn.name)
+        given = (entry or {}).get("slots") or {}  # none at all: right for a function without arguments
+        if not entry or set(given) != set(fn.properties):
             if path is not None and entry:
                 raise HareError(f"{where}: slots of {fn.name} must be exactly its arguments {list(fn.properties)}")
             continue
-        slots = {arg: parse_slot(s, fn.properties[arg]) for arg, s in entry["slots"].items()}
+        slots = {arg: parse_slot(s, fn.properties[arg]) for arg, s in given.items()}
         for arg, slot in slots.items():
             if slot.kind not in GENERATED and slot.kind != "map" and slot.kind not in values_bank():
                 raise HareError(f"{where}: slot '{arg}' of {fn.name} uses unknown bank '{slot.kind}'")
