@@ -290,3 +290,33 @@ def test_leakage_rewrites_through_a_teacher_server(micro_dir, tmp_path):
         run(LeakageConfig(model=str(micro_dir), benchmark=str(bench), device="cpu"))
     with pytest.raises(HareError, match=f"{url}/v1/chat/completions is unreachable"):
         run(LeakageConfig(model=str(micro_dir), benchmark=str(bench), teacher=url, device="cpu"))
+
+
+@pytest.mark.parametrize("field, value", [("avg", "40"), ("scores", [1, 2]), ("scores", {"MMLU": "high"}),
+                                          ("model", 7), ("size", None), ("limit", "all")])
+def test_compare_names_a_field_of_the_wrong_type(field, value, tmp_path, capsys):
+    row = {"model": "a", "size": "1.1B", "avg": 40.17, "scores": {"MMLU": 35.74}, field: value}
+    (tmp_path / "a.json").write_text(json.dumps(row))
+    assert main(["eval", "compare", str(tmp_path / "a.json")]) == 2
+    err = one_line_error(capsys)
+    assert "a.json" in err and field in err
+
+
+@pytest.mark.parametrize("content, named", [
+    ("not json\n", "line 1 is not valid JSON"),
+    ('{"question": "q", "choices": {"text": ["a"], "label": ["A"]}}\n', "line 1 has no answerKey"),
+    ('[{"question": "q", "choices": {}, "answerKey": "A"}, {"question": "q"}]', "item 2 has no choices, answerKey"),
+    ("\n", "holds no items"),
+])
+def test_a_task_file_lm_eval_cannot_read_is_named_before_the_model_loads(content, named, tmp_path, capsys):
+    """The model does not exist: the file is refused first (lm-eval had failed in `datasets` with a traceback)."""
+    (tmp_path / "arc_challenge.jsonl").write_text(content)
+    assert main(["eval", "lm", "--model", "nowhere/at/all", "--data-dir", str(tmp_path), "--tasks", "arc"]) == 2
+    err = one_line_error(capsys)
+    assert "arc_challenge.jsonl" in err and named in err
+
+
+def test_output_that_is_a_directory_is_refused_before_the_evaluation(tmp_path, capsys):
+    (tmp_path / "out").mkdir()
+    assert main(["eval", "lm", "--model", "nowhere/at/all", "--output", str(tmp_path / "out")]) == 2
+    assert "is a directory" in one_line_error(capsys)

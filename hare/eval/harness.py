@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from hare.config import option
-from hare.errors import HareError
+from hare.errors import HareError, first_line
 from hare.eval.report import average, format_size, markdown_table
+from hare.io.read import read_json, read_jsonl
 from hare.model.args import ModelArgs
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class Task(NamedTuple):
     column: str  # header in the leaderboard table
     file: str  # data file stem; the shipped YAML is hare_<file>.yaml and the lm-eval task hare_<file>
     metric: str  # lm-eval result key "<metric>,<filter>"
+    fields: tuple[str, ...]  # what every item needs (the task YAML's templates read them)
 
     @property
     def lm_name(self) -> str:
@@ -44,12 +46,13 @@ class Task(NamedTuple):
 
 
 TASKS: dict[str, Task] = {
-    "mmlu": Task("MMLU", "mmlu", "acc,none"),
-    "arc": Task("ARC", "arc_challenge", "acc_norm,none"),
-    "truthfulqa": Task("TruthfulQA", "truthfulqa_mc", "acc,none"),  # mc2: the YAML's process_results
-    "winogrande": Task("Winogrande", "winogrande", "acc,none"),
-    "hellaswag": Task("HellaSwag", "hellaswag", "acc_norm,none"),
-    "gsm8k": Task("GSM8K", "gsm8k", "exact_match,strict-match"),
+    "mmlu": Task("MMLU", "mmlu", "acc,none", ("question", "choices", "answer")),
+    "arc": Task("ARC", "arc_challenge", "acc_norm,none", ("question", "choices", "answerKey")),
+    # mc2: the YAML's process_results
+    "truthfulqa": Task("TruthfulQA", "truthfulqa_mc", "acc,none", ("question", "mc2_targets")),
+    "winogrande": Task("Winogrande", "winogrande", "acc,none", ("sentence", "option1", "option2", "answer")),
+    "hellaswag": Task("HellaSwag", "hellaswag", "acc_norm,none", ("endings", "label")),
+    "gsm8k": Task("GSM8K", "gsm8k", "exact_match,strict-match", ("question", "answer")),
 }
 
 
@@ -96,7 +99,33 @@ def find_data(data_dir: str | None, names: list[str]) -> dict[str, Path]:
             f"{len(missing)} task file(s) missing: {', '.join(missing)} (.json or .parquet also accepted); "
             "add them in each dataset's usual schema, or pick fewer with --tasks"
         )
-    return found
+    return {name: check_task_file(TASKS[name], path) for name, path in found.items()}
+
+
+def check_task_file(task: Task, path: Path) -> Path:
+    """`path`, if every item has the fields `task` reads: lm-eval opens the file through `datasets` only after
+    the model is loaded, and a bad line ended there in a traceback ("An error occurred while generating the
+    dataset"). JSON lines or one JSON array; parquet's columns from its schema."""
+    fix = f"{task.column} items need {', '.join(task.fields)} (the dataset's usual schema)"
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            items = [("columns", dict.fromkeys(pq.read_schema(path).names))]
+        except Exception as err:  # pyarrow's ArrowInvalid and OSError: not a parquet file
+            raise HareError(f"'{path}' is not a readable parquet file ({first_line(err)}); {fix}") from None
+    elif path.read_bytes().lstrip()[:1] == b"[":
+        array = read_json(path, "task file", fix)
+        items = [(f"item {n}", item) for n, item in enumerate(array if isinstance(array, list) else [array], 1)]
+    else:
+        items = [(f"line {number}", record) for number, _, record in read_jsonl(path)]
+    if not items:
+        raise HareError(f"'{path}' holds no items; {fix}")
+    for where, item in items:
+        missing = [f for f in task.fields if f not in item] if isinstance(item, dict) else list(task.fields)
+        if missing:
+            raise HareError(f"'{path}' {where} has no {', '.join(missing)}; {fix}")
+    return path
 
 
 def write_task_yamls(files: dict[str, Path], where: Path) -> None:
@@ -163,7 +192,7 @@ def summarise(results: dict[str, Any], names: list[str], model_name: str, params
 
 
 def run(cfg: LmEvalConfig) -> dict[str, Any]:
-    from hare.io.atomic import write_text
+    from hare.io.atomic import check_output, write_text
     from hare.io.sources import display_name
     from hare.model.load import load_model
 
@@ -171,6 +200,8 @@ def run(cfg: LmEvalConfig) -> dict[str, Any]:
         raise HareError(f"--limit must be at least 1, got {cfg.limit}")
     if cfg.batch_size < 1:
         raise HareError(f"--batch-size must be at least 1, got {cfg.batch_size}")
+    if cfg.output:  # a directory there had been refused only after the whole evaluation
+        check_output(cfg.output, directory=False)
     names = select_tasks(cfg.tasks)
     files = find_data(cfg.data_dir, names)
     model, tok = load_model(cfg.model, cfg.device, cfg.dtype)

@@ -84,11 +84,20 @@ def move_into_place(tmp: Path, out: Path) -> None:
         tmp.rename(out)
 
 
-def _replaceable(out: Path, directory: bool) -> None:
+def _replaceable(out: Path, directory: bool, flag: str = "--out") -> None:
     """Refuse to replace the existing `out` with an output of the other kind (a file with a directory or back)."""
     if out.is_dir() != directory:
         kind = "directory" if out.is_dir() else "file"
-        raise HareError(f"'{out}' is a {kind}, which this output cannot replace; choose another path")
+        raise HareError(f"{flag} '{out}' is a {kind}, which this output cannot replace; choose another {flag}")
+
+
+def check_output(out: str | Path, directory: bool, flag: str = "--out") -> None:
+    """Refuse, before the work, an `out` the final write would refuse: an existing one of the other kind (a
+    directory where a file goes, or back), or one that cannot be written (`flag`: the option that named it)."""
+    out = Path(out)
+    if out.exists():
+        _replaceable(out, directory, flag)
+    writable_parent(out, flag)
 
 
 @contextlib.contextmanager
@@ -104,9 +113,10 @@ def atomic_output(out: str | Path, replace: bool, flag: str = "--force",
     out = Path(out)
     if out.exists() and not replace:
         raise HareError(f"'{out}' already exists; choose another --out or pass {flag} to replace it")
-    if out.exists() and directory is not None:
-        _replaceable(out, directory)
-    writable_parent(out)
+    if directory is None:
+        writable_parent(out)
+    else:
+        check_output(out, directory)
     tmp = temp_sibling(out)
     try:
         yield tmp
@@ -115,7 +125,7 @@ def atomic_output(out: str | Path, replace: bool, flag: str = "--force",
         remove(tmp)
 
 
-def writable_parent(out: Path) -> None:
+def writable_parent(out: Path, flag: str = "--out") -> None:
     """Make `out`'s folder and prove a file can be created there, before any work: an unusable --out (under a
     file, in /proc, read-only) is the user's to fix, not a traceback after a long conversion."""
     import tempfile
@@ -128,7 +138,7 @@ def writable_parent(out: Path) -> None:
         blocking = next((p for p in out.parents if p.exists()), None)
         why = f"'{blocking}' is a file, not a folder" if blocking and not blocking.is_dir() else (
             f"{err.strerror or err} in '{out.parent}'")
-        raise HareError(f"cannot write '{out}': {why}; choose another --out") from None
+        raise HareError(f"cannot write '{out}': {why}; choose another {flag}") from None
 
 
 def write_text(out: str | Path, text: str) -> None:
