@@ -284,6 +284,17 @@ def test_tools_data_phrase_bank_of_the_wrong_shape(case, tmp_path, capsys):
     assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*"))
 
 
+def test_tools_data_phrase_bank_may_leave_out_the_slots_of_a_function_without_arguments(tmp_path, capsys):
+    """`slots` absent for a function that takes nothing was a KeyError; it reads as no slots."""
+    spec = _spec(tmp_path / "s.json", _spec_with({"type": "object", "properties": {}}))
+    bank = tmp_path / "bank.yaml"
+    bank.write_text("f:\n  templates: ['do the thing', 'please do the thing', 'thing now']\n")
+    assert main(["tools", "data", "--spec", str(spec), "--phrases", str(bank), "--out", str(tmp_path / "out"),
+                 "--per-function", "3", "--irrelevant", "0", "--parallel", "0"]) == 0
+    queries = [json.loads(line)["query"] for line in (tmp_path / "out" / "train.jsonl").read_text().splitlines()]
+    assert queries and all("thing" in q for q in queries)  # the bank's wordings (asides and case vary)
+
+
 def test_prompt_from_stdin_not_utf8(micro_dir, capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(BAD_UTF8), encoding="utf-8"))
     _refused(capsys, ["generate", "--model", str(micro_dir), "--prompt", "-"], "stdin", "UTF-8")
