@@ -176,3 +176,31 @@ def test_unreadable_benchmark_files(tmp_path, capsys):
         assert code == 2
         one_line_error(capsys, bad)
     assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize("question", [5, ["Which gas do plants take in?"], None, {"text": "x"}])
+def test_a_question_that_is_not_text_is_refused_naming_file_line_and_field(question, tmp_path, capsys):
+    corpus = write_jsonl(tmp_path / "c.jsonl", [CLEAN])
+    bench = write_jsonl(tmp_path / "bench.jsonl", [
+        {"question": "Which gas do green plants take in from the air to make food?", "answer": "CO2 #### 1"},
+        {"question": question, "answer": "x #### 2"}])
+    code = main(["data", "decontam", "--inputs", str(corpus), "--out", str(tmp_path / "o.jsonl"),
+                 "--benchmarks", str(bench)])
+    assert code == 2
+    one_line_error(capsys, "bench.jsonl' line 2", "'question'")
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_report_path_that_is_a_directory_is_refused_before_the_output(tmp_path, capsys):
+    corpus = write_jsonl(tmp_path / "c.jsonl", [CLEAN])
+    (tmp_path / "reports").mkdir()
+    code = main(["data", "decontam", "--inputs", str(corpus), "--out", str(tmp_path / "o.jsonl"),
+                 "--benchmarks", str(FIXTURES), "--report", str(tmp_path / "reports")])
+    assert code == 2
+    one_line_error(capsys, "--report", "reports", "is a directory")
+    assert not (tmp_path / "o.jsonl").exists() and not list(tmp_path.glob(".o.jsonl*"))
+    code = main(["data", "decontam", "--inputs", str(corpus), "--out", str(tmp_path / "o.jsonl"),
+                 "--benchmarks", str(FIXTURES), "--report", str(tmp_path / "o.jsonl")])
+    assert code == 2
+    one_line_error(capsys, "--report", "--out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.jsonl", "reports"]

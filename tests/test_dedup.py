@@ -6,7 +6,7 @@ import gzip
 import json
 
 import pytest
-from conftest import write_jsonl
+from conftest import one_line_error, write_jsonl
 
 from hare.cli import main
 from hare.data.dedup import DedupConfig, run
@@ -84,3 +84,31 @@ def test_report_names_the_sources_that_repeat(tmp_path):
     assert [r["source"] for r in report["removed"]] == ["textbook/planet_intro", "textbook/planet_age"]
     plain = run(DedupConfig(inputs=[str(write_jsonl(tmp_path / "p.jsonl", [BASE, BASE]))], out=str(tmp_path / "p.out")))
     assert "by_source" not in plain and "source" not in plain["removed"][0]
+
+
+@pytest.mark.parametrize("num_perm", [8, 1025, 10**20])
+def test_num_perm_outside_its_range_is_refused_before_the_work(num_perm, tmp_path):
+    """10**20 permutations had datasketch loop for ever building its hash functions."""
+    cfg = DedupConfig(inputs=[str(write_jsonl(tmp_path / "a.jsonl", [BASE]))], out=str(tmp_path / "o.jsonl"),
+                      num_perm=num_perm)
+    with pytest.raises(HareError, match=r"--num-perm must be in \[16, 1024\], got"):
+        cfg.validate()
+
+
+def test_a_report_path_that_is_a_directory_is_refused_before_the_output(tmp_path, capsys):
+    corpus = write_jsonl(tmp_path / "a.jsonl", [BASE, OTHER])
+    (tmp_path / "reports").mkdir()
+    code = main(["data", "dedup", "--inputs", str(corpus), "--out", str(tmp_path / "o.jsonl"),
+                 "--report", str(tmp_path / "reports")])
+    assert code == 2
+    one_line_error(capsys, "--report", "reports", "is a directory")
+    assert not (tmp_path / "o.jsonl").exists() and not list(tmp_path.glob(".o.jsonl*"))
+    code = main(["data", "dedup", "--inputs", str(corpus), "--out", str(tmp_path / "o.jsonl"),
+                 "--report", str(corpus / "r.json")])
+    assert code == 2
+    one_line_error(capsys, "a.jsonl' is a file, not a folder; choose another --report")
+    # an --out that is a directory is refused before the work too, even with --overwrite
+    code = main(["data", "dedup", "--inputs", str(corpus), "--out", str(tmp_path / "reports"), "--overwrite"])
+    assert code == 2
+    one_line_error(capsys, "--out", "reports", "is a directory")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "reports"]

@@ -52,7 +52,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hare.config import check_workers, option
 from hare.data.benchmark_items import Item, benchmark_files, load_benchmark
-from hare.data.ngrams import input_files, ngram_hashes, ngram_hashes_of_sizes, record_text, word_hashes, words
+from hare.data.ngrams import (
+    check_outputs,
+    input_files,
+    ngram_hashes,
+    ngram_hashes_of_sizes,
+    record_text,
+    word_hashes,
+    words,
+)
 from hare.errors import HareError
 from hare.io.atomic import atomic_lines, write_text
 from hare.io.read import jsonl_lines, parse_line
@@ -94,6 +102,7 @@ class DecontamConfig:
         check_workers(self.workers)
         if Path(self.out).exists() and not self.overwrite:
             raise HareError(f"'{self.out}' already exists; choose another --out or pass --overwrite")
+        check_outputs(self.out, self.report)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -132,3 +132,15 @@ def input_files(inputs: list[str], suffixes: tuple[str, ...] = (".jsonl", ".json
     if not files:
         raise HareError(f"no {kinds} files found in {inputs}; check {flag}")
     return files
+
+
+def check_outputs(out: str, report: str | None) -> None:
+    """Refuse an `--out` or `--report` path that cannot take the file before any document is read: a report
+    path that was a directory failed only after the whole corpus had been checked and --out written."""
+    from hare.io.atomic import check_output
+
+    for flag, path in (("--out", out), ("--report", report)):
+        if path:
+            check_output(path, directory=False, flag=flag)  # the check every atomic output makes, before the work
+    if report and Path(report).resolve() == Path(out).resolve():
+        raise HareError(f"--report '{report}' is the --out file; give the report a path of its own")
