@@ -301,3 +301,17 @@ def test_a_raw_file_given_as_packed_data_says_how_to_pack_it(tmp_path):
     raw.write_text('{"text": "hi"}\n')
     with pytest.raises(HareError, match=f"pack it first: hare data pack --inputs {raw}"):
         load_meta(raw)
+
+
+def test_a_shard_with_ids_past_the_vocabulary_is_refused_when_opened(tmp_path):
+    """Random bytes of the right size passed the size check, and training died in the embedding (IndexError)."""
+    out = pack_dir(tmp_path, [write_jsonl(tmp_path / "docs.jsonl", DOCS)])
+    vocab = load_meta(out)["tokenizer"]["vocab_size"]
+    shard = out / "train-00000.bin"
+    noise = np.random.default_rng(0).integers(0, 2**16, shard.stat().st_size // 2, dtype=np.uint16)
+    assert noise.max() >= vocab
+    shard.write_bytes(noise.astype("<u2").tobytes())
+    with pytest.raises(HareError, match=rf"shard '{shard}' holds token id \d+, past the vocabulary of {vocab}.*"
+                                        r"damaged or packed for another tokenizer.*re-pack"):
+        open_split(out, "train")
+    assert open_split(out, "val") == []  # the other split is not read

@@ -170,6 +170,10 @@ def test_shipped_mixtures_load():
     ({"strategies": {"math": 0, "logic": 0}}, "positive"),
     ({"strategies": {"math": -1, "logic": 2}}, ">= 0"),
     ({"math": 1}, "strategies"),
+    ({"strategies": {"math": float("inf"), "logic": 1}}, "finite"),
+    ({"strategies": {"math": float("nan"), "logic": 1}}, "finite"),
+    ({"strategies": {"math": 10**400}}, "finite"),
+    ({"strategies": {"math": 1e308, "logic": 1e308}}, "largest float"),
 ])
 def test_bad_mixtures(data, message):
     with pytest.raises(HareError, match=message) as err:
@@ -183,6 +187,17 @@ def test_bad_input_through_the_cli(tmp_path, capsys):
     code = main(["data", "synth", "--out", str(tmp_path / "o"), "--num-docs", "5", "--mixture", str(mix)])
     assert code == 2
     one_line_error(capsys, "poetry")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("weight", [".inf", "-.inf", ".nan"])
+def test_a_weight_that_is_not_finite_is_refused_before_anything_is_written(weight, tmp_path, capsys):
+    """`.inf` was normalised to nan: manifest.json held NaN weights and the command exited 0."""
+    mix = tmp_path / "mix.yaml"
+    mix.write_text(f"strategies: {{math: {weight}, logic: 1}}\n")
+    code = main(["data", "synth", "--out", str(tmp_path / "o"), "--num-docs", "5", "--mixture", str(mix)])
+    assert code == 2
+    one_line_error(capsys, "mix.yaml", "'math'", "finite")
     assert not (tmp_path / "o").exists()
 
 

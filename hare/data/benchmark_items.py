@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hare.config import shown
 from hare.data.ngrams import input_files
 from hare.errors import HareError
 from hare.io.read import read_jsonl
@@ -98,6 +99,12 @@ SCHEMAS: dict[str, tuple[Callable[[dict[str, Any]], bool], Callable[[dict[str, A
 }
 
 
+# The field each schema reads its question (or context) from: the one field every item is indexed by, so one that
+# is not text (a number, a list) is refused naming it, not met as a TypeError deep in the n-gram code.
+QUESTION_FIELDS = {"truthfulqa": "question", "arc": "question", "mmlu": "question", "winogrande": "sentence",
+                   "hellaswag": "ctx", "gsm8k": "question"}
+
+
 def detect_schema(record: dict[str, Any], path: Path) -> str:
     """The schema name whose fields `record` has; unknown → HareError listing the supported ones."""
     for name, (test, _) in SCHEMAS.items():
@@ -111,18 +118,20 @@ def detect_schema(record: dict[str, Any], path: Path) -> str:
     )
 
 
-def _records(path: Path) -> Iterator[dict[str, Any]]:
+def _records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, record) of each item: "line N" of a JSONL file, "row N" of a parquet one (from 1)."""
     if path.name.endswith(".parquet"):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         try:
-            yield from pq.read_table(path).to_pylist()
+            rows = pq.read_table(path).to_pylist()
         except (OSError, ValueError, pa.ArrowException) as err:
             raise HareError(f"cannot read benchmark file '{path}' as parquet ({err}); check the file") from None
+        yield from ((f"row {n}", row) for n, row in enumerate(rows, 1))
         return
-    for _, _, record in read_jsonl(path):
-        yield record
+    for lineno, _, record in read_jsonl(path):
+        yield f"line {lineno}", record
 
 
 def benchmark_files(paths: list[str]) -> list[Path]:
@@ -133,12 +142,16 @@ def benchmark_files(paths: list[str]) -> list[Path]:
 def load_benchmark(path: Path) -> tuple[str, list[Item]]:
     """(schema, items) of one benchmark file."""
     schema, items = None, []
-    for record in _records(path):
+    for where, record in _records(path):
         schema = schema or detect_schema(record, path)
+        field = QUESTION_FIELDS[schema]
+        if field in record and not isinstance(record[field], str):
+            raise HareError(f"benchmark file '{path}' {where}: field '{field}' holds {type(record[field]).__name__} "
+                            f"{shown(record[field])}, not text; write the {schema} item's {field} as a string")
         try:
             items.append(SCHEMAS[schema][1](record))
         except (KeyError, IndexError, TypeError, AttributeError, ValueError) as err:
-            raise HareError(f"benchmark file '{path}' item {len(items)} does not fit the {schema} schema "
+            raise HareError(f"benchmark file '{path}' {where} does not fit the {schema} schema "
                             f"({type(err).__name__}: {err}); fix the item") from None
     if schema is None:
         raise HareError(f"benchmark file '{path}' holds no items; remove it or point --benchmarks elsewhere")

@@ -10,7 +10,8 @@ The format is the contract between packing and training:
 
 `meta.json` is written last and the directory appears by a rename, so a directory with it is
 complete. Shard sizes are still checked against `meta.json`, which catches files truncated or
-damaged after packing; a bad directory is refused here rather than trained on.
+damaged after packing, and a split's token ids against the vocabulary it was packed with when it is
+opened; a bad directory is refused here rather than trained on.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def load_meta(path: str | os.PathLike) -> dict[str, Any]:
             f"'{path}' is not a {FORMAT} version {VERSION} dataset (format {meta.get('format')!r}, "
             f"version {meta.get('version')!r}, dtype {meta.get('dtype')!r}); {REPACK}"
         )
+    vocab = meta.get("tokenizer", {}).get("vocab_size") if isinstance(meta.get("tokenizer"), dict) else None
+    if isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 1:
+        raise HareError(f"'{path}/meta.json' lacks the tokenizer's vocab_size; the packed dataset is corrupt, {REPACK}")
     try:
         _check_shards(meta, root, path)
     except (KeyError, TypeError, AttributeError):
@@ -86,7 +90,22 @@ def open_split(path: str | os.PathLike, split: str) -> list[np.memmap]:
         raise HareError(f"'{path}' has no split '{split}'; choose one of: {', '.join(meta['splits'])}")
     dtype = np.dtype(meta["dtype"]).newbyteorder("<")
     root = Path(path).expanduser()
-    return [np.memmap(root / shard["file"], dtype=dtype, mode="r") for shard in meta["splits"][split]["shards"]]
+    shards = []
+    for shard in meta["splits"][split]["shards"]:
+        tokens = np.memmap(root / shard["file"], dtype=dtype, mode="r")
+        _check_ids(tokens, meta["tokenizer"]["vocab_size"], root / shard["file"])
+        shards.append(tokens)
+    return shards
+
+
+def _check_ids(tokens: np.memmap, vocab_size: int, file: Path) -> None:
+    """Refuse a shard holding an id its tokenizer does not have. Its size is checked against meta.json, but a
+    shard of the right size filled with other bytes (a bad copy, another dataset's file) passed, and training
+    died later in the embedding with an IndexError. One vectorised max: a read of the file, no copy."""
+    top = int(tokens.max()) if len(tokens) else -1
+    if top >= vocab_size:
+        raise HareError(f"shard '{file}' holds token id {top}, past the vocabulary of {vocab_size} it was packed "
+                        f"with; the file is damaged or packed for another tokenizer, {REPACK}")
 
 
 def check_tokenizer(meta: dict[str, Any], tok: PreTrainedTokenizerFast, path: str | os.PathLike) -> None:

@@ -1,7 +1,7 @@
 """Strategy mixtures: which generator writes document i, drawn from normalised YAML weights.
 
 A mixture file looks like `{strategies: {math: 0.3, textbook: 0.2, ...}}`; weights need not sum
-to 1 (they are normalised) but must be non-negative numbers with a positive sum. The default
+to 1 (they are normalised) but must be finite non-negative numbers with a positive sum. The default
 mixture ships inside the package (`hare/data/synth/hare-mix.yaml`).
 """
 
@@ -10,12 +10,14 @@ from __future__ import annotations
 import bisect
 import importlib
 import itertools
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hare.config import shown
 from hare.data.synth.common import Context
 from hare.errors import HareError
 from hare.io.read import read_yaml
@@ -59,6 +61,16 @@ class Mixture:
         return names[min(bisect.bisect_right(cumulative, rng.random() * cumulative[-1]), len(names) - 1)]
 
 
+def _finite_weight(weight: Any) -> bool:
+    """A number >= 0 that is finite as a float (YAML's .inf and .nan are floats; a 400-digit int is no float)."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+        return False
+    try:
+        return math.isfinite(weight) and weight >= 0
+    except OverflowError:
+        return False
+
+
 def parse_mixture(data: Any, source: str) -> Mixture:
     """Validate `{strategies: {name: weight}}` and normalise the weights."""
     valid = ", ".join(STRATEGIES)
@@ -68,9 +80,13 @@ def parse_mixture(data: Any, source: str) -> Mixture:
     for name, weight in raw.items():
         if name not in STRATEGIES:
             raise HareError(f"mixture '{source}' names unknown strategy '{name}'; valid strategies: {valid}")
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            raise HareError(f"mixture '{source}': weight of '{name}' must be a number >= 0, got {weight!r}")
+        if not _finite_weight(weight):  # .inf normalised to nan: NaN weights in manifest.json, and exit 0
+            raise HareError(f"mixture '{source}': weight of '{name}' must be a finite number >= 0, "
+                            f"got {shown(weight)}")
     total = sum(raw.values())
+    if not math.isfinite(total):
+        raise HareError(f"mixture '{source}': the weights of {', '.join(raw)} sum past the largest float; "
+                        "scale them down (only their ratios count)")
     if not total > 0:
         raise HareError(f"mixture '{source}': weights must sum to a positive number; give weight to some of: {valid}")
     weights = {name: round(raw[name] / total, 6) for name in STRATEGIES if raw.get(name, 0) > 0}
