@@ -221,6 +221,7 @@ def test_positions_are_evenly_spaced_and_in_range():
             gaps = [b - a for a, b in zip(got, got[1:], strict=False)]
             assert all(g > 0 for g in gaps) and max(gaps, default=0) - min(gaps, default=0) <= 1, (length, got)
     assert positions(6, 5, 5) == [1] and positions(5, 5, 5) == [] and positions(30, 5, 1) == [25]
+    assert positions(30, 5, 10**20) == list(range(1, 26))  # at once: never more points than positions
 
 
 def test_compare_builds_one_table_from_several_results(tmp_path, capsys):

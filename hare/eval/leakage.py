@@ -60,7 +60,8 @@ def positions(length: int, ngram: int, points: int) -> list[int]:
     last = length - ngram
     if last < 1:
         return []
-    if points == 1 or last == 1:
+    points = min(points, last)  # there are no more positions than that (10**20 points had looped for ever)
+    if points == 1:
         return [last]
     return sorted({round(1 + k * (last - 1) / (points - 1)) for k in range(points)})
 
