@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hare.config import check_range, load_config, option
+from hare.config import check_range, check_seed, load_config, option
 
 if TYPE_CHECKING:
     from hare.tools.decoder import ToolCaller
@@ -97,6 +97,23 @@ class QuickstartConfig:
     tool_steps: int | None = option(None, "steps of the tool fine-tune (default: as many as fit in --minutes)")
     tool_epochs: float | None = option(None, "passes over the tool data instead of a number of steps")
     seed: int = option(0, "seed of every stage")
+
+    def validate(self) -> None:
+        """Every flag before the first stage, by its own name: the stages' checks had named their own keys
+        (`--docs 0` as "--num-docs"), and the tool stage's came after the corpus and the pretraining."""
+        from hare.tools.data import MAX_PER_FUNCTION
+        from hare.tools.spec import load_spec
+
+        check_range("--minutes", self.minutes, 0, 24 * 60, above=True, fix="the default 11.5 fits the README's 12")
+        check_range("--docs", self.docs, 1, 10_000_000)
+        check_range("--per-function", self.per_function, 1, MAX_PER_FUNCTION, fix="the default is 400")
+        for flag, steps in (("--pretrain-steps", self.pretrain_steps), ("--tool-steps", self.tool_steps)):
+            if steps is not None:
+                check_range(flag, steps, 1, fix="leave it out to fit the steps into --minutes")
+        if self.tool_epochs is not None:
+            check_range("--tool-epochs", self.tool_epochs, 0, 1000, above=True)
+        check_seed("--seed", self.seed)
+        load_spec(self.spec)
 
 
 def _stage(name: str, done: Path, skip_note: str = "") -> bool:
@@ -271,7 +288,7 @@ def run(cfg: QuickstartConfig) -> dict[str, Any]:
     from hare.model.precision import cpu_rates
     from hare.tools.decoder import ToolCaller
 
-    check_range("--minutes", cfg.minutes, 0, 24 * 60, above=True, fix="the default 11.5 fits the README's 12")
+    cfg.validate()
     deadline = time.time() + 60 * cfg.minutes
     if cfg.base not in (SCRATCH, *BASES):
         check_checkpoint_dir(cfg.base)  # a wrong --base fails now, not after the pretraining stage
