@@ -158,8 +158,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 raise ValueError(f"choose one of {', '.join(map(str, get_args(tp)))}")
             return value
         if origin in (tuple, list):
-            inner = get_args(tp)[0]
-            items = [_coerce(v, inner, key) for v in value]
+            if isinstance(value, dict):
+                raise ValueError("expected a list like [a, b]")
+            inner = get_args(tp)[0]  # one value alone is a list of one (a string was a list of its characters)
+            items = [_coerce(v, inner, key) for v in (value if isinstance(value, list | tuple) else [value])]
             return tuple(items) if origin is tuple else items
         if tp is bool:
             if not isinstance(value, bool):
@@ -182,6 +184,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             if not math.isfinite(number):
                 raise ValueError("expected a finite number")
             return number
+        if tp is str and isinstance(value, dict | list):  # str() had made `out=[1,2]` a folder named "[1, 2]"
+            raise ValueError("expected text; quote it if the brackets are part of it")
         return tp(value)
     except (TypeError, ValueError) as err:
         raise HareError(f"config key '{key}' has bad value {shown(value)}: {err}") from None

@@ -68,6 +68,20 @@ def test_overrides_and_unknown_keys():
         resolve(PretrainArgs(overrides=["train.max_steps"]))
 
 
+def test_override_values_of_the_wrong_shape():
+    """A list for a text key had become a folder named "[1, 2]", and one text for a list key a list of its
+    characters; a single value for a list key now means a list of one."""
+    with pytest.raises(HareError, match=r"config key 'out' has bad value .*expected text"):
+        resolve(PretrainArgs(overrides=["out=[1, 2]"]))
+    with pytest.raises(HareError, match=r"config key 'model.preset' has bad value .*expected text"):
+        resolve(PretrainArgs(overrides=["model.preset={a: 1}"]))
+    with pytest.raises(HareError, match=r"config key 'optim.betas' has bad value .*expected a list"):
+        resolve(PretrainArgs(overrides=["optim.betas={a: 1}"]))
+    from hare.train.sft import SFTConfig
+
+    assert load_config(SFTConfig, None, ["data.paths=a.jsonl", "model.path=m"]).data.paths == ["a.jsonl"]
+
+
 def test_schedules():
     cos = ScheduleConfig(name="cosine", warmup_steps=10, min_lr_ratio=0.1)
     assert lr_factor(0, 100, cos) == pytest.approx(0.1)
