@@ -37,8 +37,28 @@ def keyed_server(chat_dir):
     from hare.serve.launch import serve_process
 
     with serve_process("--model", str(chat_dir), "--api-key", KEY, "--no-ui", "--max-batch", "1",
-                       "--max-waiting", "1", "--dtype", "float32") as server:
+                       "--max-waiting", "1", "--dtype", "float32", "--body-timeout-s", "2") as server:
         yield server
+
+
+def test_a_body_that_never_arrives_is_answered_408(keyed_server):
+    """A client that declares 100 bytes and sends 10 had held its connection for as long as it liked."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(keyed_server.url)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as s:
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 100\r\n\r\n{\"model\": ")
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    status, body = reply.split(b"\r\n", 1)[0], reply.split(b"\r\n\r\n", 1)[1]
+    assert b" 408 " in status, reply
+    assert json.loads(body)["error"]["code"] == "request_timeout"
 
 
 def test_chat_reply_stops_at_round_end_with_usage(client, chat_dir, tok):

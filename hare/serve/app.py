@@ -256,7 +256,7 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
     """The FastAPI app over `engine`: routes, error bodies, API key, body limit and the UI."""
     app = FastAPI(title="HARE", version="1", docs_url="/docs", redoc_url=None)
     tools_in_flight = [0]  # changed on the event loop only
-    install(app, cfg.api_key, cfg.max_body_bytes)
+    install(app, cfg.api_key, cfg.max_body_bytes, cfg.body_timeout_s)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

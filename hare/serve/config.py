@@ -27,6 +27,8 @@ class ServeConfig(ModelArgs):
     max_prompt_tokens: int = option(0, "longest prompt accepted, in tokens; 0 means the model's context")
     max_tokens: int = option(1024, "largest max_tokens a request may ask for; also chat's default")
     max_body_bytes: int = option(1_000_000, "largest request body; larger ones are answered 413")
+    body_timeout_s: float = option(30.0, "seconds a request body may take to arrive; a slower one is answered 408 "
+                                         "(a client that declares more than it sends held its connection for ever)")
     threads: int = option(0, "CPU threads for the model's math (transformers on CPU, llama.cpp); "
                              "0: all cores but one, which is left to the HTTP side")
     ui: bool = option(True, "serve the Gradio chat UI at /gradio/")
@@ -36,4 +38,5 @@ class ServeConfig(ModelArgs):
             check_range(f"--{name.replace('_', '-')}", getattr(self, name), 1)
         # A TCP port is 16 bits: past that, binding fails with a bare OverflowError from the socket module.
         check_range("--port", self.port, 0, 65535, fix="0 picks a free one")
+        check_range("--body-timeout-s", self.body_timeout_s, 0, 3600, above=True)
         check_range("--threads", self.threads, 0, fix="0 uses all cores but one")

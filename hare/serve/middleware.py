@@ -1,13 +1,15 @@
-"""What stands between the network and the routes: error bodies, the API key and the body-size limit.
+"""What stands between the network and the routes: error bodies, the API key and the body's size and time.
 
 Every failure leaves as an OpenAI-style `{"error": {...}}` body with the right status: malformed
 JSON and invalid fields 400 (OpenAI's status for both), a missing or wrong key 401, unknown routes
-404, oversized bodies 413, a full queue 503 with `Retry-After`; an unexpected exception becomes a 500
-body for that one request while the server keeps serving.
+404, a body that does not arrive in time 408, oversized bodies 413, a full queue 503 with
+`Retry-After`; an unexpected exception becomes a 500 body for that one request while the server
+keeps serving.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -51,7 +53,7 @@ def _validation_message(errors: list[dict[str, Any]]) -> tuple[str, str | None]:
     return (f"{param}: {message}" if param else message), param
 
 
-def install(app: FastAPI, api_key: str | None, max_body_bytes: int) -> None:
+def install(app: FastAPI, api_key: str | None, max_body_bytes: int, body_timeout_s: float) -> None:
     """Add the exception handlers, the API-key check on /v1 and the body-size limit to `app`."""
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException
@@ -93,7 +95,7 @@ def install(app: FastAPI, api_key: str | None, max_body_bytes: int) -> None:
 
     if api_key:
         app.add_middleware(RequireKey, key=api_key)
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(BodyLimit, limit=max_body_bytes, timeout_s=body_timeout_s)
 
 
 class RequireKey:
@@ -114,14 +116,15 @@ class RequireKey:
 
 
 class BodyLimit:
-    """Refuse request bodies over `limit` bytes (413) before any route parses them.
+    """Refuse request bodies over `limit` bytes (413) before any route parses them, and bodies that do not
+    arrive within `timeout_s` (408).
 
     The body is read here (it is small by definition) and replayed to the app, which is what lets a
     chunked upload without Content-Length be refused as surely as one that declares its size.
     """
 
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any, limit: int, timeout_s: float) -> None:
+        self.app, self.limit, self.timeout_s = app, limit, timeout_s
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
@@ -131,13 +134,21 @@ class BodyLimit:
         too_big = declared.isdigit() and int(declared) > self.limit
         chunks: list[bytes] = []
         size, more = 0, not too_big
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            more = size <= self.limit and message.get("more_body", False)
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                while more:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    chunks.append(message.get("body", b""))
+                    size += len(chunks[-1])
+                    more = size <= self.limit and message.get("more_body", False)
+        except TimeoutError:
+            response = _json(408, error_body(f"the request body did not arrive within {self.timeout_s:g} s "
+                                             f"({size} bytes came); send the whole body", code="request_timeout"),
+                             {"Connection": "close"})
+            await response(scope, receive, send)
+            return
         if too_big or size > self.limit:
             response = _json(413, error_body(f"request body larger than {self.limit} bytes", code="request_too_large"))
             await response(scope, receive, send)
