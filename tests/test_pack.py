@@ -197,6 +197,10 @@ def test_reader_rejects_other_versions_and_unknown_splits(tmp_path):
     (out / "meta.json").write_text(json.dumps({**meta, "version": 2}))
     with pytest.raises(HareError, match="version 2"):
         load_meta(out)
+    for damaged in (b"{cut sh", b"[1, 2]"):
+        (out / "meta.json").write_bytes(damaged)
+        with pytest.raises(HareError, match=r"meta.json.*re-pack it"):
+            load_meta(out)
 
 
 def test_overwrite_replaces_only_when_asked(tmp_path, tok):

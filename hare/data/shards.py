@@ -16,12 +16,12 @@ opened; a bad directory is refused here rather than trained on.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hare.errors import HareError
+from hare.io.read import read_json
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,16 +31,6 @@ FORMAT = "hare-tokens"
 VERSION = 1
 ITEMSIZES = {"uint16": 2, "uint32": 4}
 REPACK = "re-pack it with `hare data pack --overwrite`"
-
-
-def _read_json(path: Path, root: str | os.PathLike) -> dict[str, Any]:
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        meta = None
-    if not isinstance(meta, dict):
-        raise HareError(f"'{root}/meta.json' is not a JSON object; the packed dataset is corrupt, {REPACK}")
-    return meta
 
 
 def _check_shards(meta: dict[str, Any], root: Path, path: str | os.PathLike) -> None:
@@ -65,7 +55,9 @@ def load_meta(path: str | os.PathLike) -> dict[str, Any]:
         raise HareError(f"packed dataset '{path}' does not exist; create one with `hare data pack`")
     if not (root / "meta.json").is_file():
         raise HareError(f"'{path}' has no meta.json, so it is not a packed dataset; create one with `hare data pack`")
-    meta = _read_json(root / "meta.json", path)
+    meta = read_json(root / "meta.json", "packed dataset's meta.json", f"the packed dataset is corrupt, {REPACK}")
+    if not isinstance(meta, dict):
+        raise HareError(f"'{path}/meta.json' is not a JSON object; the packed dataset is corrupt, {REPACK}")
     if meta.get("format") != FORMAT or meta.get("version") != VERSION or meta.get("dtype") not in ITEMSIZES:
         raise HareError(
             f"'{path}' is not a {FORMAT} version {VERSION} dataset (format {meta.get('format')!r}, "
