@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model")
 RESAVE = "save the checkpoint again (`save_pretrained`, `hare init`) or copy it whole"
 RESTORE_CONFIG = "restore the config the checkpoint was saved with"
+SAFETENSORS = ("model.safetensors", "model.safetensors.index.json")  # a checkpoint's weights, as `weight_files` reads
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 
@@ -174,10 +175,6 @@ def _from_hub(source: str, load: Callable[[str], object]) -> object:
             f"'{source}' is not a local directory and could not be loaded from the Hugging Face hub "
             f"({why}); pass a local checkpoint directory, or go online for hub ids"
         ) from None
-    except RuntimeError:  # e.g. a config.json edited apart from the weights: name the tensor if that is it
-        if local and (Path(source) / "config.json").is_file():
-            check_weights_fit_config(Path(source), tensor_shapes(Path(source)))
-        raise
 
 
 def load_tokenizer(source: str) -> PreTrainedTokenizerFast:
@@ -287,6 +284,10 @@ def load_model(
     if method in QUANTIZED_LOADERS:
         model = QUANTIZED_LOADERS[method](path, device, torch_dtype)  # type: ignore[arg-type]
     else:
+        if path is not None and any((path / name).is_file() for name in SAFETENSORS):
+            # shapes on the meta device (~30 ms): a config.json edited apart from the weights is named here,
+            # not after transformers' load report and RuntimeError
+            check_weights_fit_config(path, tensor_shapes(path))
         model = _from_hub(
             str(path or source), lambda s: AutoModelForCausalLM.from_pretrained(s, dtype=torch_dtype)
         )
