@@ -164,7 +164,7 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], tuple[s
                            "data.seq_len=1"], ("data.seq_len must be at least 2", "got 1")),
         "sft epochs negative": (["sft", "--model", str(model), "--data", str(tmp / "none.jsonl"), "--out", out,
                                  "data.epochs=-1"], ("data.epochs must be at least 0", "train.max_steps")),
-        "max_minutes negative": ([*pretrain, "train.max_minutes=-1"], ("train.max_minutes must be at least 0",
+        "max_minutes negative": ([*pretrain, "train.max_minutes=-1"], ("train.max_minutes must be in [0, 525600]",
                                                                       "no time budget")),
     }
 

@@ -177,7 +177,7 @@ def find_checkpoint(out: str, resume: bool) -> Path | None:
     from hare.io.atomic import writable_parent
     from hare.train import checkpoint
 
-    writable_parent(Path(out) / "config.yaml")  # before the model is compiled and trained, not at the first write
+    writable_parent(Path(out))  # before the model is compiled and trained, not at the first write (`out` is not made)
     found = checkpoint.latest(out)
     if found and not resume:
         raise HareError(f"'{out}' already holds checkpoints ({found.name}); pass --resume to continue, "
