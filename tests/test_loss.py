@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 
-def test_fused_loss_matches_plain_cross_entropy():
+@pytest.mark.parametrize("compile", [False, True])
+def test_fused_loss_matches_plain_cross_entropy(compile):
+    """Eager (one fp32 softmax) and compiled (log-sum-exp straight to the gradient) alike."""
     import torch
     import torch.nn.functional as F
 
@@ -21,14 +23,14 @@ def test_fused_loss_matches_plain_cross_entropy():
     saved = loss.CHUNK_ELEMENTS
     loss.CHUNK_ELEMENTS = 64 * 1000  # several chunks, the last one partial
     try:
-        fused = loss.linear_cross_entropy(hidden, weight, targets)
+        fused = loss.linear_cross_entropy(hidden, weight, targets, compile=compile)
         fused_grads = torch.autograd.grad(fused * 3, (hidden, weight))
         # New tokens' output rows kept apart (`freeze_lower`): they replace the frozen matrix's last rows,
         # whatever those hold, and they and the hidden states get the full computation's gradients.
         stale = weight.detach().clone()
         stale[900:] = 0
         new_rows = weight.detach()[900:].clone().requires_grad_()
-        partial = loss.linear_cross_entropy(hidden, stale, targets, new_rows=new_rows)
+        partial = loss.linear_cross_entropy(hidden, stale, targets, new_rows=new_rows, compile=compile)
         partial_grads = torch.autograd.grad(partial * 3, (hidden, new_rows))
     finally:
         loss.CHUNK_ELEMENTS = saved

@@ -13,6 +13,7 @@ are dropped before the `lm_head` matmul: in tool-calling SFT that skips most of 
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import torch
@@ -30,21 +31,34 @@ CHUNK_ELEMENTS = 1 << 23  # logits per chunk: 8M floats = 32 MB, cache- and allo
 
 
 def _chunk(h: torch.Tensor, w: torch.Tensor, t: torch.Tensor, weight: torch.Tensor, need_grad: bool,
-           rows_from: int):
+           rows_from: int, fused: bool = False):
     """Loss sum of one chunk and, if asked, the gradients of its hidden states and of `w`'s rows from
     `rows_from` on (the rows that train).
 
-    `weight` is 1/valid-count for counted tokens and 0 for ignored ones. One softmax in fp32 gives
-    both the loss (−log p[target]) and its gradient (p − one-hot); under `torch.compile` the whole
-    body becomes a single pass over the chunk's logits between the matmuls.
+    `weight` is 1/valid-count for counted tokens and 0 for ignored ones. The gradient is (p − one-hot)
+    × weight in the chunk's precision, p in fp32. Eager, one fp32 softmax gives the loss (−log p[target])
+    and, in place, the gradient. `fused` (under `torch.compile`) goes from the logits' log-sum-exp
+    straight to the gradient instead: no chunk-sized fp32 tensor is written at all, only read passes over
+    the logits and the gradient's write, which made the loss ~40 ms (~12 %) faster a step of `hare bench
+    train` (65.7M logits); eager, the same lines would write fp32 copies and run slower.
     """
-    probs = torch.softmax(h @ w.T, dim=-1, dtype=torch.float32)  # no separate fp32 copy of the logits
+    logits = h @ w.T
     target = t.clamp(min=0)[:, None]
-    loss = -(probs.gather(1, target)[:, 0].clamp(min=TINY).log() * (weight > 0)).sum()
-    if not need_grad:
-        return loss, None, None
-    # In place: two fewer chunk-sized fp32 tensors written and read (the chunk 10 % faster, bit for bit the same).
-    g = probs.scatter_add_(1, target, -torch.ones_like(probs[:, :1])).mul_(weight[:, None]).to(h.dtype)
+    if fused:
+        lse = torch.logsumexp(logits.float(), dim=-1)
+        picked = logits.gather(1, target)[:, 0].float()
+        loss = ((lse - picked) * (weight > 0)).sum()
+        if not need_grad:
+            return loss, None, None
+        g = (torch.exp(logits.float() - lse[:, None]) * weight[:, None]).to(h.dtype)
+        g = g.scatter(1, target, ((torch.exp(picked - lse) - 1) * weight).to(h.dtype)[:, None])  # p − 1 at t
+    else:
+        probs = torch.softmax(logits, dim=-1, dtype=torch.float32)  # no separate fp32 copy of the logits
+        loss = -(probs.gather(1, target)[:, 0].clamp(min=TINY).log() * (weight > 0)).sum()
+        if not need_grad:
+            return loss, None, None
+        # In place: two fewer chunk-sized fp32 tensors written and read (10 % faster, bit for bit the same).
+        g = probs.scatter_add_(1, target, -torch.ones_like(probs[:, :1])).mul_(weight[:, None]).to(h.dtype)
     return loss, g @ w, (g[:, rows_from:].T @ h).float()
 
 
@@ -56,7 +70,7 @@ def _chunk_fn(compile: bool):
     if not compile:
         return _chunk
     if _compiled_chunk is None:
-        _compiled_chunk = torch.compile(_chunk)
+        _compiled_chunk = torch.compile(functools.partial(_chunk, fused=True))
     return _compiled_chunk
 
 
