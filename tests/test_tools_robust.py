@@ -63,6 +63,18 @@ def test_integer_ranges_match_exactly_the_range_without_leading_zeros(low, high)
     assert not pattern.fullmatch("00") and not pattern.fullmatch("007")
 
 
+@pytest.mark.parametrize("schema", [{"type": "integer"}, {"type": "integer", "minimum": 0, "maximum": 99},
+                                    {"type": "number"}])
+def test_numbers_are_ascii_digits_only(schema):
+    """`regex`'s \\d takes every script's digits: "8๐" (Thai zero) had been a number the call grammar allowed."""
+    from hare.tools.grammar import value_pattern
+
+    pattern = regex.compile(value_pattern(schema))
+    assert pattern.fullmatch("80") and pattern.fullmatch("8")
+    for foreign in ("8\u0e50", "\u0e58", "\u0668\u0660", "8\uff10"):  # Thai, Arabic-Indic, fullwidth digits
+        assert not pattern.fullmatch(foreign), foreign
+
+
 def test_grammar_refuses_a_zero_below_the_minimum():
     grammar = CallGrammar(parse_spec(_spec({"type": "integer", "minimum": 1})), build_tokenizer())
     assert grammar.allows("<api_0> (a=1") and grammar.allows("<api_0> (a=120)<api_end>")

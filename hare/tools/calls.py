@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     pass
 
 Call = dict[str, Any]  # {"name": str, "arguments": {...}}, OpenAI's shape
-_TOKEN = re.compile(r"<api_(\d{1,9})>")  # bounded: int() refuses 4,300-digit strings
+_TOKEN = re.compile(r"<api_([0-9]{1,9})>")  # bounded: int() refuses 4,300-digit strings
 # What `format: email` means here, for the grammar that writes values and the validator that reads them:
 # the characters addresses use in practice — letters, digits and `._%+-` before the "@", a domain with a
 # dot and a top-level name of letters — not RFC 5322 in full (quoted local parts, non-ASCII addresses),

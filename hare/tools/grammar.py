@@ -67,7 +67,7 @@ _MARKS = f"[{chr(_MARK_BASE)}-{chr(_MARK_LAST)}]"
 _PRIVATE = re.compile("[\ue000-\uf8ff]")
 _WORD = re.compile(r"\w")  # (?<!\w): where a span of the query may start, (?!\w): where it may end
 _BYTE = re.compile(r"<0x([0-9A-F]{2})>")
-_TOKEN = re.compile(r"<api_(\d{1,9}|end)>")
+_TOKEN = re.compile(r"<api_([0-9]{1,9}|end)>")
 _LAST_CALL = re.compile(f".*({_MARKS})", re.DOTALL)
 _APOSTROPHE = APOSTROPHE.pattern
 _STRING = regex.compile(rf"'(?:[^']|{_APOSTROPHE})*'|\"[^\"]*\"")
@@ -107,7 +107,7 @@ def value_pattern(schema: dict[str, Any]) -> str:
         low = _bound(schema, "minimum", math.ceil)
         sign = "" if low is not None and low >= 0 else "-?"
         # As Python writes floats (`literal`): `0.5`, `3`, `1e-05`.
-        return f"{sign}(?:0|[1-9]\\d{{0,{_DIGITS - 1}}})(?:\\.\\d{{1,{_DIGITS + 1}}})?(?:e[-+]\\d{{2,3}})?"
+        return f"{sign}(?:0|[1-9][0-9]{{0,{_DIGITS - 1}}})(?:\\.[0-9]{{1,{_DIGITS + 1}}})?(?:e[-+][0-9]{{2,3}})?"
     if kind == "string":
         body = surface_pattern(schema) or schema.get("pattern")
         if body:
@@ -152,17 +152,18 @@ def _naturals(low: int, high: int) -> str:
 
 
 def _same_length(a: str, b: str) -> str:
-    """Digit strings from a to b (equal length): the classic split into prefix + [x-y] + \\d{k} pieces."""
+    """Digit strings from a to b (equal length): the classic split into prefix + [x-y] + [0-9]{k} pieces
+    (not `\\d`, which in `regex` matches every script's digits: "8๐" had been a number)."""
     if a == b:
         return a
     rest = len(a) - 1
     if a[1:] == "0" * rest and b[1:] == "9" * rest:
-        return f"[{a[0]}-{b[0]}]" + (f"\\d{{{rest}}}" if rest else "")
+        return f"[{a[0]}-{b[0]}]" + (f"[0-9]{{{rest}}}" if rest else "")
     if a[0] == b[0]:
         return a[0] + "(?:" + _same_length(a[1:], b[1:]) + ")"
     parts = [a[0] + "(?:" + _same_length(a[1:], "9" * rest) + ")"]
     if int(b[0]) - int(a[0]) > 1:
-        parts.append(f"[{int(a[0]) + 1}-{int(b[0]) - 1}]\\d{{{rest}}}")
+        parts.append(f"[{int(a[0]) + 1}-{int(b[0]) - 1}][0-9]{{{rest}}}")
     parts.append(b[0] + "(?:" + _same_length("0" * rest, b[1:]) + ")")
     return "(?:" + "|".join(parts) + ")"
 
