@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from hare.config import check_range, option
 from hare.errors import HareError
 from hare.io.extras import import_extra, stdout_to_stderr
-from hare.quantize.common import TARGETS
+from hare.quantize.common import TARGETS, check_not_in_place
 
 if TYPE_CHECKING:
     import torch
@@ -52,6 +52,7 @@ class GptqConfig:
         check_range("--calib-samples", self.calib_samples, 1, 100_000)
         check_range("--calib-seq-len", self.calib_seq_len, 2, 1_000_000)
         check_range("--eval-samples", self.eval_samples, 1, 100_000)
+        check_not_in_place(self.model, self.out)
 
 
 def _cpu_workers() -> None:
