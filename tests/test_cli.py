@@ -66,6 +66,16 @@ def test_console_script_generate_streams_prompt_and_continuation(parrot_dir):
     assert result.stdout.startswith("The hare") and len(result.stdout) > len("The hare\n")
 
 
+@pytest.mark.parametrize("args", [["presets"], ["base", "list"]])
+def test_a_reader_that_stops_early_ends_the_command_quietly(args):
+    """`hare presets | head -0`: the pipe's reader closed before the first line had been a BrokenPipeError."""
+    proc = subprocess.Popen([HARE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    proc.stdout.close()  # before the command has printed anything (it starts in about a second)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err, err
+
+
 def _assert_one_line_error(capsys: pytest.CaptureFixture[str], code: int, *fragments: str) -> None:
     assert code == 2
     one_line_error(capsys, *fragments)
