@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hare.config import check_range, check_seed, load_config, option
+from hare.errors import HareError
 
 if TYPE_CHECKING:
     from hare.tools.decoder import ToolCaller
@@ -101,8 +102,16 @@ class QuickstartConfig:
     def validate(self) -> None:
         """Every flag before the first stage, by its own name: the stages' checks had named their own keys
         (`--docs 0` as "--num-docs"), and the tool stage's came after the corpus and the pretraining."""
+        from hare.model.presets import check_preset
         from hare.tools.data import MAX_PER_FUNCTION
         from hare.tools.spec import load_spec
+
+        if Path(self.out).exists() and not Path(self.out).is_dir():
+            raise HareError(f"--out '{self.out}' is a file; the quickstart writes a run directory there: choose "
+                            "another --out")
+        check_preset(self.preset)  # stage 2's, refused before stage 1 synthesises and packs the corpus
+        if self.tool_steps and self.tool_epochs:
+            raise HareError("--tool-steps and --tool-epochs both set the fine-tune's length; pass one of them")
 
         check_range("--minutes", self.minutes, 0, 24 * 60, above=True, fix="the default 11.5 fits the README's 12")
         check_range("--docs", self.docs, 1, 10_000_000)

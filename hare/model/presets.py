@@ -67,12 +67,16 @@ def padded_vocab_size(num_tokens: int, multiple: int = VOCAB_MULTIPLE) -> int:
     return -(-num_tokens // multiple) * multiple
 
 
+def check_preset(name: str) -> None:
+    if name not in PRESETS:
+        raise HareError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)} (see `hare presets`)")
+
+
 def preset_config(name: str, vocab_size: int) -> MistralConfig:
     """The `MistralConfig` of preset `name` with `vocab_size` embedding rows."""
     from transformers import MistralConfig
 
-    if name not in PRESETS:
-        raise HareError(f"unknown preset '{name}'; choose one of: {', '.join(PRESETS)} (see `hare presets`)")
+    check_preset(name)
     return MistralConfig(**_COMMON, **PRESETS[name], vocab_size=vocab_size)
 
 
@@ -95,8 +99,9 @@ class PresetsConfig:
 
 
 def run(cfg: PresetsConfig) -> None:
-    from hare.model.tokenizer import vocab_size_with_added_tokens
+    from hare.model.tokenizer import check_functional_tokens, vocab_size_with_added_tokens
 
+    check_functional_tokens("--functional-tokens", cfg.functional_tokens)
     vocab = padded_vocab_size(vocab_size_with_added_tokens(cfg.functional_tokens))
     print(f"{'preset':<12} {'params':>15} {'hidden':>7} {'layers':>7} {'heads':>6} {'kv':>3} {'vocab':>6}")
     for name, p in PRESETS.items():

@@ -34,7 +34,11 @@ class ModelConfig:
     functional_tokens: int = option(DEFAULT_FUNCTIONAL_TOKENS, "number of <api_i> tokens of a new model")
 
     def validate(self) -> None:
+        from hare.model.presets import check_preset
+
         check_functional_tokens("model.functional_tokens", self.functional_tokens)
+        if not self.init_from:
+            check_preset(self.preset)  # with the config, not after the data is opened
 
 
 @dataclass(frozen=True)
