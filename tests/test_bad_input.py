@@ -381,6 +381,9 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
                                      "--teacher-fraction"),
         "bench threads below zero": (["bench", "decode", "--threads", "-1"], "--threads"),
         "bench two tokens": (["bench", "decode", "--new-tokens", "2"], "--new-tokens"),
+        "sft step under one row": ([*sft, "data.epochs=1", "train.global_batch_tokens=1"],
+                                   "train.global_batch_tokens"),
+        "sft rows past the context": ([*sft, "data.epochs=1", "data.seq_len=100000"], "max_position_embeddings"),
         "fp8 in place": (["quantize", "fp8", "--model", str(model), "--out", str(model), "--force"], "in place"),
         "gptq in place": (["quantize", "gptq", "--model", str(model), "--out", str(model), "--force"], "in place"),
         "time budget past a float": ([*sft, "schedule.name=constant", "train.max_minutes=1e308"],
@@ -401,7 +404,8 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
                                   "JSON nested past the parser", "tokenizer.json cut short", "workers past any machine",
                                   "fp8 report of no samples", "gptq no calibration", "peak below zero",
                                   "teacher share below zero", "bench threads below zero", "bench two tokens",
-                                  "fp8 in place", "gptq in place",
+                                  "fp8 in place", "gptq in place", "sft step under one row",
+                                  "sft rows past the context",
                                   "time budget past a float", "functional tokens past any API",
                                   "pretraining functional tokens"])
 def test_bad_setting_or_input_is_one_line(case, micro_dir, tmp_path, capsys):

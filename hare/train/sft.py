@@ -254,7 +254,7 @@ def train(cfg: SFTConfig, resume: bool = False, print_config: bool = False,
     from hare.model.tokenizer import save_tokenizer
     from hare.train.frozen_trunk import FrozenTrunk, supports
     from hare.train.sft_data import collate
-    from hare.train.trainer import Trainer
+    from hare.train.trainer import Trainer, check_shapes
 
     if not cfg.model.path or check_checkpoint_dir(cfg.model.path) is None:
         raise HareError("pass --model DIR: the local base checkpoint to fine-tune")
@@ -262,6 +262,8 @@ def train(cfg: SFTConfig, resume: bool = False, print_config: bool = False,
     model, tok = load_model(cfg.model.path, device="cpu", dtype="float32")
     added = add_hare_tokens(model, tok, cfg.model.functional_tokens)  # grows embeddings to fit
     rows, held_out, stats = load_samples(cfg, tok)
+    # the step's shape before a length is derived from it (a global batch under one row had divided by zero)
+    check_shapes(cfg.train, cfg.data.seq_len, model.config, trainer.d.world)
     step_rows = trainer.rows_per_step(cfg.data.seq_len)
     if cfg.data.epochs > 0:
         trainer.settle(max_steps=max(1, math.ceil(cfg.data.epochs * len(rows) / step_rows)))
