@@ -384,6 +384,10 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "sft step under one row": ([*sft, "data.epochs=1", "train.global_batch_tokens=1"],
                                    "train.global_batch_tokens"),
         "sft rows past the context": ([*sft, "data.epochs=1", "data.seq_len=100000"], "max_position_embeddings"),
+        "eval window 0": (["eval", "ppl", "--model", str(model), "--data", str(src), "--window", "0"], "--window"),
+        "data from a device": (["eval", "ppl", "--model", str(model), "--data", "/dev/zero"], "not a regular file"),
+        "tools eval limit below 0": (["tools", "eval", "--model", str(model), "--spec", spec, "--data", str(src),
+                                      "--limit", "-1"], "--limit"),
         "fp8 in place": (["quantize", "fp8", "--model", str(model), "--out", str(model), "--force"], "in place"),
         "gptq in place": (["quantize", "gptq", "--model", str(model), "--out", str(model), "--force"], "in place"),
         "time budget past a float": ([*sft, "schedule.name=constant", "train.max_minutes=1e308"],
@@ -405,7 +409,8 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
                                   "fp8 report of no samples", "gptq no calibration", "peak below zero",
                                   "teacher share below zero", "bench threads below zero", "bench two tokens",
                                   "fp8 in place", "gptq in place", "sft step under one row",
-                                  "sft rows past the context",
+                                  "sft rows past the context", "eval window 0", "data from a device",
+                                  "tools eval limit below 0",
                                   "time budget past a float", "functional tokens past any API",
                                   "pretraining functional tokens"])
 def test_bad_setting_or_input_is_one_line(case, micro_dir, tmp_path, capsys):

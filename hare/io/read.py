@@ -21,7 +21,8 @@ from hare.errors import HareError, first_line
 
 def check_file(path: Path, what: str, fix: str) -> None:
     if not path.is_file():
-        state = "is a directory" if path.is_dir() else "does not exist"
+        state = ("is a directory" if path.is_dir() else "is not a regular file (a device or a pipe)"
+                 if path.exists() else "does not exist")
         raise HareError(f"{what} '{path}' {state}; {fix}")
 
 
