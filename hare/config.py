@@ -220,7 +220,10 @@ def load_config(cls: type[T], path: str | None, overrides: list[str]) -> T:
 
     from hare.io.read import read_yaml
 
-    data: dict[str, Any] = (read_yaml(path, "config file", "check --config") or {}) if path else {}
+    data: dict[str, Any] = read_yaml(path, "config file", "check --config") if path else {}
+    if data is None:  # an empty --config had silently meant "the defaults"
+        raise HareError(f"config file '{path}' is empty; write the sections to change (e.g. train: {{max_steps: "
+                        "100}) or leave out --config")
     if not isinstance(data, dict):
         raise HareError(f"config file '{path}' must be a mapping of sections (e.g. train: {{max_steps: 100}})")
     for item in overrides:

@@ -68,6 +68,21 @@ def test_overrides_and_unknown_keys():
         resolve(PretrainArgs(overrides=["train.max_steps"]))
 
 
+@pytest.mark.parametrize("text, named", [
+    ("train:\n  max_steps: 5\ntrain:\n  seed: 3\n", "key 'train' appears twice in one mapping (line 3)"),
+    ("train: {max_steps: 5, max_steps: 7}\n", "key 'max_steps' appears twice"),
+    ("", "is empty"),
+    ("# only a comment\n", "is empty"),
+    ("train:\n\tmax_steps: 5\n", "found character '\\t' that cannot start any token, line 2"),
+])
+def test_config_files_said_twice_empty_or_tab_indented_are_refused(text, named, tmp_path):
+    """A second `train:` had dropped the first section whole, and an empty file had meant the defaults."""
+    (tmp_path / "c.yaml").write_text(text)
+    with pytest.raises(HareError) as err:
+        resolve(PretrainArgs(config=str(tmp_path / "c.yaml")))
+    assert named in str(err.value) and "c.yaml" in str(err.value)
+
+
 def test_override_values_of_the_wrong_shape():
     """A list for a text key had become a folder named "[1, 2]", and one text for a list key a list of its
     characters; a single value for a list key now means a list of one."""

@@ -8,11 +8,12 @@ JSON-lines files ending in `.gz` are decompressed on the fly; blank lines are sk
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,7 +45,9 @@ def _parse(path: str | Path, what: str, fix: str, language: str, parse: Callable
     try:
         return encodable(parse(text))
     except error as err:
-        raise HareError(f"{what} '{path}' is not valid {language} ({first_line(err)}); {fix}") from None
+        mark = getattr(err, "problem_mark", None)  # YAML's: what it found and where ("found character '\\t'…")
+        why = f"{err.problem}, line {mark.line + 1}" if mark and getattr(err, "problem", None) else first_line(err)
+        raise HareError(f"{what} '{path}' is not valid {language} ({why}); {fix}") from None
     except RecursionError:
         raise HareError(f"{what} '{path}' nests deeper than a parser goes; {fix}") from None
     except ValueError as err:  # encodable's: a JSON escape wrote a lone surrogate
@@ -58,7 +61,29 @@ def read_json(path: str | Path, what: str = "file", fix: str = "check the path")
 def read_yaml(path: str | Path, what: str = "file", fix: str = "check the path") -> Any:
     import yaml
 
-    return _parse(path, what, fix, "YAML", yaml.safe_load, yaml.YAMLError)
+    return _parse(path, what, fix, "YAML", lambda text: yaml.load(text, _unique_keys_loader()), yaml.YAMLError)
+
+
+@functools.cache
+def _unique_keys_loader() -> type:
+    """PyYAML's safe loader, refusing a key said twice in one mapping: it kept the last silently, so a second
+    `train:` section dropped the first one whole."""
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, Hashable):
+                    continue  # PyYAML itself refuses an unhashable key, with its own message
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} appears twice in one mapping (line {key_node.start_mark.line + 1})")
+                seen.add(key)
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeys
 
 
 def read_stdin(what: str) -> str:
