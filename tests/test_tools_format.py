@@ -50,6 +50,10 @@ def test_bad_specs_name_the_item(items, message):
 def test_more_functions_than_tokens_is_refused():
     with pytest.raises(HareError, match="21 functions but the tokenizer has 20"):
         check_capacity(parse_spec([fn(f"f{i}") for i in range(21)]), 20)
+    # past what `hare init --functional-tokens` takes, it does not suggest that command
+    with pytest.raises(HareError, match="1001 functions.*split the spec: a model holds at most 1000") as err:
+        check_capacity(parse_spec([fn(f"f{i}") for i in range(1001)]), 20)
+    assert "hare init" not in str(err.value)
 
 
 def test_render_leaves_out_defaults_but_not_choices_and_parse_fills_them():

@@ -44,6 +44,8 @@ def _deep(levels: int) -> dict:
     ({"type": "string", "format": "date-time"}, "unsupported format"),
     ({"type": "integer", "minimum": float("inf")}, "minimum: must be a finite number"),
     ({"type": ["string", "null"]}, "a single type"),
+    ({"type": "integer", "enum": ["a", "b"]}, "enum: \"a\" is not of the schema's type 'integer'"),
+    ({"type": "number", "enum": [1, True]}, "enum: true is not of the schema's type 'number'"),
 ])
 def test_unsupported_schemas_are_refused_naming_the_path(schema, needle):
     with pytest.raises(HareError, match=regex.escape(needle)):

@@ -38,6 +38,7 @@ ROUND_START = "<round_start>"
 ROUND_END = "<round_end>"
 API_END = "<api_end>"
 DEFAULT_FUNCTIONAL_TOKENS = 20
+MAX_FUNCTIONAL_TOKENS = 1000  # `check_functional_tokens`
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 
 # Firefly's registered `hare` template. Assistant turns, including their closing "<round_end>\n",
@@ -72,7 +73,7 @@ def functional_token(index: int) -> str:
 def check_functional_tokens(name: str, value: int) -> None:
     """One `<api_i>` per function of an API: a thousand is past any phone's API, and 10**20 of them had the
     token list built until memory gave out."""
-    check_range(name, value, 0, 1000, fix="one per function of your API")
+    check_range(name, value, 0, MAX_FUNCTIONAL_TOKENS, fix="one per function of your API")
 
 
 def added_tokens(num_functional_tokens: int = DEFAULT_FUNCTIONAL_TOKENS) -> list[str]:

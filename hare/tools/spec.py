@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from hare.errors import HareError
 from hare.io.read import read_json
+from hare.model.tokenizer import MAX_FUNCTIONAL_TOKENS
 
 if TYPE_CHECKING:
     from jsonschema import FormatChecker
@@ -43,6 +44,12 @@ KEYWORDS = {"type", "enum", "minimum", "maximum", "exclusiveMinimum", "exclusive
             "title", "description", "default", "examples", "$schema"}
 TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
 FORMATS = {"email"}
+ENUM_MEMBERS = {  # what an enum member of each type must be (a bool is an int to Python, not to JSON Schema)
+    "string": lambda m: isinstance(m, str),
+    "integer": lambda m: isinstance(m, int) and not isinstance(m, bool) or isinstance(m, float) and m.is_integer(),
+    "number": lambda m: isinstance(m, int | float) and not isinstance(m, bool),
+    "boolean": lambda m: isinstance(m, bool),
+}
 MAX_DEPTH = 6  # object in object in …: a phone API needs two or three
 MAX_ENUM = 256
 MAX_PATTERN = 200  # characters
@@ -160,6 +167,9 @@ def schema_problem(schema: Any, path: str, depth: int = 0) -> str | None:
         if not isinstance(members, list) or not 0 < len(members) <= MAX_ENUM or not all(
                 isinstance(m, str | int | float) and (not isinstance(m, float) or math.isfinite(m)) for m in members):
             return f"{path}.enum: must list 1 to {MAX_ENUM} strings, numbers or booleans"
+        wrong = next((m for m in members if kind in ENUM_MEMBERS and not ENUM_MEMBERS[kind](m)), None)
+        if wrong is not None:  # every call would then be refused as invalid arguments
+            return f"{path}.enum: {json.dumps(wrong)} is not of the schema's type '{kind}'; make them agree"
     if "format" in schema and (not isinstance(schema["format"], str) or schema["format"] not in FORMATS):
         return f"{path}.format: unsupported format {json.dumps(schema['format'])[:40]} (supported: email)"
     if "pattern" in schema:
@@ -289,9 +299,11 @@ def pattern_problem(pattern: Any) -> str | None:
 def check_capacity(functions: list[Function], available: int) -> None:
     """One functional token per function: a spec larger than the tokenizer's set cannot be learned."""
     if len(functions) > available:
+        fix = (f"use a model with at least {len(functions)} (hare init --functional-tokens {len(functions)}) or "
+               "split the spec" if len(functions) <= MAX_FUNCTIONAL_TOKENS else
+               f"split the spec: a model holds at most {MAX_FUNCTIONAL_TOKENS}")
         raise HareError(f"the spec has {len(functions)} functions but the tokenizer has {available} functional "
-                        f"tokens (<api_0>…); use a model with at least {len(functions)} (hare init "
-                        f"--functional-tokens {len(functions)}) or split the spec")
+                        f"tokens (<api_0>…); {fix}")
 
 
 def save_spec(functions: list[Function], directory: Path) -> None:
