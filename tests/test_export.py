@@ -165,4 +165,7 @@ def test_bad_requests_are_clear_errors(micro_dir, tmp_path, capsys):
     (tmp_path / "runs").mkdir()  # --out a directory: refused before converting, the directory kept
     assert main(["export", "gguf", "--model", str(micro_dir), "--out", str(tmp_path / "runs"), "--force"]) == 2
     assert "'runs' is a directory" in capsys.readouterr().err.replace(str(tmp_path) + "/", "")
+    assert main(["export", "gguf", "--model", str(micro_dir), "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err  # not "pass --force to replace it", which the next try refuses
+    assert "is a directory" in err and "--force" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs", "taken.gguf"]

@@ -111,6 +111,8 @@ def atomic_output(out: str | Path, replace: bool, flag: str = "--force",
     converted the whole model first).
     """
     out = Path(out)
+    if out.exists() and directory is not None:  # first: "pass --force" would not help an output of the other kind
+        _replaceable(out, directory)
     if out.exists() and not replace:
         raise HareError(f"'{out}' already exists; choose another --out or pass {flag} to replace it")
     if directory is None:
