@@ -10,7 +10,9 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 from typing import NamedTuple
 
 from hare import __version__
@@ -132,8 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     add_arguments(parser, config_cls)
     # Intermixed: positional words (`train.max_steps=5`, a query) may sit before, between or after flags.
     cfg = from_namespace(config_cls, parser.parse_intermixed_args(rest))
+    # SIGTERM (`timeout`, a scheduler, `kill`) unwinds like Ctrl-C: without this Python died at once, and a
+    # temporary output or a benchmark's child server outlived the command
+    main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         getattr(module, cmd.function)(cfg)
+    except _Terminated:
+        return 128 + signal.SIGTERM
     except HareError as err:
         print(f"hare {name}: error: {err}", file=sys.stderr)
         return 2
@@ -143,4 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `hare presets | head -1`: the reader has what it wanted; no traceback for that
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit's flush must not fail again
         return 141  # what a shell reports for a writer stopped by SIGPIPE
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised where the command is, so that its `finally` blocks and context managers run."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated

@@ -76,6 +76,22 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(args):
     assert proc.wait(timeout=120) == 141 and "Traceback" not in err, err
 
 
+def test_sigterm_unwinds_the_command_and_leaves_no_temporary_output(tmp_path):
+    """`timeout` or a scheduler stopping a run had left its half-written `.out.tmp-*` behind."""
+    import signal
+    import time
+
+    proc = subprocess.Popen([HARE, "data", "synth", "--out", str(tmp_path / "docs"), "--num-docs", "10000000"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any(tmp_path.iterdir()) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)  # until the temporary output exists: the command is mid-write
+    assert any(tmp_path.iterdir()), proc.stderr.read() if proc.poll() is not None else "no output within 120 s"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM, proc.stderr.read()
+    assert not list(tmp_path.iterdir()) and "Traceback" not in proc.stderr.read()
+
+
 def _assert_one_line_error(capsys: pytest.CaptureFixture[str], code: int, *fragments: str) -> None:
     assert code == 2
     one_line_error(capsys, *fragments)

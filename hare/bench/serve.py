@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hare import quickstart
-from hare.config import option
+from hare.config import check_range, option
 from hare.errors import HareError
 from hare.io.extras import import_extra
 from hare.tools.evaluate import p50_p95
@@ -119,6 +119,8 @@ def run(cfg: BenchServeConfig) -> dict[str, float]:
 
     if not cfg.streams or min(cfg.streams) < 1 or cfg.max_tokens < 1 or cfg.requests < 1 or cfg.rounds < 1:
         raise HareError("need --streams >= 1, --max-tokens >= 1, --requests >= 1 and --rounds >= 1")
+    # each stream is a client thread against a server that queues 64 by default: 100,000 had run for ever
+    check_range("--streams", max(cfg.streams), 1, 1024, fix="the server's --max-waiting is 64")
     levels = sorted(set(cfg.streams) | {1})
     with tempfile.TemporaryDirectory() as tmp:
         model = cfg.model or (QUICKSTART_TOOLS if cfg.tools else None)

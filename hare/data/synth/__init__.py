@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from hare import __version__
-from hare.config import check_workers, option
+from hare.config import check_range, check_workers, option
 from hare.data.synth.common import Context
 from hare.data.synth.mixture import Mixture, generator, load_mixture
 from hare.errors import HareError
@@ -56,8 +56,8 @@ class SynthConfig:
     teacher_api_key: str | None = option(None, "bearer token for the teacher endpoint, if it needs one")
 
     def validate(self) -> None:
-        if self.num_docs < 1:
-            raise HareError(f"--num-docs must be at least 1, got {self.num_docs}")
+        # a billion documents is a trillion-token corpus; 10**20 had written until the disk or the user gave out
+        check_range("--num-docs", self.num_docs, 1, 10**9)
         if self.shard_docs < 1:
             raise HareError(f"--shard-docs must be at least 1, got {self.shard_docs}")
         check_workers(self.workers)
