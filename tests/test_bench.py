@@ -77,3 +77,15 @@ def test_bench_serve_rejects_bad_levels():
 
     with pytest.raises(HareError, match="--streams"):
         bench_serve(BenchServeConfig(streams=[0]))
+
+
+def test_bench_serve_names_why_its_server_did_not_start(micro_dir):
+    """A setting its child server refuses is that server's own one line at once, not "did not start within 180 s"
+    and the child's usage text."""
+    pytest.importorskip("fastapi", reason="needs the serve extra: bash scripts/setup.sh serve")
+    from hare.bench.serve import BenchServeConfig
+    from hare.bench.serve import run as bench_serve
+
+    with pytest.raises(HareError, match=r"exited at once \(hare serve: error: unknown dtype 'nope'") as err:
+        bench_serve(BenchServeConfig(model=str(micro_dir), dtype="nope", streams=[1], requests=1, rounds=1))
+    assert "did not start" not in str(err.value) and "usage:" not in str(err.value)

@@ -8,6 +8,7 @@ hung server never outlives its caller.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import re
@@ -84,6 +85,11 @@ def serve_process(*args: str, timeout: float = 180, env: dict[str, str] | None =
     try:
         deadline = time.monotonic() + timeout
         if not found.wait(timeout) or not server.url:
+            with contextlib.suppress(subprocess.TimeoutExpired):  # its output ended: it is stopping, or will
+                proc.wait(timeout=10)
+            if proc.poll() is not None:  # it stopped by itself: say what it said, not "did not start"
+                said = next((line.strip() for line in reversed(server.output) if "error" in line), "")
+                raise HareError(f"`hare serve` exited at once ({said or f'exit code {proc.returncode}'})")
             raise HareError(f"`hare serve` did not start within {timeout:.0f} s:\n{server.log()[-3000:]}")
         while True:
             try:
