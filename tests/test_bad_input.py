@@ -388,6 +388,8 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "data from a device": (["eval", "ppl", "--model", str(model), "--data", "/dev/zero"], "not a regular file"),
         "tools eval limit below 0": (["tools", "eval", "--model", str(model), "--spec", spec, "--data", str(src),
                                       "--limit", "-1"], "--limit"),
+        "tools train data missing": (["tools", "train", "--model", str(model), "--data", str(tmp / "nowhere"), "--out",
+                                      out], "does not exist"),
         "fp8 in place": (["quantize", "fp8", "--model", str(model), "--out", str(model), "--force"], "in place"),
         "gptq in place": (["quantize", "gptq", "--model", str(model), "--out", str(model), "--force"], "in place"),
         "time budget past a float": ([*sft, "schedule.name=constant", "train.max_minutes=1e308"],
@@ -410,7 +412,7 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
                                   "teacher share below zero", "bench threads below zero", "bench two tokens",
                                   "fp8 in place", "gptq in place", "sft step under one row",
                                   "sft rows past the context", "eval window 0", "data from a device",
-                                  "tools eval limit below 0",
+                                  "tools eval limit below 0", "tools train data missing",
                                   "time budget past a float", "functional tokens past any API",
                                   "pretraining functional tokens"])
 def test_bad_setting_or_input_is_one_line(case, micro_dir, tmp_path, capsys):

@@ -113,6 +113,9 @@ def run(args: ToolTrainArgs) -> Path | None:
     from hare.train.sft import SFTConfig, run_length, train
 
     data = Path(args.data)
+    if not data.exists():  # before asking for a spec, which would send one looking for the wrong thing
+        raise HareError(f"--data '{data}' does not exist; pass the directory `hare tools data` wrote (or its "
+                        "train.jsonl)")
     train_file, val_file = (data / "train.jsonl", data / "val.jsonl") if data.is_dir() else (data, None)
     spec = args.spec or (data / SPEC_FILE if data.is_dir() else None)
     if spec is None:
