@@ -91,11 +91,16 @@ def run(cfg: ChatConfig) -> None:
             print(file=sys.stderr)
             return
         text = line.strip()
-        if text == "/exit":
+        command = text.casefold() if text.startswith("/") and " " not in text else None
+        if command == "/exit":
             return
-        if text == "/reset":
+        if command == "/reset":
             session.reset()
             print("(history cleared)", file=sys.stderr)
+            continue
+        if command is not None:  # /help, a typo: answered here, not sent to the model as a message
+            print(f"({'' if command in ('/help', '/?') else f'unknown command {text}; '}commands: /reset clears "
+                  "the history, /exit or Ctrl-D leaves)", file=sys.stderr)
             continue
         if text:
             print("hare> ", end="", flush=True)

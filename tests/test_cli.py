@@ -52,11 +52,11 @@ def _run(args, **kwargs):
 
 @pytest.mark.slow
 def test_console_script_chat_multi_turn_and_reset(parrot_dir):
-    stdin = f"{PARROT_QUESTION}\n/reset\n{PARROT_QUESTION}\n/exit\n"
+    stdin = f"{PARROT_QUESTION}\n/reset\n/help\n/resett\n{PARROT_QUESTION}\n /EXIT\nnever sent\n"
     result = _run(["chat", "--model", str(parrot_dir), "--temperature", "0"], input=stdin)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count(PARROT_ANSWER) == 2
-    assert "(history cleared)" in result.stderr
+    assert result.stdout.count(PARROT_ANSWER) == 2 and result.stdout.count("hare> ") == 2  # commands not sent
+    assert "(history cleared)" in result.stderr and "unknown command /resett; commands: /reset" in result.stderr
 
 
 def test_console_script_generate_streams_prompt_and_continuation(parrot_dir):
