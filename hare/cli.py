@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     except _Terminated:
         return 128 + signal.SIGTERM
     except HareError as err:
-        print(f"hare {name}: error: {err}", file=sys.stderr)
+        print(f"hare {name}: error: {_printable(str(err))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(file=sys.stderr)
@@ -155,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _printable(text: str) -> str:
+    """`text` with control characters escaped: a message quotes what the user typed, and an ESC in a name had
+    reached the terminal as a colour change."""
+    return "".join(c if c.isprintable() or c == "\n" else c.encode("unicode_escape").decode() for c in text)
 
 
 class _Terminated(BaseException):

@@ -76,6 +76,13 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(args):
     assert proc.wait(timeout=120) == 141 and "Traceback" not in err, err
 
 
+def test_control_characters_a_user_typed_are_escaped_in_errors(capsys):
+    """`hare base pull "$(printf 'a\\x1b[31mb')"`: the escape sequence had turned the terminal red."""
+    assert main(["base", "pull", "a\x1b[31mb"]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "a\\x1b[31mb" in err
+
+
 def test_sigterm_unwinds_the_command_and_leaves_no_temporary_output(tmp_path):
     """`timeout` or a scheduler stopping a run had left its half-written `.out.tmp-*` behind."""
     import signal
