@@ -102,17 +102,15 @@ class QuickstartConfig:
     def validate(self) -> None:
         """Every flag before the first stage, by its own name: the stages' checks had named their own keys
         (`--docs 0` as "--num-docs"), and the tool stage's came after the corpus and the pretraining."""
+        from hare.io.atomic import check_output
         from hare.model.presets import check_preset
         from hare.tools.data import MAX_PER_FUNCTION
         from hare.tools.spec import load_spec
 
-        if Path(self.out).exists() and not Path(self.out).is_dir():
-            raise HareError(f"--out '{self.out}' is a file; the quickstart writes a run directory there: choose "
-                            "another --out")
+        check_output(self.out, directory=True)  # a file there had been a FileExistsError after the CPU measurement
         check_preset(self.preset)  # stage 2's, refused before stage 1 synthesises and packs the corpus
         if self.tool_steps and self.tool_epochs:
             raise HareError("--tool-steps and --tool-epochs both set the fine-tune's length; pass one of them")
-
         check_range("--minutes", self.minutes, 0, 24 * 60, above=True, fix="the default 11.5 fits the README's 12")
         check_range("--docs", self.docs, 1, 10_000_000)
         check_range("--per-function", self.per_function, 1, MAX_PER_FUNCTION, fix="the default is 400")

@@ -114,7 +114,7 @@ def check_task_file(task: Task, path: Path) -> Path:
             items = [("columns", dict.fromkeys(pq.read_schema(path).names))]
         except Exception as err:  # pyarrow's ArrowInvalid and OSError: not a parquet file
             raise HareError(f"'{path}' is not a readable parquet file ({first_line(err)}); {fix}") from None
-    elif path.read_bytes().lstrip()[:1] == b"[":
+    elif _opens_with(path, b"["):
         array = read_json(path, "task file", fix)
         items = [(f"item {n}", item) for n, item in enumerate(array if isinstance(array, list) else [array], 1)]
     else:
@@ -126,6 +126,15 @@ def check_task_file(task: Task, path: Path) -> Path:
         if missing:
             raise HareError(f"'{path}' {where} has no {', '.join(missing)}; {fix}")
     return path
+
+
+def _opens_with(path: Path, char: bytes) -> bool:
+    """Whether the file's first non-blank byte is `char`, read up to that byte only (the reader reads it whole next)."""
+    with path.open("rb") as f:
+        while chunk := f.read(4096):
+            if chunk.lstrip():
+                return chunk.lstrip()[:1] == char
+    return False
 
 
 def write_task_yamls(files: dict[str, Path], where: Path) -> None:
@@ -201,7 +210,7 @@ def run(cfg: LmEvalConfig) -> dict[str, Any]:
     if cfg.batch_size < 1:
         raise HareError(f"--batch-size must be at least 1, got {cfg.batch_size}")
     if cfg.output:  # a directory there had been refused only after the whole evaluation
-        check_output(cfg.output, directory=False)
+        check_output(cfg.output, directory=False, flag="--output")
     names = select_tasks(cfg.tasks)
     files = find_data(cfg.data_dir, names)
     model, tok = load_model(cfg.model, cfg.device, cfg.dtype)
