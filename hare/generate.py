@@ -7,6 +7,7 @@ every model `transformers` can load works. Generation stops at any id of the gen
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -92,5 +93,10 @@ def run(cfg: GenerateConfig) -> str:
     prompt = read_stdin("the prompt") if cfg.prompt == "-" else utf8_text(cfg.prompt, "--prompt")
     model, tok = load_model(cfg.model, cfg.device, cfg.dtype)
     (prompt_ids,) = text_ids(tok, [prompt], bos=True)
+    room = model.config.max_position_embeddings - len(prompt_ids)
+    if 0 < room < cfg.max_new_tokens:  # not an error: the text ends where the context does, and says so
+        print(f"note: the model's context leaves room for {room} new tokens after the prompt's "
+              f"{len(prompt_ids)}, so at most {room} are generated (--max-new-tokens {cfg.max_new_tokens})",
+              file=sys.stderr)
     new = generate_ids(model, tok, prompt_ids, cfg, stdout_streamer(tok, echo_prompt=True))
     return tok.decode(new, skip_special_tokens=True)

@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -400,21 +401,12 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
     }
 
 
-@pytest.mark.parametrize("case", ["pack share past a float", "sft share past a float",
-                                  "tools data share leaving training nothing", "init seed past 64 bits",
-                                  "quickstart minutes nan", "quickstart no documents",
-                                  "quickstart queries past the bound", "quickstart spec missing",
-                                  "quickstart preset unknown", "quickstart steps and epochs", "quickstart out a file",
-                                  "presets functional tokens", "lora rank 0", "lora dropout 2", "lora no target",
-                                  "teacher without a scheme", "eval ppl no records", "text with a lone surrogate",
-                                  "JSON nested past the parser", "tokenizer.json cut short", "workers past any machine",
-                                  "fp8 report of no samples", "gptq no calibration", "peak below zero",
-                                  "teacher share below zero", "bench threads below zero", "bench two tokens",
-                                  "fp8 in place", "gptq in place", "sft step under one row",
-                                  "sft rows past the context", "eval window 0", "data from a device",
-                                  "tools eval limit below 0", "tools train data missing",
-                                  "time budget past a float", "functional tokens past any API",
-                                  "pretraining functional tokens"])
+def _setting_case_names() -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:  # the cases write their small input files; only the names are kept
+        return list(_setting_cases(Path(tmp), Path(tmp) / "model"))
+
+
+@pytest.mark.parametrize("case", _setting_case_names())
 def test_bad_setting_or_input_is_one_line(case, micro_dir, tmp_path, capsys):
     (tmp_path / "deep.jsonl").write_text('{"text": ' + "[" * 5000 + "]" * 5000 + "}\n")
     cut = shutil.copytree(micro_dir, tmp_path / "cut")

@@ -129,3 +129,22 @@ def test_a_message_the_chat_cannot_take_leaves_the_conversation_going(parrot):
             session.send(bad)
         assert [t["role"] for t in session.turns] == ["user", "assistant"]
     assert session.send(PARROT_QUESTION) == PARROT_ANSWER
+
+
+def test_generate_says_when_the_context_cuts_max_new_tokens(parrot, parrot_dir, capsys):
+    from hare.cli import main
+    from hare.model.tokenizer import text_ids
+
+    model, tok = parrot
+    limit = model.config.max_position_embeddings
+    prompt = "word " * limit
+    while len(text_ids(tok, [prompt], bos=True)[0]) > limit - 3:  # leave room for exactly a few tokens
+        prompt = prompt[:-5]
+    room = limit - len(text_ids(tok, [prompt], bos=True)[0])
+    assert main(["generate", "--model", str(parrot_dir), "--prompt", prompt, "--device", "cpu",
+                 "--max-new-tokens", "50", "--temperature", "0"]) == 0
+    err = capsys.readouterr().err
+    assert f"room for {room} new tokens" in err and "--max-new-tokens 50" in err
+    assert main(["generate", "--model", str(parrot_dir), "--prompt", "hi", "--device", "cpu",
+                 "--max-new-tokens", "5", "--temperature", "0"]) == 0
+    assert "room for" not in capsys.readouterr().err  # a budget that fits says nothing
