@@ -67,3 +67,17 @@ def test_the_evaluation_reserve_follows_the_cpus_matmul_rate(monkeypatch):
     monkeypatch.setattr(precision, "cpu_rates", lambda **_: {"bf16": 52e9, "fp32": 249e9})
     slow = quickstart.eval_reserve_s()
     assert 60 < fast < 100 and 110 < slow < 200 and slow > 1.5 * fast
+
+
+def test_a_cpu_that_fit_few_tool_steps_is_told_how_to_get_the_fuller_model():
+    """The time-bound default trades accuracy for the 12 minutes on a slow CPU; the summary says so, with the
+    command and its time there (elapsed plus the missing steps at the measured pace)."""
+    from hare.quickstart import FULL_TOOL_STEPS, QuickstartConfig, fuller_model_hint
+
+    run = Path("runs/quickstart")
+    hint = "\n".join(fuller_model_hint(QuickstartConfig(), run, 43, 8.3, 650.0))
+    assert "fit 43 tool steps" in hint and f"--tool-steps {FULL_TOOL_STEPS}" in hint
+    assert f"about {(650 + (FULL_TOOL_STEPS - 43) * 8.3) / 60:.0f} minutes" in hint  # 26, not the 11 it took
+    assert fuller_model_hint(QuickstartConfig(), run, FULL_TOOL_STEPS, 3.3, 650.0) == []  # a fast CPU: nothing
+    assert fuller_model_hint(QuickstartConfig(tool_steps=43), run, 43, 8.3, 650.0) == []  # the user chose 43
+    assert fuller_model_hint(QuickstartConfig(base="scratch"), run, 43, 8.3, 650.0) == []  # another recipe
