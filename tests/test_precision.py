@@ -36,3 +36,24 @@ def test_a_burst_of_other_work_does_not_set_the_rate(monkeypatch):
     monkeypatch.setattr(precision, "measure_peak_flops", timed)
     assert precision._measure_cpu(seconds=0.0) == {"fp32": 4e11, "bf16": 4e11}
     assert calls[:2] == ["torch.float32", "torch.bfloat16"]  # in turns: a slow moment costs both alike
+
+
+def test_a_precision_too_slow_to_be_a_burst_is_timed_once(monkeypatch):
+    """bf16 on an AVX2-only CPU: one timing of 1024² products took 12 s (0.7 GFLOP/s); the faster precision is
+    still timed in rounds, the slow one not again."""
+    import torch
+
+    from hare.model import precision
+
+    clock = [0.0]
+    calls: list[str] = []
+
+    def timed(device, dtype, size, repeats):
+        calls.append(str(dtype))
+        clock[0] += 12.0 if dtype is torch.bfloat16 else 0.07
+        return 0.7e9 if dtype is torch.bfloat16 else 124e9
+
+    monkeypatch.setattr(precision, "measure_peak_flops", timed)
+    monkeypatch.setattr(precision.time, "perf_counter", lambda: clock[0])
+    assert precision._measure_cpu(seconds=0.5, rounds=3) == {"fp32": 124e9, "bf16": 0.7e9}
+    assert calls.count("torch.bfloat16") == 1 and calls.count("torch.float32") >= 3
