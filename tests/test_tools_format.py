@@ -850,8 +850,8 @@ def test_a_tail_after_words_the_user_chose_is_set_off_from_them(android_data):
     assert not all(set_off(t) for t in tails("get_weather_forecast", "location"))
 
 
-@pytest.mark.parametrize("name", ["android_requests_by_hand.jsonl", "android_requests_by_hand_2.jsonl",
-                                  "android_requests_by_hand_3.jsonl", "android_requests_by_hand_4.jsonl"])
+@pytest.mark.parametrize("name", ["android_requests_by_hand.jsonl", *(f"android_requests_by_hand_{n}.jsonl"
+                                                                      for n in range(2, 7))])
 def test_the_requests_written_by_hand_are_valid_calls_and_never_generated(android_data, name):
     """examples/android_requests_by_hand*.jsonl are the check on real phrasing: every expected call passes the
     spec, all three kinds are there, and few queries are ones the generator writes (short common ones like
