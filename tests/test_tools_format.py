@@ -883,15 +883,11 @@ def test_every_function_gets_its_share_of_training_requests_and_and_joins_two():
     assert sum(" and " in r["query"] and " and also " not in r["query"] for r in two) > len(two) // 3
 
 
-def test_greetings_open_a_two_call_request_and_never_its_second_half(monkeypatch):
+def test_greetings_open_a_two_call_request_and_never_its_second_half():
     """People say "hey google, X and Y please", not "X asap and then ugh, Y": a two-call request is dressed
-    once, around both halves. (Without the sentences about the speaker, whose ", so" before a template's "um"
-    reads as the greeting "so um": they have their own test.)"""
-    from hare.tools import data as tool_data
+    once, around both halves."""
     from hare.tools.asides import PREFIXES, SUFFIXES
     from hare.tools.phrasing import load_phrase_bank
-
-    monkeypatch.setattr(tool_data, "CONTEXT_SHARE", 0.0)
 
     texts = {t.id: t.text.lower() for p in load_phrase_bank(None, ANDROID).values() for t in p.templates}
     greetings = {g.strip(" ,:").lower() for g in PREFIXES if len(g.strip(" ,:").split()) > 1} - {
@@ -923,30 +919,6 @@ def test_made_up_places_keep_their_region_comma():
     places = [filler.made_up("Austin, Texas") for _ in range(200)]
     assert sum(p.count(",") == 1 and not p.endswith(",") for p in places) > 100
     assert not any(p.endswith(",") for p in places)
-
-
-def test_some_training_requests_follow_a_sentence_about_the_speaker(monkeypatch):
-    """People say where they are before they ask ("my flight to Osaka leaves tomorrow, so …"): a share of the
-    training requests, calls or none, come after such a sentence, whose places and names are no call's values.
-    The calls are those of the same request alone, the rest of the seed's draw is unchanged, and validation is
-    untouched, so held-out scores compare with earlier runs."""
-    from hare.tools import data as tool_data
-    from hare.tools.asides import CONTEXTS
-
-    cfg = ToolDataConfig(per_function=30, irrelevant=200, parallel=100, seed=4)
-    situated = generate(cfg)
-    monkeypatch.setattr(tool_data, "CONTEXT_SHARE", 0.0)
-    plain = generate(cfg)
-    assert situated["val"] == plain["val"] and len(situated["train"]) == len(plain["train"])
-    changed = [(a, b) for a, b in zip(plain["train"], situated["train"], strict=True) if a != b]
-    assert 0.05 * len(plain["train"]) < len(changed) < 0.2 * len(plain["train"])
-    assert {a["kind"] for a, _ in changed} == {"single", "parallel", "irrelevant"}
-    sentences = [re.compile(re.sub(r"\\{\w+\\}", ".+", re.escape(c)) + " ", re.IGNORECASE) for c in CONTEXTS]
-    for a, b in changed:
-        assert b["calls"] == a["calls"] and b["template"] == a["template"]
-        inserted = [b["query"][k:k + len(b["query"]) - len(a["query"])] for k in range(len(a["query"]) + 1)
-                    if b["query"].startswith(a["query"][:k]) and b["query"].endswith(a["query"][k:])]
-        assert any(s.fullmatch(text) for s in sentences for text in inserted), (a["query"], b["query"])
 
 
 def test_typos_slip_one_word_of_the_wording_and_never_a_value():

@@ -27,7 +27,7 @@ from typing import Any
 from hare.config import check_range, option
 from hare.errors import HareError
 from hare.teacher import endpoint
-from hare.tools.asides import CONTEXTS, PREFIXES, SUFFIXES, set_off
+from hare.tools.asides import PREFIXES, SUFFIXES, set_off
 from hare.tools.calls import validate
 from hare.tools.phrasing import PLACEHOLDER, Phrasing, Template, arg_phrases, generic_phrasing, load_phrase_bank
 from hare.tools.slots import FIX, Filler, Slot, check_slot, values_bank
@@ -45,11 +45,6 @@ CONNECTORS = ["{a}. also {b}", "{a} and also {b}", "first {a}, then {b}", "{a}; 
               "{a}, and then {b}", "{a}. then {b}", "{a}, {b}", "{a} then {b}", "{a}, and also {b}"]
 # A share of single calls gets a greeting before or a tail after (`hare.tools.asides`).
 PREFIX_SHARE, SUFFIX_SHARE = 0.15, 0.25
-# A share of training requests (calls or none) comes after a sentence about the speaker's situation
-# (`asides.CONTEXTS`). Drawn from a random stream of its own, so the rest of a seed's draw is what it was, and only
-# in training: validation's requests stay as they were, so held-out scores compare with earlier runs (people's
-# requests, the hand-written sets, measure what the sentences are for).
-CONTEXT_SHARE = 0.1
 # After words a person chose (a message, a title, a topic), a bare tail reads as part of them: anyone labelling
 # "text Ana running late now" or "… notes are attached!!" keeps "now" and "!!" in the message, and the
 # hand-written requests do. The generator labelled such tails as outside the value, so 4-6 of every 400 held-out
@@ -122,8 +117,6 @@ class Generator:
         self.phrasings = {p.function.name: (p, self.half(p.templates, p.function.name)) for p in phrasings}
         self.prefixes, self.suffixes = self.half(PREFIXES, "prefixes"), self.half(SUFFIXES, "suffixes")
         self.set_off_suffixes = [s for s in self.suffixes if set_off(s)]  # the only ones after a WORDED value
-        self.context_rng = random.Random(f"{cfg.seed}:{split}:context")
-        self.context_filler = Filler(self.context_rng, split, cfg.seed, cfg.val_fraction, cfg.novel_values)
 
     def half(self, items: list[Any], key: str) -> list[Any]:
         """This split's share of `items`; at least one each when there are two or more."""
@@ -194,23 +187,12 @@ class Generator:
     def dress(self, query: str, ends_with: str, last: str) -> str:
         """A share of requests gets a greeting before and politeness or urgency after (see PREFIXES); `last`
         is the request's last value as said."""
-        query = self.situated(query)
         if self.rng.random() < PREFIX_SHARE:
             query = self.rng.choice(self.prefixes) + query
         if self.rng.random() < SUFFIX_SHARE:  # a value's own "?" stays: it ends the value, not the request
             tails = self.set_off_suffixes if ends_with in WORDED else self.suffixes
             query = unclosed(query, last) + self.rng.choice(tails)
         return query
-
-    def situated(self, query: str) -> str:
-        """A share of training requests after a sentence about the speaker's situation (see CONTEXT_SHARE)."""
-        r = self.context_rng
-        if self.split != "train" or r.random() >= CONTEXT_SHARE:
-            return query
-        context = r.choice(CONTEXTS)
-        if not context.startswith("{") and r.random() < 0.3:  # never re-case a value
-            context = context[:1].upper() + context[1:]
-        return PLACEHOLDER.sub(lambda bank: self.context_filler.fill(Slot(bank[1]), {})[1], context) + " " + query
 
     def irrelevant(self) -> tuple[str, str]:
         kinds = [*values_bank()["irrelevant"], "gibberish"]
@@ -242,7 +224,7 @@ class Generator:
                 add(query, calls, template, "single", keep)
         for _ in range(irrelevant):
             query, template = self.irrelevant()
-            add(self.situated(query), [], template, "irrelevant", [])
+            add(query, [], template, "irrelevant", [])
         connectors = COMMON_CONNECTORS * COMMON_WEIGHT + self.half(CONNECTORS, "connectors")
         for _ in range(parallel if len(functions) > 1 else 0):
             query, calls, template, keep = self.checked(self.two, functions, connectors)
