@@ -305,11 +305,16 @@ def test_a_place_copied_without_its_region_gets_it(query, place, read):
      {"contact_name": "Noor", "message": "I just got home"}),
     ("<api_7>(contact_name=' Al', message=' Al is late')", "text Al Al is late",  # "Al" said twice: kept
      {"contact_name": "Al", "message": "Al is late"}),
+    ("<api_7>(contact_name=' Dmitri', message=' Dmitri dont forget the hdmi cable')",  # starts after the name
+     "msg Dmitri dont forget the hdmi cable", {"contact_name": "Dmitri", "message": "dont forget the hdmi cable"}),
+    ("<api_7>(contact_name=' Ana', message=' Ana: on my way')", "text Ana: on my way", {"message": "on my way"}),
+    ("<api_7>(contact_name=' Bo', message=' Bo saying thats fine')", "text Bo saying thats fine",
+     {"message": "thats fine"}),
 ])
 def test_a_free_text_value_gives_way_to_the_words_another_argument_copied(raw, query, read):
     """Two arguments never take the same words of the request: a title or name that ran on into the words a
     later argument copied ends before them (and before the "on", "off", "content", "just say", … that led there,
-    also where it stopped right before them)."""
+    also where it stopped right before them), and a message that starts with the contact's words starts after them."""
     arguments = parse(raw + "<api_end>", ANDROID, query)[0]["arguments"]
     assert {k: arguments[k] for k in read} == read
 
@@ -375,6 +380,8 @@ def test_a_language_the_request_names_goes_to_a_left_out_language_argument(answe
     ("text Fatima running late. Bob", "running late", "running late"),
     ("text Fatima late, the code is <api_3>", "late", "late"),  # nothing a value cannot hold
     ("text late Fatima, so sorry", "late", "late"),  # another value after it: its end is the model's
+    ("msg Fatima on my way", "Fatima", "on my way"),  # the contact's words repeated: the rest alone
+    ("text Fatima: on my way", "Fatima", "on my way"),
 ])
 def test_a_message_copied_short_of_the_requests_end_runs_on_to_it(query, written, read):
     """"text Priya: running 10 min late, sorry!" came out as "running 10 min late": a message, the one call of

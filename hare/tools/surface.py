@@ -484,7 +484,9 @@ def give_way(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
     "Board meeting tomorrow" and start "tomorrow from 2pm", "txt dad happy birthday" with contact "dad happy
     birthday". Two arguments never take the same words; only values the query holds once are placed. A value
     that stops right before another argument's words drops the joiner it kept ("Tame Impala off" of "play Tame
-    Impala off SoundCloud", "Broken drill content" of "subject Broken drill content The chuck …")."""
+    Impala off SoundCloud", "Broken drill content" of "subject Broken drill content The chuck …"); one that starts
+    with them starts after them ("msg Dmitri dont forget the hdmi cable" written with contact "Dmitri" and message
+    "Dmitri dont forget the hdmi cable": terse requests put no "saying" between the two)."""
     placed = _said_once(arguments, query)
     out = dict(arguments)
     for name, (a, b) in placed.items():
@@ -496,6 +498,8 @@ def give_way(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
             elif other != name and b <= c and not query[b:c].strip(" ,:") and \
                     (rest := _HAND_OFF.sub("", out[name]).strip()):
                 out[name] = rest
+            elif other != name and a == c < d < b and (rest := _HANDED.sub("", query[d:b]).strip()):
+                out[name] = rest
     return out
 
 
@@ -505,6 +509,8 @@ def give_way(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
 # argument's words, ends before.
 _HAND_OFF = re.compile(r"(?:,?\s+(?:in|on|at|for|from|by|off|via|with|using|through|to|saying|that|subject|title|"
                        r"body|content|message|text|say|just|and|the|send (?:it|this|that))|[,;:])+\s*$", re.IGNORECASE)
+# The same words where they hand over to a value that follows ("Dmitri: dont forget", "Ana saying on my way").
+_HANDED = re.compile(r"^(?:[,;:]|\s+(?:saying|that|say|message|text))+\s", re.IGNORECASE)
 
 
 _REACH = 40  # characters a date may stand before the clock copied: "Saturday, the 14th of March 2026 at "
@@ -607,7 +613,8 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
     is the message's, as the generator labels it) and never words that frame it ("… as the message") or name the
     app it goes through ("… on Signal"), nor over a joiner ("… and then call Bob", "…; call Bob"): what follows
     one may be a request the answer dropped, which the second look (`hare.tools.joins`) finds only after the values. A
-    single call only: after the message of a two-call answer comes the other request."""
+    message that repeats the contact's words runs on from after them. A single call only: after the message of a
+    two-call answer comes the other request."""
     strings = [" ".join(v.split()) for v in arguments.values() if isinstance(v, str) and v.strip()]
     out = dict(arguments)
     for name, value in arguments.items():
@@ -625,7 +632,10 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
         said = query[end:tail_at(query, end)].rstrip()
         if _WORD.search(said) and not _FRAME.search(said) and not _UNSAYABLE.search(said) and \
                 not AFTER.search(query, end, end + len(said)) and len(words) + len(said) <= VALUE_CHARS:
-            out[name] = query[start:end] + said
+            # A message that only repeats another value's words (the contact's: "msg beatriz on my way" with the
+            # message "beatriz") is the rest alone; two arguments never take the same words (`give_way`).
+            repeats = strings.count(words) > 1
+            out[name] = _HANDED.sub("", said).strip() if repeats else query[start:end] + said
     return out
 
 
