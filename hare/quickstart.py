@@ -180,7 +180,7 @@ def pretrain(cfg: QuickstartConfig, run: Path, packed: Path) -> Path:
             "optim.lr=3e-3", "optim.weight_decay=0.1", "schedule.name=wsd", "schedule.decay_fraction=0.5",
             "schedule.min_lr_ratio=0.1", f"schedule.warmup_steps={steps // 8}", f"train.max_steps={steps}", *length,
             "train.global_batch_tokens=8192", "train.micro_batch_size=8",
-            "train.precision=auto", "train.device=cpu", f"train.seed={cfg.seed}",
+            "train.device=cpu", f"train.seed={cfg.seed}",
             f"checkpoint.every_steps={max(10, steps // 4)}", "checkpoint.keep_last=1",
             "log.eval_every_steps=0", "log.eval_batches=4"])
         train(config, resume=True)

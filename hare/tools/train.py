@@ -58,8 +58,7 @@ OCTOPUS = ["optim.lr=5e-5", "optim.weight_decay=0", "schedule.name=wsd", "schedu
 BASE_CPU = ["optim.lr=1e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=10",
             "schedule.decay_fraction=0.3", "schedule.min_lr_ratio=0", "data.epochs=1", "data.seq_len=256",
             "data.pack=true", "train.global_batch_tokens=2048", "train.micro_batch_size=8", "train.device=cpu",
-            "train.precision=auto", "checkpoint.every_steps=100", "checkpoint.keep_last=1", "log.eval_every_steps=0",
-            "log.eval_batches=4"]
+            "checkpoint.every_steps=100", "checkpoint.keep_last=1", "log.eval_every_steps=0", "log.eval_batches=4"]
 TINY = ["optim.lr=2e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=20",
         "schedule.decay_fraction=0.3", "schedule.min_lr_ratio=0", "data.epochs=3", "data.seq_len=256",
         "data.pack=true", "train.global_batch_tokens=2048", "train.micro_batch_size=8", "train.device=cpu",
