@@ -674,6 +674,40 @@ def test_a_number_in_seconds_is_the_span_of_time_the_request_gives(query, writte
     assert call["arguments"]["timeout"] == read
 
 
+@pytest.mark.parametrize("query, written, read", [
+    ("Full brightness please thank you so much", 1, 10),  # the quickstart model's "1" of "10"
+    ("screen brightness all the way up", 1, 10), ("make the screen as bright as it goes", 7, 10),
+    ("dim the screen all the way down", 1, 0), ("brightness as low as possible", 3, 0),
+    ("brightness to 5, max", 5, 5),  # a figure: the model's reading stands
+    ("brightness halfway, the max is too much", 5, 5),  # a middle said too
+    ("crank the brightness all the way", 1, 1),  # up or down? the model's
+    ("brightness all the way up, not the lowest", 10, 10),  # both ends said: the model's
+])
+def test_the_end_of_a_range_said_in_words_is_that_end(query, written, read):
+    """"Full brightness please" came out as level 1 from the 150-step quickstart model (SmolLM2 writes "10" a digit
+    at a time): a bounded number the request gives as an end of its range, in no figure, is that end."""
+    fn = next(f for f in ANDROID if f.name == "change_screen_brightness")
+    (call,) = parse(f"<api_{fn.index}>(level={written})<api_end>", ANDROID, query)
+    assert call["arguments"]["level"] == read
+
+
+def test_the_end_of_a_range_is_read_for_an_answers_one_bounded_number_only():
+    """Two calls with bounded numbers: which of them "all the way up" speaks of is not known here (the generated
+    "Turn the brightness all the way up, and mute my ringer too" had become ringer level 10); one of them beside
+    a call without one is read."""
+    def answer(calls: list[dict], query: str) -> list[dict]:
+        return parse(render(calls, ANDROID, query), ANDROID, query)
+
+    brightness = {"name": "change_screen_brightness", "arguments": {"level": 10}}
+    ringer = {"name": "set_volume", "arguments": {"level": 0, "volume_type": "ring"}}
+    query = "Turn the brightness all the way up, and mute my ringer too"
+    assert answer([brightness, ringer], query) == [brightness, ringer]
+    photo = {"name": "take_a_photo", "arguments": {"camera": "front"}}
+    alarm = {"name": "set_volume", "arguments": {"level": 1, "volume_type": "alarm"}}
+    query = "take a photo using the front-facing camera? and after that alarm volume all the way up ok?"
+    assert answer([photo, alarm], query)[1]["arguments"]["level"] == 10
+
+
 def test_a_span_of_time_copied_as_a_search_is_the_seconds_of_the_call_beside_it():
     """"Link my phone with Tile tracker and give it 27 seconds" came back as a timeout of 10 and a search for "27
     seconds" (and as two pairings, "Tile tracker" and "27 seconds", each with timeout 27): a value that is only a

@@ -1011,6 +1011,31 @@ _AMOUNT = re.compile(r"\d|\b(?:" + _words([*DIGIT_WORDS, *_TEENS, *_TENS, *_LONG
                      + r"|(?:second|sec|minute|min|hour|hr)s?)\b", re.IGNORECASE)
 
 
+# The top or the bottom of a number's range, as people say it instead of a figure ("full brightness", "alarm volume
+# all the way up", "as quiet as it goes"). "min" is not one ("10 min"), nor a bare "all the way" (up or down?).
+_AS_FAR = r"as (?:{}) as (?:possible|it goes|it gets|it can go|you can)"
+_TOP = re.compile(r"(?i:\b(?:full|max|maxed|maximum|highest|loudest|brightest|all the way up|"
+                  + _AS_FAR.format("bright|loud|high|warm|hot") + r")\b)")
+_BOTTOM = re.compile(r"(?i:\b(?:minimum|lowest|dimmest|quietest|all the way down|"
+                     + _AS_FAR.format("dim|dark|low|quiet|soft|cold|cool") + r")\b)")
+_FIGURE = re.compile(r"\d|\b(?:" + _words([*DIGIT_WORDS, *_TEENS, *_TENS, *_LONG, "hundred", "half", "halfway"])
+                     + r")\b", re.IGNORECASE)
+
+
+def _bounded(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("type") in ("integer", "number") and "minimum" in schema \
+        and "maximum" in schema
+
+
+def said_end(schema: Any, text: str) -> int | float | None:
+    """The end of a bounded number's range that `text` names without a figure ("full", "all the way down"), or None:
+    where both ends or a figure are said, the figure or the model decides."""
+    if not _bounded(schema) or _FIGURE.search(text):
+        return None
+    top, bottom = _TOP.search(text) is not None, _BOTTOM.search(text) is not None
+    return schema["maximum"] if top and not bottom else schema["minimum"] if bottom and not top else None
+
+
 _SPAN = re.compile(rf"(?i:\b(?:(?P<half>half an?)|(?P<n>\d+|a couple of|an?(?: full)?|{_NUMBER_WORD}))"
                    rf" (?P<unit>seconds?|secs?|minutes?|mins?|hours?|hrs?)(?P<and_half> and a half)?\b)")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
@@ -1061,7 +1086,11 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
       beside level 6;
     - a number the spec counts in seconds is the one span of time the request gives, read into seconds: "try
       for a full minute" and "wait up to two minutes" were timeouts 10 and 20 from two quickstart models, each
-      (2026-12-03) — the conversion a reader does, not a span to copy, as with 12-hour clocks."""
+      (2026-12-03) — the conversion a reader does, not a span to copy, as with 12-hour clocks;
+    - the answer's one bounded number, where the request gives an end of its range and no figure, is that end
+      (`said_end`): "Full
+      brightness please" and "alarm volume all the way up ok?" were level 1 from the 150-step quickstart model of
+      45ad4d3 (SmolLM2 writes "10" a digit at a time and stopped after the "1")."""
     values = [v for _, arguments in calls for v in arguments.values() if isinstance(v, str)]
     rest = query  # a value that is only a span of time stays: "give it 27 seconds" had made a search of "27 seconds"
     for value in sorted([v for v in values if not _only_span(v)], key=len, reverse=True):
@@ -1069,14 +1098,17 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
     figures = {(i, name): _figure(v) for i, (_, arguments) in enumerate(calls) for name, v in arguments.items()
                if isinstance(v, int | float) and not isinstance(v, bool) and _figure(v)}
 
-    def amount(i: int, name: str) -> bool:  # in what the request says beside the values and other numbers
+    def beside(i: int, name: str) -> str:  # what the request says beside the values and other numbers
         left = rest
         for key, figure in figures.items():
             if key != (i, name):
                 left = re.sub(_whole(figure), " ", left, count=1)
-        return _AMOUNT.search(left) is not None
+        return left
 
     seconds = said_seconds(rest)
+    # An end of a range is read for the answer's one bounded number only: "brightness all the way up, and mute my
+    # ringer" says the end of one of two, and which words go with which call is not known here.
+    ends = sum(_bounded(schema) for properties, _ in calls for schema in properties.values()) == 1
     named = word_spans(query, _surface(LANGUAGE.surface).pattern)
     free = {span.casefold(): span for span in named
             if _count(query, span) > sum(_count(value, span) for value in values)}
@@ -1088,9 +1120,12 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
                 continue
             found = kind_of(schema)
             language = found is not None and found[0] is LANGUAGE
-            unsaid = not named if language else schema.get("type") in ("integer", "number") and not amount(i, name)
+            left = beside(i, name)
+            unsaid = not named if language else schema.get("type") in ("integer", "number") and not _AMOUNT.search(left)
             if seconds is not None and _in_seconds(schema, seconds):
                 settled[name] = seconds  # written or left out
+            elif ends and (end := said_end(schema, left)) is not None:
+                settled[name] = end  # written or left out
             elif name not in arguments:
                 if language and len(free) == 1:
                     settled[name] = next(iter(free.values()))
