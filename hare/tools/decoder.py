@@ -23,6 +23,7 @@ from hare.errors import HareError
 from hare.model.template import chat_ids
 from hare.model.tokenizer import API_END, ROUND_END, functional_token
 from hare.tools.calls import Call, CallError, parse
+from hare.tools.dictated import addresses
 from hare.tools.grammar import CallGrammar, budget
 from hare.tools.joins import Answer, Look, run_look, second_look
 from hare.tools.spec import SPEC_FILE, Function, check_capacity, load_spec
@@ -116,7 +117,9 @@ class ToolCaller:
         return cache
 
     def read(self, query: str) -> tuple[str, dict[str, str]]:
-        """The request as the model reads it, and {word typed: word read} (`hare.tools.spelling`)."""
+        """The request as the model reads it — e-mail addresses said aloud as typed (`hare.tools.dictated`),
+        slips read as trained words — and {word typed: word read} (`hare.tools.spelling`)."""
+        query = addresses(query)
         return self.spelling.fix(query) if self.spelling else (query, {})
 
     def prompt_ids(self, query: str) -> list[int]:
