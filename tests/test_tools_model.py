@@ -12,6 +12,7 @@ from conftest import TOOL_RECORDS as RECORDS
 from hare.cli import main
 from hare.errors import HareError
 from hare.model.tokenizer import API_END
+from hare.tools.asides import AFTER
 from hare.tools.calls import parse
 from hare.tools.decoder import ToolCaller
 from hare.tools.evaluate import ToolEvalConfig
@@ -117,6 +118,12 @@ def test_a_request_the_answer_dropped_is_added_when_the_words_before_it_get_the_
     assert caller(query).calls == [weather, selfie]
     assert caller.batch([query, "take a selfie"])[0].calls == [weather, selfie]
     assert second_request(caller, query, caller.functions, [], [weather])[0] == [weather, selfie]
+    # " + " joins two requests as typed in haste ("walking directions … to Pantheon + weather in Rome" lost its
+    # second); "Disney+" and "+1 415 …" are no joiner.
+    assert second_request(caller, "weather in Oslo + snap a picture", caller.functions, [], [weather])[0] == [
+        weather, selfie]
+    hasty = "Bluey on Disney+ on the hub, call +1 415 555 0132 + snap a picture"
+    assert [j.group() for j in AFTER.finditer(hasty)] == [" + "]
     assert second_request(caller, "take a selfie; snap a picture", caller.functions, [],
                           [RECORDS[0]["calls"][0]]) is None
     # The words before the joiner alone may differ from the answer in a number or a choice, not in its functions or

@@ -41,6 +41,6 @@ def set_off(tail: str) -> bool:
 # The words a request goes on to something else with ("turn off dnd and put on some music").
 JOINING_WORDS = frozenset("and then also but plus".split())
 # How a request goes on to a second one ("and then", ", then", ";", ". " …); a comma alone is not one (see joins).
-_JOINER = r"(?:,? and then|,? then|,? and also|,? also|;|,? and|,? plus|\.|,? &)\s+"
+_JOINER = r"(?:,? and then|,? then|,? and also|,? also|;|,? and|,? plus|\.|,? &|,? \+)\s+"
 INSIDE = re.compile(rf"{_JOINER}(?=\w)", re.IGNORECASE)  # at the start of what a value went on with
 AFTER = re.compile(rf"(?<=\w)[!?.]?{_JOINER}(?=\w)", re.IGNORECASE)  # between two requests
