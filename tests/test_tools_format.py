@@ -708,6 +708,20 @@ def test_the_end_of_a_range_is_read_for_an_answers_one_bounded_number_only():
     assert answer([photo, alarm], query)[1]["arguments"]["level"] == 10
 
 
+@pytest.mark.parametrize("query, time, label", [
+    ("7pm alarm called take meds", "7pm", "take meds"),  # hand-written; the model left the default
+    ("Set an alarm for 7:15 am labeled Gym, then turn on do not disturb", "7:15 am", "Gym"),  # up to the joiner
+    ("set an alarm for 5am called leave for the airport, thanks", "5am", "leave for the airport"),  # the comma
+    ("alarm at 6:30 named wake up please", "6:30", "wake up"),  # the tail
+    ("set an alarm for 6 because I got called into work", "6", "alarm"),  # not right after the call's value
+    ("I got called into work, set an alarm for 6", "6", "alarm"),  # before it
+])
+def test_a_label_left_at_its_default_takes_the_words_the_request_names_it_with(query, time, label):
+    fn = next(f for f in ANDROID if f.name == "set_timer_alarm")
+    (call,) = parse(f"<api_{fn.index}>(time=' {time}')<api_end>", ANDROID, query)
+    assert call["arguments"]["label"] == label
+
+
 def test_a_span_of_time_copied_as_a_search_is_the_seconds_of_the_call_beside_it():
     """"Link my phone with Tile tracker and give it 27 seconds" came back as a timeout of 10 and a search for "27
     seconds" (and as two pairings, "Tile tracker" and "27 seconds", each with timeout 27): a value that is only a

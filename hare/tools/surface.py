@@ -1142,6 +1142,43 @@ def _figure(value: float) -> str:
     return str(int(value)) if value == int(value) else f"{value:g}"
 
 
+# What names a value in a request ("an alarm called take meds", "labeled Gym"), and how close after another value
+# of its call it must come to be that call's: "for 7:15 am labeled Gym", "7pm alarm called …", not "set an alarm
+# for 6 because I got called into work".
+_NAMING = re.compile(r"\b(?:called|named|labell?ed|titled)\s+", re.IGNORECASE)
+_NAMING_GAP = re.compile(r"\s*(?:[^\W\d_]+\s+){0,2}")
+_NAMED_END = re.compile(r"[,;:.!?]")
+
+
+def named(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> list[dict[str, Any]]:
+    """The arguments of an answer's calls, where a free-text argument left at its default takes the words the
+    request names it with: "7pm alarm called take meds" and "Set an alarm for 7:15 am labeled Gym, then turn on
+    do not disturb" kept the label "alarm" (the 150-step quickstart model of 45ad4d3, hand-written). Only right after
+    a value of the same call (two words between at most), up to a comma, a joiner, the request's tail or another
+    value's words, and for a call with one such argument (which would it be?)."""
+    taken = [at for _, arguments in calls for v in arguments.values() if isinstance(v, str) and v.strip()
+             for at in spans(v, query)]
+    out = []
+    for properties, arguments in calls:
+        settled = dict(arguments)
+        idle = [n for n, s in properties.items() if isinstance(s, dict) and is_free_text(s) and "default" in s
+                and arguments.get(n, s["default"]) == s["default"]]
+        own = [b for n, v in arguments.items() if n not in idle and isinstance(v, str) and v.strip()
+               for _, b in spans(v, query)]
+        for m in _NAMING.finditer(query) if len(idle) == 1 else ():
+            if not any(_NAMING_GAP.fullmatch(query[b:m.start()]) for b in own if b <= m.start()):
+                continue
+            stops = [j.start() for j in AFTER.finditer(query, m.end())] + [a for a, _ in taken if a >= m.end()]
+            stop = _NAMED_END.search(query, m.end())
+            end = min([*stops, stop.start() if stop else len(query), tail_at(query, m.end())])
+            words = query[m.end():end].strip()
+            if _WORD.search(words) and not any(a < end and b > m.end() for a, b in taken):
+                settled[idle[0]] = words
+                break
+        out.append(settled)
+    return out
+
+
 def apart(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> list[dict[str, Any]]:
     """The arguments of an answer's calls, where a free-text value ran on over a joiner into words another call
     took, ended before that joiner: "msg Giulia: it's done, then i want to add Ngozi to my contacts, …" came back
