@@ -24,8 +24,6 @@ _ADDRESS = re.compile(
     rf"(?<![\w@.'’\-])(?P<local>{_PART}(?:{_JOIN}{_PART})*) at "
     rf"(?P<domain>{_PART}(?:{_JOIN}{_PART})*(?: dot |\.)(?:{'|'.join(_TLDS)}))(?![\w@\-]|\.\w)",
     re.IGNORECASE)
-
-
 _MAIL = re.compile(r"\b(?:e-?mail|mail|address)(?:s|ed|ing)?\b", re.IGNORECASE)
 
 

@@ -1088,9 +1088,8 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
       for a full minute" and "wait up to two minutes" were timeouts 10 and 20 from two quickstart models, each
       (2026-12-03) — the conversion a reader does, not a span to copy, as with 12-hour clocks;
     - the answer's one bounded number, where the request gives an end of its range and no figure, is that end
-      (`said_end`): "Full
-      brightness please" and "alarm volume all the way up ok?" were level 1 from the 150-step quickstart model of
-      45ad4d3 (SmolLM2 writes "10" a digit at a time and stopped after the "1")."""
+      (`said_end`): "Full brightness please" and "alarm volume all the way up ok?" were level 1 from the 150-step
+      quickstart model of 45ad4d3 (SmolLM2 writes "10" a digit at a time and stopped after the "1")."""
     values = [v for _, arguments in calls for v in arguments.values() if isinstance(v, str)]
     rest = query  # a value that is only a span of time stays: "give it 27 seconds" had made a search of "27 seconds"
     for value in sorted([v for v in values if not _only_span(v)], key=len, reverse=True):
@@ -1150,7 +1149,7 @@ _NAMING_GAP = re.compile(r"\s*(?:[^\W\d_]+\s+){0,2}")
 _NAMED_END = re.compile(r"[,;:.!?]")
 
 
-def named(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> list[dict[str, Any]]:
+def named_as(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> list[dict[str, Any]]:
     """The arguments of an answer's calls, where a free-text argument left at its default takes the words the
     request names it with: "7pm alarm called take meds" and "Set an alarm for 7:15 am labeled Gym, then turn on
     do not disturb" kept the label "alarm" (the 150-step quickstart model of 45ad4d3, hand-written). Only right after
