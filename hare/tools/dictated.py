@@ -22,9 +22,10 @@ _SPOKEN = {"dot": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
 # "a-a-a-…-a at x" had 2^n splits to try before failing: 2.6 s for n = 10), and a local part starts only where no
 # join comes before it (else "a dot a dot … a" was scanned again from each of its words).
 _PART = r"[A-Za-z0-9+]+"
-_JOIN = r"(?: (?:dot|underscore|dash|hyphen) |[._\-])"
+_SAID_JOIN = rf" ({'|'.join(_SPOKEN)}) "
+_JOIN = rf"(?:{_SAID_JOIN}|[._\-])"
 _ADDRESS = re.compile(
-    rf"(?<![\w@.'’\-])(?<! dot )(?<! underscore )(?<! dash )(?<! hyphen )(?P<local>{_PART}(?:{_JOIN}{_PART})*) at "
+    rf"(?<![\w@.'’\-]){''.join(f'(?<! {word} )' for word in _SPOKEN)}(?P<local>{_PART}(?:{_JOIN}{_PART})*) at "
     rf"(?P<domain>{_PART}(?:{_JOIN}{_PART})*(?: dot |\.)(?:{'|'.join(_TLDS)}))(?![\w@\-]|\.\w)",
     re.IGNORECASE)
 _MAIL = re.compile(r"\b(?:e-?mail|mail|address)(?:s|ed|ing)?\b", re.IGNORECASE)
@@ -36,8 +37,8 @@ def addresses(query: str) -> str:
     def typed(m: re.Match[str]) -> str:
         if not _MAIL.search(query[:m.start()] + query[m.end():]):
             return m.group()
-        local, domain = (re.sub(r" (dot|underscore|dash|hyphen) ", lambda w: _SPOKEN[w.group(1).lower()], m.group(part),
-                                flags=re.IGNORECASE) for part in ("local", "domain"))
+        local, domain = (re.sub(_SAID_JOIN, lambda w: _SPOKEN[w.group(1).lower()], m.group(part), flags=re.IGNORECASE)
+                         for part in ("local", "domain"))
         return f"{local}@{domain}"
 
     return _ADDRESS.sub(typed, query)

@@ -1119,8 +1119,9 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
                 continue
             found = kind_of(schema)
             language = found is not None and found[0] is LANGUAGE
-            left = beside(i, name)
-            unsaid = not named if language else schema.get("type") in ("integer", "number") and not _AMOUNT.search(left)
+            numeric = schema.get("type") in ("integer", "number")
+            left = beside(i, name) if numeric else ""
+            unsaid = not named if language else numeric and not _AMOUNT.search(left)
             if seconds is not None and _in_seconds(schema, seconds):
                 settled[name] = seconds  # written or left out
             elif ends and (end := said_end(schema, left)) is not None:
