@@ -61,6 +61,20 @@ def test_a_word_the_requests_said_often_enough_is_their_own(tok):
     assert Spelling({"thermostat": 9}, tok).fix("the tehrmostat")[0] == "the tehrmostat"  # too rare to read as
 
 
+def test_a_word_spelt_as_it_sounds_is_read_as_the_trained_word_unless_it_also_slips_on_one(tok):
+    """"nite" is "night" and "selfy" "selfie" (no slip: "nite" is far from "nine" on the keys), but "foto" sounds
+    like "photo" and is a swap from "foot", and "fone" is "phone" or a slip on "fine": read as typed."""
+    counts = {"night": 70, "selfie": 100, "photo": 190, "foot": 30, "phone": 330, "fine": 30, "take": 60, "a": 900}
+    spelling = Spelling(counts, tok)
+    assert spelling.fix("an alarm at 7 tomorrow nite") == ("an alarm at 7 tomorrow night", {"nite": "night"})
+    assert spelling.fix("take a selfy") == ("take a selfie", {"selfy": "selfie"})
+    assert spelling.fix("take a foto") == ("take a foto", {})
+    assert spelling.fix("is everything fone") == ("is everything fone", {})
+    assert Spelling(counts | {"foot": 0}, tok).fix("take a foto") == ("take a photo", {"foto": "photo"})
+    assert Spelling(counts | {"photo": 0}, tok).fix("take a foto") == ("take a foot", {"foto": "foot"})
+    assert Spelling(counts | {"nite": 4}, tok).fix("nite")[0] == "nite"  # said: trained on, the model's to read
+
+
 def test_copied_values_get_the_typed_spelling_back_and_the_specs_words_stay():
     functions = load_spec("android")
     calls = [{"name": "send_text_message", "arguments": {"contact_name": "Bob", "message": "I'm running late"}},

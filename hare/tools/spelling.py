@@ -13,6 +13,10 @@ It reads a word as one the model was taught when
   and " Thai" for "pad thai": a word the base knows is a word someone meant),
 - it has three letters or more, and it is a word of its own — not part of an address, a number or a handle —
   and not capitalised inside a sentence (a name: "Tane Williams") nor in capitals (an acronym).
+A word spelt as it sounds is read the same way: "nite" is "night", "selfy" "selfie" (`SOUNDS`) — but one that
+both sounds like a trained word and slips on another is read as typed: "foto" was read as "foot", a swap away,
+and the model made no call (with the word as typed, the same model took the photo); "fone" may be "phone" or
+"fine".
 Values the model copies get the user's spelling back ("text Bob I'm runnig late" keeps "runnig"; `restore`).
 """
 
@@ -43,6 +47,9 @@ _WORD = re.compile(r"[A-Za-z]+")
 # A word standing alone between spaces, with quotes or brackets before it and punctuation after it at most.
 _ALONE = re.compile(r"(?<!\S)([\"'(]*)([A-Za-z]+)(?=[.,!?:;\"')]*(?!\S))")
 _SENTENCE_STARTS = ".!?:;,"
+# Spellings by sound, as typed → as trained, each read at one place in a word: "ph" said "f", "ight" said "ite", a
+# last "ie" said "y".
+SOUNDS = ((re.compile("f"), "ph"), (re.compile("ite"), "ight"), (re.compile("y$"), "ie"))
 KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")  # each row half a key right of the one above
 _KEY = {key: (row, col) for row, keys in enumerate(KEYBOARD) for col, key in enumerate(keys)}
 
@@ -80,6 +87,11 @@ def fingers_slip(word: str, meant: str) -> bool:
         return True
     diff = [i for i, (a, b) in enumerate(zip(word, meant, strict=True)) if a != b]
     return len(diff) == 2 or _near(word[diff[0]], meant[diff[0]])
+
+
+def sounded(word: str) -> list[str]:
+    """The spellings `word` (lower case) may be of by sound (`SOUNDS`): "foto" → "photo"."""
+    return [word[:m.start()] + meant + word[m.end():] for typed, meant in SOUNDS for m in typed.finditer(word)]
 
 
 def count_words(queries: Iterable[str]) -> dict[str, int]:
@@ -129,13 +141,22 @@ class Spelling:
         return any(len(self.tok.tokenize("a " + w)) == one for w in (word, word.capitalize()))
 
     def _meant(self, word: str) -> str | None:
-        """The trained word a lower-case `word` slips on, if it is read as one."""
+        """The trained word a lower-case `word` is read as: one it sounds like, or one it slips on; None where
+        both or neither fit ("fone" may be "phone" or "fine": the model reads it as typed) or where the base
+        knows the word."""
         said = self.counts.get(word, 0)
+        heard = {w for w in sounded(word) if self.counts.get(w, 0) >= max(LEAST, RATIO * said)}
+        slipped = self._slipped(word, said)
+        meant = {*heard, *([slipped] if slipped else [])}
+        return meant.pop() if len(meant) == 1 and not self._whole(word) else None
+
+    def _slipped(self, word: str, said: int) -> str | None:
+        """The trained word `word` is one slip of the fingers on, if any (see the module docstring)."""
         for count, meant in self.targets.get(word[0], []):
             if count < RATIO * said:  # targets are most said first, each at least LEAST times
                 return None
             if word not in (meant + "s", meant + "d", meant[:-1]) and fingers_slip(word, meant):
-                return None if self._whole(word) else meant
+                return meant
         return None
 
     def fix(self, query: str) -> tuple[str, dict[str, str]]:
