@@ -1544,9 +1544,10 @@ def test_a_second_call_of_the_same_function_that_its_words_alone_do_not_ask_for_
     assert not news.asked
 
 
-def test_a_free_text_value_said_once_is_written_as_the_user_typed_it():
+def test_a_free_text_value_said_in_one_spelling_is_written_as_the_user_typed_it():
     """The grammar lets a copy take a span case aside, and a model at a near tie spelled "the farmers market"
-    "the FARMeRs": a value the request says once is the user's letters; one said twice in two ways is left."""
+    "the FARMeRs": a value the request says in one spelling (once or more) is the user's letters; one said in two
+    spellings is left."""
     route = next(f for f in ANDROID if f.name == "find_route_google_maps")
     query = "from Dubai Mall to the farmers market, which way should I go"
     (call,) = parse(f"<api_{route.index}>(origin=' dubai MALL', destination=' THE farmers Market', mode=' driving')"
@@ -1555,6 +1556,11 @@ def test_a_free_text_value_said_once_is_written_as_the_user_typed_it():
     (call,) = parse(f"<api_{route.index}>(origin=' PARIS', destination=' Lyon')<api_end>", ANDROID,
                     "from Paris to Lyon, not paris texas")
     assert call["arguments"]["origin"] == "PARIS"  # "Paris" or "paris": whose letters is open
+    text = next(f for f in ANDROID if f.name == "send_text_message")
+    query = "text mom 'landed safely' and text dad 'landed safely, see you soon'"
+    calls = parse(f"<api_{text.index}>(contact_name=' mom', message=' landed safelY');<api_{text.index}>("
+                  "contact_name=' dad', message=' landed safely, see you soon')<api_end>", ANDROID, query)
+    assert [c["arguments"]["message"] for c in calls] == ["landed safely", "landed safely, see you soon"]
 
 
 @pytest.mark.parametrize("function, written, query, read", [
