@@ -282,6 +282,23 @@ def test_a_place_copied_without_its_region_gets_it(query, place, read):
     assert parse(raw, ANDROID, query + " to Rome")[0]["arguments"]["origin"] == read
 
 
+@pytest.mark.parametrize("origin, query, read", [
+    ("from Mumbai", "drive from Mumbai to Pune, fastest way", "Mumbai"),
+    ("pls, Brooklyn Bridge", "cycling directions pls, Brooklyn Bridge to Pune", "Brooklyn Bridge"),
+    ("To Baridir", "cycle from To Baridir to Pune", "To Baridir"),  # capitalised: maybe the name's own
+    ("thanks Marrakech", "from thanks Marrakech to Pune", "thanks Marrakech"),  # no comma: maybe a name
+    ("the Tower", "from the Tower to Pune", "the Tower"),  # an article is a place's own
+])
+def test_a_place_copied_with_the_words_that_lead_to_it_begins_after_them(origin, query, read):
+    """"drive from Mumbai to Pune" had the origin "from Mumbai", "cycling directions pls, Brooklyn Bridge to …"
+    "pls, Brooklyn Bridge" (the 150-step quickstart model of 45ad4d3)."""
+    route = next(f for f in ANDROID if f.name == "find_route_google_maps")
+    (call,) = parse(f"<api_{route.index}>(origin=' {origin}', destination=' Pune')<api_end>", ANDROID, query)
+    assert call["arguments"]["origin"] == read
+    (call,) = parse("<api_2>(location=' in Oslo')<api_end>", ANDROID, "what's it like in Oslo")
+    assert call["arguments"]["location"] == "Oslo"
+
+
 @pytest.mark.parametrize("raw, query, read", [
     ("<api_12>(title=' Board meeting tomorrow', start_time=' tomorrow from 2pm', end_time=' 4pm')",
      "Board meeting tomorrow from 2pm to 4pm", {"title": "Board meeting"}),

@@ -399,13 +399,13 @@ def _moment(value: Any, layout: str) -> dt.datetime | None:
 def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A call's arguments read against the request they answer: `widen_call`, `widen_place`, `hand_over`,
     `dated`, `give_way`, `lasting`, `ended`, `as_typed`, `run_back`, `run_back_to_opener`, `run_into`, `untail`,
-    then `unarticled`."""
+    `unarticled`, then `unled`."""
     arguments = widen_place(properties, dated(properties, widen_call(properties, arguments, query), query), query)
     arguments = hand_over(properties, arguments, query)
     arguments = lasting(properties, give_way(properties, arguments, query), query)
     arguments = as_typed(properties, ended(properties, arguments, query), query)
     arguments = run_back_to_opener(properties, run_back(properties, arguments, query), query)
-    return unarticled(properties, untail(properties, run_into(properties, arguments, query), query))
+    return unled(properties, unarticled(properties, untail(properties, run_into(properties, arguments, query), query)))
 
 
 def _held(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> Callable[[int, int], bool]:
@@ -727,6 +727,25 @@ def unarticled(properties: dict[str, dict[str, Any]], arguments: dict[str, Any])
                 and _TOPIC.search(str(schema.get("description", ""))) and (m := _ARTICLE.match(value)) \
                 and value[m.end():].strip():
             out[name] = value[m.end():]
+    return out
+
+
+# What leads to a place and is no part of it: a preposition, or a polite word set off from it by a comma — in lower
+# case ("To Baridir" may be a name).
+_LED = re.compile(r"(?:(?:from|to|in|at)\s+|(?:please|pls|plz|thanks|thx|ty),\s+)+(?=\w)")
+
+
+def unled(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) -> dict[str, Any]:
+    """A place copied with the words that lead to it begins after them: "from Mumbai" of "drive from Mumbai to Pune,
+    fastest way", "pls, Brooklyn Bridge" of "cycling directions pls, Brooklyn Bridge to Central Park" (the 150-step
+    quickstart model of 45ad4d3, hand-written sets 4 and 1). No place of the generated or hand-written labels
+    begins with one."""
+    out = dict(arguments)
+    for name, value in arguments.items():
+        schema = properties.get(name)
+        if isinstance(value, str) and isinstance(schema, dict) and is_free_text(schema) \
+                and _PLACE.search(f"{name} {schema.get('description', '')}") and (m := _LED.match(value.lstrip())):
+            out[name] = value.lstrip()[m.end():]
     return out
 
 
