@@ -299,6 +299,24 @@ def test_a_place_copied_with_the_words_that_lead_to_it_begins_after_them(origin,
     assert call["arguments"]["location"] == "Oslo"
 
 
+@pytest.mark.parametrize("query, message, read", [
+    ("Can you let Noa know by text that I said pizza's here and then I'm on the train?",
+     "I said pizza's here and then I'm on the train?", "I said pizza's here and then I'm on the train"),
+    ("hey could u text Noa that I'm outside?", "I'm outside?", "I'm outside"),
+    ("Could you text Noa and ask: did you feed the cat?", "did you feed the cat?", "did you feed the cat?"),
+    ("can you text Noa I'm late, is 8 ok?", "I'm late, is 8 ok?", "I'm late, is 8 ok?"),  # its last clause asks
+    ("can you text Noa I'm late, right?", "I'm late, right?", "I'm late, right?"),
+    ("text Noa want to get tacos later?", "want to get tacos later?", "want to get tacos later?"),  # no "can you"
+    ("can you text Noa why?", "why?", "why?"),
+])
+def test_a_value_ends_before_the_closing_mark_of_a_request_put_as_a_question(query, message, read):
+    """"Can you let Noa Horvath know by text that … I'm on the train?" had the message "… on the train?" (the
+    150-step quickstart model of 45ad4d3): the mark is the request's, unless the message asks something itself."""
+    text = next(f for f in ANDROID if f.name == "send_text_message")
+    (call,) = parse(f"<api_{text.index}>(contact_name=' Noa', message=' {message}')<api_end>", ANDROID, query)
+    assert call["arguments"]["message"] == read
+
+
 @pytest.mark.parametrize("raw, query, read", [
     ("<api_12>(title=' Board meeting tomorrow', start_time=' tomorrow from 2pm', end_time=' 4pm')",
      "Board meeting tomorrow from 2pm to 4pm", {"title": "Board meeting"}),

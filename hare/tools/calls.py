@@ -107,8 +107,9 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
     another call's words ends before it (`surface.apart`), and one left at its default takes the words the request
     names it with ("… alarm called take meds": `surface.named_as`); the message of a one-call answer runs on to the
     request's end (`surface.run_on`), its title over "and" before a name (`surface.run_into`), and its choices
-    are the ones the request names (`surface.said_choice`). A call
-    repeated exactly is kept once, and one that only repeats a piece of another's words is dropped
+    are the ones the request names (`surface.said_choice`); a value ends before the "?" of a request put as a
+    question ("Can you let Noa know I'm on the train?": `surface.unasked`). A call repeated exactly is kept once,
+    and one that only repeats a piece of another's words is dropped
     (`surface.piece_of`), as is one that only repeats words another call took beside its own
     (`surface.echo_of`), a second call of a function made of unsaid defaults (`surface.idle_twin`) and one made
     only of defaults and words another call took (`surface.spent`)."""
@@ -156,6 +157,8 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
         only = read[0][0].properties
         settled = [surface.said_choice(only, surface.run_on(only, surface.run_into(only, settled[0], query, pairs=True),
                                                             query), query)]
+    if query is not None:
+        settled = [surface.unasked(fn.properties, a, query) for (fn, _), a in zip(read, settled, strict=True)]
     spent = surface.spent([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query) \
         if query is not None else set()
     calls: list[Call] = []
