@@ -300,6 +300,20 @@ def test_a_place_copied_with_the_words_that_lead_to_it_begins_after_them(origin,
 
 
 @pytest.mark.parametrize("query, message, read", [
+    ("shoot a quick text to Lena happy birthday!!", "happy birthday!", "happy birthday!!"),
+    ("text Lena you did WHAT???", "you did WHAT?", "you did WHAT???"),
+    ("can you text Lena and say tickets are booked!?", "tickets are booked!", "tickets are booked!"),  # "?" asks
+    ("text Lena happy birthday!!", "happy birthday", "happy birthday"),  # stopped before the marks: a tail
+])
+def test_a_value_that_ends_inside_a_run_of_one_mark_takes_the_rest_of_it(query, message, read):
+    """"shoot a quick text to Lena happy birthday!!" had the message "happy birthday!" (the 150-step quickstart
+    model of 45ad4d3): a second "!" is never the request's own."""
+    text = next(f for f in ANDROID if f.name == "send_text_message")
+    (call,) = parse(f"<api_{text.index}>(contact_name=' Lena', message=' {message}')<api_end>", ANDROID, query)
+    assert call["arguments"]["message"] == read
+
+
+@pytest.mark.parametrize("query, message, read", [
     ("Can you let Noa know by text that I said pizza's here and then I'm on the train?",
      "I said pizza's here and then I'm on the train?", "I said pizza's here and then I'm on the train"),
     ("hey could u text Noa that I'm outside?", "I'm outside?", "I'm outside"),

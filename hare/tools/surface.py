@@ -398,12 +398,12 @@ def _moment(value: Any, layout: str) -> dt.datetime | None:
 
 def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A call's arguments read against the request they answer: `widen_call`, `widen_place`, `hand_over`,
-    `dated`, `give_way`, `lasting`, `ended`, `as_typed`, `run_back`, `run_back_to_opener`, `run_into`, `untail`,
-    `unarticled`, then `unled`."""
+    `dated`, `give_way`, `lasting`, `ended`, `as_typed`, `whole_marks`, `run_back`, `run_back_to_opener`,
+    `run_into`, `untail`, `unarticled`, then `unled`."""
     arguments = widen_place(properties, dated(properties, widen_call(properties, arguments, query), query), query)
     arguments = hand_over(properties, arguments, query)
     arguments = lasting(properties, give_way(properties, arguments, query), query)
-    arguments = as_typed(properties, ended(properties, arguments, query), query)
+    arguments = whole_marks(properties, as_typed(properties, ended(properties, arguments, query), query), query)
     arguments = run_back_to_opener(properties, run_back(properties, arguments, query), query)
     return unled(properties, unarticled(properties, untail(properties, run_into(properties, arguments, query), query)))
 
@@ -445,6 +445,23 @@ def as_typed(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
         if isinstance(value, str) and value.strip() and isinstance(properties.get(name), dict) \
                 and is_free_text(properties[name]) and len(typed := {query[a:b] for a, b in spans(value, query)}) == 1:
             out[name] = typed.pop()
+    return out
+
+
+
+
+def whole_marks(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """A free-text value that ends inside a run of one mark ("!!", "???") takes the rest of it: "shoot a quick
+    text to Lena happy birthday!!" had the message "happy birthday!" (the 150-step model of 45ad4d3; "send a
+    message to Oluwaseun: happy birthday!! 🎉" the same): the generator sets a bare "!!" off as a tail, so the
+    model learnt to stop at a mark. The same mark right after the value's own is not the request's; another may
+    be ("can you … say tickets are booked!?": the "?" asks the assistant)."""
+    out = dict(arguments)
+    for name, (start, end) in _said_once(arguments, query).items():
+        mark = query[end - 1]
+        if isinstance(properties.get(name), dict) and is_free_text(properties[name]) and mark in "!?" \
+                and (more := re.compile(re.escape(mark) + "+").match(query, end)):
+            out[name] = query[start:more.end()]
     return out
 
 
