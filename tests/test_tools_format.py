@@ -431,6 +431,9 @@ def test_a_language_the_request_names_goes_to_a_left_out_language_argument(answe
     ("text late Fatima, so sorry", "late", "late"),  # another value after it: its end is the model's
     ("msg Fatima on my way", "Fatima", "on my way"),  # the contact's words repeated: the rest alone
     ("text Fatima: on my way", "Fatima", "on my way"),
+    ("text Fatima love you ❤️", "love you", "love you ❤️"),  # emoji end a message
+    ("send a message to Fatima: happy birthday!! 🎉", "happy birthday!!", "happy birthday!! 🎉"),
+    ("text Fatima see you soon 🙏", "see you soon", "see you soon"),  # the generator's politeness
 ])
 def test_a_message_copied_short_of_the_requests_end_runs_on_to_it(query, written, read):
     """"text Priya: running 10 min late, sorry!" came out as "running 10 min late": a message, the one call of

@@ -43,6 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -629,12 +630,13 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
     late, sorry!", "… body heads up: we're deploying v2.3 at 5pm, so expect ~10 min downtime", "… off. Thanks,
     Omar"), because the training data sets politeness off after one (`hare.tools.asides`). So a value whose
     description speaks of words to send, found once in the request, with no other value after it, takes the
-    rest of the request, but for a set-off tail of politeness or urgency ("…, thanks!", " please"; a bare " asap"
-    is the message's, as the generator labels it) and never words that frame it ("… as the message") or name the
-    app it goes through ("… on Signal"), nor over a joiner ("… and then call Bob", "…; call Bob"): what follows
-    one may be a request the answer dropped, which the second look (`hare.tools.joins`) finds only after the values. A
-    message that repeats the contact's words runs on from after them. A single call only: after the message of a
-    two-call answer comes the other request."""
+    rest of the request (words, or emoji alone: "… happy birthday!! 🎉" of the sixth hand-written set), but for a
+    set-off tail of politeness or urgency ("…, thanks!", " please"; a bare " asap" is the message's, as the
+    generator labels it) and never words that frame it ("… as the message") or name the app it goes through ("…
+    on Signal"), nor over a joiner ("… and then call Bob", "…; call Bob"): what follows one may be a request the
+    answer dropped, which the second look (`hare.tools.joins`) finds only after the values. A message that
+    repeats the contact's words runs on from after them. A single call only: after the message of a two-call
+    answer comes the other request."""
     strings = [" ".join(v.split()) for v in arguments.values() if isinstance(v, str) and v.strip()]
     out = dict(arguments)
     for name, value in arguments.items():
@@ -650,7 +652,7 @@ def run_on(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], que
         if any(i >= end for other in strings if other != words for i, _ in spans(other, query)):
             continue
         said = query[end:tail_at(query, end)].rstrip()
-        if _WORD.search(said) and not _FRAME.search(said) and not _UNSAYABLE.search(said) and \
+        if (_WORD.search(said) or _pictures(said)) and not _FRAME.search(said) and not _UNSAYABLE.search(said) and \
                 not AFTER.search(query, end, end + len(said)) and len(words) + len(said) <= VALUE_CHARS:
             # A message that only repeats another value's words (the contact's: "msg beatriz on my way" with the
             # message "beatriz") is the rest alone; two arguments never take the same words (`give_way`).
@@ -690,6 +692,16 @@ def unasked(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], qu
         if _WORD.search(kept) and not _ASKS.match(_CLAUSE.split(kept)[-1]):
             out[name] = kept
     return out
+
+
+_TAILS = frozenset(s.strip() for s in SUFFIXES)
+
+
+def _pictures(text: str) -> bool:
+    """Whether `text` is only emoji ("🎉", "❤️", "👍🏽"), which people end a message with; not one the generator sets
+    off as politeness ("🙏")."""
+    return bool(text.strip()) and text.strip() not in _TAILS and \
+        all(c.isspace() or unicodedata.category(c) in ("So", "Sk", "Mn", "Cf") for c in text)
 
 
 def tail_at(query: str, since: int = 0) -> int:
