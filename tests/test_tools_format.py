@@ -258,6 +258,23 @@ def test_an_end_before_its_start_is_the_clock_the_request_ends_it_at():
     assert event["arguments"]["end_time"] == "2027-04-17-02-00"
 
 
+@pytest.mark.parametrize("query, start, read", [
+    ("new event Sprint 42 retro 11/20/2026 3pm to 4pm", "4pm", "2026-11-20-15-00"),
+    ("retro on June 3 2026 from 3pm until 4pm", "June 3 2026 at 4pm", "2026-06-03-15-00"),
+    ("retro June 3 2026 3 - 4pm", "4pm", "2026-06-03-15-00"),  # a bare hour takes the end's pm
+    ("retro June 3 2026 5pm to 4pm", "4pm", "2026-06-03-16-00"),  # a later clock starts nothing before it
+    ("retro June 3 2026 at 4pm", "4pm", "2026-06-03-16-00"),  # no other clock
+])
+def test_a_start_written_as_its_end_is_the_clock_the_request_starts_it_at(query, start, read):
+    """"new event Sprint 42 retro 11/20/2026 3pm to 4pm" came back as ' 4pm' for both start and end (the 150-step
+    quickstart model of 45ad4d3): the start is the clock said right before the end's words, "to" between them."""
+    event = next(f for f in ANDROID if f.name == "create_calendar_event")
+    (call,) = parse(f"<api_{event.index}>(title=' retro', start_time=' {start}', end_time=' 4pm')<api_end>", ANDROID,
+                    query)
+    assert call["arguments"]["start_time"] == read
+    assert call["arguments"]["end_time"] == read[:11] + "16-00"
+
+
 def test_a_value_ends_before_the_requests_comma_not_with_it():
     raw = "<api_3>(recipient=' a@b.co', title=' Re: plans,', content=' see you then;')<api_end>"
     assert parse(raw, ANDROID, "email a@b.co subject Re: plans, and say see you then; thanks")[0]["arguments"] == {

@@ -398,10 +398,11 @@ def _moment(value: Any, layout: str) -> dt.datetime | None:
 
 
 def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
-    """A call's arguments read against the request they answer: `widen_call`, `widen_place`, `hand_over`,
-    `dated`, `give_way`, `lasting`, `ended`, `as_typed`, `whole_marks`, `run_back`, `run_back_to_opener`,
+    """A call's arguments read against the request they answer: `widen_call`, `started`, `dated`, `widen_place`,
+    `hand_over`, `give_way`, `lasting`, `ended`, `as_typed`, `whole_marks`, `run_back`, `run_back_to_opener`,
     `run_into`, `untail`, `unarticled`, then `unled`."""
-    arguments = widen_place(properties, dated(properties, widen_call(properties, arguments, query), query), query)
+    arguments = started(properties, widen_call(properties, arguments, query), query)
+    arguments = widen_place(properties, dated(properties, arguments, query), query)
     arguments = hand_over(properties, arguments, query)
     arguments = lasting(properties, give_way(properties, arguments, query), query)
     arguments = whole_marks(properties, as_typed(properties, ended(properties, arguments, query), query), query)
@@ -1055,6 +1056,30 @@ def _is_clock(schema: Any) -> bool:
 # What leads to an end: "until 2:30PM", "done by 9:45am", "ending at 5", "1 - 2 pm".
 _UNTIL = re.compile(r"(?:\b(?:until|till|til|to|by|end(?:s|ing)?|finish(?:es|ing)?|through|thru)\b"
                     r"(?:\s+(?:at|by))?|[-–])\s*$", re.IGNORECASE)
+
+
+def started(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """A start written as its end, where the request says another clock right before the end's words and a word
+    that leads to an end between them, is that clock: "new event Sprint 42 retro 11/20/2026 3pm to 4pm" was an
+    event from 16:00 to 16:00 (the model wrote ' 4pm' twice; the sixth hand-written set, the 150-step model of
+    45ad4d3) — the mirror of `ended`. Only an earlier clock."""
+    clocks = [(name, kind_of(schema)[1]) for name, schema in properties.items()  # type: ignore[index]
+              if name in arguments and _is_clock(schema)]
+    canonical, out = normalise_call(properties, arguments), dict(arguments)
+    for (a, layout_a), (b, layout_b) in itertools.pairwise(clocks):
+        end = _moment(canonical[b], layout_b)
+        if end is None or _moment(canonical[a], layout_a) != end or not isinstance(arguments[b], str) \
+                or len(at := spans(arguments[b], query)) != 1 or not (lead := _UNTIL.search(query, 0, at[0][0])):
+            continue
+        before = query[:lead.start()].rstrip()
+        said = [w for w in word_spans(before, surface_pattern(properties[a]) or "(?!)") if before.endswith(w)]
+        if not said:
+            continue
+        moved = normalise_call(properties, arguments | {a: max(said, key=len)})
+        begin, finish = _moment(moved[a], layout_a), _moment(moved[b], layout_b)
+        if begin is not None and finish is not None and begin < finish:
+            out[a] = max(said, key=len)
+    return out
 
 
 def ended(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
