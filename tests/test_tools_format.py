@@ -473,6 +473,8 @@ def test_a_message_copied_short_of_the_requests_end_runs_on_to_it(query, written
     ("tell Tom I'm running late", "Tom", "running late", "I'm running late"),
     ("text Sarah saying running late", "Sarah", "running late", "running late"),  # a word that leads in
     ("text Sarah sayng running late", "Sarah", "running late", "running late"),  # a slip on one
+    ("let Sarah knw running late", "Sarah", "running late", "running late"),
+    ("text Sarah the package is here", "Sarah", "package is here", "the package is here"),  # "the" is no "then"
     ("send Sarah a text running late", "Sarah", "running late", "running late"),
     ("text Sarah, ok, running late", "Sarah", "running late", "running late"),  # not plain words
     ("text Pieter my flight is at 4", "Pieter", "4", "my flight is at 4"),

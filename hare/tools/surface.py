@@ -828,8 +828,10 @@ _NAMED_BY = 5  # letters a function's word has at least to be looked for ("alarm
 
 
 def _leads(word: str) -> bool:
-    """Whether `word` (lower case) is a word that leads into a message or joins two things, or a slip on one."""
-    return any(slip_of(word, lead) for lead in _LEAD_WORDS)
+    """Whether `word` (lower case) is a word that leads into a message or joins two things, or a slip on one
+    ("sayng", "knw", "bdoy"; not a word of its own a letter off one: "the" of "then", "is" of "its")."""
+    return word in _LEAD_WORDS or word not in _NOT_FOR | _GRAMMAR_WORDS and any(slip_of(word, lead)
+                                                                                for lead in _LEAD_WORDS)
 
 
 def _slips_from(word: str, meant: str) -> bool:
