@@ -299,6 +299,23 @@ def test_a_place_copied_without_its_region_gets_it(query, place, read):
     assert parse(raw, ANDROID, query + " to Rome")[0]["arguments"]["origin"] == read
 
 
+@pytest.mark.parametrize("topic, query, read", [
+    ("stock market news", "Show me trending stock market news in Japanese", "stock market"),
+    ("tech headlines", "any tech headlines today", "tech"),
+    ("Fox News", "what's trending on Fox News", "Fox News"),  # a name
+    ("news", "any news", "news"),  # nothing else to ask about
+])
+def test_a_topic_copied_with_the_word_for_what_is_asked_about_it_ends_before_it(topic, query, read):
+    """"Show me trending stock market news in Japanese" had the topic "stock market news" (the 150-step quickstart
+    model of 45ad4d3): the people who labelled it, and the generator, leave "news" out."""
+    news = next(f for f in ANDROID if f.name == "get_trending_news")
+    (call,) = parse(f"<api_{news.index}>(query=' {topic}')<api_end>", ANDROID, query)
+    assert call["arguments"]["query"] == read
+    youtube = next(f for f in ANDROID if f.name == "search_youtube_videos")  # a search's words are the search's
+    (call,) = parse(f"<api_{youtube.index}>(query=' cat videos')<api_end>", ANDROID, "youtube cat videos")
+    assert call["arguments"]["query"] == "cat videos"
+
+
 @pytest.mark.parametrize("origin, query, read", [
     ("from Mumbai", "drive from Mumbai to Pune, fastest way", "Mumbai"),
     ("pls, Brooklyn Bridge", "cycling directions pls, Brooklyn Bridge to Pune", "Brooklyn Bridge"),
