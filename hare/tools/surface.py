@@ -451,8 +451,6 @@ def as_typed(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], q
     return out
 
 
-
-
 def whole_marks(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A free-text value that ends inside a run of one mark ("!!", "???") takes the rest of it: "shoot a quick
     text to Lena happy birthday!!" had the message "happy birthday!" (the 150-step model of 45ad4d3; "send a
@@ -850,8 +848,9 @@ _NAMED_BY = 5  # letters a function's word has at least to be looked for ("alarm
 def _leads(word: str) -> bool:
     """Whether `word` (lower case) is a word that leads into a message or joins two things, or a slip on one
     ("sayng", "knw", "bdoy"; not a word of its own a letter off one: "the" of "then", "is" of "its")."""
-    return word in _LEAD_WORDS or word not in _NOT_FOR | _GRAMMAR_WORDS and any(slip_of(word, lead)
-                                                                                for lead in _LEAD_WORDS)
+    if word in _LEAD_WORDS:
+        return True
+    return word not in _NOT_FOR | _GRAMMAR_WORDS and any(slip_of(word, lead) for lead in _LEAD_WORDS)
 
 
 def _slips_from(word: str, meant: str) -> bool:
@@ -1097,10 +1096,11 @@ def started(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], qu
         said = [w for w in word_spans(before, surface_pattern(properties[a]) or "(?!)") if before.endswith(w)]
         if not said:
             continue
-        moved = normalise_call(properties, arguments | {a: max(said, key=len)})
+        start = max(said, key=len)
+        moved = normalise_call(properties, arguments | {a: start})
         begin, finish = _moment(moved[a], layout_a), _moment(moved[b], layout_b)
         if begin is not None and finish is not None and begin < finish:
-            out[a] = max(said, key=len)
+            out[a] = start
     return out
 
 
