@@ -316,6 +316,21 @@ def test_a_topic_copied_with_the_word_for_what_is_asked_about_it_ends_before_it(
     assert call["arguments"]["query"] == "cat videos"
 
 
+@pytest.mark.parametrize("query, origin, destination, read", [
+    ("drive from Mumbai to Pune, fastest way", "Pune", "Mumbai", ("Mumbai", "Pune")),
+    ("directions to the airport from home", "the airport", "home", ("home", "the airport")),
+    ("directions to the airport from home", "home", "the airport", ("home", "the airport")),
+    ("Pune to Mumbai", "Mumbai", "Pune", ("Mumbai", "Pune")),  # no "from": the model's reading stands
+])
+def test_a_trips_ends_written_the_other_way_round_from_the_request_are_swapped_back(query, origin, destination,
+                                                                                     read):
+    """"drive from Mumbai to Pune, fastest way" came back with origin "Pune" and destination "Mumbai" (a 58-step
+    quickstart model): the start is what follows "from", the end what follows "to"."""
+    route = next(f for f in ANDROID if f.name == "find_route_google_maps")
+    (call,) = parse(f"<api_{route.index}>(origin=' {origin}', destination=' {destination}')<api_end>", ANDROID, query)
+    assert (call["arguments"]["origin"], call["arguments"]["destination"]) == read
+
+
 @pytest.mark.parametrize("origin, query, read", [
     ("from Mumbai", "drive from Mumbai to Pune, fastest way", "Mumbai"),
     ("pls, Brooklyn Bridge", "cycling directions pls, Brooklyn Bridge to Pune", "Brooklyn Bridge"),

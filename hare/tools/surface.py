@@ -400,7 +400,7 @@ def _moment(value: Any, layout: str) -> dt.datetime | None:
 def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A call's arguments read against the request they answer: `widen_call`, `started`, `dated`, `widen_place`,
     `hand_over`, `give_way`, `lasting`, `ended`, `as_typed`, `whole_marks`, `run_back`, `run_back_to_opener`,
-    `run_into`, `untail`, `unarticled`, `topic_alone`, then `unled`."""
+    `run_into`, `untail`, `unarticled`, `topic_alone`, `unled`, then `from_to`."""
     arguments = started(properties, widen_call(properties, arguments, query), query)
     arguments = widen_place(properties, dated(properties, arguments, query), query)
     arguments = hand_over(properties, arguments, query)
@@ -408,7 +408,7 @@ def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any],
     arguments = whole_marks(properties, as_typed(properties, ended(properties, arguments, query), query), query)
     arguments = run_back_to_opener(properties, run_back(properties, arguments, query), query)
     arguments = unarticled(properties, untail(properties, run_into(properties, arguments, query), query))
-    return unled(properties, topic_alone(properties, arguments))
+    return from_to(properties, unled(properties, topic_alone(properties, arguments)), query)
 
 
 def _held(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> Callable[[int, int], bool]:
@@ -809,6 +809,37 @@ def unled(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) -> d
                 and _PLACE.search(f"{name} {schema.get('description', '')}") and (m := _LED.match(value.lstrip())):
             out[name] = value.lstrip()[m.end():]
     return out
+
+
+# How a trip's two ends are described.
+_START = re.compile(r"\b(?:origin|start|starts|departure)\b", re.IGNORECASE)
+_END = re.compile(r"\b(?:destination|end|ends|arrival)\b", re.IGNORECASE)
+
+
+def _trip_end(properties: dict[str, dict[str, Any]], arguments: dict[str, Any],
+              described: re.Pattern[str]) -> str | None:
+    """The one free-text argument of the call that `described` names (by its name or description), if one."""
+    found = [name for name, schema in properties.items() if isinstance(schema, dict) and is_free_text(schema)
+             and isinstance(arguments.get(name), str) and described.search(f"{name} {schema.get('description', '')}")]
+    return found[0] if len(found) == 1 else None
+
+
+def _led_by(value: str, word: str, query: str) -> bool:
+    """Whether the request says `value` once, right after `word`."""
+    found = spans(value, query)
+    return len(found) == 1 and re.search(rf"\b{word}\s+$", query[:found[0][0]], re.IGNORECASE) is not None
+
+
+def from_to(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
+    """A trip's start and end written the other way round from the request's "from" and "to" are swapped back:
+    "drive from Mumbai to Pune, fastest way" came back with origin "Pune" and destination "Mumbai" (a quickstart
+    model of 58 steps; "… transit directions from Cusco to Ollantaytambo" the same). Only where the start follows
+    "to" and the end "from", each said once."""
+    start, end = _trip_end(properties, arguments, _START), _trip_end(properties, arguments, _END)
+    if start is None or end is None or start == end \
+            or not (_led_by(arguments[start], "to", query) and _led_by(arguments[end], "from", query)):
+        return arguments
+    return arguments | {start: arguments[end], end: arguments[start]}
 
 
 # What a topic is called after it, in lower case ("stock market news"; "Fox News" is a name).
