@@ -44,7 +44,7 @@ import datetime as dt
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -466,6 +466,18 @@ def whole_marks(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]
     return out
 
 
+def _about(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], speaks: re.Pattern[str],
+           named: bool = False) -> Iterator[tuple[str, str]]:
+    """(name, value) of each free-text string value whose description (with `named`, its name too) `speaks` of."""
+    for name, value in arguments.items():
+        schema = properties.get(name)
+        if not (isinstance(value, str) and isinstance(schema, dict) and is_free_text(schema)):
+            continue
+        said = str(schema.get("description", ""))
+        if speaks.search(f"{name} {said}" if named else said):
+            yield name, value
+
+
 # An argument that names a place (by its name or description), and a region after a place: capitalised words
 # right after ", ", up to punctuation or a word in lower case. "I" ("…, I'm in a hurry"), thanks and the words
 # that begin a next request or a question ("…, Thanks!", "…, Then text Ana") begin no region.
@@ -481,11 +493,7 @@ def widen_place(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]
     model ends a value at a comma more often than its training data does (4 of a quickstart model's 840
     evaluated answers); no place of the 2,314 in the generated and hand-written labels would change."""
     out = dict(arguments)
-    for name, value in arguments.items():
-        schema = properties.get(name)
-        if not (isinstance(value, str) and isinstance(schema, dict) and is_free_text(schema)
-                and _PLACE.search(f"{name} {schema.get('description', '')}")):
-            continue
+    for name, value in _about(properties, arguments, _PLACE, named=True):
         found = spans(value, query) if value.strip() else []
         region = _REGION.match(query, found[0][1]) if len(found) == 1 else None
         if region and region.group(1).replace("'", " ").split()[0].lower() not in _NO_REGION:
@@ -783,11 +791,8 @@ def unarticled(properties: dict[str, dict[str, Any]], arguments: dict[str, Any])
     model learns to copy the name alone, and a copy with the article ends the same. Only a value whose
     description speaks of a topic: a place ("the Hilton") or a title keeps its words."""
     out = dict(arguments)
-    for name, value in arguments.items():
-        schema = properties.get(name)
-        if isinstance(value, str) and isinstance(schema, dict) and is_free_text(schema) \
-                and _TOPIC.search(str(schema.get("description", ""))) and (m := _ARTICLE.match(value)) \
-                and value[m.end():].strip():
+    for name, value in _about(properties, arguments, _TOPIC):
+        if (m := _ARTICLE.match(value)) and value[m.end():].strip():
             out[name] = value[m.end():]
     return out
 
@@ -803,10 +808,8 @@ def unled(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) -> d
     quickstart model of 45ad4d3, hand-written sets 4 and 1). No place of the generated or hand-written labels
     begins with one."""
     out = dict(arguments)
-    for name, value in arguments.items():
-        schema = properties.get(name)
-        if isinstance(value, str) and isinstance(schema, dict) and is_free_text(schema) \
-                and _PLACE.search(f"{name} {schema.get('description', '')}") and (m := _LED.match(value.lstrip())):
+    for name, value in _about(properties, arguments, _PLACE, named=True):
+        if m := _LED.match(value.lstrip()):
             out[name] = value.lstrip()[m.end():]
     return out
 
@@ -819,8 +822,7 @@ _END = re.compile(r"\b(?:destination|end|ends|arrival)\b", re.IGNORECASE)
 def _trip_end(properties: dict[str, dict[str, Any]], arguments: dict[str, Any],
               described: re.Pattern[str]) -> str | None:
     """The one free-text argument of the call that `described` names (by its name or description), if one."""
-    found = [name for name, schema in properties.items() if isinstance(schema, dict) and is_free_text(schema)
-             and isinstance(arguments.get(name), str) and described.search(f"{name} {schema.get('description', '')}")]
+    found = [name for name, _ in _about(properties, arguments, described, named=True)]
     return found[0] if len(found) == 1 else None
 
 
@@ -852,11 +854,8 @@ def topic_alone(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]
     "stock market news"). No topic of the generated or hand-written labels ends in one. Only a value whose
     description speaks of a topic, as for `unarticled`."""
     out = dict(arguments)
-    for name, value in arguments.items():
-        schema = properties.get(name)
-        if isinstance(value, str) and isinstance(schema, dict) and is_free_text(schema) \
-                and _TOPIC.search(str(schema.get("description", ""))) and (m := _CALLED.search(value.rstrip())) \
-                and _WORD.search(value[:m.start()]):
+    for name, value in _about(properties, arguments, _TOPIC):
+        if (m := _CALLED.search(value.rstrip())) and _WORD.search(value[:m.start()]):
             out[name] = value.rstrip()[:m.start()]
     return out
 
@@ -1117,6 +1116,8 @@ def started(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], qu
     45ad4d3) — the mirror of `ended`. Only an earlier clock."""
     clocks = [(name, kind_of(schema)[1]) for name, schema in properties.items()  # type: ignore[index]
               if name in arguments and _is_clock(schema)]
+    if len(clocks) < 2:  # most calls: nothing to normalise
+        return arguments
     canonical, out = normalise_call(properties, arguments), dict(arguments)
     for (a, layout_a), (b, layout_b) in itertools.pairwise(clocks):
         end = _moment(canonical[b], layout_b)
@@ -1144,6 +1145,8 @@ def ended(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], quer
     later clock that words of an end lead to ("until", "done by", "ending at", "-"), and only one: "book lunch at
     1pm and set an alarm for 3pm" is a second request's."""
     clocks = [(name, schema) for name, schema in properties.items() if name in arguments and _is_clock(schema)]
+    if len(clocks) < 2:  # most calls: nothing to normalise
+        return arguments
     canonical, out = normalise_call(properties, arguments), dict(arguments)
     for (a, _), (b, schema_b) in itertools.pairwise(clocks):
         if not isinstance(arguments[a], str) or len(at := spans(arguments[a], query)) != 1:
