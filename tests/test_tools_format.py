@@ -983,7 +983,7 @@ def test_messages_join_clauses_and_keep_their_own_punctuation(android_data):
                 if c["name"] == "send_text_message"]
     joined = sum(any(j in m for j in (" and ", " so ", " but ", " because ")) for _, m in messages) / len(messages)
     ended = [(q, m) for q, m in messages if m[-1] in "?!."]
-    assert 0.1 < joined < 0.6 and 0.1 < len(ended) / len(messages) < 0.4  # ~60 messages: 0.13-0.30 over seeds 3-8
+    assert 0.15 < joined < 0.6 and 0.1 < len(ended) / len(messages) < 0.4
     assert all(m.casefold() in q.casefold() for q, m in ended)
     assert any(not q.endswith(m) for q, m in ended)  # a suffix after the message's own punctuation
 
@@ -1055,42 +1055,6 @@ def test_greetings_open_a_two_call_request_and_never_its_second_half():
     inside = [r["query"] for r in two for g in greetings if re.search(rf"(?<=.)\b{g}\b", r["query"].lower())
               and not any(g in texts.get(t, "") for t in r["template"].split("+"))]
     assert len(two) > 500 and not inside, inside[:3]
-
-
-def test_a_share_of_requests_comes_after_the_situation_it_is_said_in():
-    """"my cousin from Lagos is visiting, so set the thermostat to 75": people say where a request comes from,
-    and trained without it the model called on the scene's city, device or event. A tenth of single calls and
-    no-call requests open with a scene, two-call requests never; validation's scenes are not training's; and the
-    call copies its values from the request, not from the scene."""
-    from hare.tools.asides import SCENES
-    from hare.tools.data import SCENE_JOINS
-
-    def opening(scene: str) -> re.Pattern[str]:
-        body = re.sub(r"\\\{\w+\\\}", ".+?", re.escape(scene))
-        if scene[0].isalpha():
-            body = f"[{scene[0].upper()}{scene[0].lower()}]{body[1:]}"
-        return re.compile(rf"(?:\w[^,:]*[,:] )?{body}(?:{'|'.join(re.escape(j) for j in SCENE_JOINS)})")
-
-    openings = [(scene, opening(scene)) for scene in SCENES]
-    data = generate(ToolDataConfig(per_function=60, irrelevant=600, parallel=200, seed=4))
-    seen: dict[str, set[str]] = {"train": set(), "val": set()}
-    for split, records in data.items():
-        share = {}
-        for kind in ("single", "irrelevant", "parallel"):
-            kept = [r for r in records if r["kind"] == kind and r["template"] != "irrelevant:gibberish"]
-            scened = []
-            for r in kept:
-                found = next(((scene, m) for scene, p in openings if (m := p.match(r["query"]))), None)
-                if found:
-                    seen[split].add(found[0])
-                    scened.append((r, r["query"][found[1].end():]))
-            share[kind] = len(scened) / len(kept)
-            for r, request in scened:
-                said = [v for c in r["calls"] for v in c["arguments"].values()
-                        if isinstance(v, str) and re.search(rf"\b{re.escape(v)}\b", r["query"])]
-                assert all(v in request for v in said), (r["query"], said)
-        assert 0.05 < share["single"] < 0.15 and 0.05 < share["irrelevant"] < 0.2 and share["parallel"] == 0, share
-    assert seen["train"] and seen["val"] and not seen["train"] & seen["val"]
 
 
 def test_near_misses_carry_values_as_calls_do():

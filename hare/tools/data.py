@@ -27,7 +27,7 @@ from typing import Any
 from hare.config import check_range, option
 from hare.errors import HareError
 from hare.teacher import endpoint
-from hare.tools.asides import PREFIXES, SCENES, SUFFIXES, set_off
+from hare.tools.asides import PREFIXES, SUFFIXES, set_off
 from hare.tools.calls import validate
 from hare.tools.phrasing import PLACEHOLDER, Phrasing, Template, arg_phrases, generic_phrasing, load_phrase_bank
 from hare.tools.slots import FIX, Filler, Slot, check_slot, values_bank
@@ -45,11 +45,6 @@ CONNECTORS = ["{a}. also {b}", "{a} and also {b}", "first {a}, then {b}", "{a}; 
               "{a}, and then {b}", "{a}. then {b}", "{a}, {b}", "{a} then {b}", "{a}, and also {b}"]
 # A share of single calls gets a greeting before or a tail after (`hare.tools.asides`).
 PREFIX_SHARE, SUFFIX_SHARE = 0.15, 0.25
-# A share of single calls and no-call requests comes after the situation it is said in (`asides.SCENES`), joined
-# as people join a sentence to a request. Two-call requests get none (a choice, not measured: they are the longest
-# already, and a third clause before them is rare in requests people wrote).
-SCENE_SHARE = 0.1
-SCENE_JOINS = [". ", ", ", ", so ", " so ", "... ", " - ", "! "]
 # After words a person chose (a message, a title, a topic), a bare tail reads as part of them: anyone labelling
 # "text Ana running late now" or "… notes are attached!!" keeps "now" and "!!" in the message, and the
 # hand-written requests do. The generator labelled such tails as outside the value, so 4-6 of every 400 held-out
@@ -121,7 +116,6 @@ class Generator:
         self.filler = Filler(self.rng, split, cfg.seed, cfg.val_fraction, cfg.novel_values)
         self.phrasings = {p.function.name: (p, self.half(p.templates, p.function.name)) for p in phrasings}
         self.prefixes, self.suffixes = self.half(PREFIXES, "prefixes"), self.half(SUFFIXES, "suffixes")
-        self.scenes = self.half(SCENES, "scenes")
         self.set_off_suffixes = [s for s in self.suffixes if set_off(s)]  # the only ones after a WORDED value
 
     def half(self, items: list[Any], key: str) -> list[Any]:
@@ -135,7 +129,7 @@ class Generator:
     def single(self, fn: Function) -> Drawn:
         """(query, [call], template id, the surfaces that a paraphrase must keep)."""
         query, call, template, surfaces, ends_with = self.worded(fn)
-        return self.dress(self.set_in(query), ends_with, surfaces[-1] if surfaces else ""), [call], template, surfaces
+        return self.dress(query, ends_with, surfaces[-1] if surfaces else ""), [call], template, surfaces
 
     def two(self, functions: list[Function], connectors: list[str]) -> Drawn:
         """Two independent requests in one: (query, [call, call], template ids, surfaces)."""
@@ -200,20 +194,6 @@ class Generator:
             query = unclosed(query, last) + self.rng.choice(tails)
         return query
 
-    def set_in(self, query: str) -> str:
-        """A share of requests comes after the situation it is said in ("my in-laws from Phoenix are coming
-        over, so set the thermostat to 78"): the scene's values are no part of the call (see SCENES)."""
-        if self.rng.random() >= SCENE_SHARE:
-            return query
-        scene = self.filled(self.rng.choice(self.scenes))
-        if self.rng.random() < 0.5:
-            scene = scene[:1].upper() + scene[1:]
-        return scene + self.rng.choice(SCENE_JOINS) + query
-
-    def filled(self, text: str) -> str:
-        """`text` with each {bank} replaced by a value of this split's half of that bank."""
-        return PLACEHOLDER.sub(lambda bank: self.filler.fill(Slot(bank[1]), {})[1], text)
-
     def irrelevant(self) -> tuple[str, str]:
         kinds = [*values_bank()["irrelevant"], "gibberish"]
         weight = NEAR_MISS_WEIGHT if self.split == "train" else 1
@@ -222,8 +202,8 @@ class Generator:
             words = ["".join(self.rng.choices(string.ascii_lowercase, k=self.rng.randint(2, 9)))
                      for _ in range(self.rng.randint(1, 6))]
             return " ".join(words), "irrelevant:gibberish"
-        text = self.filled(self.rng.choice(self.filler.half(f"irrelevant.{kind}")))
-        return self.set_in(text), f"irrelevant:{kind}"
+        text = self.rng.choice(self.filler.half(f"irrelevant.{kind}"))
+        return PLACEHOLDER.sub(lambda bank: self.filler.fill(Slot(bank[1]), {})[1], text), f"irrelevant:{kind}"
 
     def records(self, functions: list[Function], per_function: int, irrelevant: int, parallel: int) -> list[dict]:
         out, seen = [], set()
