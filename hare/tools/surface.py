@@ -880,7 +880,7 @@ def _leads(word: str) -> bool:
     ("sayng", "knw", "bdoy"; not a word of its own a letter off one: "the" of "then", "is" of "its")."""
     if word in _LEAD_WORDS:
         return True
-    return word not in _NOT_FOR | _GRAMMAR_WORDS and any(slip_of(word, lead) for lead in _LEAD_WORDS)
+    return word not in _OWN_WORDS and any(slip_of(word, lead) for lead in _LEAD_WORDS)
 
 
 def _slips_from(word: str, meant: str) -> bool:
@@ -980,6 +980,7 @@ _OPENERS = ("saying says body content message subject title titled called named 
 _GRAMMAR_WORDS = frozenset("is are was be being been should will would shall can could must may might by until till "
                            "via using through into onto over under off up down out than as if when while so some any "
                            "few more most all every each other another".split())
+_OWN_WORDS = _NOT_FOR | _GRAMMAR_WORDS  # words of their own, never a slip on a lead word (`_leads`)
 _NO_START = _NOT_FOR | {*_PREPOSITIONS} | JOINING_WORDS | {*_OPENERS} | TAIL_WORDS | _GRAMMAR_WORDS
 _OPENED = re.compile(rf"(?i:\b(?:{'|'.join(_OPENERS)})\s+((?:[^\W\d_]+(?:'[^\W\d_]+)?\s+){{1,2}}))$")
 
