@@ -811,8 +811,45 @@ def test_the_end_of_a_range_is_read_for_an_answers_one_bounded_number_only():
     assert answer([photo, alarm], query)[1]["arguments"]["level"] == 10
 
 
+@pytest.mark.parametrize("query, written, read", [
+    ("ugh this glare is killing my eyes, brightness 1", 10, 1),  # hand-written; the model went on past the "1"
+    ("um can you turn the brightness up to like eight", 10, 8),  # in words
+    ("brightness to 3, it's 9:30 and I'm in room 12", 10, 3),  # a time is no number; 12 is out of range
+    ("brightness 4 for 5 minutes", 10, 4),  # nor is a span of time
+    ("brightness to 7 please", 7, 7),  # said: the model's
+    ("brightness 2 or 3", 10, 10),  # which one? the model's
+    ("max brightness", 10, 10), ("dim the screen, I'm in room 12", 2, 2),  # none said in range: the model's
+])
+def test_a_number_the_request_never_says_is_the_one_it_says(query, written, read):
+    fn = next(f for f in ANDROID if f.name == "change_screen_brightness")
+    (call,) = parse(f"<api_{fn.index}>(level={written})<api_end>", ANDROID, query)
+    assert call["arguments"]["level"] == read
+
+
+def test_a_number_another_call_took_is_that_calls():
+    """"turn off the ringer and lower the brightness to eight": the ringer's unsaid 0 stands, whether the other
+    number is said in figures or in words; two calls with one said number each take their own."""
+    def answer(calls: list[dict], query: str) -> list[dict]:
+        return parse(render(calls, ANDROID, query), ANDROID, query)
+
+    def ringer(level: int) -> dict:
+        return {"name": "set_volume", "arguments": {"level": level, "volume_type": "ring"}}
+
+    def brightness(level: int) -> dict:
+        return {"name": "change_screen_brightness", "arguments": {"level": level}}
+
+    for said in ("eight", "8"):
+        query = f"turn off the ringer and lower the brightness to {said}, would you?"
+        assert answer([ringer(0), brightness(8)], query) == [ringer(0), brightness(8)]
+    query = "media vol 1 and brightness to five"
+    assert answer([ringer(10), brightness(5)], query) == [ringer(1), brightness(5)]
+
+
 @pytest.mark.parametrize("query, time, label", [
     ("7pm alarm called take meds", "7pm", "take meds"),  # hand-written; the model left the default
+    ("13:05 alarm, label it laundry", "13:05", "laundry"),  # hand-written: "name it" after a comma
+    ("Can you set an alarm for 11pm? Name it Bedtime.", "11pm", "Bedtime"),  # hand-written: a sentence of its own
+    ("set an alarm for 6. I got called into work", "6", "alarm"),  # a stop before "called": not its name
     ("Set an alarm for 7:15 am labeled Gym, then turn on do not disturb", "7:15 am", "Gym"),  # up to the joiner
     ("set an alarm for 5am called leave for the airport, thanks", "5am", "leave for the airport"),  # the comma
     ("alarm at 6:30 named wake up please", "6:30", "wake up"),  # the tail

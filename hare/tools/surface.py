@@ -1236,6 +1236,29 @@ def _in_seconds(schema: dict[str, Any], value: int) -> bool:
             and schema.get("minimum", value) <= value <= schema.get("maximum", value))
 
 
+# A number said on its own, in figures or words ("9", "eight", "seventy-four", "zero"): not a piece of a time, a date,
+# an address or a phone number ("9:30", "7th", "v2.3", "+1 312"), nor a span of time or a share ("20 minutes", "50%").
+_SAID_NUMBER = re.compile(rf"(?i:(?<![\w:./+-])(?P<n>\d+|zero|{_NUMBER_WORD})"
+                          r"(?![\w:/'-]|[.,]\d|\s*(?:%|[ap]\.?m\b|o'?clock\b|(?:second|sec|minute|min|hour|hr|day|week)s?\b)))")
+
+
+def said_number(schema: dict[str, Any], value: Any, text: str, others: list[Any]) -> int | None:
+    """The one number `text` says within the bounded `schema`'s range, where the model's `value` is none of those it
+    says: "ugh this glare is killing my eyes, brightness 1", "turn the brightness up to like eight" and "media vol 1
+    and reply to Jasmine: …" came back level 10 (the 150-step quickstart model of 43548b8; SmolLM2 writes "10" a
+    digit at a time and went on past the "1"). The answer's `others` numbers are theirs, in figures or words ("turn
+    off the ringer and lower the brightness to eight": the ringer's 0 stands). None where the model's number is said,
+    or no number or several are ("mute the ringer": the model's 0 stands)."""
+    if not _bounded(schema) or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    said = [_number(m.group("n")) for m in _SAID_NUMBER.finditer(text)]
+    for other in others:
+        if other in said:
+            said.remove(other)
+    fit = {n for n in said if schema["minimum"] <= n <= schema["maximum"]}
+    return fit.pop() if value not in said and len(fit) == 1 else None
+
+
 def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> list[dict[str, Any]]:
     """The arguments of an answer's calls (each with its function's properties), squared with what the request
     says outside the answer's values (every call's, so a message's words are not a news call's):
@@ -1255,13 +1278,16 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
       (2026-12-03) — the conversion a reader does, not a span to copy, as with 12-hour clocks;
     - the answer's one bounded number, where the request gives an end of its range and no figure, is that end
       (`said_end`): "Full brightness please" and "alarm volume all the way up ok?" were level 1 from the 150-step
-      quickstart model of 45ad4d3 (SmolLM2 writes "10" a digit at a time and stopped after the "1")."""
+      quickstart model of 45ad4d3 (SmolLM2 writes "10" a digit at a time and stopped after the "1");
+    - a bounded number the request never says is the one number within its range that it does say beside the values
+      and the other numbers (`said_number`): "brightness 1" had come back 10."""
     values = [v for _, arguments in calls for v in arguments.values() if isinstance(v, str)]
     rest = query  # a value that is only a span of time stays: "give it 27 seconds" had made a search of "27 seconds"
     for value in sorted([v for v in values if not _only_span(v)], key=len, reverse=True):
         rest = re.sub(_whole(value), " ", rest, flags=re.IGNORECASE)
-    figures = {(i, name): _figure(v) for i, (_, arguments) in enumerate(calls) for name, v in arguments.items()
-               if isinstance(v, int | float) and not isinstance(v, bool) and _figure(v)}
+    numbers = {(i, name): v for i, (_, arguments) in enumerate(calls) for name, v in arguments.items()
+               if isinstance(v, int | float) and not isinstance(v, bool)}
+    figures = {key: _figure(v) for key, v in numbers.items() if _figure(v)}
 
     def beside(i: int, name: str) -> str:  # what the request says beside the values and other numbers
         left = rest
@@ -1292,6 +1318,9 @@ def as_requested(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], 
                 settled[name] = seconds  # written or left out
             elif ends and (end := said_end(schema, left)) is not None:
                 settled[name] = end  # written or left out
+            elif name in arguments and (number := said_number(schema, arguments[name], left, [
+                    v for (j, other), v in numbers.items() if (j, other) != (i, name)])) is not None:
+                settled[name] = number
             elif name not in arguments:
                 if language and len(free) == 1:
                     settled[name] = next(iter(free.values()))
@@ -1311,17 +1340,21 @@ def _figure(value: float) -> str:
 # What names a value in a request ("an alarm called take meds", "labeled Gym"), and how close after another value
 # of its call it must come to be that call's: "for 7:15 am labeled Gym", "7pm alarm called …", not "set an alarm
 # for 6 because I got called into work".
-_NAMING = re.compile(r"\b(?:called|named|labell?ed|titled)\s+", re.IGNORECASE)
+# "Name it …" ("13:05 alarm, label it laundry", "Can you set an alarm for 11pm? Name it Bedtime.", hand-written) says
+# what "it" is called in a sentence of its own, so a comma or a stop may come between.
+_NAMING = re.compile(r"\b(?:called|named|labell?ed|titled|(?P<it>(?:call|name|label|title)\s+it))\s+", re.IGNORECASE)
 _NAMING_GAP = re.compile(r"\s*(?:[^\W\d_]+\s+){0,2}")
+_NAMING_IT_GAP = re.compile(r"[\s,.!?;:]*(?:[^\W\d_]+[\s,.!?;:]+){0,2}")
 _NAMED_END = re.compile(r"[,;:.!?]")
 
 
 def named_as(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> list[dict[str, Any]]:
     """The arguments of an answer's calls, where a free-text argument left at its default takes the words the
     request names it with: "7pm alarm called take meds" and "Set an alarm for 7:15 am labeled Gym, then turn on
-    do not disturb" kept the label "alarm" (the 150-step quickstart model of 45ad4d3, hand-written). Only right after
-    a value of the same call (two words between at most), up to a comma, a joiner, the request's tail or another
-    value's words, and for a call with one such argument (which would it be?)."""
+    do not disturb" kept the label "alarm" (the 150-step quickstart model of 45ad4d3, hand-written), as did "13:05
+    alarm, label it laundry" (the model of 43548b8). Only right after a value of the same call (two words between at
+    most, and for "name it …" a comma or a stop too), up to a comma, a joiner, the request's tail or another value's
+    words, and for a call with one such argument (which would it be?)."""
     taken = [at for _, arguments in calls for v in arguments.values() if isinstance(v, str) and v.strip()
              for at in spans(v, query)]
     out = []
@@ -1332,7 +1365,8 @@ def named_as(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], quer
         own = [b for n, v in arguments.items() if n not in idle and isinstance(v, str) and v.strip()
                for _, b in spans(v, query)]
         for m in _NAMING.finditer(query) if len(idle) == 1 else ():
-            if not any(_NAMING_GAP.fullmatch(query[b:m.start()]) for b in own if b <= m.start()):
+            gap = _NAMING_IT_GAP if m.group("it") else _NAMING_GAP
+            if not any(gap.fullmatch(query[b:m.start()]) for b in own if b <= m.start()):
                 continue
             stops = [j.start() for j in AFTER.finditer(query, m.end())] + [a for a, _ in taken if a >= m.end()]
             stop = _NAMED_END.search(query, m.end())
