@@ -862,6 +862,22 @@ def test_a_label_left_at_its_default_takes_the_words_the_request_names_it_with(q
     assert call["arguments"]["label"] == label
 
 
+@pytest.mark.parametrize("function, answer, query, read", [
+    ("set_timer_alarm", "label=' name it stretch break', time=' noon'", "alarm at noon pls, name it stretch break",
+     {"label": "stretch break"}),  # hand-written; the model copied the words that name it
+    ("create_calendar_event", "title=' called Retro', start_time=' 2026-05-01 3pm', end_time=' 4pm'",
+     "add an event called Retro on 2026-05-01 from 3pm to 4pm", {"title": "Retro"}),
+    ("send_text_message", "contact_name=' Bo', message=' call it a day'", "text Bo call it a day",
+     {"message": "call it a day"}),  # a message is no label: its words stay
+    ("create_calendar_event", "title=' Named Entity workshop', start_time=' 2026-05-01 3pm', end_time=' 4pm'",
+     "add Named Entity workshop on 2026-05-01 from 3pm to 4pm", {"title": "Named Entity workshop"}),
+])
+def test_a_label_begins_after_the_words_that_name_it(function, answer, query, read):
+    fn = next(f for f in ANDROID if f.name == function)
+    (call,) = parse(f"<api_{fn.index}>({answer})<api_end>", ANDROID, query)
+    assert read.items() <= call["arguments"].items()
+
+
 def test_a_span_of_time_copied_as_a_search_is_the_seconds_of_the_call_beside_it():
     """"Link my phone with Tile tracker and give it 27 seconds" came back as a timeout of 10 and a search for "27
     seconds" (and as two pairings, "Tile tracker" and "27 seconds", each with timeout 27): a value that is only a

@@ -400,7 +400,7 @@ def _moment(value: Any, layout: str) -> dt.datetime | None:
 def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> dict[str, Any]:
     """A call's arguments read against the request they answer: `widen_call`, `started`, `dated`, `widen_place`,
     `hand_over`, `give_way`, `lasting`, `ended`, `as_typed`, `whole_marks`, `run_back`, `run_back_to_opener`,
-    `run_into`, `untail`, `unarticled`, `topic_alone`, `unled`, then `from_to`."""
+    `run_into`, `untail`, `unarticled`, `topic_alone`, `unled`, `unnamed`, then `from_to`."""
     arguments = started(properties, widen_call(properties, arguments, query), query)
     arguments = widen_place(properties, dated(properties, arguments, query), query)
     arguments = hand_over(properties, arguments, query)
@@ -408,7 +408,7 @@ def from_query(properties: dict[str, dict[str, Any]], arguments: dict[str, Any],
     arguments = whole_marks(properties, as_typed(properties, ended(properties, arguments, query), query), query)
     arguments = run_back_to_opener(properties, run_back(properties, arguments, query), query)
     arguments = unarticled(properties, untail(properties, run_into(properties, arguments, query), query))
-    return from_to(properties, unled(properties, topic_alone(properties, arguments)), query)
+    return from_to(properties, unnamed(properties, unled(properties, topic_alone(properties, arguments))), query)
 
 
 def _held(properties: dict[str, dict[str, Any]], arguments: dict[str, Any], query: str) -> Callable[[int, int], bool]:
@@ -810,6 +810,24 @@ def unled(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) -> d
     out = dict(arguments)
     for name, value in _about(properties, arguments, _PLACE, named=True):
         if m := _LED.match(value.lstrip()):
+            out[name] = value.lstrip()[m.end():]
+    return out
+
+
+# The words that introduce a label or a title ("an alarm at noon, name it stretch break", "an event called Retro"),
+# never its first ones ("Named Entity workshop" is a title: a lone word only in lower case), and how such an argument
+# is described.
+_NAMING_LEAD = re.compile(r"(?:called|named|labell?ed|titled|(?i:call|name|label|title)\s+it)\s+(?=\w)")
+_LABEL = re.compile(r"\b(?:label|title)\b", re.IGNORECASE)
+
+
+def unnamed(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) -> dict[str, Any]:
+    """A label or title copied with the words that name it begins after them: "alarm at noon pls, name it stretch
+    break" came back with the label "name it stretch break" (hand-written set 4, a 150-step model of 2026-12-06). No
+    label or title of the generated or hand-written labels begins with them."""
+    out = dict(arguments)
+    for name, value in _about(properties, arguments, _LABEL):
+        if m := _NAMING_LEAD.match(value.lstrip()):
             out[name] = value.lstrip()[m.end():]
     return out
 
@@ -1245,10 +1263,10 @@ _SAID_NUMBER = re.compile(rf"(?i:(?<![\w:./+-])(?P<n>\d+|zero|{_NUMBER_WORD})"
 def said_number(schema: dict[str, Any], value: Any, text: str, others: list[Any]) -> int | None:
     """The one number `text` says within the bounded `schema`'s range, where the model's `value` is none of those it
     says: "ugh this glare is killing my eyes, brightness 1", "turn the brightness up to like eight" and "media vol 1
-    and reply to Jasmine: …" came back level 10 (the 150-step quickstart model of 43548b8; SmolLM2 writes "10" a
-    digit at a time and went on past the "1"). The answer's `others` numbers are theirs, in figures or words ("turn
-    off the ringer and lower the brightness to eight": the ringer's 0 stands). None where the model's number is said,
-    or no number or several are ("mute the ringer": the model's 0 stands)."""
+    and reply to Jasmine: …" came back level 10 (a 150-step model of the quickstart's recipe, 2026-12-06; SmolLM2
+    writes "10" a digit at a time and went on past the "1"). The answer's `others` numbers are theirs, in figures or
+    words ("turn off the ringer and lower the brightness to eight": the ringer's 0 stands). None where the model's
+    number is said, or no number or several are ("mute the ringer": the model's 0 stands)."""
     if not _bounded(schema) or isinstance(value, bool) or not isinstance(value, int | float):
         return None
     said = [_number(m.group("n")) for m in _SAID_NUMBER.finditer(text)]
@@ -1352,9 +1370,9 @@ def named_as(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], quer
     """The arguments of an answer's calls, where a free-text argument left at its default takes the words the
     request names it with: "7pm alarm called take meds" and "Set an alarm for 7:15 am labeled Gym, then turn on
     do not disturb" kept the label "alarm" (the 150-step quickstart model of 45ad4d3, hand-written), as did "13:05
-    alarm, label it laundry" (the model of 43548b8). Only right after a value of the same call (two words between at
-    most, and for "name it …" a comma or a stop too), up to a comma, a joiner, the request's tail or another value's
-    words, and for a call with one such argument (which would it be?)."""
+    alarm, label it laundry" (a 150-step model of 2026-12-06). Only right after a value of the same call (two words
+    between at most, and for "name it …" a comma or a stop too), up to a comma, a joiner, the request's tail or
+    another value's words, and for a call with one such argument (which would it be?)."""
     taken = [at for _, arguments in calls for v in arguments.values() if isinstance(v, str) and v.strip()
              for at in spans(v, query)]
     out = []
