@@ -814,10 +814,12 @@ def unled(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) -> d
     return out
 
 
-# The words that introduce a label or a title ("an alarm at noon, name it stretch break", "an event called Retro"),
-# never its first ones ("Named Entity workshop" is a title: a lone word only in lower case), and how such an argument
-# is described.
-_NAMING_LEAD = re.compile(r"(?:called|named|labell?ed|titled|(?i:call|name|label|title)\s+it)\s+(?=\w)")
+# The words that name a label or a title, alone ("an event called Retro") or said of "it" ("an alarm at noon, name it
+# stretch break"): `named_as` reads what follows them in a request, `unnamed` takes them off a value's start.
+_NAMING_WORDS, _NAMING_VERBS = r"called|named|labell?ed|titled", r"call|name|label|title"
+# They are never a label's or title's first words ("Named Entity workshop" is a title: a lone word only in lower
+# case); and how such an argument is described.
+_NAMING_LEAD = re.compile(rf"(?:{_NAMING_WORDS}|(?i:{_NAMING_VERBS})\s+it)\s+(?=\w)")
 _LABEL = re.compile(r"\b(?:label|title)\b", re.IGNORECASE)
 
 
@@ -1360,7 +1362,7 @@ def _figure(value: float) -> str:
 # for 6 because I got called into work".
 # "Name it …" ("13:05 alarm, label it laundry", "Can you set an alarm for 11pm? Name it Bedtime.", hand-written) says
 # what "it" is called in a sentence of its own, so a comma or a stop may come between.
-_NAMING = re.compile(r"\b(?:called|named|labell?ed|titled|(?P<it>(?:call|name|label|title)\s+it))\s+", re.IGNORECASE)
+_NAMING = re.compile(rf"\b(?:{_NAMING_WORDS}|(?P<it>(?:{_NAMING_VERBS})\s+it))\s+", re.IGNORECASE)
 _NAMING_GAP = re.compile(r"\s*(?:[^\W\d_]+\s+){0,2}")
 _NAMING_IT_GAP = re.compile(r"[\s,.!?;:]*(?:[^\W\d_]+[\s,.!?;:]+){0,2}")
 _NAMED_END = re.compile(r"[,;:.!?]")
