@@ -75,9 +75,9 @@ def test_a_cpu_that_fit_few_tool_steps_is_told_how_to_get_the_fuller_model():
     from hare.quickstart import FULL_TOOL_STEPS, QuickstartConfig, fuller_model_hint
 
     run = Path("runs/quickstart")
-    hint = "\n".join(fuller_model_hint(QuickstartConfig(), run, 43, 8.3, 650.0))
-    assert "fit 43 tool steps" in hint and f"--tool-steps {FULL_TOOL_STEPS}" in hint
-    assert f"about {(650 + (FULL_TOOL_STEPS - 43) * 8.3) / 60:.0f} minutes" in hint  # 26, not the 11 it took
-    assert fuller_model_hint(QuickstartConfig(), run, FULL_TOOL_STEPS, 3.3, 650.0) == []  # a fast CPU: nothing
+    hint = "\n".join(fuller_model_hint(QuickstartConfig(), run, 111, 3.65, 650.0))
+    assert "fit 111 tool steps" in hint and f"--tool-steps {FULL_TOOL_STEPS}" in hint
+    assert f"about {(650 + (FULL_TOOL_STEPS - 111) * 3.65) / 60:.0f} minutes" in hint  # 22, not the 11 it took
+    assert fuller_model_hint(QuickstartConfig(), run, FULL_TOOL_STEPS, 1.9, 650.0) == []  # a fast CPU: nothing
     assert fuller_model_hint(QuickstartConfig(tool_steps=43), run, 43, 8.3, 650.0) == []  # the user chose 43
     assert fuller_model_hint(QuickstartConfig(base="scratch"), run, 43, 8.3, 650.0) == []  # another recipe
