@@ -40,28 +40,28 @@ OCTOPUS = ["optim.lr=5e-5", "optim.weight_decay=0", "schedule.name=wsd", "schedu
            "schedule.decay_fraction=1.0", "schedule.min_lr_ratio=0", "data.epochs=3", "data.seq_len=1024",
            "data.pack=true", "train.global_batch_tokens=32768", "train.micro_batch_size=8", "lora.enabled=true",
            "lora.r=16", "lora.alpha=32", "checkpoint.every_steps=500", "log.eval_every_steps=0"]
-# A pretrained base on a CPU (SmolLM2-135M on 2 cores): only the top third of the layers and the new
-# tokens' output rows train, so backward stops two thirds down; packed 256-token rows, 1K-token steps taken
-# as one micro-batch of 4 (torch.compile ran 4x slower, recompiling for the packed rows' masks). Steps of 1K
-# tokens, not 2K: at the same tokens the smaller steps learn more (AMD EPYC with AVX512-BF16, 2026-12-02: 458
-# of 1K held-out 96.0 / 86.25 against 229 of 2K 94.25 / 82.25, at 30 % more time a token there, so level at
-# the same minutes), and where fp32 multiplies at its peak either way (AMD EPYC with AVX2 alone, MFU 88 % at
-# both, 2026-12-06) the same minutes buy twice the steps: the quickstart's 6.7 minutes of steps there, its
-# data and seed, 56 steps of 2K held-out 89.75 / 81.0 / 88.0 and 1,403 / 1,319 of the six hand-written sets'
-# 1,575 (function / exact); 111 of 1K 93.75 / 86.25 / 96.0 and 1,464 / 1,373; 207 of 512 tokens (MFU 82 %)
-# 91.0 / 83.75 / 94.0 and 1,449 / 1,369. A checkpoint (1.5 GB: weights for users and the state to resume)
-# takes ~9 s to write on these machines, so one every 200 steps: every 50 2K-token steps, the quickstart's
-# time-bound fine-tune spent 6 % of its minutes writing them. Tried, not adopted: the decay over the second
-# half instead of the last 30 % (fixed `--tool-steps` 145 / 149 / 152 / 154 of 2K, seed 0, AMD EPYC
-# 2026-12-05): held-out function 95.5 / 95.0 / 94.75 / 94.25 against 91.5 / 94.5 / 95.5 / 95.0, exact level (88.3
-# against 88.4 on average), two-call requests worse (86-88 % against 88-94), the hand-written level. Tried, not
-# adopted: an average of the trained weights as the final model (seed 0, 150 steps, the same run's last weights
-# against EMAs kept every step and the mean over the decay's last 45 steps, AMD EPYC 2026-12-05): held-out 97.25 /
-# 91.5 for the last weights, 96.75 / 91.25 (EMA 0.9), 97.25 / 91.0 (0.95), 96.0 / 90.0 (mean); hand-written 733,
-# 732 and 733 of 775 right. The wsd decay to zero already averages what a few hundred steps can. Tried, not adopted:
-# the top 5 layers trained instead of 10, where the clock is short (fresh clones of 3580397, seed 0, default
-# minutes, AMD EPYC with AVX2 alone, 2026-12-06): 69 steps of 5.8 s instead of 53 of 7.0, but held-out exact 71.75
-# against 80.0 % (two-call 32 against 50): the layers 20-24 hold what copies a value.
+# A pretrained base on a CPU (SmolLM2-135M on 2 cores): only the top third of the layers and the new tokens' output
+# rows train, so backward stops two thirds down; packed 256-token rows, 1K-token steps taken as one micro-batch of 4
+# (torch.compile ran 4x slower, recompiling for the packed rows' masks). Steps of 1K tokens, not 2K: at the same
+# tokens the smaller steps learn more (AMD EPYC with AVX512-BF16, 2026-12-02: 458 of 1K held-out 96.0 / 86.25
+# against 229 of 2K 94.25 / 82.25, at 30 % more time a token there, so level at the same minutes), and where fp32
+# multiplies at its peak either way (AMD EPYC with AVX2 alone, MFU 88 % at both, 2026-12-06) the same minutes buy
+# twice the steps: the quickstart's 6.7 minutes of steps there, its data and seed, 56 steps of 2K held-out 89.75 /
+# 81.0 / 88.0 and 1,403 / 1,319 of the six hand-written sets' 1,575 (function / exact); 111 of 1K 93.75 / 86.25 /
+# 96.0 and 1,464 / 1,373; 207 of 512 tokens (MFU 82 %) 91.0 / 83.75 / 94.0 and 1,449 / 1,369; lr 7e-4 or 1.4e-3 at
+# 1K, 1,359 and 1,367 exact. A checkpoint (1.5 GB: weights for users and the state to resume) takes ~9 s to write on
+# these machines, so one every 200 steps: every 50 2K-token steps, the quickstart's time-bound fine-tune spent 6 %
+# of its minutes writing them. Tried, not adopted: the decay over the second half instead of the last 30 % (fixed
+# `--tool-steps` 145 / 149 / 152 / 154 of 2K, seed 0, AMD EPYC 2026-12-05): held-out function 95.5 / 95.0 / 94.75 /
+# 94.25 against 91.5 / 94.5 / 95.5 / 95.0, exact level (88.3 against 88.4 on average), two-call requests worse
+# (86-88 % against 88-94), the hand-written level. Tried, not adopted: an average of the trained weights as the
+# final model (seed 0, 150 steps, the same run's last weights against EMAs kept every step and the mean over the
+# decay's last 45 steps, AMD EPYC 2026-12-05): held-out 97.25 / 91.5 for the last weights, 96.75 / 91.25 (EMA 0.9),
+# 97.25 / 91.0 (0.95), 96.0 / 90.0 (mean); hand-written 733, 732 and 733 of 775 right. The wsd decay to zero already
+# averages what a few hundred steps can. Tried, not adopted: the top 5 layers trained instead of 10, where the clock
+# is short (fresh clones of 3580397, seed 0, default minutes, AMD EPYC with AVX2 alone, 2026-12-06): 69 steps of
+# 5.8 s instead of 53 of 7.0, but held-out exact 71.75 against 80.0 % (two-call 32 against 50): the layers 20-24 hold
+# what copies a value.
 BASE_CPU = ["optim.lr=1e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=10",
             "schedule.decay_fraction=0.3", "schedule.min_lr_ratio=0", "data.epochs=1", "data.seq_len=256",
             "data.pack=true", "train.global_batch_tokens=1024", "train.micro_batch_size=4", "train.device=cpu",
