@@ -829,8 +829,8 @@ def unnamed(properties: dict[str, dict[str, Any]], arguments: dict[str, Any]) ->
     label or title of the generated or hand-written labels begins with them."""
     out = dict(arguments)
     for name, value in _about(properties, arguments, _LABEL):
-        if m := _NAMING_LEAD.match(value.lstrip()):
-            out[name] = value.lstrip()[m.end():]
+        if m := _NAMING_LEAD.match(text := value.lstrip()):
+            out[name] = text[m.end():]
     return out
 
 
