@@ -44,7 +44,8 @@ OCTOPUS = ["optim.lr=5e-5", "optim.weight_decay=0", "schedule.name=wsd", "schedu
 # rows train, so backward stops two thirds down; packed 256-token rows, 1K-token steps taken as one micro-batch of 4
 # (torch.compile ran 4x slower, recompiling for the packed rows' masks). Steps of 1K tokens, not 2K: at the same
 # tokens the smaller steps learn more (AMD EPYC with AVX512-BF16, 2026-12-02: 458 of 1K held-out 96.0 / 86.25
-# against 229 of 2K 94.25 / 82.25, at 30 % more time a token there, so level at the same minutes), and where fp32
+# against 229 of 2K 94.25 / 82.25, at 30 % more time a token there, so level at the same minutes; again on 2026-12-07
+# at 9 %: the quickstart's 8.2 minutes, 255 of 1K and 140 of 2K, 1,441 and 1,433 exact of 1,575), and where fp32
 # multiplies at its peak either way (AMD EPYC with AVX2 alone, MFU 88 % at both, 2026-12-06) the same minutes buy
 # twice the steps: the quickstart's 6.7 minutes of steps there, its data and seed, 56 steps of 2K held-out 89.75 /
 # 81.0 / 88.0 and 1,403 / 1,319 of the six hand-written sets' 1,575 (function / exact); 111 of 1K 93.75 / 86.25 /
