@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from hare.config import check_range, check_seed, load_config, option
 from hare.errors import HareError
+from hare.tools.train import CPU_STEP_TOKENS
 
 if TYPE_CHECKING:
     from hare.tools.decoder import ToolCaller
@@ -54,11 +55,13 @@ PRETRAIN_SHARE = 0.08
 PRETRAIN_STEPS_PER_MINUTE = 1.5
 TOOL_SETUP_S = 18
 # The README's tool-model accuracies at the floors came from ~150 steps of 2K tokens (AMD EPYC with AVX512-BF16,
-# 3.1-3.7 s a step); BASE_CPU's steps are 1K tokens since 2026-12-06, and 300 of them (the same tokens) gave
-# held-out 95.5 / 89.25 / 96.0 (two-call 94 / 66 %), the 2K steps' 95.0 / 89.0 / 98.0, on a CPU that multiplies only
-# fp32 (AMD EPYC with AVX2 alone, 141 GFLOP/s, 3.6 s a step), where the default minutes fit ~110 (held-out 93.75 /
-# 86.25 / 96.0, two-call 84 / 62 %), so the summary then says how to train the fuller one.
-FULL_TOOL_STEPS = 300
+# 3.1-3.7 s a step), ~300K tokens; in BASE_CPU's 1K-token steps (since 2026-12-06) the same tokens gave held-out
+# 95.5 / 89.25 / 96.0 (two-call 94 / 66 %), the 2K steps' 95.0 / 89.0 / 98.0, on a CPU that multiplies only fp32
+# (AMD EPYC with AVX2 alone, 141 GFLOP/s, 3.6 s a step), where the default minutes fit ~110 (held-out 93.75 / 86.25
+# / 96.0, two-call 84 / 62 %), so the summary then says how to train the fuller one. Counted in tokens, so that the
+# steps follow the recipe's step size.
+FULL_TOOL_TOKENS = 300 * 1024
+FULL_TOOL_STEPS = FULL_TOOL_TOKENS // CPU_STEP_TOKENS
 # The evaluation's share (400 held-out queries batched, 30 timed one at a time, the summary's sample calls)
 # is set aside by this CPU's matmul rate, the faster of bf16 and fp32 as the evaluation runs: a part that does
 # not shrink with it (Python, the grammar, tokenizing) and one that does. Fitted to fresh-clone runs on 2
