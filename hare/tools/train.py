@@ -63,12 +63,12 @@ OCTOPUS = ["optim.lr=5e-5", "optim.weight_decay=0", "schedule.name=wsd", "schedu
 # is short (fresh clones of 3580397, seed 0, default minutes, AMD EPYC with AVX2 alone, 2026-12-06): 69 steps of
 # 5.8 s instead of 53 of 7.0, but held-out exact 71.75 against 80.0 % (two-call 32 against 50): the layers 20-24 hold
 # what copies a value.
-CPU_STEP_TOKENS = 1024
+CPU_STEP_TOKENS, CPU_ROW_TOKENS = 1024, 256  # a step is one micro-batch of packed rows
 BASE_CPU = ["optim.lr=1e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=10",
-            "schedule.decay_fraction=0.3", "schedule.min_lr_ratio=0", "data.epochs=1", "data.seq_len=256",
-            "data.pack=true", f"train.global_batch_tokens={CPU_STEP_TOKENS}", "train.micro_batch_size=4",
-            "train.device=cpu", "checkpoint.every_steps=200", "checkpoint.keep_last=1", "log.eval_every_steps=0",
-            "log.eval_batches=4"]
+            "schedule.decay_fraction=0.3", "schedule.min_lr_ratio=0", "data.epochs=1", f"data.seq_len={CPU_ROW_TOKENS}",
+            "data.pack=true", f"train.global_batch_tokens={CPU_STEP_TOKENS}",
+            f"train.micro_batch_size={CPU_STEP_TOKENS // CPU_ROW_TOKENS}", "train.device=cpu",
+            "checkpoint.every_steps=200", "checkpoint.keep_last=1", "log.eval_every_steps=0", "log.eval_batches=4"]
 TINY = ["optim.lr=2e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=20",
         "schedule.decay_fraction=0.3", "schedule.min_lr_ratio=0", "data.epochs=3", "data.seq_len=256",
         "data.pack=true", "train.global_batch_tokens=2048", "train.micro_batch_size=8", "train.device=cpu",
