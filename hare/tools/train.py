@@ -86,6 +86,9 @@ class ToolTrainArgs(RunArgs):
     spec: str | None = option(None, "API spec (default: DATA/tools.json)")
     lora: bool | None = option(None, "LoRA instead of full fine-tuning (default: on above 100M parameters)")
     describe: bool = option(False, "append the function descriptions after <api_end> in targets (Octopus)")
+    soup: int = option(1, "train this many models, each on its own order of the data for 1/SOUP of the run's "
+                          "length (OUT/soup-i), and average their weights into OUT/final: a model soup, which "
+                          "errs less than one run of the same cost (`hare.train.soup`)")
 
 
 def conversation(record: dict[str, Any], functions: list[Function], describe: bool) -> dict[str, Any]:
@@ -117,10 +120,13 @@ def recipe(model: str, device: str = "auto") -> list[str]:
 def run(args: ToolTrainArgs) -> Path | None:
     """Records → conversations in OUT/data → `hare sft`. The conversations are written before the config
     settles even for `--print-config`: the run's length, with `data.epochs`, depends on them."""
+    from hare.config import check_range
     from hare.io.atomic import write_text
     from hare.model.tokenizer import functional_token
     from hare.train.sft import SFTConfig, run_length, train
+    from hare.train.soup import cook
 
+    check_range("--soup", args.soup, 1, 16, fix="1 trains one model; 2 halves the run and averages the halves")
     data = Path(args.data)
     if not data.exists():  # before asking for a spec, which would send one looking for the wrong thing
         raise HareError(f"--data '{data}' does not exist; pass the directory `hare tools data` wrote (or its "
@@ -151,8 +157,14 @@ def run(args: ToolTrainArgs) -> Path | None:
         cfg.data, format="openai", paths=[str(converted["train"])],
         val_paths=[str(converted["val"])] if "val" in converted else []))
     token_init = {functional_token(f.index): f.name.replace("_", " ") for f in functions}
-    return train(cfg, resume=args.resume, print_config=args.print_config, token_init=token_init,
-                 extra=lambda out_dir: keep_beside(out_dir, functions, words))
+
+    def fine_tune(run: SFTConfig) -> Path | None:
+        return train(run, resume=args.resume, print_config=args.print_config, token_init=token_init,
+                     extra=lambda out_dir: keep_beside(out_dir, functions, words))
+
+    if args.soup == 1 or args.print_config:
+        return fine_tune(cfg)
+    return cook(cfg, args.soup, fine_tune, args.resume)
 
 
 def keep_beside(out_dir: Path, functions: list[Function], words: dict[str, int]) -> None:
