@@ -28,6 +28,11 @@ class Dist:
         return self.rank == 0
 
 
+def rank() -> int:
+    """This process's rank under `torchrun` (0 alone)."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def init(device: str = "auto") -> Dist:
     """Join the `torchrun` process group if there is one; pick this rank's device."""
     import torch
@@ -36,7 +41,6 @@ def init(device: str = "auto") -> Dist:
     from hare.model.load import resolve_device
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     kind = resolve_device(device)
     if kind == "cuda":
@@ -46,7 +50,7 @@ def init(device: str = "auto") -> Dist:
         dev = torch.device(kind)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    return Dist(rank, world, local_rank, dev)
+    return Dist(rank(), world, local_rank, dev)
 
 
 def ensure_group() -> None:

@@ -4,14 +4,13 @@ Fine-tunes of one pretrained model from the same start stay close enough that th
 one that errs less than each ("model soups", Wortsman et al., 2022): about half of a short CPU fine-tune's misses
 are its own draw's. Two quickstart tool models trained alike, 255 steps of 1K tokens each on its own draw of the
 data, got 97 and 111 of the 1,175 hand-written requests wrong, only 51 of them alike; their mean got 74 wrong
-(2026-12-07, `docs/tool-calling-measurements.md`). Two halves of one run's steps,
-averaged, were only level with the one run: a soup is how more minutes are best spent, not a way to save them.
+(2026-12-07, `docs/tool-calling-measurements.md`). Two halves of one run's steps, averaged, were only level with
+the one run: a soup is how more minutes are best spent, not a way to save them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,14 +42,19 @@ def parts(cfg: SFTConfig, n: int) -> list[SFTConfig]:
 def cook(cfg: SFTConfig, n: int, fine_tune: Callable[[SFTConfig], Path | None], resume: bool) -> Path | None:
     """Run the soup's parts (with `resume`, a part whose final model exists is kept) and average them into
     OUT/final; None on the ranks of a distributed run but the first, which averages."""
-    finals = []
+    from hare.train.distributed import rank
+
+    finals: list[Path] = []
     for part in parts(cfg, n):
         done = Path(part.out) / "final"
-        finals.append(done if resume and done.is_dir() else fine_tune(part))
-    if int(os.environ.get("RANK", "0")) != 0 or any(f is None for f in finals):
+        final = done if resume and done.is_dir() else fine_tune(part)
+        if final is None:
+            return None
+        finals.append(final)
+    if rank() != 0:  # every rank trains the parts, the first alone writes their mean
         return None
     out = Path(cfg.out) / "final"
-    average([f for f in finals if f is not None], out)
+    average(finals, out)
     print(f"soup: the mean of {n} fine-tunes ({', '.join(str(f) for f in finals)}) -> {out}")
     return out
 
