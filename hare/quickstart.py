@@ -54,6 +54,12 @@ SCRATCH = "scratch"
 PRETRAIN_SHARE = 0.08
 PRETRAIN_STEPS_PER_MINUTE = 1.5
 TOOL_SETUP_S = 18
+# Seconds after the fine-tune has fixed its end (at the decay's start, `hare.train.budget`) that the steps before
+# did not show: BASE_CPU's checkpoint at step 200 (SmolLM2's is 1.5 GB: the weights for users, and the weights with
+# AdamW's state to resume from) took 14 s on the EPYC with AVX512-BF16, and the steps after it ran ~0.2 s slower
+# while the disk caught up; unreserved, they took the quickstart to 11.94 minutes (2026-12-07). A soup's parts end
+# before step 200 at the default minutes, but their averaging (two 651 MB models read, one written) takes ~7 s.
+TOOL_AFTER_FIX_S = 25
 # One fine-tune, not a soup (`--tool-soup`, `hare.train.soup`): the quickstart's 255 steps of 1K split into two
 # halves on their own orders of the data and averaged gave held-out 96.0 / 89.5 / 94.0 and 1,501 / 1,436 of the
 # 1,575 (function / exact), one run 95.75 / 90.75 / 98.0 and 1,496 / 1,441 (AMD EPYC with AVX512-BF16, 2026-12-07):
@@ -239,7 +245,8 @@ def tools(cfg: QuickstartConfig, run: Path, model: str, deadline: float) -> tupl
                 "data.epochs=0", f"train.max_steps={cfg.tool_steps}"]
         else:
             reserve = eval_reserve_s()
-            minutes = max(1.0, (deadline - time.time() - reserve - cfg.tool_soup * TOOL_SETUP_S) / 60)
+            setup = cfg.tool_soup * TOOL_SETUP_S + TOOL_AFTER_FIX_S
+            minutes = max(1.0, (deadline - time.time() - reserve - setup) / 60)
             epochs = TOOL_MAX_EPOCHS[SCRATCH if cfg.base == SCRATCH else "pretrained"]
             print(f"{minutes:.1f} minutes left for the fine-tune's steps (--minutes {cfg.minutes:g}, less the "
                   f"stages before it and the evaluation's share, {reserve:.0f} s on this CPU), at most {epochs} "
