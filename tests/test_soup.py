@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from conftest import TOOL_FUNCTIONS, TOOL_RECORDS, write_records
+from conftest import TOOL_FUNCTIONS, TOOL_RECORDS, torchrun, write_records
 
 from hare.cli import main
 from hare.errors import HareError
@@ -62,6 +62,30 @@ def test_tools_train_soup_averages_its_parts_into_the_tool_model(micro_dir, tmp_
     before = (out / "soup-0" / "final" / "model.safetensors").stat().st_mtime_ns
     assert main([*args[:2], "--resume", *args[2:]]) in (0, None)  # both parts done: only the mean again
     assert (out / "soup-0" / "final" / "model.safetensors").stat().st_mtime_ns == before
+
+
+@pytest.mark.distributed
+def test_a_soup_under_torchrun_is_averaged_once_by_the_first_rank(micro_dir, tmp_path):
+    """Both ranks train each part (DDP), the first alone writes the mean: one soup line, no leftover temp dir."""
+    import torch
+    from safetensors.torch import load_file
+
+    from hare.tools.spec import load_spec, save_spec
+
+    data = tmp_path / "data"
+    save_spec([replace(f, index=i) for i, f in enumerate(f for f in load_spec("android") if f.name in TOOL_FUNCTIONS)],
+              data)
+    write_records(data / "train.jsonl", TOOL_RECORDS * 4)
+    out = tmp_path / "run"
+    result = torchrun("tools", "train", "--model", str(micro_dir), "--data", str(data), "--out", str(out),
+                      "--soup", "2", *QUIET, "train.global_batch_tokens=512", "train.max_steps=4")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("soup: the mean of 2 fine-tunes") == 1
+    a, b, mean = (load_file(d / "model.safetensors") for d in (out / "soup-0" / "final", out / "soup-1" / "final",
+                                                                   out / "final"))
+    assert any(not torch.equal(a[k], b[k]) for k in mean)
+    assert all(torch.allclose(mean[k], (a[k] + b[k]) / 2, atol=1e-6) for k in mean)
+    assert not list(out.glob(".final.*"))
 
 
 def test_models_of_different_shapes_are_not_averaged(micro_dir, tmp_path):

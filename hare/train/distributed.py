@@ -7,6 +7,7 @@ then still gets a one-rank gloo group so that every code path is the same one te
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -49,7 +50,11 @@ def init(device: str = "auto") -> Dist:
     else:
         dev = torch.device(kind)
     if world > 1 and not dist.is_initialized():
+        # One group for the process's life, closed at its exit: a second group after destroying the first
+        # reads torchrun's store under the same keys, and ranks that reach it at different moments pair up
+        # wrongly and hang (the second part of a soup did, its ranks done with the first at different times).
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        atexit.register(_destroy)
     return Dist(rank(), world, local_rank, dev)
 
 
@@ -95,6 +100,15 @@ def barrier(d: Dist) -> None:
 
 
 def shutdown() -> None:
+    """After a run: close the one-rank group FSDP2 needed (`ensure_group`), so the next run in this process
+    starts clean; torchrun's group stays for the next run of this process (see `init`)."""
+    import torch.distributed as dist
+
+    if dist.is_initialized() and dist.get_world_size() == 1:
+        dist.destroy_process_group()
+
+
+def _destroy() -> None:
     import torch.distributed as dist
 
     if dist.is_initialized():

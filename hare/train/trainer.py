@@ -132,8 +132,9 @@ class Trainer:
         `export` writes.
 
         Whatever happens — a finished run, a bad batch, Ctrl-C — the progress bar, the metrics writer and
-        the process group are closed on the way out, so a failed step leaves a run directory that the next
-        `--resume` continues from its newest checkpoint, and a caller in the same process can start again."""
+        a one-rank process group are closed on the way out (torchrun's stays for the process's next run), so a
+        failed step leaves a run directory that the next `--resume` continues from its newest checkpoint, and a
+        caller in the same process can start again."""
         from hare.train.batches import GlobalBatches
         from hare.train.distributed import shutdown
 
