@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from hare.cli import main
@@ -45,6 +46,17 @@ def test_quickstart_runs_every_stage_and_resumes(tmp_path, capsys, monkeypatch):
     rerun = capsys.readouterr().out
     assert rerun.count("already complete") == 4  # corpus, pretrain, tools, eval (the base stage always says where)
     assert Path(out / "eval.json").read_text() == json.dumps(report, indent=1) + "\n"
+
+    # `--tool-soup 2`: the corpus and the pretrained model are reused, the tool stage trains two parts on their own
+    # orders of the data and averages them, and the summary's numbers are read from both parts.
+    shutil.rmtree(out / "tools")
+    (out / "eval.json").unlink()
+    assert main([*args[:-1], "8", "--tool-soup", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("already complete") == 2 and "soup: the mean of 2 fine-tunes" in printed
+    assert all((out / "tools" / part / "final" / "model.safetensors").is_file() for part in ("soup-0", "soup-1"))
+    assert "n/a" not in printed.split("== summary")[1].split("== sample")[0]
+    assert ToolCaller.load(str(out / "tools" / "final"), device="cpu").functions == caller.functions
 
 
 def test_a_wrong_base_fails_before_any_stage(tmp_path, capsys):
