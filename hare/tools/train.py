@@ -36,10 +36,12 @@ from hare.tools.spelling import count_words, save_words
 from hare.train.trainer import RunArgs
 
 SMALL_MODEL = 100_000_000
-OCTOPUS = ["optim.lr=5e-5", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=10",
-           "schedule.decay_fraction=1.0", "schedule.min_lr_ratio=0", "data.epochs=3", "data.seq_len=1024",
-           "data.pack=true", "train.global_batch_tokens=32768", "train.micro_batch_size=8", "lora.enabled=true",
-           "lora.r=16", "lora.alpha=32", "checkpoint.every_steps=500", "log.eval_every_steps=0"]
+# What every recipe shares: packed rows, no weight decay, warmup-stable-decay to zero, validation only at the end.
+SHARED = ["optim.weight_decay=0", "schedule.name=wsd", "schedule.min_lr_ratio=0", "data.pack=true",
+          "log.eval_every_steps=0"]
+OCTOPUS = [*SHARED, "optim.lr=5e-5", "schedule.warmup_steps=10", "schedule.decay_fraction=1.0", "data.epochs=3",
+           "data.seq_len=1024", "train.global_batch_tokens=32768", "train.micro_batch_size=8", "lora.enabled=true",
+           "lora.r=16", "lora.alpha=32", "checkpoint.every_steps=500"]
 # A pretrained base on a CPU (SmolLM2-135M on 2 cores): only the top third of the layers and the new tokens' output
 # rows train, so backward stops two thirds down; packed 256-token rows, 1K-token steps taken as one micro-batch of 4
 # (torch.compile ran 4x slower, recompiling for the packed rows' masks). Steps of 1K tokens, not 2K: at the same
@@ -64,15 +66,13 @@ OCTOPUS = ["optim.lr=5e-5", "optim.weight_decay=0", "schedule.name=wsd", "schedu
 # 5.8 s instead of 53 of 7.0, but held-out exact 71.75 against 80.0 % (two-call 32 against 50): the layers 20-24 hold
 # what copies a value.
 CPU_STEP_TOKENS, CPU_ROW_TOKENS = 1024, 256  # a step is one micro-batch of packed rows
-BASE_CPU = ["optim.lr=1e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=10",
-            "schedule.decay_fraction=0.3", "schedule.min_lr_ratio=0", "data.epochs=1", f"data.seq_len={CPU_ROW_TOKENS}",
-            "data.pack=true", f"train.global_batch_tokens={CPU_STEP_TOKENS}",
-            f"train.micro_batch_size={CPU_STEP_TOKENS // CPU_ROW_TOKENS}", "train.device=cpu",
-            "checkpoint.every_steps=200", "checkpoint.keep_last=1", "log.eval_every_steps=0", "log.eval_batches=4"]
-TINY = ["optim.lr=2e-3", "optim.weight_decay=0", "schedule.name=wsd", "schedule.warmup_steps=20",
-        "schedule.decay_fraction=0.3", "schedule.min_lr_ratio=0", "data.epochs=3", "data.seq_len=256",
-        "data.pack=true", "train.global_batch_tokens=2048", "train.micro_batch_size=8", "train.device=cpu",
-        "checkpoint.every_steps=200", "checkpoint.keep_last=1", "log.eval_every_steps=0", "log.eval_batches=4"]
+ON_CPU = [*SHARED, "schedule.decay_fraction=0.3", "train.device=cpu", "checkpoint.every_steps=200",
+          "checkpoint.keep_last=1", "log.eval_batches=4"]
+BASE_CPU = [*ON_CPU, "optim.lr=1e-3", "schedule.warmup_steps=10", "data.epochs=1", f"data.seq_len={CPU_ROW_TOKENS}",
+            f"train.global_batch_tokens={CPU_STEP_TOKENS}",
+            f"train.micro_batch_size={CPU_STEP_TOKENS // CPU_ROW_TOKENS}"]
+TINY = [*ON_CPU, "optim.lr=2e-3", "schedule.warmup_steps=20", "data.epochs=3", "data.seq_len=256",
+        "train.global_batch_tokens=2048", "train.micro_batch_size=8"]
 
 
 @dataclass(kw_only=True)
