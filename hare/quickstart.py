@@ -249,8 +249,8 @@ def tools(cfg: QuickstartConfig, run: Path, model: str, deadline: float) -> tupl
             minutes = max(1.0, (deadline - time.time() - reserve - setup) / 60)
             epochs = TOOL_MAX_EPOCHS[SCRATCH if cfg.base == SCRATCH else "pretrained"]
             print(f"{minutes:.1f} minutes left for the fine-tune's steps (--minutes {cfg.minutes:g}, less the "
-                  f"stages before it and the evaluation's share, {reserve:.0f} s on this CPU), at most {epochs} "
-                  f"epoch{'s' * (epochs > 1)}")
+                  f"stages before it, the evaluation's share, {reserve:.0f} s on this CPU, and {setup} s of loading, "
+                  f"export and checkpoint), at most {epochs} epoch{'s' * (epochs > 1)}")
             length = [f"data.epochs={epochs}", f"train.max_minutes={minutes:.3f}"]
         tool_train(ToolTrainArgs(model=model, data=str(data), out=str(out), resume=True, soup=cfg.tool_soup,
                                  overrides=[*length, f"data.seed={cfg.seed}"]))
