@@ -148,6 +148,23 @@ def test_tool_model_answers_with_openai_tool_calls(tool_model):
         assert refused.status_code == 400
         assert refused.json()["error"] | {"message": ""} == {"message": "", "type": "invalid_request_error",
                                                             "param": "tools", "code": "unknown_tool"}
+        # The same function with a schema the model was not trained to fill is refused; one that differs only in
+        # its prose, `additionalProperties` or the order of `required` is the same function.
+        volume = next(t for t in tools if t["function"]["name"] == "set_volume")
+        params = volume["function"]["parameters"]
+        reworded = {**volume["function"], "description": "louder or softer", "parameters": {
+            **params, "additionalProperties": False, "required": params["required"][::-1],
+            "properties": {k: {**v, "description": "?"} for k, v in params["properties"].items()}}}
+        changed = {**volume["function"], "parameters": {"type": "object", "required": ["zoom"], "properties": {
+            "zoom": {"type": "integer", "minimum": 1, "maximum": 10}}}}
+        answers = [httpx.post(f"{server.url}/v1/chat/completions", timeout=60, json={
+            "tools": [{"type": "function", "function": f}],
+            "messages": [{"role": "user", "content": "ringer volume to 3"}]})
+            for f in (reworded, changed)]
+        assert answers[0].status_code == 200, answers[0].text
+        assert answers[0].json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "set_volume"
+        assert answers[1].status_code == 400 and answers[1].json()["error"]["code"] == "tool_schema_mismatch"
+        assert "'set_volume'" in answers[1].json()["error"]["message"]
 
 
 def test_a_launched_server_runs_this_hare_whatever_the_current_directory_holds(micro_dir, tmp_path, monkeypatch):

@@ -90,6 +90,13 @@ def _tool_request(engine: Engine, messages: list[dict[str, str]],
         if unknown:
             raise ApiError(400, f"this model was not trained to call {unknown[0]!r}; it calls: "
                                 f"{', '.join(trained)}", param="tools", code="unknown_tool")
+        # The model fills its functions as it was trained to: a schema that says otherwise cannot be honoured.
+        changed = [f.name for f in functions if f.call_shape() != trained[f.name].call_shape()]
+        if changed:
+            raise ApiError(400, f"the parameters sent for {changed[0]!r} are not the ones this model was trained to "
+                                "fill, and its calls would not satisfy them; send the function as the model's "
+                                "tools.json defines it (descriptions may differ), or leave it out", param="tools",
+                           code="tool_schema_mismatch")
         functions = [trained[f.name] for f in functions]
     query = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
     if not query.strip():

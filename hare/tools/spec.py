@@ -88,6 +88,33 @@ class Function:
         return {"type": "function",
                 "function": {"name": self.name, "description": self.description, "parameters": self.parameters}}
 
+    def call_shape(self) -> Any:
+        """What a call of this function must satisfy: its parameters' schema without the prose (descriptions,
+        titles, examples) and the `additionalProperties` clients add, `required` in any order."""
+        return _shape(self.parameters)
+
+
+IGNORED = frozenset({"description", "title", "examples", "$comment", "additionalProperties"})
+NAMED_SCHEMAS = frozenset({"properties", "patternProperties", "$defs", "definitions"})
+
+
+def _shape(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_shape(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    shape: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in IGNORED:
+            continue
+        if key in NAMED_SCHEMAS and isinstance(value, dict):  # keys there are names, not keywords
+            shape[key] = {name: _shape(sub) for name, sub in value.items()}
+        elif key == "required" and isinstance(value, list):
+            shape[key] = sorted(map(str, value))
+        else:
+            shape[key] = _shape(value)
+    return shape
+
 
 def bundled_path(name: str) -> Path:
     return Path(str(resources.files("hare.tools") / "specs" / BUNDLED[name]))
