@@ -33,6 +33,20 @@ def test_bench_train_rejects_sizes_that_train_nothing(packed_dir, bad, flag):
         run(BenchTrainConfig(data=str(packed_dir), **bad))
 
 
+def test_bench_train_refuses_data_packed_for_another_tokenizer(foreign_dir, tmp_path):
+    """Its ids past the presets' vocabulary were an index error deep in the embedding (a 63-line traceback);
+    `hare pretrain`'s check now runs first, naming the fix."""
+    from conftest import write_corpus
+
+    from hare.data.pack import PackConfig
+    from hare.data.pack import run as pack
+
+    packed = pack(PackConfig(inputs=[str(write_corpus(tmp_path / "corpus.jsonl"))], out=str(tmp_path / "packed"),
+                             tokenizer=str(foreign_dir)))
+    with pytest.raises(HareError, match="packed with another tokenizer; re-pack"):
+        run(BenchTrainConfig(data=str(packed), steps=2, warmup_steps=1, rounds=1))
+
+
 @pytest.mark.slow
 def test_bench_serve_measures_each_concurrency(micro_dir, capsys):
     pytest.importorskip("fastapi", reason="needs the serve extra: bash scripts/setup.sh serve")

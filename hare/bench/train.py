@@ -143,11 +143,11 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
     import torch
     from tqdm import tqdm
 
-    from hare.data.shards import open_split
+    from hare.data.shards import check_tokenizer, load_meta, open_split
     from hare.io.extras import stdout_to_stderr
     from hare.model.precision import measure_peak_flops, resolve
     from hare.model.presets import padded_vocab_size, preset_config
-    from hare.model.tokenizer import vocab_size_with_added_tokens
+    from hare.model.tokenizer import build_tokenizer, vocab_size_with_added_tokens
     from hare.train.batches import Windows
     from hare.train.distributed import init
     from hare.train.metrics import flops_per_token
@@ -159,6 +159,7 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
     dtype = torch.bfloat16 if cfg.precision == "bf16" else torch.float32
     with tempfile.TemporaryDirectory() as tmp:
         data = cfg.data or _default_data(Path(tmp))
+        check_tokenizer(load_meta(data), build_tokenizer(), data)  # the presets' vocabulary, as `hare pretrain` checks
         windows = Windows(open_split(data, "train"), cfg.seq_len)
         if len(windows) < cfg.micro_batch_size * (cfg.warmup_steps + cfg.steps):
             print(f"note: {len(windows)} windows; batches repeat (fine for timing)")
