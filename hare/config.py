@@ -147,6 +147,19 @@ def validate_config(cfg: Any) -> None:
 # --- nested configs: YAML file → dotted `key=value` overrides → validated dataclass -----------------
 
 
+def _number(value: Any, kind: str) -> float:
+    """`value` as a float, or a ValueError in the config's words (Python's "could not convert string to float"
+    named no setting a user knows)."""
+    if isinstance(value, dict | list):
+        raise ValueError(f"expected {kind}, not a {'section' if isinstance(value, dict) else 'list'}")
+    try:
+        return float(value)  # YAML reads 1e999 as a string, which float() makes inf
+    except OverflowError:  # an integer too long for a float
+        return math.inf
+    except ValueError:
+        raise ValueError(f"expected {kind}") from None
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     tp = _unwrap_optional(tp)
     if value is None:
@@ -170,17 +183,14 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if tp is int:
             if isinstance(value, int) and not isinstance(value, bool):
                 return value  # exactly, however long: float() would overflow past 1.8e308
-            number = float(value)
+            number = _number(value, "an integer")
             if isinstance(value, bool) or not number.is_integer():
                 raise ValueError("expected an integer")
             return int(number)
         if tp is float:
             if isinstance(value, bool):
                 raise ValueError("expected a number")
-            try:
-                number = float(value)  # YAML reads 1e999 as a string, which float() makes inf
-            except OverflowError:  # an integer too long for a float
-                number = math.inf
+            number = _number(value, "a number")
             if not math.isfinite(number):
                 raise ValueError("expected a finite number")
             return number

@@ -311,6 +311,40 @@ def test_export_to_a_path_that_cannot_be_written(out, micro_dir, tmp_path, capsy
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
 
 
+def _outputs_onto_inputs(tmp: Path, model: Path) -> dict[str, tuple[list[str], Path]]:
+    """(argv, the input it names as its output): with --force or --overwrite, each replaced what it read."""
+    corpus = _jsonl(tmp / "corpus.jsonl", {"text": "a document about hares"}, {"text": "one about tortoises"})
+    records = _jsonl(tmp / "val.jsonl", RECORD)
+    (tmp / "docs").mkdir()
+    docs = _jsonl(tmp / "docs" / "a.jsonl", {"text": "hares run"})
+    weights = model / "model.safetensors"
+    return {
+        "dedup report onto its input": (["data", "dedup", "--inputs", str(corpus), "--out", str(tmp / "clean.jsonl"),
+                                         "--report", str(corpus)], corpus),
+        "decontam report onto its benchmark": (["data", "decontam", "--inputs", str(corpus), "--benchmarks",
+                                                str(records), "--out", str(tmp / "clean.jsonl"), "--report",
+                                                str(records)], records),
+        "tools eval report onto its data": (["tools", "eval", "--model", str(model), "--data", str(records),
+                                             "--output", str(records)], records),
+        "export onto the checkpoint's weights": (["export", "gguf", "--model", str(model), "--out", str(weights),
+                                                  "--force"], weights),
+        "pack over its inputs": (["data", "pack", "--inputs", str(tmp / "docs"), "--out", str(tmp / "docs"),
+                                  "--overwrite"], docs),
+    }
+
+
+@pytest.mark.parametrize("case", ["dedup report onto its input", "decontam report onto its benchmark",
+                                  "tools eval report onto its data", "export onto the checkpoint's weights",
+                                  "pack over its inputs"])
+def test_an_output_that_is_an_input_is_refused(case, micro_dir, tmp_path, capsys):
+    """Refused before any work, the input untouched: --force and --overwrite had let each replace what it read."""
+    model = Path(shutil.copytree(micro_dir, tmp_path / "model"))
+    argv, victim = _outputs_onto_inputs(tmp_path, model)[case]
+    before = victim.read_bytes()
+    _refused(capsys, argv, "would destroy what this command reads")
+    assert victim.read_bytes() == before
+
+
 @pytest.mark.parametrize("out", ["file", "file/run", "/proc/run"])
 def test_training_into_a_path_that_cannot_be_written(out, micro_dir, tmp_path, capsys):
     """Refused before the first step (a traceback from mkdir at the first write had ended the run)."""
@@ -341,6 +375,8 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
     out = str(tmp / "out")
     sft = ["sft", "--model", str(model), "--data", str(chats), "--out", out]
     spec = str(_spec(tmp / "spec.json"))
+    (tools_data := tmp / "tools-data").mkdir()
+    _jsonl(tools_data / "val.jsonl", RECORD)
     return {
         "pack share past a float": (["data", "pack", "--inputs", str(src), "--out", out, "--val-fraction", "1e-310"],
                                     "--val-fraction"),
@@ -405,6 +441,17 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "functional tokens past any API": ([*sft, f"model.functional_tokens={10**20}"], "model.functional_tokens"),
         "pretraining functional tokens": (["pretrain", "--data", str(tmp), "--out", out,
                                            f"model.functional_tokens={10**20}"], "model.functional_tokens"),
+        "pack tokenizer not a checkpoint": (["data", "pack", "--inputs", str(src), "--out", out, "--tokenizer",
+                                             str(tmp)], "point --tokenizer at"),
+        "sft --no-merge without --lora": ([*sft, "--no-merge"], "add --lora"),
+        "leakage --save-rewrites without --teacher": (["eval", "leakage", "--model", str(model), "--benchmark",
+                                                       str(src), "--rewritten", str(src), "--save-rewrites", out],
+                                                      "drop --save-rewrites"),
+        "leakage benchmark empty": (["eval", "leakage", "--model", str(model), "--benchmark",
+                                     str(_jsonl(tmp / "empty.jsonl")), "--rewritten", str(src)], "holds no items"),
+        "tools eval data the data directory": (["tools", "eval", "--model", str(model), "--spec", spec,
+                                                "--data", str(tools_data)],
+                                               f"pass one of its files, e.g. {tools_data / 'val.jsonl'}"),
     }
 
 

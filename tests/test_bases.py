@@ -91,3 +91,20 @@ def test_unknown_base_names_the_known_ones(capsys):
     assert main(["base", "pull", "gpt-5"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unknown base 'gpt-5'; known bases: smollm2-135m-instruct" in err
+
+
+def test_a_damaged_pulled_copy_says_to_delete_it(tiny_base, monkeypatch, capsys):
+    """A pull reuses the GGUF it finds, so "download it again" could not help: the message names the folder to
+    delete; and a HARE_CACHE that cannot hold folders is named as such (there is no --out to change)."""
+    root = tiny_base / "bases" / "tiny"
+    root.mkdir(parents=True)
+    (root / "tiny.gguf").write_bytes(b"GGUF" + bytes(12))
+    assert main(["base", "pull", "tiny"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"delete '{root}' and pull it again" in err
+    blocked = tiny_base.parent / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("HARE_CACHE", str(blocked))
+    assert main(["base", "pull", "tiny"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "set HARE_CACHE to a folder you can write" in err

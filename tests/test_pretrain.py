@@ -92,6 +92,13 @@ def test_override_values_of_the_wrong_shape():
         resolve(PretrainArgs(overrides=["model.preset={a: 1}"]))
     with pytest.raises(HareError, match=r"config key 'optim.betas' has bad value .*expected a list"):
         resolve(PretrainArgs(overrides=["optim.betas={a: 1}"]))
+    # Numbers are named as the config's kinds, not Python's ("could not convert string to float: 'abc'")
+    for override, expected in (("train.max_steps=abc", "expected an integer$"),
+                               ("train.max_steps.x=1", "expected an integer, not a section"),
+                               ("optim.lr=abc", "expected a number$"),
+                               ("optim.lr=[1]", "expected a number, not a list")):
+        with pytest.raises(HareError, match=expected):
+            resolve(PretrainArgs(overrides=[override]))
     from hare.train.sft import SFTConfig
 
     assert load_config(SFTConfig, None, ["data.paths=a.jsonl", "model.path=m"]).data.paths == ["a.jsonl"]

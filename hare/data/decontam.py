@@ -102,7 +102,7 @@ class DecontamConfig:
         check_workers(self.workers)
         if Path(self.out).exists() and not self.overwrite:
             raise HareError(f"'{self.out}' already exists; choose another --out or pass --overwrite")
-        check_outputs(self.out, self.report)
+        check_outputs(self.out, self.report, [*self.inputs, *input_files(self.inputs), *self.benchmarks])
 
 
 # ---------------------------------------------------------------------------------------------

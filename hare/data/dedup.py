@@ -60,7 +60,7 @@ class DedupConfig:
         out = Path(self.out)
         if out.exists() and not self.overwrite:
             raise HareError(f"'{out}' already exists; choose another --out or pass --overwrite")
-        check_outputs(self.out, self.report)
+        check_outputs(self.out, self.report, [*self.inputs, *input_files(self.inputs)])
 
 
 class Deduplicator:

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 from hare.errors import HareError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import numpy as np
 
 _PUNCT = re.compile(r"[^\w\s]+")
@@ -134,13 +136,15 @@ def input_files(inputs: list[str], suffixes: tuple[str, ...] = (".jsonl", ".json
     return files
 
 
-def check_outputs(out: str, report: str | None) -> None:
-    """Refuse an `--out` or `--report` path that cannot take the file before any document is read: a report
-    path that was a directory failed only after the whole corpus had been checked and --out written."""
-    from hare.io.atomic import check_output
+def check_outputs(out: str, report: str | None, inputs: Iterable[str]) -> None:
+    """Refuse an `--out` or `--report` path that cannot take the file before any document is read (a report
+    path that was a directory failed only after the whole corpus had been checked and --out written), or that
+    is one of the files read (`inputs`)."""
+    from hare.io.atomic import check_apart, check_output
 
     for flag, path in (("--out", out), ("--report", report)):
         if path:
             check_output(path, directory=False, flag=flag)  # the check every atomic output makes, before the work
+            check_apart(path, inputs, flag)
     if report and Path(report).resolve() == Path(out).resolve():
         raise HareError(f"--report '{report}' is the --out file; give the report a path of its own")

@@ -39,7 +39,7 @@ from hare import __version__
 from hare.config import check_share, check_workers, option
 from hare.data.shards import FORMAT, VERSION
 from hare.errors import HareError, first_line
-from hare.io.atomic import atomic_output
+from hare.io.atomic import atomic_output, check_apart
 from hare.io.extras import import_extra
 from hare.io.read import read_jsonl, read_text
 from hare.io.sources import local_path, offline_unless_hub_reachable
@@ -219,7 +219,7 @@ def load_pack_tokenizer(source: str | None) -> PreTrainedTokenizerFast:
     from hare.model.load import load_tokenizer
     from hare.model.tokenizer import build_tokenizer
 
-    tok = build_tokenizer() if source is None else load_tokenizer(source)
+    tok = build_tokenizer() if source is None else load_tokenizer(source, "--tokenizer")
     if tok.bos_token_id is None or tok.eos_token_id is None:
         raise HareError(f"the tokenizer of '{source}' has no BOS or EOS token; packing marks documents with both")
     return tok
@@ -422,6 +422,7 @@ def run(cfg: PackConfig) -> Path:
     cfg.validate()
     out = Path(cfg.out).expanduser()
     _check_out(out, cfg.overwrite)
+    check_apart(out, [*cfg.inputs, *([cfg.tokenizer] if cfg.tokenizer else [])])
     docs = Documents(expand_inputs(cfg.inputs, cfg.split), cfg.text_field)
     tok = load_pack_tokenizer(cfg.tokenizer)
     dtype = token_dtype(len(tok))

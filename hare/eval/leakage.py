@@ -116,9 +116,14 @@ def run(cfg: LeakageConfig) -> dict[str, Any]:
         raise HareError(f"--ngram and --points must be at least 1, got {cfg.ngram} and {cfg.points}")
     if (cfg.rewritten is None) == (cfg.teacher is None):
         raise HareError("pass exactly one of --rewritten FILE (your paraphrases) or --teacher URL (to write them)")
+    if cfg.save_rewrites and cfg.teacher is None:
+        raise HareError("--save-rewrites keeps what --teacher writes; with --rewritten the rewrites are already "
+                        "in that file: drop --save-rewrites")
     if cfg.teacher is not None:
         endpoint(cfg.teacher)  # a malformed URL fails now, not after the model has loaded
     original = read_items(cfg.benchmark)
+    if not original:
+        raise HareError(f"--benchmark '{cfg.benchmark}' holds no items; pass a JSONL of the benchmark's items")
     rewritten = read_items(cfg.rewritten) if cfg.rewritten else rewrite(original, cfg)
     if len(original) != len(rewritten):
         raise HareError(f"'{cfg.benchmark}' has {len(original)} items but '{cfg.rewritten}' has {len(rewritten)}; "

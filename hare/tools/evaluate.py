@@ -25,7 +25,7 @@ from typing import Any
 
 from hare.config import check_range, option
 from hare.errors import HareError
-from hare.io.atomic import check_output, write_text
+from hare.io.atomic import check_apart, check_output, write_text
 from hare.tools.call import SPELLING_HELP, load_caller
 from hare.tools.calls import Call, CallError, normalize
 from hare.tools.decoder import ToolCaller
@@ -138,8 +138,9 @@ def table(report: dict[str, Any], shown_failures: int = 10) -> str:
 
 
 def run(cfg: ToolEvalConfig) -> dict[str, Any]:
-    if cfg.output:  # before the model loads: a directory there, or a path that cannot be written
+    if cfg.output:  # before the model loads: a directory there, a path that cannot be written, or the data read
         check_output(cfg.output, directory=False, flag="--output")
+        check_apart(cfg.output, [cfg.data, cfg.model, *([cfg.spec] if cfg.spec else [])], "--output")
     check_range("--limit", cfg.limit, 0, fix="0 evaluates every record")  # -1 had sliced off the last one
     caller = load_caller(cfg.model, cfg.spec, cfg.device, constrained=cfg.constrained, copy_values=cfg.copy_values,
                          spelling=cfg.spelling)

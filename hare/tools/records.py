@@ -14,7 +14,9 @@ from hare.tools.spec import Function
 
 def read_records(path: Path, functions: list[Function]) -> list[dict[str, Any]]:
     """The records of a JSONL(.gz) file, each call checked against `functions`; errors name the line."""
-    check_file(path, "tool data", "make tool data with `hare tools data`")
+    fix = (f"pass one of its files, e.g. {path / 'val.jsonl'}" if (path / "val.jsonl").is_file() else
+           "make tool data with `hare tools data`")  # the directory `hare tools data` wrote
+    check_file(path, "tool data", fix)
     by_name = {f.name: f for f in functions}
     records = []
     for n, _, record in read_jsonl(path):

@@ -130,7 +130,11 @@ def resolve(args: SFTArgs) -> SFTConfig:
                                     ("data.paths", json.dumps(args.data) if args.data else None),
                                     ("lora.enabled", "true" if args.lora else None),
                                     ("lora.merge", None if args.merge is None else str(args.merge).lower())]
-    return load_config(SFTConfig, args.config, [*run_length(args.overrides), *(f"{k}={v}" for k, v in pairs if v)])
+    cfg = load_config(SFTConfig, args.config, [*run_length(args.overrides), *(f"{k}={v}" for k, v in pairs if v)])
+    if args.merge is not None and not cfg.lora.enabled:
+        raise HareError(f"--{'' if args.merge else 'no-'}merge says how LoRA adapters are exported, and this run "
+                        "trains all weights: add --lora, or drop the flag")
+    return cfg
 
 
 def run_length(overrides: list[str]) -> list[str]:
