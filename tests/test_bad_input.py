@@ -345,6 +345,22 @@ def test_an_output_that_is_an_input_is_refused(case, micro_dir, tmp_path, capsys
     assert victim.read_bytes() == before
 
 
+@pytest.mark.parametrize("holds", ["notes.txt", "final"])
+def test_training_into_a_folder_that_holds_something_else(holds, micro_dir, tmp_path, capsys):
+    """A new run's config.yaml, metrics.jsonl and final/ had been written among a folder's own files, and over a
+    finished run's final model, without a word; --resume is the way to continue a run."""
+    out = tmp_path / "out"
+    out.mkdir()
+    if holds == "final":
+        (out / holds).mkdir()
+    else:
+        (out / holds).write_text("mine")
+    chats = _jsonl(tmp_path / "chats.jsonl", CHAT)
+    _refused(capsys, ["sft", "--model", str(micro_dir), "--data", str(chats), "--out", str(out)],
+             "finished run (final/)" if holds == "final" else "not a training run's (notes.txt)")
+    assert [p.name for p in out.iterdir()] == [holds]
+
+
 @pytest.mark.parametrize("out", ["file", "file/run", "/proc/run"])
 def test_training_into_a_path_that_cannot_be_written(out, micro_dir, tmp_path, capsys):
     """Refused before the first step (a traceback from mkdir at the first write had ended the run)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -183,7 +184,28 @@ def find_checkpoint(out: str, resume: bool) -> Path | None:
     if found and not resume:
         raise HareError(f"'{out}' already holds checkpoints ({found.name}); pass --resume to continue, "
                         "or a new --out")
+    if not resume:
+        _check_new(Path(out))
     return found
+
+
+# What a run writes into OUT (`data`: the conversations of `hare tools train`), besides step-N/ and temporaries.
+RUN_ENTRIES = frozenset({"config.yaml", "metrics.jsonl", "final", "data"})
+_RUN_ENTRY = re.compile(r"^(step-\d{8}(\.tmp)?|soup-\d+|\..*)$")
+
+
+def _check_new(out: Path) -> None:
+    """A new run writes config.yaml, metrics.jsonl and final/ into OUT: one there already would be replaced (a
+    finished run, without a word) or mixed with the user's own files (an --out that was another folder)."""
+    if not out.is_dir():
+        return
+    if (out / "final").exists():
+        raise HareError(f"'{out}' already holds a finished run (final/); choose a new --out, or delete it to "
+                        "train again")
+    others = sorted(p.name for p in out.iterdir() if p.name not in RUN_ENTRIES and not _RUN_ENTRY.match(p.name))
+    if others:
+        raise HareError(f"'{out}' holds files that are not a training run's ({', '.join(others[:3])}"
+                        f"{', …' if len(others) > 3 else ''}); choose a new or empty --out")
 
 
 def check_shapes(cfg: TrainConfig, seq_len: int, model_config: PretrainedConfig, world: int) -> int:
