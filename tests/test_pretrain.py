@@ -262,6 +262,18 @@ def test_resume_with_another_model_is_refused_in_one_line(reference_run, packed_
     assert "Traceback" not in str(err.value) and "\n" not in str(err.value)
 
 
+def test_resume_from_a_state_file_cut_short_says_it_is_damaged(reference_run, packed_dir, tmp_path):
+    """A truncated state shard had been reported as another model's checkpoint ("resume with the config that wrote
+    it"); it is damaged, and the fix is the checkpoint before it."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run, run_dir)
+    shard = next((run_dir / "step-00000012" / "state").glob("*.distcp"))
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    with pytest.raises(HareError, match=r"step-00000012' is damaged \(.*\); delete that step-\* directory") as err:
+        train(small_config(packed_dir, run_dir, "train.max_steps=16"), resume=True)
+    assert "\n" not in str(err.value) and "another model config" not in str(err.value)
+
+
 @pytest.mark.slow
 def test_failed_save_leaves_previous_checkpoint_latest(packed_dir, tmp_path, monkeypatch):
     out = tmp_path / "run"

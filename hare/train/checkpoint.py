@@ -76,6 +76,9 @@ class CheckpointConfig:
                         "from; to save none, set checkpoint.every_steps=0")
 
 
+# What torch says of a state file it cannot read at all (cut short, overwritten), as opposed to one that holds
+# another model's tensors.
+UNREADABLE = ("failed reading", "corrupted", "unexpected EOF", "end of file")
 PREFIX = "lm."  # the HF model's parameters inside the training module (loss.CausalLMLoss)
 
 
@@ -143,19 +146,21 @@ def load(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, d: Dist
     )
 
     state = {"model": get_model_state_dict(model), "optimizer": get_optimizer_state_dict(model, optimizer)}
+    damaged = (f"checkpoint '{path}' is damaged ({{}}); delete that step-* directory to resume from the one "
+               "before it, or train into a new --out")
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="torch.distributed is disabled")
             dcp.load(state, checkpoint_id=str(path / "state"))
     except CheckpointException as err:  # a BaseException: no `except Exception` would stop it
         reasons = sorted({str(f[0] if isinstance(f, tuple) else f) for f in err.failures.values()})
+        if any(mark in r for r in reasons for mark in UNREADABLE):  # a file cut short is not another config's
+            raise HareError(damaged.format(first_line(reasons[0]).split(". ")[0])) from None
         raise HareError(f"checkpoint '{path}' does not fit this run's model ({'; '.join(reasons)}); it was "
                         "written with another model config or an older HARE: resume with the config that "
                         "wrote it, or train into a new --out") from None
     set_model_state_dict(model, state["model"])
     set_optimizer_state_dict(model, optimizer, state["optimizer"])
-    damaged = (f"checkpoint '{path}' is damaged ({{}}); delete that step-* directory to resume from the one "
-               "before it, or train into a new --out")
     rng = path / f"rng-{d.rank}.pt"
     try:
         if rng.is_file():
