@@ -71,6 +71,8 @@ def run(cfg: PplConfig) -> dict[str, Any]:
     from hare.model.load import load_model
 
     texts = read_texts(cfg.data, cfg.field)
+    if cfg.window is not None and cfg.window < 2 or cfg.stride is not None and cfg.stride < 1:  # before the load
+        raise HareError(f"--window must be at least 2 and --stride at least 1, got {cfg.window} and {cfg.stride}")
     model, tok = load_model(cfg.model, cfg.device, cfg.dtype)
     context = model.config.max_position_embeddings
     window = context if cfg.window is None else cfg.window  # 0 is refused below, not read as "the default"

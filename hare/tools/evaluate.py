@@ -142,11 +142,11 @@ def run(cfg: ToolEvalConfig) -> dict[str, Any]:
         check_output(cfg.output, directory=False, flag="--output")
         check_apart(cfg.output, [cfg.data, cfg.model, *([cfg.spec] if cfg.spec else [])], "--output")
     check_range("--limit", cfg.limit, 0, fix="0 evaluates every record")  # -1 had sliced off the last one
+    if cfg.batch < 1 or cfg.latency_queries < 1:  # before the model's seconds of loading
+        raise HareError("--batch and --latency-queries must be at least 1")
     caller = load_caller(cfg.model, cfg.spec, cfg.device, constrained=cfg.constrained, copy_values=cfg.copy_values,
                          spelling=cfg.spelling)
     records = read_records(Path(cfg.data), caller.functions)
-    if cfg.batch < 1 or cfg.latency_queries < 1:
-        raise HareError("--batch and --latency-queries must be at least 1")
     report = score(caller, records[: cfg.limit] if cfg.limit else records, batch=cfg.batch,
                    latency_queries=cfg.latency_queries)
     print(json.dumps(report, indent=1) if cfg.json else table(report))
