@@ -398,6 +398,20 @@ def test_tool_requests_join_a_batch_under_way_and_a_cancelled_one_leaves_it(tool
         batcher.close()
 
 
+def test_a_tool_sent_without_parameters_is_the_trained_function_of_no_arguments():
+    """OpenAI lets a function without arguments leave `parameters` out; it had become `{}` (no object's schema, a
+    400), and `{"type": "object"}` alone must match the trained `properties: {}, required: []`."""
+    from hare.serve.openai_schema import ToolSpec
+    from hare.tools.spec import load_spec, parse_spec
+
+    trained = next(f for f in load_spec("android") if f.name == "check_nest_smoke_detector_status")
+    for function in ({"name": trained.name}, {"name": trained.name, "parameters": {"type": "object"}}):
+        [sent] = parse_spec([ToolSpec.model_validate({"type": "function", "function": function}).model_dump()],
+                            "tools")
+        assert sent.call_shape() == trained.call_shape()
+    assert trained.call_shape() != next(f for f in load_spec("android") if f.name == "take_a_photo").call_shape()
+
+
 def test_tool_call_message_is_openai_shaped():
     from hare.serve.openai_schema import tool_call_message
 

@@ -61,6 +61,17 @@ def test_a_body_that_never_arrives_is_answered_408(keyed_server):
     assert json.loads(body)["error"]["code"] == "request_timeout"
 
 
+def test_a_developer_message_is_the_system_turn(client):
+    """OpenAI's newer clients send the system message as "developer"; it had been a 400."""
+    def ask(role: str):
+        return client.chat.completions.create(model="chat", temperature=0, max_tokens=8, messages=[
+            {"role": role, "content": "Answer briefly."}, *ASK])
+
+    system, developer = ask("system"), ask("developer")
+    assert developer.usage.prompt_tokens == system.usage.prompt_tokens
+    assert developer.choices[0].message.content == system.choices[0].message.content
+
+
 def test_chat_reply_stops_at_round_end_with_usage(client, chat_dir, tok):
     reply = client.chat.completions.create(model="chat", messages=ASK, temperature=0)
     choice = reply.choices[0]

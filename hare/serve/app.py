@@ -288,7 +288,7 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
-        messages = [{"role": m.role, "content": m.text()} for m in body.messages]
+        messages = [{"role": m.template_role(), "content": m.text()} for m in body.messages]
         if tools := body.offered():
             # Tool calls are bounded here like the engine's queue: past --max-waiting of them a 503, never an
             # ever-growing backlog.

@@ -100,8 +100,12 @@ class ContentPart(BaseModel):
 class ChatMessage(BaseModel):
     model_config = STRICT
 
-    role: Literal["system", "user", "assistant", "tool"]
+    # "developer" is what OpenAI's newer clients send for the system message (o1 and later): the same turn here.
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     content: Text | list[ContentPart] | None = None
+
+    def template_role(self) -> str:
+        return "system" if self.role == "developer" else self.role
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -114,7 +118,9 @@ class FunctionSpec(BaseModel):
 
     name: Text = Field(min_length=1, max_length=64)
     description: Text = ""
-    parameters: Annotated[dict[str, Any], AfterValidator(encodable)] = Field(default_factory=dict)
+    # Left out, a function takes no arguments (as OpenAI reads it), not an empty schema that is no object's.
+    parameters: Annotated[dict[str, Any], AfterValidator(encodable)] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}})
 
 
 class ToolSpec(BaseModel):

@@ -90,7 +90,8 @@ class Function:
 
     def call_shape(self) -> Any:
         """What a call of this function must satisfy: its parameters' schema without the prose (descriptions,
-        titles, examples) and the `additionalProperties` clients add, `required` in any order."""
+        titles, examples) and the `additionalProperties` clients add, `required` in any order, an empty
+        `required` or `properties` as none."""
         return _shape(self.parameters)
 
 
@@ -105,7 +106,7 @@ def _shape(schema: Any) -> Any:
         return schema
     shape: dict[str, Any] = {}
     for key, value in schema.items():
-        if key in IGNORED:
+        if key in IGNORED or key in ("required", "properties") and not value:  # none said and none listed: alike
             continue
         if key in NAMED_SCHEMAS and isinstance(value, dict):  # keys there are names, not keywords
             shape[key] = {name: _shape(sub) for name, sub in value.items()}
