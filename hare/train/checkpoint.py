@@ -154,8 +154,9 @@ def load(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, d: Dist
             dcp.load(state, checkpoint_id=str(path / "state"))
     except CheckpointException as err:  # a BaseException: no `except Exception` would stop it
         reasons = sorted({str(f[0] if isinstance(f, tuple) else f) for f in err.failures.values()})
-        if any(mark in r for r in reasons for mark in UNREADABLE):  # a file cut short is not another config's
-            raise HareError(damaged.format(first_line(reasons[0]).split(". ")[0])) from None
+        unreadable = [r for r in reasons if any(mark in r for mark in UNREADABLE)]
+        if unreadable:  # a file cut short is not another config's
+            raise HareError(damaged.format(first_line(unreadable[0]).split(". ")[0])) from None
         raise HareError(f"checkpoint '{path}' does not fit this run's model ({'; '.join(reasons)}); it was "
                         "written with another model config or an older HARE: resume with the config that "
                         "wrote it, or train into a new --out") from None
