@@ -245,11 +245,11 @@ def tools(cfg: QuickstartConfig, run: Path, model: str, deadline: float) -> tupl
                 "data.epochs=0", f"train.max_steps={cfg.tool_steps}"]
         else:
             reserve = eval_reserve_s()
-            setup = cfg.tool_soup * TOOL_SETUP_S + TOOL_AFTER_FIX_S
-            minutes = max(1.0, (deadline - time.time() - reserve - setup) / 60)
+            aside = cfg.tool_soup * TOOL_SETUP_S + TOOL_AFTER_FIX_S
+            minutes = max(1.0, (deadline - time.time() - reserve - aside) / 60)
             epochs = TOOL_MAX_EPOCHS[SCRATCH if cfg.base == SCRATCH else "pretrained"]
             print(f"{minutes:.1f} minutes left for the fine-tune's steps (--minutes {cfg.minutes:g}, less the "
-                  f"stages before it, the evaluation's share, {reserve:.0f} s on this CPU, and {setup} s of loading, "
+                  f"stages before it, the evaluation's share, {reserve:.0f} s on this CPU, and {aside} s of loading, "
                   f"export and checkpoint), at most {epochs} epoch{'s' * (epochs > 1)}")
             length = [f"data.epochs={epochs}", f"train.max_minutes={minutes:.3f}"]
         tool_train(ToolTrainArgs(model=model, data=str(data), out=str(out), resume=True, soup=cfg.tool_soup,
