@@ -28,13 +28,6 @@ EVAL_OFFSET = 1_000_000
 MIN_TOKENS = 16  # shorter samples carry too little context to be worth a calibration slot
 
 
-def check_not_in_place(model: str, out: str) -> None:
-    """--out must not be --model: with --force the quantized copy replaced the checkpoint it was read from."""
-    if Path(out).expanduser().resolve() == Path(model).expanduser().resolve():
-        raise HareError(f"--out '{out}' is the --model directory; quantizing in place would replace the model it "
-                        "reads: choose another --out")
-
-
 def synthetic_texts(n: int, start: int = 0, seed: int = 0) -> list[str]:
     """Documents start … start+n-1 of HARE's synthetic corpus (the default `hare data synth` mixture)."""
     from hare.data.synth import make_doc

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hare.config import check_range, option
 from hare.errors import HareError
-from hare.quantize.common import TARGETS, check_not_in_place
+from hare.io.atomic import check_apart
+from hare.quantize.common import TARGETS
 
 if TYPE_CHECKING:
     import torch
@@ -60,7 +61,7 @@ class Fp8Config:
 
     def validate(self) -> None:  # 0 divided the report by zero after the whole quantization
         check_range("--eval-samples", self.eval_samples, 1, 100_000)
-        check_not_in_place(self.model, self.out)
+        check_apart(self.out, [self.model, *([self.eval_data] if self.eval_data else [])])
 
 
 def quantize_weight(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

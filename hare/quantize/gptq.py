@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hare.config import check_range, option
 from hare.errors import HareError
+from hare.io.atomic import check_apart
 from hare.io.extras import import_extra, stdout_to_stderr
-from hare.quantize.common import TARGETS, check_not_in_place
+from hare.quantize.common import TARGETS
 
 if TYPE_CHECKING:
     import torch
@@ -52,7 +53,7 @@ class GptqConfig:
         check_range("--calib-samples", self.calib_samples, 1, 100_000)
         check_range("--calib-seq-len", self.calib_seq_len, 2, 1_000_000)
         check_range("--eval-samples", self.eval_samples, 1, 100_000)
-        check_not_in_place(self.model, self.out)
+        check_apart(self.out, [self.model, *([self.eval_data] if self.eval_data else [])])
 
 
 def _cpu_workers() -> None:
