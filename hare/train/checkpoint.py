@@ -43,6 +43,11 @@ FORMAT_VERSION = 1
 _STEP_DIR = re.compile(r"^step-(\d{8})$")
 
 
+def is_step_entry(name: str) -> bool:
+    """A step checkpoint's directory, or one still being written (`step-N.tmp`)."""
+    return bool(_STEP_DIR.match(name.removesuffix(".tmp")))
+
+
 def kill_point(where: str, step: int) -> None:
     """Test hook: with `HARE_KILL_AT=WHERE:STEP` in the environment (`step:6` after step 6 is logged and
     checkpointed, `checkpoint:8` halfway through writing step 8's checkpoint), this process SIGKILLs

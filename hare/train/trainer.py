@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from hare.config import check_range, check_seed, option, positional
 from hare.errors import HareError
-from hare.train.checkpoint import CheckpointConfig
+from hare.train.checkpoint import CheckpointConfig, is_step_entry
 from hare.train.loop import LogConfig, TrainConfig
 from hare.train.optim import OptimConfig, ScheduleConfig
 
@@ -191,7 +191,7 @@ def find_checkpoint(out: str, resume: bool) -> Path | None:
 
 # What a run writes into OUT (`data`: the conversations of `hare tools train`), besides step-N/ and temporaries.
 RUN_ENTRIES = frozenset({"config.yaml", "metrics.jsonl", "final", "data"})
-_RUN_ENTRY = re.compile(r"^(step-\d{8}(\.tmp)?|soup-\d+|\..*)$")
+_RUN_ENTRY = re.compile(r"^(soup-\d+|\..*)$")  # a soup's parts, hidden files
 
 
 def _check_new(out: Path) -> None:
@@ -202,7 +202,8 @@ def _check_new(out: Path) -> None:
     if (out / "final").exists():
         raise HareError(f"'{out}' already holds a finished run (final/); choose a new --out, or delete it to "
                         "train again")
-    others = sorted(p.name for p in out.iterdir() if p.name not in RUN_ENTRIES and not _RUN_ENTRY.match(p.name))
+    others = sorted(p.name for p in out.iterdir()
+                    if p.name not in RUN_ENTRIES and not (is_step_entry(p.name) or _RUN_ENTRY.match(p.name)))
     if others:
         raise HareError(f"'{out}' holds files that are not a training run's ({', '.join(others[:3])}"
                         f"{', …' if len(others) > 3 else ''}); choose a new or empty --out")
