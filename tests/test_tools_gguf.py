@@ -55,6 +55,10 @@ def test_the_gguf_file_alone_is_the_tool_model(tool_model, tmp_path, capsys):
     assert [p.name for p in alone.iterdir()] == ["tool.gguf"]
     spelling = load_caller(str(alone / "tool.gguf")).spelling  # and the words slips are read as
     assert spelling is not None and spelling.counts == json.loads((tool_model / "tool_words.json").read_text())
+    reordered = tmp_path / "reordered.json"  # the spec it carries is the one a --spec must match
+    reordered.write_text(json.dumps(json.loads((tool_model / "tools.json").read_text())[::-1]))
+    with pytest.raises(HareError, match="is not the API spec"):
+        load_caller(str(alone / "tool.gguf"), spec=str(reordered))
 
 
 def test_a_gguf_without_a_spec_or_a_file_is_refused_clearly(micro_dir, tool_model, tmp_path):

@@ -373,6 +373,35 @@ def test_cli_call_prints_json_and_eval_scores_with_failures(tool_model, tmp_path
     assert "exact-call accuracy" in capsys.readouterr().out
 
 
+def _respecified(spec: list[dict], change: str) -> list[dict]:
+    spec = json.loads(json.dumps(spec))
+    if change == "reordered":
+        spec.reverse()
+    elif change == "one left out":
+        spec.pop()
+    elif change == "a parameter changed":
+        spec[0]["function"]["parameters"]["properties"]["zoom"] = {"type": "integer"}
+    else:  # "prose only": what a client may reword
+        for item in spec:
+            item["function"]["description"] = "reworded " + item["function"]["description"]
+    return spec
+
+
+@pytest.mark.parametrize("change", ["reordered", "one left out", "a parameter changed", "prose only"])
+def test_a_spec_other_than_the_trained_one_is_refused(tool_model, tmp_path, capsys, change):
+    """`<api_i>` is the i-th function the model was trained on: another --spec made its calls name the wrong
+    function without a word (the server refuses such tools, 400 tool_schema_mismatch); reworded descriptions pass."""
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(_respecified(json.loads((tool_model / "tools.json").read_text()), change)))
+    code = main(["tools", "call", "--model", str(tool_model), "--spec", str(spec), "--device", "cpu", "take a selfie"])
+    said = capsys.readouterr()
+    if change == "prose only":
+        assert code == 0 and json.loads(said.out) == RECORDS[0]["calls"]
+    else:
+        assert code == 2 and said.out == "" and "Traceback" not in said.err
+        assert "is not the API spec" in said.err and "drop --spec" in said.err
+
+
 def test_eval_file_with_unknown_function_names_the_line(tool_model, tmp_path, capsys):
     data = write_records(tmp_path / "eval.jsonl", [RECORDS[0], {"query": "order pizza", "calls": [{"name": "order"}]}])
     assert main(["tools", "eval", "--model", str(tool_model), "--data", str(data)]) == 2

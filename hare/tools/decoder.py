@@ -26,7 +26,7 @@ from hare.tools.calls import Call, CallError, parse
 from hare.tools.dictated import addresses
 from hare.tools.grammar import CallGrammar, budget
 from hare.tools.joins import Answer, Look, run_look, second_look
-from hare.tools.spec import SPEC_FILE, Function, check_capacity, load_spec
+from hare.tools.spec import SPEC_FILE, Function, check_capacity, check_trained, load_spec
 from hare.tools.spelling import Spelling, load_words, restore
 
 if TYPE_CHECKING:
@@ -99,10 +99,12 @@ class ToolCaller:
         if where is not None and not where.exists() and model not in BASES:  # not "has no tools.json": a wrong path
             raise HareError(f"tool model '{model}' does not exist; check the path, or train one with `hare tools "
                             "train --model BASE --data DIR --out runs/tools` (the model is runs/tools/final)")
-        path = Path(spec) if spec else Path(model) / SPEC_FILE
-        if not spec and not path.is_file():
+        own = Path(model) / SPEC_FILE
+        if not spec and not own.is_file():
             raise HareError(f"{model} has no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
-        functions = load_spec(path)
+        functions = load_spec(spec or own)
+        if spec and own.is_file():
+            check_trained(functions, load_spec(own), spec, model)
         words = load_words(Path(model)) if spelling else None
         return cls(*load_model(model, device, dtype), functions, constrained=constrained, copy_values=copy_values,
                    words=words)

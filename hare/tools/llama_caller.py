@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from hare.errors import HareError
 from hare.io.extras import import_extra
 from hare.tools.decoder import CallResult, ToolCaller
-from hare.tools.spec import SPEC_FILE, Function, load_spec
+from hare.tools.spec import SPEC_FILE, Function, check_trained, load_spec
 from hare.tools.spelling import load_words
 
 if TYPE_CHECKING:
@@ -54,7 +54,10 @@ class LlamaToolCaller(ToolCaller):
             raise HareError(f"'{model}' does not carry its tokenizer (the 'hare.files' key of `hare export gguf`); "
                             "export the tool model directory with `hare export gguf`")
         if spec is not None:
-            functions = load_spec(spec)
+            given = load_spec(spec)
+            if functions is not None:
+                check_trained(given, functions, spec, model)
+            functions = given
         if functions is None:
             raise HareError(f"'{model}' carries no {SPEC_FILE}; pass --spec with the API spec the model was trained on")
         return cls(llm, tok, functions, constrained=constrained, copy_values=copy_values,

@@ -334,6 +334,23 @@ def check_capacity(functions: list[Function], available: int) -> None:
                         f"tokens (<api_0>…); {fix}")
 
 
+def check_trained(given: list[Function], own: list[Function], spec: str | Path, model: str) -> None:
+    """Refuse a --spec that is not the one saved with the model: `<api_i>` is the i-th function the model was
+    trained on, so another list (reordered, a function added, changed or left out) would have its calls name the
+    wrong function or fill arguments the schema does not ask for — without a word. Descriptions may differ."""
+    for i, (g, o) in enumerate(zip(given, own, strict=False)):
+        if g.name != o.name or g.call_shape() != o.call_shape():
+            why = (f"function {i} is '{g.name}' there and '{o.name}' in the model's {SPEC_FILE}" if g.name != o.name
+                   else f"the parameters of '{g.name}' differ from the ones the model was trained to fill")
+            break
+    else:
+        if len(given) == len(own):
+            return
+        why = f"it has {len(given)} functions, the model's {SPEC_FILE} {len(own)}"
+    raise HareError(f"--spec '{spec}' is not the API spec '{model}' was trained on ({why}); drop --spec to use the "
+                    f"model's own, or train a model on this spec")
+
+
 def save_spec(functions: list[Function], directory: Path) -> None:
     from hare.io.atomic import write_text
 
