@@ -84,16 +84,17 @@ def run(cfg: ChatConfig) -> None:
     session = ChatSession(model, tok, cfg, cfg.system)
     streamer = stdout_streamer(tok)
     print(f"Chatting with {cfg.model}. /reset clears the history, /exit or Ctrl-D leaves.", file=sys.stderr)
+    failed = 0
     while True:
         try:
             line = input("you> ")
         except EOFError:
             print(file=sys.stderr)
-            return
+            break
         text = line.strip()
         command = text.casefold() if text.startswith("/") and " " not in text else None
         if command == "/exit":
-            return
+            break
         if command == "/reset":
             session.reset()
             print("(history cleared)", file=sys.stderr)
@@ -108,3 +109,8 @@ def run(cfg: ChatConfig) -> None:
                 session.send(text, streamer)
             except HareError as err:  # this message only: the conversation goes on
                 print(f"\nhare chat: error: {err}", file=sys.stderr)
+                failed += 1
+    # Someone at the terminal saw each error and went on; a script piping messages in learns it from the exit
+    # status, as from any other command whose input it could not take.
+    if failed and not sys.stdin.isatty():
+        raise HareError(f"{failed} message{'s' * (failed > 1)} got no reply (the errors above)")

@@ -59,6 +59,19 @@ def test_console_script_chat_multi_turn_and_reset(parrot_dir):
     assert "(history cleared)" in result.stderr and "unknown command /resett; commands: /reset" in result.stderr
 
 
+@pytest.mark.slow
+def test_console_script_chat_fed_a_message_it_cannot_take_answers_the_rest_and_exits_2(parrot_dir):
+    """A script piping messages in learns from the exit status that one got no reply (it had exited 0); the
+    conversation still goes on past it, as at a terminal."""
+    stdin = b"caf\xe9 \xff\n" + PARROT_QUESTION.encode() + b"\n"
+    result = subprocess.run([HARE, "chat", "--model", str(parrot_dir), "--temperature", "0"], input=stdin,
+                            capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == 2, err
+    assert out.count(PARROT_ANSWER) == 1 and "Traceback" not in err
+    assert "not UTF-8" in err and "1 message got no reply" in err
+
+
 def test_console_script_generate_streams_prompt_and_continuation(parrot_dir):
     result = _run(["generate", "--model", str(parrot_dir), "--prompt", "The hare", "--max-new-tokens", "8",
                    "--seed", "1"])
