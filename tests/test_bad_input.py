@@ -320,10 +320,10 @@ def _outputs_onto_inputs(tmp: Path, model: Path) -> dict[str, tuple[list[str], P
     weights = model / "model.safetensors"
     return {
         "dedup report onto its input": (["data", "dedup", "--inputs", str(corpus), "--out", str(tmp / "clean.jsonl"),
-                                         "--report", str(corpus)], corpus),
+                                         "--report", str(corpus), "--overwrite"], corpus),
         "decontam report onto its benchmark": (["data", "decontam", "--inputs", str(corpus), "--benchmarks",
                                                 str(records), "--out", str(tmp / "clean.jsonl"), "--report",
-                                                str(records)], records),
+                                                str(records), "--overwrite"], records),
         "tools eval report onto its data": (["tools", "eval", "--model", str(model), "--data", str(records),
                                              "--output", str(records)], records),
         "export onto the checkpoint's weights": (["export", "gguf", "--model", str(model), "--out", str(weights),
@@ -343,6 +343,25 @@ def test_an_output_that_is_an_input_is_refused(case, micro_dir, tmp_path, capsys
     before = victim.read_bytes()
     _refused(capsys, argv, "would destroy what this command reads")
     assert victim.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["dedup", "decontam"])
+def test_dedup_and_decontam_keep_an_existing_report_and_refuse_an_empty_corpus(command, tmp_path, capsys):
+    """Without --overwrite an existing --report is kept, as --out is (it had been replaced without a word); a
+    corpus of empty files is refused, as pack refuses it (an empty --out had been written, exit 0)."""
+    bench = _jsonl(tmp_path / "gsm8k.jsonl", {"question": "How many legs do three hares have?", "answer": "#### 12"})
+    argv = ["data", command, *(["--benchmarks", str(bench)] if command == "decontam" else []),
+            "--out", str(tmp_path / "clean.jsonl")]
+    corpus = _jsonl(tmp_path / "corpus.jsonl", {"text": "a document about hares"})
+    report = tmp_path / "report.json"
+    report.write_text("last week's report")
+    _refused(capsys, [*argv, "--inputs", str(corpus), "--report", str(report)], str(report), "--overwrite")
+    assert report.read_text() == "last week's report"
+    empty = _jsonl(tmp_path / "empty.jsonl")
+    _refused(capsys, [*argv, "--inputs", str(empty)], "hold no documents")
+    assert not (tmp_path / "clean.jsonl").exists()
+    assert main([*argv, "--inputs", str(corpus), "--report", str(report), "--overwrite"]) == 0
+    assert json.loads(report.read_text())["kept"] == 1
 
 
 @pytest.mark.parametrize("holds", ["notes.txt", "final"])

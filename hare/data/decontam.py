@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from hare.config import check_workers, option
 from hare.data.benchmark_items import Item, benchmark_files, load_benchmark
 from hare.data.ngrams import (
+    check_documents,
     check_outputs,
     input_files,
     ngram_hashes,
@@ -90,7 +91,7 @@ class DecontamConfig:
     threshold: float = option(0.5, "share of a field's distinct n-grams that marks it as present (hare)")
     report: str | None = option(None, "JSON report path (per-benchmark counts and every dropped document)")
     workers: int = option(1, "processes checking documents; the output is identical for any number")
-    overwrite: bool = option(False, "replace --out if it already exists")
+    overwrite: bool = option(False, "replace --out and --report if they already exist")
 
     def validate(self) -> None:
         if not 1 <= self.min_n <= self.n:
@@ -100,9 +101,8 @@ class DecontamConfig:
         if not 0 <= self.threshold < 1:
             raise HareError(f"--threshold must be in [0, 1), got {self.threshold}")
         check_workers(self.workers)
-        if Path(self.out).exists() and not self.overwrite:
-            raise HareError(f"'{self.out}' already exists; choose another --out or pass --overwrite")
-        check_outputs(self.out, self.report, [*self.inputs, *input_files(self.inputs), *self.benchmarks])
+        check_outputs(self.out, self.report, [*self.inputs, *input_files(self.inputs), *self.benchmarks],
+                      self.overwrite)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,6 +372,7 @@ def run(cfg: DecontamConfig) -> dict[str, Any]:
                 hit.add(item)
                 dropped.append({"doc": f"{path}:{no}", "benchmark": bench["name"],
                                 "item": int(index.item_local[item]), "matched": matched})
+        check_documents(docs)
     seconds = time.monotonic() - start
     for item in hit:
         benches[int(index.item_bench[item])]["items_hit"] += 1

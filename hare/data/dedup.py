@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from hare.config import check_range, option
-from hare.data.ngrams import check_outputs, input_files, record_text, shingles, text_digest, words
+from hare.data.ngrams import check_documents, check_outputs, input_files, record_text, shingles, text_digest, words
 from hare.errors import HareError
 from hare.io.atomic import atomic_lines, write_text
 from hare.io.read import read_jsonl
@@ -47,7 +47,7 @@ class DedupConfig:
     num_perm: int = option(128, "MinHash permutations (more: better Jaccard estimates, slower)")
     ngram: int = option(5, "words per shingle")
     report: str | None = option(None, "JSON report path (counts and every removed document with its original)")
-    overwrite: bool = option(False, "replace --out if it already exists")
+    overwrite: bool = option(False, "replace --out and --report if they already exist")
 
     def validate(self) -> None:
         if not 0 < self.threshold <= 1:
@@ -57,10 +57,7 @@ class DedupConfig:
         check_range("--num-perm", self.num_perm, 16, 1024, fix="the default 128 estimates Jaccard within ~0.04")
         if self.ngram < 1:
             raise HareError(f"--ngram must be at least 1, got {self.ngram}")
-        out = Path(self.out)
-        if out.exists() and not self.overwrite:
-            raise HareError(f"'{out}' already exists; choose another --out or pass --overwrite")
-        check_outputs(self.out, self.report, [*self.inputs, *input_files(self.inputs)])
+        check_outputs(self.out, self.report, [*self.inputs, *input_files(self.inputs)], self.overwrite)
 
 
 class Deduplicator:
@@ -137,6 +134,7 @@ def run(cfg: DedupConfig) -> dict[str, Any]:
                     by_source[source][kind] += 1
                 removed.append({"doc": f"{path}:{lineno}", "duplicate_of": where[kept], "kind": kind,
                                 "jaccard": round(jaccard, 4), **({"source": source} if source else {})})
+        check_documents(counts["documents"])
     seconds = time.monotonic() - start
     report = {**counts, "threshold": cfg.threshold, "num_perm": cfg.num_perm, "ngram": cfg.ngram,
               "inputs": [str(p) for p in files], "out": cfg.out, "seconds": round(seconds, 3), "removed": removed}

@@ -117,6 +117,13 @@ def record_text(record: dict[str, Any], field: str, path: Path | str, lineno: in
     return text
 
 
+def check_documents(count: int) -> None:
+    """A run that read no document has nothing to write: refused, as `hare data pack` refuses it (the output
+    is a temporary until then, so nothing is left behind)."""
+    if not count:
+        raise HareError("the --inputs hold no documents (their files are empty); check --inputs")
+
+
 def input_files(inputs: list[str], suffixes: tuple[str, ...] = (".jsonl", ".jsonl.gz"), flag: str = "--inputs",
                 ) -> list[Path]:
     """Files named by `inputs`, directories expanded to their files ending in `suffixes` (sorted); a missing path,
@@ -136,15 +143,18 @@ def input_files(inputs: list[str], suffixes: tuple[str, ...] = (".jsonl", ".json
     return files
 
 
-def check_outputs(out: str, report: str | None, inputs: Iterable[str]) -> None:
+def check_outputs(out: str, report: str | None, inputs: Iterable[str], overwrite: bool) -> None:
     """Refuse an `--out` or `--report` path that cannot take the file before any document is read (a report
-    path that was a directory failed only after the whole corpus had been checked and --out written), or that
-    is one of the files read (`inputs`)."""
+    path that was a directory failed only after the whole corpus had been checked and --out written), that
+    exists without --overwrite (a report was replaced where --out was kept), or that is one of the files read
+    (`inputs`)."""
     from hare.io.atomic import check_apart, check_output
 
     for flag, path in (("--out", out), ("--report", report)):
         if path:
             check_output(path, directory=False, flag=flag)  # the check every atomic output makes, before the work
+            if Path(path).exists() and not overwrite:
+                raise HareError(f"'{path}' already exists; choose another {flag} or pass --overwrite")
             check_apart(path, inputs, flag)
     if report and Path(report).resolve() == Path(out).resolve():
         raise HareError(f"--report '{report}' is the --out file; give the report a path of its own")
