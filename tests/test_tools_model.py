@@ -464,7 +464,6 @@ def test_max_steps_given_is_the_run_length(micro_dir, tmp_path, capsys):
 # Three functions of the android spec as <api_0>…<api_2>, the tokens the tool model has.
 PHONE_SPEC = ("make_phone_call", "connect_to_bluetooth_device", "send_text_message")
 EMAIL_SPEC = ("send_email", "connect_to_bluetooth_device", "send_text_message")
-HOUSE_SPEC = ("change_screen_brightness", "set_nest_temperature", "send_text_message")
 
 
 @pytest.mark.parametrize(("names", "query", "said", "meant"), [
@@ -475,17 +474,13 @@ HOUSE_SPEC = ("change_screen_brightness", "set_nest_temperature", "send_text_mes
      {"name": "send_text_message", "arguments": {"contact_name": "kenji59@company.co.uk", "message": "paid in full"}},
      {"name": "send_email", "arguments": {"recipient": "kenji59@company.co.uk", "title": "Rent",
                                           "content": "paid in full"}}),
-    (HOUSE_SPEC, "can u make it 66 in the house",
-     {"name": "change_screen_brightness", "arguments": {"level": 6}},
-     {"name": "set_nest_temperature", "arguments": {"target_temperature": 66}}),
 ])
 def test_a_number_or_address_filed_as_free_text_is_answered_again_with_that_function_barred(tool_model, names, query,
                                                                                             said, meant):
-    """A phone number or an e-mail address said whole as a device's or a contact's name, or a number of which a
-    bounded argument took only the first digits, where another function takes it whole in an argument of its
-    own: the answer is decoded again from the call's functional token, that token barred, and kept when the value
-    then fills such an argument (the decodes are answered by hand here: what is tested is the look, not what a
-    three-function model would answer)."""
+    """A phone number or an e-mail address said whole as a device's or a contact's name, where another function
+    takes it in an argument of its own: the answer is decoded again from the call's functional token, that token
+    barred, and kept when the value then fills such an argument (the decodes are answered by hand here: what is
+    tested is the look, not what a three-function model would answer)."""
     from dataclasses import replace
 
     from hare.tools.calls import render
@@ -511,19 +506,3 @@ def test_a_number_or_address_filed_as_free_text_is_answered_again_with_that_func
     with pytest.raises(StopIteration) as nothing:  # nothing misfiled: no decode asked
         next(_misfiled(caller, query, functions, answer([meant]), [meant]))
     assert nothing.value.value is None
-
-
-def test_a_cut_number_is_a_piece_of_a_whole_number_that_another_function_takes():
-    """Not when the piece is said too, nor for the digits of a decimal or a time, nor for a number no other
-    function takes (the thermostat's bounds are 50-90)."""
-    from dataclasses import replace
-
-    from hare.tools.joins import _cut_numbers
-
-    functions = [replace(next(f for f in load_spec("android") if f.name == n), index=i) for i, n in
-                 enumerate(HOUSE_SPEC)]
-    call = {"name": "change_screen_brightness", "arguments": {"level": 6}}
-    assert _cut_numbers(call, "can u make it 66 in the house", functions) == [66]
-    for query in ("screen brightness 6 and thermostat 66", "brightness 6, it is 6.5 degrees out",
-                  "brightness 6 at 6:45", "make it 660"):
-        assert _cut_numbers(call, query, functions) == [], query

@@ -35,11 +35,8 @@ again, in four ways, and keeps a second call only when the model's answers agree
 
 And three looks that are not for a second request, taken first:
 - misfiled: a phone number or an e-mail address said whole as a free-text value ("connect me to +34 314 796163" gave
-  a Bluetooth device of that name), or a number of which a bounded argument took only the first digits ("can u
-  make it 66 in the house" gave a screen brightness of 6), where another function takes it in an argument of its
-  own: the answer is decoded again from that call's functional token, the token barred, and kept when the value
-  then fills such an argument. Numbers measured 2026-12-07 on the 4d5d387 quickstart model: +2 function of its
-  400 held-out, +1 of the 1,175 hand-written, none lost.
+  a Bluetooth device of that name) where another function takes it in an argument of its own: the answer is decoded
+  again from that call's functional token, the token barred, and kept when the value then fills such an argument.
 - unasked: one function called twice, the second time for words after a joiner that, answered alone, ask for
   nothing ("look for box breathing on youtube and show me what comes up" had a second search "what comes up"):
   the second call goes. Measured 2026-12-04 on a quickstart model, one request at a time where a batch differed:
@@ -73,7 +70,6 @@ batch's passes, they took 40 % of `hare tools eval`'s time on 2 cores. `second_r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -161,16 +157,14 @@ def _unasked(caller: Decoder, query: str, functions: list[Function], calls: list
 
 
 def _misfiled(caller: Decoder, query: str, functions: list[Function], ids: list[int], calls: list[Call]) -> Look:
-    """A call that puts a phone number or an e-mail address, said whole, into a free-text value, or holds a piece of
-    a number (`_cut_numbers`), where another function takes it in an argument of its own, answered again from that
-    call's functional token, the token barred: "connect me to +34 314 796163" was a Bluetooth device named "+34 314
-    796163" (4 of the 400 held-out requests of the seed-1 quickstart model of 69da9b2, a wording it had not seen),
-    "subject …, body …, send it to kenji59@company.co.uk" a text to that address. Kept when the value then fills
-    such an argument."""
+    """A call that puts a phone number or an e-mail address, said whole, into a free-text value where another
+    function takes it in an argument of its own, answered again from that call's functional token, the token
+    barred: "connect me to +34 314 796163" was a Bluetooth device named "+34 314 796163" (4 of the 400 held-out
+    requests of the seed-1 quickstart model of 69da9b2, a wording it had not seen), "subject …, body …, send it to
+    kenji59@company.co.uk" a text to that address. Kept when the value then fills such an argument."""
     for call in calls:
         misfiled = [v for v in _texts(call, functions) if _wanted_elsewhere(v, call["name"], functions)]
-        cut = _cut_numbers(call, query, functions)
-        if not misfiled and not cut:
+        if not misfiled:
             continue
         token = caller.tok.convert_tokens_to_ids(functional_token(_function(call, functions).index))
         if token not in ids:
@@ -179,39 +173,10 @@ def _misfiled(caller: Decoder, query: str, functions: list[Function], ids: list[
         answer, ended, _ = yield query, functions, ids[:k], False, token
         raw = caller.tok.decode(answer) + API_END
         more = parse(raw, functions, query) if ended else None
-        if (isinstance(more, list) and len(more) == len(calls) and all(_filed(v, more, functions) for v in misfiled)
-                and all(_numbered(n, more) for n in cut)):
+        if isinstance(more, list) and len(more) == len(calls) and all(_filed(v, more, functions) for v in misfiled):
             return more, raw
         return None
     return None
-
-
-SAID_NUMBER = re.compile(r"(?<!\d)(?<!\d[.,:])\d+(?!\d|[.,:]\d)")  # in figures, not a piece of 1.5, 7:30, 1,000
-
-
-def _cut_numbers(call: Call, query: str, functions: list[Function]) -> list[int]:
-    """Numbers the request says in figures of which a bounded integer argument of the call holds only the leading
-    digits (the whole past its bounds, the piece never said alone) where another function has an integer argument
-    that takes the whole: the grammar let a screen brightness of 0-10 take the "6" of "can u make it 66 in the
-    house" (2 of the 400 held-out requests of the 4d5d387 quickstart model, thermostat wordings it had not seen)."""
-    numbers = {int(n) for n in SAID_NUMBER.findall(query)}
-    properties = _properties(call, functions)
-    return [n for name, value in call["arguments"].items()
-            if (schema := properties.get(name, {})).get("type") == "integer" and type(value) is int
-            and value not in numbers
-            for n in sorted(numbers)
-            if str(n).startswith(str(value)) and not _bounded(schema, n)
-            and any(_bounded(s, n) for f in functions if f.name != call["name"] for s in f.properties.values()
-                    if s.get("type") == "integer")]
-
-
-def _bounded(schema: dict[str, Any], n: int) -> bool:
-    return schema.get("minimum", n) <= n <= schema.get("maximum", n)
-
-
-def _numbered(n: int, calls: list[Call]) -> bool:
-    """Whether one of the calls has `n` in an argument."""
-    return any(type(v) is int and v == n for call in calls for v in call["arguments"].values())
 
 
 def _filed(value: str, calls: list[Call], functions: list[Function]) -> bool:
