@@ -180,6 +180,14 @@ def test_a_value_said_right_after_a_joiner_is_answered_again_as_a_second_request
         led = {"name": "get_weather_forecast", "arguments": {"location": rest}}
         found = second_request(caller, f"weather in Oslo; {rest}", caller.functions, [], [led])
         assert (found and found[0]) == expected, rest
+    # A quoted value before the joiner ("text Ben 'leaving now' and lock the door" was a text saying "lock the
+    # door"): the closing quote ends the first request as a word does.
+    led = {"name": "get_weather_forecast", "arguments": {"location": "ringer volume to 3"}}
+    assert second_request(caller, "weather in 'Oslo' and ringer volume to 3", caller.functions, [], [led])[0] == [
+        weather, ringer]
+    for said in ("text Ben 'leaving now' and lock", 'email "Draft"; lock', "pair Nothing Ear (a) and give it 9",
+                 "text Jo 'you up?' and lock"):
+        assert len(list(AFTER.finditer(said))) == 1, said
 
 
 def test_two_calls_that_take_the_same_words_are_answered_again_part_by_part(tool_model):
