@@ -75,7 +75,7 @@ def run(cfg: PplConfig) -> dict[str, Any]:
         raise HareError(f"--window must be at least 2 and --stride at least 1, got {cfg.window} and {cfg.stride}")
     model, tok = load_model(cfg.model, cfg.device, cfg.dtype)
     context = model.config.max_position_embeddings
-    window = context if cfg.window is None else cfg.window  # 0 is refused below, not read as "the default"
+    window = context if cfg.window is None else cfg.window  # 0 was refused above, not read as "the default"
     if not 2 <= window <= context:
         raise HareError(f"--window must be between 2 and the model's context {context}, got {window}")
     result = perplexity(model, tok, texts, window, cfg.stride if cfg.stride is not None else window // 2)
