@@ -699,6 +699,26 @@ def test_a_choice_the_request_names_is_the_one_it_makes(function, written, query
     assert {k: arguments[k] for k in read} == read
 
 
+@pytest.mark.parametrize("query, written, read", [
+    ("ring volume to 0 and alarm volume to 8", ["ring", "ring"], ["ring", "alarm"]),  # hand-written, sets 2, 3, 5
+    ("set the alarm volume to 9 and media volume to 2", ["media", "media"], ["alarm", "media"]),
+    ("set the ringer to 2 and the alarm volume to 8", ["ring", "ring"], ["ring", "ring"]),  # "ringer": whose?
+    ("alarm volume to 9 and to 2 as well", ["alarm", "alarm"], ["alarm", "alarm"]),  # one choice said: both
+    ("text Bo 'ring me' and set media volume to 2 and alarm volume to 3", ["media", "media"], ["media", "alarm"]),
+])
+def test_calls_of_one_function_take_the_choices_the_request_names_in_turn(query, written, read):
+    """"ring volume to 0 and alarm volume to 8" came back as two ring volumes: the generator never asks one function
+    twice, so the model copies the first call's choice. Where the request names as many different choices as there
+    are such calls, each once and as a word of its own, they take them in order (`surface.in_turn`)."""
+    by_name = {f.name: f for f in ANDROID}
+    text = "".join(f"<api_{by_name['set_volume'].index}>(level={level}, volume_type=' {kind}')"
+                   for level, kind in zip((2, 3), written, strict=True))
+    if query.startswith("text"):
+        text = f"<api_{by_name['send_text_message'].index}>(contact_name=' Bo', message=' ring me')" + text
+    answer = parse(f"{text}<api_end>", ANDROID, query)
+    assert [c["arguments"]["volume_type"] for c in answer if c["name"] == "set_volume"] == read
+
+
 @pytest.mark.parametrize("query, cameras, kept", [
     ("wait, open the front camera and snap a pic ok?", ["front", "back"], ["front"]),
     ("flip to the front camera and take one of us", ["back", "front"], ["front"]),  # before it, too

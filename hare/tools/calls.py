@@ -105,11 +105,12 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
     is squared with what the query says beside its values (`surface.as_requested`: a language named fills a
     left-out one, an unsaid optional number or language keeps its default); a value that ran over a joiner into
     another call's words ends before it (`surface.apart`), and one left at its default takes the words the request
-    names it with ("… alarm called take meds": `surface.named_as`); the message of a one-call answer runs on to the
-    request's end (`surface.run_on`), its title over "and" before a name (`surface.run_into`), and its choices
-    are the ones the request names (`surface.said_choice`); a value ends before the "?" of a request put as a
-    question ("Can you let Noa know I'm on the train?": `surface.unasked`). A call repeated exactly is kept once,
-    and one that only repeats a piece of another's words is dropped
+    names it with ("… alarm called take meds": `surface.named_as`), and calls of one function that took one choice
+    take the ones the request names for them in turn ("ring volume to 0 and alarm volume to 8": `surface.in_turn`);
+    the message of a one-call answer runs on to the request's end (`surface.run_on`), its title over "and" before a
+    name (`surface.run_into`), and its choices are the ones the request names (`surface.said_choice`); a value ends
+    before the "?" of a request put as a question ("Can you let Noa know I'm on the train?": `surface.unasked`). A
+    call repeated exactly is kept once, and one that only repeats a piece of another's words is dropped
     (`surface.piece_of`), as is one that only repeats words another call took beside its own
     (`surface.echo_of`), a second call of a function made of unsaid defaults (`surface.idle_twin`) and one made
     only of defaults and words another call took (`surface.spent`)."""
@@ -153,6 +154,7 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
         settled = surface.as_requested([(fn.properties, a) for fn, a in read], query)
         settled = surface.apart([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query)
         settled = surface.named_as([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query)
+        settled = surface.in_turn([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query)
     if query is not None and len(read) == 1:
         only = read[0][0].properties
         settled = [surface.said_choice(only, surface.run_on(only, surface.run_into(only, settled[0], query, pairs=True),

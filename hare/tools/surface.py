@@ -1399,6 +1399,32 @@ def named_as(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], quer
     return out
 
 
+def in_turn(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> list[dict[str, Any]]:
+    """The arguments of an answer's calls, where calls of one function (one schema object) all took the same
+    choice and the request names as many different ones, each once, take them in the order it says them: "ring
+    volume to 0 and alarm volume to 8" came back as two ring volumes (three hand-written requests, the quickstart
+    model of 2026-12-07: the generator never asks one function twice, so the model copies the first call's
+    choice). Choices said as words of their own, outside the calls' free-text values and before the request's
+    tail, and none inside a longer word ("ringer": whose is it?); a labelled request's answer never changes."""
+    out = [dict(arguments) for _, arguments in calls]
+    end = tail_at(query)
+    held = [_held(properties, arguments, query) for properties, arguments in calls]
+    for properties in {id(p): p for p, _ in calls}.values():
+        group = [k for k, (p, _) in enumerate(calls) if p is properties]
+        for name, schema in properties.items() if len(group) > 1 else ():
+            options = schema.get("enum") if isinstance(schema, dict) else None
+            if not options or not all(isinstance(o, str) for o in options) \
+                    or len({repr(out[k].get(name)) for k in group}) != 1:
+                continue
+            said = sorted((i, o) for o in options for i, j in spans(o, query)
+                          if j <= end and not any(h(i, j) for h in held))
+            inside = any(re.search(rf"\w{re.escape(o)}|{re.escape(o)}\w", query, re.IGNORECASE) for o in options)
+            if not inside and len(said) == len(group) == len({o for _, o in said}):
+                for k, (_, option) in zip(group, said, strict=True):
+                    out[k][name] = option
+    return out
+
+
 def apart(calls: list[tuple[dict[str, dict[str, Any]], dict[str, Any]]], query: str) -> list[dict[str, Any]]:
     """The arguments of an answer's calls, where a free-text value ran on over a joiner into words another call
     took, ended before that joiner: "msg Giulia: it's done, then i want to add Ngozi to my contacts, …" came back
