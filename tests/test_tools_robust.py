@@ -31,10 +31,21 @@ def _deep(levels: int) -> dict:
     return schema
 
 
+def _brackets(levels: int) -> list:
+    value: list = []
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 @pytest.mark.parametrize("schema, needle", [
     (True, "parameters.properties.a: a schema must be a JSON object"),
     ({"type": "string", "enum": []}, "parameters.properties.a.enum"),
-    (_deep(300), "nest deeper than"),
+    (_deep(8), "nest deeper than 6"),
+    (_deep(300), "nest arrays and objects more than 32 levels deep"),
+    # 1 KB of brackets in a served request's default: jsonschema's uniqueItems check recursed past Python's limit
+    ({"type": "array", "uniqueItems": True, "default": [_brackets(250), _brackets(250)]}, "more than 32 levels"),
+    ({"type": "array", "default": _brackets(520)}, "more than 32 levels"),  # call_shape's recursion, likewise
     ({"type": "string", "pattern": "(a{1,5}){1,5}$"}, "repetition inside a repetition"),
     ({"type": "string", "pattern": "(x|xx){0,9}y"}, "alternation inside a repetition"),
     ({"type": "string", "pattern": "^[a-z]+$"}, "bound its repetitions"),

@@ -51,6 +51,10 @@ ENUM_MEMBERS = {  # what an enum member of each type must be (a bool is an int t
     "boolean": lambda m: isinstance(m, bool),
 }
 MAX_DEPTH = 6  # object in object in …: a phone API needs two or three
+# Arrays and objects in one another anywhere in a function's parameters, values (`default`, `const`, `examples`)
+# included: 1 KB of brackets in a served request's `default` nests 250 deep, and jsonschema's equality check and
+# `call_shape` recursed past Python's limit on it (a 500). The schema levels above take about 2 * MAX_DEPTH + 4.
+MAX_JSON_DEPTH = 32
 MAX_ENUM = 256
 MAX_PATTERN = 200  # characters
 LARGEST_BOUND = 2**53  # beyond this JSON numbers lose digits
@@ -148,6 +152,9 @@ def parse_spec(items: Any, where: str = "spec") -> list[Function]:
                             "each function needs its own name")
         seen[name] = i
         params = body.get("parameters", {"type": "object", "properties": {}})
+        if nesting(params) > MAX_JSON_DEPTH:
+            raise HareError(f"{where}: parameters of '{name}' nest arrays and objects more than {MAX_JSON_DEPTH} "
+                            "levels deep; a tool's arguments need a few")
         try:
             Draft202012Validator.check_schema(params)
         except SchemaError as err:
@@ -170,6 +177,18 @@ def parse_spec(items: Any, where: str = "spec") -> list[Function]:
             raise HareError(f"{where}: '{name}' requires {missing} but does not define them in 'properties'")
         functions.append(Function(i, name, str(body.get("description", "")), params))
     return functions
+
+
+def nesting(value: Any) -> int:
+    """How deep arrays and objects nest in `value` (a scalar: 0), counted without recursion, and only to one level
+    past `MAX_JSON_DEPTH`: the value may nest deeper than Python can recurse."""
+    deepest, stack = 0, [(value, 1)]
+    while stack and deepest <= MAX_JSON_DEPTH:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((inner, depth + 1) for inner in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def schema_problem(schema: Any, path: str, depth: int = 0) -> str | None:
