@@ -74,6 +74,21 @@ def test_seeded_sampling_repeats(engine):
     assert asyncio.run(together())[1] == first  # a seed fixes a request's text whatever shares the batch
 
 
+@pytest.mark.parametrize("top_p", [1e-46, 1e-300, 5e-324])
+def test_a_top_p_too_small_for_float32_keeps_the_likeliest_token(top_p):
+    """top_p under float32's smallest number compared as 0, kept no candidate, and indexing kept all 256: every
+    seed sampled its own text. The nucleus always holds the likeliest token."""
+    import torch
+
+    from hare.serve.batching import sample
+    from hare.serve.engine import Request
+
+    logits = torch.linspace(0, 3, 300)[None].repeat(8, 1)
+    requests = [Request([1], SamplingArgs(temperature=1.0, top_p=top_p, seed=s), 4, frozenset(), None,
+                        state=torch.Generator().manual_seed(s)) for s in range(8)]
+    assert sample(logits, requests) == [299] * 8
+
+
 def test_full_queue_refuses_and_cancelling_frees_slots(engine):
     from hare.serve.engine import ServerBusy
 
@@ -249,6 +264,51 @@ def test_tool_choice_is_obeyed_or_refused(tool_model):
         for choice, offered, needle in refused:
             status, reply = ask("take a selfie", choice, offered)
             assert status == 400 and needle in reply["error"]["message"], (choice, reply)
+    finally:
+        engine.close()
+
+
+def test_nulls_parallel_tool_calls_caps_and_endless_conversations_are_read_before_any_work(tool_model):
+    """`null` for an optional field is the field unsent (the official clients send them; each was a 400),
+    `parallel_tool_calls: false` gets one call where the model makes two, a `max_tokens` past the server's cap is
+    a 400 before any call is made (it had been refused only when the model answered in text), a conversation that
+    ends after the user's turn is answered in text (the same call again had kept an agent loop going), and more
+    messages than the context has tokens are refused unrendered (45,000 had taken 2 s of the event loop each)."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from hare.serve.app import build_app
+    from hare.serve.batching import build_transformers_engine
+    from hare.serve.config import ServeConfig
+
+    tools = json.loads((tool_model / "tools.json").read_text())
+    engine = build_transformers_engine(str(tool_model), "tools", "cpu", "auto", 1, 1)
+    ask = [{"role": "user", "content": "media volume 8 and weather in Rome"}]
+    try:
+        client = TestClient(build_app(engine, ServeConfig(model=str(tool_model), ui=False, max_tokens=64)))
+
+        def names(**extra: object) -> list[str]:
+            reply = client.post("/v1/chat/completions", json={"messages": ask, "tools": tools, **extra})
+            assert reply.status_code == 200, reply.text
+            return [c["function"]["name"] for c in reply.json()["choices"][0]["message"]["tool_calls"]]
+
+        assert names() == ["set_volume", "get_weather_forecast"]
+        assert names(parallel_tool_calls=False) == ["set_volume"]
+        nulls = dict.fromkeys(("temperature", "top_p", "n", "stream", "parallel_tool_calls", "tool_choice"))
+        assert names(**nulls) == ["set_volume", "get_weather_forecast"]
+        text = client.post("/v1/completions", json={"prompt": "The hare", "max_tokens": 2, "echo": None,
+                                                    "temperature": None, "stream": None})
+        assert text.status_code == 200 and text.json()["choices"][0]["text"] is not None
+        capped = client.post("/v1/chat/completions", json={"messages": ask, "tools": tools, "max_tokens": 65})
+        assert capped.status_code == 400 and capped.json()["error"]["param"] == "max_tokens"
+        # (HARE's template has no tool role, a 400; SmolLM2's renders one, and the tool's result then ends it.)
+        answered = [*ask, {"role": "assistant", "content": "Done: volume 8, Rome sunny."}]
+        after = client.post("/v1/chat/completions", json={"messages": answered, "tools": tools, "max_tokens": 4})
+        assert after.status_code == 200 and after.json()["choices"][0]["finish_reason"] != "tool_calls", after.text
+        endless = client.post("/v1/chat/completions", json={"messages": ask * engine.context_length})
+        assert endless.status_code == 400 and endless.json()["error"]["code"] == "context_length_exceeded"
+        assert f"{engine.context_length} messages" in endless.json()["error"]["message"]
     finally:
         engine.close()
 

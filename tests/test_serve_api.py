@@ -126,8 +126,12 @@ def test_seed_makes_sampling_repeatable(client):
     assert sample(3) == sample(3)
 
 
-def test_models_listed(client):
+def test_models_listed_and_retrieved(client):
     assert [m.id for m in client.models.list().data] == ["chat"]
+    assert client.models.retrieve("chat").id == "chat"  # OpenAI's retrieve: it had been a 404 for any name
+    with pytest.raises(openai.NotFoundError) as err:
+        client.models.retrieve("gpt-4o")
+    assert err.value.body["code"] == "model_not_found"
 
 
 def test_tool_model_answers_with_openai_tool_calls(tool_model):
@@ -200,6 +204,10 @@ def test_api_key_refused_and_accepted(keyed_server):
     assert good.chat.completions.create(model="m", messages=ASK, temperature=0).choices[0].message.content \
         == PARROT_ANSWER
     assert httpx.get(f"{keyed_server.url}/health").json()["status"] == "ok"  # health needs no key
+    for header, status in ((f"bearer {KEY}", 200), (f"BEARER {KEY}", 200), (f"Bearer {KEY.upper()}", 401),
+                           (f"Basic {KEY}", 401), (KEY, 401), (f"Bearer  {KEY}", 401)):
+        # The scheme's case is the client's (RFC 9110); the key's is not.
+        assert httpx.get(f"{keyed_server.url}/v1/models", headers={"Authorization": header}).status_code == status
 
 
 @pytest.mark.slow

@@ -77,6 +77,11 @@ def corpus(tools: list[dict]) -> list[tuple[str, str | dict]]:
     deep = '{"type": "object", "properties": {"a": ' * 2000 + '{"type": "string"}' + "}}" * 2000
     cases.append((chat, '{"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", '
                         '"function": {"name": "set_volume", "parameters": ' + deep + "}}]}"))
+    # Values that nest deep in a schema: jsonschema's uniqueItems check, then call_shape, recursed past the limit.
+    for default in ("[" + "[" * 250 + "]" * 250 + ", " + "[" * 250 + "]" * 250 + "]", "[" * 520 + "]" * 520):
+        cases.append((chat, '{"messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", '
+                            '"function": {"name": "set_volume", "parameters": {"type": "object", "properties": '
+                            '{"level": {"type": "array", "uniqueItems": true, "default": ' + default + "}}}}}]}"))
     return cases
 
 
@@ -203,7 +208,8 @@ def test_tool_calls_beyond_max_waiting_get_503():
     from hare.serve.app import build_app
     from hare.serve.config import ServeConfig
 
-    app = build_app(SimpleNamespace(model_name="m"), ServeConfig(model="m", max_waiting=0, ui=False))
+    engine = SimpleNamespace(model_name="m", context_length=2048)
+    app = build_app(engine, ServeConfig(model="m", max_waiting=0, ui=False))
     body = {"messages": USER, "tools": _tool({"type": "integer"})}
     response = TestClient(app).post("/v1/chat/completions", json=body)
     assert response.status_code == 503 and response.headers["retry-after"] == "1"

@@ -56,6 +56,9 @@ def render(tok: PreTrainedTokenizerFast, messages: list[dict[str, Any]], add_gen
 
 _SKELETONS: dict[str, str] = {}
 _SKELETONS_KEPT = 4096
+# Longer conversations are rendered every time: a served request of 45,000 messages in random roles is a shape
+# of its own, and 4096 such skeletons kept (5.7 MB each) grew the server by gigabytes.
+_SKELETON_TURNS = 64
 
 
 def _skeleton(tok: PreTrainedTokenizerFast, marked: list[dict[str, Any]], add_generation_prompt: bool) -> str:
@@ -66,7 +69,7 @@ def _skeleton(tok: PreTrainedTokenizerFast, marked: list[dict[str, Any]], add_ge
     def rendered() -> str:
         return str(tok.apply_chat_template(marked, tokenize=False, add_generation_prompt=add_generation_prompt))
 
-    if "strftime_now" in str(tok.chat_template):
+    if "strftime_now" in str(tok.chat_template) or len(marked) > _SKELETON_TURNS:
         return rendered()
     key = json.dumps([tok.chat_template, tok.special_tokens_map, marked, add_generation_prompt], default=str)
     if key not in _SKELETONS:

@@ -274,11 +274,20 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
     async def root() -> RedirectResponse:
         return RedirectResponse("/gradio/" if cfg.ui else "/docs")
 
+    def card() -> dict[str, Any]:
+        return {"id": engine.model_name, "object": "model", "created": 0, "owned_by": "hare",
+                "max_model_len": engine.context_length}
+
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        card = {"id": engine.model_name, "object": "model", "created": 0, "owned_by": "hare",
-                "max_model_len": engine.context_length}
-        return {"object": "list", "data": [card]}
+        return {"object": "list", "data": [card()]}
+
+    @app.get("/v1/models/{model:path}")
+    async def model(model: str) -> dict[str, Any]:  # OpenAI's "retrieve model" (clients check a name with it)
+        if model != engine.model_name:
+            raise ApiError(404, f"this server serves one model, {engine.model_name!r}, not {model!r}", param="model",
+                           code="model_not_found")
+        return card()
 
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Any:
@@ -288,8 +297,17 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request) -> Any:
+        if len(body.messages) >= engine.context_length:  # each takes a token at least: never rendered in vain
+            raise ApiError(400, f"{len(body.messages)} messages cannot fit this model's context of "
+                                f"{engine.context_length} tokens; send fewer", param="messages",
+                           code="context_length_exceeded")
         messages = [{"role": m.template_role(), "content": m.text()} for m in body.messages]
-        if tools := body.offered():
+        param = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"  # the one the client sent
+        # Checked before any call is made: a cap past the server's was refused only when the model answered in text.
+        sampling = _sampling(cfg, body.max_completion_tokens or body.max_tokens, cfg.max_tokens, body, param)
+        # A conversation that ends in a tool's result (or the assistant's turn) is answered in text: the query is the
+        # last user message, which had been answered with the same call again, so an agent loop never ended.
+        if (tools := body.offered()) and (body.messages[-1].role == "user" or body.call_required()):
             # Tool calls are bounded here like the engine's queue: past --max-waiting of them a 503, never an
             # ever-growing backlog.
             if tools_in_flight[0] >= cfg.max_waiting:
@@ -305,15 +323,14 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
                 raise ApiError(422, "tool_choice requires a call, but the model answered without one; rephrase "
                                     "the request or send tool_choice 'auto'", param="tool_choice", code="no_tool_call")
             if calls:
+                calls = calls if body.parallel_tool_calls else calls[:1]
                 wants_usage = body.stream_options is not None and body.stream_options.include_usage
                 return _tool_call_response(engine, calls, counts, body.stream, wants_usage)
-        try:
-            ids = engine.chat_prompt(messages)
+        try:  # off the event loop: a long conversation renders for a second, and every other client waited
+            ids = await asyncio.to_thread(engine.chat_prompt, messages)
         except jinja2.TemplateError as err:
             raise ApiError(400, f"messages do not fit the HARE chat template: {err}", param="messages") from None
         _check_prompt(engine, cfg, ids, "messages")
-        param = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"  # the one the client sent
-        sampling = _sampling(cfg, body.max_completion_tokens or body.max_tokens, cfg.max_tokens, body, param)
         return await _respond(request, body, engine, ids, sampling, "chat")
 
     if cfg.ui:

@@ -51,7 +51,9 @@ def _thresholds(probs: torch.Tensor, requests: Sequence[Request]) -> torch.Tenso
     for row, r in enumerate(requests):
         if r.sampling.top_p < 1:
             sorted_row = top[row] if top[row].sum() >= r.sampling.top_p else probs[row].sort(descending=True).values
-            kept = int((sorted_row.cumsum(-1) - sorted_row < r.sampling.top_p).sum())
+            # At least the likeliest: a top_p under float32's smallest (1e-46) compared as 0, kept none, and
+            # index -1 then kept all 256 candidates.
+            kept = max(1, int((sorted_row.cumsum(-1) - sorted_row < r.sampling.top_p).sum()))
             floor[row] = sorted_row[kept - 1]
         if r.sampling.top_k:
             floor[row] = max(floor[row], probs[row].topk(min(r.sampling.top_k, probs.shape[-1])).values[-1])

@@ -102,12 +102,13 @@ class RequireKey:
     """Answer 401 to /v1 requests without `Authorization: Bearer KEY` (compared in constant time)."""
 
     def __init__(self, app: Any, key: str) -> None:
-        self.app, self.expected = app, f"Bearer {key}".encode()
+        self.app, self.expected = app, key.encode()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/v1"):
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not secrets.compare_digest(given, self.expected):
+            scheme, _, given = dict(scope["headers"]).get(b"authorization", b"").partition(b" ")
+            # The scheme's case is the client's (RFC 9110: "bearer KEY" is as good); the key's is not.
+            if not (secrets.compare_digest(given, self.expected) and scheme.lower() == b"bearer"):
                 response = _json(401, error_body("missing or incorrect API key; send 'Authorization: Bearer KEY'",
                                                  code="invalid_api_key"))
                 await response(scope, receive, send)

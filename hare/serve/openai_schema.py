@@ -67,6 +67,16 @@ class _GenerationRequest(BaseModel):
     n: Literal[1] = 1  # one choice per request
     ignore_eos: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_unsent(cls, data: Any) -> Any:
+        """`null` for an optional field is the field not sent, as OpenAI reads it: `"temperature": null` is 1, and
+        the official clients send such nulls (a 400 "Input should be a valid number" had answered them)."""
+        if not isinstance(data, dict):
+            return data
+        optional = {name for name, field in cls.model_fields.items() if not field.is_required()}
+        return {key: value for key, value in data.items() if value is not None or key not in optional}
+
     @field_validator("stop")
     @classmethod
     def _at_most_four(cls, stop: str | list[str] | None) -> list[str]:
@@ -150,6 +160,7 @@ class ChatCompletionRequest(_GenerationRequest):
     # OpenAI's values: "none" answers in text, "auto" (the default with tools) lets the model choose,
     # "required" or one named function demands a call (a model that answers without one gets a 422).
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool = True  # false: at most one call, the first the model makes
 
     @field_validator("tool_choice", mode="wrap")
     @classmethod
