@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from hare.cli import main
+from hare.eval.harness import FIXTURE_DIR
 
 BAD_UTF8 = b"caf\xe9 \xff\xfe"
 PROGRESS = re.compile(r"\w+: \d+ \w+ \[")  # a tqdm line, e.g. "packing: 0 docs [00:00, ? docs/s]"
@@ -318,6 +319,8 @@ def _outputs_onto_inputs(tmp: Path, model: Path) -> dict[str, tuple[list[str], P
     (tmp / "docs").mkdir()
     docs = _jsonl(tmp / "docs" / "a.jsonl", {"text": "hares run"})
     weights = model / "model.safetensors"
+    (tmp / "tasks").mkdir()
+    tasks = Path(shutil.copy(FIXTURE_DIR / "gsm8k.json", tmp / "tasks"))
     return {
         "dedup report onto its input": (["data", "dedup", "--inputs", str(corpus), "--out", str(tmp / "clean.jsonl"),
                                          "--report", str(corpus), "--overwrite"], corpus),
@@ -330,12 +333,20 @@ def _outputs_onto_inputs(tmp: Path, model: Path) -> dict[str, tuple[list[str], P
                                                   "--force"], weights),
         "pack over its inputs": (["data", "pack", "--inputs", str(tmp / "docs"), "--out", str(tmp / "docs"),
                                   "--overwrite"], docs),
+        "bench tools rows onto its data": (["bench", "tools", "--model", str(model), "--data", str(records),
+                                            "--output", str(records)], records),
+        "eval lm results onto a task file": (["eval", "lm", "--model", str(model), "--tasks", "gsm8k", "--data-dir",
+                                              str(tasks.parent), "--output", str(tasks)], tasks),
+        "leakage rewrites onto the benchmark": (["eval", "leakage", "--model", str(model), "--benchmark", str(corpus),
+                                                 "--teacher", "http://127.0.0.1:9", "--save-rewrites", str(corpus)],
+                                                corpus),
     }
 
 
 @pytest.mark.parametrize("case", ["dedup report onto its input", "decontam report onto its benchmark",
                                   "tools eval report onto its data", "export onto the checkpoint's weights",
-                                  "pack over its inputs"])
+                                  "pack over its inputs", "bench tools rows onto its data",
+                                  "eval lm results onto a task file", "leakage rewrites onto the benchmark"])
 def test_an_output_that_is_an_input_is_refused(case, micro_dir, tmp_path, capsys):
     """Refused before any work, the input untouched: --force and --overwrite had let each replace what it read."""
     model = Path(shutil.copytree(micro_dir, tmp_path / "model"))

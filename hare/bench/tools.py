@@ -40,13 +40,14 @@ def run(cfg: BenchToolsConfig) -> list[dict[str, Any]]:
 
     from hare.export.gguf import BLOCK, ExportGgufConfig
     from hare.export.gguf import run as export
-    from hare.io.atomic import check_output, write_text
+    from hare.io.atomic import check_apart, check_output, write_text
     from hare.tools.call import load_caller
     from hare.tools.records import read_records
     from hare.tools.spec import SPEC_FILE, load_spec
 
     check_range("--limit", cfg.limit, 0, fix="0 uses every record")  # -1 had sliced off the last one
     if cfg.output:  # a directory there had been refused after the whole benchmark, as "--out"
+        check_apart(cfg.output, [cfg.data, cfg.model], "--output")  # the data had become the result rows
         check_output(cfg.output, directory=False, flag="--output")
     unknown = [t for t in cfg.types if t not in BLOCK] + [d for d in cfg.torch_dtypes if d not in TORCH_DTYPES]
     if unknown:

@@ -201,7 +201,7 @@ def summarise(results: dict[str, Any], names: list[str], model_name: str, params
 
 
 def run(cfg: LmEvalConfig) -> dict[str, Any]:
-    from hare.io.atomic import check_output, write_text
+    from hare.io.atomic import check_apart, check_output, write_text
     from hare.io.sources import display_name
     from hare.model.load import load_model
 
@@ -209,10 +209,11 @@ def run(cfg: LmEvalConfig) -> dict[str, Any]:
         raise HareError(f"--limit must be at least 1, got {cfg.limit}")
     if cfg.batch_size < 1:
         raise HareError(f"--batch-size must be at least 1, got {cfg.batch_size}")
-    if cfg.output:  # a directory there had been refused only after the whole evaluation
-        check_output(cfg.output, directory=False, flag="--output")
     names = select_tasks(cfg.tasks)
     files = find_data(cfg.data_dir, names)
+    if cfg.output:  # a directory there had been refused only after the whole evaluation; a task file, replaced
+        check_apart(cfg.output, [cfg.model, *files.values()], "--output")
+        check_output(cfg.output, directory=False, flag="--output")
     model, tok = load_model(cfg.model, cfg.device, cfg.dtype)
     results = evaluate(model, tok, files, cfg.limit, cfg.batch_size)
     params = sum(p.numel() for p in model.parameters())

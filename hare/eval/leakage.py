@@ -119,6 +119,10 @@ def run(cfg: LeakageConfig) -> dict[str, Any]:
     if cfg.save_rewrites and cfg.teacher is None:
         raise HareError("--save-rewrites keeps what --teacher writes; with --rewritten the rewrites are already "
                         "in that file: drop --save-rewrites")
+    if cfg.save_rewrites:  # the benchmark had been replaced by its rewrites
+        from hare.io.atomic import check_apart
+
+        check_apart(cfg.save_rewrites, [cfg.benchmark, cfg.model], "--save-rewrites")
     if cfg.teacher is not None:
         endpoint(cfg.teacher)  # a malformed URL fails now, not after the model has loaded
     original = read_items(cfg.benchmark)
