@@ -40,7 +40,7 @@ def chat(url: str, prompt: str, model: str = "default", api_key: str | None = No
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             reply = json.loads(response.read())
-        return str(reply["choices"][0]["message"]["content"])
+        content = reply["choices"][0]["message"]["content"]
     except urllib.error.HTTPError as err:
         raise HareError(f"teacher endpoint {url} refused the request (HTTP {err.code} {err.reason}); "
                         f"check the model name and API key, or {fix}") from None
@@ -49,3 +49,8 @@ def chat(url: str, prompt: str, model: str = "default", api_key: str | None = No
     except (ValueError, KeyError, IndexError, TypeError):
         raise HareError(f"teacher endpoint {url} did not answer like an OpenAI chat-completions API; "
                         "point the teacher URL at an OpenAI-compatible server") from None
+    # A null, a number or nothing had been written as the document "None", "5" or "" (synth, leakage rewrites).
+    if not isinstance(content, str) or not content.strip():
+        raise HareError(f"teacher endpoint {url} answered without text (content {json.dumps(content)[:40]}); "
+                        "check that its model answers chat requests in text")
+    return content

@@ -61,6 +61,13 @@ def corrupt_models(micro_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
             (d / "model.safetensors").read_bytes()[:100_000]),
         "config apart from weights": lambda d: (d / "config.json").write_text(json.dumps(
             {**json.loads((d / "config.json").read_text()), "intermediate_size": 384})),
+        # Layers the weights lack had been initialised at random with exit 0; the other two were tracebacks.
+        "more layers than weights": lambda d: (d / "config.json").write_text(json.dumps(
+            {**json.loads((d / "config.json").read_text()), "num_hidden_layers": 5})),
+        "unknown model type": lambda d: (d / "config.json").write_text(json.dumps(
+            {**json.loads((d / "config.json").read_text()), "model_type": "nosuchmodel"})),
+        "negative size": lambda d: (d / "config.json").write_text(json.dumps(
+            {**json.loads((d / "config.json").read_text()), "hidden_size": -1})),
     }
     out = {}
     for name, breaks in broken.items():
@@ -97,7 +104,8 @@ def _refused(capsys: pytest.CaptureFixture[str], argv: list[str], *fragments: st
 
 @pytest.mark.parametrize("command", ["sft", "tools call", "eval ppl", "generate", "export gguf", "quantize fp8"])
 @pytest.mark.parametrize("damage", ["empty config", "non-UTF-8 config", "truncated weights",
-                                    "config apart from weights"])
+                                    "config apart from weights", "more layers than weights", "unknown model type",
+                                    "negative size"])
 def test_corrupt_model_directory(command, damage, corrupt_models, tmp_path, capsys):
     model = corrupt_models[damage]
     argv = model_commands(model, tmp_path)[command]
@@ -423,6 +431,7 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
     spec = str(_spec(tmp / "spec.json"))
     (tools_data := tmp / "tools-data").mkdir()
     _jsonl(tools_data / "val.jsonl", RECORD)
+    records = str(_jsonl(tmp / "records.jsonl", RECORD))
     return {
         "pack share past a float": (["data", "pack", "--inputs", str(src), "--out", out, "--val-fraction", "1e-310"],
                                     "--val-fraction"),
@@ -447,6 +456,12 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "lora rank 0": ([*sft, "lora.enabled=true", "lora.r=0"], "lora.r"),
         "lora dropout 2": ([*sft, "lora.enabled=true", "lora.dropout=2"], "lora.dropout"),
         "lora no target": ([*sft, "lora.enabled=true", "lora.target_modules=[]"], "lora.target_modules"),
+        "lora target no layer has": ([*sft, "lora.enabled=true", "lora.target_modules=[qproj]"], "q_proj"),
+        "bench train sequences past the context": (["bench", "train", "--preset", "hare-micro", "--seq-len",
+                                                     "100000", "--steps", "2"], "--seq-len"),  # 160 GB asked for
+        "serve threads past any CPU": (["serve", "--model", str(model), "--threads", "100000"], "--threads"),
+        "serve prompt cap below 0": (["serve", "--model", str(model), "--max-prompt-tokens", "-1"],
+                                     "--max-prompt-tokens"),
         "teacher without a scheme": (["tools", "data", "--spec", spec, "--out", out, "--teacher", "notaurl"],
                                      "notaurl"),
         "eval ppl no records": (["eval", "ppl", "--model", str(model), "--data", str(_jsonl(tmp / "e.jsonl"))],
@@ -480,6 +495,11 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
                                             str(tmp)], "--output"),
         "tools train data missing": (["tools", "train", "--model", str(model), "--data", str(tmp / "nowhere"), "--out",
                                       out], "does not exist"),
+        # The conversations had been left in an --out made for them (and written into a folder of other files).
+        "tools train rows past the context": (["tools", "train", "--model", str(model), "--data", records, "--spec",
+                                               spec, "--out", out, "data.seq_len=100000"], "max_position_embeddings"),
+        "tools train onto other files": (["tools", "train", "--model", str(model), "--data", records, "--spec", spec,
+                                          "--out", str(tools_data)], "not a training run's"),
         "fp8 in place": (["quantize", "fp8", "--model", str(model), "--out", str(model), "--force"],
                          "is the input"),
         "gptq in place": (["quantize", "gptq", "--model", str(model), "--out", str(model), "--force"],
@@ -518,3 +538,4 @@ def test_bad_setting_or_input_is_one_line(case, micro_dir, tmp_path, capsys):
     argv, named = _setting_cases(tmp_path, micro_dir)[case]
     _refused(capsys, argv, named)
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+    assert [p.name for p in (tmp_path / "tools-data").iterdir()] == ["val.jsonl"]  # nothing written beside it

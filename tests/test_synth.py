@@ -211,6 +211,16 @@ def test_teacher_against_a_stub_server(tmp_path):
     assert all(d["text"] == f"Lesson. {d['prompt']} Here it is." for d in docs)
 
 
+@pytest.mark.parametrize("content", [None, 5, "", "  \n"])
+def test_a_teacher_that_answers_without_text_is_refused(content, tmp_path):
+    """A null, a number or an empty answer had been written as the document "None", "5" or "" with exit 0."""
+    mix = tmp_path / "mix.yaml"
+    mix.write_text("strategies: {teacher: 1}\n")
+    with stub_teacher(lambda prompt: content) as url, pytest.raises(HareError, match="answered without text"):
+        run(SynthConfig(out=str(tmp_path / "o"), num_docs=3, mixture=str(mix), teacher_url=url))
+    assert not (tmp_path / "o").exists()
+
+
 def test_teacher_down_is_a_clear_error(tmp_path, capsys):
     import socket
 

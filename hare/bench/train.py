@@ -128,6 +128,9 @@ def _tokens_per_s(cfg: BenchTrainConfig, times: list[float]) -> float:
     import itertools
     import statistics
 
+    if len(times) < 2:  # the HF Trainer stops at its data's end: a packed set of two windows timed no step
+        raise HareError(f"too few timed steps ({max(0, len(times) - 1)}) for a throughput; pack more text into "
+                        "--data or lower --micro-batch-size")
     step = statistics.median(b - a for a, b in itertools.pairwise(times))
     return cfg.micro_batch_size * cfg.seq_len / step
 
@@ -153,6 +156,8 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
     from hare.train.metrics import flops_per_token
 
     cfg.validate()
+    limit = preset_config(cfg.preset, padded_vocab_size(vocab_size_with_added_tokens())).max_position_embeddings
+    check_range("--seq-len", cfg.seq_len, 2, limit, fix=f"{cfg.preset} attends to {limit} positions at most")
     d = init(cfg.device)
     precision, why = resolve(cfg.precision, d.device)
     cfg = dataclasses.replace(cfg, precision=precision)  # both engines, the peak and the report in the one chosen

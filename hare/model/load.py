@@ -132,10 +132,17 @@ def check_checkpoint_dir(source: str, flag: str = "--model") -> Path | None:
 
 
 def read_config(path: Path) -> dict[str, Any]:
-    """The checkpoint's config.json; an empty, non-UTF-8 or non-JSON one is a `HareError`."""
+    """The checkpoint's config.json; an empty, non-UTF-8 or non-JSON one is a `HareError`, and so is one whose
+    `model_type` transformers does not know (every loader had ended in a ValueError traceback)."""
+    from transformers import CONFIG_MAPPING
+
     config = read_json(path / "config.json", "checkpoint config", RESAVE)
     if not isinstance(config, dict):
         raise HareError(f"checkpoint config '{path / 'config.json'}' is not a JSON object; {RESAVE}")
+    if config.get("model_type") not in CONFIG_MAPPING:
+        raise HareError(f"checkpoint config '{path / 'config.json'}' names model_type "
+                        f"{config.get('model_type')!r}, which is no architecture this transformers knows; "
+                        f"{RESTORE_CONFIG}")
     return config
 
 
@@ -333,16 +340,31 @@ def tensor_shapes(model_dir: Path) -> dict[str, list[int]]:
 
 def check_weights_fit_config(model_dir: Path, shapes: dict[str, list[int]]) -> None:
     """A config.json edited apart from the weights loads nowhere; an export that copies both would write a
-    file that llama.cpp refuses later, so it is refused here (`shapes`: `tensor_shapes(model_dir)`)."""
+    file that llama.cpp refuses later, so it is refused here (`shapes`: `tensor_shapes(model_dir)`). So are
+    weights the config needs and the files lack (more layers in the config, a tensor gone): transformers
+    initialised them at random with a warning, and generate, sft and eval went on with exit 0; and a config
+    that builds no model (an unknown `model_type`, a negative size), which had been a traceback."""
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    with torch.device("meta"):  # shapes only: no memory, no initialisation
-        expected = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_dir)).state_dict()
+    try:
+        with torch.device("meta"):  # shapes only: no memory, no initialisation
+            model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(model_dir))
+    except (ValueError, TypeError, KeyError, AttributeError, RuntimeError) as err:
+        raise HareError(f"'{model_dir}': config.json builds no model ({str(err).splitlines()[0][:160]}); "
+                        f"{RESTORE_CONFIG}") from None
+    expected = model.state_dict(keep_vars=True)
     for name, shape in shapes.items():
         if name in expected and list(expected[name].shape) != list(shape):
             raise HareError(f"'{model_dir}': config.json does not match the weights ({name} is {list(shape)}, the "
                             f"config makes it {list(expected[name].shape)}); {RESTORE_CONFIG}")
+    # Parameters only (a buffer may be rebuilt, not saved), and a tied one is saved under one of its names.
+    params = dict(model.named_parameters(remove_duplicate=False))
+    saved = {id(params[name]) for name in shapes if name in params}
+    missing = [name for name, param in params.items() if name not in shapes and id(param) not in saved]
+    if missing:
+        raise HareError(f"'{model_dir}': the weights lack {len(missing)} tensor(s) that config.json needs "
+                        f"({missing[0]}{', …' if len(missing) > 1 else ''}); {RESTORE_CONFIG}, or {RESAVE}")
 
 
 def save_checkpoint(

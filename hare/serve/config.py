@@ -39,4 +39,6 @@ class ServeConfig(ModelArgs):
         # A TCP port is 16 bits: past that, binding fails with a bare OverflowError from the socket module.
         check_range("--port", self.port, 0, 65535, fix="0 picks a free one")
         check_range("--body-timeout-s", self.body_timeout_s, 0, 3600, above=True)
-        check_range("--threads", self.threads, 0, fix="0 uses all cores but one")
+        # 100000 threads had been torch's "can't start new thread" traceback; a negative prompt cap refused everything.
+        check_range("--threads", self.threads, 0, 4096, fix="0 uses all cores but one")
+        check_range("--max-prompt-tokens", self.max_prompt_tokens, 0, fix="0 means the model's context")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,8 +124,10 @@ def run(args: ToolTrainArgs) -> Path | None:
     from hare.config import check_range
     from hare.io.atomic import write_text
     from hare.model.tokenizer import functional_token
+    from hare.train.checkpoint import is_step_entry
     from hare.train.sft import SFTConfig, run_length, train
     from hare.train.soup import cook
+    from hare.train.trainer import find_checkpoint
 
     check_range("--soup", args.soup, 1, 16, fix="1 trains one model; 2 halves the run and averages the halves")
     data = Path(args.data)
@@ -144,15 +147,18 @@ def run(args: ToolTrainArgs) -> Path | None:
     if cfg.data.paths or cfg.data.val_paths:
         raise HareError("`hare tools train` reads its data from --data (tool records); remove data.paths and "
                         "data.val_paths from the config or the overrides")
+    out = Path(cfg.out)
+    # OUT is checked before the conversations go into it: a folder of other files had been written into, then
+    # refused; and one this run made is removed again when a setting is refused before the first checkpoint.
+    made = not out.exists()
+    find_checkpoint(str(out), args.resume)
     splits = {"train": train_file, **({"val": val_file} if val_file and val_file.is_file() else {})}
-    converted = {split: Path(cfg.out) / "data" / f"{split}.jsonl" for split in splits}
-    words: dict[str, int] = {}
-    for split, path in splits.items():
-        records = read_records(path, functions)
-        if split == "train":
-            words = count_words(r["query"] for r in records)
-        rows = [conversation(r, functions, args.describe) for r in records]
-        write_text(converted[split], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    converted = {split: out / "data" / f"{split}.jsonl" for split in splits}
+    records = {split: read_records(path, functions) for split, path in splits.items()}  # all read, then written
+    words = count_words(r["query"] for r in records["train"])
+    for split, rows in records.items():
+        write_text(converted[split], "".join(json.dumps(conversation(r, functions, args.describe),
+                                                        ensure_ascii=False) + "\n" for r in rows))
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(
         cfg.data, format="openai", paths=[str(converted["train"])],
         val_paths=[str(converted["val"])] if "val" in converted else []))
@@ -162,9 +168,14 @@ def run(args: ToolTrainArgs) -> Path | None:
         return train(run, resume=args.resume, print_config=args.print_config, token_init=token_init,
                      extra=lambda out_dir: keep_beside(out_dir, functions, words))
 
-    if args.soup == 1 or args.print_config:
-        return fine_tune(cfg)
-    return cook(cfg, args.soup, fine_tune, args.resume)
+    try:
+        if args.soup == 1 or args.print_config:
+            return fine_tune(cfg)
+        return cook(cfg, args.soup, fine_tune, args.resume)
+    except HareError:
+        if made and not any(is_step_entry(p.name) or p.name == "final" for p in out.rglob("*")):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def keep_beside(out_dir: Path, functions: list[Function], words: dict[str, int]) -> None:

@@ -371,7 +371,14 @@ def _apply_lora(model: PreTrainedModel, lora: LoraSettings, train_embeddings: bo
     layers = list(range(first_layer, len(model.model.layers))) if first_layer else None
     config = peft.LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                         target_modules=lora.target_modules, layers_to_transform=layers)
-    peft.inject_adapter_in_model(config, model)
+    try:
+        peft.inject_adapter_in_model(config, model)
+    except ValueError as err:  # peft's NoMatchingPeftModuleError is one: a name no layer has ("qproj")
+        from torch import nn
+
+        names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
+        raise HareError(f"lora.target_modules={list(lora.target_modules)} ({str(err).splitlines()[0][:120]}); "
+                        f"this model's linear layers are named {', '.join(names)}") from None
     if new_rows is not None:
         new_rows.requires_grad_(True)
     elif train_embeddings:
