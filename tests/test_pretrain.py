@@ -253,6 +253,18 @@ def test_incomplete_checkpoints_are_never_resumed(reference_run, tmp_path, monke
     assert checkpoint.latest(run_dir).name == "step-00000008"
 
 
+def test_resume_saves_over_a_checkpoint_that_lost_its_trainer_json(reference_run, packed_dir, tmp_path):
+    """Not a checkpoint, step-12 without trainer.json is skipped (resume from step 8), and the run's own step 12
+    replaces it: the rename onto it had failed with "Directory not empty", a traceback."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(reference_run, run_dir)
+    (run_dir / "step-00000012" / "trainer.json").unlink()
+    train(small_config(packed_dir, run_dir, "train.max_steps=16", "checkpoint.every_steps=4", "checkpoint.keep_last=2"),
+          resume=True)
+    assert (run_dir / "final").is_dir() and checkpoint.latest(run_dir).name == "step-00000016"
+    assert all((p / "trainer.json").is_file() for p in run_dir.glob("step-*"))
+
+
 def test_resume_with_another_model_is_refused_in_one_line(reference_run, packed_dir, tmp_path):
     """DCP's load error is a BaseException with every rank's traceback in its text: it must not reach the user."""
     run_dir = tmp_path / "run"

@@ -130,6 +130,8 @@ def save(
         record = {"format_version": FORMAT_VERSION, "step": step, **trainer_state}
         (tmp / "trainer.json").write_text(json.dumps(record, indent=2) + "\n")
         follow_umask(tmp)
+        if final.is_dir() and not (final / "trainer.json").is_file():  # one `latest` skipped: no checkpoint
+            shutil.rmtree(final)  # (its trainer.json lost); the rename had failed on it, a traceback
         tmp.rename(final)
         complete = sorted(p for p in out.iterdir() if _STEP_DIR.match(p.name))
         for old in complete[: max(0, len(complete) - keep_last)]:
