@@ -308,6 +308,8 @@ def test_compare_names_a_field_of_the_wrong_type(field, value, tmp_path, capsys)
     ('{"question": "q", "choices": {"text": ["a"], "label": ["A"]}}\n', "line 1 has no answerKey"),
     ('[{"question": "q", "choices": {}, "answerKey": "A"}, {"question": "q"}]', "item 2 has no choices, answerKey"),
     ("\n", "holds no items"),
+    # 25-shot, the examples drawn from the same file without the item itself: lm-eval's "Sample larger than population"
+    ('{"question": "q", "choices": {"text": ["a"], "label": ["A"]}, "answerKey": "A"}\n' * 25, "at least 26"),
 ])
 def test_a_task_file_lm_eval_cannot_read_is_named_before_the_model_loads(content, named, tmp_path, capsys):
     """The model does not exist: the file is refused first (lm-eval had failed in `datasets` with a traceback)."""

@@ -15,6 +15,7 @@ drawn from the same file as the evaluated items (lm-eval never shows an item as 
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,7 +126,23 @@ def check_task_file(task: Task, path: Path) -> Path:
         missing = [f for f in task.fields if f not in item] if isinstance(item, dict) else list(task.fields)
         if missing:
             raise HareError(f"'{path}' {where} has no {', '.join(missing)}; {fix}")
+    count, shots = _rows(path) if path.suffix == ".parquet" else len(items), _shots(task)
+    if count <= shots:  # lm-eval draws an item's examples from the same file, itself left out: a ValueError there
+        raise HareError(f"'{path}' holds {count} item(s), but {task.column} is {shots}-shot and takes its examples "
+                        f"from the same file: give it at least {shots + 1}")
     return path
+
+
+def _rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.read_metadata(path).num_rows)
+
+
+def _shots(task: Task) -> int:
+    """The few-shot count of the task's shipped lm-eval YAML (read as text: its `!function` tags are lm-eval's)."""
+    found = re.search(r"^num_fewshot:\s*(\d+)", (TASK_DIR / f"{task.lm_name}.yaml").read_text(), re.MULTILINE)
+    return int(found.group(1)) if found else 0
 
 
 def _opens_with(path: Path, char: bytes) -> bool:
