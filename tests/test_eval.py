@@ -319,6 +319,18 @@ def test_a_task_file_lm_eval_cannot_read_is_named_before_the_model_loads(content
     assert "arc_challenge.jsonl" in err and named in err
 
 
+def test_a_parquet_task_file_is_counted_from_its_metadata(tmp_path, capsys):
+    """Its columns and row count come from the footer alone: 3 rows for the 25-shot ARC are refused by name."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    rows = {"question": ["q"] * 3, "choices": [{"text": ["a"], "label": ["A"]}] * 3, "answerKey": ["A"] * 3}
+    pq.write_table(pa.table(rows), tmp_path / "arc_challenge.parquet")
+    assert main(["eval", "lm", "--model", "nowhere/at/all", "--data-dir", str(tmp_path), "--tasks", "arc"]) == 2
+    err = one_line_error(capsys)
+    assert "arc_challenge.parquet" in err and "holds 3 item(s)" in err and "at least 26" in err
+
+
 def test_output_that_is_a_directory_is_refused_before_the_evaluation(tmp_path, capsys):
     (tmp_path / "out").mkdir()
     assert main(["eval", "lm", "--model", "nowhere/at/all", "--output", str(tmp_path / "out")]) == 2

@@ -156,7 +156,8 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
     from hare.train.metrics import flops_per_token
 
     cfg.validate()
-    limit = preset_config(cfg.preset, padded_vocab_size(vocab_size_with_added_tokens())).max_position_embeddings
+    config = preset_config(cfg.preset, padded_vocab_size(vocab_size_with_added_tokens()))
+    limit = config.max_position_embeddings
     check_range("--seq-len", cfg.seq_len, 2, limit, fix=f"{cfg.preset} attends to {limit} positions at most")
     d = init(cfg.device)
     precision, why = resolve(cfg.precision, d.device)
@@ -184,7 +185,6 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
                 hf_tps = max(hf_tps, time_hf_trainer(cfg, windows, d, Path(tmp)))
             stages.update()
         stages.close()
-    config = preset_config(cfg.preset, padded_vocab_size(vocab_size_with_added_tokens()))
     achieved = hare_tps * flops_per_token(config, cfg.seq_len)
     result = {"hare_tokens_per_s": hare_tps, "hf_trainer_tokens_per_s": hf_tps, "speedup": hare_tps / hf_tps,
               "hare_flops_per_s": achieved, "peak_flops_per_s": peak, "fraction_of_peak": achieved / peak}

@@ -112,7 +112,8 @@ def check_task_file(task: Task, path: Path) -> Path:
         import pyarrow.parquet as pq
 
         try:
-            items = [("columns", dict.fromkeys(pq.read_schema(path).names))]
+            meta = pq.read_metadata(path)  # the columns and the row count, without reading a row
+            items, count = [("columns", dict.fromkeys(meta.schema.to_arrow_schema().names))], meta.num_rows
         except Exception as err:  # pyarrow's ArrowInvalid and OSError: not a parquet file
             raise HareError(f"'{path}' is not a readable parquet file ({first_line(err)}); {fix}") from None
     elif _opens_with(path, b"["):
@@ -126,17 +127,13 @@ def check_task_file(task: Task, path: Path) -> Path:
         missing = [f for f in task.fields if f not in item] if isinstance(item, dict) else list(task.fields)
         if missing:
             raise HareError(f"'{path}' {where} has no {', '.join(missing)}; {fix}")
-    count, shots = _rows(path) if path.suffix == ".parquet" else len(items), _shots(task)
+    if path.suffix != ".parquet":
+        count = len(items)
+    shots = _shots(task)
     if count <= shots:  # lm-eval draws an item's examples from the same file, itself left out: a ValueError there
         raise HareError(f"'{path}' holds {count} item(s), but {task.column} is {shots}-shot and takes its examples "
                         f"from the same file: give it at least {shots + 1}")
     return path
-
-
-def _rows(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return int(pq.read_metadata(path).num_rows)
 
 
 def _shots(task: Task) -> int:
