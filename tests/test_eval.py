@@ -306,8 +306,13 @@ def test_compare_names_a_field_of_the_wrong_type(field, value, tmp_path, capsys)
 @pytest.mark.parametrize("content, named", [
     ("not json\n", "line 1 is not valid JSON"),
     ('{"question": "q", "choices": {"text": ["a"], "label": ["A"]}}\n', "line 1 has no answerKey"),
-    ('[{"question": "q", "choices": {}, "answerKey": "A"}, {"question": "q"}]', "item 2 has no choices, answerKey"),
+    ('[{"question": "q", "choices": {"text": ["a"], "label": ["A"]}, "answerKey": "A"}, {"question": "q"}]',
+     "item 2 has no choices, answerKey"),
     ("\n", "holds no items"),
+    # values lm-eval cannot use had ended in its IndexError or ValueError after the model loaded
+    ('{"question": "q", "choices": {"text": ["a"], "label": ["A"]}, "answerKey": "E"}\n', "answerKey 'E' is none"),
+    ('{"question": 5, "choices": {"text": ["a"], "label": ["A"]}, "answerKey": "A"}\n', "question must be text"),
+    ('{"question": "q", "choices": {"text": ["a", "b"], "label": ["A"]}, "answerKey": "A"}\n', "one label per text"),
     # 25-shot, the examples drawn from the same file without the item itself: lm-eval's "Sample larger than population"
     ('{"question": "q", "choices": {"text": ["a"], "label": ["A"]}, "answerKey": "A"}\n' * 25, "at least 26"),
 ])
@@ -319,8 +324,8 @@ def test_a_task_file_lm_eval_cannot_read_is_named_before_the_model_loads(content
     assert "arc_challenge.jsonl" in err and named in err
 
 
-def test_a_parquet_task_file_is_counted_from_its_metadata(tmp_path, capsys):
-    """Its columns and row count come from the footer alone: 3 rows for the 25-shot ARC are refused by name."""
+def test_a_parquet_task_file_is_counted_by_its_rows(tmp_path, capsys):
+    """3 rows for the 25-shot ARC are refused by name."""
     pa = pytest.importorskip("pyarrow")
     import pyarrow.parquet as pq
 
@@ -329,6 +334,29 @@ def test_a_parquet_task_file_is_counted_from_its_metadata(tmp_path, capsys):
     assert main(["eval", "lm", "--model", "nowhere/at/all", "--data-dir", str(tmp_path), "--tasks", "arc"]) == 2
     err = one_line_error(capsys)
     assert "arc_challenge.parquet" in err and "holds 3 item(s)" in err and "at least 26" in err
+
+
+@pytest.mark.parametrize("task, item, named", [
+    ("mmlu", {"question": "q", "choices": ["a", "b", "c", "d"], "answer": 4}, "answer must be 0-3"),
+    ("mmlu", {"question": "q", "choices": ["a", "b", "c"], "answer": 0}, "at least 4 texts"),
+    ("hellaswag", {"ctx": "c", "endings": ["a", "b"], "label": "9"}, "one of the 2 endings"),
+    ("hellaswag", {"endings": ["a", "b"], "label": "1"}, "needs its context"),
+    ("winogrande", {"sentence": "a _ b", "option1": "x", "option2": "y", "answer": "3"}, "'1' or '2'"),
+    ("winogrande", {"sentence": "a _ b", "option1": 5, "option2": "y", "answer": "1"}, "must be texts"),
+    ("winogrande", {"sentence": "no blank", "option1": "x", "option2": "y", "answer": "1"}, "with a '_'"),
+    ("truthfulqa", {"question": "q", "mc2_targets": {"choices": ["a"], "labels": [0]}}, "at least one 1"),
+    ("gsm8k", {"question": "q", "answer": 17}, "answer must be text"),
+])
+def test_a_task_item_with_values_lm_eval_cannot_use_is_named(task, item, named, tmp_path, capsys):
+    """Every other item is fine; the bad one, the file's last, is named by its line before the model loads."""
+    from hare.eval.harness import FIXTURE_DIR, TASKS
+
+    fixture = FIXTURE_DIR / f"{TASKS[task].file}.json"
+    lines = fixture.read_text().splitlines()
+    (tmp_path / fixture.name.replace(".json", ".jsonl")).write_text("\n".join([*lines, json.dumps(item)]) + "\n")
+    assert main(["eval", "lm", "--model", "nowhere/at/all", "--data-dir", str(tmp_path), "--tasks", task]) == 2
+    err = one_line_error(capsys)
+    assert f"line {len(lines) + 1}:" in err and named in err
 
 
 def test_output_that_is_a_directory_is_refused_before_the_evaluation(tmp_path, capsys):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from hare.config import option
+from hare.config import option, shown
 from hare.errors import HareError, first_line
 from hare.eval.report import average, format_size, markdown_table
 from hare.io.read import read_json, read_jsonl
@@ -104,16 +104,15 @@ def find_data(data_dir: str | None, names: list[str]) -> dict[str, Path]:
 
 
 def check_task_file(task: Task, path: Path) -> Path:
-    """`path`, if every item has the fields `task` reads: lm-eval opens the file through `datasets` only after
-    the model is loaded, and a bad line ended there in a traceback ("An error occurred while generating the
-    dataset"). JSON lines or one JSON array; parquet's columns from its schema."""
+    """`path`, if every item has the fields `task` reads, with values it can use (`VALUE_CHECKS`): lm-eval opens
+    the file through `datasets` only after the model is loaded, and a bad line ended there in a traceback ("An
+    error occurred while generating the dataset"). JSON lines, one JSON array, or parquet."""
     fix = f"{task.column} items need {', '.join(task.fields)} (the dataset's usual schema)"
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
         try:
-            meta = pq.read_metadata(path)  # the columns and the row count, without reading a row
-            items, count = [("columns", dict.fromkeys(meta.schema.to_arrow_schema().names))], meta.num_rows
+            items = [(f"row {n}", row) for n, row in enumerate(pq.read_table(path).to_pylist(), 1)]
         except Exception as err:  # pyarrow's ArrowInvalid and OSError: not a parquet file
             raise HareError(f"'{path}' is not a readable parquet file ({first_line(err)}); {fix}") from None
     elif _opens_with(path, b"["):
@@ -127,13 +126,81 @@ def check_task_file(task: Task, path: Path) -> Path:
         missing = [f for f in task.fields if f not in item] if isinstance(item, dict) else list(task.fields)
         if missing:
             raise HareError(f"'{path}' {where} has no {', '.join(missing)}; {fix}")
-    if path.suffix != ".parquet":
-        count = len(items)
-    shots = _shots(task)
+        question = item.get("question", "")
+        problem = VALUE_CHECKS[task.file](item) if isinstance(question, str) else \
+            f"question must be text, not {shown(question)}"
+        if problem:
+            raise HareError(f"'{path}' {where}: {problem}; {fix}")
+    shots, count = _shots(task), len(items)
     if count <= shots:  # lm-eval draws an item's examples from the same file, itself left out: a ValueError there
         raise HareError(f"'{path}' holds {count} item(s), but {task.column} is {shots}-shot and takes its examples "
                         f"from the same file: give it at least {shots + 1}")
     return path
+
+
+def _texts(value: Any, least: int = 1) -> bool:
+    return isinstance(value, list) and len(value) >= least and all(isinstance(v, str) for v in value)
+
+
+def _mmlu_problem(item: dict[str, Any]) -> str:
+    if not _texts(item["choices"], 4):
+        return f"choices must be a list of at least 4 texts (the prompt shows A-D), not {shown(item['choices'])}"
+    answer = item["answer"]
+    if not (isinstance(answer, int) and not isinstance(answer, bool) and 0 <= answer < 4 or answer in list("ABCD")):
+        return f"answer must be 0-3 (or A-D), not {shown(answer)}"
+    return ""
+
+
+def _arc_problem(item: dict[str, Any]) -> str:
+    choices = item["choices"]
+    if not (isinstance(choices, dict) and _texts(choices.get("text")) and isinstance(choices.get("label"), list)
+            and len(choices["label"]) == len(choices["text"])):
+        return "choices must be {text: [...], label: [...]}, one label per text"
+    if item["answerKey"] not in choices["label"]:
+        return f"answerKey {shown(item['answerKey'])} is none of the labels {shown(choices['label'])}"
+    return ""
+
+
+def _truthfulqa_problem(item: dict[str, Any]) -> str:
+    targets = item["mc2_targets"]
+    if not (isinstance(targets, dict) and _texts(targets.get("choices")) and isinstance(targets.get("labels"), list)
+            and len(targets["labels"]) == len(targets["choices"]) and set(targets["labels"]) <= {0, 1}
+            and 1 in targets["labels"]):
+        return "mc2_targets must be {choices: [...], labels: [...]}, a 0 or 1 per choice and at least one 1"
+    return ""
+
+
+def _winogrande_problem(item: dict[str, Any]) -> str:
+    if not (isinstance(item["sentence"], str) and "_" in item["sentence"]):
+        return "sentence must be text with a '_' where an option goes"
+    if not (isinstance(item["option1"], str) and isinstance(item["option2"], str)):
+        return "option1 and option2 must be texts"
+    if str(item["answer"]) not in ("1", "2"):
+        return f"answer must be '1' or '2', not {shown(item['answer'])}"
+    return ""
+
+
+def _hellaswag_problem(item: dict[str, Any]) -> str:
+    endings, label = item["endings"], str(item["label"]).strip()
+    if not _texts(endings):
+        return f"endings must be a list of texts, not {shown(endings)}"
+    if not (label.isdigit() and int(label) < len(endings)):
+        return f"label must name one of the {len(endings)} endings (0-{len(endings) - 1}), not {shown(item['label'])}"
+    if not isinstance(item.get("ctx"), str) and not (isinstance(item.get("ctx_a"), str)
+                                                     and isinstance(item.get("ctx_b"), str)):
+        return "the item needs its context: ctx, or ctx_a and ctx_b, as text"
+    return ""
+
+
+def _gsm8k_problem(item: dict[str, Any]) -> str:
+    return "" if isinstance(item["answer"], str) else f"answer must be text, not {shown(item['answer'])}"
+
+
+# Task file stem → what is wrong with an item's values ('' when nothing): the task YAMLs index choices by the
+# answer, look the ARC key up among the labels, and read HellaSwag's label as an int, so an item that has its fields
+# but not such values had ended in lm-eval (IndexError, ValueError) with a traceback after the model loaded.
+VALUE_CHECKS = {"mmlu": _mmlu_problem, "arc_challenge": _arc_problem, "truthfulqa_mc": _truthfulqa_problem,
+                "winogrande": _winogrande_problem, "hellaswag": _hellaswag_problem, "gsm8k": _gsm8k_problem}
 
 
 def _shots(task: Task) -> int:
