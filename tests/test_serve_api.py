@@ -292,6 +292,9 @@ def test_disconnect_frees_the_slot(chat_server):
     ({"messages": ASK, "tool_choice": "required"}, 400, "needs 'tools'", None, None),
     (b'{"messages": "caf\xe9"}', 400, "not UTF-8", None, None),
     (b"[" * 5000 + b"]" * 5000, 400, "nested deeper", None, None),
+    (b"", 400, "body is empty", None, None),  # pydantic's "Field required" named no field
+    ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}}]}]},
+     400, "reads text only", "messages.0.content.0.type", None),
 ])
 def test_bad_requests_get_openai_error_bodies(chat_server, body, status, needle, param, code):
     """Every refusal is OpenAI's error body with all four fields: message, type, param and code."""

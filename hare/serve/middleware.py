@@ -66,6 +66,9 @@ def install(app: FastAPI, api_key: str | None, max_body_bytes: int, body_timeout
             # dictionary" would not say why.
             return _json(400, error_body(f"the request body must be JSON, sent with 'Content-Type: "
                                          f"application/json' (got {kind[:60] or 'no Content-Type'!r})"))
+        if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") == "missing" for e in err.errors()):
+            return _json(400, error_body("the request body is empty; send a JSON object (see the OpenAI API "
+                                         "reference for this endpoint's fields)"))  # pydantic: "Field required"
         message, param = _validation_message(list(err.errors()))
         return _json(400, error_body(message, param=param))
 

@@ -103,8 +103,17 @@ class CompletionRequest(_GenerationRequest):
 class ContentPart(BaseModel):
     model_config = STRICT
 
-    type: Literal["text"]
+    type: Text
     text: Text
+
+    @field_validator("type")
+    @classmethod
+    def _text_only(cls, kind: str) -> str:
+        # A Literal["text"] had answered an image part with pydantic's "Input should be a valid string" (of the
+        # content's other form), which says nothing of why.
+        if kind != "text":
+            raise ValueError(f"this model reads text only: send content parts of type 'text', not {kind[:40]!r}")
+        return kind
 
 
 class ChatMessage(BaseModel):
