@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -146,6 +151,50 @@ def test_ordered_imap_reads_a_bounded_distance_ahead():
         leads.append(taken - len(results))
     assert results == list(range(60))
     assert max(leads) < 4  # 2 × workers batches in flight, not the whole input as Pool.imap's feeder would
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The spawned pool workers among `pid`'s children (not multiprocessing's resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        if parent == pid and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path):
+    """Ctrl-C reaches the whole process group: each worker still importing (seconds, for torch) had printed a
+    KeyboardInterrupt traceback, since it began to ignore the signal only once its initializer ran. The command
+    still stops (130), and leaves no output."""
+    src = write_jsonl(tmp_path / "docs.jsonl", many_docs(50_000))
+    command = [sys.executable, "-m", "hare", "data", "pack", "--inputs", str(src), "--out", str(tmp_path / "out"),
+               "--workers", "2"]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers := _workers_of(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # Ctrl-C at every moment of the workers' start-up (the window was ~0.1 s, somewhere in the first half second)
+        started = time.monotonic()
+        while time.monotonic() - started < 0.6:
+            for pid in workers:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGINT)
+            time.sleep(0.01)
+        assert proc.poll() is None, "the pack ended before its workers started"
+        os.killpg(proc.pid, signal.SIGINT)  # and then what a terminal's Ctrl-C does
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and b"Traceback" not in err and b"KeyboardInterrupt" not in err, err.decode()
+    assert not (tmp_path / "out").exists()
 
 
 def test_crash_mid_write_leaves_no_output_and_keeps_the_old_one(tmp_path, monkeypatch):

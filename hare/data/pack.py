@@ -27,10 +27,11 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, closing
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -254,12 +255,25 @@ def _encode_in_worker(texts: list[str]) -> list[np.ndarray]:
     return _worker_encode(texts)
 
 
-def _start_worker(initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
-    # Ctrl-C goes to the whole process group; the parent handles it and terminates the pool, so
-    # workers ignore it instead of each printing a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if initializer is not None:
-        initializer(*initargs)
+@contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Ctrl-C ignored by the workers spawned inside from their first instruction, and held back for the parent.
+
+    Ctrl-C goes to the whole process group; the parent handles it and terminates the pool. Workers that began
+    to ignore it in their initializer had each printed a KeyboardInterrupt traceback when it came during their
+    start-up. An ignored signal stays ignored across exec (and Python then installs no handler of its own); a
+    blocked one is kept pending on Linux even while ignored, so one that comes meanwhile reaches the parent's own
+    handler once both are restored."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield  # Windows has no process groups to send it to every worker; only the main thread sets handlers
+        return
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def ordered_imap(
@@ -277,7 +291,9 @@ def ordered_imap(
     would read a corpus larger than memory into the task queue. Here reading waits for results.
     """
     ahead = ahead or 2 * workers
-    with multiprocessing.get_context("spawn").Pool(workers, _start_worker, (initializer, initargs)) as pool:
+    with ExitStack() as stack:
+        with _ctrl_c_held():  # the pool is terminated on leaving `stack`, also for a Ctrl-C held until here
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers, initializer, initargs))
         pending: deque[multiprocessing.pool.AsyncResult[R]] = deque()
         for item in items:
             pending.append(pool.apply_async(fn, (item,)))
