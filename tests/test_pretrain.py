@@ -397,20 +397,25 @@ def test_a_loss_that_is_no_number_stops_the_run(packed_dir, tmp_path):
     assert not (out / "final").exists() and not list(out.glob(".final*"))
 
 
-@pytest.mark.parametrize("damage", ["rng cut short", "trainer.json not JSON", "trainer.json empty object"])
-def test_a_damaged_checkpoint_is_named_not_a_traceback(damage, reference_run, packed_dir, tmp_path):
+@pytest.mark.parametrize("damage", ["rng cut short", "trainer.json not JSON", "trainer.json empty object",
+                                    "state metadata garbage", "state shard garbage"])
+def test_a_damaged_checkpoint_is_named_not_a_traceback(damage, reference_run, packed_dir, tmp_path, caplog):
     """A file of the newest checkpoint broken after it was written (a disk fault, a bad copy): one line naming
     the checkpoint and the way on (its step directory deleted, the one before it resumes)."""
     run_dir = tmp_path / "run"
     shutil.copytree(reference_run, run_dir)
     newest = checkpoint.latest(run_dir)
     rng, trainer = newest / "rng-0.pt", newest / "trainer.json"
+    metadata, shard = newest / "state" / ".metadata", next((newest / "state").glob("*.distcp"))
     {"rng cut short": lambda: rng.write_bytes(rng.read_bytes()[:50]),
      "trainer.json not JSON": lambda: trainer.write_text("{oops"),
-     "trainer.json empty object": lambda: trainer.write_text("{}")}[damage]()
-    with pytest.raises(HareError, match=rf"checkpoint '{newest}' is damaged .*delete that step-\* directory") as err:
+     "trainer.json empty object": lambda: trainer.write_text("{}"),
+     "state metadata garbage": lambda: metadata.write_bytes(b"garbage" * 10),
+     "state shard garbage": lambda: shard.write_bytes(b"garbage" * 10)}[damage]()
+    with pytest.raises(HareError, match=rf"checkpoint '{newest}' is damaged \(\w.*\); delete that step-\* dir") as err:
         train(small_config(packed_dir, run_dir, "train.max_steps=16"), resume=True)
     assert "\n" not in str(err.value)
+    assert not [r for r in caplog.records if r.exc_info], "torch's logged tracebacks would print before the line"
     shutil.rmtree(newest)  # the way on it names
     train(small_config(packed_dir, run_dir, "train.max_steps=16"), resume=True)
     assert max(losses(run_dir)) == 16

@@ -18,14 +18,16 @@ The data position needs no saving: batches are a pure function of the step (see 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import pickle
 import re
 import shutil
 import signal
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,12 +158,20 @@ def load(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, d: Dist
     damaged = (f"checkpoint '{path}' is damaged ({{}}); delete that step-* directory to resume from the one "
                "before it, or train into a new --out")
     try:
-        with warnings.catch_warnings():
+        # DCP logs each failed read with its traceback (on the root logger) before it raises: the error below says
+        # it in one line, and the tracebacks had buried it.
+        with warnings.catch_warnings(), _logging_off():
             warnings.filterwarnings("ignore", message="torch.distributed is disabled")
             dcp.load(state, checkpoint_id=str(path / "state"))
     except CheckpointException as err:  # a BaseException: no `except Exception` would stop it
-        reasons = sorted({str(f[0] if isinstance(f, tuple) else f) for f in err.failures.values()})
-        unreadable = [r for r in reasons if any(mark in r for mark in UNREADABLE)]
+        failures = [f[0] if isinstance(f, tuple) else f for f in err.failures.values()]
+        # first_line: a shard of garbage fails with a bare EOFError, whose text is empty (the message read "()")
+        reasons = sorted({first_line(f) if isinstance(f, BaseException) else str(f) for f in failures})
+        unreadable = [first_line(f) for f in failures if isinstance(f, EOFError | pickle.UnpicklingError)] + \
+            [r for r in reasons if any(mark in r for mark in UNREADABLE)]
+        metadata = next((m for r in reasons if (m := re.search(r"global metadata read failed: ([^;]+)", r))), None)
+        if metadata:  # its index of every tensor: garbage there had read as another model's checkpoint
+            raise HareError(damaged.format(f"state/.metadata cannot be read: {metadata[1]}")) from None
         if unreadable:  # a file cut short is not another config's
             raise HareError(damaged.format(first_line(unreadable[0]).split(". ")[0])) from None
         raise HareError(f"checkpoint '{path}' does not fit this run's model ({'; '.join(reasons)}); it was "
@@ -180,6 +190,16 @@ def load(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, d: Dist
     if missing:
         raise HareError(damaged.format(f"trainer.json lacks {', '.join(missing)}"))
     return trainer
+
+
+@contextlib.contextmanager
+def _logging_off() -> Iterator[None]:
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
 
 
 def rng_state() -> dict[str, Any]:
