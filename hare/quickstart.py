@@ -99,6 +99,7 @@ EVAL_QUERIES = 400
 OUT = "runs/quickstart"
 TOOL_RUN = Path("tools")
 TOOL_MODEL = TOOL_RUN / "final"  # below the run directory: the product (`hare bench serve --tools` serves it)
+RUN_ENTRIES = frozenset({"corpus", "packed", "pretrain", "tools-data", str(TOOL_RUN), "eval.json"})  # what it writes
 LATENCY_QUERIES = 30  # of them timed one call at a time for p50/p95 (the accuracy pass runs batched)
 
 
@@ -132,6 +133,13 @@ class QuickstartConfig:
         from hare.tools.spec import load_spec
 
         check_output(self.out, directory=True)  # a file there had been a FileExistsError after the CPU measurement
+        out = Path(self.out)
+        others = sorted(p.name for p in out.iterdir() if p.name not in RUN_ENTRIES and not p.name.startswith(".")) \
+            if out.is_dir() else []
+        if others:  # a model's folder (runs/chat/final) had got the stages written among its weights
+            raise HareError(f"--out '{out}' holds files that are not a quickstart run's ({', '.join(others[:3])}"
+                            f"{', …' if len(others) > 3 else ''}); choose a new or empty folder, or an earlier "
+                            "quickstart's to resume it")
         check_preset(self.preset)  # stage 2's, refused before stage 1 synthesises and packs the corpus
         if self.tool_steps and self.tool_epochs:
             raise HareError("--tool-steps and --tool-epochs both set the fine-tune's length; pass one of them")

@@ -452,6 +452,7 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "tools train soup of none": (["tools", "train", "--model", str(model), "--data", spec, "--spec", spec,
                                       "--out", out, "--soup", "0"], "--soup"),
         "quickstart out a file": (["quickstart", "--out", str(src)], "is a file"),
+        "quickstart into a model's folder": (["quickstart", "--out", str(model)], "not a quickstart run's"),
         "presets functional tokens": (["presets", "--functional-tokens", "5000"], "--functional-tokens"),
         "lora rank 0": ([*sft, "lora.enabled=true", "lora.r=0"], "lora.r"),
         "lora dropout 2": ([*sft, "lora.enabled=true", "lora.dropout=2"], "lora.dropout"),
@@ -478,6 +479,8 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "gptq no calibration": (["quantize", "gptq", "--model", str(model), "--out", out, "--calib-samples", "0"],
                                 "--calib-samples"),
         "peak below zero": ([*sft, "log.peak_flops=-1"], "log.peak_flops"),
+        "validation every -1 steps": ([*sft, "log.eval_every_steps=-1"], "log.eval_every_steps"),  # ran after each
+        "validation of no batches": ([*sft, "log.eval_batches=0"], "log.eval_batches"),
         "teacher share below zero": (["tools", "data", "--spec", spec, "--out", out, "--teacher-fraction", "-5"],
                                      "--teacher-fraction"),
         "bench threads below zero": (["bench", "decode", "--threads", "-1"], "--threads"),

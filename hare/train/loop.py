@@ -57,8 +57,11 @@ class LogConfig:
     peak_flops: float = option(0.0, "per-device peak FLOP/s for MFU; 0 = GPU spec sheet or a matmul measured here")
     progress: bool = option(True, "show a progress bar")
 
-    def validate(self) -> None:  # a negative peak made every step's MFU read 100 %
-        check_range("log.peak_flops", self.peak_flops, 0, fix="0 measures it here")
+    def validate(self) -> None:
+        check_range("log.peak_flops", self.peak_flops, 0, fix="0 measures it here")  # negative: every MFU read 100 %
+        # negative: `step % -1 == 0` held at every step, so a run validated after each one
+        check_range("log.eval_every_steps", self.eval_every_steps, 0, fix="0 validates only at the end")
+        check_range("log.eval_batches", self.eval_batches, 1, fix="the default is 10")
 
 
 def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
