@@ -125,24 +125,23 @@ def encode(tok: PreTrainedTokenizerFast, text: str, plain: list[Span]) -> tuple[
     # The runs go to the Rust tokenizer itself, set as `tok(run, add_special_tokens=False,
     # split_special_tokens=True)` sets it: the same ids and offsets at a third of the time, the rest
     # being transformers' per-call bookkeeping (most of SFT encoding's time after the template's).
+    # The flag is the tokenizer's, shared by every thread, and is left set: restoring it had raced with a server
+    # thread encoding a client's text through `text_ids` (transformers sets it per call, then encodes), which
+    # then and again (once in 5 s of two threads each) read a typed "<api_end>" as the control token.
     backend = tok.backend_tokenizer
     backend.no_padding()
     backend.no_truncation()
-    split = backend.encode_special_tokens
     backend.encode_special_tokens = True
     ids: list[int] = []
     offsets: list[Span] = []
-    try:
-        for start, end, control in pieces(tok, text, plain):
-            if control:
-                ids.append(tok.convert_tokens_to_ids(text[start:end]))
-                offsets.append((start, end))
-                continue
-            run = backend.encode(text[start:end], add_special_tokens=False)
-            ids.extend(run.ids)
-            offsets.extend((start + a, start + b) for a, b in run.offsets)
-    finally:
-        backend.encode_special_tokens = split
+    for start, end, control in pieces(tok, text, plain):
+        if control:
+            ids.append(tok.convert_tokens_to_ids(text[start:end]))
+            offsets.append((start, end))
+            continue
+        run = backend.encode(text[start:end], add_special_tokens=False)
+        ids.extend(run.ids)
+        offsets.extend((start + a, start + b) for a, b in run.offsets)
     return ids, offsets
 
 
