@@ -27,11 +27,14 @@ class GenerateConfig(SamplingArgs, ModelArgs):
 
 
 def stop_token_ids(model: PreTrainedModel, tok: PreTrainedTokenizerFast) -> list[int]:
-    """The ids that end a generation: the checkpoint's eos ids, else the tokenizer's eos."""
+    """The ids that end a generation: the checkpoint's eos ids, else the tokenizer's eos; and `<api_end>`
+    (`answer_end_ids`)."""
+    from hare.model.tokenizer import answer_end_ids
+
     eos = model.generation_config.eos_token_id
     if eos is None:
         eos = tok.eos_token_id
-    return [eos] if isinstance(eos, int) else list(eos)
+    return [*([eos] if isinstance(eos, int) else list(eos)), *answer_end_ids(tok)]
 
 
 def generate_ids(

@@ -315,7 +315,8 @@ def test_nulls_parallel_tool_calls_caps_and_endless_conversations_are_read_befor
 
 def test_a_tool_model_in_plain_chat_never_samples_a_call_token(tool_model):
     """Asked without tools, the memorised tool model would answer "<api_1> (camera=' front')<api_end>", which
-    decoding strips to call text; plain generation (CLI and server alike) bans the call tokens instead."""
+    decoding strips to call text; plain generation (CLI and server alike) bans the call tokens instead. Its
+    no-call answer, `<api_end>`, ends the reply: banned too, the model had gone on to the token cap."""
     from hare.model.template import chat_ids
     from hare.model.tokenizer import call_token_ids, num_functional_tokens
     from hare.serve.batching import build_transformers_engine
@@ -323,13 +324,15 @@ def test_a_tool_model_in_plain_chat_never_samples_a_call_token(tool_model):
     engine = build_transformers_engine(str(tool_model), "tools", "cpu", "float32", 1, 1)
     try:
         banned = set(call_token_ids(engine.tok))
-        assert len(banned) == num_functional_tokens(engine.tok) + 1  # every <api_i> and <api_end>
-        for query in ("take a selfie", "set volume to 5"):
+        assert len(banned) == num_functional_tokens(engine.tok)  # every <api_i>
+        for query in ("take a selfie", "set volume to 5", "tell me a joke"):
             ids = chat_ids(engine.tok, [{"role": "user", "content": query}])
             said = generate_ids(engine.model, engine.tok, ids, SamplingArgs(temperature=0, max_new_tokens=12))
             assert not banned & set(said)
-            served, _, _ = asyncio.run(_text(engine, ids, SamplingArgs(temperature=0, max_new_tokens=12)))
+            served, _, reason = asyncio.run(_text(engine, ids, SamplingArgs(temperature=0, max_new_tokens=12)))
             assert served == engine.tok.decode(said, skip_special_tokens=True)
+            if query == "tell me a joke":  # trained to answer no call: <api_end> alone
+                assert said == [] and served == "" and reason == "stop"
     finally:
         engine.close()
 

@@ -166,12 +166,20 @@ def num_functional_tokens(tok: PreTrainedTokenizerFast) -> int:
 
 
 def call_token_ids(tok: PreTrainedTokenizerFast) -> list[int]:
-    """Ids of the tokens that write a tool call (`<api_i>` and `<api_end>`): plain generation (chat, completions)
+    """Ids of the functional tokens (`<api_i>`), which open a tool call: plain generation (chat, completions)
     never samples them, since a tool model asked without tools would otherwise answer with call text that
-    decoding strips of its functional token ("(camera='front')"); tool calls decode under the call grammar."""
+    decoding strips of its functional token ("(camera='front')"); tool calls decode under the call grammar.
+    `<api_end>` ends plain generation instead (`answer_end_ids`)."""
     vocab = tok.get_vocab()  # built anew on every call (~20 ms for a 49K vocabulary): once here
-    calls = itertools.takewhile(vocab.__contains__, map(functional_token, itertools.count()))
-    return [vocab[t] for t in [*calls, API_END] if t in vocab]
+    return [vocab[t] for t in itertools.takewhile(vocab.__contains__, map(functional_token, itertools.count()))]
+
+
+def answer_end_ids(tok: PreTrainedTokenizerFast) -> list[int]:
+    """`<api_end>`'s id where the vocabulary has it, to end plain generation: a tool model ends every answer
+    there, and answers a request no function serves with it alone (plain chat, to it). Banned with the call
+    tokens, it had made the model write call-like text up to the token cap (1,024 tokens, ~75 s on a CPU)."""
+    found = tok.convert_tokens_to_ids(API_END)
+    return [found] if isinstance(found, int) and found != tok.unk_token_id else []
 
 
 def is_hare_vocabulary(tok: PreTrainedTokenizerFast) -> bool:

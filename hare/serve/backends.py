@@ -80,11 +80,12 @@ class LlamaCppEngine(QueuedEngine):
         self.functional_tokens = 0
         while self._single_token(functional_token(self.functional_tokens)) is not None:
             self.functional_tokens += 1
-        # A tool model's call tokens are never sampled in plain generation (`call_token_ids` says why).
-        self.call_ids = [t for t in map(self._single_token, [*map(functional_token, range(self.functional_tokens)),
-                                                             API_END]) if t is not None]
-        round_end = self._single_token(ROUND_END)
-        self.stops = frozenset({self.llm.token_eos()} | ({round_end} if round_end is not None else set()))
+        # A tool model's call tokens are never sampled in plain generation, and `<api_end>` ends it
+        # (`call_token_ids`, `answer_end_ids` say why).
+        self.call_ids = [t for t in map(self._single_token, map(functional_token, range(self.functional_tokens)))
+                         if t is not None]
+        ends = {self.llm.token_eos(), self._single_token(ROUND_END), self._single_token(API_END)}
+        self.stops = frozenset(t for t in ends if t is not None)
         self._busy = False
         super().__init__(max_waiting)
 
@@ -170,7 +171,7 @@ class VllmEngine(Engine):
         from transformers import AutoConfig, GenerationConfig
 
         from hare.model.load import check_checkpoint_dir, load_tokenizer
-        from hare.model.tokenizer import call_token_ids, num_functional_tokens
+        from hare.model.tokenizer import answer_end_ids, call_token_ids, num_functional_tokens
 
         vllm = import_extra("vllm", None, "--backend vllm",
                             install="install vLLM on a CUDA machine (`.venv/bin/pip install vllm`)")
@@ -186,7 +187,8 @@ class VllmEngine(Engine):
         self.vocab_size = len(self.tok)
         self.context_length = AutoConfig.from_pretrained(model_dir).max_position_embeddings
         eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
-        self.stops = [eos] if isinstance(eos, int) else list(eos or [self.tok.eos_token_id])
+        self.stops = [*([eos] if isinstance(eos, int) else list(eos or [self.tok.eos_token_id])),
+                      *answer_end_ids(self.tok)]
         self.limit, self.running, self.cancelled = max_batch + max_waiting, 0, 0
         self.engine = vllm.AsyncLLMEngine.from_engine_args(vllm.AsyncEngineArgs(model=model_dir,
                                                                                 max_num_seqs=max_batch))
