@@ -57,6 +57,49 @@ def test_batched_greedy_decoding_matches_generate(engine):
     assert [r[1:] for r in results] == [(4, "length"), (12, "length"), (12, "length")]
 
 
+def test_a_long_prompt_is_prefilled_in_chunks_between_the_running_streams_tokens(micro_dir, monkeypatch):
+    """A prompt is prefilled PREFILL_CHUNK columns a step, each chunk followed by a decode step of the streams
+    already running (one forward for a whole 8,000-token prompt had held them ~90 s); its tokens and theirs
+    are still exactly what `generate` gives each alone."""
+    from hare.serve import batching
+
+    monkeypatch.setattr(batching, "PREFILL_CHUNK", 4)
+    engine = batching.build_transformers_engine(str(micro_dir), "micro", "cpu", "float32", max_batch=4, max_waiting=3)
+    try:
+        widths = []  # each forward's columns: a chunk of a prompt, or 1 for a decode step
+        forward = engine.model.forward
+
+        def counted(*args, **kwargs):
+            widths.append(kwargs["input_ids"].shape[1])
+            return forward(*args, **kwargs)
+
+        engine.model.forward = counted
+        short, long = engine.encode("The hare", bos=True), engine.encode("A fox ran over the hill " * 6, bos=True)
+        assert len(short) <= 4 < 8 * 4 < len(long)
+        greedy = [SamplingArgs(max_new_tokens=n, temperature=0) for n in (24, 6)]
+        expected = [engine.decode(generate_ids(engine.model, engine.tok, p, s))
+                    for p, s in zip((short, long), greedy, strict=True)]
+        widths.clear()
+
+        async def together() -> list[str]:
+            running = engine.generate(short, greedy[0], ignore_eos=True)
+            first = await anext(running)  # the short stream is decoding before the long prompt comes
+            rest, (text, _, _) = await asyncio.gather(_text_of(running),
+                                                      _text(engine, long, greedy[1], ignore_eos=True))
+            return [first.text + rest, text]
+
+        assert asyncio.run(together()) == expected
+        chunks = [i for i, w in enumerate(widths) if w > 1]
+        assert len(chunks) >= 1 + len(long) // 4  # the short prompt's one, then the long one's in chunks
+        assert all(b - a > 1 for a, b in zip(chunks, chunks[1:], strict=False)), widths  # a decode step between any two
+    finally:
+        engine.close()
+
+
+async def _text_of(pieces) -> str:
+    return "".join([piece.text async for piece in pieces])
+
+
 def test_seeded_sampling_repeats(engine):
     ids = engine.encode("The hare", bos=True)
     sampled = SamplingArgs(max_new_tokens=10, temperature=1.0, top_p=0.9, seed=7)

@@ -1,7 +1,8 @@
 """The transformers engine: dynamic batching of decode steps over one left-padded KV cache.
 
-A scheduler thread owns the model. Each step it admits waiting requests (one left-padded prefill
-forward for all of them), then runs ONE decode forward for every active sequence, samples each row
+A scheduler thread owns the model. Each step it admits waiting requests (left-padded together and
+prefilled PREFILL_CHUNK columns a step, so that a long prompt never holds the other streams for the whole
+of its prefill), then runs ONE decode forward for every active sequence, samples each row
 with that request's own temperature, top_p and seeded `torch.Generator`, and hands the tokens to
 the requests' asyncio queues. The sequences live in one left-padded batch: a `DynamicCache` of shape
 [batch, kv_heads, T, head_dim], a 0/1 attention mask over those T columns and a position id per
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
 # Candidates examined for top_p before falling back to a full sort of a row (sorting 32K
 # probabilities costs ~2 ms on one CPU core; the nucleus of a trained model is nearly always smaller).
 NUCLEUS_CANDIDATES = 256
+# Prompt columns prefilled between two decode steps of the running streams. In one forward, an 8,000-token
+# prompt had held every other stream ~90 s (hare-tiny, 2 CPU cores); in chunks, a stream waits at most one
+# chunk's forward between its tokens, and a prompt up to this long is still one forward.
+PREFILL_CHUNK = 256
 
 
 def _thresholds(probs: torch.Tensor, requests: Sequence[Request]) -> torch.Tensor:
@@ -141,6 +146,16 @@ class Batch:
             layer.keys, layer.values = layer.keys[index, :, trim:], layer.values[index, :, trim:]
 
 
+class Filling:
+    """New requests whose prompts are being prefilled, left-padded together, a chunk of columns at a time."""
+
+    def __init__(self, requests: list[Request], ids: torch.Tensor, mask: torch.Tensor) -> None:
+        from transformers import DynamicCache
+
+        self.requests, self.ids, self.mask, self.cache, self.done = requests, ids, mask, DynamicCache(), 0
+        self.positions = (mask.cumsum(1) - 1).clamp(min=0)
+
+
 class TransformersEngine(QueuedEngine):
     """Any `transformers` causal LM, CPU or GPU, with dynamic batching of decode steps."""
 
@@ -162,6 +177,7 @@ class TransformersEngine(QueuedEngine):
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else min(self.stops)
         self.max_batch = max_batch
         self._batch = Batch()
+        self._filling: Filling | None = None
         self._tools: ToolCaller | None = None
         self.trained_tools = tools or []  # the model's tools.json: which function each <api_i> is
         self.trained_words = words  # its tool_words.json: the words slips in requests are read as
@@ -171,7 +187,8 @@ class TransformersEngine(QueuedEngine):
         return self.tok.decode(ids, skip_special_tokens=True)
 
     def load(self) -> dict[str, int]:
-        return {"active": len(self._batch), "waiting": self._waiting.qsize(), "cancelled": self.cancelled}
+        filling = len(self._filling.requests) if self._filling else 0
+        return {"active": len(self._batch) + filling, "waiting": self._waiting.qsize(), "cancelled": self.cancelled}
 
     def tool_caller(self) -> ToolCaller:
         """Tool calls decode greedily on a thread of their own over the same (read-only) weights, with
@@ -189,8 +206,11 @@ class TransformersEngine(QueuedEngine):
             wanted = [i for i, r in enumerate(self._batch.requests) if not r.cancelled]
             self.cancelled += len(self._batch) - len(wanted)
             self._batch.keep(wanted)
+            if self._filling and all(r.cancelled for r in self._filling.requests):
+                self.cancelled += len(self._filling.requests)
+                self._filling = None
             new: list[Request] = []
-            while len(self._batch) + len(new) < self.max_batch:
+            while self._filling is None and len(self._batch) + len(new) < self.max_batch:
                 request = self._next_waiting(block=not (self._batch.requests or new))
                 if request is None:
                     break
@@ -199,14 +219,17 @@ class TransformersEngine(QueuedEngine):
             try:
                 with torch.inference_mode():
                     if new:
-                        self._batch.merge(self._prefill(new))
+                        self._filling = self._start(new)
+                    if self._filling and (filled := self._fill()) is not None:
+                        self._filling = None
+                        self._batch.merge(filled)
                     if self._batch.requests:
                         self._decode()
             except Exception as err:  # a failed forward pass fails the rows in it, never the server
                 log.exception("generation step failed")
-                for request in [*self._batch.requests, *new]:
+                for request in [*self._batch.requests, *(self._filling.requests if self._filling else [])]:
                     request.emit(RuntimeError(f"generation failed: {err}"))
-                self._batch = Batch()
+                self._batch, self._filling = Batch(), None
 
     def _admit(self, request: Request) -> bool:
         """Per-row checks before a row joins the batch, so that a bad request fails alone: its random
@@ -226,10 +249,9 @@ class TransformersEngine(QueuedEngine):
             return False
         return True
 
-    def _prefill(self, requests: list[Request]) -> Batch:
-        """One left-padded forward over the new prompts; samples each one's first token."""
+    def _start(self, requests: list[Request]) -> Filling:
+        """The new prompts left-padded to one width, for `_fill`."""
         import torch
-        from transformers import DynamicCache
 
         width = max(len(r.prompt) for r in requests)
         ids = torch.full((len(requests), width), self.pad_id, dtype=torch.long)
@@ -237,12 +259,21 @@ class TransformersEngine(QueuedEngine):
         for row, r in enumerate(requests):
             ids[row, width - len(r.prompt):] = torch.tensor(r.prompt)
             mask[row, width - len(r.prompt):] = 1
-        ids, mask = ids.to(self.model.device), mask.to(self.model.device)
+        return Filling(requests, ids.to(self.model.device), mask.to(self.model.device))
+
+    def _fill(self) -> Batch | None:
+        """The next PREFILL_CHUNK columns of the prompts being prefilled; once all are in, their batch, each
+        row's first token sampled."""
+        f = self._filling
+        end = min(f.done + PREFILL_CHUNK, f.ids.shape[1])
+        out = self.model(input_ids=f.ids[:, f.done:end], attention_mask=f.mask[:, :end],
+                         position_ids=f.positions[:, f.done:end], past_key_values=f.cache, use_cache=True,
+                         logits_to_keep=1)
+        f.done = end
+        if end < f.ids.shape[1]:
+            return None
         batch = Batch()
-        batch.requests, batch.cache, batch.mask = requests, DynamicCache(), mask
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(1) - 1).clamp(min=0),
-                         past_key_values=batch.cache, use_cache=True, logits_to_keep=1)
-        batch.positions = mask.sum(1)
+        batch.requests, batch.cache, batch.mask, batch.positions = f.requests, f.cache, f.mask, f.mask.sum(1)
         self._advance(batch, out.logits[:, -1])
         return batch
 
