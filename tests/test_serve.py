@@ -302,6 +302,11 @@ def test_tool_choice_is_obeyed_or_refused(tool_model):
             c["function"]["name"] for c in reply["choices"][0]["message"]["tool_calls"]] == ["take_a_photo"]
         status, reply = ask("tell me a joke", "required")  # memorised as no call
         assert (status, reply["error"]["code"], reply["error"]["param"]) == (422, "no_tool_call", "tool_choice")
+        broken = [*tools, {"type": "function", "function": {"name": "order_pizza", "parameters": {
+            "type": "object", "properties": {"size": {"type": "strin"}}}}}]
+        for choice in ("none", named("take_a_photo")):  # not on offer, still checked, as OpenAI does
+            status, reply = ask("take a selfie", choice, broken)
+            assert status == 400 and "order_pizza" in reply["error"]["message"], reply
         refused = [("always", tools, "tool_choice"), (named("order_pizza"), tools, "order_pizza"),
                    ("required", None, "needs 'tools'"), ({"type": "function"}, tools, '"function"')]
         for choice, offered, needle in refused:

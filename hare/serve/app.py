@@ -136,6 +136,16 @@ def _checked_tools(tools: str) -> tuple[Function, ...]:
     return tuple(parse_spec(json.loads(tools), "tools"))
 
 
+def _schemas_checked(tools: list[Any]) -> None:
+    """A 400 naming the first tool whose schema `hare.tools.spec` refuses, whether or not it may be called."""
+    from hare.errors import HareError
+
+    try:
+        _checked_tools(json.dumps([t.model_dump() for t in tools]))
+    except HareError as err:
+        raise ApiError(400, str(err), param="tools") from None
+
+
 # --- requests → sampling → responses ---------------------------------------------------------------
 
 
@@ -305,6 +315,8 @@ def build_app(engine: Engine, cfg: ServeConfig) -> FastAPI:
         param = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"  # the one the client sent
         # Checked before any call is made: a cap past the server's was refused only when the model answered in text.
         sampling = _sampling(cfg, body.max_completion_tokens or body.max_tokens, cfg.max_tokens, body, param)
+        if body.tools and len(body.offered()) < len(body.tools):  # "none" or one named: the rest are checked too,
+            _schemas_checked(body.tools)  # as OpenAI does (a broken one had passed unseen)
         # A conversation that ends in a tool's result (or the assistant's turn) is answered in text: the query is the
         # last user message, which had been answered with the same call again, so an agent loop never ended.
         if (tools := body.offered()) and (body.messages[-1].role == "user" or body.call_required()):
