@@ -520,6 +520,10 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "leakage --save-rewrites without --teacher": (["eval", "leakage", "--model", str(model), "--benchmark",
                                                        str(src), "--rewritten", str(src), "--save-rewrites", out],
                                                       "drop --save-rewrites"),
+        # a folder there had been found only after every call to the teacher, and named --out
+        "leakage --save-rewrites a folder": (["eval", "leakage", "--model", str(model), "--benchmark", str(src),
+                                              "--teacher", "http://127.0.0.1:9", "--save-rewrites", str(tools_data)],
+                                             "--save-rewrites"),
         "leakage benchmark empty": (["eval", "leakage", "--model", str(model), "--benchmark",
                                      str(_jsonl(tmp / "empty.jsonl")), "--rewritten", str(src)], "holds no items"),
         "tools eval data the data directory": (["tools", "eval", "--model", str(model), "--spec", spec,

@@ -120,9 +120,12 @@ def run(cfg: LeakageConfig) -> dict[str, Any]:
         raise HareError("--save-rewrites keeps what --teacher writes; with --rewritten the rewrites are already "
                         "in that file: drop --save-rewrites")
     if cfg.save_rewrites:  # the benchmark had been replaced by its rewrites
-        from hare.io.atomic import check_apart
+        from hare.io.atomic import check_apart, check_output
 
         check_apart(cfg.save_rewrites, [cfg.benchmark, cfg.model], "--save-rewrites")
+        # before the teacher's calls, by its own flag: a folder there, or one that cannot be written, had been
+        # found after all of them and named "--out"
+        check_output(cfg.save_rewrites, directory=False, flag="--save-rewrites")
     if cfg.teacher is not None:
         endpoint(cfg.teacher)  # a malformed URL fails now, not after the model has loaded
     original = read_items(cfg.benchmark)
