@@ -172,7 +172,7 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path):
     """Ctrl-C reaches the whole process group: each worker still importing (seconds, for torch) had printed a
     KeyboardInterrupt traceback, since it began to ignore the signal only once its initializer ran. The command
     still stops (130), and leaves no output."""
-    src = write_jsonl(tmp_path / "docs.jsonl", many_docs(50_000))
+    src = write_jsonl(tmp_path / "docs.jsonl", many_docs(500_000))  # ~30 s of packing: still at it when stopped
     command = [sys.executable, "-m", "hare", "data", "pack", "--inputs", str(src), "--out", str(tmp_path / "out"),
                "--workers", "2"]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
@@ -180,10 +180,11 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path):
         deadline = time.monotonic() + 120
         while len(workers := _workers_of(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        # Ctrl-C at every moment of the workers' start-up (the window was ~0.1 s, somewhere in the first half second)
+        # Ctrl-C at every moment of the workers' start-up (the window was ~0.1 s, somewhere in the first half
+        # second), to the ones the pool starts in place of any it kills too
         started = time.monotonic()
-        while time.monotonic() - started < 0.6:
-            for pid in workers:
+        while time.monotonic() - started < 0.8:
+            for pid in set(workers) | set(_workers_of(proc.pid)):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGINT)
             time.sleep(0.01)
