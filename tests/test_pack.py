@@ -175,7 +175,10 @@ def test_ctrl_c_while_the_workers_start_prints_no_traceback(tmp_path):
     src = write_jsonl(tmp_path / "docs.jsonl", many_docs(500_000))  # ~30 s of packing: still at it when stopped
     command = [sys.executable, "-m", "hare", "data", "pack", "--inputs", str(src), "--out", str(tmp_path / "out"),
                "--workers", "2"]
-    proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True)
+    # Ctrl-C as a terminal's command gets it: a test run in the background (`cmd &` without job control) has it
+    # ignored, and that is inherited.
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         while len(workers := _workers_of(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
