@@ -127,19 +127,15 @@ class QuickstartConfig:
     def validate(self) -> None:
         """Every flag before the first stage, by its own name: the stages' checks had named their own keys
         (`--docs 0` as "--num-docs"), and the tool stage's came after the corpus and the pretraining."""
-        from hare.io.atomic import check_output
+        from hare.io.atomic import check_only, check_output
         from hare.model.presets import check_preset
         from hare.tools.data import MAX_PER_FUNCTION
         from hare.tools.spec import load_spec
 
         check_output(self.out, directory=True)  # a file there had been a FileExistsError after the CPU measurement
-        out = Path(self.out)
-        others = sorted(p.name for p in out.iterdir() if p.name not in RUN_ENTRIES and not p.name.startswith(".")) \
-            if out.is_dir() else []
-        if others:  # a model's folder (runs/chat/final) had got the stages written among its weights
-            raise HareError(f"--out '{out}' holds files that are not a quickstart run's ({', '.join(others[:3])}"
-                            f"{', …' if len(others) > 3 else ''}); choose a new or empty folder, or an earlier "
-                            "quickstart's to resume it")
+        # a model's folder (runs/chat/final) had got the stages written among its weights
+        check_only(Path(self.out), RUN_ENTRIES.__contains__, "a quickstart run",
+                   "choose a new or empty --out, or an earlier quickstart's to resume it")
         check_preset(self.preset)  # stage 2's, refused before stage 1 synthesises and packs the corpus
         if self.tool_steps and self.tool_epochs:
             raise HareError("--tool-steps and --tool-epochs both set the fine-tune's length; pass one of them")

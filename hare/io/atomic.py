@@ -16,7 +16,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -137,6 +137,16 @@ def check_apart(out: str | Path, inputs: Iterable[str | Path], flag: str = "--ou
             where = "is" if target == read else "holds"
             raise HareError(f"{flag} '{out}' {where} the input '{source}'; writing it would destroy what this "
                             f"command reads: choose another {flag}")
+
+
+def check_only(out: Path, ours: Callable[[str], bool], run: str, fix: str) -> None:
+    """Refuse a folder `out` that holds entries `ours` does not know (hidden files aside): a run written into it
+    would mix its files with the user's, or replace them. `run` names what writes there ("a training run")."""
+    others = sorted(p.name for p in out.iterdir() if not (ours(p.name) or p.name.startswith("."))) \
+        if out.is_dir() else []
+    if others:
+        raise HareError(f"'{out}' holds files that are not {run}'s ({', '.join(others[:3])}"
+                        f"{', …' if len(others) > 3 else ''}); {fix}")
 
 
 def writable_parent(out: Path, flag: str = "--out", fix: str | None = None) -> None:

@@ -191,22 +191,21 @@ def find_checkpoint(out: str, resume: bool) -> Path | None:
 
 # What a run writes into OUT (`data`: the conversations of `hare tools train`), besides step-N/ and temporaries.
 RUN_ENTRIES = frozenset({"config.yaml", "metrics.jsonl", "final", "data"})
-_RUN_ENTRY = re.compile(r"^(soup-\d+|\..*)$")  # a soup's parts, hidden files
+_RUN_ENTRY = re.compile(r"^soup-\d+$")  # a soup's parts
 
 
 def _check_new(out: Path) -> None:
     """A new run writes config.yaml, metrics.jsonl and final/ into OUT: one there already would be replaced (a
     finished run, without a word) or mixed with the user's own files (an --out that was another folder)."""
+    from hare.io.atomic import check_only
+
     if not out.is_dir():
         return
     if (out / "final").exists():
         raise HareError(f"'{out}' already holds a finished run (final/); choose a new --out, or delete it to "
                         "train again")
-    others = sorted(p.name for p in out.iterdir()
-                    if p.name not in RUN_ENTRIES and not (is_step_entry(p.name) or _RUN_ENTRY.match(p.name)))
-    if others:
-        raise HareError(f"'{out}' holds files that are not a training run's ({', '.join(others[:3])}"
-                        f"{', …' if len(others) > 3 else ''}); choose a new or empty --out")
+    check_only(out, lambda name: name in RUN_ENTRIES or is_step_entry(name) or bool(_RUN_ENTRY.match(name)),
+               "a training run", "choose a new or empty --out")
 
 
 def check_shapes(cfg: TrainConfig, seq_len: int, model_config: PretrainedConfig, world: int) -> int:
