@@ -96,6 +96,53 @@ def test_a_long_prompt_is_prefilled_in_chunks_between_the_running_streams_tokens
         engine.close()
 
 
+def test_a_short_prompt_arriving_during_a_long_prefill_is_answered_before_that_prefill_ends(micro_dir, monkeypatch):
+    """A request that comes while a long prompt is being prefilled is prefilled as a group of its own, the chunks
+    shared between the two groups, so it need not wait for the long prompt's whole prefill; both still give
+    exactly the tokens `generate` gives each alone."""
+    import threading
+
+    from hare.serve import batching
+
+    monkeypatch.setattr(batching, "PREFILL_CHUNK", 4)
+    engine = batching.build_transformers_engine(str(micro_dir), "micro", "cpu", "float32", max_batch=4, max_waiting=3)
+    try:
+        long, short = engine.encode("A fox ran over the hill " * 12, bos=True), engine.encode("The hare", bos=True)
+        assert len(short) <= 4 and len(long) > 12 * 4
+        greedy = [SamplingArgs(max_new_tokens=n, temperature=0) for n in (3, 2)]
+        expected = [engine.decode(generate_ids(engine.model, engine.tok, p, s))
+                    for p, s in zip((long, short), greedy, strict=True)]
+        forwards = []  # each forward's first row of input ids
+        short_queued = threading.Event()
+        forward = engine.model.forward
+
+        def traced(*args, **kwargs):
+            forwards.append(kwargs["input_ids"][0].tolist())
+            if len(forwards) == 2:  # the long prompt's second chunk: hold it until the short request is queued
+                assert short_queued.wait(30)
+            return forward(*args, **kwargs)
+
+        engine.model.forward = traced
+
+        async def together() -> list[str]:
+            async def short_later() -> tuple[str, int, str]:
+                await asyncio.to_thread(wait_until, lambda: len(forwards) >= 2)
+                answer = asyncio.ensure_future(_text(engine, short, greedy[1], ignore_eos=True))
+                await asyncio.to_thread(wait_until, lambda: engine.load()["waiting"] > 0)
+                short_queued.set()
+                return await answer
+
+            results = await asyncio.gather(_text(engine, long, greedy[0], ignore_eos=True), short_later())
+            return [text for text, _, _ in results]
+
+        assert asyncio.run(together()) == expected
+        long_chunks = [i for i, ids in enumerate(forwards) if len(ids) > 1 and ids != short]
+        assert forwards.index(short) < long_chunks[-1], forwards  # the short prompt went in between the long's chunks
+        assert len(long_chunks) == -(-len(long) // 4)
+    finally:
+        engine.close()
+
+
 async def _text_of(pieces) -> str:
     return "".join([piece.text async for piece in pieces])
 

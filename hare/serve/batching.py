@@ -1,8 +1,9 @@
 """The transformers engine: dynamic batching of decode steps over one left-padded KV cache.
 
-A scheduler thread owns the model. Each step it admits waiting requests (left-padded together and
+A scheduler thread owns the model. Each step it admits waiting requests (left-padded together as a group and
 prefilled PREFILL_CHUNK columns a step, so that a long prompt never holds the other streams for the whole
-of its prefill), then runs ONE decode forward for every active sequence, samples each row
+of its prefill; requests that arrive meanwhile form groups of their own, so a short prompt need not wait for
+a long one's prefill either), then runs ONE decode forward for every active sequence, samples each row
 with that request's own temperature, top_p and seeded `torch.Generator`, and hands the tokens to
 the requests' asyncio queues. The sequences live in one left-padded batch: a `DynamicCache` of shape
 [batch, kv_heads, T, head_dim], a 0/1 attention mask over those T columns and a position id per
@@ -155,6 +156,10 @@ class Filling:
         self.requests, self.ids, self.mask, self.cache, self.done = requests, ids, mask, DynamicCache(), 0
         self.positions = (mask.cumsum(1) - 1).clamp(min=0)
 
+    def left(self) -> int:
+        """Prompt columns not yet prefilled."""
+        return self.ids.shape[1] - self.done
+
 
 class TransformersEngine(QueuedEngine):
     """Any `transformers` causal LM, CPU or GPU, with dynamic batching of decode steps."""
@@ -177,7 +182,8 @@ class TransformersEngine(QueuedEngine):
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else min(self.stops)
         self.max_batch = max_batch
         self._batch = Batch()
-        self._filling: Filling | None = None
+        self._filling: list[Filling] = []  # oldest first
+        self._oldest_turn = False  # whether the next chunk goes to the oldest group (see `_next_filling`)
         self._tools: ToolCaller | None = None
         self.trained_tools = tools or []  # the model's tools.json: which function each <api_i> is
         self.trained_words = words  # its tool_words.json: the words slips in requests are read as
@@ -187,8 +193,10 @@ class TransformersEngine(QueuedEngine):
         return self.tok.decode(ids, skip_special_tokens=True)
 
     def load(self) -> dict[str, int]:
-        filling = len(self._filling.requests) if self._filling else 0
-        return {"active": len(self._batch) + filling, "waiting": self._waiting.qsize(), "cancelled": self.cancelled}
+        return {"active": self._active(), "waiting": self._waiting.qsize(), "cancelled": self.cancelled}
+
+    def _active(self) -> int:
+        return len(self._batch) + sum(len(f.requests) for f in self._filling)
 
     def tool_caller(self) -> ToolCaller:
         """Tool calls decode greedily on a thread of their own over the same (read-only) weights, with
@@ -206,12 +214,12 @@ class TransformersEngine(QueuedEngine):
             wanted = [i for i, r in enumerate(self._batch.requests) if not r.cancelled]
             self.cancelled += len(self._batch) - len(wanted)
             self._batch.keep(wanted)
-            if self._filling and all(r.cancelled for r in self._filling.requests):
-                self.cancelled += len(self._filling.requests)
-                self._filling = None
+            for gone in [f for f in self._filling if all(r.cancelled for r in f.requests)]:
+                self.cancelled += len(gone.requests)
+                self._filling.remove(gone)
             new: list[Request] = []
-            while self._filling is None and len(self._batch) + len(new) < self.max_batch:
-                request = self._next_waiting(block=not (self._batch.requests or new))
+            while self._active() + len(new) < self.max_batch:
+                request = self._next_waiting(block=not (self._batch.requests or self._filling or new))
                 if request is None:
                     break
                 new.append(request)
@@ -219,17 +227,17 @@ class TransformersEngine(QueuedEngine):
             try:
                 with torch.inference_mode():
                     if new:
-                        self._filling = self._start(new)
-                    if self._filling and (filled := self._fill()) is not None:
-                        self._filling = None
+                        self._filling.append(self._start(new))
+                    if self._filling and (filled := self._fill(group := self._next_filling())) is not None:
+                        self._filling.remove(group)
                         self._batch.merge(filled)
                     if self._batch.requests:
                         self._decode()
             except Exception as err:  # a failed forward pass fails the rows in it, never the server
                 log.exception("generation step failed")
-                for request in [*self._batch.requests, *(self._filling.requests if self._filling else [])]:
+                for request in [*self._batch.requests, *(r for f in self._filling for r in f.requests)]:
                     request.emit(RuntimeError(f"generation failed: {err}"))
-                self._batch, self._filling = Batch(), None
+                self._batch, self._filling = Batch(), []
 
     def _admit(self, request: Request) -> bool:
         """Per-row checks before a row joins the batch, so that a bad request fails alone: its random
@@ -261,10 +269,16 @@ class TransformersEngine(QueuedEngine):
             mask[row, width - len(r.prompt):] = 1
         return Filling(requests, ids.to(self.model.device), mask.to(self.model.device))
 
-    def _fill(self) -> Batch | None:
-        """The next PREFILL_CHUNK columns of the prompts being prefilled; once all are in, their batch, each
-        row's first token sampled."""
-        f = self._filling
+    def _next_filling(self) -> Filling:
+        """The group whose chunk comes next: the one closest to done, so that a short prompt arriving while a long
+        one is prefilled joins the streams at its first step; but every other chunk goes to the oldest group, so
+        a flood of short prompts cannot hold a long one back for ever."""
+        self._oldest_turn = not self._oldest_turn
+        return self._filling[0] if self._oldest_turn else min(self._filling, key=Filling.left)
+
+    def _fill(self, f: Filling) -> Batch | None:
+        """The next PREFILL_CHUNK columns of group `f`'s prompts; once all are in, their batch, each row's first
+        token sampled."""
         end = min(f.done + PREFILL_CHUNK, f.ids.shape[1])
         out = self.model(input_ids=f.ids[:, f.done:end], attention_mask=f.mask[:, :end],
                          position_ids=f.positions[:, f.done:end], past_key_values=f.cache, use_cache=True,
