@@ -33,6 +33,24 @@ def test_bench_train_rejects_sizes_that_train_nothing(packed_dir, bad, flag):
         run(BenchTrainConfig(data=str(packed_dir), **bad))
 
 
+def test_bench_train_refuses_data_smaller_than_one_micro_batch(tmp_path, monkeypatch):
+    """The HF Trainer drops a short last batch, so data of fewer windows than a micro-batch timed no step of it;
+    that was found after HARE's engine had been timed (49 s for 200 × 128 tokens here) and said "too few timed
+    steps". It is refused before any timing, with the sizes and the fix."""
+    from conftest import write_corpus
+
+    from hare.bench import train as bench_train
+    from hare.data.pack import PackConfig
+    from hare.data.pack import run as pack
+
+    packed = pack(PackConfig(inputs=[str(write_corpus(tmp_path / "corpus.jsonl", docs=20))],
+                             out=str(tmp_path / "packed"), val_fraction=0.1))
+    monkeypatch.setattr(bench_train, "time_hare", lambda *a: pytest.fail("timed although no batch fits"))
+    with pytest.raises(HareError, match=r"holds \d+ windows of 33 tokens, fewer than one micro-batch \(64\); "
+                                        "pack more text, or lower --micro-batch-size"):
+        run(BenchTrainConfig(data=str(packed), seq_len=32, micro_batch_size=64, steps=2, warmup_steps=1, rounds=1))
+
+
 def test_bench_train_refuses_data_packed_for_another_tokenizer(foreign_dir, tmp_path):
     """Its ids past the presets' vocabulary were an index error deep in the embedding (a 63-line traceback);
     `hare pretrain`'s check now runs first, naming the fix."""

@@ -128,9 +128,6 @@ def _tokens_per_s(cfg: BenchTrainConfig, times: list[float]) -> float:
     import itertools
     import statistics
 
-    if len(times) < 2:  # the HF Trainer stops at its data's end: a packed set of two windows timed no step
-        raise HareError(f"too few timed steps ({max(0, len(times) - 1)}) for a throughput; pack more text into "
-                        "--data or lower --micro-batch-size")
     step = statistics.median(b - a for a, b in itertools.pairwise(times))
     return cfg.micro_batch_size * cfg.seq_len / step
 
@@ -167,10 +164,12 @@ def run(cfg: BenchTrainConfig) -> dict[str, float]:
         data = cfg.data or _default_data(Path(tmp))
         check_tokenizer(load_meta(data), build_tokenizer(), data)  # the presets' vocabulary, as `hare pretrain` checks
         windows = Windows(open_split(data, "train"), cfg.seq_len)
+        if len(windows) < cfg.micro_batch_size:  # the HF Trainer drops a short last batch: it would time no step
+            raise HareError(f"'{data}' holds {len(windows)} windows of {cfg.seq_len + 1} tokens, fewer than one "
+                            f"micro-batch ({cfg.micro_batch_size}); pack more text, or lower --micro-batch-size or "
+                            "--seq-len")
         if len(windows) < cfg.micro_batch_size * (cfg.warmup_steps + cfg.steps):
             print(f"note: {len(windows)} windows; batches repeat (fine for timing)")
-        if not len(windows):
-            raise HareError(f"'{data}' holds no window of {cfg.seq_len + 1} tokens; pack more text or lower --seq-len")
         peak, hare_tps, hf_tps = 0.0, 0.0, 0.0
         stages = tqdm(total=3 * cfg.rounds, desc="bench train", unit="stage", leave=False)
         for _ in range(cfg.rounds):  # alternating, so a slow spell of the machine hits both engines
