@@ -662,7 +662,7 @@ def test_a_topic_ends_before_when_it_asks_and_a_name_is_named_without_its_articl
     """"any news about Taylor Swift today?" came back with the topic "Taylor Swift today": the day is the request's,
     as the generator's topics never hold it. A search keeps it ("what happened today in history"). People label
     "… news on the Champions League" with the topic "Champions League" (4 of the 5 such topics of the hand-written
-    requests; "the stock market" keeps its "the"), and so does the generator (`surface.unarticled`)."""
+    requests; "the stock market" keeps its "the"), and so does the generator (`readings.unarticled`)."""
     news = next(f for f in ANDROID if f.name == "get_trending_news")
     (call,) = parse(f"<api_{news.index}>(query={' ' + written!r})<api_end>", ANDROID, query)
     assert call["arguments"]["query"] == read
@@ -691,7 +691,7 @@ def test_generated_topics_that_are_names_are_labelled_without_their_article(andr
 ])
 def test_a_choice_the_request_names_is_the_one_it_makes(function, written, query, read):
     """"door lock now" came back status='open': where the request names one of an argument's choices as a word of
-    its own, not the model's, that one is taken (`surface.said_choice`)."""
+    its own, not the model's, that one is taken (`readings.said_choice`)."""
     fn = next(f for f in ANDROID if f.name == function)
     said = ", ".join(f"{k}={(' ' + v) if isinstance(v, str) else v!r}" for k, v in written.items())
     text = f"<api_{fn.index}>({said})<api_end>"
@@ -709,7 +709,7 @@ def test_a_choice_the_request_names_is_the_one_it_makes(function, written, query
 def test_calls_of_one_function_take_the_choices_the_request_names_in_turn(query, written, read):
     """"ring volume to 0 and alarm volume to 8" came back as two ring volumes: the generator never asks one function
     twice, so the model copies the first call's choice. Where the request names as many different choices as there
-    are such calls, each once and as a word of its own, they take them in order (`surface.in_turn`)."""
+    are such calls, each once and as a word of its own, they take them in order (`together.in_turn`)."""
     by_name = {f.name: f for f in ANDROID}
     text = "".join(f"<api_{by_name['set_volume'].index}>(level={level}, volume_type=' {kind}')"
                    for level, kind in zip((2, 3), written, strict=True))

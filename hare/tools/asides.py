@@ -3,7 +3,7 @@ words that join it to a second one.
 
 The generator (`hare.tools.data`) dresses a share of its requests in them, so that the model learns where a
 value ends when the request goes on after it ("weather in Abu Dhabi at the moment": the location is "Abu
-Dhabi"); the parser (`hare.tools.surface.run_on`) reads the same words as a tail that is no part of a message.
+Dhabi"); the parser (`hare.tools.readings.run_on`) reads the same words as a tail that is no part of a message.
 One list for both, so what the model is taught to leave out is what the parser leaves out. The joiners are where
 the second look (`hare.tools.joins`) looks for a second request, and where a message does not run on.
 """

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import regex
 
 from hare.model.tokenizer import API_END, functional_token
-from hare.tools import surface
+from hare.tools import readings, surface, together
 from hare.tools.spec import Function, formats
 from hare.tools.switches import switched
 
@@ -100,20 +100,20 @@ def literal(value: Any) -> str:
 def parse(text: str, functions: list[Function], query: str | None = None) -> list[Call] | CallError:
     """Calls from model output (text up to or including `<api_end>`), validated and completed. Given the
     `query` they answer, each value is read against it: a value begun with the request's command misspelt
-    begins after it (`surface.unslip`); times, dates and numbers copied short of its words are widened to them,
-    and a value that ran on into a left-out argument's words hands them over (`surface.from_query`); the answer
-    is squared with what the query says beside its values (`surface.as_requested`: a language named fills a
+    begins after it (`readings.unslip`); times, dates and numbers copied short of its words are widened to them,
+    and a value that ran on into a left-out argument's words hands them over (`readings.from_query`); the answer
+    is squared with what the query says beside its values (`together.as_requested`: a language named fills a
     left-out one, an unsaid optional number or language keeps its default); a value that ran over a joiner into
-    another call's words ends before it (`surface.apart`), and one left at its default takes the words the request
-    names it with ("… alarm called take meds": `surface.named_as`), and calls of one function that took one choice
-    take the ones the request names for them in turn ("ring volume to 0 and alarm volume to 8": `surface.in_turn`);
-    the message of a one-call answer runs on to the request's end (`surface.run_on`), its title over "and" before a
-    name (`surface.run_into`), and its choices are the ones the request names (`surface.said_choice`); a value ends
-    before the "?" of a request put as a question ("Can you let Noa know I'm on the train?": `surface.unasked`). A
+    another call's words ends before it (`together.apart`), and one left at its default takes the words the request
+    names it with ("… alarm called take meds": `together.named_as`), and calls of one function that took one choice
+    take the ones the request names for them in turn ("ring volume to 0 and alarm volume to 8": `together.in_turn`);
+    the message of a one-call answer runs on to the request's end (`readings.run_on`), its title over "and" before a
+    name (`readings.run_into`), and its choices are the ones the request names (`readings.said_choice`); a value ends
+    before the "?" of a request put as a question ("Can you let Noa know I'm on the train?": `readings.unasked`). A
     call repeated exactly is kept once, and one that only repeats a piece of another's words is dropped
-    (`surface.piece_of`), as is one that only repeats words another call took beside its own
-    (`surface.echo_of`), a second call of a function made of unsaid defaults (`surface.idle_twin`) and one made
-    only of defaults and words another call took (`surface.spent`)."""
+    (`together.piece_of`), as is one that only repeats words another call took beside its own
+    (`together.echo_of`), a second call of a function made of unsaid defaults (`together.idle_twin`) and one made
+    only of defaults and words another call took (`together.spent`)."""
     raw = text
     text = text.split(API_END, 1)[0].strip()
     if not text:
@@ -146,22 +146,22 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
                                                   f"got {len(positional)} positional", raw)
         arguments = dict(zip(fn.properties, positional, strict=False)) | named
         if query is not None:
-            arguments = surface.from_query(fn.properties, surface.unslip(fn.name, fn.properties, arguments), query)
+            arguments = readings.from_query(fn.properties, readings.unslip(fn.name, fn.properties, arguments), query)
             arguments = switched(fn.name, fn.properties, arguments, query)
         read.append((fn, arguments))
     settled = [a for _, a in read]
     if query is not None:
-        settled = surface.as_requested([(fn.properties, a) for fn, a in read], query)
-        settled = surface.apart([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query)
-        settled = surface.named_as([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query)
-        settled = surface.in_turn([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query)
+        settled = together.as_requested([(fn.properties, a) for fn, a in read], query)
+        settled = together.apart([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query)
+        settled = together.named_as([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query)
+        settled = together.in_turn([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query)
     if query is not None and len(read) == 1:
         only = read[0][0].properties
-        settled = [surface.said_choice(only, surface.run_on(only, surface.run_into(only, settled[0], query, pairs=True),
-                                                            query), query)]
+        ran = readings.run_on(only, readings.run_into(only, settled[0], query, pairs=True), query)
+        settled = [readings.said_choice(only, ran, query)]
     if query is not None:
-        settled = [surface.unasked(fn.properties, a, query) for (fn, _), a in zip(read, settled, strict=True)]
-    spent = surface.spent([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query) \
+        settled = [readings.unasked(fn.properties, a, query) for (fn, _), a in zip(read, settled, strict=True)]
+    spent = together.spent([(fn.properties, a) for (fn, _), a in zip(read, settled, strict=True)], query) \
         if query is not None else set()
     calls: list[Call] = []
     for (fn, _), arguments in [pair for i, pair in enumerate(zip(read, settled, strict=True)) if i not in spent]:
@@ -172,11 +172,11 @@ def parse(text: str, functions: list[Function], query: str | None = None) -> lis
         if call not in calls:  # a call said twice word for word is a model that failed to stop, never a request:
             calls.append(call)  # done twice, "text Ana I'm late" arrives twice
     if query is not None:  # nor is a call made of a piece of another's words, or of words another took
-        calls = [c for c in calls if not any(surface.piece_of(c, other, query) for other in calls)]
+        calls = [c for c in calls if not any(together.piece_of(c, other, query) for other in calls)]
         properties = {fn.name: fn.properties for fn, _ in read}
-        calls = [c for c in calls if not surface.echo_of(c, [o for o in calls if o is not c], properties[c["name"]],
+        calls = [c for c in calls if not together.echo_of(c, [o for o in calls if o is not c], properties[c["name"]],
                                                          query)]
-        calls = [c for c in calls if not surface.idle_twin(c, calls, properties[c["name"]], query)]
+        calls = [c for c in calls if not together.idle_twin(c, calls, properties[c["name"]], query)]
     return calls
 
 

@@ -30,10 +30,10 @@ from hare.teacher import endpoint
 from hare.tools.asides import PREFIXES, SUFFIXES, set_off
 from hare.tools.calls import validate
 from hare.tools.phrasing import PLACEHOLDER, Phrasing, Template, arg_phrases, generic_phrasing, load_phrase_bank
+from hare.tools.readings import unarticled
 from hare.tools.slots import FIX, Filler, Slot, check_slot, values_bank
 from hare.tools.spec import Function, load_spec, save_spec
 from hare.tools.spelling import KEYBOARD
-from hare.tools.surface import unarticled
 
 # How two requests are joined. The commonest ways are in both splits: people join two requests with "and"
 # far more than any other way, and with "and" held out (as one of the split's draws had it) the model never

@@ -47,7 +47,7 @@ And three looks that are not for a second request, taken first:
   mockups as the subject and write The shipment arrived damaged" gave both the title and the body "The shipment
   arrived damaged"; "text Noor I just got my haircut", contact and message "Noor I just got my haircut"). The
   answer is decoded again from where the first of them opened, its first token barred, then from the second's;
-  kept when it calls the same functions and no longer repeats (`surface.give_way` then parts the contact from
+  kept when it calls the same functions and no longer repeats (`readings.give_way` then parts the contact from
   the message). Measured 2026-12-04 on a quickstart model, one request at a time where a batch differed: +2
   exact of its 400 held-out, +2 of the 440 hand-written, +4 of 1,120 other held-out two-part requests, none lost.
 
