@@ -26,15 +26,14 @@ class GenerateConfig(SamplingArgs, ModelArgs):
     prompt: str = option(help="text to continue; '-' reads it from stdin")
 
 
-def stop_token_ids(model: PreTrainedModel, tok: PreTrainedTokenizerFast) -> list[int]:
-    """The ids that end a generation: the checkpoint's eos ids, else the tokenizer's eos; and `<api_end>`
-    (`answer_end_ids`)."""
+def stop_token_ids(eos: int | list[int] | None, tok: PreTrainedTokenizerFast) -> list[int]:
+    """The ids that end a generation: the checkpoint's eos ids (its generation config's `eos_token_id`), else —
+    none, or an empty list, which would never stop — the tokenizer's eos; and `<api_end>` (`answer_end_ids`).
+    One rule for every backend."""
     from hare.model.tokenizer import answer_end_ids
 
-    eos = model.generation_config.eos_token_id
-    if eos is None:
-        eos = tok.eos_token_id
-    return [*([eos] if isinstance(eos, int) else list(eos)), *answer_end_ids(tok)]
+    ends = [eos] if isinstance(eos, int) else list(eos or [])
+    return [*(ends or [tok.eos_token_id]), *answer_end_ids(tok)]
 
 
 def generate_ids(
@@ -60,7 +59,7 @@ def generate_ids(
         torch.manual_seed(sampling.seed)
     input_ids = torch.tensor([prompt_ids], device=model.device)
     greedy = sampling.greedy
-    stops = stop_token_ids(model, tok)
+    stops = stop_token_ids(model.generation_config.eos_token_id, tok)
     with torch.inference_mode():
         out = model.generate(
             input_ids=input_ids,

@@ -7,7 +7,7 @@ from conftest import PARROT_ANSWER, PARROT_QUESTION
 
 from hare.chat import ChatSession
 from hare.errors import HareError
-from hare.generate import generate_ids
+from hare.generate import generate_ids, stop_token_ids
 from hare.model.args import SamplingArgs
 from hare.model.load import load_model
 
@@ -40,6 +40,17 @@ def test_generate_without_a_stop_runs_to_max_new_tokens(parrot):
         assert len(new) == 25  # past <round_end>, and nothing stopped it before the budget
     finally:
         model.generation_config.eos_token_id = [32001, tok.eos_token_id]
+
+
+def test_a_checkpoint_naming_no_eos_stops_at_the_tokenizers_on_every_backend(parrot):
+    """One rule for `generate`, the transformers server and vLLM's: an eos id or ids from the checkpoint, else the
+    tokenizer's. An empty list had meant "never stop" to `generate` and "the tokenizer's" to vLLM's engine."""
+    from hare.model.tokenizer import answer_end_ids
+
+    _, tok = parrot
+    tail = answer_end_ids(tok)
+    assert stop_token_ids(None, tok) == stop_token_ids([], tok) == [tok.eos_token_id, *tail]
+    assert stop_token_ids(7, tok) == [7, *tail] and stop_token_ids([7, 9], tok) == [7, 9, *tail]
 
 
 def test_chat_session_keeps_every_turn(parrot):

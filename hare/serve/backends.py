@@ -170,8 +170,9 @@ class VllmEngine(Engine):
         import torch
         from transformers import AutoConfig, GenerationConfig
 
+        from hare.generate import stop_token_ids
         from hare.model.load import check_checkpoint_dir, load_tokenizer
-        from hare.model.tokenizer import answer_end_ids, call_token_ids, num_functional_tokens
+        from hare.model.tokenizer import call_token_ids, num_functional_tokens
 
         vllm = import_extra("vllm", None, "--backend vllm",
                             install="install vLLM on a CUDA machine (`.venv/bin/pip install vllm`)")
@@ -186,9 +187,7 @@ class VllmEngine(Engine):
         self.ban = {t: -100.0 for t in call_token_ids(self.tok)} or None
         self.vocab_size = len(self.tok)
         self.context_length = AutoConfig.from_pretrained(model_dir).max_position_embeddings
-        eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
-        self.stops = [*([eos] if isinstance(eos, int) else list(eos or [self.tok.eos_token_id])),
-                      *answer_end_ids(self.tok)]
+        self.stops = stop_token_ids(GenerationConfig.from_pretrained(model_dir).eos_token_id, self.tok)
         self.limit, self.running, self.cancelled = max_batch + max_waiting, 0, 0
         self.engine = vllm.AsyncLLMEngine.from_engine_args(vllm.AsyncEngineArgs(model=model_dir,
                                                                                 max_num_seqs=max_batch))

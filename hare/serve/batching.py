@@ -177,7 +177,7 @@ class TransformersEngine(QueuedEngine):
         self.context_length = model.config.max_position_embeddings
         self.vocab_size = len(tok)
         self.functional_tokens = num_functional_tokens(tok)
-        self.stops = frozenset(stop_token_ids(model, tok))
+        self.stops = frozenset(stop_token_ids(model.generation_config.eos_token_id, tok))
         self.call_ids = torch.tensor(call_token_ids(tok), dtype=torch.long, device=model.device)
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else min(self.stops)
         self.max_batch = max_batch
