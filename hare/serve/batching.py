@@ -200,7 +200,7 @@ class TransformersEngine(QueuedEngine):
 
     def tool_caller(self) -> ToolCaller:
         """Tool calls decode greedily on a thread of their own over the same (read-only) weights, with
-        the cached prompt head of `hare tools call`; one at a time, each a few dozen tokens."""
+        the cached prompt head of `hare tools call`; concurrent ones as rows of one batch (`submit_tools`)."""
         from hare.tools.decoder import ToolCaller
 
         if self._tools is None:
