@@ -512,6 +512,7 @@ def _setting_cases(tmp: Path, model: Path) -> dict[str, tuple[list[str], str]]:
         "time budget past a float": ([*sft, "schedule.name=constant", "train.max_minutes=1e308"],
                                      "train.max_minutes"),
         "functional tokens past any API": ([*sft, f"model.functional_tokens={10**20}"], "model.functional_tokens"),
+        "call tokens weighted nothing": ([*sft, "model.call_token_weight=0"], "model.call_token_weight"),
         "pretraining functional tokens": (["pretrain", "--data", str(tmp), "--out", out,
                                            f"model.functional_tokens={10**20}"], "model.functional_tokens"),
         "pack tokenizer not a checkpoint": (["data", "pack", "--inputs", str(src), "--out", out, "--tokenizer",

@@ -32,6 +32,11 @@ def test_fused_loss_matches_plain_cross_entropy(compile):
         new_rows = weight.detach()[900:].clone().requires_grad_()
         partial = loss.linear_cross_entropy(hidden, stale, targets, new_rows=new_rows, compile=compile)
         partial_grads = torch.autograd.grad(partial * 3, (hidden, new_rows))
+        # Weighted targets (the tool recipe's call tokens): each counts that many times, over the same count.
+        target_weights = torch.ones(1000)
+        target_weights[900:] = 4.0
+        weighted = loss.linear_cross_entropy(hidden, weight, targets, compile=compile, target_weights=target_weights)
+        weighted_grads = torch.autograd.grad(weighted * 3, (hidden, weight))
     finally:
         loss.CHUNK_ELEMENTS = saved
     assert fused.item() == pytest.approx(reference.item(), abs=1e-5)
@@ -40,6 +45,13 @@ def test_fused_loss_matches_plain_cross_entropy(compile):
     assert partial.item() == fused.item()
     torch.testing.assert_close(partial_grads[0], grads[0], atol=1e-6, rtol=1e-4)
     torch.testing.assert_close(partial_grads[1], grads[1][900:], atol=1e-6, rtol=1e-4)
+    each = F.cross_entropy(hidden @ weight.T, targets, ignore_index=loss.IGNORE, reduction="none")
+    counted = targets != loss.IGNORE
+    reference = (each * target_weights[targets.clamp(min=0)]).sum() / counted.sum()
+    assert (targets[counted] >= 900).any() and weighted.item() > fused.item()
+    assert weighted.item() == pytest.approx(reference.item(), abs=1e-5)
+    for a, b in zip(weighted_grads, torch.autograd.grad(reference * 3, (hidden, weight)), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
 
 
 def test_fully_masked_batch_gives_zero_loss_and_zero_gradients():

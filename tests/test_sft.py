@@ -155,6 +155,22 @@ def test_base_model_without_hare_tokens_gets_them(tmp_path):
     assert model.generation_config.eos_token_id[0] == 32001
 
 
+def test_call_token_weight_lands_on_the_functional_tokens_and_api_end_alone():
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from hare.model.tokenizer import API_END, ROUND_END, build_tokenizer, functional_token
+    from hare.train.sft import call_weights
+
+    tok = build_tokenizer(3)
+    model = MistralForCausalLM(MistralConfig(vocab_size=32064, hidden_size=32, intermediate_size=64,
+                                             num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2))
+    weights = call_weights(model, tok, 4.0)
+    heavy = {tok.convert_tokens_to_ids(t) for t in [*map(functional_token, range(3)), API_END]}
+    assert weights.shape == (32064,) and set(torch.nonzero(weights != 1).flatten().tolist()) == heavy
+    assert weights[sorted(heavy)].eq(4).all() and weights[tok.convert_tokens_to_ids(ROUND_END)] == 1
+    assert call_weights(model, tok, 1.0) is None and call_weights(model, build_tokenizer(0), 4.0) is None
+
+
 # hare-micro on 64-token rows, 10 rows (640 tokens) a step, fp32 so that resumed losses compare exactly.
 SMALL = ["data.seq_len=64", "train.global_batch_tokens=640", "train.micro_batch_size=5", "train.device=cpu",
          "train.precision=fp32", "optim.lr=3e-3", "schedule.warmup_steps=3", "log.progress=false",

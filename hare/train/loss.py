@@ -35,8 +35,9 @@ def _chunk(h: torch.Tensor, w: torch.Tensor, t: torch.Tensor, weight: torch.Tens
     """Loss sum of one chunk and, if asked, the gradients of its hidden states and of `w`'s rows from
     `rows_from` on (the rows that train).
 
-    `weight` is 1/valid-count for counted tokens and 0 for ignored ones. The gradient is (p − one-hot)
-    × weight in the chunk's precision, p in fp32. Eager, one fp32 softmax gives the loss (−log p[target])
+    `weight` is a counted token's share of the mean (1/valid-count, times its target's weight) and 0 for
+    ignored ones; the chunk's loss is the weighted sum. The gradient is (p − one-hot) × weight in the
+    chunk's precision, p in fp32. Eager, one fp32 softmax gives the loss (−log p[target])
     and, in place, the gradient. `fused` (under `torch.compile`) goes from the logits' log-sum-exp
     straight to the gradient instead: no chunk-sized fp32 tensor is written at all, only read passes over
     the logits and the gradient's write, which made the loss ~40 ms (~12 %) faster a step of `hare bench
@@ -47,14 +48,14 @@ def _chunk(h: torch.Tensor, w: torch.Tensor, t: torch.Tensor, weight: torch.Tens
     if fused:
         lse = torch.logsumexp(logits.float(), dim=-1)
         picked = logits.gather(1, target)[:, 0].float()
-        loss = ((lse - picked) * (weight > 0)).sum()
+        loss = ((lse - picked) * weight).sum()
         if not need_grad:
             return loss, None, None
         g = (torch.exp(logits.float() - lse[:, None]) * weight[:, None]).to(h.dtype)
         g = g.scatter(1, target, ((torch.exp(picked - lse) - 1) * weight).to(h.dtype)[:, None])  # p − 1 at t
     else:
         probs = torch.softmax(logits, dim=-1, dtype=torch.float32)  # no separate fp32 copy of the logits
-        loss = -(probs.gather(1, target)[:, 0].clamp(min=TINY).log() * (weight > 0)).sum()
+        loss = -(probs.gather(1, target)[:, 0].clamp(min=TINY).log() * weight).sum()
         if not need_grad:
             return loss, None, None
         # In place: two fewer chunk-sized fp32 tensors written and read (10 % faster, bit for bit the same).
@@ -78,11 +79,13 @@ class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden: torch.Tensor, weight: torch.Tensor, new_rows: torch.Tensor | None,  # type: ignore[override]
                 targets: torch.Tensor, compute_dtype: torch.dtype, need_grad: bool, compile: bool,
-                rows_from: int) -> torch.Tensor:
+                rows_from: int, target_weights: torch.Tensor | None) -> torch.Tensor:
         with torch.autocast(hidden.device.type, enabled=False):
             valid = targets != IGNORE
             count = valid.sum().clamp(min=1).to(torch.float32)
             token_weight = valid / count
+            if target_weights is not None:
+                token_weight = token_weight * target_weights[targets.clamp(min=0)]
             w = weight.to(compute_dtype) if new_rows is None else torch.cat(
                 [weight[:rows_from].to(compute_dtype), new_rows.to(compute_dtype)])
             grad_hidden = torch.empty_like(hidden) if need_grad else None
@@ -102,7 +105,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
                     grad_weight += g_weight  # type: ignore[operator]
             if need_grad:
                 ctx.save_for_backward(grad_hidden, grad_weight.to(weight.dtype))  # type: ignore[union-attr]
-        return total / count
+        return total
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):  # type: ignore[override]
@@ -110,13 +113,18 @@ class _LinearCrossEntropy(torch.autograd.Function):
         grad_rows = grad_rows * grad_output
         weight_grad, rows_grad = ctx.needs_input_grad[1:3]
         return (grad_hidden * grad_output, grad_rows if weight_grad else None, grad_rows if rows_grad else None,
-                None, None, None, None, None)
+                None, None, None, None, None, None)
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor,
                          compute_dtype: torch.dtype = torch.float32, compile: bool = False,
-                         new_rows: torch.Tensor | None = None) -> torch.Tensor:
+                         new_rows: torch.Tensor | None = None,
+                         target_weights: torch.Tensor | None = None) -> torch.Tensor:
     """Mean cross-entropy of `hidden @ weight.T` against `targets` (-100 ignored), fused and chunked.
+
+    `target_weights` (one per vocabulary row) counts each token as that many tokens in the sum, still over the
+    number of counted tokens: a weight above 1 adds to a token's pull without taking from the others' (the
+    tool recipe's `model.call_token_weight`).
 
     With `new_rows`, those replace `weight`'s last rows and alone get a gradient: `freeze_lower` trains
     only the output rows of the tokens it added, and keeping them apart from the frozen matrix spares
@@ -134,7 +142,8 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: to
         rows_from = weight.shape[0] - new_rows.shape[0]
     else:
         rows_from = 0 if weight.requires_grad else weight.shape[0]
-    return _LinearCrossEntropy.apply(hidden, weight, new_rows, targets, compute_dtype, need_grad, compile, rows_from)
+    return _LinearCrossEntropy.apply(hidden, weight, new_rows, targets, compute_dtype, need_grad, compile, rows_from,
+                                     target_weights)
 
 
 class CausalLMLoss(nn.Module):
@@ -142,11 +151,14 @@ class CausalLMLoss(nn.Module):
 
     Training wraps (DDP/FSDP2) this module, so the fused loss runs inside the wrapped forward.
     Its parameters are the LM's under the prefix `lm.`; checkpoints strip it (see checkpoint.py).
+    `target_weights` (per vocabulary row; see `linear_cross_entropy`) is a plain attribute, not a buffer, so that
+    it stays out of checkpoints.
     """
 
-    def __init__(self, lm: PreTrainedModel, compile: bool = False, trunk: FrozenTrunk | None = None):
+    def __init__(self, lm: PreTrainedModel, compile: bool = False, trunk: FrozenTrunk | None = None,
+                 target_weights: torch.Tensor | None = None):
         super().__init__()
-        self.lm, self.compile, self.trunk = lm, compile, trunk
+        self.lm, self.compile, self.trunk, self.target_weights = lm, compile, trunk, target_weights
 
     def forward(self, input_ids: torch.Tensor, targets: torch.Tensor, divisor: torch.Tensor | None = None,
                 **model_kwargs: torch.Tensor) -> torch.Tensor:
@@ -163,7 +175,8 @@ class CausalLMLoss(nn.Module):
         dtype = torch.get_autocast_dtype(hidden.device.type) if torch.is_autocast_enabled(hidden.device.type) \
             else torch.float32
         head = self.lm.lm_head
-        loss = linear_cross_entropy(hidden, head.weight, targets, dtype, self.compile, getattr(head, NEW_ROWS, None))
+        loss = linear_cross_entropy(hidden, head.weight, targets, dtype, self.compile, getattr(head, NEW_ROWS, None),
+                                    self.target_weights)
         if divisor is None:
             return loss
         return loss * (targets != IGNORE).sum() / divisor

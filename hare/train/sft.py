@@ -39,6 +39,8 @@ LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj"]
 class SFTModelConfig:
     path: str = option("", "base checkpoint directory to fine-tune")
     functional_tokens: int = option(0, "ensure this many <api_i> tool tokens (+ <api_end>) exist")
+    call_token_weight: float = option(1.0, "count each <api_i> and <api_end> target this many times in the loss: "
+                                           "a call's function is one token of its ~30, the rest copied values")
     freeze_layers: int = option(0, "keep the embeddings and the lowest N decoder layers fixed and train the rest "
                                    "(backward stops at layer N: a pretrained base tunes faster on a CPU)")
     cache_frozen_gib: float = option(4.0, "with freeze_layers: memory for the frozen layers' outputs, computed once "
@@ -46,6 +48,8 @@ class SFTModelConfig:
 
     def validate(self) -> None:
         check_functional_tokens("model.functional_tokens", self.functional_tokens)
+        check_range("model.call_token_weight", self.call_token_weight, 0, 100, above=True, fix="1 counts them as "
+                    "any other token")
 
 
 @dataclass(frozen=True)
@@ -309,7 +313,25 @@ def train(cfg: SFTConfig, resume: bool = False, print_config: bool = False,
                 f"{' (frozen outputs kept for later epochs)' if trunk else ''}"
                 f"{', ' + str(added) + ' tokens added' if added else ''}")
     return trainer.fit(model, rows, functools.partial(collate, pad_id=tok.pad_token_id), cfg.data.seq_len,
-                       cfg.data.seed, export, held_out=held_out, describe=describe, trunk=trunk)
+                       cfg.data.seed, export, held_out=held_out, describe=describe, trunk=trunk,
+                       target_weights=call_weights(model, tok, cfg.model.call_token_weight))
+
+
+def call_weights(model: PreTrainedModel, tok: PreTrainedTokenizerFast, weight: float) -> torch.Tensor | None:
+    """The loss's weight of each output row: `weight` for the functional tokens and `<api_end>`, 1 for the rest
+    (None when that is all ones). A tool reply's function is one token among the ~30 of its call, so unweighted
+    nearly all of the gradient goes to copying values; weighted, whether to call at all and which function is
+    learnt steadier (docs/tool-calling-measurements.md)."""
+    import torch
+
+    from hare.model.tokenizer import answer_end_ids, call_token_ids
+
+    ids = call_token_ids(tok) + answer_end_ids(tok)
+    if weight == 1 or not ids:
+        return None
+    weights = torch.ones(model.get_output_embeddings().weight.shape[0])
+    weights[ids] = weight
+    return weights
 
 
 def _count(n: int, noun: str) -> str:

@@ -127,10 +127,10 @@ class Trainer:
 
     def fit(self, model: PreTrainedModel, rows: Sequence[Any], collate: Collate, seq_len: int, seed: int,
             export: Export, held_out: Sequence[Any] = (), describe: str = "",
-            trunk: FrozenTrunk | None = None) -> Path:
+            trunk: FrozenTrunk | None = None, target_weights: torch.Tensor | None = None) -> Path:
         """Train `model` on `rows` (`rows_per_step` a step, in an order shuffled by `seed` each epoch,
         batched by `collate`) to `train.max_steps`, validate on `held_out`, and return OUT/final, which
-        `export` writes.
+        `export` writes. `target_weights`: each vocabulary row's weight in the loss (`hare.train.loss`).
 
         Whatever happens — a finished run, a bad batch, Ctrl-C — the progress bar, the metrics writer and
         a one-rank process group are closed on the way out (torchrun's stays for the process's next run), so a
@@ -144,7 +144,7 @@ class Trainer:
             found = find_checkpoint(cfg.out, self.resume)
             accum = check_shapes(cfg.train, seq_len, model.config, self.d.world)
             step_rows = self.rows_per_step(seq_len)
-            run = _Run(self, prepare(model, cfg.train, self.d, trunk), model.config, seq_len, export,
+            run = _Run(self, prepare(model, cfg.train, self.d, trunk, target_weights), model.config, seq_len, export,
                        GlobalBatches(rows, step_rows, seed, collate), held_out, collate)
             steps = (f"{step_rows} per step ({accum} micro-batch{'es' if accum > 1 else ''} of "
                      f"{cfg.train.micro_batch_size} × {self.d.world} rank{'s' if self.d.world > 1 else ''})")
@@ -153,9 +153,10 @@ class Trainer:
             shutdown()
 
 
-def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist, trunk: FrozenTrunk | None = None) -> nn.Module:
+def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist, trunk: FrozenTrunk | None = None,
+            target_weights: torch.Tensor | None = None) -> nn.Module:
     """Move, transform and wrap the model for training; the result's forward returns the loss (its
-    decoder's frozen lower part through `trunk`'s store, if given).
+    decoder's frozen lower part through `trunk`'s store, if given; its targets weighted by `target_weights`).
 
     `torch.compile` applies in place to the decoder stack (`Module.compile`), so parameter names and
     checkpoints are the same with or without it.
@@ -171,7 +172,9 @@ def prepare(model: PreTrainedModel, cfg: TrainConfig, d: Dist, trunk: FrozenTrun
         apply_fp8(model, d.device, cfg.fp8_emulate)
     if cfg.compile:
         model.model.compile()
-    return wrap(CausalLMLoss(model, compile=cfg.compile, trunk=trunk), cfg.parallel, d, layers=list(model.model.layers))
+    weights = None if target_weights is None else target_weights.to(d.device)
+    return wrap(CausalLMLoss(model, compile=cfg.compile, trunk=trunk, target_weights=weights), cfg.parallel, d,
+                layers=list(model.model.layers))
 
 
 def find_checkpoint(out: str, resume: bool) -> Path | None:
