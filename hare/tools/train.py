@@ -11,9 +11,9 @@ embedding of its function's name added. A base with a chat template of its own (
 such as SmolLM2) is prompted through it; others through HARE's. The recipe depends on the model and
 the device: a pretrained model (over 100M parameters) gets Octopus v2's on a GPU (LoRA r=16/α=32 on
 q,k,v,o,up,down; lr 5e-5, 10 warm-up steps, linear decay, 3 epochs) and `BASE_CPU` on a CPU (one
-epoch, only the top third of the layers trained, the call tokens counted twice in the loss, precision
-measured); smaller ones, which learn from scratch on a CPU, a full fine-tune with a high learning rate
-tuned on hare-tiny. `--config` replaces the recipe; `key=value` overrides adjust it.
+epoch, only the top third of the layers trained, precision measured); smaller ones, which learn
+from scratch on a CPU, a full fine-tune with a high learning rate tuned on hare-tiny. `--config`
+replaces the recipe; `key=value` overrides adjust it.
 The trained model keeps its spec as `tools.json`, so `hare tools call` needs only `--model`, and the words
 of its training requests, counted, as `tool_words.json` (slips in requests are read as them: `hare.tools.spelling`).
 """
@@ -65,18 +65,16 @@ OCTOPUS = [*SHARED, "optim.lr=5e-5", "schedule.warmup_steps=10", "schedule.decay
 # averages what a few hundred steps can. Tried, not adopted: the top 5 layers trained instead of 10, where the clock
 # is short (fresh clones of 3580397, seed 0, default minutes, AMD EPYC with AVX2 alone, 2026-12-06): 69 steps of
 # 5.8 s instead of 53 of 7.0, but held-out exact 71.75 against 80.0 % (two-call 32 against 50): the layers 20-24 hold
-# what copies a value. The functional tokens and <api_end> count twice in the loss (`model.call_token_weight`: the
-# function is one token of a call's ~30): 270 steps on three data draws, each against its unweighted twin (AMD EPYC
-# with AVX512-BF16, 2026-12-08), held-out function +2, +1, +6 and exact +6, +6, +2 of 400, the six hand-written sets
-# +6 / +9, +7 / +15, +6 / +13 of 1,175 (function / exact): better on every line of every draw. A weight of 4 gained
-# more on the hand-written (+19 / +18, +19 / +22, +17 / +17) but lost held-out exact on two of the draws (0, -5, -3),
-# and 8 lost on both (seed 3: held-out 92.75 / 79.25 against 94.5 / 83.75 unweighted).
+# what copies a value. Tried, not adopted: the functional tokens and <api_end> counted twice in the loss
+# (`model.call_token_weight=2`; AMD EPYC with AVX512-BF16, 2026-12-08): 270 steps on three other draws raised every
+# held-out and hand-written line (held-out function +2, +1, +6 of 400), but the quickstart's own draw at its 246 steps
+# fell from 96.25 / 91.0 to 93.25 / 87.0 (the hand-written sets 1,114 -> 1,123 functions right of 1,175).
 CPU_STEP_TOKENS, CPU_ROW_TOKENS = 1024, 256  # a step is one micro-batch of packed rows
 ON_CPU = [*SHARED, "schedule.decay_fraction=0.3", "train.device=cpu", "checkpoint.every_steps=200",
           "checkpoint.keep_last=1", "log.eval_batches=4"]
 BASE_CPU = [*ON_CPU, "optim.lr=1e-3", "schedule.warmup_steps=10", "data.epochs=1", f"data.seq_len={CPU_ROW_TOKENS}",
             f"train.global_batch_tokens={CPU_STEP_TOKENS}",
-            f"train.micro_batch_size={CPU_STEP_TOKENS // CPU_ROW_TOKENS}", "model.call_token_weight=2"]
+            f"train.micro_batch_size={CPU_STEP_TOKENS // CPU_ROW_TOKENS}"]
 TINY = [*ON_CPU, "optim.lr=2e-3", "schedule.warmup_steps=20", "data.epochs=3", "data.seq_len=256",
         "train.global_batch_tokens=2048", "train.micro_batch_size=8"]
 
