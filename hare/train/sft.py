@@ -320,8 +320,9 @@ def train(cfg: SFTConfig, resume: bool = False, print_config: bool = False,
 def call_weights(model: PreTrainedModel, tok: PreTrainedTokenizerFast, weight: float) -> torch.Tensor | None:
     """The loss's weight of each output row: `weight` for the functional tokens and `<api_end>`, 1 for the rest
     (None when that is all ones). A tool reply's function is one token among the ~30 of its call, so unweighted
-    nearly all of the gradient goes to copying values; weighted, whether to call at all and which function is
-    learnt steadier (docs/tool-calling-measurements.md)."""
+    nearly all of the gradient goes to copying values. Measured on SmolLM2 (docs/tool-calling-measurements.md):
+    a weight of 2 raised held-out and hand-written accuracy on three data draws and lowered the quickstart's held-out
+    set on its own draw, hence the default of 1."""
     import torch
 
     from hare.model.tokenizer import answer_end_ids, call_token_ids
